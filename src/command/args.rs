@@ -1,0 +1,140 @@
+//! Argument parsing shared by every handler: integers, floats, flags, and the option
+//! families several commands take (EX/PX/EXAT/PXAT/KEEPTTL/PERSIST, NX/XX/GT/LT).
+//! One place, so every command parses and rejects them with the same Redis texts.
+
+use super::{err, Error};
+use crate::util::number::{parse_f64, parse_i64};
+
+pub fn eq(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+pub fn int(arg: &[u8]) -> Result<i64, Error> {
+    parse_i64(arg).ok_or(err::NOT_INT)
+}
+
+pub fn float(arg: &[u8]) -> Result<f64, Error> {
+    parse_f64(arg).ok_or(err::NOT_FLOAT)
+}
+
+/// A database index argument (SELECT, MOVE, COPY DB, SWAPDB).
+pub fn db_index(arg: &[u8], databases: usize, invalid: Error) -> Result<usize, Error> {
+    let n = parse_i64(arg).ok_or(invalid)?;
+    if n < 0 || n >= databases as i64 {
+        return Err(err::DB_INDEX);
+    }
+    Ok(n as usize)
+}
+
+/// The time options shared by SET, GETEX (and SETEX/PSETEX through them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// EX: seconds from now.
+    Ex,
+    /// PX: milliseconds from now.
+    Px,
+    /// EXAT: unix seconds.
+    ExAt,
+    /// PXAT: unix milliseconds.
+    PxAt,
+}
+
+/// Expiry options as SET / GETEX spell them; values are validated later, after the
+/// whole option list parsed, as Redis does (syntax errors win over bad numbers).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExpiryOpts<'a> {
+    pub time: Option<(TimeUnit, &'a [u8])>,
+    pub keepttl: bool,
+    pub persist: bool,
+}
+
+impl<'a> ExpiryOpts<'a> {
+    /// Try to take `args[*i]` (and its value) as an expiry option. The same option may be
+    /// repeated (the last value wins); mixing different ones is a syntax error.
+    /// Returns false when `args[*i]` is not an expiry option at all or does not fit.
+    pub fn take(&mut self, args: &[&'a [u8]], i: &mut usize, for_set: bool) -> bool {
+        let a = args[*i];
+        let unit = if eq(a, "ex") {
+            TimeUnit::Ex
+        } else if eq(a, "px") {
+            TimeUnit::Px
+        } else if eq(a, "exat") {
+            TimeUnit::ExAt
+        } else if eq(a, "pxat") {
+            TimeUnit::PxAt
+        } else if for_set && eq(a, "keepttl") {
+            if self.time.is_some() || self.persist {
+                return false;
+            }
+            self.keepttl = true;
+            return true;
+        } else if !for_set && eq(a, "persist") {
+            if self.time.is_some() || self.keepttl {
+                return false;
+            }
+            self.persist = true;
+            return true;
+        } else {
+            return false;
+        };
+        if self.keepttl || self.persist || self.time.is_some_and(|(u, _)| u != unit) || *i + 1 >= args.len() {
+            return false;
+        }
+        self.time = Some((unit, args[*i + 1]));
+        *i += 1;
+        true
+    }
+}
+
+/// Resolve a time option to absolute unix milliseconds, with Redis's checks and texts
+/// ("invalid expire time in '<cmd>' command" for values <= 0 or that overflow).
+pub fn expire_at_ms(unit: TimeUnit, raw: &[u8], now_ms: i64, cmd: &str) -> Result<i64, Error> {
+    let v = int(raw)?;
+    let invalid = || Error::msg(format!("ERR invalid expire time in '{cmd}' command"));
+    let seconds = matches!(unit, TimeUnit::Ex | TimeUnit::ExAt);
+    if v <= 0 || (seconds && v > i64::MAX / 1000) {
+        return Err(invalid());
+    }
+    let ms = if seconds { v * 1000 } else { v };
+    let abs = match unit {
+        TimeUnit::Ex | TimeUnit::Px => ms.wrapping_add(now_ms),
+        TimeUnit::ExAt | TimeUnit::PxAt => ms,
+    };
+    if abs <= 0 {
+        return Err(invalid());
+    }
+    Ok(abs)
+}
+
+/// NX / XX / GT / LT of the EXPIRE family.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExpireCond {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+}
+
+pub fn parse_expire_cond(args: &[&[u8]]) -> Result<ExpireCond, Error> {
+    let mut c = ExpireCond::default();
+    for a in args {
+        if eq(a, "nx") {
+            c.nx = true;
+        } else if eq(a, "xx") {
+            c.xx = true;
+        } else if eq(a, "gt") {
+            c.gt = true;
+        } else if eq(a, "lt") {
+            c.lt = true;
+        } else {
+            return Err(Error::msg(format!("ERR Unsupported option {}", String::from_utf8_lossy(a))));
+        }
+    }
+    if c.nx && (c.xx || c.gt || c.lt) {
+        return Err(Error::msg("ERR NX and XX, GT or LT options at the same time are not compatible"));
+    }
+    if c.gt && c.lt {
+        return Err(Error::msg("ERR GT and LT options at the same time are not compatible"));
+    }
+    Ok(c)
+}

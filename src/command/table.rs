@@ -1,0 +1,218 @@
+//! The runtime command table: every command and subcommand Redis 7.2 defines (from
+//! `spec::COMMANDS`) that cinnabar implements, joined with its handler and locking mode.
+//!
+//! `implementation` below is the only place a command name meets its handler; the spec
+//! supplies arity, flags and key positions. A spec without an implementation is absent
+//! from the runtime table, so it answers "unknown command" and COMMAND does not list it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::spec::{CommandDef, COMMANDS};
+use super::Handler;
+use crate::server as srv;
+use crate::types::string as st;
+use crate::types::generic as kc;
+
+/// How a command holds the keyspace while it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lock {
+    /// Lock the shards of the keys the spec names (none for keyless commands).
+    Keys,
+    /// Hold every gate: nothing else runs (FLUSHALL, SWAPDB, KEYS, MOVE, DEBUG SLEEP ...).
+    Exclusive,
+}
+
+pub struct Command {
+    pub def: &'static CommandDef,
+    pub handler: Handler,
+    pub lock: Lock,
+    pub subcommands: HashMap<Vec<u8>, Command>,
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub failed_calls: AtomicU64,
+    pub rejected_calls: AtomicU64,
+}
+
+impl Command {
+    pub fn record(&self, usec: u64, failed: bool) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.usec.fetch_add(usec, Ordering::Relaxed);
+        if failed {
+            self.failed_calls.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+pub struct CommandTable {
+    pub commands: HashMap<Vec<u8>, Command>,
+}
+
+/// A handler for container commands: reached only when the subcommand is missing.
+fn container(_: &mut super::Ctx) -> super::CmdResult {
+    Err(super::err::SYNTAX)
+}
+
+/// The name -> (handler, lock) registry. Adding a command = adding a line here and its handler.
+fn implementation(name: &str) -> Option<(Handler, Lock)> {
+    use Lock::*;
+    let h: (Handler, Lock) = match name {
+        // strings
+        "append" => (st::append, Keys),
+        "decr" => (st::decr, Keys),
+        "decrby" => (st::decrby, Keys),
+        "get" => (st::get, Keys),
+        "getdel" => (st::getdel, Keys),
+        "getex" => (st::getex, Keys),
+        "getrange" => (st::getrange, Keys),
+        "substr" => (st::getrange, Keys),
+        "getset" => (st::getset, Keys),
+        "incr" => (st::incr, Keys),
+        "incrby" => (st::incrby, Keys),
+        "incrbyfloat" => (st::incrbyfloat, Keys),
+        "lcs" => (st::lcs, Keys),
+        "mget" => (st::mget, Keys),
+        "mset" => (st::mset, Keys),
+        "msetnx" => (st::msetnx, Keys),
+        "psetex" => (st::psetex, Keys),
+        "set" => (st::set, Keys),
+        "setex" => (st::setex, Keys),
+        "setnx" => (st::setnx, Keys),
+        "setrange" => (st::setrange, Keys),
+        "strlen" => (st::strlen, Keys),
+        // generic keys
+        "del" => (kc::del, Keys),
+        "unlink" => (kc::del, Keys),
+        "exists" => (kc::exists, Keys),
+        "type" => (kc::type_, Keys),
+        "keys" => (kc::keys, Exclusive),
+        "scan" => (kc::scan, Keys),
+        "randomkey" => (kc::randomkey, Keys),
+        "rename" => (kc::rename, Keys),
+        "renamenx" => (kc::renamenx, Keys),
+        "touch" => (kc::touch, Keys),
+        "object" => (container, Keys),
+        "object|encoding" => (kc::object_encoding, Keys),
+        "object|freq" => (kc::object_freq, Keys),
+        "object|idletime" => (kc::object_idletime, Keys),
+        "object|refcount" => (kc::object_refcount, Keys),
+        "object|help" => (kc::object_help, Keys),
+        "expire" => (kc::expire, Keys),
+        "pexpire" => (kc::pexpire, Keys),
+        "expireat" => (kc::expireat, Keys),
+        "pexpireat" => (kc::pexpireat, Keys),
+        "ttl" => (kc::ttl, Keys),
+        "pttl" => (kc::pttl, Keys),
+        "expiretime" => (kc::expiretime, Keys),
+        "pexpiretime" => (kc::pexpiretime, Keys),
+        "persist" => (kc::persist, Keys),
+        "dbsize" => (kc::dbsize, Keys),
+        "flushdb" => (kc::flushdb, Exclusive),
+        "flushall" => (kc::flushall, Exclusive),
+        "swapdb" => (kc::swapdb, Exclusive),
+        "move" => (kc::move_, Exclusive),
+        "copy" => (kc::copy, Exclusive),
+        // connection and server
+        "ping" => (srv::conn::ping, Keys),
+        "echo" => (srv::conn::echo, Keys),
+        "quit" => (srv::conn::quit, Keys),
+        "reset" => (srv::conn::reset, Keys),
+        "select" => (srv::conn::select, Keys),
+        "auth" => (srv::conn::auth, Keys),
+        "hello" => (srv::conn::hello, Keys),
+        "time" => (srv::conn::time, Keys),
+        "lastsave" => (srv::conn::lastsave, Keys),
+        "command" => (srv::conn::command, Keys),
+        "command|count" => (srv::conn::command, Keys),
+        "command|info" => (srv::conn::command, Keys),
+        "command|list" => (srv::conn::command, Keys),
+        "command|getkeys" => (srv::conn::command, Keys),
+        "command|getkeysandflags" => (srv::conn::command, Keys),
+        "command|docs" => (srv::conn::command, Keys),
+        "command|help" => (srv::conn::command, Keys),
+        "client" => (container, Keys),
+        "client|id" => (srv::client::id, Keys),
+        "client|getname" => (srv::client::getname, Keys),
+        "client|setname" => (srv::client::setname, Keys),
+        "client|setinfo" => (srv::client::setinfo, Keys),
+        "client|list" => (srv::client::list, Keys),
+        "client|info" => (srv::client::info, Keys),
+        "client|kill" => (srv::client::kill, Keys),
+        "client|reply" => (srv::client::reply, Keys),
+        "client|no-evict" => (srv::client::no_evict, Keys),
+        "client|no-touch" => (srv::client::no_touch, Keys),
+        "client|pause" => (srv::client::pause, Keys),
+        "client|unpause" => (srv::client::unpause, Keys),
+        "client|help" => (srv::client::help, Keys),
+        "info" => (srv::info::info, Keys),
+        "config" => (container, Keys),
+        "config|get" => (srv::config::config_get, Keys),
+        "config|set" => (srv::config::config_set, Keys),
+        "config|resetstat" => (srv::config::config_resetstat, Keys),
+        "config|help" => (srv::config::config_help, Keys),
+        "shutdown" => (srv::conn::shutdown, Keys),
+        "debug" => (srv::conn::debug, Exclusive),
+        _ => return None,
+    };
+    Some(h)
+}
+
+impl CommandTable {
+    pub fn build() -> CommandTable {
+        let mut commands = HashMap::new();
+        for def in COMMANDS.iter() {
+            if let Some(c) = Self::make(def) {
+                commands.insert(def.name.as_bytes().to_vec(), c);
+            }
+        }
+        CommandTable { commands }
+    }
+
+    fn make(def: &'static CommandDef) -> Option<Command> {
+        let (handler, lock) = implementation(def.name)?;
+        let mut subcommands = HashMap::new();
+        for sub in def.subcommands {
+            if let Some(c) = Self::make(sub) {
+                let short = sub.name.rsplit('|').next().unwrap_or(sub.name);
+                subcommands.insert(short.as_bytes().to_vec(), c);
+            }
+        }
+        Some(Command {
+            def,
+            handler,
+            lock,
+            subcommands,
+            calls: AtomicU64::new(0),
+            usec: AtomicU64::new(0),
+            failed_calls: AtomicU64::new(0),
+            rejected_calls: AtomicU64::new(0),
+        })
+    }
+
+    /// Look up by a name as sent by a client (any case).
+    pub fn get(&self, name: &[u8]) -> Option<&Command> {
+        if name.len() > 64 {
+            return None;
+        }
+        let mut buf = [0u8; 64];
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        self.commands.get(&lower[..])
+    }
+
+    /// Whether the runtime implements `def` (for COMMAND's listings).
+    pub fn implements(&self, def: &CommandDef) -> bool {
+        match def.name.split_once('|') {
+            None => self.commands.contains_key(def.name.as_bytes()),
+            Some((parent, sub)) => self
+                .commands
+                .get(parent.as_bytes())
+                .is_some_and(|c| c.subcommands.contains_key(sub.as_bytes())),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Command> {
+        self.commands.values().flat_map(|c| std::iter::once(c).chain(c.subcommands.values()))
+    }
+}

@@ -1,0 +1,460 @@
+//! `Dict`: the keyspace hash table of one shard.
+//!
+//! A chained table over power-of-two bucket arrays, with Redis's two-table incremental
+//! rehashing: when the table grows or shrinks a second table is allocated and every
+//! operation moves one bucket across, so a shard of millions of keys never stalls for a
+//! full rehash. We own the table (instead of using a std or hashbrown map) because two
+//! Redis guarantees depend on its shape:
+//!
+//! * SCAN: the cursor walks bucket indices in reverse-binary order, which (with both
+//!   tables consulted while rehashing) returns every element present for the whole scan
+//!   even while the table grows or shrinks between calls;
+//! * RANDOMKEY and eviction sampling need to pick a random bucket.
+//!
+//! Entries hold the key inline (`CompactBytes`), the value, the expiry time and the access
+//! clock, so a small string key costs one allocation of ~80 bytes plus one bucket pointer.
+//! Hashes come from the keyspace's randomly seeded hasher (keys are attacker controlled).
+
+use super::bytes::CompactBytes;
+use super::value::Value;
+
+/// Millisecond unix time at which the key expires; `NO_EXPIRE` when it has none.
+pub const NO_EXPIRE: i64 = 0;
+
+pub struct Entry {
+    pub key: CompactBytes,
+    pub value: Value,
+    pub expire_at_ms: i64,
+    /// LRU clock (seconds, wrapping) or, under an LFU policy, Redis's 16-bit minutes + 8-bit counter.
+    pub lru: u32,
+}
+
+struct Node {
+    entry: Entry,
+    next: Option<Box<Node>>,
+}
+
+#[derive(Default)]
+struct Table {
+    buckets: Vec<Option<Box<Node>>>,
+    used: usize,
+}
+
+impl Table {
+    fn mask(&self) -> u64 {
+        (self.buckets.len() as u64).wrapping_sub(1)
+    }
+    fn with_size(n: usize) -> Table {
+        let mut buckets = Vec::with_capacity(n);
+        buckets.resize_with(n, || None);
+        Table { buckets, used: 0 }
+    }
+}
+
+const MIN_SIZE: usize = 4;
+
+pub struct Dict {
+    t: [Table; 2],
+    /// Next bucket of t[0] to move into t[1]; None when not rehashing.
+    rehash_idx: Option<usize>,
+    hash_of: fn(&[u8]) -> u64,
+}
+
+impl Dict {
+    pub fn new(hash_of: fn(&[u8]) -> u64) -> Dict {
+        Dict { t: [Table::default(), Table::default()], rehash_idx: None, hash_of }
+    }
+
+    pub fn len(&self) -> usize {
+        self.t[0].used + self.t[1].used
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn is_rehashing(&self) -> bool {
+        self.rehash_idx.is_some()
+    }
+
+    /// Bucket slots allocated (both tables), for memory accounting.
+    pub fn slots(&self) -> usize {
+        self.t[0].buckets.len() + self.t[1].buckets.len()
+    }
+
+    fn bucket_of(t: &Table, hash: u64) -> usize {
+        (hash & t.mask()) as usize
+    }
+
+    pub fn get(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
+        for ti in 0..2 {
+            let t = &self.t[ti];
+            if t.buckets.is_empty() {
+                continue;
+            }
+            let mut cur = t.buckets[Self::bucket_of(t, hash)].as_deref();
+            while let Some(n) = cur {
+                if n.entry.key.as_slice() == key {
+                    return Some(&n.entry);
+                }
+                cur = n.next.as_deref();
+            }
+            if !self.is_rehashing() {
+                break;
+            }
+        }
+        None
+    }
+
+    pub fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
+        self.rehash_step();
+        let rehashing = self.is_rehashing();
+        for t in self.t.iter_mut() {
+            if t.buckets.is_empty() {
+                continue;
+            }
+            let idx = Self::bucket_of(t, hash);
+            let mut cur = t.buckets[idx].as_deref_mut();
+            while let Some(n) = cur {
+                if n.entry.key.as_slice() == key {
+                    return Some(&mut n.entry);
+                }
+                cur = n.next.as_deref_mut();
+            }
+            if !rehashing {
+                break;
+            }
+        }
+        None
+    }
+
+    /// Insert an entry whose key is known to be absent.
+    pub fn insert_new(&mut self, hash: u64, entry: Entry) -> &mut Entry {
+        self.rehash_step();
+        self.expand_if_needed();
+        let ti = if self.is_rehashing() { 1 } else { 0 };
+        let t = &mut self.t[ti];
+        let idx = Self::bucket_of(t, hash);
+        let next = t.buckets[idx].take();
+        t.buckets[idx] = Some(Box::new(Node { entry, next }));
+        t.used += 1;
+        match t.buckets[idx].as_deref_mut() {
+            Some(n) => &mut n.entry,
+            None => unreachable!("bucket was just filled"),
+        }
+    }
+
+    pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
+        self.rehash_step();
+        let rehashing = self.is_rehashing();
+        let mut found = None;
+        for t in self.t.iter_mut() {
+            if t.buckets.is_empty() {
+                continue;
+            }
+            let idx = Self::bucket_of(t, hash);
+            let mut cur = &mut t.buckets[idx];
+            while cur.as_ref().is_some_and(|n| n.entry.key.as_slice() != key) {
+                cur = &mut cur.as_mut().expect("checked above").next;
+            }
+            if let Some(node) = cur.take() {
+                let node = *node;
+                *cur = node.next;
+                t.used -= 1;
+                found = Some(node.entry);
+                break;
+            }
+            if !rehashing {
+                break;
+            }
+        }
+        if found.is_some() {
+            self.shrink_if_needed();
+        }
+        found
+    }
+
+    /// Drop every entry, returning the old tables' contents as a new Dict (so the caller
+    /// may free it on another thread).
+    pub fn take_all(&mut self) -> Dict {
+        let hash_of = self.hash_of;
+        std::mem::replace(self, Dict::new(hash_of))
+    }
+
+    fn expand_if_needed(&mut self) {
+        if self.is_rehashing() {
+            return;
+        }
+        let size = self.t[0].buckets.len();
+        if size == 0 {
+            self.t[0] = Table::with_size(MIN_SIZE);
+        } else if self.t[0].used >= size {
+            self.start_rehash((self.t[0].used + 1).next_power_of_two());
+        }
+    }
+
+    fn shrink_if_needed(&mut self) {
+        if self.is_rehashing() {
+            return;
+        }
+        let size = self.t[0].buckets.len();
+        if size > MIN_SIZE && self.t[0].used * 8 < size {
+            self.start_rehash(self.t[0].used.max(MIN_SIZE).next_power_of_two());
+        }
+        if self.t[0].used == 0 && size > 0 {
+            self.t[0] = Table::default();
+        }
+    }
+
+    fn start_rehash(&mut self, size: usize) {
+        if size == self.t[0].buckets.len() {
+            return;
+        }
+        self.t[1] = Table::with_size(size);
+        self.rehash_idx = Some(0);
+    }
+
+    /// Move up to one non-empty bucket (visiting at most 10 empty ones) from t[0] to t[1].
+    pub fn rehash_step(&mut self) {
+        self.rehash(1);
+    }
+
+    /// Move up to `n` buckets; returns true if still rehashing.
+    pub fn rehash(&mut self, n: usize) -> bool {
+        let Some(mut idx) = self.rehash_idx else { return false };
+        let mut empty_visits = n * 10;
+        let mut todo = n;
+        let hash_of = self.hash_of;
+        while todo > 0 && self.t[0].used > 0 {
+            while idx < self.t[0].buckets.len() && self.t[0].buckets[idx].is_none() {
+                idx += 1;
+                empty_visits -= 1;
+                if empty_visits == 0 {
+                    self.rehash_idx = Some(idx);
+                    return true;
+                }
+            }
+            if idx >= self.t[0].buckets.len() {
+                break;
+            }
+            let mut chain = self.t[0].buckets[idx].take();
+            while let Some(mut node) = chain {
+                chain = node.next.take();
+                let h = hash_of(&node.entry.key);
+                let t1 = &mut self.t[1];
+                let b = Self::bucket_of(t1, h);
+                node.next = t1.buckets[b].take();
+                t1.buckets[b] = Some(node);
+                t1.used += 1;
+                self.t[0].used -= 1;
+            }
+            idx += 1;
+            todo -= 1;
+        }
+        if self.t[0].used == 0 {
+            self.t[0] = std::mem::take(&mut self.t[1]);
+            self.rehash_idx = None;
+            false
+        } else {
+            self.rehash_idx = Some(idx);
+            true
+        }
+    }
+
+    /// One SCAN step: calls `f` for every entry of the bucket(s) the cursor names and
+    /// returns the next cursor (0 when the iteration is complete).
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Entry)) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        let mut v = cursor;
+        let emit = |t: &Table, idx: u64, f: &mut dyn FnMut(&Entry)| {
+            let mut cur = t.buckets[idx as usize].as_deref();
+            while let Some(n) = cur {
+                f(&n.entry);
+                cur = n.next.as_deref();
+            }
+        };
+        if !self.is_rehashing() {
+            let t = &self.t[0];
+            let m0 = t.mask();
+            emit(t, v & m0, &mut f);
+            v |= !m0;
+            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+        } else {
+            let (small, large) = if self.t[0].buckets.len() <= self.t[1].buckets.len() {
+                (&self.t[0], &self.t[1])
+            } else {
+                (&self.t[1], &self.t[0])
+            };
+            let m0 = small.mask();
+            let m1 = large.mask();
+            emit(small, v & m0, &mut f);
+            loop {
+                emit(large, v & m1, &mut f);
+                v |= !m1;
+                v = v.reverse_bits().wrapping_add(1).reverse_bits();
+                if v & (m0 ^ m1) == 0 {
+                    break;
+                }
+            }
+        }
+        v
+    }
+
+    /// Visit every entry (for KEYS, FLUSH accounting, SWAPDB helpers).
+    pub fn for_each(&self, mut f: impl FnMut(&Entry)) {
+        for t in &self.t {
+            for b in &t.buckets {
+                let mut cur = b.as_deref();
+                while let Some(n) = cur {
+                    f(&n.entry);
+                    cur = n.next.as_deref();
+                }
+            }
+        }
+    }
+
+    /// A random entry: a random non-empty bucket, then a random element of its chain
+    /// (Redis's dictGetFairRandomKey trades perfect fairness for O(1) the same way).
+    pub fn random_entry(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
+        if self.is_empty() {
+            return None;
+        }
+        let total = self.t[0].buckets.len() + self.t[1].buckets.len();
+        loop {
+            let mut i = rng.gen_range(0..total);
+            let t = if i < self.t[0].buckets.len() {
+                &self.t[0]
+            } else {
+                i -= self.t[0].buckets.len();
+                &self.t[1]
+            };
+            if let Some(head) = t.buckets[i].as_deref() {
+                let mut len = 0;
+                let mut cur = Some(head);
+                while let Some(n) = cur {
+                    len += 1;
+                    cur = n.next.as_deref();
+                }
+                let mut k = rng.gen_range(0..len);
+                let mut cur = head;
+                while k > 0 {
+                    cur = cur.next.as_deref().expect("chain length counted above");
+                    k -= 1;
+                }
+                return Some(&cur.entry);
+            }
+        }
+    }
+
+    /// Remove the entries for which `pred` is true, scanning from `cursor` through at most
+    /// `max_buckets` buckets of the (non-rehashing view of the) table; returns the next
+    /// cursor (0 = wrapped around) and the removed entries. Used by active expiry.
+    pub fn sweep(&mut self, cursor: u64, max_buckets: usize, mut pred: impl FnMut(&Entry) -> bool) -> (u64, Vec<Entry>) {
+        let mut removed = Vec::new();
+        let mut v = cursor;
+        let mut keys = Vec::new();
+        for _ in 0..max_buckets {
+            v = self.scan(v, |e| {
+                if pred(e) {
+                    keys.push(e.key.clone());
+                }
+            });
+            if v == 0 {
+                break;
+            }
+        }
+        for k in keys {
+            let h = (self.hash_of)(&k);
+            if let Some(e) = self.remove(h, &k) {
+                removed.push(e);
+            }
+        }
+        (v, removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn h(k: &[u8]) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut s = std::collections::hash_map::RandomState::new().build_hasher();
+        // deterministic for the test: a fixed FNV
+        let _ = &mut s;
+        let mut x: u64 = 0xcbf29ce484222325;
+        for b in k {
+            x ^= *b as u64;
+            x = x.wrapping_mul(0x100000001b3);
+        }
+        let _ = s.finish();
+        x
+    }
+
+    fn entry(k: &str) -> Entry {
+        Entry { key: CompactBytes::new(k.as_bytes()), value: Value::Int(1), expire_at_ms: NO_EXPIRE, lru: 0 }
+    }
+
+    #[test]
+    fn insert_get_remove_with_rehash() {
+        let mut d = Dict::new(h);
+        for i in 0..10000 {
+            let k = format!("key:{i}");
+            assert!(d.get(h(k.as_bytes()), k.as_bytes()).is_none());
+            d.insert_new(h(k.as_bytes()), entry(&k));
+        }
+        assert_eq!(d.len(), 10000);
+        for i in 0..10000 {
+            let k = format!("key:{i}");
+            assert!(d.get(h(k.as_bytes()), k.as_bytes()).is_some(), "{k}");
+        }
+        for i in 0..9990 {
+            let k = format!("key:{i}");
+            assert!(d.remove(h(k.as_bytes()), k.as_bytes()).is_some());
+        }
+        assert_eq!(d.len(), 10);
+        while d.rehash(100) {}
+        assert!(d.slots() <= 64);
+    }
+
+    #[test]
+    fn scan_sees_every_stable_key_while_growing_and_shrinking() {
+        let mut d = Dict::new(h);
+        for i in 0..500 {
+            let k = format!("stable:{i}");
+            d.insert_new(h(k.as_bytes()), entry(&k));
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut step = 0;
+        loop {
+            cursor = d.scan(cursor, |e| {
+                seen.insert(e.key.clone().into_vec());
+            });
+            // churn between calls: grow, then shrink
+            step += 1;
+            if step < 50 {
+                for j in 0..40 {
+                    let k = format!("tmp:{step}:{j}");
+                    d.insert_new(h(k.as_bytes()), entry(&k));
+                }
+            } else {
+                for s in 0..50 {
+                    for j in 0..40 {
+                        let k = format!("tmp:{s}:{j}");
+                        d.remove(h(k.as_bytes()), k.as_bytes());
+                    }
+                }
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..500 {
+            assert!(seen.contains(format!("stable:{i}").as_bytes()), "missing stable:{i}");
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The keyspace: databases, shards, locks, expiry.
+//!
+//! Each database is split into `2^shard_bits` shards, each a `Dict` behind its own mutex.
+//! A key's shard comes from the top bits of its (randomly seeded) hash and its bucket from
+//! the low bits, so one hash computation serves both.
+//!
+//! Locking discipline (see docs/ARCHITECTURE.md):
+//! * A command locks exactly the shards its keys (from the command table) fall in, in
+//!   ascending (db, shard) order, holds them for the whole command, and releases them
+//!   together. Single-key commands take one uncontended mutex; MSET, RENAME, MULTI/EXEC
+//!   take several and are atomic for every other client without any global lock.
+//! * Every thread that executes commands owns a *gate* (a reader-writer lock only it reads).
+//!   It holds its own gate shared while it runs a command. Commands that must see the whole
+//!   keyspace at once (FLUSHALL, SWAPDB, KEYS, scripts, MULTI with unknown keys, DEBUG SLEEP)
+//!   take every gate exclusively, in index order; then no other command is running anywhere
+//!   and they lock shards lazily as they touch them. Taking one's own uncontended gate costs
+//!   one atomic operation on a cache line no other thread writes in the common case.
+//!
+//! Expiry times live in the entries. Lookups delete expired keys lazily; the cron thread
+//! sweeps shards that hold keys with a TTL (see `active_expire_cycle`).
+
+pub mod bytes;
+pub mod dict;
+pub mod value;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bytes::CompactBytes;
+use dict::{Dict, Entry, NO_EXPIRE};
+use value::Value;
+
+static HASHER: OnceLock<ahash::RandomState> = OnceLock::new();
+
+/// The keyspace hash: seeded randomly once per process, so clients cannot aim collisions.
+pub fn key_hash(key: &[u8]) -> u64 {
+    HASHER.get_or_init(ahash::RandomState::new).hash_one(key)
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct ShardStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+}
+
+pub struct Shard {
+    pub dict: Dict,
+    /// Number of keys in `dict` with an expiry time.
+    pub expires: usize,
+    /// Where the active-expiry sweep resumes.
+    pub expire_cursor: u64,
+    pub stats: ShardStats,
+}
+
+impl Shard {
+    fn new() -> Shard {
+        Shard { dict: Dict::new(key_hash), expires: 0, expire_cursor: 0, stats: ShardStats::default() }
+    }
+
+    /// Remove a key, keeping the expiry count right.
+    pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
+        let e = self.dict.remove(hash, key)?;
+        if e.expire_at_ms != NO_EXPIRE {
+            self.expires -= 1;
+        }
+        Some(e)
+    }
+
+    /// Drop all keys; the old table is returned so it can be freed elsewhere.
+    pub fn clear(&mut self) -> Dict {
+        self.expires = 0;
+        self.expire_cursor = 0;
+        self.dict.take_all()
+    }
+}
+
+pub struct Db {
+    pub shards: Box<[Mutex<Shard>]>,
+}
+
+impl Db {
+    fn new(n: usize) -> Db {
+        Db { shards: (0..n).map(|_| Mutex::new(Shard::new())).collect() }
+    }
+}
+
+pub struct Keyspace {
+    pub dbs: Vec<Db>,
+    shard_bits: u32,
+    gates: Box<[RwLock<()>]>,
+    /// Writes since the last save (INFO rdb_changes_since_last_save).
+    pub dirty: AtomicU64,
+}
+
+/// How a write sets the key's expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetExpire {
+    /// Remove any TTL (plain SET).
+    Clear,
+    /// Keep the existing TTL (KEEPTTL, SETRANGE, APPEND, INCR).
+    Keep,
+    /// Expire at this unix time in milliseconds.
+    At(i64),
+}
+
+impl Keyspace {
+    pub fn new(databases: usize, shard_bits: u32, gates: usize) -> Keyspace {
+        Keyspace {
+            dbs: (0..databases).map(|_| Db::new(1 << shard_bits)).collect(),
+            shard_bits,
+            gates: (0..gates).map(|_| RwLock::new(())).collect(),
+            dirty: AtomicU64::new(0),
+        }
+    }
+
+    pub fn shards_per_db(&self) -> usize {
+        1 << self.shard_bits
+    }
+
+    pub fn shard_of(&self, hash: u64) -> usize {
+        (hash >> (64 - self.shard_bits)) as usize
+    }
+
+    /// Shared entry for gate `i` (one per executing thread).
+    pub fn enter(&self, gate: usize) -> RwLockReadGuard<'_, ()> {
+        self.gates[gate % self.gates.len()].read()
+    }
+
+    /// Every gate, exclusively: no other command runs until the guards drop.
+    pub fn enter_exclusive(&self) -> Vec<RwLockWriteGuard<'_, ()>> {
+        self.gates.iter().map(|g| g.write()).collect()
+    }
+
+    /// Lock the shards of `keys` (all in database `db`) in ascending order.
+    pub fn access<'a, K: AsRef<[u8]>>(&'a self, db: usize, keys: &[K], now_ms: i64) -> Access<'a> {
+        let mut ids: smallvec::SmallVec<[u32; 8]> =
+            keys.iter().map(|k| self.shard_of(key_hash(k.as_ref())) as u32).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let guards = ids.iter().map(|&s| (db as u32, s, self.dbs[db].shards[s as usize].lock())).collect();
+        Access::new(self, db, guards, false, now_ms)
+    }
+
+    /// An access that locks shards lazily; only valid while holding `enter_exclusive`.
+    pub fn access_exclusive(&self, db: usize, now_ms: i64) -> Access<'_> {
+        Access::new(self, db, Vec::new(), true, now_ms)
+    }
+
+    /// Sum of keys in database `db` (locks each shard briefly).
+    pub fn db_size(&self, db: usize) -> usize {
+        self.dbs[db].shards.iter().map(|s| s.lock().dict.len()).sum()
+    }
+
+    /// (keys, keys with expiry) for INFO keyspace.
+    pub fn db_counts(&self, db: usize) -> (usize, usize) {
+        self.dbs[db].shards.iter().fold((0, 0), |(k, e), s| {
+            let s = s.lock();
+            (k + s.dict.len(), e + s.expires)
+        })
+    }
+
+    pub fn stats(&self) -> ShardStats {
+        let mut t = ShardStats::default();
+        for db in &self.dbs {
+            for s in db.shards.iter() {
+                let s = s.lock();
+                t.hits += s.stats.hits;
+                t.misses += s.stats.misses;
+                t.expired += s.stats.expired;
+            }
+        }
+        t
+    }
+
+    pub fn reset_stats(&self) {
+        for db in &self.dbs {
+            for s in db.shards.iter() {
+                s.lock().stats = ShardStats::default();
+            }
+        }
+    }
+
+    pub fn add_dirty(&self, n: u64) {
+        if n > 0 {
+            self.dirty.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// One round of active expiry over every shard holding keys with a TTL: sweep up to
+    /// `buckets_per_shard` buckets from where the last round stopped, deleting expired keys.
+    /// The caller holds a gate. Returns the number of keys deleted.
+    pub fn active_expire_cycle(&self, buckets_per_shard: usize, now_ms: i64) -> usize {
+        let mut freed = Vec::new();
+        let mut n = 0;
+        for db in &self.dbs {
+            for shard in db.shards.iter() {
+                let mut s = shard.lock();
+                if s.expires == 0 {
+                    continue;
+                }
+                let cursor = s.expire_cursor;
+                let (next, removed) = s.dict.sweep(cursor, buckets_per_shard, |e| {
+                    e.expire_at_ms != NO_EXPIRE && now_ms > e.expire_at_ms
+                });
+                s.expire_cursor = next;
+                s.expires -= removed.len();
+                s.stats.expired += removed.len() as u64;
+                n += removed.len();
+                freed.extend(removed);
+            }
+        }
+        drop(freed);
+        n
+    }
+
+    /// Give every shard's table a few incremental rehash steps (background rehashing).
+    pub fn rehash_cycle(&self, steps: usize) {
+        for db in &self.dbs {
+            for shard in db.shards.iter() {
+                let mut s = shard.lock();
+                if s.dict.is_rehashing() {
+                    s.dict.rehash(steps);
+                }
+            }
+        }
+    }
+}
+
+/// The locked view of the keyspace one command (or one MULTI/EXEC, or one script) runs with.
+pub struct Access<'a> {
+    ks: &'a Keyspace,
+    /// Held shard locks, sorted by (db, shard).
+    guards: Vec<(u32, u32, MutexGuard<'a, Shard>)>,
+    exclusive: bool,
+    /// The client's selected database.
+    pub db: usize,
+    /// Time frozen for the command, as Redis does (a command sees one "now").
+    pub now_ms: i64,
+    /// Current LRU clock (seconds) stamped on accessed keys.
+    pub lru_clock: u32,
+    /// CLIENT NO-TOUCH: reads don't update the access clock.
+    pub no_touch: bool,
+    /// Writes performed (added to the server's dirty counter).
+    pub dirty: u64,
+}
+
+impl<'a> Access<'a> {
+    fn new(ks: &'a Keyspace, db: usize, guards: Vec<(u32, u32, MutexGuard<'a, Shard>)>, exclusive: bool, now_ms: i64) -> Self {
+        Access { ks, guards, exclusive, db, now_ms, lru_clock: (now_ms / 1000) as u32, no_touch: false, dirty: 0 }
+    }
+
+    pub fn keyspace(&self) -> &'a Keyspace {
+        self.ks
+    }
+
+    pub fn is_exclusive(&self) -> bool {
+        self.exclusive
+    }
+
+    /// The locked shard for (db, shard), locking it now in exclusive mode.
+    pub fn shard_at(&mut self, db: usize, shard: usize) -> &mut Shard {
+        let id = (db as u32, shard as u32);
+        let pos = self.guards.binary_search_by(|(d, s, _)| (*d, *s).cmp(&id));
+        let i = match pos {
+            Ok(i) => i,
+            Err(i) => {
+                debug_assert!(self.exclusive, "shard {id:?} touched without being locked by the command table's keys");
+                let g = self.ks.dbs[db].shards[shard].lock();
+                self.guards.insert(i, (id.0, id.1, g));
+                i
+            }
+        };
+        &mut self.guards[i].2
+    }
+
+    fn shard_for(&mut self, db: usize, key: &[u8]) -> (u64, &mut Shard) {
+        let h = key_hash(key);
+        let s = self.ks.shard_of(h);
+        (h, self.shard_at(db, s))
+    }
+
+    /// Find a live key in `db`, deleting it first if it has expired.
+    fn find(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let now = self.now_ms;
+        let (h, shard) = self.shard_for(db, key);
+        let expired = match shard.dict.get(h, key) {
+            None => return None,
+            Some(e) => e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms,
+        };
+        if expired {
+            shard.remove(h, key);
+            shard.stats.expired += 1;
+            return None;
+        }
+        shard.dict.get_mut(h, key)
+    }
+
+    /// Read lookup in the selected db: counts a hit or miss and stamps the access clock.
+    pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.get_in(self.db, key)
+    }
+
+    pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let touch = !self.no_touch;
+        let clock = self.lru_clock;
+        let now = self.now_ms;
+        let (h, shard) = self.shard_for(db, key);
+        let live = match shard.dict.get(h, key) {
+            None => false,
+            Some(e) => !(e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms),
+        };
+        if live {
+            shard.stats.hits += 1;
+        } else {
+            shard.stats.misses += 1;
+        }
+        let e = self.find(db, key)?;
+        if touch {
+            e.lru = clock;
+        }
+        Some(e)
+    }
+
+    /// Write lookup in the selected db (no hit/miss accounting).
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let clock = self.lru_clock;
+        let db = self.db;
+        let e = self.find(db, key)?;
+        e.lru = clock;
+        Some(e)
+    }
+
+    /// Lookup that neither counts stats nor touches the access clock (OBJECT, TYPE-less probes).
+    pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.db;
+        self.find(db, key)
+    }
+
+    pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.find(db, key)
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.find(self.db, key).is_some()
+    }
+
+    /// Store `value` at `key` in the selected db, replacing any previous value.
+    pub fn set(&mut self, key: &[u8], value: Value, expire: SetExpire) {
+        let db = self.db;
+        self.set_in(db, key, value, expire);
+    }
+
+    pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, expire: SetExpire) {
+        let clock = self.lru_clock;
+        let now = self.now_ms;
+        let (h, shard) = self.shard_for(db, key);
+        let mut old_expire = NO_EXPIRE;
+        if let Some(e) = shard.dict.get(h, key) {
+            old_expire = if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms { NO_EXPIRE } else { e.expire_at_ms };
+        }
+        let new_expire = match expire {
+            SetExpire::Clear => NO_EXPIRE,
+            SetExpire::Keep => old_expire,
+            SetExpire::At(t) => t,
+        };
+        match shard.dict.get_mut(h, key) {
+            Some(e) => {
+                let had = e.expire_at_ms != NO_EXPIRE;
+                e.value = value;
+                e.expire_at_ms = new_expire;
+                e.lru = clock;
+                let has = new_expire != NO_EXPIRE;
+                if had && !has {
+                    shard.expires -= 1;
+                } else if !had && has {
+                    shard.expires += 1;
+                }
+            }
+            None => {
+                shard.dict.insert_new(h, Entry { key: CompactBytes::new(key), value, expire_at_ms: new_expire, lru: clock });
+                if new_expire != NO_EXPIRE {
+                    shard.expires += 1;
+                }
+            }
+        }
+    }
+
+    /// Delete a key from the selected db; true if it existed (and was not expired).
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        self.remove_in(self.db, key).is_some()
+    }
+
+    pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.find(db, key)?;
+        let (h, shard) = self.shard_for(db, key);
+        shard.remove(h, key)
+    }
+
+    /// Change a live key's expiry (NO_EXPIRE removes it). False if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {
+        let db = self.db;
+        let (h, shard) = self.shard_for(db, key);
+        let Some(e) = shard.dict.get_mut(h, key) else { return false };
+        let had = e.expire_at_ms != NO_EXPIRE;
+        e.expire_at_ms = at_ms;
+        let has = at_ms != NO_EXPIRE;
+        if had && !has {
+            shard.expires -= 1;
+        } else if !had && has {
+            shard.expires += 1;
+        }
+        true
+    }
+
+    pub fn mark_dirty(&mut self, n: u64) {
+        self.dirty += n;
+    }
+}
+
+impl Drop for Access<'_> {
+    fn drop(&mut self) {
+        self.ks.add_dirty(self.dirty);
+    }
+}

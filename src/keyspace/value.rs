@@ -1,0 +1,67 @@
+//! `Value`: what a key holds. One variant per Redis type (more arrive with their issues);
+//! each type's representation and commands live in `crate::types::<type>`.
+//!
+//! Strings have two in-memory forms, matching Redis's encodings: an `i64` (OBJECT ENCODING
+//! "int", set when a short string parses as an integer) and bytes ("embstr" up to 44 bytes
+//! when created whole, "raw" otherwise or once modified in place by APPEND/SETRANGE).
+
+use super::bytes::CompactBytes;
+
+/// Longest string Redis creates with the embstr encoding (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
+pub const EMBSTR_LIMIT: usize = 44;
+
+pub enum Value {
+    Int(i64),
+    Str { bytes: CompactBytes, raw: bool },
+}
+
+impl Value {
+    /// A string value as SET stores it: integer-looking strings of up to 20 bytes become
+    /// "int", others embstr/raw by length (Redis's tryObjectEncoding).
+    pub fn from_string(s: &[u8]) -> Value {
+        if s.len() <= 20 {
+            if let Some(n) = crate::util::number::parse_i64(s) {
+                return Value::Int(n);
+            }
+        }
+        Value::Str { bytes: CompactBytes::new(s), raw: s.len() > EMBSTR_LIMIT }
+    }
+
+    /// A string built by an in-place modification (APPEND, SETRANGE): always "raw".
+    pub fn raw_string(v: Vec<u8>) -> Value {
+        Value::Str { bytes: CompactBytes::from_vec(v), raw: true }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) | Value::Str { .. } => "string",
+        }
+    }
+
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Str { raw: false, .. } => "embstr",
+            Value::Str { raw: true, .. } => "raw",
+        }
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::Str { .. })
+    }
+
+    /// Approximate bytes owned outside the table entry (for MEMORY USAGE / INFO).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Int(_) => 0,
+            Value::Str { bytes, .. } => bytes.heap_size(),
+        }
+    }
+
+    pub fn deep_clone(&self) -> Value {
+        match self {
+            Value::Int(n) => Value::Int(*n),
+            Value::Str { bytes, raw } => Value::Str { bytes: bytes.clone(), raw: *raw },
+        }
+    }
+}

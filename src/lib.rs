@@ -1,0 +1,159 @@
+//! cinnabar: a Redis-compatible in-memory data-structure server.
+//!
+//! Layers (see docs/ARCHITECTURE.md): `net` (sockets) -> `resp` (protocol) -> `command`
+//! (table + dispatch) -> `types` (one module per data type) -> `keyspace` (databases,
+//! shards, locks, expiry); `server` holds configuration, INFO, CLIENT and the cron.
+
+pub mod command;
+pub mod keyspace;
+pub mod net;
+pub mod resp;
+pub mod server;
+pub mod types;
+pub mod util;
+
+/// The Redis version we are compatible with and report (clients gate features on it).
+pub const REDIS_VERSION: &str = "7.2.4";
+
+use std::sync::Arc;
+
+/// Quote a command-line option value the way it must appear in a config line.
+fn quote_arg(a: &str) -> String {
+    let mut s = String::from("\"");
+    for c in a.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\r' => s.push_str("\\r"),
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// Build the configuration text redis-server would: the config file (if the first
+/// argument is not an option), then one line per `--name value...` option.
+pub fn config_text(argv: &[String]) -> Result<(String, String), String> {
+    let mut text = String::new();
+    let mut file = String::new();
+    let mut i = 0;
+    if let Some(first) = argv.first() {
+        if !first.starts_with("--") {
+            file = first.clone();
+            let content = if first == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| e.to_string())?;
+                s
+            } else {
+                std::fs::read_to_string(first)
+                    .map_err(|e| format!("Fatal error, can't open config file '{first}': {e}"))?
+            };
+            text.push_str(&content);
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            i = 1;
+        }
+    }
+    let mut line = String::new();
+    while i < argv.len() {
+        let a = &argv[i];
+        if let Some(name) = a.strip_prefix("--") {
+            if !line.is_empty() {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            line = name.to_string();
+        } else if line.is_empty() {
+            return Err(format!("Invalid argument: {a}"));
+        } else {
+            line.push(' ');
+            line.push_str(&quote_arg(a));
+        }
+        i += 1;
+    }
+    if !line.is_empty() {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    Ok((text, file))
+}
+
+pub fn main_with_args(argv: Vec<String>) -> i32 {
+    if argv.iter().any(|a| a == "-v" || a == "--version") {
+        println!(
+            "Redis server v={} sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=cinnabar-{}",
+            REDIS_VERSION,
+            env!("CARGO_PKG_VERSION")
+        );
+        return 0;
+    }
+    if argv.iter().any(|a| a == "-h" || a == "--help") {
+        println!("Usage: ./cinnabar-server [/path/to/redis.conf] [options] [-]\n       ./cinnabar-server -v or --version\n       ./cinnabar-server -h or --help\n\nExamples:\n       ./cinnabar-server (run the server with default conf)\n       ./cinnabar-server /etc/redis/6379.conf\n       ./cinnabar-server --port 7777\n       ./cinnabar-server /etc/myredis.conf --loglevel verbose -\n       ./cinnabar-server --threads 4");
+        return 0;
+    }
+    let (text, file) = match config_text(&argv) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let mut cfg = server::config::Config::new();
+    if let Err(e) = server::config::load_text(&mut cfg, &text) {
+        eprint!("{e}");
+        return 1;
+    }
+    let threads = match cfg.int("threads") {
+        n if n > 0 => n as usize,
+        _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
+    let binds: Vec<String> = cfg.str("bind").split_whitespace().map(|s| s.to_string()).collect();
+    let port = cfg.int("port") as u16;
+    let logfile = cfg.str("logfile").to_string();
+    let pidfile = cfg.str("pidfile").to_string();
+    if !logfile.is_empty() {
+        redirect_stderr(&logfile);
+    }
+    if cfg.bool("daemonize") {
+        daemonize();
+    }
+    if !pidfile.is_empty() || cfg.bool("daemonize") {
+        let path = if pidfile.is_empty() { "/var/run/redis_6379.pid".to_string() } else { pidfile };
+        let _ = std::fs::write(&path, format!("{}\n", std::process::id()));
+    }
+    let srv = Arc::new(server::Server::new(cfg, threads, file));
+    net::log(&srv, &format!("cinnabar {} (Redis {} compatible) starting", env!("CARGO_PKG_VERSION"), REDIS_VERSION));
+    match net::run(srv, binds, port) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("fatal: {e}");
+            1
+        }
+    }
+}
+
+fn redirect_stderr(path: &str) {
+    use std::os::unix::io::AsRawFd;
+    if let Ok(f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        // SAFETY: dup2 onto our own stderr descriptor.
+        unsafe {
+            libc::dup2(f.as_raw_fd(), 2);
+        }
+    }
+}
+
+fn daemonize() {
+    // SAFETY: classic fork/setsid before any thread is started.
+    unsafe {
+        match libc::fork() {
+            -1 => {}
+            0 => {
+                libc::setsid();
+            }
+            _ => libc::_exit(0),
+        }
+    }
+}

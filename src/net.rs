@@ -1,0 +1,272 @@
+//! Networking: listeners, worker threads, and the per-connection loop.
+//!
+//! Each worker is a thread running its own single-threaded tokio runtime; the acceptor
+//! hands each new connection to the next worker, and the connection stays there. A
+//! connection's loop reads what is available, parses every complete command in the
+//! buffer, executes them in order inline, and writes all replies with one write. Nothing
+//! here knows what a command does.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::command::dispatch;
+use crate::resp::parse::{ArgLoc, Limits, Parsed, Parser, BIG_ARG};
+use crate::resp::write::ReplyWriter;
+use crate::server::client::{self, Client};
+use crate::server::Server;
+
+/// Redis-style log line: "pid:M dd Mon yyyy hh:mm:ss.mmm * message".
+pub fn log(srv: &Server, msg: &str) {
+    let _ = srv;
+    let now = crate::keyspace::now_ms();
+    let secs = now / 1000;
+    let ms = now % 1000;
+    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    eprintln!("{}:M {:02}:{:02}:{:02}.{:03} * {}", std::process::id(), h, m, s, ms, msg);
+}
+
+pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<()> {
+    let threads = srv.threads;
+    let mut handles = Vec::with_capacity(threads);
+    for w in 0..threads {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new().name(format!("worker-{w}")).spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start worker runtime: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let _ = tx.send(rt.handle().clone());
+            rt.block_on(std::future::pending::<()>());
+        })?;
+        handles.push(rx.recv().map_err(|e| std::io::Error::new(std::io::ErrorKind::Other, e))?);
+    }
+    {
+        let s = srv.clone();
+        std::thread::Builder::new().name("cron".into()).spawn(move || s.cron())?;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let mut listeners = Vec::new();
+        for b in &binds {
+            let host = b.trim_start_matches('-');
+            let host = if host == "*" { "0.0.0.0" } else { host };
+            let optional = b.starts_with('-');
+            let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+            match TcpListener::bind(&addr).await {
+                Ok(l) => listeners.push(l),
+                Err(e) if optional => log(&srv, &format!("Warning: could not bind {addr}: {e}")),
+                Err(e) => {
+                    log(&srv, &format!("Warning: Could not create server TCP listening socket {addr}: {e}"));
+                    std::process::exit(1);
+                }
+            }
+        }
+        log(&srv, &format!("Ready to accept connections tcp (port {port}, {threads} threads)"));
+        let mut tasks = Vec::new();
+        for l in listeners {
+            let srv = srv.clone();
+            let handles = handles.clone();
+            tasks.push(tokio::spawn(accept_loop(srv, l, handles)));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+    Ok(())
+}
+
+async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Vec<tokio::runtime::Handle>) {
+    let mut next = 0usize;
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let w = next % workers.len();
+        next = next.wrapping_add(1);
+        let std_stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(_) => continue,
+        };
+        let srv = srv.clone();
+        workers[w].spawn(async move {
+            if let Ok(stream) = TcpStream::from_std(std_stream) {
+                serve(srv, stream, peer, w).await;
+            }
+        });
+    }
+}
+
+fn fmt_addr(a: &SocketAddr) -> String {
+    match a {
+        SocketAddr::V4(v) => format!("{}:{}", v.ip(), v.port()),
+        SocketAddr::V6(v) => format!("[{}]:{}", v.ip(), v.port()),
+    }
+}
+
+async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker: usize) {
+    let _ = stream.set_nodelay(true);
+    srv.stats.connections.fetch_add(1, Ordering::Relaxed);
+    let max = srv.maxclients.load(Ordering::Relaxed) as usize;
+    if srv.clients.lock().len() >= max {
+        srv.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        return;
+    }
+    let laddr = stream.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
+    #[cfg(unix)]
+    let fd = std::os::unix::io::AsRawFd::as_raw_fd(&stream);
+    #[cfg(not(unix))]
+    let fd = -1;
+    let handle = client::register(&srv, fmt_addr(&peer), laddr, fd);
+    let mut client = Client::new(handle.clone(), worker);
+    client.authenticated = !srv.auth_required();
+    connection_loop(&srv, &mut stream, &mut client).await;
+    client::unregister(&srv, client.id);
+}
+
+async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Client) {
+    let mut rbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut out = ReplyWriter::new(false);
+    let mut parser = Parser::default();
+    let mut args_storage: Vec<(usize, usize)> = Vec::new();
+    let handle = client.handle.clone();
+    loop {
+        // Read what is available (growing the buffer for big bulks in one step).
+        if rbuf.capacity() - rbuf.len() < 4096 {
+            rbuf.reserve(16 * 1024);
+        }
+        let timeout = srv.timeout_secs.load(Ordering::Relaxed);
+        let read = async {
+            tokio::select! {
+                r = stream.read_buf(&mut rbuf) => Some(r),
+                _ = handle.kill_notify.notified() => None,
+            }
+        };
+        let r = if timeout > 0 {
+            match tokio::time::timeout(Duration::from_secs(timeout), read).await {
+                Ok(r) => r,
+                Err(_) => return, // idle timeout: close silently, as Redis does
+            }
+        } else {
+            read.await
+        };
+        match r {
+            None => return, // CLIENT KILL
+            Some(Ok(0)) | Some(Err(_)) => return,
+            Some(Ok(n)) => {
+                srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+        if handle.killed.load(Ordering::Acquire) {
+            return;
+        }
+        let qlimit = srv.query_buffer_limit.load(Ordering::Relaxed) as usize;
+        let mut consumed = 0;
+        let mut close = false;
+        loop {
+            let limits = Limits {
+                max_bulk_len: srv.proto_max_bulk_len.load(Ordering::Relaxed),
+                authenticated: client.authenticated,
+            };
+            match parser.parse(&rbuf[consumed..], &limits) {
+                Ok(Parsed::Command(end)) => {
+                    let base = consumed;
+                    args_storage.clear();
+                    let mut owned: Vec<Vec<u8>> = Vec::new();
+                    for a in &parser.args {
+                        match a {
+                            ArgLoc::Range(s, e) => args_storage.push((base + s, base + e)),
+                            ArgLoc::Owned(v) => {
+                                owned.push(v.clone());
+                                args_storage.push((usize::MAX, owned.len() - 1));
+                            }
+                        }
+                    }
+                    let args: smallvec::SmallVec<[&[u8]; 8]> = args_storage
+                        .iter()
+                        .map(|&(s, e)| if s == usize::MAX { &owned[e][..] } else { &rbuf[s..e] })
+                        .collect();
+                    if let Some(wait) = pause_for(srv, &args) {
+                        // CLIENT PAUSE: flush what we have and wait before running this one.
+                        if !out.is_empty() {
+                            if stream.write_all(&out.buf).await.is_err() {
+                                return;
+                            }
+                            out.buf.clear();
+                        }
+                        tokio::time::sleep(wait).await;
+                    }
+                    dispatch::execute(srv, client, &args, &mut out);
+                    consumed = base + end;
+                    if client.close_after_reply {
+                        close = true;
+                        break;
+                    }
+                }
+                Ok(Parsed::Empty(n)) => consumed += n,
+                Ok(Parsed::Incomplete { want }) => {
+                    if want >= BIG_ARG {
+                        rbuf.reserve(want);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    out.error(&e.message());
+                    close = true;
+                    break;
+                }
+            }
+        }
+        if consumed > 0 {
+            rbuf.drain(..consumed);
+        }
+        if rbuf.len() > qlimit {
+            log(srv, "Closing client that reached max query buffer length");
+            close = true;
+        }
+        if !out.is_empty() {
+            srv.stats.net_output_bytes.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+            if stream.write_all(&out.buf).await.is_err() {
+                return;
+            }
+            out.buf.clear();
+            if out.buf.capacity() > 1 << 20 {
+                out.buf.shrink_to(16 * 1024);
+            }
+        }
+        handle.qbuf.store(rbuf.len() as u64, Ordering::Relaxed);
+        handle.qbuf_free.store((rbuf.capacity() - rbuf.len()) as u64, Ordering::Relaxed);
+        client.publish();
+        if close {
+            let _ = stream.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// How long CLIENT PAUSE holds this command (None: run now).
+fn pause_for(srv: &Server, args: &[&[u8]]) -> Option<Duration> {
+    if srv.pause_until_ms.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    let cmd = srv.commands.get(args[0])?;
+    use crate::command::spec::flags;
+    // Commands that never pause: CLIENT (so UNPAUSE works), and non-writes under WRITE mode.
+    if cmd.def.name == "client" {
+        return None;
+    }
+    let is_write = cmd.def.has(flags::WRITE) || cmd.def.has(flags::MAY_REPLICATE);
+    srv.pause_remaining(is_write)
+}

@@ -1,0 +1,362 @@
+//! Request parsing: RESP multibulk and inline commands, resumable across reads.
+//!
+//! The parser never copies argument bytes: it records `(start, end)` ranges into the
+//! connection's read buffer, and the connection hands the handler slices of that buffer.
+//! State survives a partial read (a huge bulk or a command with a million arguments
+//! arriving over many reads is parsed once, not re-scanned from the start on every read),
+//! and when a large bulk length is announced the caller reserves the whole bulk up front so
+//! the buffer grows once instead of doubling repeatedly.
+//!
+//! Errors carry Redis's exact texts; after one the connection replies and closes, as
+//! redis-server does.
+
+use memchr::memchr;
+
+/// Longest inline request or header line Redis accepts without a newline (PROTO_INLINE_MAX_SIZE).
+pub const INLINE_MAX: usize = 64 * 1024;
+/// Bulk lengths at or above this are read with a pre-sized buffer (PROTO_MBULK_BIG_ARG).
+pub const BIG_ARG: usize = 32 * 1024;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ProtoError {
+    TooBigInline,
+    UnbalancedQuotes,
+    TooBigMbulkCount,
+    InvalidMbulkLen,
+    UnauthMbulkLen,
+    ExpectedDollar(u8),
+    TooBigBulkCount,
+    InvalidBulkLen,
+    UnauthBulkLen,
+}
+
+impl ProtoError {
+    pub fn message(&self) -> String {
+        match self {
+            ProtoError::TooBigInline => "ERR Protocol error: too big inline request".into(),
+            ProtoError::UnbalancedQuotes => "ERR Protocol error: unbalanced quotes in request".into(),
+            ProtoError::TooBigMbulkCount => "ERR Protocol error: too big mbulk count string".into(),
+            ProtoError::InvalidMbulkLen => "ERR Protocol error: invalid multibulk length".into(),
+            ProtoError::UnauthMbulkLen => "ERR Protocol error: unauthenticated multibulk length".into(),
+            ProtoError::ExpectedDollar(c) => {
+                format!("ERR Protocol error: expected '$', got '{}'", *c as char)
+            }
+            ProtoError::TooBigBulkCount => "ERR Protocol error: too big bulk count string".into(),
+            ProtoError::InvalidBulkLen => "ERR Protocol error: invalid bulk length".into(),
+            ProtoError::UnauthBulkLen => "ERR Protocol error: unauthenticated bulk length".into(),
+        }
+    }
+}
+
+/// Where an argument lives: a range of the read buffer, or (inline commands with escapes)
+/// bytes the parser had to rewrite.
+#[derive(Debug, Clone)]
+pub enum ArgLoc {
+    Range(usize, usize),
+    Owned(Vec<u8>),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// A complete command ends at this offset; its arguments are in `Parser::args`.
+    Command(usize),
+    /// An empty line or `*0`/`*-1`: consume this many bytes, no command, no reply.
+    Empty(usize),
+    /// More bytes are needed. `want` is a hint of how many more in total (for big bulks).
+    Incomplete { want: usize },
+}
+
+/// Resumable request parser. One per connection.
+#[derive(Default)]
+pub struct Parser {
+    /// Arguments of the command being parsed (complete after `Parsed::Command`).
+    pub args: Vec<ArgLoc>,
+    /// Multibulk state: remaining arguments, and where parsing resumes.
+    remaining: Option<usize>,
+    pos: usize,
+}
+
+pub struct Limits {
+    pub max_bulk_len: i64,
+    pub authenticated: bool,
+}
+
+impl Parser {
+    /// Forget any partial state (after the buffer start moved).
+    pub fn reset(&mut self) {
+        self.args.clear();
+        self.remaining = None;
+        self.pos = 0;
+    }
+
+    /// Parse one command from the start of `buf` (which always begins at a command boundary).
+    pub fn parse(&mut self, buf: &[u8], limits: &Limits) -> Result<Parsed, ProtoError> {
+        if self.remaining.is_none() {
+            if buf.is_empty() {
+                return Ok(Parsed::Incomplete { want: 0 });
+            }
+            self.args.clear();
+            if buf[0] != b'*' {
+                return self.parse_inline(buf);
+            }
+            let Some((line, next)) = read_line(buf, 1) else {
+                if buf.len() > INLINE_MAX {
+                    return Err(ProtoError::TooBigMbulkCount);
+                }
+                return Ok(Parsed::Incomplete { want: 0 });
+            };
+            let count = parse_len(line).ok_or(ProtoError::InvalidMbulkLen)?;
+            if count > i32::MAX as i64 {
+                return Err(ProtoError::InvalidMbulkLen);
+            }
+            if !limits.authenticated && count > 10 {
+                return Err(ProtoError::UnauthMbulkLen);
+            }
+            if count <= 0 {
+                return Ok(Parsed::Empty(next));
+            }
+            self.remaining = Some(count as usize);
+            self.pos = next;
+            // Cap the pre-allocation: the count is attacker-controlled.
+            self.args.reserve((count as usize).min(1024));
+        }
+        let mut remaining = self.remaining.unwrap_or(0);
+        while remaining > 0 {
+            let pos = self.pos;
+            if pos >= buf.len() {
+                self.remaining = Some(remaining);
+                return Ok(Parsed::Incomplete { want: 0 });
+            }
+            let Some((line, next)) = read_line(buf, pos) else {
+                if buf.len() - pos > INLINE_MAX {
+                    return Err(ProtoError::TooBigBulkCount);
+                }
+                self.remaining = Some(remaining);
+                return Ok(Parsed::Incomplete { want: 0 });
+            };
+            if buf[pos] != b'$' {
+                return Err(ProtoError::ExpectedDollar(buf[pos]));
+            }
+            let len = parse_len(&line[1..]).ok_or(ProtoError::InvalidBulkLen)?;
+            if len < 0 || len > limits.max_bulk_len {
+                return Err(ProtoError::InvalidBulkLen);
+            }
+            if !limits.authenticated && len > 16384 {
+                return Err(ProtoError::UnauthBulkLen);
+            }
+            let len = len as usize;
+            let end = next + len;
+            if buf.len() < end + 2 {
+                self.remaining = Some(remaining);
+                return Ok(Parsed::Incomplete { want: end + 2 - buf.len() });
+            }
+            // Redis does not check the two bytes after the payload; it skips them.
+            self.args.push(ArgLoc::Range(next, end));
+            self.pos = end + 2;
+            remaining -= 1;
+        }
+        self.remaining = None;
+        let end = self.pos;
+        self.pos = 0;
+        Ok(Parsed::Command(end))
+    }
+
+    fn parse_inline(&mut self, buf: &[u8]) -> Result<Parsed, ProtoError> {
+        let Some(nl) = memchr(b'\n', buf) else {
+            if buf.len() > INLINE_MAX {
+                return Err(ProtoError::TooBigInline);
+            }
+            return Ok(Parsed::Incomplete { want: 0 });
+        };
+        let mut line = &buf[..nl];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        let args = split_args(line).ok_or(ProtoError::UnbalancedQuotes)?;
+        if args.is_empty() {
+            return Ok(Parsed::Empty(nl + 1));
+        }
+        self.args.extend(args.into_iter().map(ArgLoc::Owned));
+        Ok(Parsed::Command(nl + 1))
+    }
+}
+
+/// A CRLF-terminated line starting at `from`: (line without CRLF, offset after CRLF).
+/// Like Redis, only `\r` is searched for and the byte after it is assumed to be `\n`.
+fn read_line(buf: &[u8], from: usize) -> Option<(&[u8], usize)> {
+    let rel = memchr(b'\r', &buf[from..])?;
+    let cr = from + rel;
+    if cr + 1 >= buf.len() {
+        return None;
+    }
+    Some((&buf[from..cr], cr + 2))
+}
+
+/// Redis's string2ll for a length header: optional '-', digits, no '+', no spaces.
+fn parse_len(s: &[u8]) -> Option<i64> {
+    crate::util::number::parse_i64(s)
+}
+
+fn is_hex(c: u8) -> bool {
+    c.is_ascii_hexdigit()
+}
+
+fn hex_val(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        b'A'..=b'F' => c - b'A' + 10,
+        _ => 0,
+    }
+}
+
+/// Split an inline command line the way redis-cli and Redis's inline parser do (sdssplitargs):
+/// whitespace separates arguments; "double quotes" understand \n \r \t \b \a \\ \" and \xHH;
+/// 'single quotes' understand only \'; a closing quote must be followed by a space or the end.
+/// Returns None for unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let n = line.len();
+    loop {
+        while i < n && is_space(line[i]) {
+            i += 1;
+        }
+        if i >= n {
+            return Some(out);
+        }
+        let mut cur = Vec::new();
+        let mut in_dq = false;
+        let mut in_sq = false;
+        loop {
+            if in_dq {
+                if i >= n {
+                    return None;
+                }
+                let c = line[i];
+                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                    cur.push(hex_val(line[i + 2]) * 16 + hex_val(line[i + 3]));
+                    i += 4;
+                    continue;
+                } else if c == b'\\' && i + 1 < n {
+                    i += 1;
+                    cur.push(match line[i] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        other => other,
+                    });
+                } else if c == b'"' {
+                    if i + 1 < n && !is_space(line[i + 1]) {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(c);
+                }
+                i += 1;
+            } else if in_sq {
+                if i >= n {
+                    return None;
+                }
+                let c = line[i];
+                if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
+                    i += 1;
+                    cur.push(b'\'');
+                } else if c == b'\'' {
+                    if i + 1 < n && !is_space(line[i + 1]) {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(c);
+                }
+                i += 1;
+            } else {
+                if i >= n {
+                    break;
+                }
+                match line[i] {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b'"' => in_dq = true,
+                    b'\'' => in_sq = true,
+                    c => cur.push(c),
+                }
+                i += 1;
+            }
+        }
+        out.push(cur);
+    }
+}
+
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lim() -> Limits {
+        Limits { max_bulk_len: 512 * 1024 * 1024, authenticated: true }
+    }
+
+    fn args_of(p: &Parser, buf: &[u8]) -> Vec<Vec<u8>> {
+        p.args
+            .iter()
+            .map(|a| match a {
+                ArgLoc::Range(s, e) => buf[*s..*e].to_vec(),
+                ArgLoc::Owned(v) => v.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn multibulk_complete_and_partial() {
+        let mut p = Parser::default();
+        let full = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+        for cut in 0..full.len() {
+            p.reset();
+            let r = p.parse(&full[..cut], &lim()).unwrap();
+            assert!(matches!(r, Parsed::Incomplete { .. }), "cut {cut}: {r:?}");
+            // resume with the whole buffer
+            let r = p.parse(full, &lim()).unwrap();
+            assert_eq!(r, Parsed::Command(full.len()));
+            assert_eq!(args_of(&p, full), vec![b"GET".to_vec(), b"k".to_vec()]);
+        }
+    }
+
+    #[test]
+    fn inline_quotes() {
+        let mut p = Parser::default();
+        let buf = b"set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n";
+        assert_eq!(p.parse(buf, &lim()).unwrap(), Parsed::Command(buf.len()));
+        assert_eq!(args_of(&p, buf), vec![b"set".to_vec(), b"a b".to_vec(), b"c'd".to_vec(), b"A\n".to_vec()]);
+        assert_eq!(p.parse(b"get \"abc\r\n", &lim()), Err(ProtoError::UnbalancedQuotes));
+        assert_eq!(p.parse(b"get \"a\"b\r\n", &lim()), Err(ProtoError::UnbalancedQuotes));
+        assert_eq!(p.parse(b"\r\n", &lim()).unwrap(), Parsed::Empty(2));
+    }
+
+    #[test]
+    fn protocol_errors() {
+        let mut p = Parser::default();
+        assert_eq!(p.parse(b"*x\r\n", &lim()), Err(ProtoError::InvalidMbulkLen));
+        p.reset();
+        assert_eq!(p.parse(b"*1\r\nfoo\r\n", &lim()), Err(ProtoError::ExpectedDollar(b'f')));
+        p.reset();
+        assert_eq!(p.parse(b"*1\r\n$-1\r\n", &lim()), Err(ProtoError::InvalidBulkLen));
+        p.reset();
+        assert_eq!(p.parse(b"*0\r\n", &lim()).unwrap(), Parsed::Empty(4));
+        p.reset();
+        assert_eq!(p.parse(b"*-5\r\n", &lim()).unwrap(), Parsed::Empty(5));
+        p.reset();
+        let unauth = Limits { max_bulk_len: 100, authenticated: false };
+        assert_eq!(p.parse(b"*11\r\n", &unauth), Err(ProtoError::UnauthMbulkLen));
+        p.reset();
+        assert_eq!(p.parse(b"*1\r\n$101\r\n", &unauth), Err(ProtoError::InvalidBulkLen));
+    }
+}

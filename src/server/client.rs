@@ -1,0 +1,526 @@
+//! Clients: the per-connection state a worker owns (`Client`), the part other threads may
+//! read or act on (`ClientHandle`: CLIENT LIST, CLIENT KILL, idle timeouts), and the CLIENT
+//! command.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{PauseMode, Server};
+use crate::command::args::{eq, int};
+use crate::command::{err, CmdResult, Ctx, Error};
+use crate::keyspace::now_ms;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// CLIENT REPLY SKIP was just run: the next command's reply is dropped.
+    SkipNext,
+    Skip,
+}
+
+/// What other threads may see or change of a client.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    pub created_ms: i64,
+    pub last_interaction_ms: AtomicI64,
+    pub killed: AtomicBool,
+    pub kill_notify: tokio::sync::Notify,
+    pub db: AtomicUsize,
+    pub resp: AtomicUsize,
+    pub qbuf: AtomicU64,
+    pub qbuf_free: AtomicU64,
+    pub obl: AtomicU64,
+    pub tot_mem: AtomicU64,
+    pub info: Mutex<SharedInfo>,
+}
+
+#[derive(Default, Clone)]
+pub struct SharedInfo {
+    pub name: Vec<u8>,
+    pub lib_name: Vec<u8>,
+    pub lib_ver: Vec<u8>,
+    pub last_cmd: &'static str,
+    pub no_evict: bool,
+    pub no_touch: bool,
+}
+
+impl ClientHandle {
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill_notify.notify_one();
+    }
+}
+
+/// Connection-local state, owned by the worker serving the connection.
+pub struct Client {
+    pub id: u64,
+    pub handle: Arc<ClientHandle>,
+    pub worker: usize,
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    pub no_touch: bool,
+    pub no_evict: bool,
+    pub close_after_reply: bool,
+    pub last_command: &'static str,
+}
+
+impl Client {
+    pub fn new(handle: Arc<ClientHandle>, worker: usize) -> Client {
+        Client {
+            id: handle.id,
+            handle,
+            worker,
+            db: 0,
+            resp3: false,
+            authenticated: false,
+            reply_mode: ReplyMode::On,
+            no_touch: false,
+            no_evict: false,
+            close_after_reply: false,
+            last_command: "NULL",
+        }
+    }
+
+    /// Publish the fields CLIENT LIST shows that change per command.
+    pub fn publish(&self) {
+        self.handle.db.store(self.db, Ordering::Relaxed);
+        self.handle.resp.store(if self.resp3 { 3 } else { 2 }, Ordering::Relaxed);
+        self.handle.last_interaction_ms.store(now_ms(), Ordering::Relaxed);
+        let mut info = self.handle.info.lock();
+        info.last_cmd = self.last_command;
+        info.no_evict = self.no_evict;
+        info.no_touch = self.no_touch;
+    }
+}
+
+pub fn register(srv: &Server, addr: String, laddr: String, fd: i32) -> Arc<ClientHandle> {
+    let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let h = Arc::new(ClientHandle {
+        id,
+        addr,
+        laddr,
+        fd,
+        created_ms: now_ms(),
+        last_interaction_ms: AtomicI64::new(now_ms()),
+        killed: AtomicBool::new(false),
+        kill_notify: tokio::sync::Notify::new(),
+        db: AtomicUsize::new(0),
+        resp: AtomicUsize::new(2),
+        qbuf: AtomicU64::new(0),
+        qbuf_free: AtomicU64::new(0),
+        obl: AtomicU64::new(0),
+        tot_mem: AtomicU64::new(0),
+        info: Mutex::new(SharedInfo { last_cmd: "NULL", ..Default::default() }),
+    });
+    srv.clients.lock().insert(id, h.clone());
+    h
+}
+
+pub fn unregister(srv: &Server, id: u64) {
+    srv.clients.lock().remove(&id);
+}
+
+/// Close clients idle for longer than `timeout` seconds (0 = never).
+pub fn close_idle_clients(srv: &Server) {
+    let timeout = srv.timeout_secs.load(Ordering::Relaxed) as i64;
+    if timeout == 0 {
+        return;
+    }
+    let now = now_ms();
+    for h in srv.clients.lock().values() {
+        if now - h.last_interaction_ms.load(Ordering::Relaxed) > timeout * 1000 {
+            h.kill();
+        }
+    }
+}
+
+/// One CLIENT LIST / CLIENT INFO line (Redis 7.2 field order).
+fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
+    let now = now_ms();
+    let info = h.info.lock().clone();
+    let mut flags = String::new();
+    if info.no_evict {
+        flags.push('e');
+    }
+    if info.no_touch {
+        flags.push('T');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let last_cmd = match own {
+        Some(c) => c.last_command,
+        None => info.last_cmd,
+    };
+    let db = own.map(|c| c.db).unwrap_or_else(|| h.db.load(Ordering::Relaxed));
+    let resp = own.map(|c| if c.resp3 { 3 } else { 2 }).unwrap_or_else(|| h.resp.load(Ordering::Relaxed));
+    let idle = if own.is_some() { 0 } else { (now - h.last_interaction_ms.load(Ordering::Relaxed)) / 1000 };
+    format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        h.id,
+        h.addr,
+        h.laddr,
+        h.fd,
+        String::from_utf8_lossy(&info.name),
+        (now - h.created_ms) / 1000,
+        idle,
+        flags,
+        db,
+        h.qbuf.load(Ordering::Relaxed),
+        h.qbuf_free.load(Ordering::Relaxed),
+        h.obl.load(Ordering::Relaxed),
+        h.tot_mem.load(Ordering::Relaxed),
+        last_cmd,
+        resp,
+        String::from_utf8_lossy(&info.lib_name),
+        String::from_utf8_lossy(&info.lib_ver),
+    )
+}
+
+pub fn id(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.int(ctx.client.id as i64);
+    Ok(())
+}
+
+pub fn getname(ctx: &mut Ctx) -> CmdResult {
+    let name = ctx.client.handle.info.lock().name.clone();
+    if name.is_empty() {
+        ctx.out.nil();
+    } else {
+        ctx.out.bulk(&name);
+    }
+    Ok(())
+}
+
+/// Names and lib-name/lib-ver may not contain spaces, newlines or other special characters.
+fn valid_info_string(s: &[u8]) -> bool {
+    s.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+pub fn set_name(client: &Client, name: &[u8]) -> Result<(), Error> {
+    if !valid_info_string(name) {
+        return Err(Error::msg("ERR Client names cannot contain spaces, newlines or special characters."));
+    }
+    client.handle.info.lock().name = name.to_vec();
+    Ok(())
+}
+
+pub fn setname(ctx: &mut Ctx) -> CmdResult {
+    set_name(ctx.client, ctx.args[2])?;
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn setinfo(ctx: &mut Ctx) -> CmdResult {
+    let attr = ctx.args[2];
+    let value = ctx.args[3];
+    let lib_name = eq(attr, "lib-name");
+    if !lib_name && !eq(attr, "lib-ver") {
+        return Err(Error::msg(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(attr))));
+    }
+    if !valid_info_string(value) {
+        return Err(Error::msg(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            if lib_name { "lib-name" } else { "lib-ver" }
+        )));
+    }
+    let mut info = ctx.client.handle.info.lock();
+    if lib_name {
+        info.lib_name = value.to_vec();
+    } else {
+        info.lib_ver = value.to_vec();
+    }
+    drop(info);
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn list(ctx: &mut Ctx) -> CmdResult {
+    let args = &ctx.args[2..];
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 0;
+    while i < args.len() {
+        if eq(args[i], "type") && i + 1 < args.len() {
+            let t = args[i + 1];
+            if !(eq(t, "normal") || eq(t, "master") || eq(t, "replica") || eq(t, "slave") || eq(t, "pubsub")) {
+                return Err(Error::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t))));
+            }
+            if !eq(t, "normal") {
+                ids = Some(Vec::new());
+            }
+            i += 2;
+        } else if eq(args[i], "id") && i + 1 < args.len() {
+            let mut v = Vec::new();
+            for a in &args[i + 1..] {
+                let n = crate::util::number::parse_i64(a)
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Error::msg("ERR Invalid client ID"))?;
+                v.push(n as u64);
+            }
+            ids = Some(v);
+            i = args.len();
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    ctx.client.publish();
+    let handles: Vec<Arc<ClientHandle>> = {
+        let reg = ctx.srv.clients.lock();
+        let mut v: Vec<_> = reg.values().cloned().collect();
+        v.sort_by_key(|h| h.id);
+        v
+    };
+    let mut text = String::new();
+    for h in handles {
+        if let Some(ids) = &ids {
+            if !ids.contains(&h.id) {
+                continue;
+            }
+        }
+        let own = (h.id == ctx.client.id).then_some(&*ctx.client);
+        text.push_str(&describe(&h, own));
+        text.push('\n');
+    }
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+pub fn info(ctx: &mut Ctx) -> CmdResult {
+    let mut line = describe(&ctx.client.handle, Some(ctx.client));
+    line.push('\n');
+    ctx.out.verbatim("txt", line.as_bytes());
+    Ok(())
+}
+
+pub fn kill(ctx: &mut Ctx) -> CmdResult {
+    let args = &ctx.args[2..];
+    // Old form: CLIENT KILL addr:port
+    if args.len() == 1 {
+        let addr = String::from_utf8_lossy(args[0]).into_owned();
+        let target = ctx.srv.clients.lock().values().find(|h| h.addr == addr).cloned();
+        return match target {
+            Some(h) => {
+                kill_handle(ctx, &h);
+                ctx.out.ok();
+                Ok(())
+            }
+            None => Err(Error::msg("ERR No such client")),
+        };
+    }
+    if args.len() % 2 != 0 {
+        return Err(err::SYNTAX);
+    }
+    let mut by_id = None;
+    let mut by_addr = None;
+    let mut by_laddr = None;
+    let mut skipme = true;
+    let mut by_type_normal = None;
+    for pair in args.chunks(2) {
+        let (k, v) = (pair[0], pair[1]);
+        if eq(k, "id") {
+            let n = crate::util::number::parse_i64(v)
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::msg("ERR client-id should be greater than 0"))?;
+            by_id = Some(n as u64);
+        } else if eq(k, "addr") {
+            by_addr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if eq(k, "laddr") {
+            by_laddr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if eq(k, "type") {
+            if eq(v, "normal") {
+                by_type_normal = Some(true);
+            } else if eq(v, "master") || eq(v, "replica") || eq(v, "slave") || eq(v, "pubsub") {
+                by_type_normal = Some(false);
+            } else {
+                return Err(Error::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v))));
+            }
+        } else if eq(k, "user") {
+            if !eq(v, "default") {
+                return Err(Error::msg(format!("ERR No such user '{}'", String::from_utf8_lossy(v))));
+            }
+        } else if eq(k, "skipme") {
+            if eq(v, "yes") {
+                skipme = true;
+            } else if eq(v, "no") {
+                skipme = false;
+            } else {
+                return Err(err::SYNTAX);
+            }
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let targets: Vec<Arc<ClientHandle>> = ctx
+        .srv
+        .clients
+        .lock()
+        .values()
+        .filter(|h| by_id.map_or(true, |id| h.id == id))
+        .filter(|h| by_addr.as_ref().map_or(true, |a| &h.addr == a))
+        .filter(|h| by_laddr.as_ref().map_or(true, |a| &h.laddr == a))
+        .filter(|_| by_type_normal != Some(false))
+        .filter(|h| !(skipme && h.id == ctx.client.id))
+        .cloned()
+        .collect();
+    for h in &targets {
+        kill_handle(ctx, h);
+    }
+    ctx.out.int(targets.len() as i64);
+    Ok(())
+}
+
+fn kill_handle(ctx: &mut Ctx, h: &ClientHandle) {
+    if h.id == ctx.client.id {
+        ctx.client.close_after_reply = true;
+    } else {
+        h.kill();
+    }
+}
+
+pub fn reply(ctx: &mut Ctx) -> CmdResult {
+    let a = ctx.args[2];
+    if eq(a, "on") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.out.ok();
+    } else if eq(a, "off") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if eq(a, "skip") {
+        if ctx.client.reply_mode != ReplyMode::Off {
+            ctx.client.reply_mode = ReplyMode::SkipNext;
+        }
+    } else {
+        return Err(err::SYNTAX);
+    }
+    Ok(())
+}
+
+fn on_off(arg: &[u8]) -> Result<bool, Error> {
+    if eq(arg, "on") {
+        Ok(true)
+    } else if eq(arg, "off") {
+        Ok(false)
+    } else {
+        Err(err::SYNTAX)
+    }
+}
+
+pub fn no_evict(ctx: &mut Ctx) -> CmdResult {
+    ctx.client.no_evict = on_off(ctx.args[2])?;
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn no_touch(ctx: &mut Ctx) -> CmdResult {
+    ctx.client.no_touch = on_off(ctx.args[2])?;
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn pause(ctx: &mut Ctx) -> CmdResult {
+    let ms = int(ctx.args[2]).map_err(|_| Error::msg("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(Error::msg("ERR timeout is negative"));
+    }
+    let mode = match ctx.args.get(3) {
+        None => PauseMode::All,
+        Some(a) if eq(a, "all") => PauseMode::All,
+        Some(a) if eq(a, "write") => PauseMode::Write,
+        Some(_) => return Err(err::SYNTAX),
+    };
+    if ctx.args.len() > 4 {
+        return Err(err::SYNTAX);
+    }
+    let until = now_ms().saturating_add(ms);
+    let srv = ctx.srv;
+    let mut cur_mode = srv.pause_mode.lock();
+    let cur_until = srv.pause_until_ms.load(Ordering::Relaxed);
+    // A new pause never shortens or weakens one in force (Redis keeps the stronger/longer).
+    if cur_until > now_ms() {
+        if mode == PauseMode::All {
+            *cur_mode = PauseMode::All;
+        }
+        srv.pause_until_ms.store(cur_until.max(until), Ordering::Relaxed);
+    } else {
+        *cur_mode = mode;
+        srv.pause_until_ms.store(until, Ordering::Relaxed);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn unpause(ctx: &mut Ctx) -> CmdResult {
+    ctx.srv.pause_until_ms.store(0, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn help(ctx: &mut Ctx) -> CmdResult {
+    super::conn::help_reply(
+        ctx,
+        "CLIENT",
+        &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are:",
+            "    * LIB-NAME: the client lib name.",
+            "    * LIB-VER: the client lib version.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
+        ],
+    );
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Connection and small server commands: PING ECHO QUIT RESET SELECT AUTH HELLO TIME
+//! LASTSAVE COMMAND SHUTDOWN DEBUG.
+
+use std::sync::atomic::Ordering;
+
+use crate::command::args::{db_index, eq, float};
+use crate::command::{err, CmdResult, Ctx, Error};
+use crate::server::client::{set_name, ReplyMode};
+
+/// The reply of every HELP subcommand: a status line per text line, headed like Redis's.
+pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Print this help.");
+}
+
+pub fn ping(ctx: &mut Ctx) -> CmdResult {
+    match ctx.args.len() {
+        1 => ctx.out.simple("PONG"),
+        2 => ctx.out.bulk(ctx.args[1]),
+        _ => return Err(Error::msg("ERR wrong number of arguments for 'ping' command")),
+    }
+    Ok(())
+}
+
+pub fn echo(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.bulk(ctx.args[1]);
+    Ok(())
+}
+
+pub fn quit(ctx: &mut Ctx) -> CmdResult {
+    ctx.client.close_after_reply = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn reset(ctx: &mut Ctx) -> CmdResult {
+    let c = &mut *ctx.client;
+    c.db = 0;
+    c.resp3 = false;
+    ctx.out.resp3 = false;
+    c.reply_mode = ReplyMode::On;
+    c.no_evict = false;
+    c.no_touch = false;
+    c.authenticated = !ctx.srv.auth_required();
+    c.handle.info.lock().name.clear();
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+pub fn select(ctx: &mut Ctx) -> CmdResult {
+    let db = db_index(ctx.args[1], ctx.srv.databases(), Error::msg("ERR invalid DB index"))?;
+    ctx.client.db = db;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Check a password for `user` (only the default user exists until ACLs arrive).
+fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> Result<(), Error> {
+    let required = ctx.srv.requirepass.read().clone();
+    let ok = eq(user, "default") && required.as_deref().map_or(true, |p| p == pass);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::msg("WRONGPASS invalid username-password pair or user is disabled."))
+    }
+}
+
+pub fn auth(ctx: &mut Ctx) -> CmdResult {
+    let (user, pass): (&[u8], &[u8]) = match ctx.args.len() {
+        2 => (b"default", ctx.args[1]),
+        3 => (ctx.args[1], ctx.args[2]),
+        _ => return Err(err::SYNTAX),
+    };
+    if ctx.args.len() == 2 && !ctx.srv.auth_required() {
+        return Err(Error::msg(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ));
+    }
+    check_password(ctx, user, pass)?;
+    ctx.client.authenticated = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn hello(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let mut ver = None;
+    if args.len() >= 2 {
+        let v = crate::util::number::parse_i64(args[1])
+            .ok_or_else(|| Error::msg("ERR Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&v) {
+            return Err(Error::msg("NOPROTO unsupported protocol version"));
+        }
+        ver = Some(v);
+    }
+    let mut auth: Option<(&[u8], &[u8])> = None;
+    let mut name: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        if eq(args[i], "auth") && more >= 2 {
+            auth = Some((args[i + 1], args[i + 2]));
+            i += 3;
+        } else if eq(args[i], "setname") && more >= 1 {
+            name = Some(args[i + 1]);
+            i += 2;
+        } else {
+            return Err(Error::msg(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(args[i])
+            )));
+        }
+    }
+    if let Some((user, pass)) = auth {
+        check_password(ctx, user, pass)?;
+        ctx.client.authenticated = true;
+    }
+    if ctx.srv.auth_required() && !ctx.client.authenticated {
+        return Err(Error::msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+    }
+    if let Some(n) = name {
+        set_name(ctx.client, n)?;
+    }
+    if let Some(v) = ver {
+        ctx.client.resp3 = v == 3;
+        ctx.out.resp3 = v == 3;
+    }
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(crate::REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if ctx.client.resp3 { 3 } else { 2 });
+    out.bulk(b"id");
+    out.int(ctx.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+pub fn time(ctx: &mut Ctx) -> CmdResult {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk_int(d.as_secs() as i64);
+    ctx.out.bulk_int(d.subsec_micros() as i64);
+    Ok(())
+}
+
+pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.int(ctx.srv.lastsave_unix.load(Ordering::Relaxed));
+    Ok(())
+}
+
+pub fn command(ctx: &mut Ctx) -> CmdResult {
+    let table = &ctx.srv.commands;
+    crate::command::introspect::command(ctx.args, &|def| table.implements(def), ctx.out).map_err(Error::msg)
+}
+
+pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
+    let mut abort = false;
+    for a in &ctx.args[1..] {
+        if eq(a, "abort") {
+            abort = true;
+        } else if !(eq(a, "nosave") || eq(a, "save") || eq(a, "now") || eq(a, "force")) {
+            return Err(err::SYNTAX);
+        }
+    }
+    if abort {
+        return Err(Error::msg("ERR No shutdown in progress."));
+    }
+    ctx.srv.shutdown.store(true, Ordering::Relaxed);
+    crate::net::log(ctx.srv, "User requested shutdown...");
+    crate::net::log(ctx.srv, "Redis is now ready to exit, bye bye...");
+    std::process::exit(0);
+}
+
+pub fn debug(ctx: &mut Ctx) -> CmdResult {
+    let setting = ctx.srv.config.read().str("enable-debug-command").to_string();
+    let local = ctx.client.handle.addr.starts_with("127.") || ctx.client.handle.addr.starts_with("[::1]");
+    if !(setting == "yes" || (setting == "local" && local)) {
+        return Err(Error::msg("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
+    }
+    let sub = ctx.args[1];
+    if eq(sub, "sleep") && ctx.args.len() == 3 {
+        let secs = float(ctx.args[2])?;
+        if secs > 0.0 {
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+        }
+        ctx.out.ok();
+        Ok(())
+    } else if eq(sub, "help") {
+        help_reply(ctx, "DEBUG", &["SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed."]);
+        Ok(())
+    } else {
+        Err(Error::msg(format!(
+            "ERR unknown subcommand '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(sub)
+        )))
+    }
+}

@@ -1,0 +1,220 @@
+//! INFO: Redis's sections and field names, so dashboards, exporters and redis-py's
+//! `info()` parse our output unchanged.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use crate::command::{CmdResult, Ctx};
+use crate::keyspace::now_ms;
+use crate::server::Server;
+
+const DEFAULT: &[&str] = &[
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster",
+    "keyspace",
+];
+const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
+
+/// Resident set size in bytes, from /proc.
+pub fn rss_bytes() -> u64 {
+    let page = 4096u64;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .map(|p| p * page)
+        .unwrap_or(0)
+}
+
+/// Bytes currently allocated (jemalloc's view), refreshed on each call.
+pub fn allocated_bytes() -> u64 {
+    let _ = tikv_jemalloc_ctl::epoch::advance();
+    tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b < 1024.0 {
+        format!("{bytes}B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+fn cpu_times() -> (f64, f64) {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_stime), t(ru.ru_utime))
+}
+
+fn section(srv: &Server, name: &str, out: &mut String) {
+    let now = now_ms();
+    let uptime = srv.started.elapsed().as_secs();
+    match name {
+        "server" => {
+            let cfg = srv.config.read();
+            let _ = write!(
+                out,
+                "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\ncinnabar_version:{}\r\ncinnabar_threads:{}\r\n",
+                crate::REDIS_VERSION,
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                std::process::id(),
+                srv.run_id,
+                srv.tcp_port,
+                now * 1000,
+                uptime,
+                uptime / 86400,
+                cfg.int("hz"),
+                cfg.int("hz"),
+                (now / 1000) & ((1 << 24) - 1),
+                srv.executable,
+                srv.config_file,
+                env!("CARGO_PKG_VERSION"),
+                srv.threads,
+            );
+        }
+        "clients" => {
+            let n = srv.clients.lock().len();
+            let _ = write!(
+                out,
+                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:0\r\ntotal_blocking_keys_on_nokey:0\r\n",
+                srv.maxclients.load(Ordering::Relaxed)
+            );
+        }
+        "memory" => {
+            let used = allocated_bytes();
+            let rss = rss_bytes();
+            let cfg = srv.config.read();
+            let maxmemory = cfg.int("maxmemory") as u64;
+            let _ = write!(
+                out,
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_lua:31744\r\nused_memory_scripts:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\n",
+                human(used),
+                human(rss),
+                human(used),
+                human(maxmemory),
+                cfg.str("maxmemory-policy"),
+                if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+            );
+        }
+        "persistence" => {
+            let _ = write!(
+                out,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+                srv.ks.dirty.load(Ordering::Relaxed),
+                srv.lastsave_unix.load(Ordering::Relaxed),
+            );
+        }
+        "stats" => {
+            let ks = srv.ks.stats();
+            let s = &srv.stats;
+            let secs = ((now - srv.stats_reset_ms.load(Ordering::Relaxed)) / 1000).max(1) as u64;
+            let cmds = s.commands.load(Ordering::Relaxed);
+            let _ = write!(
+                out,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{cmds}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
+                s.connections.load(Ordering::Relaxed),
+                cmds / secs,
+                s.net_input_bytes.load(Ordering::Relaxed),
+                s.net_output_bytes.load(Ordering::Relaxed),
+                s.rejected_connections.load(Ordering::Relaxed),
+                ks.expired,
+                ks.hits,
+                ks.misses,
+                s.rejected_calls.load(Ordering::Relaxed)
+                    + srv.commands.iter().map(|c| c.failed_calls.load(Ordering::Relaxed)).sum::<u64>(),
+            );
+        }
+        "replication" => {
+            let _ = write!(
+                out,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                srv.run_id
+            );
+        }
+        "cpu" => {
+            let (sys, user) = cpu_times();
+            let _ = write!(
+                out,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{sys:.6}\r\nused_cpu_user_main_thread:{user:.6}\r\n"
+            );
+        }
+        "modules" => out.push_str("# Modules\r\n"),
+        "errorstats" => out.push_str("# Errorstats\r\n"),
+        "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "keyspace" => {
+            out.push_str("# Keyspace\r\n");
+            for db in 0..srv.databases() {
+                let (keys, expires) = srv.ks.db_counts(db);
+                if keys > 0 {
+                    let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+                }
+            }
+        }
+        "commandstats" => {
+            out.push_str("# Commandstats\r\n");
+            let mut rows: Vec<_> = srv.commands.iter().filter(|c| c.calls.load(Ordering::Relaxed) > 0).collect();
+            rows.sort_by_key(|c| c.def.name);
+            for c in rows {
+                let calls = c.calls.load(Ordering::Relaxed);
+                let usec = c.usec.load(Ordering::Relaxed);
+                let _ = write!(
+                    out,
+                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+                    c.def.name,
+                    usec as f64 / calls as f64,
+                    c.rejected_calls.load(Ordering::Relaxed),
+                    c.failed_calls.load(Ordering::Relaxed)
+                );
+            }
+        }
+        "latencystats" => out.push_str("# Latencystats\r\n"),
+        _ => {}
+    }
+}
+
+pub fn render(srv: &Server, requested: &[&[u8]]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    let add = |n: &'static str, names: &mut Vec<&str>| {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    };
+    if requested.is_empty() {
+        DEFAULT.iter().for_each(|n| add(n, &mut names));
+    }
+    for r in requested {
+        let r = String::from_utf8_lossy(r).to_ascii_lowercase();
+        match r.as_str() {
+            "default" => DEFAULT.iter().for_each(|n| add(n, &mut names)),
+            "all" | "everything" => DEFAULT.iter().chain(ALL_EXTRA).for_each(|n| add(n, &mut names)),
+            other => {
+                if let Some(n) = DEFAULT.iter().chain(ALL_EXTRA).find(|n| **n == other) {
+                    add(n, &mut names);
+                }
+            }
+        }
+    }
+    // Redis prints sections in its fixed order, whatever order they were asked in.
+    let order: Vec<&str> = DEFAULT.iter().chain(ALL_EXTRA).copied().collect();
+    names.sort_by_key(|n| order.iter().position(|o| o == n));
+    let mut out = String::new();
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        section(srv, n, &mut out);
+    }
+    out
+}
+
+pub fn info(ctx: &mut Ctx) -> CmdResult {
+    let text = render(ctx.srv, &ctx.args[1..]);
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}

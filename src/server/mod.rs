@@ -1,0 +1,180 @@
+//! The server: shared state (config, keyspace, command table, client registry, statistics),
+//! start-up (config file and `--name value` options, as redis-server takes them) and the
+//! cron thread (active expiry, background rehashing, client timeouts).
+
+pub mod client;
+pub mod config;
+pub mod conn;
+pub mod info;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::command::table::CommandTable;
+use crate::keyspace::{now_ms, Keyspace};
+use client::ClientHandle;
+use config::Config;
+
+/// Shards per database: 2^SHARD_BITS. Well above any thread count, small enough that
+/// whole-database operations (DBSIZE, FLUSHDB) stay cheap.
+pub const SHARD_BITS: u32 = 6;
+
+#[derive(Default)]
+pub struct Stats {
+    pub connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub commands: AtomicU64,
+    pub rejected_calls: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+/// CLIENT PAUSE state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseMode {
+    Write,
+    All,
+}
+
+pub struct Server {
+    pub config: RwLock<Config>,
+    pub ks: Keyspace,
+    pub commands: CommandTable,
+    pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
+    pub next_client_id: AtomicU64,
+    pub stats: Stats,
+    pub started: Instant,
+    pub started_unix_ms: i64,
+    pub run_id: String,
+    pub threads: usize,
+    pub tcp_port: u16,
+    pub config_file: String,
+    pub executable: String,
+    /// CLIENT PAUSE: deadline (unix ms, 0 = not paused) and mode.
+    pub pause_until_ms: AtomicI64,
+    pub pause_mode: Mutex<PauseMode>,
+    pub shutdown: AtomicBool,
+    pub lastsave_unix: AtomicI64,
+    pub stats_reset_ms: AtomicI64,
+    // Hot configuration, cached so the request path does not read the config lock.
+    pub requirepass: RwLock<Option<Vec<u8>>>,
+    pub maxclients: AtomicU64,
+    pub timeout_secs: AtomicU64,
+    pub proto_max_bulk_len: AtomicI64,
+    pub query_buffer_limit: AtomicU64,
+}
+
+impl Server {
+    pub fn new(config: Config, threads: usize, config_file: String) -> Server {
+        let databases = config.int("databases").max(1) as usize;
+        let port = config.int("port") as u16;
+        let mut run_id = String::with_capacity(40);
+        for _ in 0..40 {
+            run_id.push(char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'));
+        }
+        let srv = Server {
+            ks: Keyspace::new(databases, SHARD_BITS, threads + 1),
+            config: RwLock::new(config),
+            commands: CommandTable::build(),
+            clients: Mutex::new(HashMap::new()),
+            next_client_id: AtomicU64::new(1),
+            stats: Stats::default(),
+            started: Instant::now(),
+            started_unix_ms: now_ms(),
+            run_id,
+            threads,
+            tcp_port: port,
+            config_file,
+            executable: std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
+            pause_until_ms: AtomicI64::new(0),
+            pause_mode: Mutex::new(PauseMode::All),
+            shutdown: AtomicBool::new(false),
+            lastsave_unix: AtomicI64::new(now_ms() / 1000),
+            stats_reset_ms: AtomicI64::new(now_ms()),
+            requirepass: RwLock::new(None),
+            maxclients: AtomicU64::new(10000),
+            timeout_secs: AtomicU64::new(0),
+            proto_max_bulk_len: AtomicI64::new(512 * 1024 * 1024),
+            query_buffer_limit: AtomicU64::new(1 << 30),
+        };
+        srv.refresh_hot_config();
+        srv
+    }
+
+    /// Copy the configuration the request path reads into atomics.
+    pub fn refresh_hot_config(&self) {
+        let cfg = self.config.read();
+        let pass = cfg.str("requirepass");
+        *self.requirepass.write() = if pass.is_empty() { None } else { Some(pass.as_bytes().to_vec()) };
+        self.maxclients.store(cfg.int("maxclients") as u64, Ordering::Relaxed);
+        self.timeout_secs.store(cfg.int("timeout") as u64, Ordering::Relaxed);
+        self.proto_max_bulk_len.store(cfg.int("proto-max-bulk-len"), Ordering::Relaxed);
+        self.query_buffer_limit.store(cfg.int("client-query-buffer-limit") as u64, Ordering::Relaxed);
+    }
+
+    pub fn auth_required(&self) -> bool {
+        self.requirepass.read().is_some()
+    }
+
+    pub fn databases(&self) -> usize {
+        self.ks.dbs.len()
+    }
+
+    pub fn reset_stats(&self) {
+        self.stats.connections.store(0, Ordering::Relaxed);
+        self.stats.rejected_connections.store(0, Ordering::Relaxed);
+        self.stats.commands.store(0, Ordering::Relaxed);
+        self.stats.rejected_calls.store(0, Ordering::Relaxed);
+        self.stats.net_input_bytes.store(0, Ordering::Relaxed);
+        self.stats.net_output_bytes.store(0, Ordering::Relaxed);
+        self.ks.reset_stats();
+        for c in self.commands.iter() {
+            c.calls.store(0, Ordering::Relaxed);
+            c.usec.store(0, Ordering::Relaxed);
+            c.failed_calls.store(0, Ordering::Relaxed);
+            c.rejected_calls.store(0, Ordering::Relaxed);
+        }
+        self.stats_reset_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Remaining pause for a command of this kind, if CLIENT PAUSE is in force.
+    pub fn pause_remaining(&self, is_write: bool) -> Option<Duration> {
+        let until = self.pause_until_ms.load(Ordering::Relaxed);
+        if until == 0 {
+            return None;
+        }
+        let now = now_ms();
+        if now >= until {
+            return None;
+        }
+        if *self.pause_mode.lock() == PauseMode::Write && !is_write {
+            return None;
+        }
+        Some(Duration::from_millis((until - now) as u64))
+    }
+
+    /// The cron: ~hz times a second, expire keys, rehash, close idle clients.
+    pub fn cron(self: Arc<Self>) {
+        let gate = self.threads; // the cron's own gate
+        while !self.shutdown.load(Ordering::Relaxed) {
+            let hz = self.config.read().int("hz").clamp(1, 500) as u64;
+            std::thread::sleep(Duration::from_millis(1000 / hz));
+            {
+                let _g = self.ks.enter(gate);
+                let now = now_ms();
+                // Sweep budget per shard per cycle: enough to cover a million TTL keys
+                // within a few seconds, small enough to keep each lock hold short.
+                let effort = self.config.read().int("active-expire-effort").max(1) as usize;
+                self.ks.active_expire_cycle(64 * effort, now);
+                if self.config.read().bool("activerehashing") {
+                    self.ks.rehash_cycle(100);
+                }
+            }
+            client::close_idle_clients(&self);
+        }
+    }
+}

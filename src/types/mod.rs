@@ -1,0 +1,5 @@
+//! Data types: one module per type (representation + commands), plus `generic` for the
+//! type-agnostic key commands (Redis's db.c and expire.c).
+
+pub mod generic;
+pub mod string;

@@ -1,0 +1,98 @@
+"""Start and stop the servers the Python tests talk to.
+
+Every test server listens on 127.0.0.1 on a port picked here, runs in its own temporary
+directory, and is stopped by the fixture that started it. The oracle is Debian's real
+redis-server: if it is missing the test fails and says how to install it (never a skip).
+"""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cinnabar_binary():
+    path = os.environ.get("CINNABAR_BIN") or os.path.join(ROOT, "target", "release", "cinnabar-server")
+    if not os.path.exists(path):
+        raise RuntimeError(
+            f"cinnabar binary not found at {path}: build it with `cargo build --release` "
+            "(or run `make test`, which builds it), or point CINNABAR_BIN at it")
+    return path
+
+
+def redis_binary():
+    path = shutil.which("redis-server")
+    if path is None:
+        raise RuntimeError(
+            "the oracle redis-server is not installed: run `apt-get install -y redis-server redis-tools` "
+            "(or `make test`, which installs it)")
+    return path
+
+
+class Server:
+    """A server process on a free loopback port, in its own temporary directory."""
+
+    def __init__(self, kind, binary, config):
+        self.kind = kind
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix=f"{kind}-test-")
+        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                "--save", "", "--appendonly", "no"]
+        for name, value in config.items():
+            args += [f"--{name}", str(value)]
+        self.log = open(os.path.join(self.dir, "server.log"), "wb")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout=10.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}: {self.read_log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith((b"+PONG", b"-")):
+                        return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"{self.kind} did not start listening on port {self.port}")
+
+    def read_log(self):
+        try:
+            with open(os.path.join(self.dir, "server.log"), "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_cinnabar(**config):
+    return Server("cinnabar", cinnabar_binary(), config)
+
+
+def start_redis(**config):
+    return Server("redis", redis_binary(), config)
