@@ -57,7 +57,11 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
         let mut listeners = Vec::new();
         for b in &binds {
             let host = b.trim_start_matches('-');
-            let host = if host == "*" { "0.0.0.0" } else { host };
+            let host = match host {
+                "*" => "0.0.0.0",
+                "::*" => "::",
+                h => h,
+            };
             let optional = b.starts_with('-');
             let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
             match TcpListener::bind(&addr).await {
@@ -217,8 +221,15 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                 }
                 Ok(Parsed::Empty(n)) => consumed += n,
                 Ok(Parsed::Incomplete { want }) => {
+                    // A big bulk is announced: grow geometrically towards it (no quadratic
+                    // re-copying), but never reserve more than we already hold plus 1 MiB
+                    // on a header's word alone.
                     if want >= BIG_ARG {
-                        rbuf.reserve(want);
+                        let room = rbuf.capacity() - rbuf.len();
+                        let step = want.min(rbuf.len().max(1 << 20));
+                        if room < step {
+                            rbuf.reserve(step);
+                        }
                     }
                     break;
                 }

@@ -106,7 +106,8 @@ fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &m
             srv.ks.access_exclusive(client.db, now)
         }
     };
-    ks.no_touch = client.no_touch && !cmd.def.name.eq_ignore_ascii_case("touch");
+    ks.no_touch = client.no_touch && cmd.def.name != "touch";
+    ks.lfu = srv.lfu_params();
     let mut ctx = Ctx { srv, client, out, ks, args };
     match (cmd.handler)(&mut ctx) {
         Ok(()) => false,

@@ -350,13 +350,16 @@ impl Dict {
 
     /// Remove the entries for which `pred` is true, scanning from `cursor` through at most
     /// `max_buckets` buckets of the (non-rehashing view of the) table; returns the next
-    /// cursor (0 = wrapped around) and the removed entries. Used by active expiry.
-    pub fn sweep(&mut self, cursor: u64, max_buckets: usize, mut pred: impl FnMut(&Entry) -> bool) -> (u64, Vec<Entry>) {
+    /// cursor (0 = wrapped around), the removed entries and how many entries were examined.
+    /// Used by active expiry.
+    pub fn sweep(&mut self, cursor: u64, max_buckets: usize, mut pred: impl FnMut(&Entry) -> bool) -> (u64, Vec<Entry>, usize) {
         let mut removed = Vec::new();
         let mut v = cursor;
         let mut keys = Vec::new();
+        let mut seen = 0;
         for _ in 0..max_buckets {
             v = self.scan(v, |e| {
+                seen += 1;
                 if pred(e) {
                     keys.push(e.key.clone());
                 }
@@ -371,7 +374,7 @@ impl Dict {
                 removed.push(e);
             }
         }
-        (v, removed)
+        (v, removed, seen)
     }
 }
 

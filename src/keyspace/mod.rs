@@ -113,6 +113,11 @@ pub enum SetExpire {
     At(i64),
 }
 
+/// Keep sweeping a shard while more than 10% of the examined keys had expired.
+fn removed_enough(removed: usize, seen: usize) -> bool {
+    seen > 0 && removed * 10 > seen
+}
+
 impl Keyspace {
     pub fn new(databases: usize, shard_bits: u32, gates: usize) -> Keyspace {
         Keyspace {
@@ -196,30 +201,42 @@ impl Keyspace {
         }
     }
 
-    /// One round of active expiry over every shard holding keys with a TTL: sweep up to
-    /// `buckets_per_shard` buckets from where the last round stopped, deleting expired keys.
-    /// The caller holds a gate. Returns the number of keys deleted.
-    pub fn active_expire_cycle(&self, buckets_per_shard: usize, now_ms: i64) -> usize {
-        let mut freed = Vec::new();
+    /// One round of active expiry over every shard holding keys with a TTL: sweep
+    /// `buckets_per_shard` buckets from where the last round stopped, deleting expired keys,
+    /// and keep sweeping a shard while more than a tenth of what it examined had expired
+    /// (Redis's adaptive rule), until `budget` runs out. The caller holds a gate.
+    /// Returns the number of keys deleted.
+    pub fn active_expire_cycle(&self, buckets_per_shard: usize, now_ms: i64, budget: std::time::Duration) -> usize {
+        let started = std::time::Instant::now();
         let mut n = 0;
         for db in &self.dbs {
             for shard in db.shards.iter() {
-                let mut s = shard.lock();
-                if s.expires == 0 {
-                    continue;
+                loop {
+                    let mut s = shard.lock();
+                    if s.expires == 0 {
+                        break;
+                    }
+                    let cursor = s.expire_cursor;
+                    let (next, removed, seen) = s.dict.sweep(cursor, buckets_per_shard, |e| {
+                        e.expire_at_ms != NO_EXPIRE && now_ms > e.expire_at_ms
+                    });
+                    let count = removed.len();
+                    s.expire_cursor = next;
+                    s.expires -= count;
+                    s.stats.expired += count as u64;
+                    n += count;
+                    drop(s);
+                    drop(removed);
+                    let again = removed_enough(count, seen) && next != 0;
+                    if !again || started.elapsed() > budget {
+                        break;
+                    }
                 }
-                let cursor = s.expire_cursor;
-                let (next, removed) = s.dict.sweep(cursor, buckets_per_shard, |e| {
-                    e.expire_at_ms != NO_EXPIRE && now_ms > e.expire_at_ms
-                });
-                s.expire_cursor = next;
-                s.expires -= removed.len();
-                s.stats.expired += removed.len() as u64;
-                n += removed.len();
-                freed.extend(removed);
+                if started.elapsed() > budget {
+                    return n;
+                }
             }
         }
-        drop(freed);
         n
     }
 
@@ -250,13 +267,15 @@ pub struct Access<'a> {
     pub lru_clock: u32,
     /// CLIENT NO-TOUCH: reads don't update the access clock.
     pub no_touch: bool,
+    /// Under an LFU maxmemory policy: (lfu-log-factor, lfu-decay-time); None means LRU.
+    pub lfu: Option<(u32, u32)>,
     /// Writes performed (added to the server's dirty counter).
     pub dirty: u64,
 }
 
 impl<'a> Access<'a> {
     fn new(ks: &'a Keyspace, db: usize, guards: Vec<(u32, u32, MutexGuard<'a, Shard>)>, exclusive: bool, now_ms: i64) -> Self {
-        Access { ks, guards, exclusive, db, now_ms, lru_clock: (now_ms / 1000) as u32, no_touch: false, dirty: 0 }
+        Access { ks, guards, exclusive, db, now_ms, lru_clock: (now_ms / 1000) as u32, no_touch: false, lfu: None, dirty: 0 }
     }
 
     pub fn keyspace(&self) -> &'a Keyspace {
@@ -312,7 +331,7 @@ impl<'a> Access<'a> {
 
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let touch = !self.no_touch;
-        let clock = self.lru_clock;
+        let stamp = self.stamp();
         let now = self.now_ms;
         let (h, shard) = self.shard_for(db, key);
         let live = match shard.dict.get(h, key) {
@@ -326,17 +345,20 @@ impl<'a> Access<'a> {
         }
         let e = self.find(db, key)?;
         if touch {
-            e.lru = clock;
+            stamp.apply(e);
         }
         Some(e)
     }
 
     /// Write lookup in the selected db (no hit/miss accounting).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let clock = self.lru_clock;
+        let stamp = self.stamp();
+        let touch = !self.no_touch;
         let db = self.db;
         let e = self.find(db, key)?;
-        e.lru = clock;
+        if touch {
+            stamp.apply(e);
+        }
         Some(e)
     }
 
@@ -361,7 +383,7 @@ impl<'a> Access<'a> {
     }
 
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, expire: SetExpire) {
-        let clock = self.lru_clock;
+        let clock = self.stamp().initial();
         let now = self.now_ms;
         let (h, shard) = self.shard_for(db, key);
         let mut old_expire = NO_EXPIRE;
@@ -424,6 +446,60 @@ impl<'a> Access<'a> {
 
     pub fn mark_dirty(&mut self, n: u64) {
         self.dirty += n;
+    }
+
+    fn stamp(&self) -> Stamp {
+        Stamp { lru_clock: self.lru_clock, minutes: ((self.now_ms / 60_000) & 0xffff) as u32, lfu: self.lfu }
+    }
+
+    /// Redis's LFUDecrAndReturn: the access counter decayed by the time since last access.
+    pub fn lfu_counter_of(&self, lru: u32) -> u32 {
+        self.stamp().decayed(lru)
+    }
+}
+
+/// How an access marks an entry: LRU clock, or LFU minutes + logarithmic counter.
+struct Stamp {
+    lru_clock: u32,
+    minutes: u32,
+    lfu: Option<(u32, u32)>,
+}
+
+/// Counter given to new keys under LFU (LFU_INIT_VAL), so they are not evicted at once.
+const LFU_INIT_VAL: u32 = 5;
+
+impl Stamp {
+    fn initial(&self) -> u32 {
+        match self.lfu {
+            None => self.lru_clock,
+            Some(_) => (self.minutes << 8) | LFU_INIT_VAL,
+        }
+    }
+
+    fn decayed(&self, lru: u32) -> u32 {
+        let Some((_, decay)) = self.lfu else { return lru & 0xff };
+        let last = lru >> 8;
+        let counter = lru & 0xff;
+        let elapsed = if self.minutes >= last { self.minutes - last } else { 65535 - last + self.minutes };
+        let periods = if decay > 0 { elapsed / decay } else { 0 };
+        counter.saturating_sub(periods)
+    }
+
+    fn apply(&self, e: &mut Entry) {
+        match self.lfu {
+            None => e.lru = self.lru_clock,
+            Some((factor, _)) => {
+                let mut counter = self.decayed(e.lru);
+                if counter < 255 {
+                    let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+                    let p = 1.0 / (base * factor as f64 + 1.0);
+                    if rand::random::<f64>() < p {
+                        counter += 1;
+                    }
+                }
+                e.lru = (self.minutes << 8) | counter;
+            }
+        }
     }
 }
 

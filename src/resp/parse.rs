@@ -214,7 +214,13 @@ fn hex_val(c: u8) -> u8 {
 /// whitespace separates arguments; "double quotes" understand \n \r \t \b \a \\ \" and \xHH;
 /// 'single quotes' understand only \'; a closing quote must be followed by a space or the end.
 /// Returns None for unbalanced quotes.
+///
+/// Like Redis (which splits a C string), parsing stops at the first NUL byte.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let line = match memchr(0, line) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
     let mut out = Vec::new();
     let mut i = 0;
     let n = line.len();
@@ -281,7 +287,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => cur.push(c),
@@ -339,6 +345,11 @@ mod tests {
         assert_eq!(p.parse(b"get \"abc\r\n", &lim()), Err(ProtoError::UnbalancedQuotes));
         assert_eq!(p.parse(b"get \"a\"b\r\n", &lim()), Err(ProtoError::UnbalancedQuotes));
         assert_eq!(p.parse(b"\r\n", &lim()).unwrap(), Parsed::Empty(2));
+        // A NUL ends the line for the splitter, as in Redis (and must not loop forever).
+        assert_eq!(p.parse(b"\x00-60$\n", &lim()).unwrap(), Parsed::Empty(6));
+        assert_eq!(split_args(b"get a\x00b c"), Some(vec![b"get".to_vec(), b"a".to_vec()]));
+        // \v separates tokens only between them (isspace), not inside one (Redis's switch).
+        assert_eq!(split_args(b"a\x0bb \x0bc"), Some(vec![b"a\x0bb".to_vec(), b"c".to_vec()]));
     }
 
     #[test]

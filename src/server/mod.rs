@@ -66,6 +66,8 @@ pub struct Server {
     pub timeout_secs: AtomicU64,
     pub proto_max_bulk_len: AtomicI64,
     pub query_buffer_limit: AtomicU64,
+    /// LFU policy in force: (lfu-log-factor << 32 | lfu-decay-time) + flag bit 63; 0 = LRU.
+    pub lfu: AtomicU64,
 }
 
 impl Server {
@@ -100,6 +102,7 @@ impl Server {
             timeout_secs: AtomicU64::new(0),
             proto_max_bulk_len: AtomicI64::new(512 * 1024 * 1024),
             query_buffer_limit: AtomicU64::new(1 << 30),
+            lfu: AtomicU64::new(0),
         };
         srv.refresh_hot_config();
         srv
@@ -114,6 +117,18 @@ impl Server {
         self.timeout_secs.store(cfg.int("timeout") as u64, Ordering::Relaxed);
         self.proto_max_bulk_len.store(cfg.int("proto-max-bulk-len"), Ordering::Relaxed);
         self.query_buffer_limit.store(cfg.int("client-query-buffer-limit") as u64, Ordering::Relaxed);
+        let lfu = if cfg.str("maxmemory-policy").ends_with("lfu") {
+            (1 << 63) | ((cfg.int("lfu-log-factor") as u64 & 0x7fff_ffff) << 32) | (cfg.int("lfu-decay-time") as u64 & 0xffff_ffff)
+        } else {
+            0
+        };
+        self.lfu.store(lfu, Ordering::Relaxed);
+    }
+
+    /// (lfu-log-factor, lfu-decay-time) when an LFU policy is in force.
+    pub fn lfu_params(&self) -> Option<(u32, u32)> {
+        let v = self.lfu.load(Ordering::Relaxed);
+        (v != 0).then(|| (((v >> 32) & 0x7fff_ffff) as u32, v as u32))
     }
 
     pub fn auth_required(&self) -> bool {
@@ -169,7 +184,9 @@ impl Server {
                 // Sweep budget per shard per cycle: enough to cover a million TTL keys
                 // within a few seconds, small enough to keep each lock hold short.
                 let effort = self.config.read().int("active-expire-effort").max(1) as usize;
-                self.ks.active_expire_cycle(64 * effort, now);
+                // Redis's slow cycle may use 25% of a core (more with a higher effort).
+                let budget = Duration::from_micros(1_000_000 / hz * (25 + 2 * effort as u64) / 100);
+                self.ks.active_expire_cycle(16 * effort, now, budget);
                 if self.config.read().bool("activerehashing") {
                     self.ks.rehash_cycle(100);
                 }

@@ -272,8 +272,9 @@ pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
     if !lfu {
         return Err(Error::msg("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    let counter = (e.lru & 0xff) as i64;
-    ctx.out.int(counter);
+    let lru = e.lru;
+    let counter = ctx.ks.lfu_counter_of(lru);
+    ctx.out.int(counter as i64);
     Ok(())
 }
 

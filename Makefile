@@ -1,0 +1,73 @@
+# cinnabar — build, test, benchmark.
+#
+#   make test    install missing prerequisites, build, cargo test, then the Python suites
+#   make bench   cinnabar vs redis-server side by side (BENCH_ARGS="--memory" etc.)
+#   make run     start the server (ARGS="--port 7000 --threads 2")
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+PYTHON ?= python3
+CARGO  ?= cargo
+SUDO   := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
+PYTEST_DIRS := $(wildcard tests/diff tests/e2e)
+ARGS ?=
+BENCH_ARGS ?=
+
+export DEBIAN_FRONTEND := noninteractive
+# rustup installs cargo here; a non-login shell (CI) may not have it on PATH
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: test deps build cargo-test pytest bench run clean
+
+test: deps build cargo-test pytest
+
+# Everything the tests need on a fresh Debian machine, installed only when missing.
+deps:
+	@need_apt=""; \
+	command -v redis-server >/dev/null 2>&1 || need_apt="$$need_apt redis-server"; \
+	command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1 || need_apt="$$need_apt redis-tools"; \
+	command -v cc >/dev/null 2>&1 || need_apt="$$need_apt build-essential"; \
+	command -v $(PYTHON) >/dev/null 2>&1 || need_apt="$$need_apt python3"; \
+	$(PYTHON) -c 'import sys, redis, pytest; sys.exit(int(redis.__version__.split(".")[0]) < 5)' >/dev/null 2>&1 \
+		|| $(PYTHON) -m pip --version >/dev/null 2>&1 || need_apt="$$need_apt python3-pip"; \
+	if [ -n "$$need_apt" ]; then \
+		echo "installing:$$need_apt"; \
+		$(SUDO) apt-get update; \
+		$(SUDO) apt-get install -y $$need_apt; \
+		case "$$need_apt" in *redis-server*) \
+			echo "stopping the distro redis-server service (tests start their own servers)"; \
+			$(SUDO) service redis-server stop >/dev/null 2>&1 || true; \
+			$(SUDO) systemctl stop redis-server >/dev/null 2>&1 || true; \
+			$(SUDO) systemctl disable redis-server >/dev/null 2>&1 || true;; \
+		esac; \
+	fi
+	@if ! $(PYTHON) -c 'import sys, redis, pytest; sys.exit(int(redis.__version__.split(".")[0]) < 5)' >/dev/null 2>&1; then \
+		echo "installing redis-py and pytest"; \
+		$(PYTHON) -m pip install -q 'redis>=5' pytest 2>/dev/null \
+			|| $(PYTHON) -m pip install -q --break-system-packages 'redis>=5' pytest; \
+	fi
+	@command -v $(CARGO) >/dev/null 2>&1 || { echo "cargo not found: install a Rust toolchain (rustup)"; exit 1; }
+	@if command -v rustup >/dev/null 2>&1; then \
+		for c in rustfmt clippy; do \
+			rustup component list --installed 2>/dev/null | grep -q "^$$c" || rustup component add $$c || true; \
+		done; \
+	fi
+
+build:
+	$(CARGO) build --release
+
+cargo-test: build
+	$(CARGO) test --release
+
+pytest: build
+	$(PYTHON) -m pytest -q $(PYTEST_DIRS)
+
+bench: deps build
+	bench/run.sh $(BENCH_ARGS)
+
+run: build
+	$(CARGO) run --release -- $(ARGS)
+
+clean:
+	$(CARGO) clean

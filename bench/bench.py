@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Benchmark cinnabar against redis-server, side by side on this machine.
+
+Both servers are started here on free loopback ports (each in its own temporary directory, with
+persistence off) and stopped at the end. Benchmarks are never tests: nothing here asserts a speed.
+
+Throughput mode (default): redis-benchmark with 50 clients at pipeline 1 and 16 for SET GET INCR
+MSET, one run per (command, pipeline, server), alternating servers. Around each run the server's
+CPU time (utime + stime of the whole process, all threads, from /proc/PID/stat) is read, which
+gives CPU microseconds per request. Printed: command, pipeline, rps redis, rps cinnabar, ratio
+(cinnabar / redis), CPU us/request for both.
+
+Memory mode (--memory): loads the same N keys (default 1M) with 16-byte values into both servers
+through a pipelined loader, checks DBSIZE is exactly N on both, and prints RSS (VmRSS from
+/proc/PID/status), used_memory from INFO, and bytes per key (growth over the empty server / N).
+
+Note: on a 2-core machine redis-benchmark competes with the server for CPU; compare ratios and
+CPU per request rather than absolute numbers.
+
+    python3 bench/bench.py                      # throughput, -n 200000 per run
+    python3 bench/bench.py -n 1000000 -P 1,16,64 -t set,get
+    python3 bench/bench.py --memory             # 1M keys, 16-byte values
+    python3 bench/bench.py --all                # both
+"""
+import argparse
+import csv
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import support  # noqa: E402  (tests/support.py: free ports, start/stop of both servers)
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        data = f.read()
+    # the command name (field 2) may contain spaces: split after its closing parenthesis
+    fields = data[data.rindex(")") + 2:].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / CLK_TCK
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class Conn:
+    """A minimal RESP2 client for INFO / DBSIZE / loading, so the bench needs no client library."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=120)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    @staticmethod
+    def encode(*args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind in (b"+", b":"):
+            return int(rest) if kind == b":" else rest.decode()
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self._fill()
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data
+        if kind == b"*":
+            return [self.read_reply() for _ in range(int(rest))]
+        raise RuntimeError(f"unexpected reply {line!r}")
+
+    def call(self, *args):
+        self.sock.sendall(self.encode(*args))
+        return self.read_reply()
+
+    def info(self, section=None):
+        text = self.call("INFO", *( [section] if section else [])).decode()
+        fields = {}
+        for line in text.splitlines():
+            if ":" in line and not line.startswith("#"):
+                k, v = line.split(":", 1)
+                fields[k] = v
+        return fields
+
+    def load_keys(self, count, value_size, batch=10_000):
+        """SET key:%010d <value_size bytes> for every index, pipelined; every reply must be +OK."""
+        value = (b"v" * value_size)[:value_size]
+        ok = b"+OK\r\n"
+        for start in range(0, count, batch):
+            end = min(count, start + batch)
+            self.sock.sendall(b"".join(self.encode(b"SET", b"key:%010d" % i, value) for i in range(start, end)))
+            want = (end - start) * len(ok)
+            while len(self.buf) < want:
+                self._fill()
+            got, self.buf = self.buf[:want], self.buf[want:]
+            if got != ok * (end - start):
+                raise RuntimeError(f"loader got an unexpected reply near key {start}: {got[:200]!r}")
+
+
+def start_servers(args):
+    servers = {}
+    try:
+        servers["redis"] = support.start_redis()
+        config = {}
+        if args.cinnabar_threads:
+            config["threads"] = args.cinnabar_threads
+        if args.cinnabar_bin:
+            os.environ["CINNABAR_BIN"] = args.cinnabar_bin
+        servers["cinnabar"] = support.start_cinnabar(**config)
+    except Exception:
+        for s in servers.values():
+            s.stop()
+        raise
+    return servers
+
+
+def redis_benchmark(port, test, pipeline, args):
+    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(args.clients),
+           "-n", str(args.requests), "-P", str(pipeline), "-t", test, "--csv"]
+    if args.keyspace:
+        cmd += ["-r", str(args.keyspace)]
+    if args.data_size:
+        cmd += ["-d", str(args.data_size)]
+    if args.bench_threads and args.bench_threads > 1:
+        cmd += ["--threads", str(args.bench_threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    rows = [row for row in csv.reader(io.StringIO(proc.stdout)) if row and row[0] != "test"]
+    if proc.returncode != 0 or not rows:
+        raise RuntimeError(f"redis-benchmark failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
+    return float(rows[0][1]), float(rows[0][4])  # rps, p50 latency ms
+
+
+def throughput(servers, args):
+    tests = [t.strip().lower() for t in args.tests.split(",") if t.strip()]
+    pipelines = [int(p) for p in args.pipelines.split(",")]
+    results = []
+    print(f"redis-benchmark: {args.clients} clients, -n {args.requests}, keyspace {args.keyspace or 'single key'}, "
+          f"benchmark threads {args.bench_threads or 1}, machine cores {os.cpu_count()}", flush=True)
+    for test in tests:
+        for pipeline in pipelines:
+            row = {"test": test.upper(), "pipeline": pipeline}
+            for name in ("redis", "cinnabar"):
+                srv = servers[name]
+                if not srv.alive():
+                    row[name] = None
+                    row[name + "_err"] = "server died"
+                    continue
+                before = cpu_seconds(srv.proc.pid)
+                try:
+                    rps, p50 = redis_benchmark(srv.port, test, pipeline, args)
+                except Exception as e:  # one failing command must not hide the others
+                    row[name] = None
+                    row[name + "_err"] = str(e)
+                    continue
+                used = cpu_seconds(srv.proc.pid) - before
+                row[name] = rps
+                row[name + "_cpu_us"] = used * 1e6 / args.requests
+                row[name + "_p50"] = p50
+            results.append(row)
+            print_progress(row)
+    print()
+    print_table(results)
+    return results
+
+
+def print_progress(row):
+    parts = []
+    for name in ("redis", "cinnabar"):
+        if row.get(name) is None:
+            parts.append(f"{name}: ERROR {row.get(name + '_err', '')[:120]}")
+        else:
+            parts.append(f"{name}: {row[name]:,.0f} rps")
+    print(f"  {row['test']:<6} P={row['pipeline']:<3} " + "  ".join(parts), flush=True)
+
+
+def fmt(value, spec):
+    return "n/a" if value is None else format(value, spec)
+
+
+def print_table(results):
+    header = f"{'command':<8} {'pipeline':>8} {'rps redis':>12} {'rps cinnabar':>13} {'ratio':>6} " \
+             f"{'cpu us/req redis':>17} {'cpu us/req cinnabar':>20}"
+    print(header)
+    print("-" * len(header))
+    for row in results:
+        ratio = row["cinnabar"] / row["redis"] if row.get("redis") and row.get("cinnabar") else None
+        print(f"{row['test']:<8} {row['pipeline']:>8} {fmt(row.get('redis'), ',.0f'):>12} "
+              f"{fmt(row.get('cinnabar'), ',.0f'):>13} {fmt(ratio, '.2f'):>6} "
+              f"{fmt(row.get('redis_cpu_us'), '.2f'):>17} {fmt(row.get('cinnabar_cpu_us'), '.2f'):>20}")
+    print("ratio = cinnabar rps / redis rps; cpu = server utime+stime (all threads) / requests")
+
+
+def used_memory(conn):
+    """used_memory from INFO memory, or None if the server does not report it."""
+    try:
+        value = conn.info("memory").get("used_memory")
+    except RuntimeError:
+        return None
+    return None if value is None else int(value)
+
+
+def memory(servers, args):
+    print(f"memory: loading {args.keys:,} keys (key:%010d) with {args.value_size}-byte values into each server",
+          flush=True)
+    rows = []
+    for name in ("redis", "cinnabar"):
+        srv = servers[name]
+        conn = Conn(srv.port)
+        try:
+            try:
+                conn.call("FLUSHALL")  # after throughput mode; a fresh server is empty anyway
+            except RuntimeError as e:
+                print(f"  {name}: FLUSHALL failed ({e}); DBSIZE is {conn.call('DBSIZE')} before loading")
+            time.sleep(0.2)
+            base_rss = rss_bytes(srv.proc.pid)
+            base_used = used_memory(conn)
+            started = time.monotonic()
+            conn.load_keys(args.keys, args.value_size)
+            elapsed = time.monotonic() - started
+            dbsize = conn.call("DBSIZE")
+            ends = conn.call("EXISTS", b"key:%010d" % 0, b"key:%010d" % (args.keys - 1), b"key:%010d" % args.keys)
+            if ends != 2:
+                raise RuntimeError(f"EXISTS of the first, last and one-past-last key gave {ends}, expected 2")
+            time.sleep(0.5)  # let background work (e.g. incremental rehashing) settle
+            rss = rss_bytes(srv.proc.pid)
+            used = used_memory(conn)
+        except Exception as e:
+            print(f"  {name}: ERROR {e}")
+            rows.append({"name": name, "error": str(e)})
+            continue
+        finally:
+            conn.close()
+        if dbsize != args.keys:
+            print(f"  {name}: DBSIZE is {dbsize}, expected {args.keys}")
+        print(f"  {name}: loaded in {elapsed:.1f}s, DBSIZE {dbsize:,}", flush=True)
+        rows.append({"name": name, "dbsize": dbsize, "rss": rss, "used": used,
+                     "rss_per_key": (rss - base_rss) / args.keys,
+                     "used_per_key": None if used is None or base_used is None else (used - base_used) / args.keys})
+    print()
+    header = f"{'server':<9} {'keys':>10} {'RSS MiB':>9} {'used_memory MiB':>16} {'RSS B/key':>10} {'used B/key':>11}"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        if "error" in row:
+            print(f"{row['name']:<9} error: {row['error'][:100]}")
+            continue
+        used_mib = None if row["used"] is None else row["used"] / 2**20
+        print(f"{row['name']:<9} {row['dbsize']:>10,} {row['rss'] / 2**20:>9.1f} {fmt(used_mib, '.1f'):>16} "
+              f"{row['rss_per_key']:>10.1f} {fmt(row['used_per_key'], '.1f'):>11}")
+    print("B/key = growth over the empty server (after FLUSHALL) / keys loaded")
+    same = {row.get("dbsize") for row in rows}
+    if len(same) != 1 or None in same:
+        print("WARNING: the servers do not hold the same number of keys")
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("-n", "--requests", type=int, default=int(os.environ.get("BENCH_N", 200_000)),
+                   help="requests per redis-benchmark run (default 200000, env BENCH_N)")
+    p.add_argument("-c", "--clients", type=int, default=50)
+    p.add_argument("-P", "--pipelines", default="1,16", help="comma-separated pipeline depths (default 1,16)")
+    p.add_argument("-t", "--tests", default="set,get,incr,mset", help="redis-benchmark tests (default set,get,incr,mset)")
+    p.add_argument("-r", "--keyspace", type=int, default=100_000, help="random keyspace size, 0 = one key")
+    p.add_argument("-d", "--data-size", type=int, default=0, help="value size for SET/MSET (redis-benchmark default 3)")
+    p.add_argument("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),
+                   help="redis-benchmark --threads (default 1; on 2 cores more only steals server CPU)")
+    p.add_argument("--cinnabar-threads", type=int, default=int(os.environ.get("CINNABAR_THREADS", 0)) or None,
+                   help="pass --threads N to cinnabar-server")
+    p.add_argument("--cinnabar-bin", default=None, help="path of cinnabar-server (default target/release)")
+    p.add_argument("--timeout", type=int, default=600, help="seconds allowed for one redis-benchmark run")
+    p.add_argument("--memory", action="store_true", help="memory mode instead of throughput")
+    p.add_argument("--all", action="store_true", help="throughput, then memory")
+    p.add_argument("--keys", type=int, default=1_000_000, help="keys for memory mode (default 1M)")
+    p.add_argument("--value-size", type=int, default=16, help="value bytes for memory mode (default 16)")
+    args = p.parse_args()
+
+    servers = start_servers(args)
+    try:
+        for name, srv in servers.items():
+            print(f"{name}: pid {srv.proc.pid}, port {srv.port}")
+        if not args.memory or args.all:
+            throughput(servers, args)
+        if args.memory or args.all:
+            if args.all:
+                print()
+            memory(servers, args)
+    finally:
+        for srv in servers.values():
+            srv.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))   # tests/ (support.py)
+
+
+def pytest_report_header(config):
+    from harness import SELF_CHECK
+    if SELF_CHECK:
+        return "diff: DIFF_SELF_CHECK=1 - both sides are the real redis-server (validating the harness)"
+    return "diff: oracle redis-server vs cinnabar (CINNABAR_BIN or target/release/cinnabar-server)"

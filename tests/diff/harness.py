@@ -1,0 +1,364 @@
+"""Run differential case files against a pair of servers: the oracle (real redis-server) and the
+subject (cinnabar, or a second redis-server when DIFF_SELF_CHECK=1, to validate the harness).
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import support  # noqa: E402  (tests/support.py)
+from resp import (RawConnection, ConnectionClosed, ProtocolViolation, parse, show,  # noqa: E402
+                  is_error, wait_closed_both)
+
+SELF_CHECK = os.environ.get("DIFF_SELF_CHECK", "") not in ("", "0")
+FAILFAST = os.environ.get("DIFF_FAILFAST", "") not in ("", "0")
+MAX_REPORTED = 25
+
+
+def subject_name():
+    return "redis(self-check)" if SELF_CHECK else "cinnabar"
+
+
+def start_pair(config=None):
+    """Start the oracle and the subject with the same config; returns (oracle, subject)."""
+    config = dict(config or {})
+    oracle = support.start_redis(**config)
+    try:
+        subject = support.start_redis(**config) if SELF_CHECK else support.start_cinnabar(**config)
+    except BaseException:
+        oracle.stop()
+        raise
+    return oracle, subject
+
+
+def stop_pair(pair):
+    for s in pair:
+        if s is not None:
+            try:
+                s.stop()
+            except Exception:
+                pass
+
+
+# ---- comparison ---------------------------------------------------------------------------
+def _sorted_children(node):
+    return sorted(c.raw for c in node.children)
+
+
+def _pairs(node):
+    ch = node.children
+    return sorted((ch[i].raw, ch[i + 1].raw) for i in range(0, len(ch) - 1, 2))
+
+
+def _shape_equal(a, b):
+    if a.type != b.type or len(a.children) != len(b.children):
+        return False
+    if (a.value is None) != (b.value is None) and a.type in "$*":
+        return False
+    if a.type == "%":
+        ka = sorted(a.children[i].raw for i in range(0, len(a.children), 2))
+        kb = sorted(b.children[i].raw for i in range(0, len(b.children), 2))
+        if ka != kb:
+            return False
+        da = {a.children[i].raw: a.children[i + 1] for i in range(0, len(a.children), 2)}
+        db = {b.children[i].raw: b.children[i + 1] for i in range(0, len(b.children), 2)}
+        return all(_shape_equal(da[k], db[k]) for k in da)
+    return all(_shape_equal(x, y) for x, y in zip(a.children, b.children))
+
+
+def _approx_equal(a, b, tol):
+    if a.type != b.type or len(a.children) != len(b.children):
+        return False
+    if a.type in ":," and a.value is not None and b.value is not None:
+        try:
+            return abs(float(a.value) - float(b.value)) <= tol
+        except ValueError:
+            return a.raw == b.raw
+    if a.children:
+        return all(_approx_equal(x, y, tol) for x, y in zip(a.children, b.children))
+    return a.raw == b.raw
+
+
+def compare(mods, want, got):
+    """None if the replies match under the modifiers, else a short reason."""
+    if want == got:
+        return None
+    try:
+        a, b = parse(want), parse(got)
+    except (ProtocolViolation, ValueError) as e:
+        return f"unparsable reply: {e}"
+    if "type-only" in mods:
+        if a.type == b.type or (is_error(want) and is_error(got)):
+            return None
+        return "reply types differ"
+    if "shape" in mods:
+        return None if _shape_equal(a, b) else "reply shapes differ"
+    if "approx" in mods:
+        return None if _approx_equal(a, b, float(mods["approx"])) else f"differs by more than {mods['approx']}"
+    if "unordered" in mods and a.type == b.type and a.type in "*~%>":
+        if a.type == "%":
+            if _pairs(a) == _pairs(b):
+                return None
+        elif _sorted_children(a) == _sorted_children(b):
+            return None
+        return "differ even as multisets"
+    if "sortkeys" in mods and a.type == b.type and a.type in "*%":
+        if len(a.children) == len(b.children) and _pairs(a) == _pairs(b):
+            return None
+        return "differ even with key/value pairs sorted"
+    return "replies differ"
+
+
+# ---- connections to both sides --------------------------------------------------------------
+class Side:
+    def __init__(self, label, server):
+        self.label = label
+        self.server = server
+        self.conns = {}
+
+    def conn(self, name):
+        c = self.conns.get(name)
+        if c is None or c.closed:
+            c = RawConnection(self.server.port)
+            self.conns[name] = c
+        return c
+
+    def close_all(self):
+        for c in self.conns.values():
+            c.close()
+        self.conns.clear()
+
+
+class Mismatch:
+    def __init__(self, where, command, mode, want, got, why):
+        self.where, self.command, self.mode = where, command, mode
+        self.want, self.got, self.why = want, got, why
+
+    def __str__(self):
+        return (f"{self.where}: {self.command}\n"
+                f"    compare: {self.mode} -> {self.why}\n"
+                f"    redis:    {show(self.want)}\n"
+                f"    {subject_name() + ':':<9} {show(self.got)}")
+
+
+class CaseRunner:
+    """Executes the steps of one case file under one protocol on a fresh pair of servers."""
+
+    def __init__(self, casefile, protocol):
+        self.cf = casefile
+        self.protocol = protocol
+        self.mismatches = []
+        self.notes = []
+        self.pair = None
+        self.sides = None
+        self.current = "main"
+        self.conn_proto = {}         # connection name -> protocol in use
+        self.timeouts = 0
+
+    # -- lifecycle
+    def _start(self, config):
+        self._stop()
+        self.pair = start_pair(config)
+        self.sides = (Side("redis", self.pair[0]), Side(subject_name(), self.pair[1]))
+        self.conn_proto = {}
+
+    def _stop(self):
+        if self.sides:
+            for s in self.sides:
+                s.close_all()
+        if self.pair:
+            stop_pair(self.pair)
+        self.pair = self.sides = None
+
+    def run(self):
+        try:
+            self._start(self.cf.config)
+            for step in self.cf.steps:
+                if not self._step(step):
+                    break
+                if FAILFAST and self.mismatches:
+                    break
+                if self.timeouts >= 3:
+                    self.mismatches.append(Mismatch(self.where(step), step.text, "timeouts", "", "",
+                                                    "3 replies timed out: rest of the file skipped"))
+                    break
+        finally:
+            self._stop()
+        return self.mismatches
+
+    def where(self, step):
+        return f"{self.cf.name}:{step.lineno} [RESP{self.protocol}]"
+
+    def _fail(self, step, mode, want, got, why, text=None):
+        self.mismatches.append(Mismatch(self.where(step), text or step.text, mode, want, got, why))
+
+    # -- connections
+    def _conns(self, step):
+        """The current connection on both sides, opened (and switched to RESP3) if needed."""
+        name = self.current
+        fresh = any(name not in s.conns or s.conns[name].closed for s in self.sides)
+        conns = [s.conn(name) for s in self.sides]
+        if fresh:
+            self.conn_proto[name] = 2
+            if self.protocol == 3:
+                self._hello(step, conns, 3)
+        return conns
+
+    def _hello(self, step, conns, proto):
+        for c in conns:
+            c.send_command("HELLO", str(proto))
+        replies = [self._read(c) for c in conns]
+        want_type = b"%" if proto == 3 else b"*"
+        for side, r in zip(self.sides, replies):
+            if not isinstance(r, bytes) or r[:1] != want_type:
+                self._fail(step, "setup", replies[0], replies[1],
+                           f"{side.label} did not accept HELLO {proto}", text=f"HELLO {proto}")
+        self.conn_proto[self.current] = proto
+
+    def _read(self, conn):
+        try:
+            return conn.read_reply()
+        except ConnectionClosed as e:
+            return f"<connection closed: {e}>"
+        except TimeoutError as e:
+            conn.close()
+            self.timeouts += 1
+            return f"<timeout: {e}>"
+        except ProtocolViolation as e:
+            conn.close()
+            return f"<invalid RESP: {e}>"
+
+    def _check_alive(self, step):
+        for side in self.sides:
+            if not side.server.alive():
+                self.mismatches.append(Mismatch(self.where(step), step.text, "liveness", "",
+                                                f"<{side.label} process died>",
+                                                f"server exited; log:\n{side.server.read_log()}"))
+                return False
+        return True
+
+    # -- steps
+    def _step(self, step):
+        k = step.kind
+        if k == "sleep":
+            time.sleep(int(step.args[0]) / 1000.0)
+            return True
+        if k == "conn":
+            self.current = step.args[0]
+            return True
+        if k == "close":
+            for s in self.sides:
+                c = s.conns.pop(self.current, None)
+                if c:
+                    c.close()
+            return True
+        if k == "restart":
+            cfg = dict(self.cf.config)
+            cfg.update(dict(zip(step.args[::2], step.args[1::2])))
+            self._start(cfg)
+            self.current = "main"
+            return True
+        if k in ("resp2", "resp3", "reset-proto"):
+            conns = self._conns(step)
+            self._hello(step, conns, self.protocol if k == "reset-proto" else int(k[-1]))
+            return True
+        if k == "cmd":
+            return self._command(step)
+        if k == "raw":
+            return self._raw(step)
+        raise AssertionError(k)
+
+    def _mode(self, step):
+        m = [f"{k}={v}" if v is not True else k for k, v in step.mods.items()]
+        return ",".join(m) or "exact"
+
+    def _judge(self, step, want, got, text=None):
+        """Compare one pair of replies, honouring @known-diff / @expect."""
+        if not isinstance(want, bytes) or not isinstance(got, bytes):
+            if want != got:
+                self._fail(step, self._mode(step), want, got, "connection problem", text)
+            return
+        if step.known_diff is not None and not SELF_CHECK:
+            exp = step.expect.get(self.protocol)
+            if exp is None:
+                # No 7.2 reply given: compare only under the modifiers (e.g. @shape), if any.
+                if step.mods:
+                    why = compare(step.mods, want, got)
+                    if why:
+                        self._fail(step, f"known-diff ({step.known_diff}): {self._mode(step)}",
+                                   want, got, why, text)
+                return
+            if got != exp:
+                self._fail(step, f"known-diff ({step.known_diff}): expected 7.2 reply", exp, got,
+                           "differs from the expected Redis 7.2 reply", text)
+            return
+        if step.known_diff is not None and SELF_CHECK:
+            exp = step.expect.get(self.protocol)
+            if exp is not None and exp == want:
+                self.notes.append(f"{self.where(step)}: @known-diff is stale, 7.0 already replies {show(exp)}")
+        why = compare(step.mods, want, got)
+        if why:
+            self._fail(step, self._mode(step), want, got, why, text)
+
+    def _command(self, step):
+        try:
+            conns = self._conns(step)
+        except OSError as e:
+            self._fail(step, "connect", "", f"<{e}>", "cannot connect")
+            return self._check_alive(step)
+        for c in conns:
+            try:
+                c.send_command(*step.args)
+            except ConnectionClosed:
+                pass
+        if "noreply" in step.mods:
+            wait_closed_both(conns, 0.05)
+            extra = [c.pending() for c in conns]
+            if any(extra):
+                self._fail(step, "noreply", extra[0] or "<nothing>", extra[1] or "<nothing>",
+                           "a reply arrived where none was expected")
+                for c in conns:
+                    c.buf.clear()
+            return self._check_alive(step)
+        want, got = (self._read(c) for c in conns)
+        self._judge(step, want, got)
+        return self._check_alive(step)
+
+    def _raw(self, step):
+        try:
+            conns = self._conns(step)
+        except OSError as e:
+            self._fail(step, "connect", "", f"<{e}>", "cannot connect")
+            return self._check_alive(step)
+        for c in conns:
+            try:
+                c.send_raw(step.args[0])
+            except ConnectionClosed:
+                pass
+        for i in range(step.nreplies):
+            want, got = (self._read(c) for c in conns)
+            self._judge(step, want, got, text=f"{step.text} (reply {i + 1})" if step.nreplies > 1 else None)
+        closed = wait_closed_both(conns, 0.1)
+        if closed[0] != closed[1]:
+            st = ["closed" if x else "open" for x in closed]
+            self._fail(step, "connection state", f"<{st[0]}>", f"<{st[1]}>",
+                       "connection state after the raw bytes differs")
+        extra = [c.pending() for c in conns]
+        if extra[0] != extra[1]:
+            self._fail(step, "trailing bytes", extra[0], extra[1], "unexpected extra reply bytes")
+        for c in conns:
+            c.buf.clear()
+        if any(closed):
+            for s in self.sides:
+                c = s.conns.pop(self.current, None)
+                if c:
+                    c.close()
+        return self._check_alive(step)
+
+
+def format_failures(casefile, protocol, mismatches):
+    head = f"{len(mismatches)} mismatch(es) in {casefile.name} [RESP{protocol}] (oracle: redis-server, subject: {subject_name()})"
+    body = "\n\n".join(str(m) for m in mismatches[:MAX_REPORTED])
+    more = f"\n\n... and {len(mismatches) - MAX_REPORTED} more" if len(mismatches) > MAX_REPORTED else ""
+    return f"{head}\n\n{body}{more}"

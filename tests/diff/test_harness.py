@@ -1,0 +1,149 @@
+"""Tests of the harness itself: the RESP reader, the case-file tokenizer, the comparison modes,
+and that a real difference between two servers is reported (not silently accepted)."""
+import os
+import socket
+import tempfile
+import threading
+
+import pytest
+
+import harness
+from casefile import CaseFile, CaseSyntaxError, split_args
+from harness import CaseRunner, compare
+from resp import RawConnection, parse
+
+
+# ---- RESP reader ------------------------------------------------------------------------------
+REPLIES = [
+    b"+OK\r\n", b"-ERR x\r\n", b":-12\r\n", b"$-1\r\n", b"$0\r\n\r\n", b"$4\r\na\r\nb\r\n",
+    b"*-1\r\n", b"*0\r\n", b"*2\r\n$1\r\na\r\n*1\r\n:1\r\n", b"_\r\n", b",3.14\r\n", b",inf\r\n",
+    b"#t\r\n", b"!3\r\nERR\r\n", b"=7\r\ntxt:abc\r\n", b"(12345678901234567890\r\n",
+    b"%2\r\n+a\r\n:1\r\n+b\r\n*1\r\n_\r\n", b"~2\r\n+x\r\n+y\r\n", b">2\r\n+message\r\n+hi\r\n",
+    b"|1\r\n+ttl\r\n:3\r\n$1\r\nv\r\n", b"*1\r\n%1\r\n~1\r\n+k\r\n|1\r\n+a\r\n+b\r\n:7\r\n",
+]
+
+
+def _feed(chunks):
+    """A RawConnection whose server writes the given chunks one by one."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    def serve():
+        s, _ = srv.accept()
+        for c in chunks:
+            s.sendall(c)
+            threading.Event().wait(0.002)
+        s.close()
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return RawConnection(port, timeout=2)
+
+
+def test_reader_splits_replies_exactly():
+    stream = b"".join(REPLIES)
+    # deliver byte by byte in small chunks to exercise partial reads
+    conn = _feed([stream[i:i + 3] for i in range(0, len(stream), 3)])
+    for want in REPLIES:
+        assert conn.read_reply() == want
+        parse(want)
+    assert conn.wait_closed(1.0)
+
+
+def test_reader_rejects_garbage():
+    conn = _feed([b"?what\r\n"])
+    with pytest.raises(Exception):
+        conn.read_reply()
+
+
+# ---- tokenizer ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("line,want", [
+    ('SET a b', [b"SET", b"a", b"b"]),
+    ('SET "a b" \'c d\'', [b"SET", b"a b", b"c d"]),
+    (r'"\x00\xff\n\r\t\\\"q"', [b"\x00\xff\n\r\t\\\"q"]),
+    (r"'it\'s' '\x41'", [b"it's", b"\\x41"]),
+    ('  spaced   out  ', [b"spaced", b"out"]),
+    ('""', [b""]),
+    ('h\xe9', ["h\xe9".encode()]),
+])
+def test_split_args(line, want):
+    assert split_args(line) == want
+
+
+@pytest.mark.parametrize("line", ['"abc', "'abc", '"a"b', "'a'b"])
+def test_split_args_errors(line):
+    with pytest.raises(CaseSyntaxError):
+        split_args(line)
+
+
+# ---- comparison modes ---------------------------------------------------------------------------
+def test_compare_modes():
+    assert compare({}, b"+OK\r\n", b"+OK\r\n") is None
+    assert compare({}, b"+OK\r\n", b"$2\r\nOK\r\n")
+    u = {"unordered": True}
+    assert compare(u, b"*2\r\n$1\r\na\r\n$1\r\nb\r\n", b"*2\r\n$1\r\nb\r\n$1\r\na\r\n") is None
+    assert compare(u, b"*2\r\n$1\r\na\r\n$1\r\na\r\n", b"*2\r\n$1\r\na\r\n$1\r\nb\r\n")
+    assert compare(u, b"*1\r\n$1\r\na\r\n", b"~1\r\n$1\r\na\r\n")
+    s = {"sortkeys": True}
+    assert compare(s, b"*4\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n:2\r\n", b"*4\r\n$1\r\nb\r\n:2\r\n$1\r\na\r\n:1\r\n") is None
+    assert compare(s, b"%2\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n:2\r\n", b"%2\r\n$1\r\nb\r\n:2\r\n$1\r\na\r\n:2\r\n")
+    t = {"type-only": True}
+    assert compare(t, b":1\r\n", b":2\r\n") is None
+    assert compare(t, b":1\r\n", b"$1\r\n1\r\n")
+    a = {"approx": "1"}
+    assert compare(a, b":100\r\n", b":99\r\n") is None
+    assert compare(a, b":100\r\n", b":98\r\n")
+    assert compare(a, b"*2\r\n:5\r\n$1\r\nx\r\n", b"*2\r\n:6\r\n$1\r\nx\r\n") is None
+    sh = {"shape": True}
+    assert compare(sh, b"%1\r\n+id\r\n:4\r\n", b"%1\r\n+id\r\n:5\r\n") is None
+    assert compare(sh, b"%1\r\n+id\r\n:4\r\n", b"%1\r\n+xx\r\n:4\r\n")
+
+
+# ---- a real difference is reported ----------------------------------------------------------------
+def _case(text):
+    f = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
+    f.write(text)
+    f.close()
+    try:
+        return CaseFile(f.name)
+    finally:
+        os.unlink(f.name)
+
+
+def test_runner_reports_differences(monkeypatch):
+    """The subject gets a different config (databases 4): every line touching db 5 must differ,
+    and a raw framing error that both handle alike must not."""
+    real_start = harness.support.start_redis
+
+    def start_pair(config=None):
+        a = real_start(**(config or {}))
+        b = real_start(**dict(config or {}, databases=4))
+        return a, b
+
+    monkeypatch.setattr(harness, "start_pair", start_pair)
+    cf = _case('SET k v\nSELECT 5\nGET k\nSELECT 0\n@raw "*1\\r\\nx\\r\\n"\nPING\n'
+               '@known-diff pretend 7.2 says hi\n@expect "+hi"\nPING\n')
+    for proto in (2, 3):
+        runner = CaseRunner(cf, proto)
+        mism = runner.run()
+        lines = sorted({int(m.where.split(":")[1].split()[0]) for m in mism})
+        expect_lines = [2, 3] if harness.SELF_CHECK else [2, 3, 9]
+        assert lines == expect_lines, "\n".join(map(str, mism))
+        assert "DB index is out of range" in harness.show(mism[0].got)
+
+
+def test_case_file_syntax_errors():
+    with pytest.raises(CaseSyntaxError):
+        _case("@nosuchdirective\n")
+    with pytest.raises(CaseSyntaxError):
+        _case('@expect "+OK"\nPING\n')          # @expect without @known-diff
+    with pytest.raises(CaseSyntaxError):
+        _case("@unordered\n")                    # dangling modifier
+    with pytest.raises(CaseSyntaxError):
+        _case("PING\n@config a b\n")             # @config after a command
+    cf = _case('@unordered KEYS *\n@approx 2 TTL k\n@known-diff r\n@expect2 "+a"\n@expect3 "+b"\nPING\n')
+    assert cf.steps[0].mods == {"unordered": True} and cf.steps[0].args == [b"KEYS", b"*"]
+    assert cf.steps[1].mods == {"approx": "2"}
+    assert cf.steps[2].expect == {2: b"+a\r\n", 3: b"+b\r\n"}

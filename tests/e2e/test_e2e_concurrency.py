@@ -1,0 +1,132 @@
+"""Many concurrent connections: exact totals under contention, with threads and with asyncio."""
+import asyncio
+import threading
+
+import redis
+import redis.asyncio as aioredis
+
+
+def test_50_threads_x_200_incr_exact(port, protocol):
+    threads_n, per_thread = 50, 200
+    errors = []
+    pool = redis.BlockingConnectionPool(port=port, protocol=protocol, max_connections=threads_n, timeout=30)
+    barrier = threading.Barrier(threads_n)
+
+    def worker(i):
+        client = redis.Redis(connection_pool=pool)
+        try:
+            barrier.wait(timeout=20)
+            for _ in range(per_thread):
+                client.incr("hits")
+                client.incrby(f"per-thread:{i}", 1)
+        except Exception as e:
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=90)
+    assert errors == []
+    check = redis.Redis(port=port, protocol=protocol)
+    assert int(check.get("hits")) == threads_n * per_thread
+    assert [int(v) for v in check.mget([f"per-thread:{i}" for i in range(threads_n)])] == [per_thread] * threads_n
+    check.close()
+    pool.disconnect()
+
+
+def test_many_connections_at_once(port, protocol):
+    n = 200
+    clients = [redis.Redis(port=port, protocol=protocol, decode_responses=True, single_connection_client=True) for _ in range(n)]
+    try:
+        for i, c in enumerate(clients):
+            c.client_setname(f"conn-{i}")
+            c.set(f"conn:{i}", i)
+        names = {entry["name"] for entry in clients[0].client_list()}
+        assert {f"conn-{i}" for i in range(n)} <= names
+        assert clients[0].info("clients")["connected_clients"] >= n
+        # every connection still answers, in reverse order of opening
+        for i in reversed(range(n)):
+            assert clients[i].get(f"conn:{i}") == str(i)
+            assert clients[i].incr("total") <= n
+        assert clients[0].get("total") == str(n)
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_incrbyfloat_and_decr_concurrent(port, protocol):
+    threads_n, per_thread = 8, 250
+    errors = []
+
+    def worker():
+        client = redis.Redis(port=port, protocol=protocol, single_connection_client=True)
+        try:
+            for _ in range(per_thread):
+                client.incrbyfloat("f", 0.5)
+                client.decr("d")
+        except Exception as e:
+            errors.append(repr(e))
+        finally:
+            client.close()
+
+    ts = [threading.Thread(target=worker) for _ in range(threads_n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=60)
+    assert errors == []
+    check = redis.Redis(port=port, protocol=protocol, decode_responses=True)
+    assert float(check.get("f")) == threads_n * per_thread * 0.5
+    assert check.get("d") == str(-threads_n * per_thread)
+    check.close()
+
+
+def test_asyncio_50_tasks_x_200_incr_exact(port, protocol):
+    tasks_n, per_task = 50, 200
+
+    async def main():
+        client = aioredis.Redis(port=port, protocol=protocol, max_connections=tasks_n)
+        try:
+            async def worker(i):
+                for _ in range(per_task):
+                    await client.incr("ahits")
+                await client.set(f"done:{i}", 1, ex=60)
+
+            await asyncio.gather(*(worker(i) for i in range(tasks_n)))
+            total = int(await client.get("ahits"))
+            done = await client.keys("done:*")
+            clients = await client.client_list()
+            return total, len(done), len(clients)
+        finally:
+            await client.aclose()
+
+    total, done, connections = asyncio.run(main())
+    assert total == tasks_n * per_task
+    assert done == tasks_n
+    assert connections >= 2  # the pool really opened several connections
+
+
+def test_asyncio_cache_aside_and_pipeline(port, protocol):
+    async def main():
+        r = aioredis.from_url(f"redis://127.0.0.1:{port}/0?protocol={protocol}", decode_responses=True)
+        try:
+            assert await r.ping() is True
+            assert await r.get("user:1") is None
+            await r.setex("user:1", 60, '{"id": 1}')
+            assert await r.get("user:1") == '{"id": 1}'
+            assert 55 <= await r.ttl("user:1") <= 60
+            async with r.pipeline(transaction=False) as pipe:
+                for i in range(5000):
+                    pipe.set(f"a:{i}", i)
+                    pipe.incr("acount")
+                replies = await pipe.execute()
+            assert replies[0::2] == [True] * 5000
+            assert replies[1::2] == list(range(1, 5001))
+            keys = [k async for k in r.scan_iter(match="a:*", count=500)]
+            assert len(set(keys)) == 5000
+            assert await r.dbsize() == 5002
+        finally:
+            await r.aclose()
+
+    asyncio.run(main())
