@@ -144,6 +144,8 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "client|pause" => (srv::client::pause, Keys),
         "client|unpause" => (srv::client::unpause, Keys),
         "client|help" => (srv::client::help, Keys),
+        "client|getredir" => (srv::client::getredir, Keys),
+        "client|trackinginfo" => (srv::client::trackinginfo, Keys),
         "info" => (srv::info::info, Keys),
         "config" => (container, Keys),
         "config|get" => (srv::config::config_get, Keys),

@@ -433,11 +433,8 @@ pub fn pause(ctx: &mut Ctx) -> CmdResult {
         None => PauseMode::All,
         Some(a) if eq(a, "all") => PauseMode::All,
         Some(a) if eq(a, "write") => PauseMode::Write,
-        Some(_) => return Err(err::SYNTAX),
+        Some(_) => return Err(Error::msg("ERR CLIENT PAUSE mode must be WRITE or ALL")),
     };
-    if ctx.args.len() > 4 {
-        return Err(err::SYNTAX);
-    }
     let until = now_ms().saturating_add(ms);
     let srv = ctx.srv;
     let mut cur_mode = srv.pause_mode.lock();
@@ -459,6 +456,26 @@ pub fn pause(ctx: &mut Ctx) -> CmdResult {
 pub fn unpause(ctx: &mut Ctx) -> CmdResult {
     ctx.srv.pause_until_ms.store(0, Ordering::Relaxed);
     ctx.out.ok();
+    Ok(())
+}
+
+/// Client-side caching is not built yet (docs/COMPATIBILITY.md): no connection tracks keys,
+/// so these report tracking as off, exactly as Redis does for a non-tracking client.
+pub fn getredir(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.int(-1);
+    Ok(())
+}
+
+pub fn trackinginfo(ctx: &mut Ctx) -> CmdResult {
+    let out = &mut *ctx.out;
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(1);
+    out.bulk(b"off");
+    out.bulk(b"redirect");
+    out.int(-1);
+    out.bulk(b"prefixes");
+    out.array(0);
     Ok(())
 }
 

@@ -53,7 +53,7 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn select(ctx: &mut Ctx) -> CmdResult {
-    let db = db_index(ctx.args[1], ctx.srv.databases(), Error::msg("ERR invalid DB index"))?;
+    let db = db_index(ctx.args[1], ctx.srv.databases(), err::NOT_INT)?;
     ctx.client.db = db;
     ctx.out.ok();
     Ok(())
