@@ -14,20 +14,39 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::command::dispatch;
+use crate::command::dispatch::{self, BatchClock};
 use crate::resp::parse::{ArgLoc, Limits, Parsed, Parser, BIG_ARG};
 use crate::resp::write::ReplyWriter;
 use crate::server::client::{self, Client};
 use crate::server::Server;
 
-/// Redis-style log line: "pid:M dd Mon yyyy hh:mm:ss.mmm * message".
+/// Redis-style log line: "pid:M 23 Nov 2026 18:01:53.349 * message", at notice level
+/// (suppressed when `loglevel` is warning or nothing).
 pub fn log(srv: &Server, msg: &str) {
-    let _ = srv;
+    let level = srv.config.read().str("loglevel").to_string();
+    if level == "warning" || level == "nothing" {
+        return;
+    }
     let now = crate::keyspace::now_ms();
-    let secs = now / 1000;
-    let ms = now % 1000;
+    let (secs, ms) = (now / 1000, now % 1000);
     let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-    eprintln!("{}:M {:02}:{:02}:{:02}.{:03} * {}", std::process::id(), h, m, s, ms, msg);
+    let (y, mo, d) = civil_from_days(secs / 86400);
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS[((mo - 1) as usize).min(11)];
+    eprintln!("{}:M {d:02} {month} {y} {h:02}:{m:02}:{s:02}.{ms:03} * {msg}", std::process::id());
+}
+
+/// (year, month 1-12, day 1-31) of a count of days since 1970-01-01 (proleptic Gregorian).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + (m <= 2) as i64, m, d)
 }
 
 pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<()> {
@@ -64,7 +83,7 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
             };
             let optional = b.starts_with('-');
             let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-            match TcpListener::bind(&addr).await {
+            match listen(&addr) {
                 Ok(l) => listeners.push(l),
                 Err(e) if optional => log(&srv, &format!("Warning: could not bind {addr}: {e}")),
                 Err(e) => {
@@ -87,6 +106,38 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
     Ok(())
 }
 
+/// A listening socket like Redis's: SO_REUSEADDR, IPV6_V6ONLY on IPv6 (so "*" and "::*"
+/// can both be bound), backlog 511 (tcp-backlog's default).
+fn listen(addr: &str) -> std::io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let sa = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address"))?;
+    let domain = if sa.is_ipv6() { socket2::Domain::IPV6 } else { socket2::Domain::IPV4 };
+    let sock = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    sock.set_reuse_address(true)?;
+    if sa.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&sa.into())?;
+    sock.listen(511)?;
+    TcpListener::from_std(sock.into())
+}
+
+/// Apply tcp-keepalive (seconds; 0 = off) to an accepted connection.
+fn set_keepalive(stream: &std::net::TcpStream, secs: u64) {
+    if secs == 0 {
+        return;
+    }
+    let sock = socket2::SockRef::from(stream);
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(secs))
+        .with_interval(Duration::from_secs((secs / 3).max(1)));
+    let _ = sock.set_tcp_keepalive(&ka);
+}
+
 async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Vec<tokio::runtime::Handle>) {
     let mut next = 0usize;
     loop {
@@ -103,6 +154,7 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Vec<tokio
             Ok(s) => s,
             Err(_) => continue,
         };
+        set_keepalive(&std_stream, srv.config.read().int("tcp-keepalive").max(0) as u64);
         let srv = srv.clone();
         workers[w].spawn(async move {
             if let Ok(stream) = TcpStream::from_std(std_stream) {
@@ -121,10 +173,10 @@ fn fmt_addr(a: &SocketAddr) -> String {
 
 async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker: usize) {
     let _ = stream.set_nodelay(true);
-    srv.stats.connections.fetch_add(1, Ordering::Relaxed);
+    srv.stats.connections.add(worker, 1);
     let max = srv.maxclients.load(Ordering::Relaxed) as usize;
     if srv.clients.lock().len() >= max {
-        srv.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        srv.stats.rejected_connections.add(worker, 1);
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
         return;
     }
@@ -170,13 +222,14 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             None => return, // CLIENT KILL
             Some(Ok(0)) | Some(Err(_)) => return,
             Some(Ok(n)) => {
-                srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                srv.stats.net_input_bytes.add(client.worker, n as u64);
             }
         }
         if handle.killed.load(Ordering::Acquire) {
             return;
         }
         let qlimit = srv.query_buffer_limit.load(Ordering::Relaxed) as usize;
+        let mut clock = BatchClock::new();
         let mut consumed = 0;
         let mut close = false;
         loop {
@@ -211,8 +264,9 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                             out.buf.clear();
                         }
                         tokio::time::sleep(wait).await;
+                        clock = BatchClock::new();
                     }
-                    dispatch::execute(srv, client, &args, &mut out);
+                    dispatch::execute(srv, client, &args, &mut out, &mut clock);
                     consumed = base + end;
                     if client.close_after_reply {
                         close = true;
@@ -248,7 +302,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             close = true;
         }
         if !out.is_empty() {
-            srv.stats.net_output_bytes.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+            srv.stats.net_output_bytes.add(client.worker, out.buf.len() as u64);
             if stream.write_all(&out.buf).await.is_err() {
                 return;
             }
@@ -280,4 +334,14 @@ fn pause_for(srv: &Server, args: &[&[u8]]) -> Option<Duration> {
     }
     let is_write = cmd.def.has(flags::WRITE) || cmd.def.has(flags::MAY_REPLICATE);
     srv.pause_remaining(is_write)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(20_415), (2025, 11, 23));
+        assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
+    }
 }

@@ -41,7 +41,7 @@ fn display(def: &CommandDef) -> String {
 }
 
 fn generate() -> String {
-    let table = CommandTable::build();
+    let table = CommandTable::build(1);
     let mut rows: Vec<(String, String, String, String)> = Vec::new();
     let mut push = |def: &CommandDef| {
         let ok = table.implements(def);

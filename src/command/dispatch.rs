@@ -61,44 +61,94 @@ pub fn resolve<'t>(srv: &'t Server, args: &[&[u8]]) -> Result<&'t Command, Error
     Ok(cmd)
 }
 
+/// The clock a batch of commands runs with: wall time read once per batch (commands of one
+/// pipeline see one "now", microseconds apart in Redis), and a monotonic mark advanced once
+/// per command to time it for INFO commandstats. One clock read per command instead of three.
+pub struct BatchClock {
+    pub now_ms: i64,
+    last: Instant,
+}
+
+impl BatchClock {
+    pub fn new() -> BatchClock {
+        BatchClock { now_ms: now_ms(), last: Instant::now() }
+    }
+
+    /// Microseconds since the previous mark.
+    fn lap(&mut self) -> u64 {
+        let t = Instant::now();
+        let us = t.duration_since(self.last).as_micros() as u64;
+        self.last = t;
+        us
+    }
+}
+
+impl Default for BatchClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Execute one command and append its reply to `out`.
-pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut ReplyWriter) {
+pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut ReplyWriter, clock: &mut BatchClock) {
     debug_assert!(!args.is_empty());
-    srv.stats.commands.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let slot = client.worker;
+    srv.stats.commands.add(slot, 1);
     let mark = out.len();
     let cmd = match resolve(srv, args) {
         Ok(c) => c,
         Err(e) => {
-            srv.stats.rejected_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            srv.stats.rejected_calls.add(slot, 1);
             out.error(&e.0);
             client.after_reply(out, mark);
             return;
         }
     };
     if srv.auth_required() && !client.authenticated && !cmd.def.has(flags::NO_AUTH) {
-        cmd.rejected_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        cmd.rejected_calls.add(slot, 1);
         out.error("NOAUTH Authentication required.");
         client.after_reply(out, mark);
         return;
     }
-    let started = Instant::now();
-    let failed = run(srv, client, cmd, args, out);
-    cmd.record(started.elapsed().as_micros() as u64, failed);
+    clock.lap();
+    let failed = run(srv, client, cmd, args, out, clock.now_ms);
+    cmd.record(slot, clock.lap(), failed);
     client.last_command = cmd.def.name;
     client.after_reply(out, mark);
 }
 
+/// The key arguments of a command, from the table. Commands without movable keys use the
+/// legacy (first, last, step) range, which Redis derives from their key specs and which is
+/// exact for them; the others go through the full key-spec extraction.
+fn command_keys<'x>(cmd: &Command, args: &[&'x [u8]]) -> smallvec::SmallVec<[&'x [u8]; 4]> {
+    let def = cmd.def;
+    if def.has(flags::MOVABLE_KEYS) {
+        return key_positions(def, args).iter().filter_map(|&i| args.get(i).copied()).collect();
+    }
+    let mut keys = smallvec::SmallVec::new();
+    if def.first_key <= 0 {
+        return keys;
+    }
+    let argc = args.len() as i32;
+    let last = if def.last_key < 0 { argc + def.last_key } else { def.last_key };
+    let step = def.key_step.max(1);
+    let mut i = def.first_key;
+    while i <= last && i < argc {
+        keys.push(args[i as usize]);
+        i += step;
+    }
+    keys
+}
+
 /// Lock what the command needs and call its handler. Returns true if it replied an error.
-fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &mut ReplyWriter) -> bool {
-    let now = now_ms();
+fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &mut ReplyWriter, now: i64) -> bool {
     // Guards are declared before the access so they are released after it.
     let _shared;
     let _exclusive;
     let mut ks = match cmd.lock {
         Lock::Keys => {
             _shared = srv.ks.enter(client.worker);
-            let pos = key_positions(cmd.def, args);
-            let keys: smallvec::SmallVec<[&[u8]; 4]> = pos.iter().filter_map(|&i| args.get(i).copied()).collect();
+            let keys = command_keys(cmd, args);
             srv.ks.access(client.db, &keys, now)
         }
         Lock::Exclusive => {
@@ -107,6 +157,7 @@ fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &m
         }
     };
     ks.no_touch = client.no_touch && cmd.def.name != "touch";
+    ks.slot = client.worker;
     ks.lfu = srv.lfu_params();
     let mut ctx = Ctx { srv, client, out, ks, args };
     match (cmd.handler)(&mut ctx) {

@@ -5,14 +5,14 @@
 //! supplies arity, flags and key positions. A spec without an implementation is absent
 //! from the runtime table, so it answers "unknown command" and COMMAND does not list it.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use ahash::AHashMap as HashMap;
 
 use super::spec::{CommandDef, COMMANDS};
 use super::Handler;
 use crate::server as srv;
 use crate::types::string as st;
 use crate::types::generic as kc;
+use crate::util::counter::Counter;
 
 /// How a command holds the keyspace while it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,18 +28,25 @@ pub struct Command {
     pub handler: Handler,
     pub lock: Lock,
     pub subcommands: HashMap<Vec<u8>, Command>,
-    pub calls: AtomicU64,
-    pub usec: AtomicU64,
-    pub failed_calls: AtomicU64,
-    pub rejected_calls: AtomicU64,
+    pub calls: Counter,
+    pub usec: Counter,
+    pub failed_calls: Counter,
+    pub rejected_calls: Counter,
 }
 
 impl Command {
-    pub fn record(&self, usec: u64, failed: bool) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.usec.fetch_add(usec, Ordering::Relaxed);
+    /// Count one call made by thread `slot`.
+    pub fn record(&self, slot: usize, usec: u64, failed: bool) {
+        self.calls.add(slot, 1);
+        self.usec.add(slot, usec);
         if failed {
-            self.failed_calls.fetch_add(1, Ordering::Relaxed);
+            self.failed_calls.add(slot, 1);
+        }
+    }
+
+    pub fn reset_stats(&self) {
+        for c in [&self.calls, &self.usec, &self.failed_calls, &self.rejected_calls] {
+            c.reset();
         }
     }
 }
@@ -160,21 +167,22 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
 }
 
 impl CommandTable {
-    pub fn build() -> CommandTable {
-        let mut commands = HashMap::new();
+    /// `slots`: how many threads count statistics (one counter line each).
+    pub fn build(slots: usize) -> CommandTable {
+        let mut commands = HashMap::default();
         for def in COMMANDS.iter() {
-            if let Some(c) = Self::make(def) {
+            if let Some(c) = Self::make(def, slots) {
                 commands.insert(def.name.as_bytes().to_vec(), c);
             }
         }
         CommandTable { commands }
     }
 
-    fn make(def: &'static CommandDef) -> Option<Command> {
+    fn make(def: &'static CommandDef, slots: usize) -> Option<Command> {
         let (handler, lock) = implementation(def.name)?;
-        let mut subcommands = HashMap::new();
+        let mut subcommands = HashMap::default();
         for sub in def.subcommands {
-            if let Some(c) = Self::make(sub) {
+            if let Some(c) = Self::make(sub, slots) {
                 let short = sub.name.rsplit('|').next().unwrap_or(sub.name);
                 subcommands.insert(short.as_bytes().to_vec(), c);
             }
@@ -184,10 +192,10 @@ impl CommandTable {
             handler,
             lock,
             subcommands,
-            calls: AtomicU64::new(0),
-            usec: AtomicU64::new(0),
-            failed_calls: AtomicU64::new(0),
-            rejected_calls: AtomicU64::new(0),
+            calls: Counter::new(slots),
+            usec: Counter::new(slots),
+            failed_calls: Counter::new(slots),
+            rejected_calls: Counter::new(slots),
         })
     }
 

@@ -23,7 +23,6 @@ pub mod bytes;
 pub mod dict;
 pub mod value;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -99,7 +98,7 @@ pub struct Keyspace {
     shard_bits: u32,
     gates: Box<[RwLock<()>]>,
     /// Writes since the last save (INFO rdb_changes_since_last_save).
-    pub dirty: AtomicU64,
+    pub dirty: crate::util::counter::Counter,
 }
 
 /// How a write sets the key's expiry.
@@ -124,7 +123,7 @@ impl Keyspace {
             dbs: (0..databases).map(|_| Db::new(1 << shard_bits)).collect(),
             shard_bits,
             gates: (0..gates).map(|_| RwLock::new(())).collect(),
-            dirty: AtomicU64::new(0),
+            dirty: crate::util::counter::Counter::new(gates + 1),
         }
     }
 
@@ -158,7 +157,7 @@ impl Keyspace {
 
     /// An access that locks shards lazily; only valid while holding `enter_exclusive`.
     pub fn access_exclusive(&self, db: usize, now_ms: i64) -> Access<'_> {
-        Access::new(self, db, Vec::new(), true, now_ms)
+        Access::new(self, db, Guards::new(), true, now_ms)
     }
 
     /// Sum of keys in database `db` (locks each shard briefly).
@@ -195,9 +194,9 @@ impl Keyspace {
         }
     }
 
-    pub fn add_dirty(&self, n: u64) {
+    pub fn add_dirty(&self, slot: usize, n: u64) {
         if n > 0 {
-            self.dirty.fetch_add(n, Ordering::Relaxed);
+            self.dirty.add(slot, n);
         }
     }
 
@@ -253,11 +252,14 @@ impl Keyspace {
     }
 }
 
+/// Held shard locks, sorted by (db, shard); inline for the common one-to-four-shard command.
+type Guards<'a> = smallvec::SmallVec<[(u32, u32, MutexGuard<'a, Shard>); 4]>;
+
 /// The locked view of the keyspace one command (or one MULTI/EXEC, or one script) runs with.
 pub struct Access<'a> {
     ks: &'a Keyspace,
     /// Held shard locks, sorted by (db, shard).
-    guards: Vec<(u32, u32, MutexGuard<'a, Shard>)>,
+    guards: Guards<'a>,
     exclusive: bool,
     /// The client's selected database.
     pub db: usize,
@@ -271,11 +273,13 @@ pub struct Access<'a> {
     pub lfu: Option<(u32, u32)>,
     /// Writes performed (added to the server's dirty counter).
     pub dirty: u64,
+    /// The statistics slot (thread) this access counts in.
+    pub slot: usize,
 }
 
 impl<'a> Access<'a> {
-    fn new(ks: &'a Keyspace, db: usize, guards: Vec<(u32, u32, MutexGuard<'a, Shard>)>, exclusive: bool, now_ms: i64) -> Self {
-        Access { ks, guards, exclusive, db, now_ms, lru_clock: (now_ms / 1000) as u32, no_touch: false, lfu: None, dirty: 0 }
+    fn new(ks: &'a Keyspace, db: usize, guards: Guards<'a>, exclusive: bool, now_ms: i64) -> Self {
+        Access { ks, guards, exclusive, db, now_ms, lru_clock: (now_ms / 1000) as u32, no_touch: false, lfu: None, dirty: 0, slot: 0 }
     }
 
     pub fn keyspace(&self) -> &'a Keyspace {
@@ -505,6 +509,6 @@ impl Stamp {
 
 impl Drop for Access<'_> {
     fn drop(&mut self) {
-        self.ks.add_dirty(self.dirty);
+        self.ks.add_dirty(self.slot, self.dirty);
     }
 }

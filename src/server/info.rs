@@ -106,7 +106,7 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             let _ = write!(
                 out,
                 "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
-                srv.ks.dirty.load(Ordering::Relaxed),
+                srv.ks.dirty.get(),
                 srv.lastsave_unix.load(Ordering::Relaxed),
             );
         }
@@ -114,20 +114,19 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             let ks = srv.ks.stats();
             let s = &srv.stats;
             let secs = ((now - srv.stats_reset_ms.load(Ordering::Relaxed)) / 1000).max(1) as u64;
-            let cmds = s.commands.load(Ordering::Relaxed);
+            let cmds = s.commands.get();
             let _ = write!(
                 out,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{cmds}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
-                s.connections.load(Ordering::Relaxed),
+                s.connections.get(),
                 cmds / secs,
-                s.net_input_bytes.load(Ordering::Relaxed),
-                s.net_output_bytes.load(Ordering::Relaxed),
-                s.rejected_connections.load(Ordering::Relaxed),
+                s.net_input_bytes.get(),
+                s.net_output_bytes.get(),
+                s.rejected_connections.get(),
                 ks.expired,
                 ks.hits,
                 ks.misses,
-                s.rejected_calls.load(Ordering::Relaxed)
-                    + srv.commands.iter().map(|c| c.failed_calls.load(Ordering::Relaxed)).sum::<u64>(),
+                s.rejected_calls.get() + srv.commands.iter().map(|c| c.failed_calls.get() + c.rejected_calls.get()).sum::<u64>(),
             );
         }
         "replication" => {
@@ -158,18 +157,18 @@ fn section(srv: &Server, name: &str, out: &mut String) {
         }
         "commandstats" => {
             out.push_str("# Commandstats\r\n");
-            let mut rows: Vec<_> = srv.commands.iter().filter(|c| c.calls.load(Ordering::Relaxed) > 0).collect();
+            let mut rows: Vec<_> = srv.commands.iter().filter(|c| c.calls.get() > 0).collect();
             rows.sort_by_key(|c| c.def.name);
             for c in rows {
-                let calls = c.calls.load(Ordering::Relaxed);
-                let usec = c.usec.load(Ordering::Relaxed);
+                let calls = c.calls.get();
+                let usec = c.usec.get();
                 let _ = write!(
                     out,
                     "cmdstat_{}:calls={calls},usec={usec},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
                     c.def.name,
                     usec as f64 / calls as f64,
-                    c.rejected_calls.load(Ordering::Relaxed),
-                    c.failed_calls.load(Ordering::Relaxed)
+                    c.rejected_calls.get(),
+                    c.failed_calls.get()
                 );
             }
         }

@@ -16,6 +16,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::command::table::CommandTable;
 use crate::keyspace::{now_ms, Keyspace};
+use crate::util::counter::Counter;
 use client::ClientHandle;
 use config::Config;
 
@@ -23,14 +24,40 @@ use config::Config;
 /// whole-database operations (DBSIZE, FLUSHDB) stay cheap.
 pub const SHARD_BITS: u32 = 6;
 
-#[derive(Default)]
+/// Server-wide statistics, one cache line per thread each (see `util::counter`).
 pub struct Stats {
-    pub connections: AtomicU64,
-    pub rejected_connections: AtomicU64,
-    pub commands: AtomicU64,
-    pub rejected_calls: AtomicU64,
-    pub net_input_bytes: AtomicU64,
-    pub net_output_bytes: AtomicU64,
+    pub connections: Counter,
+    pub rejected_connections: Counter,
+    pub commands: Counter,
+    pub rejected_calls: Counter,
+    pub net_input_bytes: Counter,
+    pub net_output_bytes: Counter,
+}
+
+impl Stats {
+    fn new(slots: usize) -> Stats {
+        Stats {
+            connections: Counter::new(slots),
+            rejected_connections: Counter::new(slots),
+            commands: Counter::new(slots),
+            rejected_calls: Counter::new(slots),
+            net_input_bytes: Counter::new(slots),
+            net_output_bytes: Counter::new(slots),
+        }
+    }
+
+    fn reset(&self) {
+        for c in [
+            &self.connections,
+            &self.rejected_connections,
+            &self.commands,
+            &self.rejected_calls,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ] {
+            c.reset();
+        }
+    }
 }
 
 /// CLIENT PAUSE state.
@@ -80,11 +107,11 @@ impl Server {
         }
         let srv = Server {
             ks: Keyspace::new(databases, SHARD_BITS, threads + 1),
+            stats: Stats::new(threads + 2),
             config: RwLock::new(config),
-            commands: CommandTable::build(),
+            commands: CommandTable::build(threads + 2),
             clients: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
-            stats: Stats::default(),
             started: Instant::now(),
             started_unix_ms: now_ms(),
             run_id,
@@ -140,18 +167,10 @@ impl Server {
     }
 
     pub fn reset_stats(&self) {
-        self.stats.connections.store(0, Ordering::Relaxed);
-        self.stats.rejected_connections.store(0, Ordering::Relaxed);
-        self.stats.commands.store(0, Ordering::Relaxed);
-        self.stats.rejected_calls.store(0, Ordering::Relaxed);
-        self.stats.net_input_bytes.store(0, Ordering::Relaxed);
-        self.stats.net_output_bytes.store(0, Ordering::Relaxed);
+        self.stats.reset();
         self.ks.reset_stats();
         for c in self.commands.iter() {
-            c.calls.store(0, Ordering::Relaxed);
-            c.usec.store(0, Ordering::Relaxed);
-            c.failed_calls.store(0, Ordering::Relaxed);
-            c.rejected_calls.store(0, Ordering::Relaxed);
+            c.reset_stats();
         }
         self.stats_reset_ms.store(now_ms(), Ordering::Relaxed);
     }
