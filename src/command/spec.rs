@@ -385,25 +385,6 @@ pub fn keys_with_flags(def: &CommandDef, args: &[&[u8]]) -> Vec<(usize, u32)> {
     keys_from_proc(def.getkeys, args)
 }
 
-/// Redis's string2ll: the whole string must be a canonical 64-bit integer.
-fn parse_i64_strict(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
-    if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        let n = (d - b'0') as i64;
-        v = if neg { v.checked_mul(10)?.checked_sub(n)? } else { v.checked_mul(10)?.checked_add(n)? };
-    }
-    Some(v)
-}
 
 /// C's atoi as glibc implements it: (int)strtol(s, NULL, 10).
 fn atoi(s: &[u8]) -> i32 {
@@ -484,7 +465,7 @@ fn keys_from_specs(def: &CommandDef, args: &[&[u8]]) -> Option<Vec<(usize, u32)>
                 if at < 0 || at >= argc {
                     return None;
                 }
-                let numkeys = parse_i64_strict(args[at as usize]).filter(|&n| n >= 0)?;
+                let numkeys = crate::util::number::parse_i64(args[at as usize]).filter(|&n| n >= 0)?;
                 first += firstkey as i64;
                 // Redis truncates numkeys to a C int here.
                 (first + numkeys as i32 as i64 - 1, keystep as i64)

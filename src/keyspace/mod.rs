@@ -112,6 +112,15 @@ pub enum SetExpire {
     At(i64),
 }
 
+/// Keep a shard's count of keys with a TTL right when one key's expiry changes.
+fn track_expire(count: &mut usize, old: i64, new: i64) {
+    match (old != NO_EXPIRE, new != NO_EXPIRE) {
+        (true, false) => *count -= 1,
+        (false, true) => *count += 1,
+        _ => {}
+    }
+}
+
 /// Keep sweeping a shard while more than 10% of the examined keys had expired.
 fn removed_enough(removed: usize, seen: usize) -> bool {
     seen > 0 && removed * 10 > seen
@@ -401,16 +410,10 @@ impl<'a> Access<'a> {
         };
         match shard.dict.get_mut(h, key) {
             Some(e) => {
-                let had = e.expire_at_ms != NO_EXPIRE;
+                track_expire(&mut shard.expires, e.expire_at_ms, new_expire);
                 e.value = value;
                 e.expire_at_ms = new_expire;
                 e.lru = clock;
-                let has = new_expire != NO_EXPIRE;
-                if had && !has {
-                    shard.expires -= 1;
-                } else if !had && has {
-                    shard.expires += 1;
-                }
             }
             None => {
                 shard.dict.insert_new(h, Entry { key: CompactBytes::new(key), value, expire_at_ms: new_expire, lru: clock });
@@ -437,14 +440,8 @@ impl<'a> Access<'a> {
         let db = self.db;
         let (h, shard) = self.shard_for(db, key);
         let Some(e) = shard.dict.get_mut(h, key) else { return false };
-        let had = e.expire_at_ms != NO_EXPIRE;
+        track_expire(&mut shard.expires, e.expire_at_ms, at_ms);
         e.expire_at_ms = at_ms;
-        let has = at_ms != NO_EXPIRE;
-        if had && !has {
-            shard.expires -= 1;
-        } else if !had && has {
-            shard.expires += 1;
-        }
         true
     }
 

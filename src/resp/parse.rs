@@ -255,7 +255,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !is_space(line[i + 1]) {
+                    if !closes_token(line, i) {
                         return None;
                     }
                     i += 1;
@@ -273,7 +273,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !is_space(line[i + 1]) {
+                    if !closes_token(line, i) {
                         return None;
                     }
                     i += 1;
@@ -297,6 +297,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         }
         out.push(cur);
     }
+}
+
+/// A closing quote at `i` must end the token: be followed by a space or the end of line.
+fn closes_token(line: &[u8], i: usize) -> bool {
+    i + 1 >= line.len() || is_space(line[i + 1])
 }
 
 fn is_space(c: u8) -> bool {

@@ -292,20 +292,7 @@ mod tests {
         assert!(m(&p3, &[b'x'; 900]));
     }
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::util::test_rng::Rng;
 
     /// 300 keys x 3000 random patterns over a nasty alphabet. The expected
     /// FNV-1a hash of all 900,000 match bits (and the number of matches) was

@@ -5,3 +5,24 @@
 pub mod counter;
 pub mod glob;
 pub mod number;
+
+/// The xorshift generator the oracle-derived test tables were computed with (tests only).
+#[cfg(test)]
+pub(crate) mod test_rng {
+    pub struct Rng(pub u64);
+
+    impl Rng {
+        pub fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+
+        pub fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+}

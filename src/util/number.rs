@@ -853,17 +853,7 @@ mod tests {
         assert_eq!(fmt_f64_g17(3.0), "3");
     }
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-    }
+    use crate::util::test_rng::Rng;
 
     fn doubles() -> Vec<f64> {
         let mut r = Rng(0x2545F4914F6CDD1D);
