@@ -15,7 +15,7 @@ fn note(name: &str) -> &'static str {
         "flushall" => "no RDB save is triggered (persistence not built yet)",
         "lastsave" => "reports the start time until persistence exists",
         "debug" => "only SLEEP and HELP",
-        "info" => "errorstats and latencystats sections are empty; replication/persistence fields are static",
+        "info" => "latencystats section is empty; replication/persistence fields are static until those features exist",
         "client|list" | "client|info" => "argv-mem, multi-mem, oll, omem report 0; user is always default",
         "client|kill" => "USER accepts only default (no ACL users yet)",
         "client|getredir" | "client|trackinginfo" => "tracking is not built yet: always reports off",

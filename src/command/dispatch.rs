@@ -99,6 +99,7 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
         Ok(c) => c,
         Err(e) => {
             srv.stats.rejected_calls.add(slot, 1);
+            srv.count_error(&e.0);
             out.error(&e.0);
             client.after_reply(out, mark);
             return;
@@ -106,6 +107,7 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
     };
     if srv.auth_required() && !client.authenticated && !cmd.def.has(flags::NO_AUTH) {
         cmd.rejected_calls.add(slot, 1);
+        srv.count_error("NOAUTH");
         out.error("NOAUTH Authentication required.");
         client.after_reply(out, mark);
         return;
@@ -163,6 +165,7 @@ fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &m
     match (cmd.handler)(&mut ctx) {
         Ok(()) => false,
         Err(e) => {
+            srv.count_error(&e.0);
             ctx.out.error(&e.0);
             true
         }

@@ -126,7 +126,7 @@ fn section(srv: &Server, name: &str, out: &mut String) {
                 ks.expired,
                 ks.hits,
                 ks.misses,
-                s.rejected_calls.get() + srv.commands.iter().map(|c| c.failed_calls.get() + c.rejected_calls.get()).sum::<u64>(),
+                srv.error_stats.lock().values().sum::<u64>(),
             );
         }
         "replication" => {
@@ -144,7 +144,12 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             );
         }
         "modules" => out.push_str("# Modules\r\n"),
-        "errorstats" => out.push_str("# Errorstats\r\n"),
+        "errorstats" => {
+            out.push_str("# Errorstats\r\n");
+            for (code, n) in srv.error_stats.lock().iter() {
+                let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+            }
+        }
         "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             out.push_str("# Keyspace\r\n");

@@ -93,6 +93,8 @@ pub struct Server {
     pub timeout_secs: AtomicU64,
     pub proto_max_bulk_len: AtomicI64,
     pub query_buffer_limit: AtomicU64,
+    /// INFO errorstats: error replies by code (the first word), in code order as Redis lists them.
+    pub error_stats: Mutex<std::collections::BTreeMap<String, u64>>,
     /// LFU policy in force: (lfu-log-factor << 32 | lfu-decay-time) + flag bit 63; 0 = LRU.
     pub lfu: AtomicU64,
 }
@@ -130,6 +132,7 @@ impl Server {
             proto_max_bulk_len: AtomicI64::new(512 * 1024 * 1024),
             query_buffer_limit: AtomicU64::new(1 << 30),
             lfu: AtomicU64::new(0),
+            error_stats: Mutex::new(std::collections::BTreeMap::new()),
         };
         srv.refresh_hot_config();
         srv
@@ -158,6 +161,17 @@ impl Server {
         (v != 0).then(|| (((v >> 32) & 0x7fff_ffff) as u32, v as u32))
     }
 
+    /// Count an error reply under its code (Redis tracks at most 128 distinct codes).
+    pub fn count_error(&self, msg: &str) {
+        let code = msg.split(' ').next().unwrap_or("ERR");
+        let mut stats = self.error_stats.lock();
+        if let Some(n) = stats.get_mut(code) {
+            *n += 1;
+        } else if stats.len() < 128 {
+            stats.insert(code.to_string(), 1);
+        }
+    }
+
     pub fn auth_required(&self) -> bool {
         self.requirepass.read().is_some()
     }
@@ -168,6 +182,7 @@ impl Server {
 
     pub fn reset_stats(&self) {
         self.stats.reset();
+        self.error_stats.lock().clear();
         self.ks.reset_stats();
         for c in self.commands.iter() {
             c.reset_stats();
