@@ -11,7 +11,11 @@
 //!   even while the table grows or shrinks between calls;
 //! * RANDOMKEY and eviction sampling need to pick a random bucket.
 //!
-//! Entries hold the key inline (`CompactBytes`), the value, the expiry time and the access
+//! The table is generic over what it stores (`Keyed`): the keyspace stores `Entry`, and the
+//! hash, set and sorted-set types reuse it for their large encodings, so HSCAN/SSCAN/ZSCAN
+//! get the same cursor guarantee as SCAN.
+//!
+//! Keyspace entries hold the key inline (`CompactBytes`), the value, the expiry time and the access
 //! clock, so a small string key costs one allocation of ~80 bytes plus one bucket pointer.
 //! Hashes come from the keyspace's randomly seeded hasher (keys are attacker controlled).
 
@@ -21,6 +25,12 @@ use super::value::Value;
 /// Millisecond unix time at which the key expires; `NO_EXPIRE` when it has none.
 pub const NO_EXPIRE: i64 = 0;
 
+/// What a `Dict` stores: anything that can name its key.
+pub trait Keyed {
+    fn key(&self) -> &[u8];
+}
+
+/// A keyspace entry.
 pub struct Entry {
     pub key: CompactBytes,
     pub value: Value,
@@ -29,22 +39,35 @@ pub struct Entry {
     pub lru: u32,
 }
 
-struct Node {
-    entry: Entry,
-    next: Option<Box<Node>>,
+impl Keyed for Entry {
+    fn key(&self) -> &[u8] {
+        &self.key
+    }
 }
 
-#[derive(Default)]
-struct Table {
-    buckets: Vec<Option<Box<Node>>>,
+#[derive(Clone)]
+struct Node<E> {
+    entry: E,
+    next: Option<Box<Node<E>>>,
+}
+
+#[derive(Clone)]
+struct Table<E> {
+    buckets: Vec<Option<Box<Node<E>>>>,
     used: usize,
 }
 
-impl Table {
+impl<E> Default for Table<E> {
+    fn default() -> Self {
+        Table { buckets: Vec::new(), used: 0 }
+    }
+}
+
+impl<E> Table<E> {
     fn mask(&self) -> u64 {
         (self.buckets.len() as u64).wrapping_sub(1)
     }
-    fn with_size(n: usize) -> Table {
+    fn with_size(n: usize) -> Table<E> {
         let mut buckets = Vec::with_capacity(n);
         buckets.resize_with(n, || None);
         Table { buckets, used: 0 }
@@ -53,15 +76,16 @@ impl Table {
 
 const MIN_SIZE: usize = 4;
 
-pub struct Dict {
-    t: [Table; 2],
+#[derive(Clone)]
+pub struct Dict<E = Entry> {
+    t: [Table<E>; 2],
     /// Next bucket of t[0] to move into t[1]; None when not rehashing.
     rehash_idx: Option<usize>,
     hash_of: fn(&[u8]) -> u64,
 }
 
-impl Dict {
-    pub fn new(hash_of: fn(&[u8]) -> u64) -> Dict {
+impl<E: Keyed> Dict<E> {
+    pub fn new(hash_of: fn(&[u8]) -> u64) -> Dict<E> {
         Dict { t: [Table::default(), Table::default()], rehash_idx: None, hash_of }
     }
 
@@ -82,11 +106,11 @@ impl Dict {
         self.t[0].buckets.len() + self.t[1].buckets.len()
     }
 
-    fn bucket_of(t: &Table, hash: u64) -> usize {
+    fn bucket_of(t: &Table<E>, hash: u64) -> usize {
         (hash & t.mask()) as usize
     }
 
-    pub fn get(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
+    pub fn get(&self, hash: u64, key: &[u8]) -> Option<&E> {
         for ti in 0..2 {
             let t = &self.t[ti];
             if t.buckets.is_empty() {
@@ -94,7 +118,7 @@ impl Dict {
             }
             let mut cur = t.buckets[Self::bucket_of(t, hash)].as_deref();
             while let Some(n) = cur {
-                if n.entry.key.as_slice() == key {
+                if n.entry.key() == key {
                     return Some(&n.entry);
                 }
                 cur = n.next.as_deref();
@@ -106,7 +130,7 @@ impl Dict {
         None
     }
 
-    pub fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
+    pub fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut E> {
         self.rehash_step();
         let rehashing = self.is_rehashing();
         for t in self.t.iter_mut() {
@@ -116,7 +140,7 @@ impl Dict {
             let idx = Self::bucket_of(t, hash);
             let mut cur = t.buckets[idx].as_deref_mut();
             while let Some(n) = cur {
-                if n.entry.key.as_slice() == key {
+                if n.entry.key() == key {
                     return Some(&mut n.entry);
                 }
                 cur = n.next.as_deref_mut();
@@ -129,7 +153,7 @@ impl Dict {
     }
 
     /// Insert an entry whose key is known to be absent.
-    pub fn insert_new(&mut self, hash: u64, entry: Entry) -> &mut Entry {
+    pub fn insert_new(&mut self, hash: u64, entry: E) -> &mut E {
         self.rehash_step();
         self.expand_if_needed();
         let ti = if self.is_rehashing() { 1 } else { 0 };
@@ -144,7 +168,7 @@ impl Dict {
         }
     }
 
-    pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
+    pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<E> {
         self.rehash_step();
         let rehashing = self.is_rehashing();
         let mut found = None;
@@ -154,7 +178,7 @@ impl Dict {
             }
             let idx = Self::bucket_of(t, hash);
             let mut cur = &mut t.buckets[idx];
-            while cur.as_ref().is_some_and(|n| n.entry.key.as_slice() != key) {
+            while cur.as_ref().is_some_and(|n| n.entry.key() != key) {
                 cur = &mut cur.as_mut().expect("checked above").next;
             }
             if let Some(node) = cur.take() {
@@ -176,7 +200,7 @@ impl Dict {
 
     /// Drop every entry, returning the old tables' contents as a new Dict (so the caller
     /// may free it on another thread).
-    pub fn take_all(&mut self) -> Dict {
+    pub fn take_all(&mut self) -> Dict<E> {
         let hash_of = self.hash_of;
         std::mem::replace(self, Dict::new(hash_of))
     }
@@ -240,7 +264,7 @@ impl Dict {
             let mut chain = self.t[0].buckets[idx].take();
             while let Some(mut node) = chain {
                 chain = node.next.take();
-                let h = hash_of(&node.entry.key);
+                let h = hash_of(node.entry.key());
                 let t1 = &mut self.t[1];
                 let b = Self::bucket_of(t1, h);
                 node.next = t1.buckets[b].take();
@@ -263,12 +287,12 @@ impl Dict {
 
     /// One SCAN step: calls `f` for every entry of the bucket(s) the cursor names and
     /// returns the next cursor (0 when the iteration is complete).
-    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Entry)) -> u64 {
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&E)) -> u64 {
         if self.is_empty() {
             return 0;
         }
         let mut v = cursor;
-        let emit = |t: &Table, idx: u64, f: &mut dyn FnMut(&Entry)| {
+        let emit = |t: &Table<E>, idx: u64, f: &mut dyn FnMut(&E)| {
             let mut cur = t.buckets[idx as usize].as_deref();
             while let Some(n) = cur {
                 f(&n.entry);
@@ -303,7 +327,7 @@ impl Dict {
     }
 
     /// Visit every entry (for KEYS, FLUSH accounting, SWAPDB helpers).
-    pub fn for_each(&self, mut f: impl FnMut(&Entry)) {
+    pub fn for_each(&self, mut f: impl FnMut(&E)) {
         for t in &self.t {
             for b in &t.buckets {
                 let mut cur = b.as_deref();
@@ -317,7 +341,7 @@ impl Dict {
 
     /// A random entry: a random non-empty bucket, then a random element of its chain
     /// (Redis's dictGetFairRandomKey trades perfect fairness for O(1) the same way).
-    pub fn random_entry(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
+    pub fn random_entry(&self, rng: &mut impl rand::Rng) -> Option<&E> {
         if self.is_empty() {
             return None;
         }
@@ -352,7 +376,7 @@ impl Dict {
     /// `max_buckets` buckets of the (non-rehashing view of the) table; returns the next
     /// cursor (0 = wrapped around), the removed entries and how many entries were examined.
     /// Used by active expiry.
-    pub fn sweep(&mut self, cursor: u64, max_buckets: usize, mut pred: impl FnMut(&Entry) -> bool) -> (u64, Vec<Entry>, usize) {
+    pub fn sweep(&mut self, cursor: u64, max_buckets: usize, mut pred: impl FnMut(&E) -> bool) -> (u64, Vec<E>, usize) {
         let mut removed = Vec::new();
         let mut v = cursor;
         let mut keys = Vec::new();
@@ -361,7 +385,7 @@ impl Dict {
             v = self.scan(v, |e| {
                 seen += 1;
                 if pred(e) {
-                    keys.push(e.key.clone());
+                    keys.push(e.key().to_vec());
                 }
             });
             if v == 0 {

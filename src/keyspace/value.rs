@@ -1,11 +1,16 @@
-//! `Value`: what a key holds. One variant per Redis type (more arrive with their issues);
-//! each type's representation and commands live in `crate::types::<type>`.
+//! `Value`: what a key holds. One variant per Redis type; each type's representation and
+//! commands live in `crate::types::<type>`. Collections are boxed so a `Value` stays 32
+//! bytes and a string key stays one small allocation.
 //!
 //! Strings have two in-memory forms, matching Redis's encodings: an `i64` (OBJECT ENCODING
 //! "int", set when a short string parses as an integer) and bytes ("embstr" up to 44 bytes
 //! when created whole, "raw" otherwise or once modified in place by APPEND/SETRANGE).
 
 use super::bytes::CompactBytes;
+use crate::types::hash::Hash;
+use crate::types::list::List;
+use crate::types::set::Set;
+use crate::types::zset::ZSet;
 
 /// Longest string Redis creates with the embstr encoding (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
 pub const EMBSTR_LIMIT: usize = 44;
@@ -13,6 +18,10 @@ pub const EMBSTR_LIMIT: usize = 44;
 pub enum Value {
     Int(i64),
     Str { bytes: CompactBytes, raw: bool },
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -35,6 +44,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Str { .. } => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -43,6 +56,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str { raw: false, .. } => "embstr",
             Value::Str { raw: true, .. } => "raw",
+            Value::List(l) => l.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
+            Value::Set(x) => x.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 
@@ -55,6 +72,10 @@ impl Value {
         match self {
             Value::Int(_) => 0,
             Value::Str { bytes, .. } => bytes.heap_size(),
+            Value::List(l) => l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(x) => x.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 
@@ -62,6 +83,10 @@ impl Value {
         match self {
             Value::Int(n) => Value::Int(*n),
             Value::Str { bytes, raw } => Value::Str { bytes: bytes.clone(), raw: *raw },
+            Value::List(l) => Value::List(l.clone()),
+            Value::Hash(h) => Value::Hash(h.clone()),
+            Value::Set(x) => Value::Set(x.clone()),
+            Value::ZSet(z) => Value::ZSet(z.clone()),
         }
     }
 }

@@ -60,6 +60,48 @@ impl Stats {
     }
 }
 
+/// Encoding thresholds of the collection types (the `*-max-listpack-*` family), cached
+/// from the configuration so type modules read them without the config lock.
+#[derive(Default)]
+pub struct TypeLimits {
+    pub hash_max_listpack_entries: AtomicI64,
+    pub hash_max_listpack_value: AtomicI64,
+    pub set_max_intset_entries: AtomicI64,
+    pub set_max_listpack_entries: AtomicI64,
+    pub set_max_listpack_value: AtomicI64,
+    pub zset_max_listpack_entries: AtomicI64,
+    pub zset_max_listpack_value: AtomicI64,
+    pub list_max_listpack_size: AtomicI64,
+    pub list_compress_depth: AtomicI64,
+}
+
+impl TypeLimits {
+    fn refresh(&self, cfg: &Config) {
+        let pairs: [(&AtomicI64, &str, i64); 9] = [
+            (&self.hash_max_listpack_entries, "hash-max-listpack-entries", 512),
+            (&self.hash_max_listpack_value, "hash-max-listpack-value", 64),
+            (&self.set_max_intset_entries, "set-max-intset-entries", 512),
+            (&self.set_max_listpack_entries, "set-max-listpack-entries", 128),
+            (&self.set_max_listpack_value, "set-max-listpack-value", 64),
+            (&self.zset_max_listpack_entries, "zset-max-listpack-entries", 128),
+            (&self.zset_max_listpack_value, "zset-max-listpack-value", 64),
+            (&self.list_max_listpack_size, "list-max-listpack-size", -2),
+            (&self.list_compress_depth, "list-compress-depth", 0),
+        ];
+        for (slot, name, default) in pairs {
+            let v = match cfg.get(name) {
+                Some(config::Val::Int(v)) => *v,
+                _ => default,
+            };
+            slot.store(v, Ordering::Relaxed);
+        }
+    }
+
+    pub fn get(slot: &AtomicI64) -> i64 {
+        slot.load(Ordering::Relaxed)
+    }
+}
+
 /// CLIENT PAUSE state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PauseMode {
@@ -93,6 +135,7 @@ pub struct Server {
     pub timeout_secs: AtomicU64,
     pub proto_max_bulk_len: AtomicI64,
     pub query_buffer_limit: AtomicU64,
+    pub limits: TypeLimits,
     /// INFO errorstats: error replies by code (the first word), in code order as Redis lists them.
     pub error_stats: Mutex<std::collections::BTreeMap<String, u64>>,
     /// LFU policy in force: (lfu-log-factor << 32 | lfu-decay-time) + flag bit 63; 0 = LRU.
@@ -133,6 +176,7 @@ impl Server {
             query_buffer_limit: AtomicU64::new(1 << 30),
             lfu: AtomicU64::new(0),
             error_stats: Mutex::new(std::collections::BTreeMap::new()),
+            limits: TypeLimits::default(),
         };
         srv.refresh_hot_config();
         srv
@@ -153,6 +197,7 @@ impl Server {
             0
         };
         self.lfu.store(lfu, Ordering::Relaxed);
+        self.limits.refresh(&cfg);
     }
 
     /// (lfu-log-factor, lfu-decay-time) when an LFU policy is in force.

@@ -2,4 +2,8 @@
 //! type-agnostic key commands (Redis's db.c and expire.c).
 
 pub mod generic;
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod string;
+pub mod zset;
