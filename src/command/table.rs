@@ -87,6 +87,10 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "setnx" => (st::setnx, Keys),
         "setrange" => (st::setrange, Keys),
         "strlen" => (st::strlen, Keys),
+        // lists (types::list)
+        // hashes (types::hash)
+        // sets (types::set)
+        // sorted sets (types::zset)
         // generic keys
         "del" => (kc::del, Keys),
         "unlink" => (kc::del, Keys),
