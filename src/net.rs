@@ -267,7 +267,19 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                         clock = BatchClock::new();
                     }
                     dispatch::execute(srv, client, &args, &mut out, &mut clock);
+                    drop(args);
                     consumed = base + end;
+                    if let Some(w) = client.blocked.take() {
+                        // A blocking command found nothing: stop processing this client's
+                        // commands until the waiter is served, times out or is unblocked.
+                        client.publish();
+                        let keep = wait_blocked(srv, stream, &mut rbuf, &mut out, &handle, &w, qlimit).await;
+                        crate::command::blocking::unregister(srv, client, &w);
+                        if !keep {
+                            return;
+                        }
+                        clock = BatchClock::new();
+                    }
                     if client.close_after_reply {
                         close = true;
                         break;
@@ -317,6 +329,73 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         if close {
             let _ = stream.shutdown().await;
             return;
+        }
+    }
+}
+
+/// Wait for a blocked client's waiter, flushing the replies before it first. Keeps reading
+/// the socket (buffering what arrives) to notice a disconnect. False: close the connection.
+async fn wait_blocked(
+    srv: &Server,
+    stream: &mut TcpStream,
+    rbuf: &mut Vec<u8>,
+    out: &mut ReplyWriter,
+    handle: &client::ClientHandle,
+    w: &crate::keyspace::blocking::Waiter,
+    qlimit: usize,
+) -> bool {
+    if !out.is_empty() {
+        srv.stats.net_output_bytes.add(0, out.buf.len() as u64);
+        if stream.write_all(&out.buf).await.is_err() {
+            w.cancel_with(None);
+            return false;
+        }
+        out.buf.clear();
+    }
+    loop {
+        if let Some(reply) = w.take_reply() {
+            out.buf.extend_from_slice(&reply);
+            return true;
+        }
+        if w.is_done() {
+            // Cancelled without a reply (cannot happen for a live client); nothing to send.
+            return true;
+        }
+        let deadline = w.deadline;
+        let timer = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            rbuf.reserve(16 * 1024);
+        }
+        tokio::select! {
+            _ = w.notify.notified() => {}
+            _ = timer => {
+                if !w.cancel_with(Some(w.timeout_reply.clone())) {
+                    // Being served right now: the reply is coming.
+                    w.notify.notified().await;
+                }
+            }
+            _ = handle.kill_notify.notified() => {
+                w.cancel_with(None);
+                return false;
+            }
+            r = stream.read_buf(rbuf) => match r {
+                Ok(0) | Err(_) => {
+                    w.cancel_with(None);
+                    return false;
+                }
+                Ok(n) => {
+                    srv.stats.net_input_bytes.add(0, n as u64);
+                    if rbuf.len() > qlimit {
+                        w.cancel_with(None);
+                        return false;
+                    }
+                }
+            },
         }
     }
 }

@@ -1,5 +1,4 @@
-//! Number parsing and glob matching on arbitrary input. Layout: byte 0 selects nothing
-//! (reserved), then the input is split at the first 0xff byte into (a, b).
+//! Number parsing and glob matching on arbitrary input. Layout: the input is split at the first 0xff byte into (a, b).
 #![no_main]
 
 use cinnabar::util::glob::glob_match;
@@ -31,9 +30,5 @@ fuzz_target!(|data: &[u8]| {
     let mi = glob_match(a, b, true);
     if !a.iter().chain(b.iter()).any(|c| c.is_ascii_uppercase()) {
         assert_eq!(m, mi, "nocase differs on lowercase inputs");
-    }
-    // Case-folding both sides never turns a case-sensitive match into a nocase miss.
-    if m {
-        assert!(mi, "case-sensitive match but nocase miss");
     }
 });

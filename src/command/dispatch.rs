@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::spec::{flags, key_positions};
 use super::table::{Command, Lock};
-use super::{Ctx, Error};
+use super::{blocking, Ctx, Error};
 use crate::keyspace::now_ms;
 use crate::resp::write::ReplyWriter;
 use crate::server::client::{Client, ReplyMode};
@@ -122,7 +122,7 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
 /// The key arguments of a command, from the table. Commands without movable keys use the
 /// legacy (first, last, step) range, which Redis derives from their key specs and which is
 /// exact for them; the others go through the full key-spec extraction.
-fn command_keys<'x>(cmd: &Command, args: &[&'x [u8]]) -> smallvec::SmallVec<[&'x [u8]; 4]> {
+pub fn command_keys<'x>(cmd: &Command, args: &[&'x [u8]]) -> smallvec::SmallVec<[&'x [u8]; 4]> {
     let def = cmd.def;
     if def.has(flags::MOVABLE_KEYS) {
         return key_positions(def, args).iter().filter_map(|&i| args.get(i).copied()).collect();
@@ -144,25 +144,47 @@ fn command_keys<'x>(cmd: &Command, args: &[&'x [u8]]) -> smallvec::SmallVec<[&'x
 
 /// Lock what the command needs and call its handler. Returns true if it replied an error.
 fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &mut ReplyWriter, now: i64) -> bool {
-    // Guards are declared before the access so they are released after it.
-    let _shared;
-    let _exclusive;
-    let mut ks = match cmd.lock {
-        Lock::Keys => {
-            _shared = srv.ks.enter(client.worker);
-            let keys = command_keys(cmd, args);
-            srv.ks.access(client.db, &keys, now)
-        }
-        Lock::Exclusive => {
-            _exclusive = srv.ks.enter_exclusive();
-            srv.ks.access_exclusive(client.db, now)
-        }
+    let (failed, deferred) = {
+        // Guards are declared before the access so they are released after it.
+        let _shared;
+        let _exclusive;
+        let mut ks = match cmd.lock {
+            Lock::Keys => {
+                _shared = srv.ks.enter(client.worker);
+                let keys = command_keys(cmd, args);
+                srv.ks.access(client.db, &keys, now)
+            }
+            Lock::Exclusive => {
+                _exclusive = srv.ks.enter_exclusive();
+                srv.ks.access_exclusive(client.db, now)
+            }
+        };
+        ks.no_touch = client.no_touch && cmd.def.name != "touch";
+        ks.slot = client.worker;
+        ks.lfu = srv.lfu_params();
+        let failed = call(srv, client, cmd.handler, args, out, &mut ks);
+        // Clients blocked on keys this command filled are served before its locks are
+        // released and before its reply is sent (see command::blocking).
+        let deferred = if ks.ready.is_empty() { Vec::new() } else { blocking::serve_ready(srv, &mut ks) };
+        (failed, deferred)
     };
-    ks.no_touch = client.no_touch && cmd.def.name != "touch";
-    ks.slot = client.worker;
-    ks.lfu = srv.lfu_params();
+    if !deferred.is_empty() {
+        blocking::serve_deferred(srv, client.worker, deferred, now);
+    }
+    failed
+}
+
+/// Call a handler with a locked keyspace view; an error becomes the reply. True if it failed.
+pub fn call<'a>(
+    srv: &'a Server,
+    client: &mut Client,
+    handler: super::Handler,
+    args: &[&[u8]],
+    out: &mut ReplyWriter,
+    ks: &mut crate::keyspace::Access<'a>,
+) -> bool {
     let mut ctx = Ctx { srv, client, out, ks, args };
-    match (cmd.handler)(&mut ctx) {
+    match handler(&mut ctx) {
         Ok(()) => false,
         Err(e) => {
             srv.count_error(&e.0);

@@ -3,6 +3,7 @@
 //! locking, handler, statistics).
 
 pub mod args;
+pub mod blocking;
 pub mod dispatch;
 pub mod introspect;
 pub mod spec;
@@ -61,7 +62,7 @@ pub struct Ctx<'a, 'b> {
     pub srv: &'a Server,
     pub client: &'b mut Client,
     pub out: &'b mut ReplyWriter,
-    pub ks: Access<'a>,
+    pub ks: &'b mut Access<'a>,
     pub args: &'b [&'b [u8]],
 }
 

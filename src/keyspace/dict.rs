@@ -402,6 +402,58 @@ impl<E: Keyed> Dict<E> {
     }
 }
 
+/// Bucket-level access for uniform random sampling (SRANDMEMBER, SPOP, HRANDFIELD): the
+/// collection types pick (bucket slot, chain position) pairs uniformly and reject misses,
+/// which, unlike "random bucket, then random element of its chain", gives every entry the
+/// same probability whatever the chain lengths.
+impl<E: Keyed> Dict<E> {
+    /// Length of the chain at `slot` (t[0]'s buckets first, then t[1]'s, as `slots` counts
+    /// them) and its entry at position `pos`, if the chain is that long.
+    pub fn chain_entry(&self, slot: usize, pos: usize) -> (usize, Option<&E>) {
+        let n0 = self.t[0].buckets.len();
+        let bucket = if slot < n0 {
+            self.t[0].buckets.get(slot)
+        } else {
+            self.t[1].buckets.get(slot - n0)
+        };
+        let mut cur = bucket.and_then(|b| b.as_deref());
+        let (mut len, mut found) = (0, None);
+        while let Some(n) = cur {
+            if len == pos {
+                found = Some(&n.entry);
+            }
+            len += 1;
+            cur = n.next.as_deref();
+        }
+        (len, found)
+    }
+
+    /// The longest chain in either table (O(slots)).
+    pub fn max_chain_len(&self) -> usize {
+        let mut max = 0;
+        for t in &self.t {
+            for b in &t.buckets {
+                let mut len = 0;
+                let mut cur = b.as_deref();
+                while let Some(n) = cur {
+                    len += 1;
+                    cur = n.next.as_deref();
+                }
+                max = max.max(len);
+            }
+        }
+        max
+    }
+
+    /// Pre-size an empty table for `n` entries (a set or hash converted from its compact
+    /// encoding), so the conversion does not rehash several times.
+    pub fn reserve_empty(&mut self, n: usize) {
+        if self.is_empty() && !self.is_rehashing() {
+            self.t[0] = Table::with_size(n.max(MIN_SIZE).next_power_of_two());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

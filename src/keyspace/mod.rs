@@ -19,6 +19,7 @@
 //! Expiry times live in the entries. Lookups delete expired keys lazily; the cron thread
 //! sweeps shards that hold keys with a TTL (see `active_expire_cycle`).
 
+pub mod blocking;
 pub mod bytes;
 pub mod dict;
 pub mod value;
@@ -59,11 +60,27 @@ pub struct Shard {
     /// Where the active-expiry sweep resumes.
     pub expire_cursor: u64,
     pub stats: ShardStats,
+    /// Clients blocked on keys of this shard (BLPOP & co).
+    pub waiters: blocking::Waiters,
 }
 
 impl Shard {
     fn new() -> Shard {
-        Shard { dict: Dict::new(key_hash), expires: 0, expire_cursor: 0, stats: ShardStats::default() }
+        Shard {
+            dict: Dict::new(key_hash),
+            expires: 0,
+            expire_cursor: 0,
+            stats: ShardStats::default(),
+            waiters: blocking::Waiters::default(),
+        }
+    }
+
+    /// Exchange the data (not the waiters: they belong to a database number) with another
+    /// shard, for SWAPDB.
+    pub fn swap_data(&mut self, other: &mut Shard) {
+        std::mem::swap(&mut self.dict, &mut other.dict);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.expire_cursor, &mut other.expire_cursor);
     }
 
     /// Remove a key, keeping the expiry count right.
@@ -182,6 +199,11 @@ impl Keyspace {
         })
     }
 
+    /// Keys with at least one blocked client (INFO total_blocking_keys).
+    pub fn blocking_keys(&self) -> usize {
+        self.dbs.iter().flat_map(|db| db.shards.iter()).map(|s| s.lock().waiters.len()).sum()
+    }
+
     pub fn stats(&self) -> ShardStats {
         let mut t = ShardStats::default();
         for db in &self.dbs {
@@ -284,11 +306,13 @@ pub struct Access<'a> {
     pub dirty: u64,
     /// The statistics slot (thread) this access counts in.
     pub slot: usize,
+    /// Keys written that have blocked clients waiting on them, (db, key), in order.
+    pub ready: Vec<(usize, Vec<u8>)>,
 }
 
 impl<'a> Access<'a> {
     fn new(ks: &'a Keyspace, db: usize, guards: Guards<'a>, exclusive: bool, now_ms: i64) -> Self {
-        Access { ks, guards, exclusive, db, now_ms, lru_clock: (now_ms / 1000) as u32, no_touch: false, lfu: None, dirty: 0, slot: 0 }
+        Access { ks, guards, exclusive, db, now_ms, lru_clock: (now_ms / 1000) as u32, no_touch: false, lfu: None, dirty: 0, slot: 0, ready: Vec::new() }
     }
 
     pub fn keyspace(&self) -> &'a Keyspace {
@@ -313,6 +337,29 @@ impl<'a> Access<'a> {
             }
         };
         &mut self.guards[i].2
+    }
+
+    /// Make sure the shards of `keys` (in `db`) are held, taking missing ones with
+    /// `try_lock` (never blocking, so holding shards out of order cannot deadlock).
+    /// False if one was busy.
+    pub fn try_lock_keys<K: AsRef<[u8]>>(&mut self, db: usize, keys: &[K]) -> bool {
+        for k in keys {
+            let id = (db as u32, self.ks.shard_of(key_hash(k.as_ref())) as u32);
+            if let Err(i) = self.guards.binary_search_by(|(d, s, _)| (*d, *s).cmp(&id)) {
+                match self.ks.dbs[db].shards[id.1 as usize].try_lock() {
+                    Some(g) => self.guards.insert(i, (id.0, id.1, g)),
+                    None => return false,
+                }
+            }
+        }
+        true
+    }
+
+    /// Note that `key` was written, if clients wait on it.
+    pub fn note_ready(&mut self, db: usize, key: &[u8]) {
+        if !self.ready.iter().any(|(d, k)| *d == db && k == key) {
+            self.ready.push((db, key.to_vec()));
+        }
     }
 
     fn shard_for(&mut self, db: usize, key: &[u8]) -> (u64, &mut Shard) {
@@ -368,6 +415,9 @@ impl<'a> Access<'a> {
         let stamp = self.stamp();
         let touch = !self.no_touch;
         let db = self.db;
+        if self.shard_for(db, key).1.waiters.has(key) {
+            self.note_ready(db, key);
+        }
         let e = self.find(db, key)?;
         if touch {
             stamp.apply(e);
@@ -398,6 +448,9 @@ impl<'a> Access<'a> {
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, expire: SetExpire) {
         let clock = self.stamp().initial();
         let now = self.now_ms;
+        if self.shard_for(db, key).1.waiters.has(key) {
+            self.note_ready(db, key);
+        }
         let (h, shard) = self.shard_for(db, key);
         let mut old_expire = NO_EXPIRE;
         if let Some(e) = shard.dict.get(h, key) {

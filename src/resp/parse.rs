@@ -10,7 +10,7 @@
 //! Errors carry Redis's exact texts; after one the connection replies and closes, as
 //! redis-server does.
 
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 
 /// Longest inline request or header line Redis accepts without a newline (PROTO_INLINE_MAX_SIZE).
 pub const INLINE_MAX: usize = 64 * 1024;
@@ -99,11 +99,10 @@ impl Parser {
             if buf[0] != b'*' {
                 return self.parse_inline(buf);
             }
-            let Some((line, next)) = read_line(buf, 1) else {
-                if buf.len() > INLINE_MAX {
-                    return Err(ProtoError::TooBigMbulkCount);
-                }
-                return Ok(Parsed::Incomplete { want: 0 });
+            let (line, next) = match read_line(buf, 1) {
+                Line::Complete(line, next) => (line, next),
+                Line::NoCr if buf.len() > INLINE_MAX => return Err(ProtoError::TooBigMbulkCount),
+                Line::NoCr | Line::NoLf => return Ok(Parsed::Incomplete { want: 0 }),
             };
             let count = parse_len(line).ok_or(ProtoError::InvalidMbulkLen)?;
             if count > i32::MAX as i64 {
@@ -127,12 +126,13 @@ impl Parser {
                 self.remaining = Some(remaining);
                 return Ok(Parsed::Incomplete { want: 0 });
             }
-            let Some((line, next)) = read_line(buf, pos) else {
-                if buf.len() - pos > INLINE_MAX {
-                    return Err(ProtoError::TooBigBulkCount);
+            let (line, next) = match read_line(buf, pos) {
+                Line::Complete(line, next) => (line, next),
+                Line::NoCr if buf.len() - pos > INLINE_MAX => return Err(ProtoError::TooBigBulkCount),
+                Line::NoCr | Line::NoLf => {
+                    self.remaining = Some(remaining);
+                    return Ok(Parsed::Incomplete { want: 0 });
                 }
-                self.remaining = Some(remaining);
-                return Ok(Parsed::Incomplete { want: 0 });
             };
             if buf[pos] != b'$' {
                 return Err(ProtoError::ExpectedDollar(buf[pos]));
@@ -162,7 +162,10 @@ impl Parser {
     }
 
     fn parse_inline(&mut self, buf: &[u8]) -> Result<Parsed, ProtoError> {
-        let Some(nl) = memchr(b'\n', buf) else {
+        // Redis finds the newline with strchr on its NUL-terminated query buffer, so a
+        // NUL before the newline hides it: the request stays incomplete (until it
+        // outgrows INLINE_MAX).
+        let Some(nl) = memchr2(b'\n', 0, buf).filter(|&i| buf[i] == b'\n') else {
             if buf.len() > INLINE_MAX {
                 return Err(ProtoError::TooBigInline);
             }
@@ -181,15 +184,32 @@ impl Parser {
     }
 }
 
-/// A CRLF-terminated line starting at `from`: (line without CRLF, offset after CRLF).
+/// What `read_line` found.
+enum Line<'a> {
+    /// The line without CRLF, and the offset after CRLF.
+    Complete(&'a [u8], usize),
+    /// No `\r` yet (the only case where Redis applies its "too big ... count string" limit).
+    NoCr,
+    /// The `\r` is the last byte: wait for one more, whatever the line's length.
+    NoLf,
+}
+
+/// A CRLF-terminated line starting at `from`.
 /// Like Redis, only `\r` is searched for and the byte after it is assumed to be `\n`.
-fn read_line(buf: &[u8], from: usize) -> Option<(&[u8], usize)> {
-    let rel = memchr(b'\r', &buf[from..])?;
+/// Redis searches with strchr on its NUL-terminated query buffer, so a NUL before the
+/// `\r` means "no `\r` yet".
+fn read_line(buf: &[u8], from: usize) -> Line<'_> {
+    let Some(rel) = memchr2(b'\r', 0, &buf[from..]) else {
+        return Line::NoCr;
+    };
     let cr = from + rel;
-    if cr + 1 >= buf.len() {
-        return None;
+    if buf[cr] == 0 {
+        return Line::NoCr;
     }
-    Some((&buf[from..cr], cr + 2))
+    if cr + 1 >= buf.len() {
+        return Line::NoLf;
+    }
+    Line::Complete(&buf[from..cr], cr + 2)
 }
 
 /// Redis's string2ll for a length header: optional '-', digits, no '+', no spaces.
@@ -350,8 +370,8 @@ mod tests {
         assert_eq!(p.parse(b"get \"abc\r\n", &lim()), Err(ProtoError::UnbalancedQuotes));
         assert_eq!(p.parse(b"get \"a\"b\r\n", &lim()), Err(ProtoError::UnbalancedQuotes));
         assert_eq!(p.parse(b"\r\n", &lim()).unwrap(), Parsed::Empty(2));
-        // A NUL ends the line for the splitter, as in Redis (and must not loop forever).
-        assert_eq!(p.parse(b"\x00-60$\n", &lim()).unwrap(), Parsed::Empty(6));
+        // A NUL before the newline hides it, as strchr does in Redis: wait for more.
+        assert_eq!(p.parse(b"\x00-60$\n", &lim()).unwrap(), Parsed::Incomplete { want: 0 });
         assert_eq!(split_args(b"get a\x00b c"), Some(vec![b"get".to_vec(), b"a".to_vec()]));
         // \v separates tokens only between them (isspace), not inside one (Redis's switch).
         assert_eq!(split_args(b"a\x0bb \x0bc"), Some(vec![b"a\x0bb".to_vec(), b"c".to_vec()]));
@@ -374,5 +394,65 @@ mod tests {
         assert_eq!(p.parse(b"*11\r\n", &unauth), Err(ProtoError::UnauthMbulkLen));
         p.reset();
         assert_eq!(p.parse(b"*1\r\n$101\r\n", &unauth), Err(ProtoError::InvalidBulkLen));
+    }
+
+    /// Found by fuzz/ (parse_request), checked against redis-server: Redis looks for the
+    /// line end with strchr, so a NUL before it means "no line end yet" (the request waits
+    /// and only the 64k limit ends it); cinnabar used to parse or reject such lines at once.
+    #[test]
+    fn nul_before_line_end_waits_like_redis() {
+        let mut p = Parser::default();
+        for buf in [
+            &b"PING\x00\n"[..],
+            b"PING\x00\r\nPING\r\n",
+            b"*1\x00\r\n$4\r\nPING\r\n",
+            b"*1\r\n\x00\r\n",
+            b"*1\r\n$4\x00\r\nPING\r\n",
+            b"*1\r\n$\x004\r\nPING\r\n",
+        ] {
+            p.reset();
+            assert_eq!(p.parse(buf, &lim()), Ok(Parsed::Incomplete { want: 0 }), "{buf:?}");
+        }
+        // NULs inside a bulk payload or after the line end are just bytes.
+        p.reset();
+        let buf = b"*1\r\n$4\r\nP\x00NG\r\n";
+        assert_eq!(p.parse(buf, &lim()), Ok(Parsed::Command(buf.len())));
+        assert_eq!(args_of(&p, buf), vec![b"P\x00NG".to_vec()]);
+        p.reset();
+        assert_eq!(p.parse(b"PING\r\n\x00", &lim()), Ok(Parsed::Command(6)));
+        // The hidden line end only ends with the size limits.
+        let mut big = b"PING\x00\n".to_vec();
+        big.resize(INLINE_MAX + 1, b'x');
+        p.reset();
+        assert_eq!(p.parse(&big, &lim()), Err(ProtoError::TooBigInline));
+        let mut big = b"*1\x00\r\n".to_vec();
+        big.resize(INLINE_MAX + 2, b'x');
+        p.reset();
+        assert_eq!(p.parse(&big, &lim()), Err(ProtoError::TooBigMbulkCount));
+        let mut big = b"*1\r\n$\x00\r\n".to_vec();
+        big.resize(INLINE_MAX + 6, b'x');
+        p.reset();
+        assert_eq!(p.parse(&big, &lim()), Err(ProtoError::TooBigBulkCount));
+    }
+
+    /// Checked against redis-server: a header line longer than 64k whose `\r` has arrived
+    /// but not its `\n` waits (the "too big ... count string" limit applies only while no
+    /// `\r` has been seen); once complete it is an invalid length.
+    #[test]
+    fn long_header_with_lone_cr_waits_like_redis() {
+        let mut p = Parser::default();
+        for (prefix, err) in [(&b"*"[..], ProtoError::InvalidMbulkLen), (b"*1\r\n$", ProtoError::InvalidBulkLen)] {
+            let mut line = prefix.to_vec();
+            line.resize(prefix.len() + 70000, b'0');
+            p.reset();
+            let big = if prefix.len() == 1 { ProtoError::TooBigMbulkCount } else { ProtoError::TooBigBulkCount };
+            assert_eq!(p.parse(&line, &lim()), Err(big));
+            line.push(b'\r');
+            p.reset();
+            assert_eq!(p.parse(&line, &lim()), Ok(Parsed::Incomplete { want: 0 }));
+            line.push(b'\n');
+            p.reset();
+            assert_eq!(p.parse(&line, &lim()), Err(err));
+        }
     }
 }

@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use super::{PauseMode, Server};
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
+use crate::keyspace::blocking::Waiter;
 use crate::keyspace::now_ms;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub struct ClientHandle {
     pub obl: AtomicU64,
     pub tot_mem: AtomicU64,
     pub info: Mutex<SharedInfo>,
+    /// The waiter while the client is blocked (for CLIENT UNBLOCK).
+    pub blocked: Mutex<Option<Arc<Waiter>>>,
 }
 
 #[derive(Default, Clone)]
@@ -70,6 +73,14 @@ pub struct Client {
     pub no_evict: bool,
     pub close_after_reply: bool,
     pub last_command: &'static str,
+    /// Set by a blocking command that found nothing: the connection waits on it.
+    pub blocked: Option<Arc<Waiter>>,
+    /// Inside MULTI/EXEC or a script: blocking commands answer at once as if timed out.
+    pub deny_blocking: bool,
+    /// This is a re-execution of a blocked command on the client's behalf.
+    pub serving: bool,
+    /// A re-execution found nothing to serve after all.
+    pub would_block: bool,
 }
 
 impl Client {
@@ -86,6 +97,10 @@ impl Client {
             no_evict: false,
             close_after_reply: false,
             last_command: "NULL",
+            blocked: None,
+            deny_blocking: false,
+            serving: false,
+            would_block: false,
         }
     }
 
@@ -119,6 +134,7 @@ pub fn register(srv: &Server, addr: String, laddr: String, fd: i32) -> Arc<Clien
         obl: AtomicU64::new(0),
         tot_mem: AtomicU64::new(0),
         info: Mutex::new(SharedInfo { last_cmd: "NULL", ..Default::default() }),
+        blocked: Mutex::new(None),
     });
     srv.clients.lock().insert(id, h.clone());
     h
@@ -152,6 +168,9 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
     }
     if info.no_touch {
         flags.push('T');
+    }
+    if h.blocked.lock().is_some() {
+        flags.push('b');
     }
     if flags.is_empty() {
         flags.push('N');
@@ -456,6 +475,20 @@ pub fn pause(ctx: &mut Ctx) -> CmdResult {
 pub fn unpause(ctx: &mut Ctx) -> CmdResult {
     ctx.srv.pause_until_ms.store(0, Ordering::Relaxed);
     ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+pub fn unblock(ctx: &mut Ctx) -> CmdResult {
+    let id = int(ctx.args[2])?;
+    let error = match ctx.args.get(3) {
+        None => false,
+        Some(a) if eq(a, "timeout") => false,
+        Some(a) if eq(a, "error") => true,
+        Some(_) => return Err(Error::msg("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let done = id > 0 && crate::command::blocking::unblock(ctx.srv, id as u64, error);
+    ctx.out.int(done as i64);
     Ok(())
 }
 

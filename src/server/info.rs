@@ -82,8 +82,10 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             let n = srv.clients.lock().len();
             let _ = write!(
                 out,
-                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:0\r\ntotal_blocking_keys_on_nokey:0\r\n",
-                srv.maxclients.load(Ordering::Relaxed)
+                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
+                srv.maxclients.load(Ordering::Relaxed),
+                srv.blocked_clients.load(Ordering::Relaxed).max(0),
+                srv.ks.blocking_keys(),
             );
         }
         "memory" => {

@@ -136,6 +136,8 @@ pub struct Server {
     pub proto_max_bulk_len: AtomicI64,
     pub query_buffer_limit: AtomicU64,
     pub limits: TypeLimits,
+    /// Clients currently blocked (INFO blocked_clients).
+    pub blocked_clients: AtomicI64,
     /// INFO errorstats: error replies by code (the first word), in code order as Redis lists them.
     pub error_stats: Mutex<std::collections::BTreeMap<String, u64>>,
     /// LFU policy in force: (lfu-log-factor << 32 | lfu-decay-time) + flag bit 63; 0 = LRU.
@@ -177,6 +179,7 @@ impl Server {
             lfu: AtomicU64::new(0),
             error_stats: Mutex::new(std::collections::BTreeMap::new()),
             limits: TypeLimits::default(),
+            blocked_clients: AtomicI64::new(0),
         };
         srv.refresh_hot_config();
         srv

@@ -521,7 +521,16 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
             // Exclusive mode: no other thread holds shard locks, so order does not matter.
             let mut x = ks.dbs[a].shards[s].lock();
             let mut y = ks.dbs[b].shards[s].lock();
-            std::mem::swap(&mut *x, &mut *y);
+            x.swap_data(&mut y);
+        }
+        // Clients blocked on keys of either database may now find them filled.
+        for db in [a, b] {
+            for s in 0..ks.shards_per_db() {
+                let waited: Vec<Vec<u8>> = ctx.ks.shard_at(db, s).waiters.keys().cloned().collect();
+                for k in waited {
+                    ctx.ks.note_ready(db, &k);
+                }
+            }
         }
         ctx.ks.mark_dirty(1);
     }

@@ -4,6 +4,7 @@
 pub mod generic;
 pub mod hash;
 pub mod list;
+pub mod list_block;
 pub mod set;
 pub mod string;
 pub mod zset;

@@ -195,6 +195,27 @@ class CaseFile:
                     mods, expect, known = {}, {}, None
                     seen_command = True
                     continue
+                elif name == "send":
+                    # @send CMD ARGS...: send on the current connection without reading the
+                    # reply (a blocking command); a later @recv reads and compares it.
+                    if mods or expect or known:
+                        raise self._err(lineno, "modifiers go before @recv, not @send")
+                    try:
+                        toks = split_args(tail)
+                    except CaseSyntaxError as e:
+                        raise self._err(lineno, str(e))
+                    if not toks:
+                        raise self._err(lineno, "@send needs a command")
+                    self.steps.append(Step("send", lineno, line, toks))
+                    seen_command = True
+                    continue
+                elif name == "recv":
+                    # @recv: read one pending reply on the current connection and compare it
+                    # (modifiers and @known-diff apply as to a command).
+                    self.steps.append(Step("recv", lineno, line, [], mods, expect, known))
+                    mods, expect, known = {}, {}, None
+                    seen_command = True
+                    continue
                 elif name in ("resp2", "resp3", "reset-proto", "close", "sleep", "conn", "restart"):
                     if mods or expect or known:
                         raise self._err(lineno, f"modifiers must be followed by a command, not @{name}")

@@ -265,6 +265,17 @@ class CaseRunner:
             return True
         if k == "cmd":
             return self._command(step)
+        if k == "send":
+            for c in self._conns(step):
+                try:
+                    c.send_command(*step.args)
+                except ConnectionClosed:
+                    pass
+            return self._check_alive(step)
+        if k == "recv":
+            want, got = (self._read(c) for c in self._conns(step))
+            self._judge(step, want, got)
+            return self._check_alive(step)
         if k == "raw":
             return self._raw(step)
         raise AssertionError(k)

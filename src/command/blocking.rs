@@ -1,0 +1,212 @@
+//! The command side of blocking operations (the mechanism is described in
+//! `keyspace::blocking`): registering a blocked command, serving ready keys by executing
+//! waiters' commands again on their behalf, CLIENT UNBLOCK, and cleanup.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::dispatch::{call, command_keys};
+use super::{CmdResult, Ctx, Error};
+use crate::keyspace::blocking::Waiter;
+use crate::keyspace::{key_hash, Access};
+use crate::resp::write::ReplyWriter;
+use crate::server::client::Client;
+use crate::server::Server;
+
+/// What a blocking command replies when it times out, or runs where it may not block
+/// (inside MULTI or a script).
+#[derive(Clone, Copy)]
+pub enum OnTimeout {
+    /// A null array either way (BLPOP, BRPOP, BLMPOP, BZPOP*...).
+    NullArray,
+    /// BLMOVE/BRPOPLPUSH: a null array on timeout but a null bulk when not allowed to block,
+    /// as Redis answers them.
+    Move,
+}
+
+fn timeout_reply(kind: OnTimeout, resp3: bool, denied: bool) -> Vec<u8> {
+    let mut w = ReplyWriter::new(resp3);
+    match kind {
+        OnTimeout::Move if denied => w.nil(),
+        _ => w.nil_array(),
+    }
+    w.buf
+}
+
+/// Parse a blocking timeout in seconds (float) the way Redis does; None = wait forever.
+pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Error> {
+    let not_float = || Error::msg("ERR timeout is not a float or out of range");
+    if !crate::util::number::is_valid_long_double(arg) {
+        return Err(not_float());
+    }
+    // A valid long double beyond f64's range (1e400) overflows the conversion below too.
+    let secs = crate::util::number::parse_f64(arg).unwrap_or(f64::INFINITY);
+    let ms = secs * 1000.0;
+    // (long long)(ftval * 1000.0): x86 turns out-of-range values into LLONG_MIN.
+    let ms: i64 = if ms.is_nan() || ms >= 9.223372036854775807e18 || ms < -9.223372036854775808e18 {
+        i64::MIN
+    } else {
+        ms as i64
+    };
+    if ms < 0 {
+        return Err(Error::msg("ERR timeout is negative"));
+    }
+    if ms > i64::MAX - crate::keyspace::now_ms() {
+        return Err(Error::msg("ERR timeout is out of range"));
+    }
+    Ok(if ms == 0 { None } else { Some(Duration::from_millis(ms as u64)) })
+}
+
+/// Nothing to serve now: block the client on `keys` (all in its database, all locked by
+/// the command table), or, where blocking is not allowed (inside MULTI or a script),
+/// reply as if the timeout had expired. During a re-execution for a waiter, signal that
+/// there was nothing after all.
+pub fn block(ctx: &mut Ctx, keys: &[&[u8]], timeout: Option<Duration>, wants: &'static str, on_timeout: OnTimeout) -> CmdResult {
+    if ctx.client.serving {
+        ctx.client.would_block = true;
+        return Ok(());
+    }
+    if ctx.client.deny_blocking {
+        let r = timeout_reply(on_timeout, ctx.out.resp3, true);
+        ctx.out.buf.extend_from_slice(&r);
+        return Ok(());
+    }
+    let w = Arc::new(Waiter::new(
+        ctx.client.id,
+        ctx.client.db,
+        keys.iter().map(|k| k.to_vec()).collect(),
+        ctx.args.iter().map(|a| a.to_vec()).collect(),
+        wants,
+        ctx.out.resp3,
+        timeout_reply(on_timeout, ctx.out.resp3, false),
+        timeout.map(|t| Instant::now() + t),
+    ));
+    let db = ctx.client.db;
+    for k in keys {
+        let shard = ctx.ks.keyspace().shard_of(key_hash(k));
+        ctx.ks.shard_at(db, shard).waiters.add(k, w.clone());
+    }
+    *ctx.client.handle.blocked.lock() = Some(w.clone());
+    ctx.srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
+    ctx.client.blocked = Some(w);
+    Ok(())
+}
+
+/// Serve the waiters of the keys `ks` recorded as ready, in order, while the writer's
+/// locks are held. Returns the keys that need shards we could not take without waiting.
+pub fn serve_ready<'a>(srv: &'a Server, ks: &mut Access<'a>) -> Vec<(usize, Vec<u8>)> {
+    let mut deferred = Vec::new();
+    let mut i = 0;
+    // Serving can make more keys ready (BLMOVE pushes to its destination): walk the list
+    // as it grows. Bounded: each step serves a waiter or finishes a key.
+    while i < ks.ready.len() {
+        let (db, key) = ks.ready[i].clone();
+        i += 1;
+        serve_key(srv, ks, db, &key, &mut deferred);
+    }
+    ks.ready.clear();
+    deferred
+}
+
+fn serve_key<'a>(srv: &'a Server, ks: &mut Access<'a>, db: usize, key: &[u8], deferred: &mut Vec<(usize, Vec<u8>)>) {
+    let shard = ks.keyspace().shard_of(key_hash(key));
+    loop {
+        let Some(w) = ks.shard_at(db, shard).waiters.front(key) else { return };
+        let ready = ks.peek_in(db, key).is_some_and(|e| e.value.type_name() == w.wants);
+        if !ready {
+            return;
+        }
+        let Some(cmd) = srv.commands.get(&w.args[0]) else { return };
+        let args: Vec<&[u8]> = w.args.iter().map(|a| a.as_slice()).collect();
+        let needed = command_keys(cmd, &args);
+        if !ks.try_lock_keys(db, &needed) {
+            if !deferred.iter().any(|(d, k)| *d == db && k == key) {
+                deferred.push((db, key.to_vec()));
+            }
+            return;
+        }
+        let handle = srv.clients.lock().get(&w.client_id).cloned();
+        let Some(handle) = handle else {
+            // The client is gone: drop its waiter.
+            w.cancel_with(None);
+            ks.shard_at(db, shard).waiters.remove(key, &w);
+            continue;
+        };
+        if !w.begin_serve() {
+            continue;
+        }
+        let mut client = Client::new(handle, ks.slot);
+        client.db = db;
+        client.resp3 = w.resp3;
+        client.serving = true;
+        let mut out = ReplyWriter::new(w.resp3);
+        let saved_db = ks.db;
+        ks.db = db;
+        call(srv, &mut client, cmd.handler, &args, &mut out, ks);
+        ks.db = saved_db;
+        if client.would_block {
+            w.abort_serve();
+            return;
+        }
+        ks.shard_at(db, shard).waiters.remove(key, &w);
+        w.complete(out.buf);
+    }
+}
+
+/// Serve keys whose waiters needed shards that were busy: lock everything the front
+/// waiter needs, in order, and serve; repeat while progress is made.
+pub fn serve_deferred(srv: &Server, worker: usize, mut todo: Vec<(usize, Vec<u8>)>, now: i64) {
+    let mut rounds = 0;
+    while let Some((db, key)) = todo.pop() {
+        rounds += 1;
+        if rounds > 10_000 {
+            return;
+        }
+        let _gate = srv.ks.enter(worker);
+        let mut keys: Vec<Vec<u8>> = vec![key.clone()];
+        {
+            let mut probe = srv.ks.access(db, &[&key], now);
+            let shard = srv.ks.shard_of(key_hash(&key));
+            if let Some(w) = probe.shard_at(db, shard).waiters.front(&key) {
+                if let Some(cmd) = srv.commands.get(&w.args[0]) {
+                    let args: Vec<&[u8]> = w.args.iter().map(|a| a.as_slice()).collect();
+                    keys.extend(command_keys(cmd, &args).iter().map(|k| k.to_vec()));
+                }
+            }
+        }
+        let mut ks = srv.ks.access(db, &keys, now);
+        ks.slot = worker;
+        ks.ready.push((db, key));
+        let more = serve_ready(srv, &mut ks);
+        drop(ks);
+        todo.extend(more);
+    }
+}
+
+/// The blocked client stopped waiting (served, timed out, unblocked, gone): remove its
+/// waiter from every key it was queued on.
+pub fn unregister(srv: &Server, client: &Client, w: &Arc<Waiter>) {
+    let _gate = srv.ks.enter(client.worker);
+    let mut ks = srv.ks.access(w.db, &w.keys, crate::keyspace::now_ms());
+    for k in &w.keys {
+        let shard = srv.ks.shard_of(key_hash(k));
+        ks.shard_at(w.db, shard).waiters.remove(k, w);
+    }
+    *client.handle.blocked.lock() = None;
+    srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: true if the client was blocked and is now released.
+pub fn unblock(srv: &Server, id: u64, error: bool) -> bool {
+    let Some(handle) = srv.clients.lock().get(&id).cloned() else { return false };
+    let Some(w) = handle.blocked.lock().clone() else { return false };
+    let reply = if error {
+        let mut out = ReplyWriter::new(w.resp3);
+        out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        out.buf
+    } else {
+        w.timeout_reply.clone()
+    };
+    w.cancel_with(Some(reply))
+}

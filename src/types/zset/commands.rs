@@ -1,0 +1,1122 @@
+//! The sorted-set commands. Each handler parses and validates everything (in Redis's
+//! order, so the same error wins) before it touches the keyspace or writes a reply.
+//!
+//! Shared pieces: `RangeQuery` (the ZRANGE family: ranks, BYSCORE, BYLEX, REV, LIMIT,
+//! WITHSCORES, STORE), `set_op` (ZUNION/ZINTER/ZDIFF[STORE], ZINTERCARD with WEIGHTS and
+//! AGGREGATE), and `pop_reply`, the core of ZPOPMIN/ZPOPMAX/ZMPOP that the blocking pops
+//! (BZPOPMIN/BZPOPMAX/BZMPOP) call once a key is ready.
+
+use rand::Rng;
+use smallvec::SmallVec;
+
+use super::{Limits, LexRange, ScoreRange, ZSet};
+use crate::command::args::{eq, int};
+use crate::command::{err, CmdResult, Ctx, Error};
+use crate::keyspace::bytes::CompactBytes;
+use crate::keyspace::value::Value;
+use crate::keyspace::{Access, SetExpire};
+use crate::resp::write::ReplyWriter;
+use crate::server::TypeLimits;
+use crate::types::set::Set;
+use crate::util::number::{parse_f64, write_f64};
+
+fn limits(ctx: &Ctx) -> Limits {
+    let l = &ctx.srv.limits;
+    Limits {
+        entries: TypeLimits::get(&l.zset_max_listpack_entries).max(0) as usize,
+        value: TypeLimits::get(&l.zset_max_listpack_value).max(0) as usize,
+    }
+}
+
+/// The sorted set at `key` for reading: None if missing, WRONGTYPE if not a zset.
+fn read<'a>(ks: &'a mut Access, key: &[u8]) -> Result<Option<&'a ZSet>, Error> {
+    match ks.get(key) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::ZSet(z) => Ok(Some(z)),
+            _ => Err(err::WRONGTYPE),
+        },
+    }
+}
+
+/// The sorted set at `key` for writing.
+fn write<'a>(ks: &'a mut Access, key: &[u8]) -> Result<Option<&'a mut ZSet>, Error> {
+    match ks.get_mut(key) {
+        None => Ok(None),
+        Some(e) => match &mut e.value {
+            Value::ZSet(z) => Ok(Some(z)),
+            _ => Err(err::WRONGTYPE),
+        },
+    }
+}
+
+fn float_arg(a: &[u8]) -> Result<f64, Error> {
+    parse_f64(a).ok_or(err::NOT_FLOAT)
+}
+
+/// getPositiveLongFromObjectOrReply without a custom text: one error for both a
+/// non-integer and a negative value.
+fn positive(a: &[u8]) -> Result<i64, Error> {
+    match crate::util::number::parse_i64(a) {
+        Some(v) if v >= 0 => Ok(v),
+        _ => Err(err::NOT_POSITIVE),
+    }
+}
+
+/// Array header for `n` elements, doubled for RESP2 WITHSCORES (flat member, score).
+fn range_header(out: &mut ReplyWriter, n: usize, withscores: bool) {
+    out.array(if withscores && !out.resp3 { n * 2 } else { n });
+}
+
+/// One element of a range reply: a [member, score] pair under RESP3 WITHSCORES.
+#[inline]
+fn range_element(out: &mut ReplyWriter, member: &[u8], score: f64, withscores: bool) {
+    if withscores && out.resp3 {
+        out.array(2);
+    }
+    out.bulk(member);
+    if withscores {
+        out.double(score);
+    }
+}
+
+// ------------------------------------------------------------------ ZADD / ZINCRBY
+
+#[derive(Default, Clone, Copy)]
+struct AddFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+    ch: bool,
+    incr: bool,
+}
+
+/// ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]
+pub fn zadd(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let mut f = AddFlags::default();
+    let mut i = 2;
+    while i < args.len() {
+        let a = args[i];
+        if eq(a, "nx") {
+            f.nx = true;
+        } else if eq(a, "xx") {
+            f.xx = true;
+        } else if eq(a, "gt") {
+            f.gt = true;
+        } else if eq(a, "lt") {
+            f.lt = true;
+        } else if eq(a, "ch") {
+            f.ch = true;
+        } else if eq(a, "incr") {
+            f.incr = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let pairs = &args[i..];
+    if pairs.is_empty() || pairs.len() % 2 != 0 {
+        return Err(err::SYNTAX);
+    }
+    if f.nx && f.xx {
+        return Err(Error::msg("ERR XX and NX options at the same time are not compatible"));
+    }
+    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+        return Err(Error::msg("ERR GT, LT, and/or NX options at the same time are not compatible"));
+    }
+    if f.incr && pairs.len() > 2 {
+        return Err(Error::msg("ERR INCR option supports a single increment-element pair"));
+    }
+    add_generic(ctx, f, pairs)
+}
+
+/// ZINCRBY key increment member
+pub fn zincrby(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    add_generic(ctx, AddFlags { incr: true, ..AddFlags::default() }, &args[2..4])
+}
+
+fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
+    let n = pairs.len() / 2;
+    let mut scores: SmallVec<[f64; 8]> = SmallVec::with_capacity(n);
+    for j in 0..n {
+        scores.push(float_arg(pairs[2 * j])?);
+    }
+    let limits = limits(ctx);
+    let key = ctx.args[1];
+    let exists = write(&mut ctx.ks, key)?.is_some();
+    if !exists {
+        if f.xx {
+            if f.incr {
+                ctx.out.nil();
+            } else {
+                ctx.out.int(0);
+            }
+            return Ok(());
+        }
+        // Redis 7.2 sizes the new set by the pair count and the first member's length.
+        let hint = ZSet::with_hint(n, pairs[1].len(), limits);
+        ctx.ks.set(key, Value::ZSet(Box::new(hint)), SetExpire::Clear);
+    }
+    let Some(z) = write(&mut ctx.ks, key)? else { return Ok(()) };
+    if exists {
+        z.maybe_convert_for(n, limits);
+    }
+    let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
+    let mut last = 0.0;
+    for j in 0..n {
+        let member = pairs[2 * j + 1];
+        let mut score = scores[j];
+        match z.score(member) {
+            Some(cur) => {
+                if f.nx {
+                    continue;
+                }
+                if f.incr {
+                    score += cur;
+                    if score.is_nan() {
+                        // INCR takes a single pair: nothing was changed.
+                        return Err(Error::msg("ERR resulting score is not a number (NaN)"));
+                    }
+                }
+                if (f.lt && score >= cur) || (f.gt && score <= cur) {
+                    continue;
+                }
+                if score != cur {
+                    z.update(member, cur, score);
+                    updated += 1;
+                }
+            }
+            None => {
+                if f.xx {
+                    continue;
+                }
+                z.insert_new(member, score, limits);
+                added += 1;
+            }
+        }
+        processed += 1;
+        last = score;
+    }
+    ctx.ks.mark_dirty((added + updated) as u64);
+    if f.incr {
+        if processed > 0 {
+            ctx.out.double(last);
+        } else {
+            ctx.out.nil();
+        }
+    } else {
+        ctx.out.int(if f.ch { added + updated } else { added });
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ simple reads / ZREM
+
+pub fn zcard(ctx: &mut Ctx) -> CmdResult {
+    let n = read(&mut ctx.ks, ctx.args[1])?.map_or(0, |z| z.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+pub fn zscore(ctx: &mut Ctx) -> CmdResult {
+    match read(&mut ctx.ks, ctx.args[1])?.and_then(|z| z.score(ctx.args[2])) {
+        Some(s) => ctx.out.double(s),
+        None => ctx.out.nil(),
+    }
+    Ok(())
+}
+
+pub fn zmscore(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let z = read(&mut ctx.ks, args[1])?;
+    ctx.out.array(args.len() - 2);
+    for m in &args[2..] {
+        match z.and_then(|z| z.score(m)) {
+            Some(s) => ctx.out.double(s),
+            None => ctx.out.nil(),
+        }
+    }
+    Ok(())
+}
+
+pub fn zrem(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let key = args[1];
+    let Some(z) = write(&mut ctx.ks, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let mut removed = 0;
+    for m in &args[2..] {
+        if z.remove(m) {
+            removed += 1;
+            if z.is_empty() {
+                break;
+            }
+        }
+    }
+    let empty = z.is_empty();
+    if empty {
+        ctx.ks.delete(key);
+    }
+    ctx.ks.mark_dirty(removed as u64);
+    ctx.out.int(removed);
+    Ok(())
+}
+
+/// ZRANK / ZREVRANK key member [WITHSCORE]
+fn rank_generic(ctx: &mut Ctx, rev: bool) -> CmdResult {
+    let args = ctx.args;
+    if args.len() > 4 {
+        return Err(Error::msg(format!("ERR wrong number of arguments for '{}' command", if rev { "zrevrank" } else { "zrank" })));
+    }
+    let withscore = if args.len() == 4 {
+        if !eq(args[3], "withscore") {
+            return Err(err::SYNTAX);
+        }
+        true
+    } else {
+        false
+    };
+    let found = read(&mut ctx.ks, args[1])?.and_then(|z| z.rank(args[2]).map(|(r, s)| (r, s, z.len())));
+    match found {
+        Some((r, s, len)) => {
+            let r = if rev { len - 1 - r } else { r };
+            if withscore {
+                ctx.out.array(2);
+            }
+            ctx.out.int(r as i64);
+            if withscore {
+                ctx.out.double(s);
+            }
+        }
+        None if withscore => ctx.out.nil_array(),
+        None => ctx.out.nil(),
+    }
+    Ok(())
+}
+
+pub fn zrank(ctx: &mut Ctx) -> CmdResult {
+    rank_generic(ctx, false)
+}
+
+pub fn zrevrank(ctx: &mut Ctx) -> CmdResult {
+    rank_generic(ctx, true)
+}
+
+pub fn zcount(ctx: &mut Ctx) -> CmdResult {
+    let range = ScoreRange::parse(ctx.args[2], ctx.args[3])?;
+    let n = read(&mut ctx.ks, ctx.args[1])?.map_or(0, |z| {
+        let (s, e) = range.ranks(z);
+        e - s
+    });
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+pub fn zlexcount(ctx: &mut Ctx) -> CmdResult {
+    let range = LexRange::parse(ctx.args[2], ctx.args[3])?;
+    let n = read(&mut ctx.ks, ctx.args[1])?.map_or(0, |z| {
+        let (s, e) = range.ranks(z);
+        e - s
+    });
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+// ------------------------------------------------------------------ the ZRANGE family
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum By {
+    Rank,
+    Score,
+    Lex,
+}
+
+/// What a range command selected, before the key is read.
+enum Bounds<'a> {
+    Rank(i64, i64),
+    Score(ScoreRange),
+    Lex(LexRange<'a>),
+}
+
+/// Resolve a range against a set: (first ascending rank, count, descending?).
+fn window(z: &ZSet, bounds: &Bounds, rev: bool, offset: i64, limit: i64) -> (usize, usize) {
+    let len = z.len() as i64;
+    let (start, end) = match bounds {
+        Bounds::Rank(s, e) => {
+            let (mut s, mut e) = (*s, *e);
+            if s < 0 {
+                s += len;
+            }
+            if e < 0 {
+                e += len;
+            }
+            if s < 0 {
+                s = 0;
+            }
+            if s > e || s >= len {
+                return (0, 0);
+            }
+            if e >= len {
+                e = len - 1;
+            }
+            let n = (e - s + 1) as usize;
+            return if rev { ((len - 1 - s) as usize, n) } else { (s as usize, n) };
+        }
+        Bounds::Score(r) => r.ranks(z),
+        Bounds::Lex(r) => r.ranks(z),
+    };
+    // Redis skips `offset` elements one by one (a negative offset skips everything) and
+    // then emits up to `limit` (a negative limit means all).
+    if offset < 0 {
+        return (0, 0);
+    }
+    let avail = (end - start).saturating_sub(usize::try_from(offset).unwrap_or(usize::MAX));
+    let n = if limit < 0 { avail } else { avail.min(limit as usize) };
+    if n == 0 {
+        return (0, 0);
+    }
+    let offset = offset as usize;
+    if rev {
+        (end - 1 - offset, n)
+    } else {
+        (start + offset, n)
+    }
+}
+
+/// Redis's zrangeGenericCommand. `first`: index of the source key; `dst`: ZRANGESTORE's
+/// destination; `by`/`rev`: fixed by the legacy commands, None when options choose.
+fn range_generic(ctx: &mut Ctx, first: usize, dst: Option<&[u8]>, by: Option<By>, rev: Option<bool>) -> CmdResult {
+    let args = ctx.args;
+    let store = dst.is_some();
+    let (mut by_opt, mut rev_opt) = (by, rev);
+    let (mut withscores, mut offset, mut limit) = (false, 0i64, -1i64);
+    let mut j = first + 3;
+    while j < args.len() {
+        let left = args.len() - j - 1;
+        let a = args[j];
+        if !store && eq(a, "withscores") {
+            withscores = true;
+        } else if eq(a, "limit") && left >= 2 {
+            offset = int(args[j + 1])?;
+            limit = int(args[j + 2])?;
+            j += 2;
+        } else if rev.is_none() && rev_opt.is_none() && eq(a, "rev") {
+            rev_opt = Some(true);
+        } else if by.is_none() && by_opt.is_none() && eq(a, "bylex") {
+            by_opt = Some(By::Lex);
+        } else if by.is_none() && by_opt.is_none() && eq(a, "byscore") {
+            by_opt = Some(By::Score);
+        } else {
+            return Err(err::SYNTAX);
+        }
+        j += 1;
+    }
+    let rev = rev_opt.unwrap_or(false);
+    let by = by_opt.unwrap_or(By::Rank);
+    if limit != -1 && by == By::Rank {
+        return Err(Error::msg("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"));
+    }
+    if withscores && by == By::Lex {
+        return Err(Error::msg("ERR syntax error, WITHSCORES not supported in combination with BYLEX"));
+    }
+    let (mut lo, mut hi) = (args[first + 1], args[first + 2]);
+    if rev && by != By::Rank {
+        std::mem::swap(&mut lo, &mut hi);
+    }
+    let bounds = match by {
+        By::Rank => Bounds::Rank(int(lo)?, int(hi)?),
+        By::Score => Bounds::Score(ScoreRange::parse(lo, hi)?),
+        By::Lex => Bounds::Lex(LexRange::parse(lo, hi)?),
+    };
+    let key = args[first];
+    let z = read(&mut ctx.ks, key)?;
+    if let Some(dst) = dst {
+        let mut items: Vec<(f64, CompactBytes)> = Vec::new();
+        if let Some(z) = z {
+            let (from, n) = window(z, &bounds, rev, offset, limit);
+            items.reserve_exact(n);
+            z.visit_n(from, n, rev, |s, m| items.push((s, CompactBytes::new(m))));
+            if rev {
+                items.reverse();
+            }
+        }
+        return store_result(ctx, dst, items);
+    }
+    let Some(z) = z else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let (from, n) = window(z, &bounds, rev, offset, limit);
+    let out = &mut *ctx.out;
+    range_header(out, n, withscores);
+    z.visit_n(from, n, rev, |s, m| range_element(out, m, s, withscores));
+    Ok(())
+}
+
+/// Store a sorted result at `dst` (or delete `dst` when empty) and reply its size.
+fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, CompactBytes)>) -> CmdResult {
+    let n = items.len();
+    if n == 0 {
+        if ctx.ks.delete(dst) {
+            ctx.ks.mark_dirty(1);
+        }
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let z = ZSet::from_sorted(items, limits(ctx));
+    ctx.ks.set(dst, Value::ZSet(Box::new(z)), SetExpire::Clear);
+    ctx.ks.mark_dirty(1);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+pub fn zrange(ctx: &mut Ctx) -> CmdResult {
+    range_generic(ctx, 1, None, None, None)
+}
+
+pub fn zrangestore(ctx: &mut Ctx) -> CmdResult {
+    let dst = ctx.args[1];
+    range_generic(ctx, 2, Some(dst), None, None)
+}
+
+pub fn zrevrange(ctx: &mut Ctx) -> CmdResult {
+    range_generic(ctx, 1, None, Some(By::Rank), Some(true))
+}
+
+pub fn zrangebyscore(ctx: &mut Ctx) -> CmdResult {
+    range_generic(ctx, 1, None, Some(By::Score), Some(false))
+}
+
+pub fn zrevrangebyscore(ctx: &mut Ctx) -> CmdResult {
+    range_generic(ctx, 1, None, Some(By::Score), Some(true))
+}
+
+pub fn zrangebylex(ctx: &mut Ctx) -> CmdResult {
+    range_generic(ctx, 1, None, Some(By::Lex), Some(false))
+}
+
+pub fn zrevrangebylex(ctx: &mut Ctx) -> CmdResult {
+    range_generic(ctx, 1, None, Some(By::Lex), Some(true))
+}
+
+// ------------------------------------------------------------------ ZREMRANGEBY*
+
+fn remrange_generic(ctx: &mut Ctx, by: By) -> CmdResult {
+    let args = ctx.args;
+    let bounds = match by {
+        By::Rank => Bounds::Rank(int(args[2])?, int(args[3])?),
+        By::Score => Bounds::Score(ScoreRange::parse(args[2], args[3])?),
+        By::Lex => Bounds::Lex(LexRange::parse(args[2], args[3])?),
+    };
+    let key = args[1];
+    let Some(z) = write(&mut ctx.ks, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let (from, n) = window(z, &bounds, false, 0, -1);
+    z.remove_ranks(from, n);
+    let empty = z.is_empty();
+    if empty {
+        ctx.ks.delete(key);
+    }
+    ctx.ks.mark_dirty(n as u64);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+pub fn zremrangebyrank(ctx: &mut Ctx) -> CmdResult {
+    remrange_generic(ctx, By::Rank)
+}
+
+pub fn zremrangebyscore(ctx: &mut Ctx) -> CmdResult {
+    remrange_generic(ctx, By::Score)
+}
+
+pub fn zremrangebylex(ctx: &mut Ctx) -> CmdResult {
+    remrange_generic(ctx, By::Lex)
+}
+
+// ------------------------------------------------------------------ pops
+
+/// The reply shapes of the pop family.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PopShape {
+    /// ZPOPMIN/ZPOPMAX in RESP2, or without COUNT: member, score, member, score ...
+    Flat,
+    /// ZPOPMIN/ZPOPMAX with COUNT in RESP3: [[member, score], ...]
+    Nested,
+    /// BZPOPMIN/BZPOPMAX: key, member, score
+    KeyFlat,
+    /// ZMPOP/BZMPOP: [key, [[member, score], ...]]
+    KeyNested,
+}
+
+/// Pop up to `count` (>= 1) elements from the lowest (or highest) end of the sorted set
+/// at `key` and write the reply in `shape`; deletes the key when it empties. The caller
+/// has checked that `key` holds a sorted set. Returns the number of elements popped
+/// (0 if the key is missing or not a sorted set, and then nothing is written).
+pub fn pop_reply(ks: &mut Access, out: &mut ReplyWriter, key: &[u8], max: bool, count: usize, shape: PopShape) -> usize {
+    let Some(Value::ZSet(z)) = ks.get_mut(key).map(|e| &mut e.value) else { return 0 };
+    let n = count.min(z.len());
+    match shape {
+        PopShape::Flat => out.array(n * 2),
+        PopShape::Nested => out.array(n),
+        PopShape::KeyFlat => {
+            out.array(n * 2 + 1);
+            out.bulk(key);
+        }
+        PopShape::KeyNested => {
+            out.array(2);
+            out.bulk(key);
+            out.array(n);
+        }
+    }
+    let nested = matches!(shape, PopShape::Nested | PopShape::KeyNested);
+    for _ in 0..n {
+        let Some((score, member)) = z.pop(max) else { break };
+        if nested {
+            out.array(2);
+        }
+        out.bulk(&member);
+        out.double(score);
+    }
+    let empty = z.is_empty();
+    if empty {
+        ks.delete(key);
+    }
+    ks.mark_dirty(n as u64);
+    n
+}
+
+/// ZPOPMIN / ZPOPMAX key [count]
+fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
+    let args = ctx.args;
+    if args.len() > 3 {
+        return Err(err::SYNTAX);
+    }
+    let count = match args.get(2) {
+        Some(a) => Some(positive(a)?),
+        None => None,
+    };
+    let key = args[1];
+    if read(&mut ctx.ks, key)?.is_none() || count == Some(0) {
+        ctx.out.array(0);
+        return Ok(());
+    }
+    let shape = if ctx.out.resp3 && count.is_some() { PopShape::Nested } else { PopShape::Flat };
+    pop_reply(&mut ctx.ks, ctx.out, key, max, count.unwrap_or(1) as usize, shape);
+    Ok(())
+}
+
+pub fn zpopmin(ctx: &mut Ctx) -> CmdResult {
+    zpop_generic(ctx, false)
+}
+
+pub fn zpopmax(ctx: &mut Ctx) -> CmdResult {
+    zpop_generic(ctx, true)
+}
+
+/// getRangeLongFromObjectOrReply(1, LONG_MAX) with a custom message.
+fn at_least_one(a: &[u8], msg: &'static str) -> Result<i64, Error> {
+    match crate::util::number::parse_i64(a) {
+        Some(v) if v >= 1 => Ok(v),
+        _ => Err(Error::msg(msg)),
+    }
+}
+
+/// The arguments of ZMPOP / BZMPOP after `numkeys_idx`: (keys, max, count).
+pub fn parse_mpop<'a>(args: &[&'a [u8]], numkeys_idx: usize) -> Result<(Vec<&'a [u8]>, bool, usize), Error> {
+    let numkeys = at_least_one(args[numkeys_idx], "ERR numkeys should be greater than 0")? as u64;
+    let where_idx = (numkeys_idx as u64).saturating_add(numkeys).saturating_add(1);
+    if where_idx >= args.len() as u64 {
+        return Err(err::SYNTAX);
+    }
+    let where_idx = where_idx as usize;
+    let max = if eq(args[where_idx], "min") {
+        false
+    } else if eq(args[where_idx], "max") {
+        true
+    } else {
+        return Err(err::SYNTAX);
+    };
+    let mut count = None;
+    let mut j = where_idx + 1;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if count.is_none() && eq(args[j], "count") && more > 0 {
+            j += 1;
+            count = Some(at_least_one(args[j], "ERR count should be greater than 0")?);
+        } else {
+            return Err(err::SYNTAX);
+        }
+        j += 1;
+    }
+    let keys = args[numkeys_idx + 1..where_idx].to_vec();
+    Ok((keys, max, count.unwrap_or(1) as usize))
+}
+
+/// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]
+pub fn zmpop(ctx: &mut Ctx) -> CmdResult {
+    let (keys, max, count) = parse_mpop(ctx.args, 1)?;
+    for key in keys {
+        if read(&mut ctx.ks, key)?.is_some() {
+            pop_reply(&mut ctx.ks, ctx.out, key, max, count, PopShape::KeyNested);
+            return Ok(());
+        }
+    }
+    ctx.out.nil_array();
+    Ok(())
+}
+
+// ------------------------------------------------------------------ ZRANDMEMBER
+
+/// ZRANDMEMBER key [count [WITHSCORES]]
+pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    if args.len() >= 3 {
+        let l = int(args[2])?;
+        if l == i64::MIN {
+            return Err(Error::msg(
+                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+            ));
+        }
+        if args.len() > 4 || (args.len() == 4 && !eq(args[3], "withscores")) {
+            return Err(err::SYNTAX);
+        }
+        let withscores = args.len() == 4;
+        if withscores && (l < -i64::MAX / 2 || l > i64::MAX / 2) {
+            return Err(Error::msg("ERR value is out of range"));
+        }
+        return randmember_count(ctx, l, withscores);
+    }
+    let mut rng = rand::thread_rng();
+    match read(&mut ctx.ks, args[1])? {
+        None => ctx.out.nil(),
+        Some(z) => match z.at(rng.gen_range(0..z.len())) {
+            Some((_, m)) => ctx.out.bulk(m),
+            None => ctx.out.nil(),
+        },
+    }
+    Ok(())
+}
+
+fn randmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
+    let Some(z) = read(&mut ctx.ks, ctx.args[1])? else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let out = &mut *ctx.out;
+    if l == 0 {
+        out.array(0);
+        return Ok(());
+    }
+    let size = z.len();
+    let mut rng = rand::thread_rng();
+    if l < 0 {
+        // With repetitions: every pick uniform and independent.
+        let count = l.unsigned_abs() as usize;
+        range_header(out, count, withscores);
+        for _ in 0..count {
+            if let Some((s, m)) = z.at(rng.gen_range(0..size)) {
+                range_element(out, m, s, withscores);
+            }
+        }
+        return Ok(());
+    }
+    let count = l as usize;
+    if count >= size {
+        range_header(out, size, withscores);
+        z.visit(0, false, |s, m| {
+            range_element(out, m, s, withscores);
+            true
+        });
+        return Ok(());
+    }
+    // Distinct members: a uniform sample of ranks, in random order.
+    let picks = rand::seq::index::sample(&mut rng, size, count);
+    range_header(out, count, withscores);
+    for r in picks.iter() {
+        if let Some((s, m)) = z.at(r) {
+            range_element(out, m, s, withscores);
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ ZSCAN
+
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn zscan(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let cursor = crate::types::generic::parse_cursor(args[2])?;
+    let Some(z) = read(&mut ctx.ks, args[1])? else {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let mut count: i64 = 10;
+    let mut pattern: Option<&[u8]> = None;
+    let mut i = 3;
+    while i < args.len() {
+        let more = args.len() - i;
+        if eq(args[i], "count") && more >= 2 {
+            count = int(args[i + 1])?;
+            if count < 1 {
+                return Err(err::SYNTAX);
+            }
+            i += 2;
+        } else if eq(args[i], "match") && more >= 2 {
+            pattern = if args[i + 1] == b"*" { None } else { Some(args[i + 1]) };
+            i += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let mut found: Vec<(&[u8], f64)> = Vec::new();
+    let next = match z.scan(0, |_, _| {}) {
+        None => {
+            z.visit(0, false, |s, m| {
+                found.push((m, s));
+                true
+            });
+            0
+        }
+        Some(_) => {
+            let mut c = cursor;
+            let mut iterations = count.saturating_mul(10);
+            loop {
+                c = z.scan(c, |m, s| found.push((m, s))).unwrap_or(0);
+                iterations -= 1;
+                if c == 0 || iterations <= 0 || found.len() as i64 >= count {
+                    break;
+                }
+            }
+            c
+        }
+    };
+    if let Some(p) = pattern {
+        found.retain(|(m, _)| crate::util::glob::glob_match(p, m, false));
+    }
+    let out = &mut *ctx.out;
+    out.array(2);
+    out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    out.array(found.len() * 2);
+    let mut buf = Vec::with_capacity(24);
+    for (m, s) in found {
+        out.bulk(m);
+        buf.clear();
+        write_f64(s, &mut buf);
+        out.bulk(&buf);
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ set operations
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+/// Redis's zunionInterAggregate: +inf + -inf is taken as 0.
+#[inline]
+fn aggregate(target: &mut f64, val: f64, how: Aggregate) {
+    match how {
+        Aggregate::Sum => {
+            *target += val;
+            if target.is_nan() {
+                *target = 0.0;
+            }
+        }
+        Aggregate::Min => {
+            if val < *target {
+                *target = val;
+            }
+        }
+        Aggregate::Max => {
+            if val > *target {
+                *target = val;
+            }
+        }
+    }
+}
+
+/// An input of a set operation. The pointers are to the boxed values of keys looked up
+/// by this command: every shard of its keys is locked for the whole command, and nothing
+/// is written until the result is owned, so the boxes stay alive and unmoved.
+#[derive(Clone, Copy)]
+enum Src {
+    Missing,
+    Zset(*const ZSet),
+    Set(*const Set),
+}
+
+impl Src {
+    fn zset(&self) -> Option<&ZSet> {
+        match self {
+            // SAFETY: see the type's comment.
+            Src::Zset(p) => Some(unsafe { &**p }),
+            _ => None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Src::Missing => 0,
+            Src::Zset(_) => self.zset().map_or(0, |z| z.len()),
+            // SAFETY: see the type's comment.
+            Src::Set(p) => set_input::len(unsafe { &**p }),
+        }
+    }
+
+    fn for_each(&self, f: &mut dyn FnMut(&[u8], f64)) {
+        match self {
+            Src::Missing => {}
+            Src::Zset(_) => {
+                if let Some(z) = self.zset() {
+                    z.visit(0, false, |s, m| {
+                        f(m, s);
+                        true
+                    });
+                }
+            }
+            // SAFETY: see the type's comment.
+            Src::Set(p) => set_input::for_each(unsafe { &**p }, &mut |m| f(m, 1.0)),
+        }
+    }
+
+    fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            Src::Missing => None,
+            Src::Zset(_) => self.zset().and_then(|z| z.score(member)),
+            // SAFETY: see the type's comment.
+            Src::Set(p) => set_input::contains(unsafe { &**p }, member).then_some(1.0),
+        }
+    }
+
+    fn same(&self, other: &Src) -> bool {
+        match (self, other) {
+            (Src::Zset(a), Src::Zset(b)) => std::ptr::eq(*a, *b),
+            (Src::Set(a), Src::Set(b)) => std::ptr::eq(*a, *b),
+            _ => false,
+        }
+    }
+}
+
+/// Plain sets as inputs of ZUNION/ZINTER/ZDIFF (every member scores 1).
+mod set_input {
+    use crate::types::set::Set;
+
+    // TODO(sets): wire these to the accessor types::set provides (length, member
+    // iteration, membership). Until then a plain set input behaves as an empty set.
+    pub fn len(_s: &Set) -> usize {
+        0
+    }
+
+    pub fn for_each(_s: &Set, _f: &mut dyn FnMut(&[u8])) {}
+
+    pub fn contains(_s: &Set, _member: &[u8]) -> bool {
+        false
+    }
+}
+
+/// Redis's zunionInterDiffGenericCommand.
+fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_only: bool, name: &str) -> CmdResult {
+    let args = ctx.args;
+    let setnum = int(args[numkeys_idx])?;
+    if setnum < 1 {
+        return Err(Error::msg(format!("ERR at least 1 input key is needed for '{name}' command")));
+    }
+    if setnum > (args.len() - numkeys_idx - 1) as i64 {
+        return Err(err::SYNTAX);
+    }
+    let setnum = setnum as usize;
+    let keys = &args[numkeys_idx + 1..numkeys_idx + 1 + setnum];
+    let mut srcs: Vec<Src> = Vec::with_capacity(setnum);
+    for k in keys {
+        let src = match ctx.ks.get(k) {
+            None => Src::Missing,
+            Some(e) => match &e.value {
+                Value::ZSet(z) => Src::Zset(&**z as *const ZSet),
+                Value::Set(s) => Src::Set(&**s as *const Set),
+                _ => return Err(err::WRONGTYPE),
+            },
+        };
+        srcs.push(src);
+    }
+    let mut weights: SmallVec<[f64; 8]> = SmallVec::from_elem(1.0, setnum);
+    let mut how = Aggregate::Sum;
+    let mut withscores = false;
+    let mut limit: i64 = 0;
+    let mut j = numkeys_idx + 1 + setnum;
+    while j < args.len() {
+        let remaining = args.len() - j;
+        let a = args[j];
+        if op != Op::Diff && !card_only && remaining > setnum && eq(a, "weights") {
+            j += 1;
+            for w in weights.iter_mut() {
+                *w = parse_f64(args[j]).ok_or_else(|| Error::msg("ERR weight value is not a float"))?;
+                j += 1;
+            }
+        } else if op != Op::Diff && !card_only && remaining >= 2 && eq(a, "aggregate") {
+            let v = args[j + 1];
+            how = if eq(v, "sum") {
+                Aggregate::Sum
+            } else if eq(v, "min") {
+                Aggregate::Min
+            } else if eq(v, "max") {
+                Aggregate::Max
+            } else {
+                return Err(err::SYNTAX);
+            };
+            j += 2;
+        } else if dst.is_none() && !card_only && eq(a, "withscores") {
+            withscores = true;
+            j += 1;
+        } else if card_only && remaining >= 2 && eq(a, "limit") {
+            limit = match crate::util::number::parse_i64(args[j + 1]) {
+                Some(v) if v >= 0 => v,
+                _ => return Err(Error::msg("ERR LIMIT can't be negative")),
+            };
+            j += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+
+    // Smallest inputs first (a stable sort, as glibc's qsort is in practice), as Redis
+    // does for union and intersection; the order of the sums follows it.
+    let mut order: SmallVec<[usize; 8]> = (0..setnum).collect();
+    if op != Op::Diff {
+        order.sort_by_key(|&i| srcs[i].len());
+    }
+    let mut result: Vec<(f64, &[u8])> = Vec::new();
+    let mut cardinality = 0usize;
+    match op {
+        Op::Inter => {
+            let first = order[0];
+            if srcs[first].len() > 0 {
+                let first_src = srcs[first];
+                first_src.for_each(&mut |m, s0| {
+                    if card_only && limit > 0 && cardinality >= limit as usize {
+                        return;
+                    }
+                    let mut score = weights[first] * s0;
+                    if score.is_nan() {
+                        score = 0.0;
+                    }
+                    for &k in &order[1..] {
+                        let v = if srcs[k].same(&first_src) { Some(s0) } else { srcs[k].score(m) };
+                        match v {
+                            Some(v) => aggregate(&mut score, v * weights[k], how),
+                            None => return,
+                        }
+                    }
+                    cardinality += 1;
+                    if !card_only {
+                        // SAFETY: members borrow from the inputs, alive for the command.
+                        result.push((score, unsafe { &*(m as *const [u8]) }));
+                    }
+                });
+            }
+        }
+        Op::Union => {
+            let mut acc: hashbrown::HashMap<&[u8], f64, ahash::RandomState> =
+                hashbrown::HashMap::with_hasher(ahash::RandomState::new());
+            for &k in &order {
+                let w = weights[k];
+                srcs[k].for_each(&mut |m, s| {
+                    let mut score = w * s;
+                    if score.is_nan() {
+                        score = 0.0;
+                    }
+                    // SAFETY: members borrow from the inputs, alive for the command.
+                    let m: &[u8] = unsafe { &*(m as *const [u8]) };
+                    match acc.entry(m) {
+                        hashbrown::hash_map::Entry::Occupied(mut e) => aggregate(e.get_mut(), score, how),
+                        hashbrown::hash_map::Entry::Vacant(e) => {
+                            e.insert(score);
+                        }
+                    }
+                });
+            }
+            result = acc.into_iter().map(|(m, s)| (s, m)).collect();
+        }
+        Op::Diff => {
+            let first = srcs[0];
+            first.for_each(&mut |m, s| {
+                if srcs[1..].iter().any(|o| o.same(&first) || o.score(m).is_some()) {
+                    return;
+                }
+                // SAFETY: members borrow from the inputs, alive for the command.
+                result.push((s, unsafe { &*(m as *const [u8]) }));
+            });
+        }
+    }
+    if card_only {
+        ctx.out.int(cardinality as i64);
+        return Ok(());
+    }
+    result.sort_unstable_by(|a, b| super::tree::cmp_key(a.0, a.1, b.0, b.1));
+    match dst {
+        Some(dst) => {
+            let items: Vec<(f64, CompactBytes)> = result.iter().map(|(s, m)| (*s, CompactBytes::new(m))).collect();
+            drop(result);
+            store_result(ctx, dst, items)
+        }
+        None => {
+            let out = &mut *ctx.out;
+            range_header(out, result.len(), withscores);
+            for (s, m) in result {
+                range_element(out, m, s, withscores);
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn zunion(ctx: &mut Ctx) -> CmdResult {
+    set_op(ctx, None, 1, Op::Union, false, "zunion")
+}
+
+pub fn zinter(ctx: &mut Ctx) -> CmdResult {
+    set_op(ctx, None, 1, Op::Inter, false, "zinter")
+}
+
+pub fn zdiff(ctx: &mut Ctx) -> CmdResult {
+    set_op(ctx, None, 1, Op::Diff, false, "zdiff")
+}
+
+pub fn zintercard(ctx: &mut Ctx) -> CmdResult {
+    set_op(ctx, None, 1, Op::Inter, true, "zintercard")
+}
+
+pub fn zunionstore(ctx: &mut Ctx) -> CmdResult {
+    let dst = ctx.args[1];
+    set_op(ctx, Some(dst), 2, Op::Union, false, "zunionstore")
+}
+
+pub fn zinterstore(ctx: &mut Ctx) -> CmdResult {
+    let dst = ctx.args[1];
+    set_op(ctx, Some(dst), 2, Op::Inter, false, "zinterstore")
+}
+
+pub fn zdiffstore(ctx: &mut Ctx) -> CmdResult {
+    let dst = ctx.args[1];
+    set_op(ctx, Some(dst), 2, Op::Diff, false, "zdiffstore")
+}
