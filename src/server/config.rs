@@ -735,7 +735,7 @@ fn valid_hostname(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Redis's validateProcTitleTemplate: known {variables} only, balanced braces.
+/// Redis's validateProcTitleTemplate: not empty, known {variables} only, balanced braces.
 fn valid_proc_title(s: &str) -> bool {
     const VARS: &[&str] = &["title", "listen-addr", "server-mode", "port", "tls-port", "unixsocket", "config-file"];
     let mut rest = s;
@@ -751,7 +751,7 @@ fn valid_proc_title(s: &str) -> bool {
         }
         rest = &after[end + 1..];
     }
-    true
+    !s.is_empty()
 }
 
 fn numeric_range_err_signed(min: i64, max: i64) -> String {

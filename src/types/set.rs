@@ -1323,8 +1323,12 @@ mod tests {
                 seen.insert(m.0.to_vec());
             });
             round += 1;
-            for j in 0..30 {
-                s.add(format!("new:{round}:{j}").as_bytes(), l);
+            // Grow for a while, then stop: a table that grows faster than the scan
+            // advances would never let any scan finish (true of Redis too).
+            if round < 50 {
+                for j in 0..30 {
+                    s.add(format!("new:{round}:{j}").as_bytes(), l);
+                }
             }
             if cursor == 0 {
                 break;

@@ -6,6 +6,8 @@
 //! AGGREGATE), and `pop_reply`, the core of ZPOPMIN/ZPOPMAX/ZMPOP that the blocking pops
 //! (BZPOPMIN/BZPOPMAX/BZMPOP) call once a key is ready.
 
+use std::borrow::Cow;
+
 use rand::Rng;
 use smallvec::SmallVec;
 
@@ -17,6 +19,7 @@ use crate::keyspace::value::Value;
 use crate::keyspace::{Access, SetExpire};
 use crate::resp::write::ReplyWriter;
 use crate::server::TypeLimits;
+use crate::types::hash::{Elem, Probe};
 use crate::types::set::Set;
 use crate::util::number::{parse_f64, write_f64};
 
@@ -866,11 +869,23 @@ enum Src {
     Set(*const Set),
 }
 
+/// A member of an input: borrowed from the input (alive for the whole command, see `Src`)
+/// or, for a plain set's integer-encoded member, formatted into an owned buffer.
+type Member<'a> = Cow<'a, [u8]>;
+
 impl Src {
-    fn zset(&self) -> Option<&ZSet> {
+    fn zset<'a>(&self) -> Option<&'a ZSet> {
         match self {
             // SAFETY: see the type's comment.
             Src::Zset(p) => Some(unsafe { &**p }),
+            _ => None,
+        }
+    }
+
+    fn set<'a>(&self) -> Option<&'a Set> {
+        match self {
+            // SAFETY: see the type's comment.
+            Src::Set(p) => Some(unsafe { &**p }),
             _ => None,
         }
     }
@@ -879,24 +894,24 @@ impl Src {
         match self {
             Src::Missing => 0,
             Src::Zset(_) => self.zset().map_or(0, |z| z.len()),
-            // SAFETY: see the type's comment.
-            Src::Set(p) => set_input::len(unsafe { &**p }),
+            Src::Set(_) => self.set().map_or(0, |s| s.len()),
         }
     }
 
-    fn for_each(&self, f: &mut dyn FnMut(&[u8], f64)) {
-        match self {
-            Src::Missing => {}
-            Src::Zset(_) => {
-                if let Some(z) = self.zset() {
-                    z.visit(0, false, |s, m| {
-                        f(m, s);
-                        true
-                    });
-                }
-            }
-            // SAFETY: see the type's comment.
-            Src::Set(p) => set_input::for_each(unsafe { &**p }, &mut |m| f(m, 1.0)),
+    /// Every member with its score (1 for a plain set's members).
+    fn for_each<'a>(&self, f: &mut dyn FnMut(Member<'a>, f64)) {
+        if let Some(z) = self.zset::<'a>() {
+            z.visit(0, false, |s, m| {
+                f(Cow::Borrowed(m), s);
+                true
+            });
+        } else if let Some(set) = self.set::<'a>() {
+            set.for_each(|e| match e {
+                Elem::Int(n) => f(Cow::Owned(itoa::Buffer::new().format(n).as_bytes().to_vec()), 1.0),
+                // SAFETY: string members live in the set's own storage (its table entries or
+                // its packed buffer), which outlives the command (see `Src`).
+                Elem::Str(b) => f(Cow::Borrowed(unsafe { &*(b as *const [u8]) }), 1.0),
+            });
         }
     }
 
@@ -904,8 +919,7 @@ impl Src {
         match self {
             Src::Missing => None,
             Src::Zset(_) => self.zset().and_then(|z| z.score(member)),
-            // SAFETY: see the type's comment.
-            Src::Set(p) => set_input::contains(unsafe { &**p }, member).then_some(1.0),
+            Src::Set(_) => self.set().and_then(|s| s.contains(&Probe::new(member)).then_some(1.0)),
         }
     }
 
@@ -915,23 +929,6 @@ impl Src {
             (Src::Set(a), Src::Set(b)) => std::ptr::eq(*a, *b),
             _ => false,
         }
-    }
-}
-
-/// Plain sets as inputs of ZUNION/ZINTER/ZDIFF (every member scores 1).
-mod set_input {
-    use crate::types::set::Set;
-
-    // TODO(sets): wire these to the accessor types::set provides (length, member
-    // iteration, membership). Until then a plain set input behaves as an empty set.
-    pub fn len(_s: &Set) -> usize {
-        0
-    }
-
-    pub fn for_each(_s: &Set, _f: &mut dyn FnMut(&[u8])) {}
-
-    pub fn contains(_s: &Set, _member: &[u8]) -> bool {
-        false
     }
 }
 
@@ -1005,7 +1002,7 @@ fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_on
     if op != Op::Diff {
         order.sort_by_key(|&i| srcs[i].len());
     }
-    let mut result: Vec<(f64, &[u8])> = Vec::new();
+    let mut result: Vec<(f64, Member)> = Vec::new();
     let mut cardinality = 0usize;
     match op {
         Op::Inter => {
@@ -1021,7 +1018,7 @@ fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_on
                         score = 0.0;
                     }
                     for &k in &order[1..] {
-                        let v = if srcs[k].same(&first_src) { Some(s0) } else { srcs[k].score(m) };
+                        let v = if srcs[k].same(&first_src) { Some(s0) } else { srcs[k].score(&m) };
                         match v {
                             Some(v) => aggregate(&mut score, v * weights[k], how),
                             None => return,
@@ -1029,14 +1026,13 @@ fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_on
                     }
                     cardinality += 1;
                     if !card_only {
-                        // SAFETY: members borrow from the inputs, alive for the command.
-                        result.push((score, unsafe { &*(m as *const [u8]) }));
+                        result.push((score, m));
                     }
                 });
             }
         }
         Op::Union => {
-            let mut acc: hashbrown::HashMap<&[u8], f64, ahash::RandomState> =
+            let mut acc: hashbrown::HashMap<Member, f64, ahash::RandomState> =
                 hashbrown::HashMap::with_hasher(ahash::RandomState::new());
             for &k in &order {
                 let w = weights[k];
@@ -1045,8 +1041,6 @@ fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_on
                     if score.is_nan() {
                         score = 0.0;
                     }
-                    // SAFETY: members borrow from the inputs, alive for the command.
-                    let m: &[u8] = unsafe { &*(m as *const [u8]) };
                     match acc.entry(m) {
                         hashbrown::hash_map::Entry::Occupied(mut e) => aggregate(e.get_mut(), score, how),
                         hashbrown::hash_map::Entry::Vacant(e) => {
@@ -1060,11 +1054,10 @@ fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_on
         Op::Diff => {
             let first = srcs[0];
             first.for_each(&mut |m, s| {
-                if srcs[1..].iter().any(|o| o.same(&first) || o.score(m).is_some()) {
+                if srcs[1..].iter().any(|o| o.same(&first) || o.score(&m).is_some()) {
                     return;
                 }
-                // SAFETY: members borrow from the inputs, alive for the command.
-                result.push((s, unsafe { &*(m as *const [u8]) }));
+                result.push((s, m));
             });
         }
     }
@@ -1072,7 +1065,7 @@ fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_on
         ctx.out.int(cardinality as i64);
         return Ok(());
     }
-    result.sort_unstable_by(|a, b| super::tree::cmp_key(a.0, a.1, b.0, b.1));
+    result.sort_unstable_by(|a, b| super::tree::cmp_key(a.0, &a.1, b.0, &b.1));
     match dst {
         Some(dst) => {
             let items: Vec<(f64, CompactBytes)> = result.iter().map(|(s, m)| (*s, CompactBytes::new(m))).collect();
@@ -1083,7 +1076,7 @@ fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_on
             let out = &mut *ctx.out;
             range_header(out, result.len(), withscores);
             for (s, m) in result {
-                range_element(out, m, s, withscores);
+                range_element(out, &m, s, withscores);
             }
             Ok(())
         }
