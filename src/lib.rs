@@ -57,6 +57,11 @@ pub fn config_text(argv: &[String]) -> Result<(String, String), String> {
             i = 1;
         }
     }
+    // Redis separates the file's text from the options with a newline, so an option's
+    // line number in an error counts it.
+    if i < argv.len() {
+        text.push('\n');
+    }
     let mut line = String::new();
     while i < argv.len() {
         let a = &argv[i];

@@ -900,12 +900,12 @@ impl Src {
 
     /// Every member with its score (1 for a plain set's members).
     fn for_each<'a>(&self, f: &mut dyn FnMut(Member<'a>, f64)) {
-        if let Some(z) = self.zset::<'a>() {
+        if let Some(z) = self.zset() {
             z.visit(0, false, |s, m| {
                 f(Cow::Borrowed(m), s);
                 true
             });
-        } else if let Some(set) = self.set::<'a>() {
+        } else if let Some(set) = self.set() {
             set.for_each(|e| match e {
                 Elem::Int(n) => f(Cow::Owned(itoa::Buffer::new().format(n).as_bytes().to_vec()), 1.0),
                 // SAFETY: string members live in the set's own storage (its table entries or
