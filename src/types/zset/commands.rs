@@ -1113,3 +1113,44 @@ pub fn zdiffstore(ctx: &mut Ctx) -> CmdResult {
     let dst = ctx.args[1];
     set_op(ctx, Some(dst), 2, Op::Diff, false, "zdiffstore")
 }
+
+// ------------------------------------------------------------------ BZPOPMIN BZPOPMAX BZMPOP
+// Blocking forms: answer now when a sorted set has members, else block (command::blocking);
+// the handler runs again on the client's behalf when a key it waits on is filled.
+
+fn bzpop(ctx: &mut Ctx, max: bool) -> CmdResult {
+    let args = ctx.args;
+    let n = args.len();
+    let timeout = crate::command::blocking::parse_timeout(args[n - 1])?;
+    let keys = &args[1..n - 1];
+    for key in keys {
+        if read(&mut ctx.ks, key)?.is_some() {
+            pop_reply(&mut ctx.ks, ctx.out, key, max, 1, PopShape::KeyFlat);
+            return Ok(());
+        }
+    }
+    crate::command::blocking::block(ctx, keys, timeout, "zset", crate::command::blocking::OnTimeout::NullArray)
+}
+
+/// BZPOPMIN key [key ...] timeout
+pub fn bzpopmin(ctx: &mut Ctx) -> CmdResult {
+    bzpop(ctx, false)
+}
+
+/// BZPOPMAX key [key ...] timeout
+pub fn bzpopmax(ctx: &mut Ctx) -> CmdResult {
+    bzpop(ctx, true)
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]
+pub fn bzmpop(ctx: &mut Ctx) -> CmdResult {
+    let (keys, max, count) = parse_mpop(ctx.args, 2)?;
+    let timeout = crate::command::blocking::parse_timeout(ctx.args[1])?;
+    for key in &keys {
+        if read(&mut ctx.ks, key)?.is_some() {
+            pop_reply(&mut ctx.ks, ctx.out, key, max, count, PopShape::KeyNested);
+            return Ok(());
+        }
+    }
+    crate::command::blocking::block(ctx, &keys, timeout, "zset", crate::command::blocking::OnTimeout::NullArray)
+}
