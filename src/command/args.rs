@@ -138,3 +138,36 @@ pub fn parse_expire_cond(args: &[&[u8]]) -> Result<ExpireCond, Error> {
     }
     Ok(c)
 }
+
+/// SCAN / HSCAN / SSCAN / ZSCAN options after the cursor: MATCH pattern, COUNT n, and
+/// (SCAN only, `allow_type`) TYPE name. A lone "*" pattern means no pattern.
+pub struct ScanOpts<'a> {
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+    pub type_name: Option<&'a [u8]>,
+}
+
+pub fn parse_scan_opts<'a>(args: &[&'a [u8]], allow_type: bool) -> Result<ScanOpts<'a>, Error> {
+    let mut o = ScanOpts { pattern: None, count: 10, type_name: None };
+    let mut i = 0;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        if eq(args[i], "count") && more >= 1 {
+            let c = int(args[i + 1])?;
+            if c < 1 {
+                return Err(err::SYNTAX);
+            }
+            o.count = c.min(i64::from(u32::MAX)) as usize;
+            i += 2;
+        } else if eq(args[i], "match") && more >= 1 {
+            o.pattern = if args[i + 1] == b"*" { None } else { Some(args[i + 1]) };
+            i += 2;
+        } else if allow_type && eq(args[i], "type") && more >= 1 {
+            o.type_name = Some(args[i + 1]);
+            i += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    Ok(o)
+}

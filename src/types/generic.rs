@@ -100,28 +100,10 @@ pub fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
 pub fn scan(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let cursor = parse_cursor(args[1])?;
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_name: Option<Vec<u8>> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let more = args.len() - i;
-        if eq(args[i], "count") && more >= 2 {
-            count = int(args[i + 1])?;
-            if count < 1 {
-                return Err(err::SYNTAX);
-            }
-            i += 2;
-        } else if eq(args[i], "match") && more >= 2 {
-            pattern = if args[i + 1] == b"*" { None } else { Some(args[i + 1]) };
-            i += 2;
-        } else if eq(args[i], "type") && more >= 2 {
-            type_name = Some(args[i + 1].to_ascii_lowercase());
-            i += 2;
-        } else {
-            return Err(err::SYNTAX);
-        }
-    }
+    let opts = crate::command::args::parse_scan_opts(&args[2..], true)?;
+    let count = opts.count as i64;
+    let pattern = opts.pattern;
+    let type_name = opts.type_name.map(|t| t.to_ascii_lowercase());
     let ks = ctx.ks.keyspace();
     let nshards = ks.shards_per_db() as u64;
     let bits = nshards.trailing_zeros();

@@ -383,33 +383,7 @@ pub fn distinct_indices(len: usize, n: usize, rng: &mut impl Rng) -> Vec<usize> 
 
 // ------------------------------------------------------------------ SCAN options
 
-/// HSCAN / SSCAN options after the cursor: MATCH pattern, COUNT n.
-pub struct ScanOpts<'a> {
-    pub pattern: Option<&'a [u8]>,
-    pub count: usize,
-}
-
-pub fn parse_scan_opts<'a>(args: &[&'a [u8]]) -> Result<ScanOpts<'a>, Error> {
-    let mut o = ScanOpts { pattern: None, count: 10 };
-    let mut i = 0;
-    while i < args.len() {
-        let more = args.len() - i - 1;
-        if eq(args[i], "count") && more >= 1 {
-            let c = int(args[i + 1])?;
-            if c < 1 {
-                return Err(err::SYNTAX);
-            }
-            o.count = c.min(i64::from(u32::MAX)) as usize;
-            i += 2;
-        } else if eq(args[i], "match") && more >= 1 {
-            o.pattern = if args[i + 1] == b"*" { None } else { Some(args[i + 1]) };
-            i += 2;
-        } else {
-            return Err(err::SYNTAX);
-        }
-    }
-    Ok(o)
-}
+pub use crate::command::args::{parse_scan_opts, ScanOpts};
 
 pub fn pattern_ok(p: Option<&[u8]>, s: &[u8]) -> bool {
     p.map_or(true, |p| glob_match(p, s, false))
@@ -1013,7 +987,7 @@ pub fn hscan(ctx: &mut Ctx) -> CmdResult {
         },
     };
     let h: &Hash = h;
-    let opts = parse_scan_opts(&args[3..])?;
+    let opts = parse_scan_opts(&args[3..], false)?;
     let mut items: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let next = match h {
         Hash::Packed(_) => {

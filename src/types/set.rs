@@ -932,7 +932,7 @@ pub fn sscan(ctx: &mut Ctx) -> CmdResult {
         }
         Some(e) => &*set_of(&mut e.value)?,
     };
-    let opts = parse_scan_opts(&args[3..])?;
+    let opts = parse_scan_opts(&args[3..], false)?;
     let mut items: Vec<Vec<u8>> = Vec::new();
     let next = match s {
         Set::Table(t) => {

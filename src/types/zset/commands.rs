@@ -763,24 +763,9 @@ pub fn zscan(ctx: &mut Ctx) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     };
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let more = args.len() - i;
-        if eq(args[i], "count") && more >= 2 {
-            count = int(args[i + 1])?;
-            if count < 1 {
-                return Err(err::SYNTAX);
-            }
-            i += 2;
-        } else if eq(args[i], "match") && more >= 2 {
-            pattern = if args[i + 1] == b"*" { None } else { Some(args[i + 1]) };
-            i += 2;
-        } else {
-            return Err(err::SYNTAX);
-        }
-    }
+    let opts = crate::command::args::parse_scan_opts(&args[3..], false)?;
+    let count = opts.count as i64;
+    let pattern = opts.pattern;
     let mut found: Vec<(&[u8], f64)> = Vec::new();
     let next = match z.scan(0, |_, _| {}) {
         None => {
