@@ -8,7 +8,9 @@
 //! A list is a deque of *chunks*; a chunk is one byte buffer holding a run of entries packed
 //! back to back in exactly Redis's listpack entry format:
 //!
-//!     <encoding+length><data><backlen>
+//! ```text
+//! <encoding+length><data><backlen>
+//! ```
 //!
 //! A canonical integer string ("42", "-7", not "007" or "+1") is stored as a 1..9 byte
 //! little-endian integer (a 0..127 value is a single byte), any other string as a 1, 2 or
