@@ -189,6 +189,7 @@ async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker
     let mut client = Client::new(handle.clone(), worker);
     client.authenticated = !srv.auth_required();
     connection_loop(&srv, &mut stream, &mut client).await;
+    crate::command::multi::reset(&srv, &mut client);
     client::unregister(&srv, client.id);
 }
 

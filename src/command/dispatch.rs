@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::spec::{flags, key_positions};
 use super::table::{Command, Lock};
-use super::{blocking, Ctx, Error};
+use super::{blocking, multi, Ctx, Error};
 use crate::keyspace::now_ms;
 use crate::resp::write::ReplyWriter;
 use crate::server::client::{Client, ReplyMode};
@@ -75,7 +75,7 @@ impl BatchClock {
     }
 
     /// Microseconds since the previous mark.
-    fn lap(&mut self) -> u64 {
+    pub fn lap(&mut self) -> u64 {
         let t = Instant::now();
         let us = t.duration_since(self.last).as_micros() as u64;
         self.last = t;
@@ -89,6 +89,17 @@ impl Default for BatchClock {
     }
 }
 
+/// A command refused before running: its error, which also dooms an open transaction
+/// (EXEC will answer EXECABORT).
+fn reject(srv: &Server, client: &mut Client, msg: &str, out: &mut ReplyWriter, mark: usize) {
+    srv.count_error(msg);
+    out.error(msg);
+    if let Some(q) = client.multi.as_mut() {
+        q.doomed = true;
+    }
+    client.after_reply(out, mark);
+}
+
 /// Execute one command and append its reply to `out`.
 pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut ReplyWriter, clock: &mut BatchClock) {
     debug_assert!(!args.is_empty());
@@ -99,21 +110,32 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
         Ok(c) => c,
         Err(e) => {
             srv.stats.rejected_calls.add(slot, 1);
-            srv.count_error(&e.0);
-            out.error(&e.0);
-            client.after_reply(out, mark);
+            reject(srv, client, &e.0, out, mark);
             return;
         }
     };
     if srv.auth_required() && !client.authenticated && !cmd.def.has(flags::NO_AUTH) {
         cmd.rejected_calls.add(slot, 1);
-        srv.count_error("NOAUTH");
-        out.error("NOAUTH Authentication required.");
-        client.after_reply(out, mark);
+        reject(srv, client, "NOAUTH Authentication required.", out, mark);
+        return;
+    }
+    if client.multi.is_some() && !multi::runs_in_multi(cmd) {
+        if cmd.def.has(flags::NO_MULTI) {
+            cmd.rejected_calls.add(slot, 1);
+            reject(srv, client, "ERR Command not allowed inside a transaction", out, mark);
+        } else {
+            multi::queue(client, args);
+            out.simple("QUEUED");
+            client.after_reply(out, mark);
+        }
         return;
     }
     clock.lap();
-    let failed = run(srv, client, cmd, args, out, clock.now_ms);
+    client.last_command = cmd.def.name;
+    let failed = match cmd.lock {
+        Lock::Transaction => multi::exec(srv, client, out, clock),
+        _ => run(srv, client, cmd, args, out, clock.now_ms),
+    };
     cmd.record(slot, clock.lap(), failed);
     client.last_command = cmd.def.name;
     client.after_reply(out, mark);
@@ -142,31 +164,53 @@ pub fn command_keys<'x>(cmd: &Command, args: &[&'x [u8]]) -> smallvec::SmallVec<
     keys
 }
 
+/// The keyspace held for one command, one transaction or one script: the access (dropped
+/// first: fields drop in declaration order) and the gate guards under it.
+pub struct Held<'a> {
+    pub ks: crate::keyspace::Access<'a>,
+    _shared: Option<parking_lot::RwLockReadGuard<'a, ()>>,
+    _exclusive: Vec<parking_lot::RwLockWriteGuard<'a, ()>>,
+}
+
+/// Take the keyspace for `client`: every gate (`exclusive`), or its own gate shared and
+/// the shards of `keys` in its database.
+pub fn hold<'a, K: AsRef<[u8]>>(srv: &'a Server, client: &Client, exclusive: bool, keys: &[K], now: i64) -> Held<'a> {
+    let (_shared, _exclusive, mut ks) = if exclusive {
+        let g = srv.ks.enter_exclusive();
+        (None, g, srv.ks.access_exclusive(client.db, now))
+    } else {
+        let g = srv.ks.enter(client.worker);
+        (Some(g), Vec::new(), srv.ks.access(client.db, keys, now))
+    };
+    ks.no_touch = client.no_touch;
+    ks.slot = client.worker;
+    ks.lfu = srv.lfu_params();
+    Held { ks, _shared, _exclusive }
+}
+
+/// Serve the clients blocked on keys the held command(s) filled, before the locks are
+/// released and before the command's own reply is sent (see command::blocking). Returns
+/// the keys left for `blocking::serve_deferred` once the locks are gone.
+pub fn serve_filled<'a>(srv: &'a Server, ks: &mut crate::keyspace::Access<'a>) -> Vec<(usize, Vec<u8>)> {
+    if ks.ready.is_empty() {
+        Vec::new()
+    } else {
+        blocking::serve_ready(srv, ks)
+    }
+}
+
 /// Lock what the command needs and call its handler. Returns true if it replied an error.
 fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &mut ReplyWriter, now: i64) -> bool {
     let (failed, deferred) = {
-        // Guards are declared before the access so they are released after it.
-        let _shared;
-        let _exclusive;
-        let mut ks = match cmd.lock {
-            Lock::Keys => {
-                _shared = srv.ks.enter(client.worker);
-                let keys = command_keys(cmd, args);
-                srv.ks.access(client.db, &keys, now)
-            }
-            Lock::Exclusive => {
-                _exclusive = srv.ks.enter_exclusive();
-                srv.ks.access_exclusive(client.db, now)
-            }
+        let mut held = match cmd.lock {
+            Lock::Keys => hold(srv, client, false, &command_keys(cmd, args), now),
+            // (EXEC never gets here: `execute` hands it to multi::exec.)
+            Lock::Exclusive | Lock::Transaction => hold(srv, client, true, &[] as &[&[u8]], now),
         };
+        let ks = &mut held.ks;
         ks.no_touch = client.no_touch && cmd.def.name != "touch";
-        ks.slot = client.worker;
-        ks.lfu = srv.lfu_params();
-        let failed = call(srv, client, cmd.handler, args, out, &mut ks);
-        // Clients blocked on keys this command filled are served before its locks are
-        // released and before its reply is sent (see command::blocking).
-        let deferred = if ks.ready.is_empty() { Vec::new() } else { blocking::serve_ready(srv, &mut ks) };
-        (failed, deferred)
+        let failed = call(srv, client, cmd.handler, args, out, ks);
+        (failed, serve_filled(srv, ks))
     };
     if !deferred.is_empty() {
         blocking::serve_deferred(srv, client.worker, deferred, now);
@@ -174,7 +218,8 @@ fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &m
     failed
 }
 
-/// Call a handler with a locked keyspace view; an error becomes the reply. True if it failed.
+/// Call a handler with a locked keyspace view; an error becomes the reply. True if it
+/// failed. Clients watching keys it modified are flagged.
 pub fn call<'a>(
     srv: &'a Server,
     client: &mut Client,
@@ -183,20 +228,26 @@ pub fn call<'a>(
     out: &mut ReplyWriter,
     ks: &mut crate::keyspace::Access<'a>,
 ) -> bool {
+    let dirty = ks.dirty;
     let mut ctx = Ctx { srv, client, out, ks, args };
-    match handler(&mut ctx) {
+    let failed = match handler(&mut ctx) {
         Ok(()) => false,
         Err(e) => {
             srv.count_error(&e.0);
             ctx.out.error(&e.0);
             true
         }
+    };
+    if !ks.touched.is_empty() {
+        let modified = ks.dirty > dirty;
+        ks.signal_touched(modified);
     }
+    failed
 }
 
 impl Client {
     /// Apply CLIENT REPLY OFF/SKIP to the reply just written.
-    fn after_reply(&mut self, out: &mut ReplyWriter, mark: usize) {
+    pub(crate) fn after_reply(&mut self, out: &mut ReplyWriter, mark: usize) {
         match self.reply_mode {
             ReplyMode::On => {}
             ReplyMode::Off => out.truncate(mark),

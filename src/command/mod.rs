@@ -6,6 +6,7 @@ pub mod args;
 pub mod blocking;
 pub mod dispatch;
 pub mod introspect;
+pub mod multi;
 pub mod spec;
 pub mod table;
 

@@ -8,7 +8,7 @@
 use ahash::AHashMap as HashMap;
 
 use super::spec::{CommandDef, COMMANDS};
-use super::Handler;
+use super::{multi, Handler};
 use crate::server as srv;
 use crate::types::string as st;
 use crate::types::generic as kc;
@@ -21,6 +21,8 @@ pub enum Lock {
     Keys,
     /// Hold every gate: nothing else runs (FLUSHALL, SWAPDB, KEYS, MOVE, DEBUG SLEEP ...).
     Exclusive,
+    /// EXEC: takes what its queued commands need itself (command::multi).
+    Transaction,
 }
 
 pub struct Command {
@@ -64,6 +66,12 @@ fn container(_: &mut super::Ctx) -> super::CmdResult {
 fn implementation(name: &str) -> Option<(Handler, Lock)> {
     use Lock::*;
     let h: (Handler, Lock) = match name {
+        // transactions
+        "multi" => (multi::multi, Keys),
+        "exec" => (container, Transaction),
+        "discard" => (multi::discard, Keys),
+        "watch" => (multi::watch, Keys),
+        "unwatch" => (multi::unwatch, Keys),
         // strings
         "append" => (st::append, Keys),
         "decr" => (st::decr, Keys),

@@ -23,6 +23,7 @@ pub mod blocking;
 pub mod bytes;
 pub mod dict;
 pub mod value;
+pub mod watch;
 
 use std::sync::OnceLock;
 
@@ -46,6 +47,16 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Keyspace-wide figures for INFO.
+#[derive(Default)]
+pub struct Figures {
+    pub stats: ShardStats,
+    /// Keys with at least one blocked client (total_blocking_keys).
+    pub blocking_keys: usize,
+    /// (keys, keys with a TTL) per database.
+    pub dbs: Vec<(usize, usize)>,
+}
+
 #[derive(Default, Clone, Copy)]
 pub struct ShardStats {
     pub hits: u64,
@@ -62,6 +73,8 @@ pub struct Shard {
     pub stats: ShardStats,
     /// Clients blocked on keys of this shard (BLPOP & co).
     pub waiters: blocking::Waiters,
+    /// Clients watching keys of this shard (WATCH).
+    pub watched: watch::Watched,
 }
 
 impl Shard {
@@ -72,6 +85,7 @@ impl Shard {
             expire_cursor: 0,
             stats: ShardStats::default(),
             waiters: blocking::Waiters::default(),
+            watched: watch::Watched::default(),
         }
     }
 
@@ -90,6 +104,16 @@ impl Shard {
             self.expires -= 1;
         }
         Some(e)
+    }
+
+    /// Delete a key found expired: counted in expired_keys, and a change for its watchers.
+    pub fn remove_expired(&mut self, hash: u64, key: &[u8]) {
+        if self.remove(hash, key).is_some() {
+            self.stats.expired += 1;
+            if self.watched.has(key) {
+                self.watched.touch(key, false);
+            }
+        }
     }
 
     /// Drop all keys; the old table is returned so it can be freed elsewhere.
@@ -186,45 +210,6 @@ impl Keyspace {
         Access::new(self, db, Guards::new(), true, now_ms)
     }
 
-    /// Sum of keys in database `db` (locks each shard briefly).
-    pub fn db_size(&self, db: usize) -> usize {
-        self.dbs[db].shards.iter().map(|s| s.lock().dict.len()).sum()
-    }
-
-    /// (keys, keys with expiry) for INFO keyspace.
-    pub fn db_counts(&self, db: usize) -> (usize, usize) {
-        self.dbs[db].shards.iter().fold((0, 0), |(k, e), s| {
-            let s = s.lock();
-            (k + s.dict.len(), e + s.expires)
-        })
-    }
-
-    /// Keys with at least one blocked client (INFO total_blocking_keys).
-    pub fn blocking_keys(&self) -> usize {
-        self.dbs.iter().flat_map(|db| db.shards.iter()).map(|s| s.lock().waiters.len()).sum()
-    }
-
-    pub fn stats(&self) -> ShardStats {
-        let mut t = ShardStats::default();
-        for db in &self.dbs {
-            for s in db.shards.iter() {
-                let s = s.lock();
-                t.hits += s.stats.hits;
-                t.misses += s.stats.misses;
-                t.expired += s.stats.expired;
-            }
-        }
-        t
-    }
-
-    pub fn reset_stats(&self) {
-        for db in &self.dbs {
-            for s in db.shards.iter() {
-                s.lock().stats = ShardStats::default();
-            }
-        }
-    }
-
     pub fn add_dirty(&self, slot: usize, n: u64) {
         if n > 0 {
             self.dirty.add(slot, n);
@@ -251,6 +236,11 @@ impl Keyspace {
                         e.expire_at_ms != NO_EXPIRE && now_ms > e.expire_at_ms
                     });
                     let count = removed.len();
+                    if !s.watched.is_empty() {
+                        for e in &removed {
+                            s.watched.touch(e.key.as_ref(), false);
+                        }
+                    }
                     s.expire_cursor = next;
                     s.expires -= count;
                     s.stats.expired += count as u64;
@@ -308,11 +298,14 @@ pub struct Access<'a> {
     pub slot: usize,
     /// Keys written that have blocked clients waiting on them, (db, key), in order.
     pub ready: Vec<(usize, Vec<u8>)>,
+    /// Watched keys the command looked up for writing, (db, key): their watchers are
+    /// flagged if the command turns out to have modified something (`signal_touched`).
+    pub touched: Vec<(usize, Vec<u8>)>,
 }
 
 impl<'a> Access<'a> {
     fn new(ks: &'a Keyspace, db: usize, guards: Guards<'a>, exclusive: bool, now_ms: i64) -> Self {
-        Access { ks, guards, exclusive, db, now_ms, lru_clock: (now_ms / 1000) as u32, no_touch: false, lfu: None, dirty: 0, slot: 0, ready: Vec::new() }
+        Access { ks, guards, exclusive, db, now_ms, lru_clock: (now_ms / 1000) as u32, no_touch: false, lfu: None, dirty: 0, slot: 0, ready: Vec::new(), touched: Vec::new() }
     }
 
     pub fn keyspace(&self) -> &'a Keyspace {
@@ -339,6 +332,68 @@ impl<'a> Access<'a> {
         &mut self.guards[i].2
     }
 
+    /// Run `f` on shard `s` of `db`: through the guard if this access holds it (or, in
+    /// exclusive mode, takes it), else locking it for the call only. Keyless commands that
+    /// read the whole keyspace (SCAN, DBSIZE, INFO ...) go through here, so they work
+    /// inside EXEC and scripts, whose access may already hold some shards.
+    pub fn with_shard<R>(&mut self, db: usize, s: usize, f: impl FnOnce(&mut Shard) -> R) -> R {
+        if self.exclusive {
+            return f(self.shard_at(db, s));
+        }
+        let id = (db as u32, s as u32);
+        match self.guards.binary_search_by(|(d, x, _)| (*d, *x).cmp(&id)) {
+            Ok(i) => f(&mut self.guards[i].2),
+            Err(_) => f(&mut self.ks.dbs[db].shards[s].lock()),
+        }
+    }
+
+    /// Number of keys in `db` (DBSIZE).
+    pub fn db_size(&mut self, db: usize) -> usize {
+        (0..self.ks.shards_per_db()).map(|s| self.with_shard(db, s, |sh| sh.dict.len())).sum()
+    }
+
+    /// Keyspace-wide counts for INFO.
+    pub fn figures(&mut self) -> Figures {
+        let mut f = Figures::default();
+        for db in 0..self.ks.dbs.len() {
+            let (mut keys, mut expires) = (0, 0);
+            for s in 0..self.ks.shards_per_db() {
+                self.with_shard(db, s, |sh| {
+                    keys += sh.dict.len();
+                    expires += sh.expires;
+                    f.blocking_keys += sh.waiters.len();
+                    f.stats.hits += sh.stats.hits;
+                    f.stats.misses += sh.stats.misses;
+                    f.stats.expired += sh.stats.expired;
+                });
+            }
+            f.dbs.push((keys, expires));
+        }
+        f
+    }
+
+    /// CONFIG RESETSTAT: zero the per-shard hit/miss/expired counts.
+    pub fn reset_stats(&mut self) {
+        for db in 0..self.ks.dbs.len() {
+            for s in 0..self.ks.shards_per_db() {
+                self.with_shard(db, s, |sh| sh.stats = ShardStats::default());
+            }
+        }
+    }
+
+    /// SWAPDB: exchange the data of two databases, shard by shard (exclusive mode).
+    pub fn swap_db_data(&mut self, a: usize, b: usize) {
+        for s in 0..self.ks.shards_per_db() {
+            self.shard_at(a, s);
+            self.shard_at(b, s);
+            let pos = |g: &Guards, db: usize| g.iter().position(|(d, x, _)| *d as usize == db && *x as usize == s);
+            let (Some(i), Some(j)) = (pos(&self.guards, a), pos(&self.guards, b)) else { continue };
+            let (lo, hi) = (i.min(j), i.max(j));
+            let (left, right) = self.guards.split_at_mut(hi);
+            left[lo].2.swap_data(&mut right[0].2);
+        }
+    }
+
     /// Make sure the shards of `keys` (in `db`) are held, taking missing ones with
     /// `try_lock` (never blocking, so holding shards out of order cannot deadlock).
     /// False if one was busy.
@@ -362,6 +417,73 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// A key is about to be written: remember it if clients block on it or watch it.
+    #[inline]
+    fn note_write(&mut self, db: usize, key: &[u8]) {
+        let shard = self.shard_for(db, key).1;
+        let (waited, watched) = (shard.waiters.has(key), shard.watched.has(key));
+        if waited {
+            self.note_ready(db, key);
+        }
+        if watched {
+            self.touched.push((db, key.to_vec()));
+        }
+    }
+
+    /// The command modified something (its dirty count grew): flag the clients watching
+    /// the keys it looked up for writing. Otherwise (a no-op write) just forget them.
+    pub fn signal_touched(&mut self, modified: bool) {
+        let touched = std::mem::take(&mut self.touched);
+        if modified {
+            for (db, key) in touched {
+                let (h, shard) = self.shard_for(db, &key);
+                let exists = shard.dict.get(h, &key).is_some();
+                shard.watched.touch(&key, exists);
+            }
+        }
+    }
+
+    /// Flag the watchers of every key of `emptied` before it is flushed or swapped with
+    /// `replaced_with` (exclusive access only).
+    pub fn touch_all_watched(&mut self, emptied: usize, replaced_with: Option<usize>) {
+        let now = self.now_ms;
+        for s in 0..self.ks.shards_per_db() {
+            if self.shard_at(emptied, s).watched.is_empty() {
+                continue;
+            }
+            for key in self.shard_at(emptied, s).watched.keys() {
+                let h = key_hash(&key);
+                let in_emptied = self.shard_at(emptied, s).dict.get(h, &key).is_some();
+                let replacement = replaced_with.map(|db| {
+                    self.shard_at(db, s).dict.get(h, &key).map(|e| e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms)
+                });
+                self.shard_at(emptied, s).watched.touch_emptied(&key, in_emptied, replacement);
+            }
+        }
+    }
+
+    /// WATCH `key` in `db` for the client owning `flag` (its shard must be held).
+    pub fn watch(&mut self, db: usize, key: &[u8], flag: &watch::CasFlag) {
+        let now = self.now_ms;
+        let (h, shard) = self.shard_for(db, key);
+        let expired = shard.dict.get(h, key).is_some_and(|e| e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms);
+        shard.watched.add(key, flag, expired);
+    }
+
+    pub fn unwatch(&mut self, db: usize, key: &[u8], flag: &watch::CasFlag) {
+        self.shard_for(db, key).1.watched.remove(key, flag);
+    }
+
+    /// EXEC's check: a key that was live when watched has expired since (isWatchedKeyExpired).
+    pub fn watched_key_expired(&mut self, db: usize, key: &[u8], flag: &watch::CasFlag) -> bool {
+        let now = self.now_ms;
+        let (h, shard) = self.shard_for(db, key);
+        if shard.watched.expired_at_watch(key, flag) {
+            return false;
+        }
+        shard.dict.get(h, key).is_some_and(|e| e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms)
+    }
+
     fn shard_for(&mut self, db: usize, key: &[u8]) -> (u64, &mut Shard) {
         let h = key_hash(key);
         let s = self.ks.shard_of(h);
@@ -377,8 +499,7 @@ impl<'a> Access<'a> {
             Some(e) => e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms,
         };
         if expired {
-            shard.remove(h, key);
-            shard.stats.expired += 1;
+            shard.remove_expired(h, key);
             return None;
         }
         shard.dict.get_mut(h, key)
@@ -415,9 +536,7 @@ impl<'a> Access<'a> {
         let stamp = self.stamp();
         let touch = !self.no_touch;
         let db = self.db;
-        if self.shard_for(db, key).1.waiters.has(key) {
-            self.note_ready(db, key);
-        }
+        self.note_write(db, key);
         let e = self.find(db, key)?;
         if touch {
             stamp.apply(e);
@@ -448,9 +567,7 @@ impl<'a> Access<'a> {
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, expire: SetExpire) {
         let clock = self.stamp().initial();
         let now = self.now_ms;
-        if self.shard_for(db, key).1.waiters.has(key) {
-            self.note_ready(db, key);
-        }
+        self.note_write(db, key);
         let (h, shard) = self.shard_for(db, key);
         let mut old_expire = NO_EXPIRE;
         if let Some(e) = shard.dict.get(h, key) {
@@ -484,6 +601,7 @@ impl<'a> Access<'a> {
 
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
         self.find(db, key)?;
+        self.note_write(db, key);
         let (h, shard) = self.shard_for(db, key);
         shard.remove(h, key)
     }
@@ -491,6 +609,7 @@ impl<'a> Access<'a> {
     /// Change a live key's expiry (NO_EXPIRE removes it). False if the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {
         let db = self.db;
+        self.note_write(db, key);
         let (h, shard) = self.shard_for(db, key);
         let Some(e) = shard.dict.get_mut(h, key) else { return false };
         track_expire(&mut shard.expires, e.expire_at_ms, at_ms);

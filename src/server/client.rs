@@ -41,6 +41,10 @@ pub struct ClientHandle {
     pub info: Mutex<SharedInfo>,
     /// The waiter while the client is blocked (for CLIENT UNBLOCK).
     pub blocked: Mutex<Option<Arc<Waiter>>>,
+    /// Commands queued since MULTI, -1 outside a transaction (CLIENT LIST multi=).
+    pub multi: AtomicI64,
+    /// WATCH flags, for CLIENT LIST: a watched key was modified.
+    pub cas: crate::keyspace::watch::CasFlag,
 }
 
 #[derive(Default, Clone)]
@@ -81,10 +85,16 @@ pub struct Client {
     pub serving: bool,
     /// A re-execution found nothing to serve after all.
     pub would_block: bool,
+    /// Between MULTI and EXEC/DISCARD: the queued commands.
+    pub multi: Option<crate::command::multi::Queued>,
+    /// WATCHed keys, (db, key), and the flag their modification raises.
+    pub watched: Vec<(usize, Vec<u8>)>,
+    pub cas: crate::keyspace::watch::CasFlag,
 }
 
 impl Client {
     pub fn new(handle: Arc<ClientHandle>, worker: usize) -> Client {
+        let cas = handle.cas.clone();
         Client {
             id: handle.id,
             handle,
@@ -101,6 +111,9 @@ impl Client {
             deny_blocking: false,
             serving: false,
             would_block: false,
+            multi: None,
+            watched: Vec::new(),
+            cas,
         }
     }
 
@@ -135,6 +148,8 @@ pub fn register(srv: &Server, addr: String, laddr: String, fd: i32) -> Arc<Clien
         tot_mem: AtomicU64::new(0),
         info: Mutex::new(SharedInfo { last_cmd: "NULL", ..Default::default() }),
         blocked: Mutex::new(None),
+        multi: AtomicI64::new(-1),
+        cas: Default::default(),
     });
     srv.clients.lock().insert(id, h.clone());
     h
@@ -162,15 +177,19 @@ pub fn close_idle_clients(srv: &Server) {
 fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
     let now = now_ms();
     let info = h.info.lock().clone();
+    // Redis's order of the flag letters.
+    let multi = h.multi.load(Ordering::Relaxed);
     let mut flags = String::new();
-    if info.no_evict {
-        flags.push('e');
-    }
-    if info.no_touch {
-        flags.push('T');
-    }
-    if h.blocked.lock().is_some() {
-        flags.push('b');
+    for (on, letter) in [
+        (multi >= 0, 'x'),
+        (h.blocked.lock().is_some(), 'b'),
+        (h.cas.load(Ordering::Relaxed), 'd'),
+        (info.no_evict, 'e'),
+        (info.no_touch, 'T'),
+    ] {
+        if on {
+            flags.push(letter);
+        }
     }
     if flags.is_empty() {
         flags.push('N');
@@ -183,7 +202,7 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
     let resp = own.map(|c| if c.resp3 { 3 } else { 2 }).unwrap_or_else(|| h.resp.load(Ordering::Relaxed));
     let idle = if own.is_some() { 0 } else { (now - h.last_interaction_ms.load(Ordering::Relaxed)) / 1000 };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -193,6 +212,7 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
         idle,
         flags,
         db,
+        multi,
         h.qbuf.load(Ordering::Relaxed),
         h.qbuf_free.load(Ordering::Relaxed),
         h.obl.load(Ordering::Relaxed),

@@ -1277,6 +1277,7 @@ fn is_alias_spelling(d: &Def, typed: &str) -> bool {
 
 pub fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
     ctx.srv.reset_stats();
+    ctx.ks.reset_stats();
     ctx.out.ok();
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use crate::command::{CmdResult, Ctx};
-use crate::keyspace::now_ms;
+use crate::keyspace::{now_ms, Figures};
 use crate::server::Server;
 
 const DEFAULT: &[&str] = &[
@@ -51,7 +51,7 @@ fn cpu_times() -> (f64, f64) {
     (t(ru.ru_stime), t(ru.ru_utime))
 }
 
-fn section(srv: &Server, name: &str, out: &mut String) {
+fn section(srv: &Server, figures: &Figures, name: &str, out: &mut String) {
     let now = now_ms();
     let uptime = srv.started.elapsed().as_secs();
     match name {
@@ -85,7 +85,7 @@ fn section(srv: &Server, name: &str, out: &mut String) {
                 "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
                 srv.maxclients.load(Ordering::Relaxed),
                 srv.blocked_clients.load(Ordering::Relaxed).max(0),
-                srv.ks.blocking_keys(),
+                figures.blocking_keys,
             );
         }
         "memory" => {
@@ -113,7 +113,7 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             );
         }
         "stats" => {
-            let ks = srv.ks.stats();
+            let ks = figures.stats;
             let s = &srv.stats;
             let secs = ((now - srv.stats_reset_ms.load(Ordering::Relaxed)) / 1000).max(1) as u64;
             let cmds = s.commands.get();
@@ -155,8 +155,7 @@ fn section(srv: &Server, name: &str, out: &mut String) {
         "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
-            for db in 0..srv.databases() {
-                let (keys, expires) = srv.ks.db_counts(db);
+            for (db, &(keys, expires)) in figures.dbs.iter().enumerate() {
                 if keys > 0 {
                     let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
                 }
@@ -184,7 +183,7 @@ fn section(srv: &Server, name: &str, out: &mut String) {
     }
 }
 
-pub fn render(srv: &Server, requested: &[&[u8]]) -> String {
+pub fn render(srv: &Server, figures: &Figures, requested: &[&[u8]]) -> String {
     let mut names: Vec<&str> = Vec::new();
     let add = |n: &'static str, names: &mut Vec<&str>| {
         if !names.contains(&n) {
@@ -214,13 +213,14 @@ pub fn render(srv: &Server, requested: &[&[u8]]) -> String {
         if i > 0 {
             out.push_str("\r\n");
         }
-        section(srv, n, &mut out);
+        section(srv, figures, n, &mut out);
     }
     out
 }
 
 pub fn info(ctx: &mut Ctx) -> CmdResult {
-    let text = render(ctx.srv, &ctx.args[1..]);
+    let figures = ctx.ks.figures();
+    let text = render(ctx.srv, &figures, &ctx.args[1..]);
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }

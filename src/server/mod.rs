@@ -228,10 +228,10 @@ impl Server {
         self.ks.dbs.len()
     }
 
+    /// CONFIG RESETSTAT (the shard counters are reset through the command's access).
     pub fn reset_stats(&self) {
         self.stats.reset();
         self.error_stats.lock().clear();
-        self.ks.reset_stats();
         for c in self.commands.iter() {
             c.reset_stats();
         }

@@ -114,12 +114,10 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut budget = count.saturating_mul(10);
     loop {
-        let mut expired: Vec<Vec<u8>> = Vec::new();
-        let empty;
-        {
-            let mut s = ks.dbs[db].shards[shard as usize].lock();
-            empty = s.dict.is_empty();
-            dc = s.dict.scan(dc, |e| {
+        let (next_dc, empty) = ctx.ks.with_shard(db, shard as usize, |s| {
+            let mut expired: Vec<Vec<u8>> = Vec::new();
+            let empty = s.dict.is_empty();
+            let next = s.dict.scan(dc, |e| {
                 if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms {
                     expired.push(e.key.to_vec());
                     return;
@@ -137,11 +135,11 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
                 keys.push(e.key.to_vec());
             });
             for k in &expired {
-                if s.remove(key_hash(k), k).is_some() {
-                    s.stats.expired += 1;
-                }
+                s.remove_expired(key_hash(k), k);
             }
-        }
+            (next, empty)
+        });
+        dc = next_dc;
         if dc == 0 {
             shard += 1;
             if shard == nshards {
@@ -167,12 +165,12 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
-    let ks = ctx.ks.keyspace();
     let db = ctx.ks.db;
     let now = ctx.ks.now_ms;
     let mut rng = rand::thread_rng();
+    let nshards = ctx.ks.keyspace().shards_per_db();
     for _attempt in 0..100 {
-        let sizes: Vec<usize> = ks.dbs[db].shards.iter().map(|s| s.lock().dict.len()).collect();
+        let sizes: Vec<usize> = (0..nshards).map(|s| ctx.ks.with_shard(db, s, |sh| sh.dict.len())).collect();
         let total: usize = sizes.iter().sum();
         if total == 0 {
             break;
@@ -183,17 +181,19 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
             pick -= sizes[idx];
             idx += 1;
         }
-        let mut s = ks.dbs[db].shards[idx.min(sizes.len() - 1)].lock();
-        let Some(e) = s.dict.random_entry(&mut rng) else { continue };
-        let key = e.key.to_vec();
-        if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms {
-            s.remove(key_hash(&key), &key);
-            s.stats.expired += 1;
-            continue;
+        let found = ctx.ks.with_shard(db, idx.min(sizes.len() - 1), |s| {
+            let e = s.dict.random_entry(&mut rng)?;
+            let key = e.key.to_vec();
+            if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms {
+                s.remove_expired(key_hash(&key), &key);
+                return None;
+            }
+            Some(key)
+        });
+        if let Some(key) = found {
+            ctx.out.bulk(&key);
+            return Ok(());
         }
-        drop(s);
-        ctx.out.bulk(&key);
-        return Ok(());
     }
     ctx.out.nil();
     Ok(())
@@ -427,7 +427,8 @@ pub fn persist(ctx: &mut Ctx) -> CmdResult {
 // ---- databases ----
 
 pub fn dbsize(ctx: &mut Ctx) -> CmdResult {
-    let n = ctx.ks.keyspace().db_size(ctx.ks.db);
+    let db = ctx.ks.db;
+    let n = ctx.ks.db_size(db);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -454,6 +455,7 @@ fn free_tables(tables: Vec<Dict>, lazy: bool) {
 fn flush_db(ctx: &mut Ctx, db: usize) -> (Vec<Dict>, usize) {
     let mut tables = Vec::new();
     let mut removed = 0;
+    ctx.ks.touch_all_watched(db, None);
     for s in 0..ctx.ks.keyspace().shards_per_db() {
         let shard = ctx.ks.shard_at(db, s);
         removed += shard.dict.len();
@@ -498,13 +500,10 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
     }
     let (a, b) = (a as usize, b as usize);
     if a != b {
+        ctx.ks.touch_all_watched(a, Some(b));
+        ctx.ks.touch_all_watched(b, Some(a));
+        ctx.ks.swap_db_data(a, b);
         let ks = ctx.ks.keyspace();
-        for s in 0..ks.shards_per_db() {
-            // Exclusive mode: no other thread holds shard locks, so order does not matter.
-            let mut x = ks.dbs[a].shards[s].lock();
-            let mut y = ks.dbs[b].shards[s].lock();
-            x.swap_data(&mut y);
-        }
         // Clients blocked on keys of either database may now find them filled.
         for db in [a, b] {
             for s in 0..ks.shards_per_db() {

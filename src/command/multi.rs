@@ -1,0 +1,177 @@
+//! Transactions: MULTI queues commands, EXEC runs them atomically, WATCH makes EXEC
+//! conditional (Redis's multi.c).
+//!
+//! Queueing happens in `dispatch::execute`: once a client is in MULTI, every command but
+//! the few in `runs_in_multi` is checked (unknown, arity, auth, no-multi) and queued; a
+//! refused one dooms the transaction (EXECABORT). EXEC takes the keyspace once for the
+//! whole transaction: the shards of every key the queued commands name (from the command
+//! table) plus the watched keys, or every gate when a queued command needs the whole
+//! keyspace (FLUSHALL, SELECT, KEYS, ...). Under those locks it checks the WATCH flag and
+//! the watched keys' expiry, then runs the commands one after another: no other client
+//! sees a state between them.
+
+use std::sync::atomic::Ordering;
+
+use smallvec::SmallVec;
+
+use super::dispatch::{self, hold, serve_filled, BatchClock};
+use super::table::{Command, Lock};
+use super::{blocking, CmdResult, Ctx, Error};
+use crate::keyspace::key_hash;
+use crate::resp::write::ReplyWriter;
+use crate::server::client::Client;
+use crate::server::Server;
+
+/// The commands queued since MULTI.
+#[derive(Default)]
+pub struct Queued {
+    pub cmds: Vec<Vec<Vec<u8>>>,
+    /// A command was refused while queueing: EXEC answers EXECABORT.
+    pub doomed: bool,
+}
+
+/// Commands that run at once inside MULTI instead of being queued.
+pub fn runs_in_multi(cmd: &Command) -> bool {
+    matches!(cmd.def.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+}
+
+/// Queue a command. A doomed transaction (refused command, or a watched key already
+/// modified) keeps nothing, as Redis does: EXEC will not run it anyway (CLIENT LIST shows
+/// multi=0 then).
+pub fn queue(client: &mut Client, args: &[&[u8]]) {
+    let doomed = client.cas.load(Ordering::Acquire);
+    if let Some(q) = client.multi.as_mut() {
+        if doomed || q.doomed {
+            return;
+        }
+        q.cmds.push(args.iter().map(|a| a.to_vec()).collect());
+        client.handle.multi.store(q.cmds.len() as i64, Ordering::Relaxed);
+    }
+}
+
+pub fn multi(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(Error::msg("ERR MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(Queued::default());
+    ctx.client.handle.multi.store(0, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn discard(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.multi.is_none() {
+        return Err(Error::msg("ERR DISCARD without MULTI"));
+    }
+    reset(ctx.srv, ctx.client);
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn watch(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(Error::msg("ERR WATCH inside MULTI is not allowed"));
+    }
+    let db = ctx.client.db;
+    for key in &ctx.args[1..] {
+        if ctx.client.watched.iter().any(|(d, k)| *d == db && k == key) {
+            continue;
+        }
+        ctx.ks.watch(db, key, &ctx.client.cas);
+        ctx.client.watched.push((db, key.to_vec()));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn unwatch(ctx: &mut Ctx) -> CmdResult {
+    unwatch_all(ctx.srv, ctx.client);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Leave any transaction and forget the watched keys (DISCARD, RESET, disconnection).
+pub fn reset(srv: &Server, client: &mut Client) {
+    client.multi = None;
+    client.handle.multi.store(-1, Ordering::Relaxed);
+    unwatch_all(srv, client);
+}
+
+/// Forget every watched key and lower the flag. The caller holds no shard lock.
+fn unwatch_all(srv: &Server, client: &mut Client) {
+    for (db, key) in client.watched.drain(..) {
+        let shard = srv.ks.shard_of(key_hash(&key));
+        srv.ks.dbs[db].shards[shard].lock().watched.remove(&key, &client.cas);
+    }
+    client.cas.store(false, Ordering::Release);
+}
+
+fn fail(srv: &Server, out: &mut ReplyWriter, msg: &str) -> bool {
+    srv.count_error(msg);
+    out.error(msg);
+    true
+}
+
+/// EXEC. Returns true if it replied an error.
+pub fn exec(srv: &Server, client: &mut Client, out: &mut ReplyWriter, clock: &mut BatchClock) -> bool {
+    let Some(q) = client.multi.take() else {
+        return fail(srv, out, "ERR EXEC without MULTI");
+    };
+    client.handle.multi.store(-1, Ordering::Relaxed);
+    if q.doomed {
+        unwatch_all(srv, client);
+        return fail(srv, out, "EXECABORT Transaction discarded because of previous errors.");
+    }
+    let argvs: Vec<SmallVec<[&[u8]; 8]>> = q.cmds.iter().map(|a| a.iter().map(|x| &x[..]).collect()).collect();
+    let mut cmds: Vec<&Command> = Vec::with_capacity(argvs.len());
+    for a in &argvs {
+        match dispatch::resolve(srv, a) {
+            Ok(c) => cmds.push(c),
+            Err(e) => {
+                unwatch_all(srv, client);
+                return fail(srv, out, &e.0);
+            }
+        }
+    }
+    let watched = std::mem::take(&mut client.watched);
+    let db = client.db;
+    // Hold every gate when a queued command needs the whole keyspace, moves to another
+    // database (SELECT), or names no key (it may read the whole keyspace, as SCAN, DBSIZE
+    // and INFO do, which must not lock shards out of order while others are held).
+    let mut keys: Vec<&[u8]> = watched.iter().map(|(_, k)| &k[..]).collect();
+    let mut exclusive = watched.iter().any(|(d, _)| *d != db);
+    for (c, a) in cmds.iter().zip(&argvs) {
+        let named = dispatch::command_keys(c, a);
+        exclusive |= c.lock != Lock::Keys || named.is_empty();
+        keys.extend(named);
+    }
+    let deferred = {
+        let mut held = hold(srv, client, exclusive, &keys, clock.now_ms);
+        let ks = &mut held.ks;
+        let cas = client.cas.clone();
+        let aborted =
+            cas.load(Ordering::Acquire) || watched.iter().any(|(d, k)| ks.watched_key_expired(*d, k, &cas));
+        if aborted {
+            out.nil_array();
+            Vec::new()
+        } else {
+            out.array(cmds.len());
+            client.deny_blocking = true;
+            for (cmd, args) in cmds.iter().zip(&argvs) {
+                ks.db = client.db;
+                ks.no_touch = client.no_touch && cmd.def.name != "touch";
+                clock.lap();
+                let failed = dispatch::call(srv, client, cmd.handler, args, out, ks);
+                cmd.record(client.worker, clock.lap(), failed);
+            }
+            client.deny_blocking = false;
+            serve_filled(srv, ks)
+        }
+    };
+    client.watched = watched;
+    unwatch_all(srv, client);
+    if !deferred.is_empty() {
+        blocking::serve_deferred(srv, client.worker, deferred, clock.now_ms);
+    }
+    false
+}
