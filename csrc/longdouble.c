@@ -161,6 +161,15 @@ size_t cinnabar_fmt_g17(double v, char *out, size_t outcap) {
     return (size_t)n;
 }
 
+/* "%.*g" with the given precision (Lua 5.1's number-to-string uses %.14g). */
+size_t cinnabar_fmt_g(double v, int precision, char *out, size_t outcap) {
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "%.*g", precision, v);
+    if (n <= 0 || (size_t)n >= sizeof(buf) || (size_t)n > outcap) return 0;
+    memcpy(out, buf, (size_t)n);
+    return (size_t)n;
+}
+
 /* Classify under string2ld rules: 0 invalid, 1 finite, 2 infinite. */
 int cinnabar_ld_classify(const char *s, size_t len) {
     long double v;

@@ -18,22 +18,36 @@ use crate::command::dispatch::{self, BatchClock};
 use crate::resp::parse::{ArgLoc, Limits, Parsed, Parser, BIG_ARG};
 use crate::resp::write::ReplyWriter;
 use crate::server::client::{self, Client};
+use crate::server::scripting::Scripting;
 use crate::server::Server;
 
 /// Redis-style log line: "pid:M 23 Nov 2026 18:01:53.349 * message", at notice level
 /// (suppressed when `loglevel` is warning or nothing).
 pub fn log(srv: &Server, msg: &str) {
-    let level = srv.config.read().str("loglevel").to_string();
-    if level == "warning" || level == "nothing" {
+    log_at(srv, 2, msg);
+}
+
+/// A log line at Redis's level `level` (0 debug, 1 verbose, 2 notice, 3 warning), written
+/// when `loglevel` lets it through, with that level's marker (". - * #").
+pub fn log_at(srv: &Server, level: usize, msg: &str) {
+    let threshold = match srv.config.read().str("loglevel") {
+        "debug" => 0,
+        "verbose" => 1,
+        "notice" => 2,
+        "warning" => 3,
+        _ => 4,
+    };
+    if level < threshold || level > 3 {
         return;
     }
+    let marker = [".", "-", "*", "#"][level];
     let now = crate::keyspace::now_ms();
     let (secs, ms) = (now / 1000, now % 1000);
     let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
     let (y, mo, d) = civil_from_days(secs / 86400);
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let month = MONTHS[((mo - 1) as usize).min(11)];
-    eprintln!("{}:M {d:02} {month} {y} {h:02}:{m:02}:{s:02}.{ms:03} * {msg}", std::process::id());
+    eprintln!("{}:M {d:02} {month} {y} {h:02}:{m:02}:{s:02}.{ms:03} {marker} {msg}", std::process::id());
 }
 
 /// (year, month 1-12, day 1-31) of a count of days since 1970-01-01 (proleptic Gregorian).
@@ -67,6 +81,7 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
         })?;
         handles.push(rx.recv().map_err(|e| std::io::Error::new(std::io::ErrorKind::Other, e))?);
     }
+    Scripting::start_executor(&srv);
     {
         let s = srv.clone();
         std::thread::Builder::new().name("cron".into()).spawn(move || s.cron())?;
@@ -267,7 +282,27 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                         tokio::time::sleep(wait).await;
                         clock = BatchClock::new();
                     }
-                    dispatch::execute(srv, client, &args, &mut out, &mut clock);
+                    if client.multi.is_none() && Scripting::runs_script(args[0]) {
+                        // Scripts run on the script thread, so this worker stays free to
+                        // answer other clients (BUSY, SCRIPT KILL) while one runs long.
+                        let real = std::mem::replace(client, Client::new(handle.clone(), client.worker));
+                        let owned = args.iter().map(|a| a.to_vec()).collect();
+                        match srv.scripting.submit(real, owned, out.resp3) {
+                            Ok(wait) => match wait.await {
+                                Ok((c, reply)) => {
+                                    *client = c;
+                                    out.buf.extend_from_slice(&reply);
+                                }
+                                Err(_) => return,
+                            },
+                            Err(real) => {
+                                *client = real;
+                                dispatch::execute(srv, client, &args, &mut out, &mut clock);
+                            }
+                        }
+                    } else {
+                        dispatch::execute(srv, client, &args, &mut out, &mut clock);
+                    }
                     drop(args);
                     consumed = base + end;
                     if let Some(w) = client.blocked.take() {

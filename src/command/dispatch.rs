@@ -172,20 +172,57 @@ pub struct Held<'a> {
     _exclusive: Vec<parking_lot::RwLockWriteGuard<'a, ()>>,
 }
 
+/// How long to wait for a gate before looking again whether a script has turned busy.
+const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// Take the keyspace for `client`: every gate (`exclusive`), or its own gate shared and
-/// the shards of `keys` in its database.
-pub fn hold<'a, K: AsRef<[u8]>>(srv: &'a Server, client: &Client, exclusive: bool, keys: &[K], now: i64) -> Held<'a> {
+/// the shards of `keys` in its database. While a script holds the keyspace past
+/// busy-reply-threshold, give up with the BUSY error instead of waiting.
+pub fn hold<'a, K: AsRef<[u8]>>(
+    srv: &'a Server,
+    client: &Client,
+    exclusive: bool,
+    keys: &[K],
+    now: i64,
+) -> Result<Held<'a>, Error> {
+    let busy = || srv.scripting.state.busy_error();
     let (_shared, _exclusive, mut ks) = if exclusive {
-        let g = srv.ks.enter_exclusive();
-        (None, g, srv.ks.access_exclusive(client.db, now))
+        let mut gates = Vec::with_capacity(srv.ks.gate_count());
+        for i in 0..srv.ks.gate_count() {
+            loop {
+                if let Some(g) = srv.ks.try_enter_exclusive_for(i, BUSY_POLL) {
+                    gates.push(g);
+                    break;
+                }
+                if let Some(e) = busy() {
+                    return Err(e);
+                }
+            }
+        }
+        (None, gates, srv.ks.access_exclusive(client.db, now))
     } else {
-        let g = srv.ks.enter(client.worker);
+        let g = loop {
+            if let Some(g) = srv.ks.try_enter_for(client.worker, BUSY_POLL) {
+                break g;
+            }
+            if let Some(e) = busy() {
+                return Err(e);
+            }
+        };
         (Some(g), Vec::new(), srv.ks.access(client.db, keys, now))
     };
     ks.no_touch = client.no_touch;
     ks.slot = client.worker;
     ks.lfu = srv.lfu_params();
-    Held { ks, _shared, _exclusive }
+    Ok(Held { ks, _shared, _exclusive })
+}
+
+/// An access holding nothing, for commands that touch no keyspace (Lock::Free, and the
+/// allow-busy commands while a script is busy).
+fn hold_nothing<'a>(srv: &'a Server, client: &Client, now: i64) -> Held<'a> {
+    let mut ks = srv.ks.access(client.db, &[] as &[&[u8]], now);
+    ks.slot = client.worker;
+    Held { ks, _shared: None, _exclusive: Vec::new() }
 }
 
 /// Serve the clients blocked on keys the held command(s) filled, before the locks are
@@ -202,10 +239,25 @@ pub fn serve_filled<'a>(srv: &'a Server, ks: &mut crate::keyspace::Access<'a>) -
 /// Lock what the command needs and call its handler. Returns true if it replied an error.
 fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &mut ReplyWriter, now: i64) -> bool {
     let (failed, deferred) = {
-        let mut held = match cmd.lock {
-            Lock::Keys => hold(srv, client, false, &command_keys(cmd, args), now),
-            // (EXEC never gets here: `execute` hands it to multi::exec.)
-            Lock::Exclusive | Lock::Transaction => hold(srv, client, true, &[] as &[&[u8]], now),
+        let free = cmd.lock == Lock::Free
+            || (cmd.def.has(flags::ALLOW_BUSY) && srv.scripting.state.busy.load(std::sync::atomic::Ordering::Acquire));
+        let held = if free {
+            Ok(hold_nothing(srv, client, now))
+        } else {
+            match cmd.lock {
+                Lock::Keys => hold(srv, client, false, &command_keys(cmd, args), now),
+                // (EXEC never gets here: `execute` hands it to multi::exec.)
+                _ => hold(srv, client, true, &[] as &[&[u8]], now),
+            }
+        };
+        let mut held = match held {
+            Ok(h) => h,
+            Err(e) => {
+                cmd.rejected_calls.add(client.worker, 1);
+                srv.count_error(&e.0);
+                out.error(&e.0);
+                return true;
+            }
         };
         let ks = &mut held.ks;
         ks.no_touch = client.no_touch && cmd.def.name != "touch";

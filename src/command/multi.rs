@@ -146,7 +146,18 @@ pub fn exec(srv: &Server, client: &mut Client, out: &mut ReplyWriter, clock: &mu
         keys.extend(named);
     }
     let deferred = {
-        let mut held = hold(srv, client, exclusive, &keys, clock.now_ms);
+        let mut held = match hold(srv, client, exclusive, &keys, clock.now_ms) {
+            Ok(h) => h,
+            Err(e) => {
+                // BUSY: the transaction stays open but can only be discarded now.
+                let queued = cmds.len() as i64;
+                drop(keys);
+                client.watched = watched;
+                client.multi = Some(Queued { cmds: Vec::new(), doomed: true });
+                client.handle.multi.store(queued, Ordering::Relaxed);
+                return fail(srv, out, &e.0);
+            }
+        };
         let ks = &mut held.ks;
         let cas = client.cas.clone();
         let aborted =

@@ -10,6 +10,7 @@ use ahash::AHashMap as HashMap;
 use super::spec::{CommandDef, COMMANDS};
 use super::{multi, Handler};
 use crate::server as srv;
+use crate::server::scripting as sc;
 use crate::types::string as st;
 use crate::types::generic as kc;
 use crate::util::counter::Counter;
@@ -23,6 +24,9 @@ pub enum Lock {
     Exclusive,
     /// EXEC: takes what its queued commands need itself (command::multi).
     Transaction,
+    /// Touches no keyspace and must run even while a script is busy (SCRIPT KILL,
+    /// FUNCTION KILL): no gate, no shard.
+    Free,
 }
 
 pub struct Command {
@@ -72,6 +76,27 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "discard" => (multi::discard, Keys),
         "watch" => (multi::watch, Keys),
         "unwatch" => (multi::unwatch, Keys),
+        // scripting
+        "eval" => (sc::eval, Exclusive),
+        "evalsha" => (sc::evalsha, Exclusive),
+        "eval_ro" => (sc::eval_ro, Exclusive),
+        "evalsha_ro" => (sc::evalsha_ro, Exclusive),
+        "script" => (container, Keys),
+        "script|load" => (sc::script_load, Keys),
+        "script|exists" => (sc::script_exists, Keys),
+        "script|flush" => (sc::script_flush, Keys),
+        "script|kill" => (sc::script_kill, Free),
+        "script|help" => (sc::script_help, Keys),
+        "fcall" => (sc::functions::fcall, Exclusive),
+        "fcall_ro" => (sc::functions::fcall_ro, Exclusive),
+        "function" => (container, Keys),
+        "function|load" => (sc::functions::function_load, Keys),
+        "function|delete" => (sc::functions::function_delete, Keys),
+        "function|flush" => (sc::functions::function_flush, Keys),
+        "function|list" => (sc::functions::function_list, Keys),
+        "function|stats" => (sc::functions::function_stats, Keys),
+        "function|kill" => (sc::functions::function_kill, Free),
+        "function|help" => (sc::functions::function_help, Keys),
         // strings
         "append" => (st::append, Keys),
         "decr" => (st::decr, Keys),
@@ -189,6 +214,9 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "zscore" => (crate::types::zset::zscore, Keys),
         "zunion" => (crate::types::zset::zunion, Keys),
         "zunionstore" => (crate::types::zset::zunionstore, Keys),
+        // sort
+        "sort" => (crate::types::sort::sort, Exclusive),
+        "sort_ro" => (crate::types::sort::sort_ro, Exclusive),
         // generic keys
         "del" => (kc::del, Keys),
         "unlink" => (kc::del, Keys),

@@ -195,6 +195,22 @@ impl Keyspace {
         self.gates.iter().map(|g| g.write()).collect()
     }
 
+    pub fn gate_count(&self) -> usize {
+        self.gates.len()
+    }
+
+    /// `enter`, giving up after `wait`.
+    pub fn try_enter_for(&self, gate: usize, wait: std::time::Duration) -> Option<RwLockReadGuard<'_, ()>> {
+        let g = &self.gates[gate % self.gates.len()];
+        g.try_read().or_else(|| g.try_read_for(wait))
+    }
+
+    /// Gate `i` exclusively, giving up after `wait` (take them in index order).
+    pub fn try_enter_exclusive_for(&self, i: usize, wait: std::time::Duration) -> Option<RwLockWriteGuard<'_, ()>> {
+        let g = &self.gates[i % self.gates.len()];
+        g.try_write().or_else(|| g.try_write_for(wait))
+    }
+
     /// Lock the shards of `keys` (all in database `db`) in ascending order.
     pub fn access<'a, K: AsRef<[u8]>>(&'a self, db: usize, keys: &[K], now_ms: i64) -> Access<'a> {
         let mut ids: smallvec::SmallVec<[u32; 8]> =

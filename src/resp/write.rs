@@ -60,6 +60,25 @@ impl ReplyWriter {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// An error or status line from arbitrary bytes (script replies), CR and LF replaced
+    /// by spaces as Redis does. `tag` is b'-' or b'+'.
+    pub fn line_bytes(&mut self, tag: u8, msg: &[u8]) {
+        self.buf.push(tag);
+        self.buf.extend(msg.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A big number: RESP3 `(`, a bulk string under RESP2.
+    pub fn big_number(&mut self, digits: &[u8]) {
+        if self.resp3 {
+            self.buf.push(b'(');
+            self.buf.extend_from_slice(digits);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(digits);
+        }
+    }
+
     pub fn int(&mut self, n: i64) {
         self.header(b':', n);
     }

@@ -90,6 +90,8 @@ pub struct Client {
     /// WATCHed keys, (db, key), and the flag their modification raises.
     pub watched: Vec<(usize, Vec<u8>)>,
     pub cas: crate::keyspace::watch::CasFlag,
+    /// The client a script's redis.call commands run as (Redis's CLIENT_SCRIPT).
+    pub in_script: bool,
 }
 
 impl Client {
@@ -114,6 +116,7 @@ impl Client {
             multi: None,
             watched: Vec::new(),
             cas,
+            in_script: false,
         }
     }
 

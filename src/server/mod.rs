@@ -6,6 +6,7 @@ pub mod client;
 pub mod config;
 pub mod conn;
 pub mod info;
+pub mod scripting;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -142,6 +143,8 @@ pub struct Server {
     pub error_stats: Mutex<std::collections::BTreeMap<String, u64>>,
     /// LFU policy in force: (lfu-log-factor << 32 | lfu-decay-time) + flag bit 63; 0 = LRU.
     pub lfu: AtomicU64,
+    /// Lua: the script cache, functions, the running script's state.
+    pub scripting: scripting::Scripting,
 }
 
 impl Server {
@@ -180,6 +183,7 @@ impl Server {
             error_stats: Mutex::new(std::collections::BTreeMap::new()),
             limits: TypeLimits::default(),
             blocked_clients: AtomicI64::new(0),
+            scripting: scripting::Scripting::new(),
         };
         srv.refresh_hot_config();
         srv

@@ -6,5 +6,6 @@ pub mod hash;
 pub mod list;
 pub mod list_block;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;

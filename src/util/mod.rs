@@ -5,6 +5,7 @@
 pub mod counter;
 pub mod glob;
 pub mod number;
+pub mod sha1;
 
 /// The xorshift generator the oracle-derived test tables were computed with (tests only).
 #[cfg(test)]

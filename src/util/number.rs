@@ -49,6 +49,7 @@ extern "C" {
     fn cinnabar_ld_classify(s: *const c_char, len: usize) -> c_int;
     fn cinnabar_fmt_ld_human_f64(v: f64, out: *mut c_char, outcap: usize) -> usize;
     fn cinnabar_fmt_g17(v: f64, out: *mut c_char, outcap: usize) -> usize;
+    fn cinnabar_fmt_g(v: f64, precision: c_int, out: *mut c_char, outcap: usize) -> usize;
 }
 
 /// Redis's MAX_LONG_DOUBLE_CHARS (5k): long double text never exceeds this.
@@ -168,6 +169,15 @@ pub fn fmt_f64_g17(v: f64) -> String {
     let mut buf = [0u8; 64];
     // SAFETY: the C function writes at most `outcap` bytes into `buf`.
     let n = unsafe { cinnabar_fmt_g17(v, buf.as_mut_ptr() as *mut c_char, buf.len()) };
+    let n = n.min(buf.len());
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// C's "%.<precision>g" (Lua 5.1 prints numbers with "%.14g": 1e+20, inf, -nan, 0.1).
+pub fn fmt_g(v: f64, precision: i32) -> String {
+    let mut buf = [0u8; 64];
+    // SAFETY: the C function writes at most `outcap` bytes into `buf`.
+    let n = unsafe { cinnabar_fmt_g(v, precision.clamp(0, 40), buf.as_mut_ptr() as *mut c_char, buf.len()) };
     let n = n.min(buf.len());
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }

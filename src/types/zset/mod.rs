@@ -289,8 +289,8 @@ impl ZSet {
         });
     }
 
-    /// Convert to the large encoding (one way, as Redis).
-    fn convert_to_skiplist(&mut self) {
+    /// Convert to the large encoding (one way, as Redis; SORT does it too).
+    pub fn convert_to_skiplist(&mut self) {
         if let Enc::Listpack(v) = &mut self.enc {
             let mut big = Big::new();
             big.dict.reserve_empty(v.len());

@@ -1,0 +1,484 @@
+//! Scripting: EVAL and friends on an embedded Lua 5.1 (mlua), the script cache, SCRIPT,
+//! and the machinery shared with functions (`functions.rs`): running a Lua function with
+//! the keyspace held, busy scripts, SCRIPT KILL / FUNCTION KILL.
+//!
+//! Execution: a script holds the whole keyspace (every gate) for its run, so it sees and
+//! changes the keyspace atomically and may touch keys it did not declare, as Sidekiq,
+//! BullMQ, Celery and python-rq scripts do. Scripts sent by clients run on a dedicated
+//! thread (`executor`), not on the connection's worker: while a script runs past
+//! busy-reply-threshold, the workers stay free to answer every other client with BUSY
+//! (and to run SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE), as Redis answers from inside
+//! its Lua hook. A script inside MULTI/EXEC runs inline with the transaction's hold.
+
+pub mod convert;
+pub mod functions;
+pub mod libs;
+pub mod vm;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use mlua::{Function, HookTriggers, VmState};
+use parking_lot::Mutex;
+
+use crate::command::args::{eq, int};
+use crate::command::{CmdResult, Ctx, Error};
+use crate::keyspace::Access;
+use crate::server::client::Client;
+use vm::{RunCtx, Vm};
+
+/// Shebang flags (`#!lua flags=...`).
+pub mod sflags {
+    pub const NO_WRITES: u32 = 1;
+    pub const ALLOW_OOM: u32 = 2;
+    pub const ALLOW_STALE: u32 = 4;
+    pub const NO_CLUSTER: u32 = 8;
+    pub const ALLOW_CROSS_SLOT: u32 = 16;
+    /// No shebang: Redis's "EVAL compatibility mode".
+    pub const EVAL_COMPAT: u32 = 32;
+
+    pub const NAMES: &[(&str, u32)] = &[
+        ("no-writes", NO_WRITES),
+        ("allow-oom", ALLOW_OOM),
+        ("allow-stale", ALLOW_STALE),
+        ("no-cluster", NO_CLUSTER),
+        ("allow-cross-slot-keys", ALLOW_CROSS_SLOT),
+    ];
+}
+
+/// What is running now, for SCRIPT KILL, FUNCTION KILL/STATS and BUSY replies.
+#[derive(Default)]
+pub struct RunState {
+    pub running: AtomicBool,
+    /// EVAL family (true) or FCALL (false).
+    pub eval_mode: AtomicBool,
+    /// The script called a write command: it can no longer be killed.
+    pub wrote: AtomicBool,
+    /// 1: SCRIPT KILL / FUNCTION KILL asked for; 2: FUNCTION LOAD ran out of time.
+    pub killed: Arc<AtomicU8>,
+    /// While FUNCTION LOAD runs library code: its deadline (unix ms), else 0.
+    pub load_deadline_ms: AtomicI64,
+    /// Running for longer than busy-reply-threshold: other clients get BUSY.
+    pub busy: AtomicBool,
+    pub started_ms: AtomicI64,
+    pub threshold_ms: AtomicI64,
+    /// (function name, command line) of the running function, for FUNCTION STATS.
+    pub current: Mutex<(String, Vec<Vec<u8>>)>,
+}
+
+impl RunState {
+    /// The BUSY error other clients receive, if a script is busy.
+    pub fn busy_error(&self) -> Option<Error> {
+        if !self.busy.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(Error::msg(if self.eval_mode.load(Ordering::Relaxed) {
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+        } else {
+            "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+        }))
+    }
+
+    fn begin(&self, eval_mode: bool, threshold_ms: i64) {
+        self.wrote.store(false, Ordering::Release);
+        self.killed.store(0, Ordering::Release);
+        self.busy.store(false, Ordering::Release);
+        self.eval_mode.store(eval_mode, Ordering::Release);
+        self.threshold_ms.store(threshold_ms, Ordering::Release);
+        self.started_ms.store(crate::keyspace::now_ms(), Ordering::Release);
+        self.running.store(true, Ordering::Release);
+    }
+
+    fn end(&self) {
+        self.running.store(false, Ordering::Release);
+        self.busy.store(false, Ordering::Release);
+        self.killed.store(0, Ordering::Release);
+    }
+}
+
+struct Script {
+    func: Function,
+    flags: u32,
+}
+
+struct Cache {
+    vm: Vm,
+    scripts: HashMap<String, Script>,
+}
+
+type Job = (Client, Vec<Vec<u8>>, bool, tokio::sync::oneshot::Sender<(Client, Vec<u8>)>);
+
+pub struct Scripting {
+    cache: Mutex<Option<Cache>>,
+    pub functions: Mutex<functions::Registry>,
+    pub state: Arc<RunState>,
+    executor: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+}
+
+impl Default for Scripting {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The hook: every 100k VM instructions, notice a busy script and honour SCRIPT KILL.
+/// After a kill it fires on every line, so a script cannot swallow the error with pcall.
+fn install_hook(lua: &mlua::Lua, state: Arc<RunState>, every_line: bool) {
+    let triggers = if every_line {
+        HookTriggers::new().every_line().every_nth_instruction(1000)
+    } else {
+        HookTriggers::new().every_nth_instruction(100_000)
+    };
+    lua.set_hook(triggers, move |lua, _| {
+        let deadline = state.load_deadline_ms.load(Ordering::Relaxed);
+        if deadline > 0 && crate::keyspace::now_ms() > deadline {
+            state.killed.store(2, Ordering::Release);
+        }
+        if state.killed.load(Ordering::Acquire) != 0 {
+            if !every_line {
+                install_hook(lua, state.clone(), true);
+            }
+            return Err(mlua::Error::RuntimeError("ERR Script killed by user with SCRIPT KILL...".into()));
+        }
+        if !state.busy.load(Ordering::Relaxed) {
+            let elapsed = crate::keyspace::now_ms() - state.started_ms.load(Ordering::Relaxed);
+            let threshold = state.threshold_ms.load(Ordering::Relaxed);
+            if threshold > 0 && elapsed >= threshold {
+                state.busy.store(true, Ordering::Release);
+                vm::log_notice(&format!(
+                    "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command.",
+                    if state.eval_mode.load(Ordering::Relaxed) { "SCRIPT KILL" } else { "FUNCTION KILL" }
+                ));
+            }
+        }
+        Ok(VmState::Continue)
+    });
+}
+
+/// A new Lua state with the hook installed.
+pub fn new_vm(state: &Arc<RunState>) -> Result<Vm, Error> {
+    let vm = Vm::new(state.killed.clone()).map_err(|e| Error::msg(format!("ERR could not create the Lua state: {e}")))?;
+    install_hook(&vm.lua, state.clone(), false);
+    Ok(vm)
+}
+
+/// Split a `#!lua ...` first line off a script body: its flags, and the body to compile
+/// (the shebang line blanked, so line numbers stay right).
+pub fn parse_shebang(body: &[u8], allow_name: bool) -> Result<(u32, Option<Vec<u8>>, Vec<u8>), Error> {
+    if !body.starts_with(b"#!") {
+        return Ok((sflags::EVAL_COMPAT, None, body.to_vec()));
+    }
+    let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    let line = &body[..end];
+    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or(b"");
+    if engine != b"#!lua" {
+        return Err(Error::msg(format!(
+            "ERR Unexpected engine in script shebang: {}",
+            String::from_utf8_lossy(line)
+        )));
+    }
+    let mut flags = 0;
+    let mut name = None;
+    for p in parts {
+        if let Some(list) = p.strip_prefix(b"flags=") {
+            for f in list.split(|&b| b == b',').filter(|f| !f.is_empty()) {
+                match sflags::NAMES.iter().find(|(n, _)| n.as_bytes() == f) {
+                    Some((_, bit)) => flags |= bit,
+                    None => {
+                        return Err(Error::msg(format!(
+                            "ERR Unexpected flag in script shebang: {}",
+                            String::from_utf8_lossy(f)
+                        )))
+                    }
+                }
+            }
+        } else if let (true, Some(n)) = (allow_name, p.strip_prefix(b"name=")) {
+            name = Some(n.to_vec());
+        } else {
+            return Err(Error::msg(format!("ERR Unknown lua shebang option: {}", String::from_utf8_lossy(p))));
+        }
+    }
+    let mut code = body[end..].to_vec();
+    if code.is_empty() {
+        code.push(b'\n');
+    }
+    Ok((flags, name, code))
+}
+
+impl Scripting {
+    pub fn new() -> Scripting {
+        Scripting {
+            cache: Mutex::new(None),
+            functions: Mutex::new(functions::Registry::default()),
+            state: Arc::new(RunState::default()),
+            executor: Mutex::new(None),
+        }
+    }
+
+    /// Start the thread scripts sent by clients run on.
+    pub fn start_executor(srv: &Arc<crate::server::Server>) {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let s = srv.clone();
+        let spawned = std::thread::Builder::new().name("scripts".into()).stack_size(64 << 20).spawn(move || {
+            while let Ok((mut client, args, resp3, done)) = rx.recv() {
+                let mut out = crate::resp::write::ReplyWriter::new(resp3);
+                let mut clock = crate::command::dispatch::BatchClock::new();
+                let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+                crate::command::dispatch::execute(&s, &mut client, &argv, &mut out, &mut clock);
+                let _ = done.send((client, out.buf));
+            }
+        });
+        if spawned.is_ok() {
+            *srv.scripting.executor.lock() = Some(tx);
+        }
+    }
+
+    /// Is this command one that runs a script (and so goes to the script thread)?
+    pub fn runs_script(name: &[u8]) -> bool {
+        matches!(name.len(), 4..=10)
+            && ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"].iter().any(|n| eq(name, n))
+    }
+
+    /// Run a script command on the script thread. None if there is no such thread (then
+    /// the caller runs it inline). The client travels with the job and comes back.
+    pub fn submit(
+        &self,
+        client: Client,
+        args: Vec<Vec<u8>>,
+        resp3: bool,
+    ) -> Result<tokio::sync::oneshot::Receiver<(Client, Vec<u8>)>, Client> {
+        let guard = self.executor.lock();
+        let Some(tx) = guard.as_ref() else { return Err(client) };
+        let (done, wait) = tokio::sync::oneshot::channel();
+        match tx.send((client, args, resp3, done)) {
+            Ok(()) => Ok(wait),
+            Err(std::sync::mpsc::SendError((client, ..))) => Err(client),
+        }
+    }
+
+    fn with_cache<R>(&self, f: impl FnOnce(&mut Cache) -> Result<R, Error>) -> Result<R, Error> {
+        let mut guard = self.cache.lock();
+        if guard.is_none() {
+            *guard = Some(Cache { vm: new_vm(&self.state)?, scripts: HashMap::new() });
+        }
+        match guard.as_mut() {
+            Some(c) => f(c),
+            None => Err(Error::msg("ERR scripting unavailable")),
+        }
+    }
+}
+
+/// Compile and cache `body`; its sha.
+fn load(cache: &mut Cache, body: &[u8]) -> Result<String, Error> {
+    let sha = crate::util::sha1::sha1_hex(body);
+    if !cache.scripts.contains_key(&sha) {
+        let (flags, _, code) = parse_shebang(body, false)?;
+        let func = cache
+            .vm
+            .compile(&code, "@user_script")
+            .map_err(|m| Error::msg(format!("ERR Error compiling script (new function): {m}")))?;
+        cache.scripts.insert(sha.clone(), Script { func, flags });
+    }
+    Ok(sha)
+}
+
+/// Parse numkeys: (keys, args).
+pub(crate) fn split_keys<'x>(args: &[&'x [u8]]) -> Result<(Vec<&'x [u8]>, Vec<&'x [u8]>), Error> {
+    let n = int(args[2])?;
+    if n < 0 {
+        return Err(Error::msg("ERR Number of keys can't be negative"));
+    }
+    let rest = &args[3..];
+    if n as usize > rest.len() {
+        return Err(Error::msg("ERR Number of keys can't be greater than number of args"));
+    }
+    let (k, a) = rest.split_at(n as usize);
+    Ok((k.to_vec(), a.to_vec()))
+}
+
+/// Run `func` for the client of `ctx`: KEYS/ARGV set, redis.call wired to the held
+/// keyspace, busy/kill state kept, the result converted into the reply.
+pub fn run_function(
+    ctx: &mut Ctx,
+    vm: &Vm,
+    func: &Function,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+    read_only: bool,
+    eval_mode: bool,
+    name: &str,
+) -> CmdResult {
+    let (keys_t, argv_t) = match (vm.string_table(keys), vm.string_table(argv)) {
+        (Ok(k), Ok(a)) => (k, a),
+        _ => return Err(Error::msg("ERR out of memory")),
+    };
+    let call_args = if eval_mode {
+        let _ = vm.globals.raw_set("KEYS", keys_t);
+        let _ = vm.globals.raw_set("ARGV", argv_t);
+        None
+    } else {
+        Some((keys_t, argv_t))
+    };
+    let mut client = Client::new(ctx.client.handle.clone(), ctx.client.worker);
+    client.db = ctx.client.db;
+    client.authenticated = true;
+    client.deny_blocking = true;
+    client.in_script = true;
+    client.no_touch = ctx.client.no_touch;
+    let ks: *mut Access<'_> = &mut *ctx.ks;
+    let mut rc = RunCtx {
+        srv: ctx.srv as *const _,
+        ks: ks.cast::<Access<'static>>(),
+        client,
+        read_only,
+        resp3: false,
+    };
+    let state = &ctx.srv.scripting.state;
+    let threshold = ctx.srv.config.read().int("busy-reply-threshold");
+    state.begin(eval_mode, threshold);
+    let result = vm.run(func, call_args, &mut rc);
+    state.end();
+    let _ = vm.lua.gc_step();
+    match result {
+        Ok(v) => {
+            convert::lua_to_reply(&v, ctx.out, rc.resp3);
+            Ok(())
+        }
+        Err(e) => Err(Error::msg(vm::format_error(&e, name))),
+    }
+}
+
+fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro_cmd: bool) -> CmdResult {
+    let (keys, argv) = split_keys(ctx.args)?;
+    let srv = ctx.srv;
+    let mut guard = srv.scripting.cache.lock();
+    if guard.is_none() {
+        *guard = Some(Cache { vm: new_vm(&srv.scripting.state)?, scripts: HashMap::new() });
+    }
+    let Some(cache) = guard.as_mut() else { return Err(Error::msg("ERR scripting unavailable")) };
+    let sha = if by_sha {
+        let sha = String::from_utf8_lossy(ctx.args[1]).to_ascii_lowercase();
+        if sha.len() != 40 || !cache.scripts.contains_key(&sha) {
+            return Err(Error::msg("NOSCRIPT No matching script. Please use EVAL."));
+        }
+        sha
+    } else {
+        load(cache, ctx.args[1])?
+    };
+    let Some(script) = cache.scripts.get(&sha) else {
+        return Err(Error::msg("NOSCRIPT No matching script. Please use EVAL."));
+    };
+    if ro_cmd && script.flags & (sflags::EVAL_COMPAT | sflags::NO_WRITES) == 0 {
+        return Err(Error::msg("ERR Can not execute a script with write flag using *_ro command."));
+    }
+    let read_only = ro_cmd || script.flags & sflags::NO_WRITES != 0;
+    let func = script.func.clone();
+    run_function(ctx, &cache.vm, &func, &keys, &argv, read_only, true, &sha)
+}
+
+pub fn eval(ctx: &mut Ctx) -> CmdResult {
+    eval_generic(ctx, false, false)
+}
+
+pub fn evalsha(ctx: &mut Ctx) -> CmdResult {
+    eval_generic(ctx, true, false)
+}
+
+pub fn eval_ro(ctx: &mut Ctx) -> CmdResult {
+    eval_generic(ctx, false, true)
+}
+
+pub fn evalsha_ro(ctx: &mut Ctx) -> CmdResult {
+    eval_generic(ctx, true, true)
+}
+
+pub fn script_load(ctx: &mut Ctx) -> CmdResult {
+    let body = ctx.args[2];
+    let sha = ctx.srv.scripting.with_cache(|c| load(c, body))?;
+    ctx.out.bulk(sha.as_bytes());
+    Ok(())
+}
+
+pub fn script_exists(ctx: &mut Ctx) -> CmdResult {
+    let shas: Vec<String> = ctx.args[2..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
+    let found: Vec<bool> = ctx.srv.scripting.with_cache(|c| Ok(shas.iter().map(|s| c.scripts.contains_key(s)).collect()))?;
+    ctx.out.array(found.len());
+    for f in found {
+        ctx.out.int(f as i64);
+    }
+    Ok(())
+}
+
+/// SCRIPT FLUSH / FUNCTION FLUSH mode argument.
+pub fn flush_mode(args: &[&[u8]], what: &str) -> Result<(), Error> {
+    match args.len() {
+        0 => Ok(()),
+        1 if eq(args[0], "sync") || eq(args[0], "async") => Ok(()),
+        _ => Err(Error::msg(format!("ERR {what} only support SYNC|ASYNC option"))),
+    }
+}
+
+pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
+    flush_mode(&ctx.args[2..], "SCRIPT FLUSH")?;
+    // A new Lua state, as Redis does: nothing a script left behind survives.
+    *ctx.srv.scripting.cache.lock() = None;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SCRIPT KILL and FUNCTION KILL (they run without taking the keyspace).
+pub fn kill(ctx: &mut Ctx, eval_mode: bool) -> CmdResult {
+    let st = &ctx.srv.scripting.state;
+    if !st.running.load(Ordering::Acquire) {
+        return Err(Error::msg("NOTBUSY No scripts in execution right now."));
+    }
+    if st.wrote.load(Ordering::Acquire) {
+        return Err(Error::msg("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."));
+    }
+    let running_eval = st.eval_mode.load(Ordering::Acquire);
+    if eval_mode && !running_eval {
+        return Err(Error::msg("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."));
+    }
+    if !eval_mode && running_eval {
+        return Err(Error::msg("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."));
+    }
+    st.killed.store(1, Ordering::Release);
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn script_kill(ctx: &mut Ctx) -> CmdResult {
+    kill(ctx, true)
+}
+
+pub fn script_help(ctx: &mut Ctx) -> CmdResult {
+    crate::server::conn::help_reply(
+        ctx,
+        "SCRIPT",
+        &[
+            "DEBUG (YES|SYNC|NO)",
+            "    Set the debug mode for subsequent scripts executed.",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+        ],
+    );
+    Ok(())
+}
+
+/// Number of cached scripts (INFO memory's number_of_cached_scripts).
+pub fn cached_scripts(srv: &crate::server::Server) -> usize {
+    srv.scripting.cache.lock().as_ref().map_or(0, |c| c.scripts.len())
+}
+

@@ -1,0 +1,573 @@
+//! The Lua 5.1 state scripts run in, set up as Redis 7.2 sets up its own: the libraries it
+//! loads (base without print/dofile/loadfile/setfenv/getfenv, table, string, math,
+//! coroutine, cjson, cmsgpack, bit, struct), the `redis` API, protected globals and
+//! library tables, and the error handler that records where a script failed.
+//!
+//! Protection: scripts see a proxy `_G` whose reads of a missing name fail with "Script
+//! attempted to access nonexistent global variable" and whose writes fail with "Attempt to
+//! modify a readonly table"; library tables are proxies the same way (Redis patches its
+//! Lua VM with read-only tables; stock Lua gets there with proxies). `next`, `pairs`,
+//! `rawget`, `rawset`, `loadstring` and `load` see through the proxies.
+//!
+//! Errors raised by the `redis` API are `{err="CODE message"}` tables thrown from small
+//! Lua wrappers (chunk "=redis") around Rust functions, so `pcall` in a script receives the
+//! same values as in Redis; the error handler skips those wrapper frames when it records
+//! the script's line.
+
+use std::cell::Cell;
+
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+
+use super::convert;
+use crate::command::dispatch;
+use crate::command::spec::flags;
+use crate::keyspace::Access;
+use crate::resp::write::ReplyWriter;
+use crate::server::client::Client;
+use crate::server::Server;
+
+/// What `redis.call` needs while a script runs: set by `Vm::run` for the duration of the
+/// call, on the thread running it.
+pub struct RunCtx {
+    pub srv: *const Server,
+    pub ks: *mut Access<'static>,
+    /// The script's own client (Redis's "lua client"): its database, RESP version.
+    pub client: Client,
+    /// EVAL_RO, FCALL_RO or a no-writes script: write commands are refused.
+    pub read_only: bool,
+    /// redis.setresp(3) was called.
+    pub resp3: bool,
+}
+
+thread_local! {
+    static CURRENT: Cell<*mut RunCtx> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Make `rc` the context of `redis.call` on this thread until the guard drops.
+pub struct Entered(*mut RunCtx);
+
+impl Entered {
+    pub fn new(rc: &mut RunCtx) -> Entered {
+        let prev = CURRENT.with(|c| c.replace(rc as *mut RunCtx));
+        Entered(prev)
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.0));
+    }
+}
+
+fn with_ctx<R>(f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
+    let p = CURRENT.with(|c| c.get());
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: set by `Entered` from a live `&mut RunCtx` owned by the frame that runs the
+    // script; that frame does not touch it until the Lua call returns.
+    Some(f(unsafe { &mut *p }))
+}
+
+/// Internal Lua code; its frames are skipped when locating a script error.
+const PRELUDE: &str = r#"
+local raw, R, version, version_num = ...
+local dbg = debug
+local error, type, tostring, select, rawset, rawget, rawnext, setmetatable, setfenv, loadstring, load, xpcall =
+      error, type, tostring, select, rawset, rawget, next, setmetatable, setfenv, loadstring, load, xpcall
+
+-- What Redis does not expose.
+for _, name in ipairs({'debug', 'print', 'dofile', 'loadfile', 'setfenv', 'getfenv', 'newproxy',
+                       'module', 'require', 'package', 'os', 'io'}) do
+  R[name] = nil
+end
+
+local readonly = setmetatable({}, {__mode = 'k'})
+local function ro_error() error('Attempt to modify a readonly table', 2) end
+local function protect(t)
+  local p = {}
+  readonly[p] = t
+  return setmetatable(p, {__index = t, __newindex = ro_error, __metatable = false})
+end
+
+local redis = {}
+-- The raising functions are C trampolines (see `raising` in vm.rs): a tail call to them
+-- keeps the caller's frame, so errors point at the script's line as in Redis.
+redis.call = raw.call
+redis.pcall = function(...)
+  local ok, v = raw.pcall(...)
+  return v
+end
+redis.error_reply = raw.error_reply
+redis.status_reply = raw.status_reply
+redis.sha1hex = raw.sha1hex
+redis.log = raw.log
+redis.setresp = raw.setresp
+redis.set_repl = raw.set_repl
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.acl_check_cmd = raw.acl_check_cmd
+redis.REDIS_VERSION = version
+redis.REDIS_VERSION_NUM = version_num
+redis.LOG_DEBUG = 0; redis.LOG_VERBOSE = 1; redis.LOG_NOTICE = 2; redis.LOG_WARNING = 3
+redis.REPL_NONE = 0; redis.REPL_AOF = 1; redis.REPL_SLAVE = 2; redis.REPL_REPLICA = 2; redis.REPL_ALL = 3
+R.redis = redis
+
+for _, name in ipairs({'redis', 'string', 'table', 'math', 'coroutine', 'cjson', 'cmsgpack', 'bit', 'struct'}) do
+  if type(rawget(R, name)) == 'table' then R[name] = protect(R[name]) end
+end
+
+local function lookup_in(t)
+  return function(_, k)
+    local v = rawget(t, k)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end
+end
+local global_index = lookup_in(R)
+local G = setmetatable({}, {__index = global_index, __newindex = ro_error, __metatable = false})
+readonly[G] = R
+R._G = G
+
+R.next = function(t, k) return rawnext(readonly[t] or t, k) end
+local next = R.next
+R.pairs = function(t) return next, t, nil end
+R.rawget = function(t, k) return rawget(readonly[t] or t, k) end
+R.rawset = function(t, k, v)
+  if readonly[t] then error('Attempt to modify a readonly table', 0) end
+  return rawset(t, k, v)
+end
+R.loadstring = function(s, name)
+  local f, e = loadstring(s, name)
+  if f then setfenv(f, G) end
+  return f, e
+end
+R.load = function(fn, name)
+  local f, e = load(fn, name)
+  if f then setfenv(f, G) end
+  return f, e
+end
+
+local function handler(err)
+  local level = 2
+  local i = dbg.getinfo(level, 'nSl')
+  while i and (i.what == 'C' or i.source == '=redis') do
+    level = level + 1
+    i = dbg.getinfo(level, 'nSl')
+  end
+  local interrupted = raw.interrupted()
+  if interrupted then
+    err = {err = interrupted}
+  elseif type(err) ~= 'table' then
+    err = {err = 'ERR ' .. tostring(err)}
+  end
+  if i then
+    err['source'] = i.source
+    err['line'] = i.currentline
+  end
+  return err
+end
+R.__redis__err__handler = handler
+
+-- A function library's globals: only `load_api` while its code loads, then what scripts
+-- see (Redis gives library code nothing but redis.register_function and redis.log).
+local function library_env(load_api)
+  local mt = {__index = lookup_in(load_api), __newindex = ro_error, __metatable = false}
+  local E = setmetatable({}, mt)
+  readonly[E] = R
+  return E, function() mt.__index = global_index end
+end
+
+local function run(f, keys, args)
+  if keys then
+    return xpcall(function() return f(keys, args) end, handler)
+  end
+  return xpcall(f, handler)
+end
+return run, G, library_env
+"#;
+
+#[derive(Clone)]
+pub struct Vm {
+    pub lua: Lua,
+    /// The real globals (KEYS and ARGV are set here).
+    pub globals: Table,
+    /// What scripts see as their globals.
+    pub env: Table,
+    runner: Function,
+    /// library_env(load_api) -> (env, switch_to_runtime), for FUNCTION LOAD.
+    pub library_env: Function,
+}
+
+fn ok_pair(v: Value) -> mlua::Result<(bool, Value)> {
+    Ok((true, v))
+}
+
+fn err_pair(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
+    Ok((false, Value::Table(convert::error_table(lua, msg.as_bytes())?)))
+}
+
+/// A script error as Redis replies it: the `err` text, then where it happened.
+pub fn format_error(err: &Value, name: &str) -> String {
+    let Value::Table(t) = err else { return "ERR unknown error".into() };
+    let msg = match t.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+        _ => "ERR unknown error".into(),
+    };
+    let source = t.raw_get::<Value>("source").ok();
+    let line = t.raw_get::<Value>("line").ok();
+    match (source, line) {
+        (Some(Value::String(s)), Some(Value::Number(l))) => {
+            format!("{msg} script: {name}, on {}:{}.", s.to_string_lossy(), l as i64)
+        }
+        (Some(Value::String(s)), Some(Value::Integer(l))) => {
+            format!("{msg} script: {name}, on {}:{l}.", s.to_string_lossy())
+        }
+        _ => msg,
+    }
+}
+
+impl Vm {
+    pub fn new(killed: std::sync::Arc<std::sync::atomic::AtomicU8>) -> mlua::Result<Vm> {
+        // SAFETY: the debug library is needed by the error handler; it is removed from the
+        // globals before any script runs.
+        let lua = unsafe {
+            Lua::unsafe_new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG, LuaOptions::new())
+        };
+        lua.set_memory_limit(1 << 30)?;
+        super::libs::install(&lua)?;
+        let raw = lua.create_table()?;
+        raw.set("pcall", lua.create_function(redis_call)?)?;
+        raw.set("error_reply", lua.create_function(|lua, args: MultiValue| reply_table(lua, args, "err"))?)?;
+        raw.set("status_reply", lua.create_function(|lua, args: MultiValue| reply_table(lua, args, "ok"))?)?;
+        raising(&lua, &raw, "call", lua.create_function(redis_call)?, call_c)?;
+        raising(&lua, &raw, "sha1hex", lua.create_function(sha1hex)?, sha1hex_c)?;
+        raising(&lua, &raw, "log", lua.create_function(log)?, log_c)?;
+        raising(&lua, &raw, "setresp", lua.create_function(setresp)?, setresp_c)?;
+        raising(&lua, &raw, "set_repl", lua.create_function(set_repl)?, set_repl_c)?;
+        raising(&lua, &raw, "acl_check_cmd", lua.create_function(acl_check_cmd)?, acl_check_cmd_c)?;
+        raw.set(
+            "interrupted",
+            lua.create_function(move |_, ()| {
+                Ok(match killed.load(std::sync::atomic::Ordering::Acquire) {
+                    1 => Some("ERR Script killed by user with SCRIPT KILL..."),
+                    2 => Some("ERR FUNCTION LOAD timeout"),
+                    _ => None,
+                })
+            })?,
+        )?;
+        let globals = lua.globals();
+        let (runner, env, library_env): (Function, Table, Function) = lua
+            .load(PRELUDE)
+            .set_name("=redis")
+            .call((raw, globals.clone(), crate::REDIS_VERSION, version_num()))?;
+        Ok(Vm { lua, globals, env, runner, library_env })
+    }
+
+    /// Compile a script body (chunk "@user_script", or "@user_function" for libraries).
+    pub fn compile(&self, body: &[u8], chunk: &str) -> Result<Function, String> {
+        self.compile_in(body, chunk, self.env.clone())
+    }
+
+    pub fn compile_in(&self, body: &[u8], chunk: &str, env: Table) -> Result<Function, String> {
+        self.lua
+            .load(body)
+            .set_name(chunk)
+            .set_environment(env)
+            .into_function()
+            .map_err(|e| match e {
+                mlua::Error::SyntaxError { message, .. } => message,
+                other => other.to_string(),
+            })
+    }
+
+    /// Run `f` with `rc` as the context of redis.call. Ok(value) or Err(error table).
+    pub fn run(&self, f: &Function, args: Option<(Table, Table)>, rc: &mut RunCtx) -> Result<Value, Value> {
+        let _entered = Entered::new(rc);
+        let (keys, argv) = match args {
+            Some((k, a)) => (Value::Table(k), Value::Table(a)),
+            None => (Value::Nil, Value::Nil),
+        };
+        match self.runner.call::<(bool, Value)>((f.clone(), keys, argv)) {
+            Ok((true, v)) => Ok(v),
+            Ok((false, e)) => Err(e),
+            Err(e) => {
+                let t = self.lua.create_table().ok();
+                if let Some(t) = &t {
+                    let _ = t.raw_set("err", format!("ERR {e}"));
+                }
+                Err(t.map(Value::Table).unwrap_or(Value::Nil))
+            }
+        }
+    }
+
+    /// Run library code at FUNCTION LOAD (no redis.call context).
+    pub fn run_plain(&self, f: &Function) -> Result<Value, Value> {
+        match self.runner.call::<(bool, Value)>((f.clone(), Value::Nil, Value::Nil)) {
+            Ok((true, v)) => Ok(v),
+            Ok((false, e)) => Err(e),
+            Err(_) => Err(Value::Nil),
+        }
+    }
+
+    /// A table of strings, for KEYS and ARGV.
+    pub fn string_table(&self, items: &[&[u8]]) -> mlua::Result<Table> {
+        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, s) in items.iter().enumerate() {
+            t.raw_set(i + 1, self.lua.create_string(s)?)?;
+        }
+        Ok(t)
+    }
+}
+
+/// A notice-level log line from inside a running script (the hook has no server handle).
+pub fn log_notice(msg: &str) {
+    let _ = with_ctx(|rc| {
+        // SAFETY: see `RunCtx`.
+        let srv: &Server = unsafe { &*rc.srv };
+        crate::net::log(srv, msg);
+    });
+}
+
+fn version_num() -> i64 {
+    let mut n = 0;
+    for part in crate::REDIS_VERSION.split('.') {
+        n = n * 256 + part.parse::<i64>().unwrap_or(0);
+    }
+    n
+}
+
+/// Functions of the `redis` table that raise errors (tables, as Redis raises them) are C
+/// functions: a trampoline calls the Rust function registered under "cinnabar.<name>",
+/// which returns (ok, value), and raises `value` when not ok. Raising from C keeps the
+/// frames right (a Lua wrapper would be tail-called and hide the script's line), and
+/// nothing with a destructor lives in the trampoline's frame when lua_error jumps.
+fn raising(lua: &Lua, raw: &Table, name: &str, f: Function, c: mlua::ffi::lua_CFunction) -> mlua::Result<()> {
+    lua.set_named_registry_value(&format!("cinnabar.{name}"), f)?;
+    // SAFETY: `c` is one of the trampolines below.
+    raw.set(name, unsafe { lua.create_c_function(c)? })
+}
+
+/// SAFETY: called by Lua as a C function; see `raising`.
+pub(crate) unsafe fn trampoline(l: *mut mlua::ffi::lua_State, key: &std::ffi::CStr) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let nargs = ffi::lua_gettop(l);
+    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
+    ffi::lua_insert(l, 1);
+    ffi::lua_call(l, nargs, 2);
+    if ffi::lua_toboolean(l, -2) != 0 {
+        return 1;
+    }
+    ffi::lua_error(l)
+}
+
+macro_rules! trampolines {
+    ($($name:ident => $key:literal),* $(,)?) => {$(
+        unsafe extern "C-unwind" fn $name(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+            trampoline(l, $key)
+        }
+    )*};
+}
+
+trampolines! {
+    call_c => c"cinnabar.call",
+    sha1hex_c => c"cinnabar.sha1hex",
+    log_c => c"cinnabar.log",
+    setresp_c => c"cinnabar.setresp",
+    set_repl_c => c"cinnabar.set_repl",
+    acl_check_cmd_c => c"cinnabar.acl_check_cmd",
+}
+
+/// redis.call / redis.pcall: (cmd, args...) -> (ok, reply). Errors come back as
+/// (false, {err=...}); redis.call's trampoline raises them.
+fn redis_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    let it = args.into_iter();
+    let mut argv: Vec<Vec<u8>> = Vec::new();
+    let mut bad_arg = false;
+    for v in it {
+        match v {
+            Value::String(s) => argv.push(s.as_bytes().to_vec()),
+            Value::Number(n) => argv.push(crate::util::number::fmt_f64(n).into_bytes()),
+            Value::Integer(n) => argv.push(n.to_string().into_bytes()),
+            _ => {
+                bad_arg = true;
+                break;
+            }
+        }
+    }
+    if argv.is_empty() && !bad_arg {
+        return err_pair(lua, "Please specify at least one argument for this redis lib call");
+    }
+    if bad_arg {
+        return err_pair(lua, "Lua redis lib command arguments must be strings or integers");
+    }
+    let reply = with_ctx(|rc| execute(rc, &argv));
+    match reply {
+        None => err_pair(lua, "This Redis command is not allowed from script"),
+        Some(Err(msg)) => err_pair(lua, msg),
+        Some(Ok(bytes)) => {
+            let v = convert::reply_to_lua(lua, &bytes)?;
+            Ok((!bytes.starts_with(b"-"), v))
+        }
+    }
+}
+
+/// Run one command for a script; the raw reply, or a script-level refusal.
+fn execute(rc: &mut RunCtx, argv: &[Vec<u8>]) -> Result<Vec<u8>, &'static str> {
+    // SAFETY: see `RunCtx`: both pointers are live for the whole script run.
+    let srv: &'static Server = unsafe { &*rc.srv };
+    let ks: &mut Access<'static> = unsafe { &mut *rc.ks };
+    let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+    let cmd = dispatch::resolve(srv, &args).map_err(|e| {
+        if e.0.starts_with("ERR wrong number of arguments") {
+            "Wrong number of args calling Redis command from script"
+        } else {
+            "Unknown Redis command called from script"
+        }
+    })?;
+    if cmd.def.has(flags::NOSCRIPT) {
+        return Err("This Redis command is not allowed from script");
+    }
+    if cmd.def.has(flags::WRITE) {
+        if rc.read_only {
+            return Err("Write commands are not allowed from read-only scripts.");
+        }
+        srv.scripting.state.wrote.store(true, std::sync::atomic::Ordering::Release);
+    }
+    let mut out = ReplyWriter::new(rc.resp3);
+    rc.client.resp3 = rc.resp3;
+    ks.db = rc.client.db;
+    ks.no_touch = rc.client.no_touch && cmd.def.name != "touch";
+    let started = std::time::Instant::now();
+    let failed = dispatch::call(srv, &mut rc.client, cmd.handler, &args, &mut out, ks);
+    cmd.record(rc.client.worker, started.elapsed().as_micros() as u64, failed);
+    Ok(out.buf)
+}
+
+/// redis.error_reply / redis.status_reply: one string argument, else an error table
+/// (returned, not raised).
+fn reply_table(lua: &Lua, args: MultiValue, field: &str) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    match (args.len(), args.front()) {
+        (1, Some(Value::String(s))) => {
+            if field == "err" {
+                let raw = s.as_bytes();
+                let mut text = Vec::with_capacity(raw.len() + 1);
+                if raw.first() != Some(&b'-') {
+                    text.push(b'-');
+                }
+                text.extend_from_slice(&raw);
+                t.raw_set("err", lua.create_string(convert::error_text(&text))?)?;
+            } else {
+                t.raw_set("ok", s.clone())?;
+            }
+        }
+        _ => t.raw_set("err", "ERR wrong number or type of arguments")?,
+    }
+    Ok(Value::Table(t))
+}
+
+/// lua_tolstring: strings as they are, numbers as Lua prints them (%.14g), else None.
+fn to_lua_string(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Number(n) => Some(fmt_lua_number(*n).into_bytes()),
+        Value::Integer(n) => Some(n.to_string().into_bytes()),
+        _ => None,
+    }
+}
+
+/// Lua 5.1's number to string conversion, "%.14g".
+pub fn fmt_lua_number(n: f64) -> String {
+    crate::util::number::fmt_g(n, 14)
+}
+
+fn sha1hex(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    if args.len() != 1 {
+        return err_pair(lua, "wrong number of arguments");
+    }
+    let data = args.front().and_then(to_lua_string).unwrap_or_default();
+    ok_pair(Value::String(lua.create_string(crate::util::sha1::sha1_hex(&data))?))
+}
+
+fn log(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    if args.len() < 2 {
+        return err_pair(lua, "redis.log() requires two arguments or more.");
+    }
+    let level = match args.front() {
+        Some(Value::Number(n)) => *n as i64,
+        Some(Value::Integer(n)) => *n as i64,
+        _ => return err_pair(lua, "First argument must be a number"),
+    };
+    if !(0..=3).contains(&level) {
+        return err_pair(lua, "Invalid debug level.");
+    }
+    let mut msg = Vec::new();
+    for (i, v) in args.iter().skip(1).enumerate() {
+        if i > 0 {
+            msg.push(b' ');
+        }
+        if let Some(s) = to_lua_string(v) {
+            msg.extend_from_slice(&s);
+        }
+    }
+    let _ = with_ctx(|rc| {
+        // SAFETY: see `RunCtx`.
+        let srv: &Server = unsafe { &*rc.srv };
+        crate::net::log_at(srv, level as usize, &String::from_utf8_lossy(&msg));
+    });
+    ok_pair(Value::Nil)
+}
+
+fn setresp(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    if args.len() != 1 {
+        return err_pair(lua, "redis.setresp() requires one argument.");
+    }
+    let v = match args.front() {
+        Some(Value::Number(n)) => *n as i64,
+        Some(Value::Integer(n)) => *n as i64,
+        Some(Value::String(s)) => s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()).map(|n| n as i64).unwrap_or(0),
+        _ => 0,
+    };
+    if v != 2 && v != 3 {
+        return err_pair(lua, "RESP version must be 2 or 3.");
+    }
+    let _ = with_ctx(|rc| rc.resp3 = v == 3);
+    ok_pair(Value::Nil)
+}
+
+fn set_repl(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    if args.len() != 1 {
+        return err_pair(lua, "redis.set_repl() requires one argument.");
+    }
+    let v = match args.front() {
+        Some(Value::Number(n)) => *n as i64,
+        Some(Value::Integer(n)) => *n as i64,
+        _ => -1,
+    };
+    if !(0..=3).contains(&v) {
+        return err_pair(lua, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+    }
+    ok_pair(Value::Nil)
+}
+
+fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    let argv: Vec<Vec<u8>> = args.iter().filter_map(to_lua_string).collect();
+    if argv.is_empty() || argv.len() != args.len() {
+        return err_pair(lua, "Please specify at least one argument for this redis lib call");
+    }
+    let known = with_ctx(|rc| {
+        // SAFETY: see `RunCtx`.
+        let srv: &Server = unsafe { &*rc.srv };
+        let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+        dispatch::resolve(srv, &args).is_ok()
+    })
+    .unwrap_or(false);
+    if !known {
+        return err_pair(lua, "Invalid command passed to redis.acl_check_cmd()");
+    }
+    ok_pair(Value::Boolean(true))
+}
