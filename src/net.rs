@@ -282,7 +282,8 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                         tokio::time::sleep(wait).await;
                         clock = BatchClock::new();
                     }
-                    if client.multi.is_none() && Scripting::runs_script(args[0]) {
+                    let script_running = srv.scripting.state.running.load(Ordering::Acquire);
+                    if client.multi.is_none() && !script_running && Scripting::runs_script(args[0]) {
                         // Scripts run on the script thread, so this worker stays free to
                         // answer other clients (BUSY, SCRIPT KILL) while one runs long.
                         let real = std::mem::replace(client, Client::new(handle.clone(), client.worker));

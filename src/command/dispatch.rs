@@ -119,6 +119,13 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
         reject(srv, client, "NOAUTH Authentication required.", out, mark);
         return;
     }
+    if !cmd.def.has(flags::ALLOW_BUSY) {
+        if let Some(e) = srv.scripting.state.busy_error() {
+            cmd.rejected_calls.add(slot, 1);
+            reject(srv, client, &e.0, out, mark);
+            return;
+        }
+    }
     if client.multi.is_some() && !multi::runs_in_multi(cmd) {
         if cmd.def.has(flags::NO_MULTI) {
             cmd.rejected_calls.add(slot, 1);

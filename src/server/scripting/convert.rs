@@ -232,9 +232,10 @@ fn write_table(t: &Table, out: &mut ReplyWriter, script_resp3: bool, depth: usiz
         out.line_bytes(b'+', &s.as_bytes());
         return;
     }
-    if let Value::Number(n) = field("double") {
-        out.double(n);
-        return;
+    match field("double") {
+        Value::Number(n) => return out.double(n),
+        Value::Integer(n) => return out.double(n as f64),
+        _ => {}
     }
     if let Value::String(s) = field("big_number") {
         let digits: Vec<u8> = s.as_bytes().iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }).collect();

@@ -36,8 +36,10 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Function names match case-insensitively, as in Redis.
     fn find(&self, name: &str) -> Option<&FunctionDef> {
-        self.libraries.values().find_map(|l| l.functions.get(name))
+        let key = name.to_ascii_lowercase();
+        self.libraries.values().find_map(|l| l.functions.get(&key))
     }
 
     fn function_count(&self) -> usize {
@@ -48,6 +50,16 @@ impl Registry {
 thread_local! {
     /// Functions registered by the library code being loaded on this thread.
     static PENDING: RefCell<Option<Vec<FunctionDef>>> = const { RefCell::new(None) };
+}
+
+/// lua_isstring: strings, and numbers as Lua prints them.
+fn lua_text(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Number(n) => Some(super::vm::fmt_lua_number(*n).into_bytes()),
+        Value::Integer(n) => Some(n.to_string().into_bytes()),
+        _ => None,
+    }
 }
 
 fn valid_name(s: &[u8]) -> bool {
@@ -77,18 +89,17 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)>
                     _ => return fail(lua, "named argument key given to redis.register_function is not a string"),
                 };
                 match &key[..] {
-                    b"function_name" => match v {
-                        Value::String(s) => name = Some(s.as_bytes().to_vec()),
-                        _ => return fail(lua, "function_name argument given to redis.register_function must be a string"),
+                    b"function_name" => match lua_text(&v) {
+                        Some(s) => name = Some(s),
+                        None => return fail(lua, "function_name argument given to redis.register_function must be a string"),
                     },
                     b"callback" => match v {
                         Value::Function(f) => func = Some(f),
                         _ => return fail(lua, "callback argument given to redis.register_function must be a function"),
                     },
-                    b"description" => match v {
-                        Value::String(s) => description = Some(s.as_bytes().to_vec()),
-                        Value::Number(n) => description = Some(super::vm::fmt_lua_number(n).into_bytes()),
-                        _ => return fail(lua, "description argument given to redis.register_function must be a string"),
+                    b"description" => match lua_text(&v) {
+                        Some(s) => description = Some(s),
+                        None => return fail(lua, "description argument given to redis.register_function must be a string"),
                     },
                     b"flags" => {
                         let Value::Table(ft) = v else {
@@ -116,9 +127,9 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)>
         }
         2 => {
             let mut it = args.iter();
-            let name = match it.next() {
-                Some(Value::String(s)) => s.as_bytes().to_vec(),
-                _ => return fail(lua, "first argument to redis.register_function must be a string"),
+            let name = match it.next().and_then(lua_text) {
+                Some(s) => s,
+                None => return fail(lua, "first argument to redis.register_function must be a string"),
             };
             let func = match it.next() {
                 Some(Value::Function(f)) => f.clone(),
@@ -135,7 +146,7 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)>
     let outcome = PENDING.with(|p| {
         let mut p = p.borrow_mut();
         let Some(list) = p.as_mut() else { return Some("redis.register_function can only be called on FUNCTION LOAD command") };
-        if list.iter().any(|f| f.name == name) {
+        if list.iter().any(|f| f.name.eq_ignore_ascii_case(&name)) {
             return Some("Function already exists in the library");
         }
         list.push(FunctionDef { name: name.clone(), func: func.clone(), flags, description: description.clone() });
@@ -174,7 +185,9 @@ fn library_name(code: &[u8]) -> Result<String, Error> {
     if !code.starts_with(b"#!") {
         return Err(Error::msg("ERR Missing library metadata"));
     }
-    let end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
+    let Some(end) = code.iter().position(|&b| b == b'\n') else {
+        return Err(Error::msg("ERR Invalid library metadata"));
+    };
     let mut parts = code[..end].split(|&b| b == b' ').filter(|p| !p.is_empty());
     let engine = &parts.next().unwrap_or(b"#!")[2..];
     if !eq(engine, "lua") {
@@ -183,6 +196,9 @@ fn library_name(code: &[u8]) -> Result<String, Error> {
     let mut name = None;
     for p in parts {
         match p.strip_prefix(b"name=") {
+            Some(_) if name.is_some() => {
+                return Err(Error::msg("ERR Invalid metadata value, name argument was given multiple times"))
+            }
             Some(n) => name = Some(n.to_vec()),
             None => {
                 return Err(Error::msg(format!("ERR Invalid metadata value given: {}", String::from_utf8_lossy(p))))
@@ -205,10 +221,11 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
         [] => return Err(Error::msg("ERR wrong number of arguments for 'function|load' command")),
     };
     let name = library_name(code)?;
+    let key = name.to_ascii_lowercase();
     let srv = ctx.srv;
     let state = srv.scripting.state.clone();
     let mut reg = srv.scripting.functions.lock();
-    if reg.libraries.contains_key(&name) && !replace {
+    if reg.libraries.contains_key(&key) && !replace {
         return Err(Error::msg(format!("ERR Library '{name}' already exists")));
     }
     if reg.vm.is_none() {
@@ -246,29 +263,31 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::msg("ERR No functions registered"));
     }
     for f in &registered {
-        if let Some(owner) = reg.libraries.values().find(|l| l.name != name && l.functions.contains_key(&f.name)) {
-            let _ = owner;
+        let fkey = f.name.to_ascii_lowercase();
+        if reg.libraries.iter().any(|(k, l)| *k != key && l.functions.contains_key(&fkey)) {
             return Err(Error::msg(format!("ERR Function {} already exists", f.name)));
         }
     }
     let _ = to_runtime.call::<()>(());
-    let functions = registered.into_iter().map(|f| (f.name.clone(), f)).collect();
-    reg.libraries.insert(name.clone(), Library { name: name.clone(), code: code.to_vec(), functions });
+    let functions = registered.into_iter().map(|f| (f.name.to_ascii_lowercase(), f)).collect();
+    reg.libraries.insert(key, Library { name: name.clone(), code: code.to_vec(), functions });
     drop(reg);
     ctx.out.bulk(name.as_bytes());
     Ok(())
 }
 
 fn fcall_generic(ctx: &mut Ctx, ro_cmd: bool) -> CmdResult {
-    let (keys, argv) = split_keys(ctx.args)?;
-    let name = String::from_utf8_lossy(ctx.args[1]).into_owned();
     let srv = ctx.srv;
-    let (vm, func, flags) = {
+    let (vm, func, flags, name) = {
         let reg = srv.scripting.functions.lock();
-        let Some(f) = reg.find(&name) else { return Err(Error::msg("ERR Function not found")) };
-        let Some(vm) = reg.vm.clone() else { return Err(Error::msg("ERR Function not found")) };
-        (vm, f.func.clone(), f.flags)
+        let found = reg.find(&String::from_utf8_lossy(ctx.args[1]));
+        let (Some(f), Some(vm)) = (found, reg.vm.clone()) else { return Err(Error::msg("ERR Function not found")) };
+        (vm, f.func.clone(), f.flags, f.name.clone())
     };
+    if crate::util::number::parse_i64(ctx.args[2]).is_none() {
+        return Err(Error::msg("ERR Bad number of keys provided"));
+    }
+    let (keys, argv) = split_keys(ctx.args)?;
     if ro_cmd && flags & sflags::NO_WRITES == 0 {
         return Err(Error::msg("ERR Can not execute a script with write flag using *_ro command."));
     }
@@ -287,7 +306,7 @@ pub fn fcall_ro(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
-    let name = String::from_utf8_lossy(ctx.args[2]).into_owned();
+    let name = String::from_utf8_lossy(ctx.args[2]).to_ascii_lowercase();
     if ctx.srv.scripting.functions.lock().libraries.remove(&name).is_none() {
         return Err(Error::msg("ERR Library not found"));
     }
@@ -297,6 +316,11 @@ pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
 
 pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
     match &ctx.args[2..] {
+        [_, _, ..] => {
+            return Err(Error::msg(
+                "ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try FUNCTION HELP.",
+            ))
+        }
         [] => {}
         [m] if eq(m, "sync") || eq(m, "async") => {}
         _ => return Err(Error::msg("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")),
@@ -330,7 +354,7 @@ pub fn function_list(ctx: &mut Ctx) -> CmdResult {
     }
     let reg = ctx.srv.scripting.functions.lock();
     let libs: Vec<&Library> =
-        reg.libraries.values().filter(|l| pattern.map_or(true, |p| glob_match(p, l.name.as_bytes(), false))).collect();
+        reg.libraries.values().filter(|l| pattern.map_or(true, |p| glob_match(p, l.name.as_bytes(), true))).collect();
     let out = &mut *ctx.out;
     out.array(libs.len());
     for l in libs {
@@ -354,7 +378,7 @@ pub fn function_list(ctx: &mut Ctx) -> CmdResult {
             let names: Vec<&str> = sflags::NAMES.iter().filter(|(_, b)| f.flags & b != 0).map(|(n, _)| *n).collect();
             out.set(names.len());
             for n in names {
-                out.bulk(n.as_bytes());
+                out.simple(n);
             }
         }
         if with_code {
@@ -367,7 +391,10 @@ pub fn function_list(ctx: &mut Ctx) -> CmdResult {
 
 pub fn function_stats(ctx: &mut Ctx) -> CmdResult {
     let st = &ctx.srv.scripting.state;
-    let running = st.running.load(Ordering::Acquire) && !st.eval_mode.load(Ordering::Acquire);
+    if st.running.load(Ordering::Acquire) && st.eval_mode.load(Ordering::Acquire) {
+        return Err(Error::msg("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."));
+    }
+    let running = st.running.load(Ordering::Acquire);
     let (libraries, functions) = match ctx.srv.scripting.functions.try_lock() {
         Some(reg) => (reg.libraries.len(), reg.function_count()),
         None => (0, 0),

@@ -169,7 +169,9 @@ pub fn parse_shebang(body: &[u8], allow_name: bool) -> Result<(u32, Option<Vec<u
     if !body.starts_with(b"#!") {
         return Ok((sflags::EVAL_COMPAT, None, body.to_vec()));
     }
-    let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err(Error::msg("ERR Invalid script shebang"));
+    };
     let line = &body[..end];
     let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
     let engine = parts.next().unwrap_or(b"");
@@ -183,7 +185,7 @@ pub fn parse_shebang(body: &[u8], allow_name: bool) -> Result<(u32, Option<Vec<u
     let mut name = None;
     for p in parts {
         if let Some(list) = p.strip_prefix(b"flags=") {
-            for f in list.split(|&b| b == b',').filter(|f| !f.is_empty()) {
+            for f in list.split(|&b| b == b',').filter(|_| !list.is_empty()) {
                 match sflags::NAMES.iter().find(|(n, _)| n.as_bytes() == f) {
                     Some((_, bit)) => flags |= bit,
                     None => {

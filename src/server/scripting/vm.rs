@@ -135,6 +135,18 @@ R._G = G
 R.next = function(t, k) return rawnext(readonly[t] or t, k) end
 local next = R.next
 R.pairs = function(t) return next, t, nil end
+-- Redis's pcall hands a script the text of an error table, not the table.
+local rawpcall = pcall
+local function unwrap(ok, ...)
+  if not ok then
+    local e = ...
+    if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
+      return false, rawget(e, 'err')
+    end
+  end
+  return ok, ...
+end
+R.pcall = function(...) return unwrap(rawpcall(...)) end
 R.rawget = function(t, k) return rawget(readonly[t] or t, k) end
 R.rawset = function(t, k, v)
   if readonly[t] then error('Attempt to modify a readonly table', 0) end
@@ -175,6 +187,9 @@ R.__redis__err__handler = handler
 -- A function library's globals: only `load_api` while its code loads, then what scripts
 -- see (Redis gives library code nothing but redis.register_function and redis.log).
 local function library_env(load_api)
+  if type(load_api.redis) == 'table' then
+    load_api.redis = setmetatable({}, {__index = lookup_in(load_api.redis), __newindex = ro_error, __metatable = false})
+  end
   local mt = {__index = lookup_in(load_api), __newindex = ro_error, __metatable = false}
   local E = setmetatable({}, mt)
   readonly[E] = R
@@ -239,6 +254,7 @@ impl Vm {
         };
         lua.set_memory_limit(1 << 30)?;
         super::libs::install(&lua)?;
+        install_random(&lua)?;
         let raw = lua.create_table()?;
         raw.set("pcall", lua.create_function(redis_call)?)?;
         raw.set("error_reply", lua.create_function(|lua, args: MultiValue| reply_table(lua, args, "err"))?)?;
@@ -332,6 +348,57 @@ pub fn log_notice(msg: &str) {
     });
 }
 
+/// math.random / math.randomseed as Redis replaces them: a 48-bit linear congruential
+/// generator (rand48's constants and initial state), so seeded sequences match Redis's.
+fn install_random(lua: &Lua) -> mlua::Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    const MASK: u64 = (1 << 48) - 1;
+    const MAX: u64 = i32::MAX as u64;
+    let state = Arc::new(AtomicU64::new(0x1234_ABCD_330E));
+    let next = {
+        let state = state.clone();
+        move || {
+            let s = (state.load(Ordering::Relaxed).wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB)) & MASK;
+            state.store(s, Ordering::Relaxed);
+            (s >> 17) % MAX
+        }
+    };
+    let random = lua.create_function(move |_, args: MultiValue| {
+        let r = next() as f64 / MAX as f64;
+        let int = |v: Option<&Value>| match v {
+            Some(Value::Number(n)) => Ok(*n as i64),
+            Some(Value::Integer(n)) => Ok(*n as i64),
+            _ => Err(mlua::Error::RuntimeError("bad argument to 'random' (number expected)".into())),
+        };
+        match args.len() {
+            0 => Ok(r),
+            1 => {
+                let u = int(args.front())?;
+                if u < 1 {
+                    return Err(mlua::Error::RuntimeError("bad argument #1 to 'random' (interval is empty)".into()));
+                }
+                Ok((r * u as f64).floor() + 1.0)
+            }
+            2 => {
+                let (l, u) = (int(args.front())?, int(args.get(1))?);
+                if l > u {
+                    return Err(mlua::Error::RuntimeError("bad argument #2 to 'random' (interval is empty)".into()));
+                }
+                Ok((r * (u - l + 1) as f64).floor() + l as f64)
+            }
+            _ => Err(mlua::Error::RuntimeError("wrong number of arguments".into())),
+        }
+    })?;
+    let seed = lua.create_function(move |_, v: f64| {
+        state.store((((v as i64 as u32) as u64) << 16) | 0x330E, Ordering::Relaxed);
+        Ok(())
+    })?;
+    let math: Table = lua.globals().get("math")?;
+    math.set("random", random)?;
+    math.set("randomseed", seed)
+}
+
 fn version_num() -> i64 {
     let mut n = 0;
     for part in crate::REDIS_VERSION.split('.') {
@@ -390,6 +457,8 @@ fn redis_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     for v in it {
         match v {
             Value::String(s) => argv.push(s.as_bytes().to_vec()),
+            // Redis 7.2: integral values as integers (-0 too), others as d2string does.
+            Value::Number(n) if n == 0.0 => argv.push(b"0".to_vec()),
             Value::Number(n) => argv.push(crate::util::number::fmt_f64(n).into_bytes()),
             Value::Integer(n) => argv.push(n.to_string().into_bytes()),
             _ => {
@@ -428,7 +497,8 @@ fn execute(rc: &mut RunCtx, argv: &[Vec<u8>]) -> Result<Vec<u8>, &'static str> {
             "Unknown Redis command called from script"
         }
     })?;
-    if cmd.def.has(flags::NOSCRIPT) {
+    // Redis 7.2 lets scripts run blocking commands (they answer at once, as in MULTI).
+    if cmd.def.has(flags::NOSCRIPT) && !cmd.def.has(flags::BLOCKING) {
         return Err("This Redis command is not allowed from script");
     }
     if cmd.def.has(flags::WRITE) {
@@ -500,7 +570,7 @@ fn log(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     let level = match args.front() {
         Some(Value::Number(n)) => *n as i64,
         Some(Value::Integer(n)) => *n as i64,
-        _ => return err_pair(lua, "First argument must be a number"),
+        _ => return err_pair(lua, "First argument must be a number (log level)."),
     };
     if !(0..=3).contains(&level) {
         return err_pair(lua, "Invalid debug level.");
@@ -541,7 +611,7 @@ fn setresp(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
 
 fn set_repl(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     if args.len() != 1 {
-        return err_pair(lua, "redis.set_repl() requires one argument.");
+        return err_pair(lua, "redis.set_repl() requires two arguments.");
     }
     let v = match args.front() {
         Some(Value::Number(n)) => *n as i64,
