@@ -42,10 +42,10 @@ deps:
 			$(SUDO) systemctl disable redis-server >/dev/null 2>&1 || true;; \
 		esac; \
 	fi
-	@if ! $(PYTHON) -c 'import sys, redis, pytest; sys.exit(int(redis.__version__.split(".")[0]) < 5)' >/dev/null 2>&1; then \
-		echo "installing redis-py and pytest"; \
-		$(PYTHON) -m pip install -q 'redis>=5' pytest 2>/dev/null \
-			|| $(PYTHON) -m pip install -q --break-system-packages 'redis>=5' pytest; \
+	@if ! $(PYTHON) -c 'import sys, redis, pytest, rq; sys.exit(int(redis.__version__.split(".")[0]) < 5 or rq.__version__ != "1.11.1")' >/dev/null 2>&1; then \
+		echo "installing redis-py, pytest and python-rq"; \
+		$(PYTHON) -m pip install -q 'redis>=5' pytest 'rq==1.11.1' 2>/dev/null \
+			|| $(PYTHON) -m pip install -q --break-system-packages 'redis>=5' pytest 'rq==1.11.1'; \
 	fi
 	@command -v $(CARGO) >/dev/null 2>&1 || { echo "cargo not found: install a Rust toolchain (rustup)"; exit 1; }
 	@if command -v rustup >/dev/null 2>&1; then \

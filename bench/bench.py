@@ -150,20 +150,98 @@ def start_servers(args):
     return servers
 
 
+# Tests redis-benchmark has no -t name for: a setup run once per server, then one command
+# line redis-benchmark sends (with __rand_int__ over the keyspace).
+LIMITER = ("local c = redis.call('INCR', KEYS[1]) if c == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end "
+           "if c > tonumber(ARGV[1]) then return 0 else return 1 end")
+ZSET_MEMBERS = 1000
+
+
+def setup_zset(conn):
+    conn.call("DEL", "bench:z")
+    for start in range(0, ZSET_MEMBERS, 500):
+        args = []
+        for i in range(start, start + 500):
+            args += [str(i), "m:%012d" % i]
+        conn.call("ZADD", "bench:z", *args)
+
+
+def setup_limiter(conn):
+    return conn.call("SCRIPT", "LOAD", LIMITER).decode()
+
+
+CUSTOM = {
+    # name: (setup(conn) -> context, command(context) -> argv, -r override)
+    "zrange": (setup_zset, lambda _: ["ZRANGE", "bench:z", "0", "9", "WITHSCORES"], None),
+    "zrank": (setup_zset, lambda _: ["ZRANK", "bench:z", "m:__rand_int__"], ZSET_MEMBERS),
+    "evalsha": (setup_limiter, lambda sha: ["EVALSHA", sha, "1", "rl:__rand_int__", "100", "60"], None),
+}
+
+
 def redis_benchmark(port, test, pipeline, args):
     cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(args.clients),
-           "-n", str(args.requests), "-P", str(pipeline), "-t", test, "--csv"]
-    if args.keyspace:
+           "-n", str(args.requests), "-P", str(pipeline), "--csv"]
+    custom = CUSTOM.get(test)
+    if custom:
+        setup, command, keyspace = custom
+        conn = Conn(port)
+        try:
+            context = setup(conn)
+        finally:
+            conn.close()
+        cmd += ["-r", str(keyspace or args.keyspace or 1)]
+        cmd += command(context)
+    else:
+        cmd += ["-t", test]
+    if args.keyspace and not custom:
         cmd += ["-r", str(args.keyspace)]
     if args.data_size:
         cmd += ["-d", str(args.data_size)]
     if args.bench_threads and args.bench_threads > 1:
         cmd += ["--threads", str(args.bench_threads)]
+    if test == "multi":
+        return multi_exec(port, pipeline, args)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     rows = [row for row in csv.reader(io.StringIO(proc.stdout)) if row and row[0] != "test"]
     if proc.returncode != 0 or not rows:
         raise RuntimeError(f"redis-benchmark failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
     return float(rows[0][1]), float(rows[0][4])  # rps, p50 latency ms
+
+
+def _multi_worker(port, transactions, pipeline, queue):
+    conn = Conn(port)
+    txn = b"".join([Conn.encode("MULTI"), Conn.encode("INCR", "t:a"), Conn.encode("INCR", "t:b"),
+                    Conn.encode("SET", "t:c", "x"), Conn.encode("GET", "t:c"), Conn.encode("DECR", "t:a"),
+                    Conn.encode("EXEC")])
+    batch = txn * pipeline
+    replies_per_txn = 7
+    sent = 0
+    while sent < transactions:
+        n = min(pipeline, transactions - sent)
+        conn.sock.sendall(batch if n == pipeline else txn * n)
+        for _ in range(n * replies_per_txn):
+            conn.read_reply()
+        sent += n
+    conn.close()
+    queue.put(sent)
+
+
+def multi_exec(port, pipeline, args):
+    """MULTI + 5 commands + EXEC, from 8 client processes (redis-benchmark cannot send a
+    transaction). Returns (transactions/s, 0): Python clients bound the rate, so compare ratios."""
+    import multiprocessing as mp
+
+    procs_n = 8
+    per = max(1, args.requests // 10 // procs_n)
+    q = mp.Queue()
+    procs = [mp.Process(target=_multi_worker, args=(port, per, pipeline, q)) for _ in range(procs_n)]
+    t0 = time.time()
+    for p in procs:
+        p.start()
+    done = sum(q.get(timeout=args.timeout) for _ in procs)
+    for p in procs:
+        p.join(args.timeout)
+    return done / (time.time() - t0), 0.0
 
 
 def throughput(servers, args):
@@ -190,7 +268,8 @@ def throughput(servers, args):
                     continue
                 used = cpu_seconds(srv.proc.pid) - before
                 row[name] = rps
-                row[name + "_cpu_us"] = used * 1e6 / args.requests
+                requests = args.requests if test != "multi" else max(1, args.requests // 10 // 8) * 8
+                row[name + "_cpu_us"] = used * 1e6 / requests
                 row[name + "_p50"] = p50
             results.append(row)
             print_progress(row)
@@ -296,7 +375,11 @@ def main():
                    help="requests per redis-benchmark run (default 200000, env BENCH_N)")
     p.add_argument("-c", "--clients", type=int, default=50)
     p.add_argument("-P", "--pipelines", default="1,16", help="comma-separated pipeline depths (default 1,16)")
-    p.add_argument("-t", "--tests", default="set,get,incr,mset", help="redis-benchmark tests (default set,get,incr,mset)")
+    p.add_argument("-t", "--tests", default="set,get,incr,mset",
+                   help="tests (default set,get,incr,mset): any redis-benchmark -t name (lpush rpush lpop rpop "
+                        "lrange_100 lrange_300 lrange_600 hset sadd spop zadd zpopmin ...), plus zrange, zrank, "
+                        "evalsha (the fixed-window limiter script) and multi (MULTI, 5 commands, EXEC; "
+                        "transactions from 8 Python clients, -n/10 of them)")
     p.add_argument("-r", "--keyspace", type=int, default=100_000, help="random keyspace size, 0 = one key")
     p.add_argument("-d", "--data-size", type=int, default=0, help="value size for SET/MSET (redis-benchmark default 3)")
     p.add_argument("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),
