@@ -205,6 +205,7 @@ async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker
     client.authenticated = !srv.auth_required();
     connection_loop(&srv, &mut stream, &mut client).await;
     crate::command::multi::reset(&srv, &mut client);
+    crate::server::pubsub::unsubscribe_all(&srv, &mut client);
     client::unregister(&srv, client.id);
 }
 
@@ -224,6 +225,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             tokio::select! {
                 r = stream.read_buf(&mut rbuf) => Some(r),
                 _ = handle.kill_notify.notified() => None,
+                _ = handle.outbox.notify.notified() => Some(Ok(usize::MAX)),
             }
         };
         let r = if timeout > 0 {
@@ -237,6 +239,8 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         match r {
             None => return, // CLIENT KILL
             Some(Ok(0)) | Some(Err(_)) => return,
+            // Pub/Sub messages for this client: written below with whatever replies there are.
+            Some(Ok(usize::MAX)) => {}
             Some(Ok(n)) => {
                 srv.stats.net_input_bytes.add(client.worker, n as u64);
             }
@@ -350,9 +354,23 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             log(srv, "Closing client that reached max query buffer length");
             close = true;
         }
+        if handle.outbox.pending.swap(false, Ordering::AcqRel) {
+            let mut pushed = handle.outbox.buf.lock();
+            if !pushed.is_empty() {
+                out.buf.extend_from_slice(&pushed);
+                pushed.clear();
+                handle.outbox.soft_since_ms.store(0, Ordering::Relaxed);
+            }
+        }
         if !out.is_empty() {
             srv.stats.net_output_bytes.add(client.worker, out.buf.len() as u64);
-            if stream.write_all(&out.buf).await.is_err() {
+            // A client that does not read must still be droppable (CLIENT KILL, output
+            // buffer limits): the write races the kill notification.
+            let written = tokio::select! {
+                r = stream.write_all(&out.buf) => r.is_ok(),
+                _ = handle.kill_notify.notified() => false,
+            };
+            if !written {
                 return;
             }
             out.buf.clear();

@@ -119,6 +119,13 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
         reject(srv, client, "NOAUTH Authentication required.", out, mark);
         return;
     }
+    if client.subs.total() > 0 {
+        if let Err(e) = crate::server::pubsub::check_subscribed_mode(client, cmd.def.name) {
+            cmd.rejected_calls.add(slot, 1);
+            reject(srv, client, &e.0, out, mark);
+            return;
+        }
+    }
     if !cmd.def.has(flags::ALLOW_BUSY) {
         if let Some(e) = srv.scripting.state.busy_error() {
             cmd.rejected_calls.add(slot, 1);

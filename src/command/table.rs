@@ -10,6 +10,7 @@ use ahash::AHashMap as HashMap;
 use super::spec::{CommandDef, COMMANDS};
 use super::{multi, Handler};
 use crate::server as srv;
+use crate::server::pubsub as ps;
 use crate::server::scripting as sc;
 use crate::types::string as st;
 use crate::types::generic as kc;
@@ -76,6 +77,22 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "discard" => (multi::discard, Keys),
         "watch" => (multi::watch, Keys),
         "unwatch" => (multi::unwatch, Keys),
+        // pub/sub
+        "subscribe" => (ps::subscribe_cmd, Keys),
+        "unsubscribe" => (ps::unsubscribe_cmd, Keys),
+        "psubscribe" => (ps::psubscribe, Keys),
+        "punsubscribe" => (ps::punsubscribe, Keys),
+        "ssubscribe" => (ps::ssubscribe, Keys),
+        "sunsubscribe" => (ps::sunsubscribe, Keys),
+        "publish" => (ps::publish, Keys),
+        "spublish" => (ps::spublish, Keys),
+        "pubsub" => (container, Keys),
+        "pubsub|channels" => (ps::pubsub_channels, Keys),
+        "pubsub|numsub" => (ps::pubsub_numsub, Keys),
+        "pubsub|numpat" => (ps::pubsub_numpat, Keys),
+        "pubsub|shardchannels" => (ps::pubsub_shardchannels, Keys),
+        "pubsub|shardnumsub" => (ps::pubsub_shardnumsub, Keys),
+        "pubsub|help" => (ps::pubsub_help, Keys),
         // scripting
         "eval" => (sc::eval, Exclusive),
         "evalsha" => (sc::evalsha, Exclusive),

@@ -45,6 +45,10 @@ pub struct ClientHandle {
     pub multi: AtomicI64,
     /// WATCH flags, for CLIENT LIST: a watched key was modified.
     pub cas: crate::keyspace::watch::CasFlag,
+    /// Pub/Sub messages waiting to be written to this client.
+    pub outbox: super::pubsub::Outbox,
+    /// Subscriptions (channels, patterns, shard channels), for CLIENT LIST.
+    pub sub_counts: [AtomicUsize; 3],
 }
 
 #[derive(Default, Clone)]
@@ -92,6 +96,7 @@ pub struct Client {
     pub cas: crate::keyspace::watch::CasFlag,
     /// The client a script's redis.call commands run as (Redis's CLIENT_SCRIPT).
     pub in_script: bool,
+    pub subs: super::pubsub::ClientSubs,
 }
 
 impl Client {
@@ -117,6 +122,7 @@ impl Client {
             watched: Vec::new(),
             cas,
             in_script: false,
+            subs: Default::default(),
         }
     }
 
@@ -153,6 +159,8 @@ pub fn register(srv: &Server, addr: String, laddr: String, fd: i32) -> Arc<Clien
         blocked: Mutex::new(None),
         multi: AtomicI64::new(-1),
         cas: Default::default(),
+        outbox: Default::default(),
+        sub_counts: Default::default(),
     });
     srv.clients.lock().insert(id, h.clone());
     h
@@ -182,8 +190,10 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
     let info = h.info.lock().clone();
     // Redis's order of the flag letters.
     let multi = h.multi.load(Ordering::Relaxed);
+    let subs: Vec<usize> = h.sub_counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     let mut flags = String::new();
     for (on, letter) in [
+        (subs.iter().sum::<usize>() > 0, 'P'),
         (multi >= 0, 'x'),
         (h.blocked.lock().is_some(), 'b'),
         (h.cas.load(Ordering::Relaxed), 'd'),
@@ -205,7 +215,7 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
     let resp = own.map(|c| if c.resp3 { 3 } else { 2 }).unwrap_or_else(|| h.resp.load(Ordering::Relaxed));
     let idle = if own.is_some() { 0 } else { (now - h.last_interaction_ms.load(Ordering::Relaxed)) / 1000 };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -215,6 +225,9 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
         idle,
         flags,
         db,
+        subs[0],
+        subs[1],
+        subs[2],
         multi,
         h.qbuf.load(Ordering::Relaxed),
         h.qbuf_free.load(Ordering::Relaxed),

@@ -19,6 +19,9 @@ pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
 }
 
 pub fn ping(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() <= 2 && super::pubsub::subscribed_ping(ctx) {
+        return Ok(());
+    }
     match ctx.args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(ctx.args[1]),
@@ -40,6 +43,7 @@ pub fn quit(ctx: &mut Ctx) -> CmdResult {
 
 pub fn reset(ctx: &mut Ctx) -> CmdResult {
     crate::command::multi::reset(ctx.srv, ctx.client);
+    super::pubsub::unsubscribe_all(ctx.srv, ctx.client);
     let c = &mut *ctx.client;
     c.db = 0;
     c.resp3 = false;

@@ -6,6 +6,7 @@ pub mod client;
 pub mod config;
 pub mod conn;
 pub mod info;
+pub mod pubsub;
 pub mod scripting;
 
 use std::collections::HashMap;
@@ -145,6 +146,9 @@ pub struct Server {
     pub lfu: AtomicU64,
     /// Lua: the script cache, functions, the running script's state.
     pub scripting: scripting::Scripting,
+    pub pubsub: pubsub::PubSub,
+    /// client-output-buffer-limit, pubsub class: (hard bytes, soft bytes, soft seconds).
+    pub pubsub_limit: [AtomicI64; 3],
 }
 
 impl Server {
@@ -184,6 +188,8 @@ impl Server {
             limits: TypeLimits::default(),
             blocked_clients: AtomicI64::new(0),
             scripting: scripting::Scripting::new(),
+            pubsub: pubsub::PubSub::default(),
+            pubsub_limit: [AtomicI64::new(32 << 20), AtomicI64::new(8 << 20), AtomicI64::new(60)],
         };
         srv.refresh_hot_config();
         srv
@@ -198,6 +204,13 @@ impl Server {
         self.timeout_secs.store(cfg.int("timeout") as u64, Ordering::Relaxed);
         self.proto_max_bulk_len.store(cfg.int("proto-max-bulk-len"), Ordering::Relaxed);
         self.query_buffer_limit.store(cfg.int("client-query-buffer-limit") as u64, Ordering::Relaxed);
+        let cobl = cfg.render("client-output-buffer-limit");
+        let words: Vec<&str> = cobl.split(' ').collect();
+        if let Some(i) = words.iter().position(|w| *w == "pubsub") {
+            for (slot, w) in self.pubsub_limit.iter().zip(words.iter().skip(i + 1)) {
+                slot.store(w.parse().unwrap_or(0), Ordering::Relaxed);
+            }
+        }
         let lfu = if cfg.str("maxmemory-policy").ends_with("lfu") {
             (1 << 63) | ((cfg.int("lfu-log-factor") as u64 & 0x7fff_ffff) << 32) | (cfg.int("lfu-decay-time") as u64 & 0xffff_ffff)
         } else {
@@ -230,6 +243,12 @@ impl Server {
 
     pub fn databases(&self) -> usize {
         self.ks.dbs.len()
+    }
+
+    /// (hard, soft, soft seconds) of the pubsub output buffer limit (0 = none).
+    pub fn pubsub_limits(&self) -> (u64, u64, i64) {
+        let [h, s, t] = &self.pubsub_limit;
+        (h.load(Ordering::Relaxed) as u64, s.load(Ordering::Relaxed) as u64, t.load(Ordering::Relaxed))
     }
 
     /// CONFIG RESETSTAT (the shard counters are reset through the command's access).

@@ -4,17 +4,12 @@ small key space, sent to both servers and compared reply by reply (RESP2 and RES
     DIFF_SEED=1234 pytest tests/diff/test_random.py     # reproduce a run
     DIFF_RANDOM_COUNT=20000 ...                          # longer runs
 """
-import os
-import random
-import time
-
 import pytest
 
-from harness import compare, start_pair, stop_pair, subject_name
-from resp import RawConnection, show
+from random_runner import SEED, random_count, run_random, weighted
+from resp import show
 
-COUNT = int(os.environ.get("DIFF_RANDOM_COUNT", "3000"))
-SEED = int(os.environ.get("DIFF_SEED", str(int(time.time() * 1000) % 1_000_000_000)))
+COUNT = random_count(3000)
 
 KEYS = [f"k{i}" for i in range(10)]
 VALUES = ["0", "1", "-1", "7", "42", "100", "9223372036854775806", "-9223372036854775807",
@@ -100,13 +95,7 @@ class Generator:
             (1, lambda: ["COPY", k(), k(), "DB", r.choice(["0", "1"])] + r.choice([[], ["REPLACE"]])),
             (1, lambda: ["SWAPDB", "0", "1"]),
         ]
-        total = sum(w for w, _ in choices)
-        x = r.uniform(0, total)
-        for w, f in choices:
-            x -= w
-            if x <= 0:
-                return f()
-        return choices[0][1]()
+        return weighted(r, choices)
 
 
 def mods_for(cmd):
@@ -122,55 +111,17 @@ def mods_for(cmd):
     return {}
 
 
+def final_state(conns):
+    """Every key in every database the commands reach must be equal."""
+    for db in ("0", "1", "2"):
+        for c in conns:
+            c.command("SELECT", db)
+        for k in KEYS:
+            a, b = (c.command("GET", k) for c in conns)
+            assert a == b, f"{k} in db {db}: {show(a)} vs {show(b)}"
+
+
 @pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
 def test_random_commands(protocol):
-    seed = SEED + protocol
-    print(f"random differential test: DIFF_SEED={SEED} (RESP{protocol} uses seed {seed}), {COUNT} commands")
-    rng = random.Random(seed)
-    gen = Generator(rng)
-    servers = start_pair()
-    conns = []
-    try:
-        conns = [RawConnection(s.port) for s in servers]
-        if protocol == 3:
-            for c in conns:
-                assert c.command("HELLO", "3")[:1] == b"%"
-        history = []
-        batch = 64
-        for start in range(0, COUNT, batch):
-            cmds = [gen.command() for _ in range(min(batch, COUNT - start))]
-            for c in conns:      # pipeline a batch on both servers, then compare reply by reply
-                c.send_raw(b"".join(_enc(cmd) for cmd in cmds))
-            try:
-                replies = [[c.read_reply() for _ in cmds] for c in conns]
-            except Exception as e:
-                pytest.fail(f"random test (DIFF_SEED={SEED}, RESP{protocol}): reading the replies to "
-                            f"commands #{start}..#{start + len(cmds) - 1} failed: {e}\n  commands: "
-                            + "\n    ".join(" ".join(map(repr, c)) for c in cmds), pytrace=False)
-            for i, cmd in enumerate(cmds):
-                want, got = replies[0][i], replies[1][i]
-                history.append(cmd)
-                why = compare(mods_for(cmd), want, got)
-                if why:
-                    recent = "\n".join("    " + " ".join(map(repr, h)) for h in history[-15:])
-                    pytest.fail(
-                        f"random mismatch (DIFF_SEED={SEED}, RESP{protocol}) at command #{start + i}: "
-                        f"{' '.join(map(repr, cmd))}\n  {why}\n"
-                        f"  redis:    {show(want)}\n  {subject_name() + ':':<9} {show(got)}\n"
-                        f"  last commands:\n{recent}", pytrace=False)
-        # Final state check: every key in both databases must be equal.
-        for db in ("0", "1", "2"):
-            for c in conns:
-                c.command("SELECT", db)
-            for k in KEYS:
-                a, b = (c.command("GET", k) for c in conns)
-                assert a == b, f"final state differs for {k} in db {db}: {show(a)} vs {show(b)} (DIFF_SEED={SEED})"
-    finally:
-        for c in conns:
-            c.close()
-        stop_pair(servers)
-
-
-def _enc(args):
-    from resp import encode_command
-    return encode_command(args)
+    run_random("random differential test", protocol, SEED + protocol, Generator, COUNT,
+               mods_for=mods_for, final_check=final_state)

@@ -11,17 +11,12 @@ checks it.
     DIFF_SEED=1234 pytest tests/diff/test_random_hashset.py
     DIFF_RANDOM_COUNT=20000 ...
 """
-import os
-import random
-import time
-
 import pytest
 
-from harness import compare, start_pair, stop_pair, subject_name
-from resp import RawConnection, encode_command, parse, show
+from random_runner import SEED, random_count, run_random, weighted
+from resp import parse
 
-COUNT = int(os.environ.get("DIFF_RANDOM_COUNT", "3000"))
-SEED = int(os.environ.get("DIFF_SEED", str(int(time.time() * 1000) % 1_000_000_000)))
+COUNT = random_count(3000)
 
 KEYS = [f"k{i}" for i in range(8)]
 FIELDS = [f"f{i}" for i in range(12)] + ["", "x" * 70]
@@ -102,13 +97,7 @@ class Generator:
             (1, lambda: ["RENAME", k(), k()]),
             (1, lambda: ["COPY", k(), k(), "REPLACE"]),
         ]
-        total = sum(w for w, _ in choices)
-        x = r.uniform(0, total)
-        for w, fn in choices:
-            x -= w
-            if x <= 0:
-                return fn()
-        return choices[0][1]()
+        return weighted(r, choices)
 
 
 UNORDERED = {"SMEMBERS", "SINTER", "SUNION", "SDIFF", "HKEYS", "HVALS"}
@@ -136,41 +125,13 @@ def _snapshot(conn, key):
     return t, conn.command("GET", key) if t == b"+string\r\n" else None
 
 
+def final_state(conns):
+    for k in KEYS:
+        a, b = (_snapshot(c, k) for c in conns)
+        assert a == b, f"{k}: {a} vs {b}"
+
+
 @pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
 def test_random_hash_set_commands(protocol):
-    seed = SEED + protocol
-    print(f"random hash/set differential test: DIFF_SEED={SEED} (RESP{protocol} uses seed {seed}), {COUNT} commands")
-    rng = random.Random(seed)
-    gen = Generator(rng)
-    servers = start_pair()
-    conns = []
-    try:
-        conns = [RawConnection(s.port) for s in servers]
-        if protocol == 3:
-            for c in conns:
-                assert c.command("HELLO", "3")[:1] == b"%"
-        history = []
-        batch = 64
-        for start in range(0, COUNT, batch):
-            cmds = [gen.command() for _ in range(min(batch, COUNT - start))]
-            for c in conns:
-                c.send_raw(b"".join(encode_command(cmd) for cmd in cmds))
-            replies = [[c.read_reply() for _ in cmds] for c in conns]
-            for i, cmd in enumerate(cmds):
-                want, got = replies[0][i], replies[1][i]
-                history.append(cmd)
-                why = compare(mods_for(cmd), want, got)
-                if why:
-                    recent = "\n".join("    " + " ".join(map(repr, h)) for h in history[-15:])
-                    pytest.fail(
-                        f"random mismatch (DIFF_SEED={SEED}, RESP{protocol}) at command #{start + i}: "
-                        f"{' '.join(map(repr, cmd))}\n  {why}\n"
-                        f"  redis:    {show(want)}\n  {subject_name() + ':':<9} {show(got)}\n"
-                        f"  last commands:\n{recent}", pytrace=False)
-        for k in KEYS:
-            a, b = (_snapshot(c, k) for c in conns)
-            assert a == b, f"final state differs for {k}: {a} vs {b} (DIFF_SEED={SEED})"
-    finally:
-        for c in conns:
-            c.close()
-        stop_pair(servers)
+    run_random("random hash/set differential test", protocol, SEED + protocol, Generator, COUNT,
+               mods_for=mods_for, final_check=final_state)

@@ -8,17 +8,12 @@ splits and encoding conversions are crossed all the time.
     DIFF_SEED=1234 pytest tests/diff/test_random_list.py     # reproduce a run
     DIFF_RANDOM_COUNT=20000 ...                               # longer runs
 """
-import os
-import random
-import time
-
 import pytest
 
-from harness import compare, start_pair, stop_pair, subject_name
-from resp import RawConnection, encode_command, show
+from random_runner import SEED, random_count, run_random, weighted
+from resp import show
 
-COUNT = int(os.environ.get("DIFF_RANDOM_COUNT", "3000"))
-SEED = int(os.environ.get("DIFF_SEED", str(int(time.time() * 1000) % 1_000_000_000)))
+COUNT = random_count(3000)
 
 KEYS = ["l0", "l1", "l2", "l3"]
 WRONG = "str"
@@ -85,60 +80,21 @@ class Generator:
             (1, lambda: ["EXISTS", k()]),
             (1, lambda: ["TYPE", k()]),
         ]
-        total = sum(w for w, _ in choices)
-        x = r.uniform(0, total)
-        for w, f in choices:
-            x -= w
-            if x <= 0:
-                return f()
-        return choices[0][1]()
+        return weighted(r, choices)
+
+
+def final_state(conns):
+    for k in KEYS + [WRONG]:
+        a, b = (c.command("TYPE", k) for c in conns)
+        assert a == b, f"type of {k}: {show(a)} vs {show(b)}"
+        if a == b"+list\r\n":
+            a, b = (c.command("LRANGE", k, "0", "-1") for c in conns)
+            assert a == b, f"{k}: {show(a)} vs {show(b)}"
 
 
 @pytest.mark.parametrize("fill", ["-2", "3", "-1"])
 @pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
 def test_random_list_commands(protocol, fill):
-    seed = SEED + protocol + int(fill) * 10
-    print(f"random list test: DIFF_SEED={SEED} (RESP{protocol}, fill {fill} uses seed {seed}), {COUNT} commands")
-    rng = random.Random(seed)
-    gen = Generator(rng)
-    servers = start_pair({"list-max-listpack-size": fill})
-    conns = []
-    try:
-        conns = [RawConnection(s.port) for s in servers]
-        if protocol == 3:
-            for c in conns:
-                assert c.command("HELLO", "3")[:1] == b"%"
-        for c in conns:
-            c.command("SET", WRONG, "not a list")
-        history = []
-        batch = 64
-        for start in range(0, COUNT, batch):
-            cmds = [gen.command() for _ in range(min(batch, COUNT - start))]
-            for c in conns:
-                c.send_raw(b"".join(encode_command(cmd) for cmd in cmds))
-            try:
-                replies = [[c.read_reply() for _ in cmds] for c in conns]
-            except Exception as e:
-                pytest.fail(f"random list test (DIFF_SEED={SEED}, RESP{protocol}, fill {fill}): reading replies "
-                            f"#{start}..#{start + len(cmds) - 1} failed: {e}", pytrace=False)
-            for i, cmd in enumerate(cmds):
-                want, got = replies[0][i], replies[1][i]
-                history.append(cmd)
-                why = compare({}, want, got)
-                if why:
-                    recent = "\n".join("    " + " ".join(map(repr, h)) for h in history[-15:])
-                    pytest.fail(
-                        f"random list mismatch (DIFF_SEED={SEED}, RESP{protocol}, fill {fill}) at command "
-                        f"#{start + i}: {' '.join(map(repr, cmd))}\n  {why}\n"
-                        f"  redis:    {show(want)}\n  {subject_name() + ':':<9} {show(got)}\n"
-                        f"  last commands:\n{recent}", pytrace=False)
-        for k in KEYS + [WRONG]:
-            a, b = (c.command("TYPE", k) for c in conns)
-            assert a == b, f"final type differs for {k}: {show(a)} vs {show(b)} (DIFF_SEED={SEED})"
-            if a == b"+list\r\n":
-                a, b = (c.command("LRANGE", k, "0", "-1") for c in conns)
-                assert a == b, f"final state differs for {k}: {show(a)} vs {show(b)} (DIFF_SEED={SEED})"
-    finally:
-        for c in conns:
-            c.close()
-        stop_pair(servers)
+    run_random("random list test", protocol, SEED + protocol + int(fill) * 10, Generator, COUNT,
+               variant=f"fill {fill}", config={"list-max-listpack-size": fill},
+               setup=[("SET", WRONG, "not a list")], final_check=final_state)

@@ -11,17 +11,13 @@ Scores are integers, halves, quarters and infinities, which Redis 7.0 (the oracl
 print alike. ZADD sends at most 4 pairs (below the threshold of 8): with more, 7.2 picks the
 encoding from the pair count where 7.0 does not (see zset_encoding.txt).
 """
-import os
-import random
-import time
-
 import pytest
 
-from harness import compare, start_pair, stop_pair, subject_name
-from resp import RawConnection, encode_command, parse, show
+from harness import start_pair, stop_pair
+from random_runner import SEED, random_count, run_random, weighted
+from resp import RawConnection, parse, show
 
-COUNT = int(os.environ.get("DIFF_RANDOM_COUNT", "4000"))
-SEED = int(os.environ.get("DIFF_SEED", str(int(time.time() * 1000) % 1_000_000_000)))
+COUNT = random_count(4000)
 
 ZKEYS = ["z0", "z1", "z2", "z3"]
 LEXKEYS = ["l0", "l1"]
@@ -148,13 +144,7 @@ class Generator:
             (1, lambda: [r.choice(["ZADD", "ZINCRBY"]), "str", "1", m()]),
             (1, lambda: ["ZUNION", "2", zk(), "str"]),
         ]
-        total = sum(w for w, _ in choices)
-        x = r.uniform(0, total)
-        for w, f in choices:
-            x -= w
-            if x <= 0:
-                return f()
-        return choices[0][1]()
+        return weighted(r, choices)
 
 
 def full_zscan(conn, key):
@@ -170,50 +160,19 @@ def full_zscan(conn, key):
             return pairs
 
 
+def final_state(conns):
+    for k in ZKEYS + LEXKEYS:
+        for probe in (["ZRANGE", k, "0", "-1", "WITHSCORES"], ["OBJECT", "ENCODING", k]):
+            a, b = (c.command(*probe) for c in conns)
+            assert a == b, f"{' '.join(probe)}: {show(a)} vs {show(b)}"
+        a, b = (full_zscan(c, k) for c in conns)
+        assert a == b, f"ZSCAN of {k}: only from redis {sorted(a - b)}, only from the subject {sorted(b - a)}"
+
+
 @pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
 def test_random_zset_commands(protocol):
-    seed = SEED + protocol
-    print(f"random zset test: DIFF_SEED={SEED} (RESP{protocol} uses seed {seed}), {COUNT} commands")
-    gen = Generator(random.Random(seed))
-    servers = start_pair(CONFIG)
-    conns = []
-    try:
-        conns = [RawConnection(s.port) for s in servers]
-        if protocol == 3:
-            for c in conns:
-                assert c.command("HELLO", "3")[:1] == b"%"
-        history = []
-        batch = 64
-        for start in range(0, COUNT, batch):
-            cmds = [gen.command() for _ in range(min(batch, COUNT - start))]
-            for c in conns:
-                c.send_raw(b"".join(encode_command(cmd) for cmd in cmds))
-            try:
-                replies = [[c.read_reply() for _ in cmds] for c in conns]
-            except Exception as e:
-                pytest.fail(f"random zset test (DIFF_SEED={SEED}, RESP{protocol}): reading replies to "
-                            f"#{start}..#{start + len(cmds) - 1} failed: {e}", pytrace=False)
-            for i, cmd in enumerate(cmds):
-                want, got = replies[0][i], replies[1][i]
-                history.append(cmd)
-                why = compare({}, want, got)
-                if why:
-                    recent = "\n".join("    " + " ".join(map(repr, h)) for h in history[-20:])
-                    pytest.fail(
-                        f"random zset mismatch (DIFF_SEED={SEED}, RESP{protocol}) at #{start + i}: "
-                        f"{' '.join(map(repr, cmd))}\n  {why}\n"
-                        f"  redis:    {show(want)}\n  {subject_name() + ':':<9} {show(got)}\n"
-                        f"  last commands:\n{recent}", pytrace=False)
-        for k in ZKEYS + LEXKEYS:
-            for probe in (["ZRANGE", k, "0", "-1", "WITHSCORES"], ["OBJECT", "ENCODING", k]):
-                a, b = (c.command(*probe) for c in conns)
-                assert a == b, f"final state differs: {probe}: {show(a)} vs {show(b)} (DIFF_SEED={SEED})"
-            a, b = (full_zscan(c, k) for c in conns)
-            assert a == b, f"ZSCAN of {k} differs (DIFF_SEED={SEED})"
-    finally:
-        for c in conns:
-            c.close()
-        stop_pair(servers)
+    run_random("random zset test", protocol, SEED + protocol, Generator, COUNT,
+               config=CONFIG, final_check=final_state, history_len=20)
 
 
 def test_zscan_large_set_complete_under_growth():

@@ -1,4 +1,5 @@
 """Small helpers shared by the end-to-end tests (bounded waits, never timing assertions)."""
+import threading
 import time
 
 
@@ -10,3 +11,23 @@ def wait_until(predicate, timeout=10.0, interval=0.05):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+def run_threads(worker, n, timeout=60.0):
+    """Run worker(i) for i in range(n), each in its own thread, all at once; wait for them
+    (at most timeout seconds each) and return the repr of every exception the workers raised,
+    so a test can `assert run_threads(...) == []`."""
+    errors = []
+
+    def run(i):
+        try:
+            worker(i)
+        except Exception as e:
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    return errors

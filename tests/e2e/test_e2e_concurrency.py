@@ -5,29 +5,22 @@ import threading
 import redis
 import redis.asyncio as aioredis
 
+from e2e_helpers import run_threads
+
 
 def test_50_threads_x_200_incr_exact(port, protocol):
     threads_n, per_thread = 50, 200
-    errors = []
     pool = redis.BlockingConnectionPool(port=port, protocol=protocol, max_connections=threads_n, timeout=30)
     barrier = threading.Barrier(threads_n)
 
     def worker(i):
         client = redis.Redis(connection_pool=pool)
-        try:
-            barrier.wait(timeout=20)
-            for _ in range(per_thread):
-                client.incr("hits")
-                client.incrby(f"per-thread:{i}", 1)
-        except Exception as e:
-            errors.append(repr(e))
+        barrier.wait(timeout=20)
+        for _ in range(per_thread):
+            client.incr("hits")
+            client.incrby(f"per-thread:{i}", 1)
 
-    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(timeout=90)
-    assert errors == []
+    assert run_threads(worker, threads_n, timeout=90) == []
     check = redis.Redis(port=port, protocol=protocol)
     assert int(check.get("hits")) == threads_n * per_thread
     assert [int(v) for v in check.mget([f"per-thread:{i}" for i in range(threads_n)])] == [per_thread] * threads_n
@@ -57,25 +50,17 @@ def test_many_connections_at_once(port, protocol):
 
 def test_incrbyfloat_and_decr_concurrent(port, protocol):
     threads_n, per_thread = 8, 250
-    errors = []
 
-    def worker():
+    def worker(_):
         client = redis.Redis(port=port, protocol=protocol, single_connection_client=True)
         try:
             for _ in range(per_thread):
                 client.incrbyfloat("f", 0.5)
                 client.decr("d")
-        except Exception as e:
-            errors.append(repr(e))
         finally:
             client.close()
 
-    ts = [threading.Thread(target=worker) for _ in range(threads_n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(timeout=60)
-    assert errors == []
+    assert run_threads(worker, threads_n, timeout=60) == []
     check = redis.Redis(port=port, protocol=protocol, decode_responses=True)
     assert float(check.get("f")) == threads_n * per_thread * 0.5
     assert check.get("d") == str(-threads_n * per_thread)

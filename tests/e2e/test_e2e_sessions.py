@@ -6,6 +6,8 @@ import uuid
 
 import redis
 
+from e2e_helpers import run_threads
+
 SESSION_TTL = 30
 
 
@@ -89,10 +91,9 @@ def test_many_sessions_hash_commands(r):
 
 def test_8_threads_hincrby_one_field_exact(port, protocol):
     threads_n, per_thread = 8, 2000
-    errors = []
     barrier = threading.Barrier(threads_n)
 
-    def worker():
+    def worker(_):
         client = redis.Redis(port=port, protocol=protocol)
         try:
             barrier.wait(timeout=20)
@@ -105,17 +106,10 @@ def test_8_threads_hincrby_one_field_exact(port, protocol):
             for _ in range(50):               # and some unpipelined, interleaving with the others
                 client.hincrby("counters", "page:home", 1)
                 client.hincrbyfloat("counters", "seconds", 0.5)
-        except Exception as e:
-            errors.append(repr(e))
         finally:
             client.close()
 
-    ts = [threading.Thread(target=worker) for _ in range(threads_n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(timeout=120)
-    assert errors == []
+    assert run_threads(worker, threads_n, timeout=120) == []
     check = redis.Redis(port=port, protocol=protocol, decode_responses=True)
     assert int(check.hget("counters", "page:home")) == threads_n * (per_thread + 50)
     assert float(check.hget("counters", "seconds")) == threads_n * 50 * 0.5

@@ -341,6 +341,10 @@ pub fn run_function(
     let threshold = ctx.srv.config.read().int("busy-reply-threshold");
     state.begin(eval_mode, threshold);
     let result = vm.run(func, call_args, &mut rc);
+    if state.killed.load(Ordering::Acquire) != 0 {
+        // The kill switched the hook to every line: back to the cheap one.
+        install_hook(&vm.lua, ctx.srv.scripting.state.clone(), false);
+    }
     state.end();
     let _ = vm.lua.gc_step();
     match result {

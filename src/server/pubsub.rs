@@ -1,0 +1,455 @@
+//! Pub/Sub: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and their UNSUBSCRIBEs, PUBLISH, SPUBLISH,
+//! PUBSUB (Redis's pubsub.c).
+//!
+//! Delivery: every client has a push buffer in its `ClientHandle` (`Outbox`). PUBLISH
+//! encodes the message once per protocol and appends it to each receiver's outbox, then
+//! wakes the receiver's connection task, which writes the outbox to its socket. A message for
+//! the publishing client itself (RESP3) goes straight into its reply buffer, before
+//! PUBLISH's own reply, as in Redis. An outbox that grows past the pubsub class of
+//! client-output-buffer-limit (hard limit, or soft limit for longer than its seconds) gets
+//! its client disconnected, so a slow subscriber cannot take the server's memory.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::client::{Client, ClientHandle};
+use super::Server;
+use crate::command::{CmdResult, Ctx, Error};
+use crate::resp::write::ReplyWriter;
+use crate::util::glob::glob_match;
+
+/// Pushed bytes waiting for a client's connection task.
+#[derive(Default)]
+pub struct Outbox {
+    pub buf: Mutex<Vec<u8>>,
+    pub notify: tokio::sync::Notify,
+    /// When the buffer first went over the soft limit (unix ms), 0 if it is under.
+    pub soft_since_ms: AtomicI64,
+    /// Dropped for exceeding the output buffer limit.
+    pub overflowed: AtomicBool,
+    /// Something is in `buf` (lets the connection skip the lock when nothing is).
+    pub pending: AtomicBool,
+}
+
+/// The three kinds of subscription.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl Kind {
+    fn subscribe_word(self) -> &'static [u8] {
+        match self {
+            Kind::Channel => b"subscribe",
+            Kind::Pattern => b"psubscribe",
+            Kind::Shard => b"ssubscribe",
+        }
+    }
+
+    fn unsubscribe_word(self) -> &'static [u8] {
+        match self {
+            Kind::Channel => b"unsubscribe",
+            Kind::Pattern => b"punsubscribe",
+            Kind::Shard => b"sunsubscribe",
+        }
+    }
+}
+
+type Subscribers = HashMap<Vec<u8>, Vec<Arc<ClientHandle>>>;
+
+#[derive(Default)]
+pub struct PubSub {
+    channels: Mutex<Subscribers>,
+    patterns: Mutex<Subscribers>,
+    shard_channels: Mutex<Subscribers>,
+}
+
+impl PubSub {
+    fn table(&self, kind: Kind) -> &Mutex<Subscribers> {
+        match kind {
+            Kind::Channel => &self.channels,
+            Kind::Pattern => &self.patterns,
+            Kind::Shard => &self.shard_channels,
+        }
+    }
+
+    /// (channels with subscribers, patterns, shard channels) for INFO.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.channels.lock().len(), self.patterns.lock().len(), self.shard_channels.lock().len())
+    }
+}
+
+/// The subscriptions of one client.
+#[derive(Default)]
+pub struct ClientSubs {
+    pub channels: HashSet<Vec<u8>>,
+    /// In subscription order: Redis keeps a client's patterns in a list, so PUNSUBSCRIBE
+    /// without arguments answers in that order.
+    pub patterns: Vec<Vec<u8>>,
+    pub shard: HashSet<Vec<u8>>,
+}
+
+impl ClientSubs {
+    fn insert(&mut self, kind: Kind, name: &[u8]) -> bool {
+        match kind {
+            Kind::Channel => self.channels.insert(name.to_vec()),
+            Kind::Shard => self.shard.insert(name.to_vec()),
+            Kind::Pattern => {
+                let new = !self.patterns.iter().any(|p| p == name);
+                if new {
+                    self.patterns.push(name.to_vec());
+                }
+                new
+            }
+        }
+    }
+
+    fn remove(&mut self, kind: Kind, name: &[u8]) -> bool {
+        match kind {
+            Kind::Channel => self.channels.remove(name),
+            Kind::Shard => self.shard.remove(name),
+            Kind::Pattern => {
+                let before = self.patterns.len();
+                self.patterns.retain(|p| p != name);
+                before != self.patterns.len()
+            }
+        }
+    }
+
+    fn names(&self, kind: Kind) -> Vec<Vec<u8>> {
+        match kind {
+            Kind::Channel => self.channels.iter().cloned().collect(),
+            Kind::Shard => self.shard.iter().cloned().collect(),
+            Kind::Pattern => self.patterns.clone(),
+        }
+    }
+
+    /// The count Redis reports after (un)subscribing: channels + patterns, or shard channels.
+    fn count(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Shard => self.shard.len(),
+            _ => self.channels.len() + self.patterns.len(),
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.channels.len() + self.patterns.len() + self.shard.len()
+    }
+}
+
+fn publish_counts(c: &Client) {
+    let s = &c.subs;
+    let h = &c.handle.sub_counts;
+    h[0].store(s.channels.len(), Ordering::Relaxed);
+    h[1].store(s.patterns.len(), Ordering::Relaxed);
+    h[2].store(s.shard.len(), Ordering::Relaxed);
+}
+
+/// The header of a push message: `>n` under RESP3, `*n` under RESP2.
+fn push_header(out: &mut ReplyWriter, n: usize) {
+    if out.resp3 {
+        out.push(n);
+    } else {
+        out.array(n);
+    }
+}
+
+fn confirm(out: &mut ReplyWriter, word: &[u8], name: Option<&[u8]>, count: usize) {
+    push_header(out, 3);
+    out.bulk(word);
+    match name {
+        Some(n) => out.bulk(n),
+        None => out.nil(),
+    }
+    out.int(count as i64);
+}
+
+fn subscribe(ctx: &mut Ctx, kind: Kind) -> CmdResult {
+    let ps = &ctx.srv.pubsub;
+    for name in &ctx.args[1..] {
+        if ctx.client.subs.insert(kind, name) {
+            ps.table(kind).lock().entry(name.to_vec()).or_default().push(ctx.client.handle.clone());
+        }
+        let n = ctx.client.subs.count(kind);
+        confirm(ctx.out, kind.subscribe_word(), Some(name), n);
+    }
+    publish_counts(ctx.client);
+    Ok(())
+}
+
+fn remove(ps: &PubSub, kind: Kind, name: &[u8], id: u64) {
+    let mut t = ps.table(kind).lock();
+    if let Some(list) = t.get_mut(name) {
+        list.retain(|h| h.id != id);
+        if list.is_empty() {
+            t.remove(name);
+        }
+    }
+}
+
+fn unsubscribe(ctx: &mut Ctx, kind: Kind) -> CmdResult {
+    let ps = &ctx.srv.pubsub;
+    let id = ctx.client.id;
+    let names: Vec<Vec<u8>> = if ctx.args.len() > 1 {
+        ctx.args[1..].iter().map(|a| a.to_vec()).collect()
+    } else {
+        ctx.client.subs.names(kind)
+    };
+    if names.is_empty() {
+        let n = ctx.client.subs.count(kind);
+        confirm(ctx.out, kind.unsubscribe_word(), None, n);
+    }
+    for name in names {
+        if ctx.client.subs.remove(kind, &name) {
+            remove(ps, kind, &name, id);
+        }
+        let n = ctx.client.subs.count(kind);
+        confirm(ctx.out, kind.unsubscribe_word(), Some(&name), n);
+    }
+    publish_counts(ctx.client);
+    Ok(())
+}
+
+/// Drop every subscription of a client (disconnection, RESET).
+pub fn unsubscribe_all(srv: &Server, client: &mut Client) {
+    for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+        for name in client.subs.names(kind) {
+            client.subs.remove(kind, &name);
+            remove(&srv.pubsub, kind, &name, client.id);
+        }
+    }
+    publish_counts(client);
+}
+
+pub fn subscribe_cmd(ctx: &mut Ctx) -> CmdResult {
+    subscribe(ctx, Kind::Channel)
+}
+pub fn psubscribe(ctx: &mut Ctx) -> CmdResult {
+    subscribe(ctx, Kind::Pattern)
+}
+pub fn ssubscribe(ctx: &mut Ctx) -> CmdResult {
+    subscribe(ctx, Kind::Shard)
+}
+pub fn unsubscribe_cmd(ctx: &mut Ctx) -> CmdResult {
+    unsubscribe(ctx, Kind::Channel)
+}
+pub fn punsubscribe(ctx: &mut Ctx) -> CmdResult {
+    unsubscribe(ctx, Kind::Pattern)
+}
+pub fn sunsubscribe(ctx: &mut Ctx) -> CmdResult {
+    unsubscribe(ctx, Kind::Shard)
+}
+
+/// The message as one protocol encodes it.
+fn encode(resp3: bool, words: &[&[u8]]) -> Vec<u8> {
+    let mut w = ReplyWriter { buf: Vec::with_capacity(64 + words.iter().map(|x| x.len()).sum::<usize>()), resp3 };
+    push_header(&mut w, words.len());
+    for x in words {
+        w.bulk(x);
+    }
+    w.buf
+}
+
+/// Deliver to one receiver: into the publisher's own reply if it is the receiver.
+fn deliver(srv: &Server, ctx_out: &mut ReplyWriter, self_id: u64, h: &ClientHandle, words: &[&[u8]], cache: &mut [Option<Vec<u8>>; 2]) {
+    let resp3 = h.resp.load(Ordering::Relaxed) == 3;
+    if h.id == self_id {
+        let bytes = encode(ctx_out.resp3, words);
+        ctx_out.buf.extend_from_slice(&bytes);
+        return;
+    }
+    let bytes = cache[resp3 as usize].get_or_insert_with(|| encode(resp3, words));
+    push_to(srv, h, bytes);
+}
+
+/// Append pushed bytes to a client's outbox, enforcing the pubsub output buffer limits.
+pub fn push_to(srv: &Server, h: &ClientHandle, bytes: &[u8]) {
+    if h.outbox.overflowed.load(Ordering::Relaxed) {
+        return;
+    }
+    let (hard, soft, soft_secs) = srv.pubsub_limits();
+    let len = {
+        let mut b = h.outbox.buf.lock();
+        b.extend_from_slice(bytes);
+        b.len() as u64
+    };
+    let now = crate::keyspace::now_ms();
+    let over_hard = hard > 0 && len > hard;
+    let over_soft = soft > 0 && len > soft && {
+        let since = h.outbox.soft_since_ms.load(Ordering::Relaxed);
+        if since == 0 {
+            h.outbox.soft_since_ms.store(now, Ordering::Relaxed);
+            false
+        } else {
+            now - since >= soft_secs * 1000
+        }
+    };
+    if over_hard || over_soft {
+        h.outbox.overflowed.store(true, Ordering::Relaxed);
+        h.outbox.buf.lock().clear();
+        // Gone for publishers at once, as Redis frees the client before its next event.
+        for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+            let mut t = srv.pubsub.table(kind).lock();
+            t.retain(|_, list| {
+                list.retain(|x| x.id != h.id);
+                !list.is_empty()
+            });
+        }
+        crate::net::log(
+            srv,
+            &format!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", h.id, h.addr),
+        );
+        h.kill();
+        return;
+    }
+    h.outbox.pending.store(true, Ordering::Release);
+    h.outbox.notify.notify_one();
+}
+
+fn publish_generic(ctx: &mut Ctx, shard: bool) -> CmdResult {
+    let (channel, message) = (ctx.args[1], ctx.args[2]);
+    let srv = ctx.srv;
+    let me = ctx.client.id;
+    let mut receivers = 0;
+    let mut cache: [Option<Vec<u8>>; 2] = [None, None];
+    let kind = if shard { Kind::Shard } else { Kind::Channel };
+    let word: &[u8] = if shard { b"smessage" } else { b"message" };
+    let subs: Vec<Arc<ClientHandle>> = srv.pubsub.table(kind).lock().get(channel).cloned().unwrap_or_default();
+    for h in &subs {
+        deliver(srv, ctx.out, me, h, &[word, channel, message], &mut cache);
+        receivers += 1;
+    }
+    if !shard {
+        let mut pcache: [Option<Vec<u8>>; 2] = [None, None];
+        let matching: Vec<(Vec<u8>, Vec<Arc<ClientHandle>>)> = srv
+            .pubsub
+            .patterns
+            .lock()
+            .iter()
+            .filter(|(p, _)| glob_match(p, channel, false))
+            .map(|(p, l)| (p.clone(), l.clone()))
+            .collect();
+        for (pattern, list) in &matching {
+            pcache = [None, None];
+            for h in list {
+                deliver(srv, ctx.out, me, h, &[b"pmessage", pattern, channel, message], &mut pcache);
+                receivers += 1;
+            }
+        }
+        let _ = pcache;
+    }
+    ctx.out.int(receivers);
+    Ok(())
+}
+
+pub fn publish(ctx: &mut Ctx) -> CmdResult {
+    publish_generic(ctx, false)
+}
+
+pub fn spublish(ctx: &mut Ctx) -> CmdResult {
+    publish_generic(ctx, true)
+}
+
+fn channels_list(ctx: &mut Ctx, kind: Kind) -> CmdResult {
+    let pattern = ctx.args.get(2).copied();
+    if ctx.args.len() > 3 {
+        return Err(Error::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(ctx.args[1])
+        )));
+    }
+    let names: Vec<Vec<u8>> = ctx
+        .srv
+        .pubsub
+        .table(kind)
+        .lock()
+        .keys()
+        .filter(|c| pattern.map_or(true, |p| glob_match(p, c, false)))
+        .cloned()
+        .collect();
+    ctx.out.bulks(names.iter());
+    Ok(())
+}
+
+fn numsub(ctx: &mut Ctx, kind: Kind) -> CmdResult {
+    let t = ctx.srv.pubsub.table(kind).lock();
+    let counts: Vec<(Vec<u8>, usize)> =
+        ctx.args[2..].iter().map(|c| (c.to_vec(), t.get(*c).map_or(0, |l| l.len()))).collect();
+    drop(t);
+    ctx.out.array(counts.len() * 2);
+    for (c, n) in counts {
+        ctx.out.bulk(&c);
+        ctx.out.int(n as i64);
+    }
+    Ok(())
+}
+
+pub fn pubsub_channels(ctx: &mut Ctx) -> CmdResult {
+    channels_list(ctx, Kind::Channel)
+}
+pub fn pubsub_shardchannels(ctx: &mut Ctx) -> CmdResult {
+    channels_list(ctx, Kind::Shard)
+}
+pub fn pubsub_numsub(ctx: &mut Ctx) -> CmdResult {
+    numsub(ctx, Kind::Channel)
+}
+pub fn pubsub_shardnumsub(ctx: &mut Ctx) -> CmdResult {
+    numsub(ctx, Kind::Shard)
+}
+pub fn pubsub_numpat(ctx: &mut Ctx) -> CmdResult {
+    let n = ctx.srv.pubsub.patterns.lock().len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+pub fn pubsub_help(ctx: &mut Ctx) -> CmdResult {
+    crate::server::conn::help_reply(
+        ctx,
+        "PUBSUB",
+        &[
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
+        ],
+    );
+    Ok(())
+}
+
+/// RESP2 subscribed mode: what may run, and the error for the rest.
+pub fn check_subscribed_mode(client: &Client, name: &str) -> Result<(), Error> {
+    if client.resp3 || client.subs.total() == 0 {
+        return Ok(());
+    }
+    match name {
+        "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe" | "sunsubscribe" | "ping"
+        | "quit" | "reset" => Ok(()),
+        _ => Err(Error::msg(format!(
+            "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        ))),
+    }
+}
+
+/// PING in RESP2 subscribed mode answers ["pong", arg or ""].
+pub fn subscribed_ping(ctx: &mut Ctx) -> bool {
+    if ctx.client.resp3 || ctx.client.subs.total() == 0 {
+        return false;
+    }
+    ctx.out.array(2);
+    ctx.out.bulk(b"pong");
+    ctx.out.bulk(ctx.args.get(1).copied().unwrap_or(b""));
+    true
+}
+

@@ -1,0 +1,121 @@
+"""Pub/Sub through redis-py, as ../shared/USERS.md uses it: a subscriber thread with a
+handler per channel (pubsub.run_in_thread), pattern subscriptions, the listen() loop of the
+seed documents, RESP3 push messages, and a slow subscriber that must not grow the server's
+memory without bound (client-output-buffer-limit pubsub)."""
+import json
+import socket
+import threading
+import time
+
+import redis
+
+from e2e_helpers import wait_until
+
+
+def test_subscriber_thread_with_handlers(port, protocol):
+    r = redis.Redis(port=port, protocol=protocol, decode_responses=True)
+    got = {"orders": [], "users": [], "pattern": []}
+    lock = threading.Lock()
+
+    def on(name):
+        def handler(message):
+            with lock:
+                got[name].append(json.loads(message["data"]))
+        return handler
+
+    p = r.pubsub(ignore_subscribe_messages=True)
+    p.subscribe(**{"orders": on("orders"), "users": on("users")})
+    p.psubscribe(**{"events:*": on("pattern")})
+    worker = p.run_in_thread(sleep_time=0.01, daemon=True)
+    try:
+        wait_until(lambda: r.pubsub_numsub("orders")[0][1] == 1 and r.pubsub_numpat() == 1)
+        for i in range(50):
+            assert r.publish("orders", json.dumps({"id": i})) == 1
+        assert r.publish("users", json.dumps({"name": "ann"})) == 1
+        assert r.publish("events:login", json.dumps({"who": "bob"})) == 1
+        assert r.publish("nobody", "x") == 0
+        wait_until(lambda: len(got["orders"]) == 50 and got["users"] and got["pattern"])
+        assert [m["id"] for m in got["orders"]] == list(range(50))  # per-publisher order
+        assert got["users"] == [{"name": "ann"}]
+        assert got["pattern"] == [{"who": "bob"}]
+        assert sorted(r.pubsub_channels()) == ["orders", "users"]
+    finally:
+        worker.stop()
+        p.close()
+    wait_until(lambda: r.pubsub_numsub("orders")[0][1] == 0)
+    r.close()
+
+
+def test_listen_loop_like_the_seed(port, protocol):
+    r = redis.Redis(port=port, protocol=protocol)
+    received = []
+    ready = threading.Event()
+
+    def subscriber():
+        ps = r.pubsub()
+        ps.subscribe("notifications")
+        for message in ps.listen():
+            if message["type"] == "subscribe":
+                ready.set()
+            elif message["type"] == "message":
+                event = json.loads(message["data"])
+                received.append(event)
+                if event.get("last"):
+                    break
+        ps.close()
+
+    t = threading.Thread(target=subscriber)
+    t.start()
+    assert ready.wait(10)
+    for i in range(10):
+        r.publish("notifications", json.dumps({"n": i}))
+    r.publish("notifications", json.dumps({"last": True}))
+    t.join(10)
+    assert [e.get("n") for e in received[:-1]] == list(range(10))
+    r.close()
+
+
+def test_unsubscribe_and_counts(port):
+    r = redis.Redis(port=port, decode_responses=True)
+    p = r.pubsub()
+    p.subscribe("a", "b")
+    p.psubscribe("p*")
+    msgs = [p.get_message(timeout=1) for _ in range(3)]
+    assert [(m["type"], m["channel"], m["data"]) for m in msgs] == [
+        ("subscribe", "a", 1), ("subscribe", "b", 2), ("psubscribe", "p*", 3)]
+    assert r.publish("pa", "hello") == 1
+    m = p.get_message(timeout=1)
+    assert (m["type"], m["pattern"], m["channel"], m["data"]) == ("pmessage", "p*", "pa", "hello")
+    p.unsubscribe("a")
+    assert p.get_message(timeout=1)["data"] == 2
+    assert r.pubsub_numsub("a", "b") == [("a", 0), ("b", 1)]
+    p.close()
+    wait_until(lambda: r.pubsub_numpat() == 0 and r.pubsub_channels() == [])
+    r.close()
+
+
+def test_slow_subscriber_is_disconnected_and_memory_bounded(own_server):
+    """A subscriber that never reads: once its pending output passes the pubsub hard limit it
+    is disconnected, the publisher keeps going, and the server's memory stays bounded."""
+    port = own_server.port
+    r = redis.Redis(port=port)
+    r.config_set("client-output-buffer-limit", "pubsub 1mb 512kb 60")
+    slow = socket.create_connection(("127.0.0.1", port))
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\nfeed\r\n")
+    time.sleep(0.2)
+    payload = b"x" * 10_000
+    start = time.time()
+    delivered = []
+    for i in range(3000):  # 30 MB offered
+        delivered.append(r.publish("feed", payload))
+    elapsed = time.time() - start
+    assert delivered[0] == 1
+    assert delivered[-1] == 0  # the slow subscriber is gone
+    wait_until(lambda: r.pubsub_numsub("feed")[0][1] == 0)
+    used = int(r.info("memory")["used_memory"])
+    assert used < 64 * 1024 * 1024, used
+    assert elapsed < 30
+    assert r.ping()
+    slow.close()
+    r.close()
