@@ -209,6 +209,19 @@ async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker
     client::unregister(&srv, client.id);
 }
 
+/// The arguments of the command the parser just completed, copied out of `buf` (the slice
+/// it parsed).
+fn owned_args(parser: &Parser, buf: &[u8]) -> Vec<Vec<u8>> {
+    parser
+        .args
+        .iter()
+        .map(|a| match a {
+            ArgLoc::Range(s, e) => buf[*s..*e].to_vec(),
+            ArgLoc::Owned(v) => v.clone(),
+        })
+        .collect()
+}
+
 async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Client) {
     let mut rbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut out = ReplyWriter::new(false);
@@ -289,10 +302,37 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     let script_running = srv.scripting.state.running.load(Ordering::Acquire);
                     if client.multi.is_none() && !script_running && Scripting::runs_script(args[0]) {
                         // Scripts run on the script thread, so this worker stays free to
-                        // answer other clients (BUSY, SCRIPT KILL) while one runs long.
+                        // answer other clients (BUSY, SCRIPT KILL) while one runs long. The
+                        // scripts that follow in the buffer go in the same job (one thread
+                        // hop for a whole pipeline of EVALSHAs); the first other command
+                        // waits for the job, then runs here.
+                        let mut batch: Vec<Vec<Vec<u8>>> = vec![args.iter().map(|a| a.to_vec()).collect()];
+                        drop(args);
+                        consumed = base + end;
+                        let mut next: Option<Vec<Vec<u8>>> = None;
+                        let mut proto_error = None;
+                        while batch.len() < 256 {
+                            match parser.parse(&rbuf[consumed..], &limits) {
+                                Ok(Parsed::Command(e)) => {
+                                    let cmd = owned_args(&parser, &rbuf[consumed..]);
+                                    consumed += e;
+                                    if Scripting::runs_script(&cmd[0]) {
+                                        batch.push(cmd);
+                                    } else {
+                                        next = Some(cmd);
+                                        break;
+                                    }
+                                }
+                                Ok(Parsed::Empty(n)) => consumed += n,
+                                Ok(Parsed::Incomplete { .. }) => break,
+                                Err(e) => {
+                                    proto_error = Some(e);
+                                    break;
+                                }
+                            }
+                        }
                         let real = std::mem::replace(client, Client::new(handle.clone(), client.worker));
-                        let owned = args.iter().map(|a| a.to_vec()).collect();
-                        match srv.scripting.submit(real, owned, out.resp3) {
+                        match srv.scripting.submit(real, batch, out.resp3) {
                             Ok(wait) => match wait.await {
                                 Ok((c, reply)) => {
                                     *client = c;
@@ -300,16 +340,28 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                                 }
                                 Err(_) => return,
                             },
-                            Err(real) => {
+                            Err((real, batch)) => {
                                 *client = real;
-                                dispatch::execute(srv, client, &args, &mut out, &mut clock);
+                                for cmd in &batch {
+                                    let argv: smallvec::SmallVec<[&[u8]; 8]> = cmd.iter().map(|a| &a[..]).collect();
+                                    dispatch::execute(srv, client, &argv, &mut out, &mut clock);
+                                }
                             }
+                        }
+                        if let Some(cmd) = next {
+                            let argv: smallvec::SmallVec<[&[u8]; 8]> = cmd.iter().map(|a| &a[..]).collect();
+                            dispatch::execute(srv, client, &argv, &mut out, &mut clock);
+                        }
+                        if let Some(e) = proto_error {
+                            out.error(&e.message());
+                            close = true;
+                            break;
                         }
                     } else {
                         dispatch::execute(srv, client, &args, &mut out, &mut clock);
+                        drop(args);
+                        consumed = base + end;
                     }
-                    drop(args);
-                    consumed = base + end;
                     if let Some(w) = client.blocked.take() {
                         // A blocking command found nothing: stop processing this client's
                         // commands until the waiter is served, times out or is unblocked.

@@ -41,6 +41,7 @@ def test_subscriber_thread_with_handlers(port, protocol):
         assert sorted(r.pubsub_channels()) == ["orders", "users"]
     finally:
         worker.stop()
+        worker.join(10)
         p.close()
     wait_until(lambda: r.pubsub_numsub("orders")[0][1] == 0)
     r.close()

@@ -63,6 +63,8 @@ pub struct RunState {
     pub busy: AtomicBool,
     pub started_ms: AtomicI64,
     pub threshold_ms: AtomicI64,
+    /// Scripts run so far (paces the garbage collector).
+    pub runs: std::sync::atomic::AtomicU64,
     /// (function name, command line) of the running function, for FUNCTION STATS.
     pub current: Mutex<(String, Vec<Vec<u8>>)>,
 }
@@ -107,7 +109,7 @@ struct Cache {
     scripts: HashMap<String, Script>,
 }
 
-type Job = (Client, Vec<Vec<u8>>, bool, tokio::sync::oneshot::Sender<(Client, Vec<u8>)>);
+type Job = (Client, Vec<Vec<Vec<u8>>>, bool, tokio::sync::oneshot::Sender<(Client, Vec<u8>)>);
 
 pub struct Scripting {
     cache: Mutex<Option<Cache>>,
@@ -224,11 +226,13 @@ impl Scripting {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let s = srv.clone();
         let spawned = std::thread::Builder::new().name("scripts".into()).stack_size(64 << 20).spawn(move || {
-            while let Ok((mut client, args, resp3, done)) = rx.recv() {
+            while let Ok((mut client, batch, resp3, done)) = rx.recv() {
                 let mut out = crate::resp::write::ReplyWriter::new(resp3);
                 let mut clock = crate::command::dispatch::BatchClock::new();
-                let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-                crate::command::dispatch::execute(&s, &mut client, &argv, &mut out, &mut clock);
+                for args in &batch {
+                    let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+                    crate::command::dispatch::execute(&s, &mut client, &argv, &mut out, &mut clock);
+                }
                 let _ = done.send((client, out.buf));
             }
         });
@@ -243,20 +247,22 @@ impl Scripting {
             && ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"].iter().any(|n| eq(name, n))
     }
 
-    /// Run a script command on the script thread. None if there is no such thread (then
-    /// the caller runs it inline). The client travels with the job and comes back.
+    /// Run script commands on the script thread, in order. Err gives everything back if
+    /// there is no such thread (the caller runs them inline). The client travels with the
+    /// job and comes back with the replies.
+    #[allow(clippy::type_complexity)]
     pub fn submit(
         &self,
         client: Client,
-        args: Vec<Vec<u8>>,
+        batch: Vec<Vec<Vec<u8>>>,
         resp3: bool,
-    ) -> Result<tokio::sync::oneshot::Receiver<(Client, Vec<u8>)>, Client> {
+    ) -> Result<tokio::sync::oneshot::Receiver<(Client, Vec<u8>)>, (Client, Vec<Vec<Vec<u8>>>)> {
         let guard = self.executor.lock();
-        let Some(tx) = guard.as_ref() else { return Err(client) };
+        let Some(tx) = guard.as_ref() else { return Err((client, batch)) };
         let (done, wait) = tokio::sync::oneshot::channel();
-        match tx.send((client, args, resp3, done)) {
+        match tx.send((client, batch, resp3, done)) {
             Ok(()) => Ok(wait),
-            Err(std::sync::mpsc::SendError((client, ..))) => Err(client),
+            Err(std::sync::mpsc::SendError((client, batch, ..))) => Err((client, batch)),
         }
     }
 
@@ -346,7 +352,10 @@ pub fn run_function(
         install_hook(&vm.lua, ctx.srv.scripting.state.clone(), false);
     }
     state.end();
-    let _ = vm.lua.gc_step();
+    // Redis steps the collector every 50 calls (LUA_GC_CYCLE_PERIOD), not after each one.
+    if state.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49 {
+        let _ = vm.lua.gc_step_kbytes(50);
+    }
     match result {
         Ok(v) => {
             convert::lua_to_reply(&v, ctx.out, rc.resp3);
