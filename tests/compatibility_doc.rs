@@ -24,6 +24,8 @@ fn note(name: &str) -> &'static str {
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => "a script holds the whole keyspace while it runs; library tables are proxies: pairs/next see through them, # and ipairs on them do not",
         "multi" | "exec" => "EXEC holds the shards of the queued and watched keys (every shard if a queued command names no key)",
         "function|stats" => "counts only; running_script while a function runs",
+        "function|dump" => "library code is written uncompressed (Redis LZF-compresses it when rdbcompression is yes); RDB version 11",
+        "publish" | "spublish" => "messages to other clients are written by their own connection task, right after",
         _ => "",
     }
 }

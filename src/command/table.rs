@@ -114,6 +114,8 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "function|stats" => (sc::functions::function_stats, Keys),
         "function|kill" => (sc::functions::function_kill, Free),
         "function|help" => (sc::functions::function_help, Keys),
+        "function|dump" => (sc::functions::function_dump, Keys),
+        "function|restore" => (sc::functions::function_restore, Keys),
         // strings
         "append" => (st::append, Keys),
         "decr" => (st::decr, Keys),

@@ -3,7 +3,9 @@
 //! `stringmatchlen`; `number` is string2ll / string2d / d2string / ld2string; `counter` is a
 //! per-thread statistics counter.
 pub mod counter;
+pub mod crc64;
 pub mod glob;
+pub mod lzf;
 pub mod number;
 pub mod sha1;
 

@@ -212,35 +212,17 @@ fn library_name(code: &[u8]) -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&name).into_owned())
 }
 
-pub fn function_load(ctx: &mut Ctx) -> CmdResult {
-    let args = &ctx.args[2..];
-    let (replace, code) = match args {
-        [code] => (false, *code),
-        [opt, code] if eq(opt, "replace") => (true, *code),
-        [opt, ..] => return Err(Error::msg(format!("ERR Unknown option given: {}", String::from_utf8_lossy(opt)))),
-        [] => return Err(Error::msg("ERR wrong number of arguments for 'function|load' command")),
-    };
-    let name = library_name(code)?;
-    let key = name.to_ascii_lowercase();
-    let srv = ctx.srv;
-    let state = srv.scripting.state.clone();
-    let mut reg = srv.scripting.functions.lock();
-    if reg.libraries.contains_key(&key) && !replace {
-        return Err(Error::msg(format!("ERR Library '{name}' already exists")));
-    }
-    if reg.vm.is_none() {
-        reg.vm = Some(new_vm(&state)?);
-    }
-    let Some(vm) = reg.vm.clone() else { return Err(Error::msg("ERR scripting unavailable")) };
+/// Compile and run a library's code in `vm`: the library with its registered functions
+/// (already switched to their run-time environment). No registry checks here.
+fn build_library(vm: &Vm, state: &std::sync::Arc<super::RunState>, code: &[u8], name: String) -> Result<Library, Error> {
     let setup = || -> mlua::Result<(Table, Function)> {
-        let api = load_api(&vm, &state)?;
+        let api = load_api(vm, state)?;
         vm.library_env.call::<(Table, Function)>(api)
     };
     let (env, to_runtime) = setup().map_err(|e| Error::msg(format!("ERR {e}")))?;
     let end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
-    let body = &code[end..];
     let chunk = vm
-        .compile_in(body, "@user_function", env)
+        .compile_in(&code[end..], "@user_function", env)
         .map_err(|m| Error::msg(format!("ERR Error compiling function: {m}")))?;
     PENDING.with(|p| *p.borrow_mut() = Some(Vec::new()));
     state.load_deadline_ms.store(crate::keyspace::now_ms() + 500, Ordering::Release);
@@ -262,18 +244,240 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
     if registered.is_empty() {
         return Err(Error::msg("ERR No functions registered"));
     }
-    for f in &registered {
-        let fkey = f.name.to_ascii_lowercase();
-        if reg.libraries.iter().any(|(k, l)| *k != key && l.functions.contains_key(&fkey)) {
-            return Err(Error::msg(format!("ERR Function {} already exists", f.name)));
-        }
-    }
     let _ = to_runtime.call::<()>(());
     let functions = registered.into_iter().map(|f| (f.name.to_ascii_lowercase(), f)).collect();
-    reg.libraries.insert(key, Library { name: name.clone(), code: code.to_vec(), functions });
+    Ok(Library { name, code: code.to_vec(), functions })
+}
+
+/// The functions Lua state, created on first use.
+fn vm_of(reg: &mut Registry, state: &std::sync::Arc<super::RunState>) -> Result<Vm, Error> {
+    if reg.vm.is_none() {
+        reg.vm = Some(new_vm(state)?);
+    }
+    reg.vm.clone().ok_or_else(|| Error::msg("ERR scripting unavailable"))
+}
+
+/// A function of `lib` that another library of `libs` (not one named in `except`) has.
+fn function_collision(libs: &BTreeMap<String, Library>, lib: &Library, except: &[String]) -> Option<String> {
+    lib.functions.iter().find_map(|(fkey, f)| {
+        libs.iter().any(|(k, l)| !except.contains(k) && l.functions.contains_key(fkey)).then(|| f.name.clone())
+    })
+}
+
+pub fn function_load(ctx: &mut Ctx) -> CmdResult {
+    let args = &ctx.args[2..];
+    let (replace, code) = match args {
+        [code] => (false, *code),
+        [opt, code] if eq(opt, "replace") => (true, *code),
+        [opt, ..] => return Err(Error::msg(format!("ERR Unknown option given: {}", String::from_utf8_lossy(opt)))),
+        [] => return Err(Error::msg("ERR wrong number of arguments for 'function|load' command")),
+    };
+    let name = library_name(code)?;
+    let key = name.to_ascii_lowercase();
+    let srv = ctx.srv;
+    let state = srv.scripting.state.clone();
+    let mut reg = srv.scripting.functions.lock();
+    if reg.libraries.contains_key(&key) && !replace {
+        return Err(Error::msg(format!("ERR Library '{name}' already exists")));
+    }
+    let vm = vm_of(&mut reg, &state)?;
+    let lib = build_library(&vm, &state, code, name.clone())?;
+    if let Some(f) = function_collision(&reg.libraries, &lib, &[key.clone()]) {
+        return Err(Error::msg(format!("ERR Function {f} already exists")));
+    }
+    reg.libraries.insert(key, lib);
     drop(reg);
     ctx.out.bulk(name.as_bytes());
     Ok(())
+}
+
+/// RDB version written into DUMP payloads (Redis 7.2's).
+const RDB_VERSION: u16 = 11;
+/// RDB_OPCODE_FUNCTION2 and the pre-GA RDB_OPCODE_FUNCTION.
+const OPCODE_FUNCTION2: u8 = 245;
+const OPCODE_FUNCTION_PRE_GA: u8 = 246;
+
+/// An RDB length (00: 6 bits, 01: 14 bits, 0x80: 32 bits, 0x81: 64 bits, big endian).
+fn put_rdb_len(out: &mut Vec<u8>, n: usize) {
+    if n < 1 << 6 {
+        out.push(n as u8);
+    } else if n < 1 << 14 {
+        out.push(0x40 | (n >> 8) as u8);
+        out.push(n as u8);
+    } else if n <= u32::MAX as usize {
+        out.push(0x80);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        out.push(0x81);
+        out.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+}
+
+/// Read an RDB length: (value, is_encoded_special).
+fn get_rdb_len(data: &[u8], pos: &mut usize) -> Option<(u64, bool)> {
+    let b = *data.get(*pos)?;
+    *pos += 1;
+    Some(match b >> 6 {
+        0 => ((b & 0x3f) as u64, false),
+        1 => {
+            let lo = *data.get(*pos)?;
+            *pos += 1;
+            ((((b & 0x3f) as u64) << 8) | lo as u64, false)
+        }
+        3 => ((b & 0x3f) as u64, true),
+        _ => match b {
+            0x80 => {
+                let v = u32::from_be_bytes(data.get(*pos..*pos + 4)?.try_into().ok()?);
+                *pos += 4;
+                (v as u64, false)
+            }
+            0x81 => {
+                let v = u64::from_be_bytes(data.get(*pos..*pos + 8)?.try_into().ok()?);
+                *pos += 8;
+                (v, false)
+            }
+            _ => return None,
+        },
+    })
+}
+
+/// An RDB string: raw, an integer encoding, or LZF-compressed.
+fn get_rdb_string(data: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
+    let (len, special) = get_rdb_len(data, pos)?;
+    if !special {
+        let len = usize::try_from(len).ok()?;
+        let s = data.get(*pos..pos.checked_add(len)?)?.to_vec();
+        *pos += len;
+        return Some(s);
+    }
+    let int = |n: usize, pos: &mut usize| -> Option<Vec<u8>> {
+        let b = data.get(*pos..*pos + n)?;
+        *pos += n;
+        let v = match n {
+            1 => b[0] as i8 as i64,
+            2 => i16::from_le_bytes([b[0], b[1]]) as i64,
+            _ => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
+        };
+        Some(v.to_string().into_bytes())
+    };
+    match len {
+        0 => int(1, pos),
+        1 => int(2, pos),
+        2 => int(4, pos),
+        3 => {
+            let (clen, _) = get_rdb_len(data, pos)?;
+            let (ulen, _) = get_rdb_len(data, pos)?;
+            let clen = usize::try_from(clen).ok()?;
+            let compressed = data.get(*pos..pos.checked_add(clen)?)?;
+            *pos += clen;
+            crate::util::lzf::decompress(compressed, usize::try_from(ulen).ok().filter(|&n| n <= 512 << 20)?)
+        }
+        _ => None,
+    }
+}
+
+/// FUNCTION DUMP: every library as RDB_OPCODE_FUNCTION2 + its code, then the RDB version and
+/// a CRC64, as Redis's payload. Strings are written raw (Redis LZF-compresses long ones when
+/// rdbcompression is on; both restore either way).
+pub fn function_dump(ctx: &mut Ctx) -> CmdResult {
+    let reg = ctx.srv.scripting.functions.lock();
+    let mut payload = Vec::new();
+    for lib in reg.libraries.values() {
+        payload.push(OPCODE_FUNCTION2);
+        put_rdb_len(&mut payload, lib.code.len());
+        payload.extend_from_slice(&lib.code);
+    }
+    drop(reg);
+    payload.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crate::util::crc64::crc64(0, &payload);
+    payload.extend_from_slice(&crc.to_le_bytes());
+    ctx.out.bulk(&payload);
+    Ok(())
+}
+
+pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
+    #[derive(PartialEq)]
+    enum Policy {
+        Flush,
+        Append,
+        Replace,
+    }
+    let policy = match &ctx.args[3..] {
+        [] => Policy::Append,
+        [p] if eq(p, "flush") => Policy::Flush,
+        [p] if eq(p, "append") => Policy::Append,
+        [p] if eq(p, "replace") => Policy::Replace,
+        [_] => return Err(Error::msg("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")),
+        _ => {
+            return Err(Error::msg(
+                "ERR unknown subcommand or wrong number of arguments for 'RESTORE'. Try FUNCTION HELP.",
+            ))
+        }
+    };
+    let data = ctx.args[2];
+    let bad = || Error::msg("ERR DUMP payload version or checksum are wrong");
+    if data.len() < 10 {
+        return Err(bad());
+    }
+    let (body, footer) = data.split_at(data.len() - 10);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let crc = u64::from_le_bytes(footer[2..10].try_into().map_err(|_| bad())?);
+    if version > RDB_VERSION || crc64_of(&data[..data.len() - 8]) != crc {
+        return Err(bad());
+    }
+    let srv = ctx.srv;
+    let state = srv.scripting.state.clone();
+    let mut reg = srv.scripting.functions.lock();
+    let vm = vm_of(&mut reg, &state)?;
+    let mut loaded: BTreeMap<String, Library> = BTreeMap::new();
+    let mut pos = 0;
+    while pos < body.len() {
+        let op = body[pos];
+        pos += 1;
+        if op == OPCODE_FUNCTION_PRE_GA {
+            return Err(Error::msg("ERR Pre-GA function format not supported"));
+        }
+        if op != OPCODE_FUNCTION2 {
+            return Err(Error::msg("ERR given type is not a function"));
+        }
+        let Some(code) = get_rdb_string(body, &mut pos) else {
+            return Err(Error::msg("ERR Failed loading library payload"));
+        };
+        let name = library_name(&code)?;
+        let key = name.to_ascii_lowercase();
+        if loaded.contains_key(&key) {
+            return Err(Error::msg(format!("ERR Library '{name}' already exists")));
+        }
+        let lib = build_library(&vm, &state, &code, name)?;
+        if let Some(f) = function_collision(&loaded, &lib, &[]) {
+            return Err(Error::msg(format!("ERR Function {f} already exists")));
+        }
+        loaded.insert(key, lib);
+    }
+    if policy == Policy::Flush {
+        reg.libraries = loaded;
+    } else {
+        let replaced: Vec<String> = loaded.keys().filter(|k| reg.libraries.contains_key(*k)).cloned().collect();
+        if policy == Policy::Append {
+            if let Some(k) = replaced.first() {
+                let name = loaded.get(k).map(|l| l.name.clone()).unwrap_or_default();
+                return Err(Error::msg(format!("ERR Library {name} already exists")));
+            }
+        }
+        for lib in loaded.values() {
+            if let Some(f) = function_collision(&reg.libraries, lib, &replaced) {
+                return Err(Error::msg(format!("ERR Function {f} already exists")));
+            }
+        }
+        reg.libraries.extend(loaded);
+    }
+    drop(reg);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn crc64_of(data: &[u8]) -> u64 {
+    crate::util::crc64::crc64(0, data)
 }
 
 fn fcall_generic(ctx: &mut Ctx, ro_cmd: bool) -> CmdResult {

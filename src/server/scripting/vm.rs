@@ -501,10 +501,11 @@ fn execute(rc: &mut RunCtx, argv: &[Vec<u8>]) -> Result<Vec<u8>, &'static str> {
     if cmd.def.has(flags::NOSCRIPT) && !cmd.def.has(flags::BLOCKING) {
         return Err("This Redis command is not allowed from script");
     }
+    // Read-only scripts refuse may-replicate commands (PUBLISH...) too, as Redis does.
+    if rc.read_only && (cmd.def.has(flags::WRITE) || cmd.def.has(flags::MAY_REPLICATE)) {
+        return Err("Write commands are not allowed from read-only scripts.");
+    }
     if cmd.def.has(flags::WRITE) {
-        if rc.read_only {
-            return Err("Write commands are not allowed from read-only scripts.");
-        }
         srv.scripting.state.wrote.store(true, std::sync::atomic::Ordering::Release);
     }
     let mut out = ReplyWriter::new(rc.resp3);
