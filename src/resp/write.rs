@@ -29,6 +29,11 @@ impl ReplyWriter {
         ReplyWriter { buf: Vec::with_capacity(16 * 1024), resp3 }
     }
 
+    /// A small writer, for one reply inside a script (redis.call).
+    pub fn small(resp3: bool) -> Self {
+        ReplyWriter { buf: Vec::with_capacity(64), resp3 }
+    }
+
     fn header(&mut self, tag: u8, n: i64) {
         self.buf.push(tag);
         let mut b = itoa::Buffer::new();

@@ -508,7 +508,7 @@ fn execute(rc: &mut RunCtx, argv: &[Vec<u8>]) -> Result<Vec<u8>, &'static str> {
     if cmd.def.has(flags::WRITE) {
         srv.scripting.state.wrote.store(true, std::sync::atomic::Ordering::Release);
     }
-    let mut out = ReplyWriter::new(rc.resp3);
+    let mut out = ReplyWriter::small(rc.resp3);
     rc.client.resp3 = rc.resp3;
     ks.db = rc.client.db;
     ks.no_touch = rc.client.no_touch && cmd.def.name != "touch";
