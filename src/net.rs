@@ -206,6 +206,7 @@ async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker
     connection_loop(&srv, &mut stream, &mut client).await;
     crate::command::multi::reset(&srv, &mut client);
     crate::server::pubsub::unsubscribe_all(&srv, &mut client);
+    crate::server::pubsub::unmonitor(&srv, &mut client);
     client::unregister(&srv, client.id);
 }
 

@@ -89,6 +89,14 @@ impl Default for BatchClock {
     }
 }
 
+/// Show an executed command to MONITOR clients (one atomic load when there are none).
+pub fn feed_monitors(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]]) {
+    if srv.monitors.count.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+        let addr = if client.in_script { "lua" } else { client.handle.addr.as_str() };
+        crate::server::pubsub::feed_monitors(srv, cmd, client.db, addr, args, client.id);
+    }
+}
+
 /// A command refused before running: its error, which also dooms an open transaction
 /// (EXEC will answer EXECABORT).
 fn reject(srv: &Server, client: &mut Client, msg: &str, out: &mut ReplyWriter, mark: usize) {
@@ -150,6 +158,7 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
         Lock::Transaction => multi::exec(srv, client, out, clock),
         _ => run(srv, client, cmd, args, out, clock.now_ms),
     };
+    feed_monitors(srv, client, cmd, args);
     cmd.record(slot, clock.lap(), failed);
     client.last_command = cmd.def.name;
     client.after_reply(out, mark);

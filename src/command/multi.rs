@@ -174,6 +174,7 @@ pub fn exec(srv: &Server, client: &mut Client, out: &mut ReplyWriter, clock: &mu
                 clock.lap();
                 let failed = dispatch::call(srv, client, cmd.handler, args, out, ks);
                 cmd.record(client.worker, clock.lap(), failed);
+                dispatch::feed_monitors(srv, client, cmd, args);
             }
             client.deny_blocking = false;
             serve_filled(srv, ks)

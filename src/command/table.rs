@@ -93,6 +93,7 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "pubsub|shardchannels" => (ps::pubsub_shardchannels, Keys),
         "pubsub|shardnumsub" => (ps::pubsub_shardnumsub, Keys),
         "pubsub|help" => (ps::pubsub_help, Keys),
+        "monitor" => (ps::monitor, Keys),
         // scripting
         "eval" => (sc::eval, Exclusive),
         "evalsha" => (sc::evalsha, Exclusive),

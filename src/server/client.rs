@@ -49,6 +49,8 @@ pub struct ClientHandle {
     pub outbox: super::pubsub::Outbox,
     /// Subscriptions (channels, patterns, shard channels), for CLIENT LIST.
     pub sub_counts: [AtomicUsize; 3],
+    /// In MONITOR mode, for CLIENT LIST.
+    pub monitoring: AtomicBool,
 }
 
 #[derive(Default, Clone)]
@@ -97,6 +99,8 @@ pub struct Client {
     /// The client a script's redis.call commands run as (Redis's CLIENT_SCRIPT).
     pub in_script: bool,
     pub subs: super::pubsub::ClientSubs,
+    /// In MONITOR mode.
+    pub monitor: bool,
 }
 
 impl Client {
@@ -123,6 +127,7 @@ impl Client {
             cas,
             in_script: false,
             subs: Default::default(),
+            monitor: false,
         }
     }
 
@@ -161,6 +166,7 @@ pub fn register(srv: &Server, addr: String, laddr: String, fd: i32) -> Arc<Clien
         cas: Default::default(),
         outbox: Default::default(),
         sub_counts: Default::default(),
+        monitoring: AtomicBool::new(false),
     });
     srv.clients.lock().insert(id, h.clone());
     h
@@ -193,6 +199,7 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
     let subs: Vec<usize> = h.sub_counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     let mut flags = String::new();
     for (on, letter) in [
+        (h.monitoring.load(Ordering::Relaxed), 'O'),
         (subs.iter().sum::<usize>() > 0, 'P'),
         (multi >= 0, 'x'),
         (h.blocked.lock().is_some(), 'b'),

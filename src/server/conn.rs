@@ -44,6 +44,7 @@ pub fn quit(ctx: &mut Ctx) -> CmdResult {
 pub fn reset(ctx: &mut Ctx) -> CmdResult {
     crate::command::multi::reset(ctx.srv, ctx.client);
     super::pubsub::unsubscribe_all(ctx.srv, ctx.client);
+    super::pubsub::unmonitor(ctx.srv, ctx.client);
     let c = &mut *ctx.client;
     c.db = 0;
     c.resp3 = false;

@@ -147,6 +147,7 @@ pub struct Server {
     /// Lua: the script cache, functions, the running script's state.
     pub scripting: scripting::Scripting,
     pub pubsub: pubsub::PubSub,
+    pub monitors: pubsub::Monitors,
     /// client-output-buffer-limit, pubsub class: (hard bytes, soft bytes, soft seconds).
     pub pubsub_limit: [AtomicI64; 3],
 }
@@ -189,6 +190,7 @@ impl Server {
             blocked_clients: AtomicI64::new(0),
             scripting: scripting::Scripting::new(),
             pubsub: pubsub::PubSub::default(),
+            monitors: pubsub::Monitors::default(),
             pubsub_limit: [AtomicI64::new(32 << 20), AtomicI64::new(8 << 20), AtomicI64::new(60)],
         };
         srv.refresh_hot_config();

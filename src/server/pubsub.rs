@@ -453,3 +453,104 @@ pub fn subscribed_ping(ctx: &mut Ctx) -> bool {
     true
 }
 
+
+// ---------------------------------------------------------------- MONITOR
+
+/// Clients in MONITOR mode (they receive every executed command through their outbox).
+#[derive(Default)]
+pub struct Monitors {
+    pub list: Mutex<Vec<Arc<ClientHandle>>>,
+    pub count: std::sync::atomic::AtomicUsize,
+}
+
+pub fn monitor(ctx: &mut Ctx) -> CmdResult {
+    let m = &ctx.srv.monitors;
+    let mut list = m.list.lock();
+    if !list.iter().any(|h| h.id == ctx.client.id) {
+        list.push(ctx.client.handle.clone());
+        m.count.store(list.len(), Ordering::Release);
+    }
+    ctx.client.monitor = true;
+    ctx.client.handle.monitoring.store(true, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Stop monitoring (disconnection, RESET).
+pub fn unmonitor(srv: &Server, client: &mut Client) {
+    if client.monitor {
+        let mut list = srv.monitors.list.lock();
+        list.retain(|h| h.id != client.id);
+        srv.monitors.count.store(list.len(), Ordering::Release);
+        client.monitor = false;
+        client.handle.monitoring.store(false, Ordering::Relaxed);
+    }
+}
+
+/// sdscatrepr: a double-quoted, escaped copy of `s`.
+fn repr(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &b in s {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            7 => out.extend_from_slice(b"\\a"),
+            8 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(b),
+            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Arguments MONITOR must not show (passwords): the positions to print as "(redacted)".
+fn redacted(args: &[&[u8]], i: usize) -> bool {
+    let name = args[0];
+    if crate::command::args::eq(name, "auth") {
+        return i >= 1;
+    }
+    if crate::command::args::eq(name, "hello") {
+        return (2..args.len()).any(|j| {
+            crate::command::args::eq(args[j], "auth") && (i == j + 1 || i == j + 2)
+        });
+    }
+    false
+}
+
+/// Feed an executed command to the monitors (Redis's replicationFeedMonitors): one status
+/// line "+<unix seconds>.<micros> [<db> <addr>] "arg" ...".
+pub fn feed_monitors(srv: &Server, cmd: &crate::command::table::Command, db: usize, addr: &str, args: &[&[u8]], from: u64) {
+    use crate::command::spec::flags;
+    if cmd.def.has(flags::SKIP_MONITOR) || cmd.def.has(flags::ADMIN) {
+        return;
+    }
+    feed_line(srv, db, addr, args, from);
+}
+
+/// The monitor line itself (EVAL and FCALL call this before running, so their line comes
+/// before the lines of the commands the script calls, as in Redis).
+pub fn feed_line(srv: &Server, db: usize, addr: &str, args: &[&[u8]], from: u64) {
+    if srv.monitors.count.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mut line = format!("+{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), db, addr).into_bytes();
+    for (i, a) in args.iter().enumerate() {
+        line.push(b' ');
+        if redacted(args, i) {
+            line.extend_from_slice(b"\"(redacted)\"");
+        } else {
+            repr(&mut line, a);
+        }
+    }
+    line.extend_from_slice(b"\r\n");
+    let list: Vec<Arc<ClientHandle>> = srv.monitors.list.lock().clone();
+    for h in list {
+        if h.id != from {
+            push_to(srv, &h, &line);
+        }
+    }
+}

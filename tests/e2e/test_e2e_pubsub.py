@@ -120,3 +120,23 @@ def test_slow_subscriber_is_disconnected_and_memory_bounded(own_server):
     assert r.ping()
     slow.close()
     r.close()
+
+
+def test_redis_py_monitor(port):
+    """redis-py's monitor(): an operator watching commands as they run."""
+    r = redis.Redis(port=port, decode_responses=True)
+    with r.monitor() as m:
+        other = redis.Redis(port=port, decode_responses=True)
+        other.set("watched", "value with spaces")
+        other.eval("return redis.call('incr', KEYS[1])", 1, "counter")
+        seen = []
+        while len(seen) < 3:
+            cmd = m.next_command()
+            if cmd["command"].startswith(("SET", "EVAL", "INCR", "incr", "set", "eval")):
+                seen.append(cmd)
+        other.close()
+    assert seen[0]["command"] == "SET watched value with spaces"
+    assert seen[0]["db"] == 0 and seen[0]["client_address"] == "127.0.0.1"
+    assert seen[1]["command"].startswith("EVAL ")
+    assert seen[2]["command"] == "incr counter" and seen[2]["client_type"] == "lua"
+    r.close()

@@ -343,6 +343,7 @@ pub fn run_function(
         read_only,
         resp3: false,
     };
+    crate::server::pubsub::feed_line(ctx.srv, ctx.client.db, &ctx.client.handle.addr, ctx.args, ctx.client.id);
     let state = &ctx.srv.scripting.state;
     let threshold = ctx.srv.config.read().int("busy-reply-threshold");
     state.begin(eval_mode, threshold);
