@@ -170,11 +170,57 @@ def setup_limiter(conn):
     return conn.call("SCRIPT", "LOAD", LIMITER).decode()
 
 
+class Subscribers:
+    """N raw connections SUBSCRIBEd to bench:ch, each drained by a thread (for publishN)."""
+
+    def __init__(self, port, n):
+        import threading
+
+        self.socks = []
+        self.received = 0
+        self.stop = False
+        self.threads = []
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(Conn.encode("SUBSCRIBE", "bench:ch"))
+            self.socks.append(s)
+            t = threading.Thread(target=self._drain, args=(s,), daemon=True)
+            t.start()
+            self.threads.append(t)
+        c = Conn(port)
+        try:
+            for _ in range(200):  # wait until every subscription is registered
+                if c.call("PUBSUB", "NUMSUB", "bench:ch")[1] == n:
+                    break
+                time.sleep(0.01)
+        finally:
+            c.close()
+
+    def _drain(self, s):
+        while not self.stop:
+            try:
+                data = s.recv(1 << 20)
+            except OSError:
+                return
+            if not data:
+                return
+            self.received += data.count(b"message")
+
+    def close(self):
+        self.stop = True
+        for s in self.socks:
+            s.close()
+
+
 CUSTOM = {
     # name: (setup(conn) -> context, command(context) -> argv, -r override)
     "zrange": (setup_zset, lambda _: ["ZRANGE", "bench:z", "0", "9", "WITHSCORES"], None),
     "zrank": (setup_zset, lambda _: ["ZRANK", "bench:z", "m:__rand_int__"], ZSET_MEMBERS),
     "evalsha": (setup_limiter, lambda sha: ["EVALSHA", sha, "1", "rl:__rand_int__", "100", "60"], None),
+    # PUBLISH to a channel with 0, 1 or 50 subscribers (16-byte payload); see Subscribers
+    "publish0": (lambda conn: None, lambda _: ["PUBLISH", "bench:ch", "0123456789abcdef"], None),
+    "publish1": (lambda conn: None, lambda _: ["PUBLISH", "bench:ch", "0123456789abcdef"], None),
+    "publish50": (lambda conn: None, lambda _: ["PUBLISH", "bench:ch", "0123456789abcdef"], None),
 }
 
 
@@ -201,7 +247,12 @@ def redis_benchmark(port, test, pipeline, args):
         cmd += ["--threads", str(args.bench_threads)]
     if test == "multi":
         return multi_exec(port, pipeline, args)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    subs = Subscribers(port, int(test[len("publish"):])) if test.startswith("publish") else None
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    finally:
+        if subs:
+            subs.close()
     rows = [row for row in csv.reader(io.StringIO(proc.stdout)) if row and row[0] != "test"]
     if proc.returncode != 0 or not rows:
         raise RuntimeError(f"redis-benchmark failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
@@ -378,8 +429,9 @@ def main():
     p.add_argument("-t", "--tests", default="set,get,incr,mset",
                    help="tests (default set,get,incr,mset): any redis-benchmark -t name (lpush rpush lpop rpop "
                         "lrange_100 lrange_300 lrange_600 hset sadd spop zadd zpopmin ...), plus zrange, zrank, "
-                        "evalsha (the fixed-window limiter script) and multi (MULTI, 5 commands, EXEC; "
-                        "transactions from 8 Python clients, -n/10 of them)")
+                        "evalsha (the fixed-window limiter script), multi (MULTI, 5 commands, EXEC; "
+                        "transactions from 8 Python clients, -n/10 of them), publish0, publish1 and "
+                        "publish50 (PUBLISH with that many subscribers; fan-out = rps x subscribers)")
     p.add_argument("-r", "--keyspace", type=int, default=100_000, help="random keyspace size, 0 = one key")
     p.add_argument("-d", "--data-size", type=int, default=0, help="value size for SET/MSET (redis-benchmark default 3)")
     p.add_argument("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),
