@@ -1,8 +1,7 @@
 """A real job-queue library against the real binary: python-rq enqueues jobs, a burst worker
 runs them (rq's own transactions, pipelines and Lua), results come back and the failing job
 lands in the failed-job registry. rq 1.11 is pinned: rq >= 1.12 also needs streams (XADD) for
-results, which cinnabar does not have yet (see docs/COMPATIBILITY.md). Until SUBSCRIBE exists,
-the worker's pub/sub command thread exits with an error (rq logs it and carries on)."""
+results, which cinnabar does not have yet (see docs/COMPATIBILITY.md)."""
 import os
 import sys
 

@@ -162,3 +162,20 @@ def test_script_errors_reach_the_client(r):
     assert r.eval("return redis.pcall('incr', KEYS[1])['err']", 1, "s").startswith("ERR value")
     # the server is fine afterwards
     assert r.ping()
+
+
+def test_hostile_scripts_do_not_take_the_server_down(r):
+    """Unbounded recursion, C-stack recursion, deeply nested JSON and msgpack: each script
+    fails with an error, and the server keeps serving. (Runaway allocation is bounded by a
+    1 GiB limit on the Lua state in cinnabar; Redis has none, so it is not compared here.)"""
+    hostile = [
+        "local function f(n) return f(n + 1) + 1 end return f(1)",
+        "local function f(n) return string.gsub('x', 'x', function() return f(n + 1) end) end return f(1)",
+        "return cjson.encode(cjson.decode(string.rep('[', 100000)))",
+        "return cmsgpack.unpack(string.rep('\\x91', 100000))",
+    ]
+    for body in hostile:
+        with pytest.raises(redis.ResponseError):
+            r.eval(body, 0)
+        assert r.ping()
+    assert r.eval("return 1 + 1", 0) == 2
