@@ -140,7 +140,24 @@ pub struct Keyspace {
     gates: Box<[RwLock<()>]>,
     /// Writes since the last save (INFO rdb_changes_since_last_save).
     pub dirty: crate::util::counter::Counter,
+    /// Called when a key expires (lazily or actively) and when a key is created, so the
+    /// server can emit keyspace notifications without this layer knowing about it.
+    pub on_event: OnceLock<EventHook>,
 }
+
+/// What a keyspace event hook is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyEvent {
+    /// A key was deleted because its TTL passed.
+    Expired,
+    /// A key was added that did not exist (Redis's dbAdd).
+    New,
+    /// A read lookup found no key (Redis's lookupKeyRead miss).
+    Miss,
+}
+
+/// `(event, db, key)`; set once by the server.
+pub type EventHook = Box<dyn Fn(KeyEvent, usize, &[u8]) + Send + Sync>;
 
 /// How a write sets the key's expiry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,6 +191,15 @@ impl Keyspace {
             shard_bits,
             gates: (0..gates).map(|_| RwLock::new(())).collect(),
             dirty: crate::util::counter::Counter::new(gates + 1),
+            on_event: OnceLock::new(),
+        }
+    }
+
+    /// Tell the event hook, if any, about `key` in `db`.
+    #[inline]
+    pub fn key_event(&self, ev: KeyEvent, db: usize, key: &[u8]) {
+        if let Some(h) = self.on_event.get() {
+            h(ev, db, key);
         }
     }
 
@@ -240,7 +266,7 @@ impl Keyspace {
     pub fn active_expire_cycle(&self, buckets_per_shard: usize, now_ms: i64, budget: std::time::Duration) -> usize {
         let started = std::time::Instant::now();
         let mut n = 0;
-        for db in &self.dbs {
+        for (dbi, db) in self.dbs.iter().enumerate() {
             for shard in db.shards.iter() {
                 loop {
                     let mut s = shard.lock();
@@ -262,6 +288,9 @@ impl Keyspace {
                     s.stats.expired += count as u64;
                     n += count;
                     drop(s);
+                    for e in &removed {
+                        self.key_event(KeyEvent::Expired, dbi, e.key.as_ref());
+                    }
                     drop(removed);
                     let again = removed_enough(count, seen) && next != 0;
                     if !again || started.elapsed() > budget {
@@ -509,6 +538,7 @@ impl<'a> Access<'a> {
     /// Find a live key in `db`, deleting it first if it has expired.
     fn find(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now_ms;
+        let ks = self.ks;
         let (h, shard) = self.shard_for(db, key);
         let expired = match shard.dict.get(h, key) {
             None => return None,
@@ -516,6 +546,7 @@ impl<'a> Access<'a> {
         };
         if expired {
             shard.remove_expired(h, key);
+            ks.key_event(KeyEvent::Expired, db, key);
             return None;
         }
         shard.dict.get_mut(h, key)
@@ -539,6 +570,13 @@ impl<'a> Access<'a> {
             shard.stats.hits += 1;
         } else {
             shard.stats.misses += 1;
+        }
+        if !live {
+            // Expired first (the lookup deletes it), then the miss, as in Redis.
+            let ks = self.ks;
+            self.find(db, key);
+            ks.key_event(KeyEvent::Miss, db, key);
+            return None;
         }
         let e = self.find(db, key)?;
         if touch {
@@ -584,11 +622,24 @@ impl<'a> Access<'a> {
         let clock = self.stamp().initial();
         let now = self.now_ms;
         self.note_write(db, key);
+        let ks = self.ks;
         let (h, shard) = self.shard_for(db, key);
         let mut old_expire = NO_EXPIRE;
+        let mut created = true;
         if let Some(e) = shard.dict.get(h, key) {
-            old_expire = if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms { NO_EXPIRE } else { e.expire_at_ms };
+            if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms {
+                // Expired but not yet deleted: it goes first (as Redis's lookup would).
+                shard.remove_expired(h, key);
+                ks.key_event(KeyEvent::Expired, db, key);
+            } else {
+                old_expire = e.expire_at_ms;
+                created = false;
+            }
         }
+        if created {
+            ks.key_event(KeyEvent::New, db, key);
+        }
+        let (h, shard) = self.shard_for(db, key);
         let new_expire = match expire {
             SetExpire::Clear => NO_EXPIRE,
             SetExpire::Keep => old_expire,

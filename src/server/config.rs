@@ -902,7 +902,9 @@ impl Def {
                 }
                 let f = keyspace_events_flags(args[0])
                     .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?;
-                Ok(Val::Str(keyspace_events_string(f)))
+                // Kept as flags: the canonical string drops 'n' next to 'A', as Redis's
+                // does, but the flag stays in force (server::notify reads it).
+                Ok(Val::Int(f as i64))
             }
             Kind::Dir => {
                 if args.len() != 1 {
@@ -992,6 +994,7 @@ impl Config {
             (Kind::MemoryPercent { .. }, Some(Val::Int(v))) if *v < 0 => format!("{}%", -v),
             (Kind::MemoryPercent { .. }, Some(Val::Int(v))) => (*v as u64).to_string(),
             (Kind::Octal { .. }, Some(Val::Int(v))) => format!("{v:o}"),
+            (Kind::NotifyKeyspaceEvents, Some(Val::Int(v))) => keyspace_events_string(*v as u32),
             (_, Some(Val::Int(v))) => v.to_string(),
             (_, Some(Val::Str(s))) => s.clone(),
             (_, None) => String::new(),
@@ -1450,8 +1453,8 @@ pub fn rewrite_text(cfg: &Config, old: &str) -> String {
                 }
             }
             Kind::NotifyKeyspaceEvents => {
-                let v = cfg.str(name);
-                st.rewrite_line(name, format!("{name} {}", repr(v)), !v.is_empty());
+                let v = cfg.render(name);
+                st.rewrite_line(name, format!("{name} {}", repr(&v)), !v.is_empty());
             }
             Kind::ClientOutputBufferLimit => {
                 let cur = cobl_parse_canonical(cfg.str(name));

@@ -6,11 +6,12 @@ pub mod client;
 pub mod config;
 pub mod conn;
 pub mod info;
+pub mod notify;
 pub mod pubsub;
 pub mod scripting;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -150,6 +151,8 @@ pub struct Server {
     pub monitors: pubsub::Monitors,
     /// client-output-buffer-limit, pubsub class: (hard bytes, soft bytes, soft seconds).
     pub pubsub_limit: [AtomicI64; 3],
+    /// notify-keyspace-events as flags (`notify`), shared with the keyspace's event hook.
+    pub notify_flags: Arc<AtomicU32>,
 }
 
 impl Server {
@@ -192,6 +195,7 @@ impl Server {
             pubsub: pubsub::PubSub::default(),
             monitors: pubsub::Monitors::default(),
             pubsub_limit: [AtomicI64::new(32 << 20), AtomicI64::new(8 << 20), AtomicI64::new(60)],
+            notify_flags: Arc::new(AtomicU32::new(0)),
         };
         srv.refresh_hot_config();
         srv
@@ -220,6 +224,12 @@ impl Server {
         };
         self.lfu.store(lfu, Ordering::Relaxed);
         self.limits.refresh(&cfg);
+        let nke = match cfg.get("notify-keyspace-events") {
+            Some(config::Val::Int(v)) => *v as u32,
+            Some(config::Val::Str(s)) => notify::parse_flags(s).unwrap_or(0),
+            _ => 0,
+        };
+        self.notify_flags.store(nke, Ordering::Relaxed);
     }
 
     /// (lfu-log-factor, lfu-decay-time) when an LFU policy is in force.
@@ -282,6 +292,7 @@ impl Server {
     /// The cron: ~hz times a second, expire keys, rehash, close idle clients.
     pub fn cron(self: Arc<Self>) {
         let gate = self.threads; // the cron's own gate
+        notify::install_hook(&self);
         while !self.shutdown.load(Ordering::Relaxed) {
             let hz = self.config.read().int("hz").clamp(1, 500) as u64;
             std::thread::sleep(Duration::from_millis(1000 / hz));

@@ -347,6 +347,39 @@ fn publish_generic(ctx: &mut Ctx, shard: bool) -> CmdResult {
     Ok(())
 }
 
+/// Publish `message` on `channel` from Rust code (no publishing client), to channel and
+/// pattern subscribers, as PUBLISH does (keyspace notifications). Returns the receivers.
+pub(crate) fn publish_internal(srv: &Server, channel: &[u8], message: &[u8]) -> usize {
+    let mut receivers = 0;
+    let mut cache: [Option<Vec<u8>>; 2] = [None, None];
+    let subs: Option<Vec<Arc<ClientHandle>>> = srv.pubsub.channels.lock().get(channel).cloned();
+    for h in subs.iter().flatten() {
+        let resp3 = h.resp.load(Ordering::Relaxed) == 3;
+        let bytes = cache[resp3 as usize].get_or_insert_with(|| encode(resp3, &[b"message", channel, message]));
+        push_to(srv, h, bytes);
+        receivers += 1;
+    }
+    let matching: Vec<(Vec<u8>, Vec<Arc<ClientHandle>>)> = {
+        let pats = srv.pubsub.patterns.lock();
+        if pats.is_empty() {
+            Vec::new()
+        } else {
+            pats.iter().filter(|(p, _)| glob_match(p, channel, false)).map(|(p, l)| (p.clone(), l.clone())).collect()
+        }
+    };
+    for (pattern, list) in &matching {
+        let mut pcache: [Option<Vec<u8>>; 2] = [None, None];
+        for h in list {
+            let resp3 = h.resp.load(Ordering::Relaxed) == 3;
+            let bytes = pcache[resp3 as usize]
+                .get_or_insert_with(|| encode(resp3, &[b"pmessage", pattern, channel, message]));
+            push_to(srv, h, bytes);
+            receivers += 1;
+        }
+    }
+    receivers
+}
+
 pub fn publish(ctx: &mut Ctx) -> CmdResult {
     publish_generic(ctx, false)
 }

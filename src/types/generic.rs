@@ -13,13 +13,15 @@ use crate::command::args::{eq, int, parse_expire_cond};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::keyspace::dict::{Dict, NO_EXPIRE};
 use crate::keyspace::value::Value;
-use crate::keyspace::{key_hash, SetExpire};
+use crate::keyspace::{key_hash, KeyEvent, SetExpire};
+use crate::server::notify;
 use crate::util::glob::glob_match;
 
 pub fn del(ctx: &mut Ctx) -> CmdResult {
     let mut n = 0;
     for k in &ctx.args[1..] {
         if ctx.ks.delete(k) {
+            notify::event(ctx, notify::GENERIC, "del", k);
             n += 1;
         }
     }
@@ -46,7 +48,10 @@ pub fn touch(ctx: &mut Ctx) -> CmdResult {
 pub fn type_(ctx: &mut Ctx) -> CmdResult {
     let name = match ctx.ks.peek(ctx.args[1]) {
         Some(e) => e.value.type_name(),
-        None => "none",
+        None => {
+            notify::event(ctx, notify::KEY_MISS, "keymiss", ctx.args[1]);
+            "none"
+        }
     };
     ctx.out.simple(name);
     Ok(())
@@ -105,6 +110,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
     let pattern = opts.pattern;
     let type_name = opts.type_name.map(|t| t.to_ascii_lowercase());
     let ks = ctx.ks.keyspace();
+    let ksr = ks;
     let nshards = ks.shards_per_db() as u64;
     let bits = nshards.trailing_zeros();
     let db = ctx.ks.db;
@@ -136,6 +142,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
             });
             for k in &expired {
                 s.remove_expired(key_hash(k), k);
+                ksr.key_event(KeyEvent::Expired, db, k);
             }
             (next, empty)
         });
@@ -168,7 +175,8 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.ks.db;
     let now = ctx.ks.now_ms;
     let mut rng = rand::thread_rng();
-    let nshards = ctx.ks.keyspace().shards_per_db();
+    let ksr = ctx.ks.keyspace();
+    let nshards = ksr.shards_per_db();
     for _attempt in 0..100 {
         let sizes: Vec<usize> = (0..nshards).map(|s| ctx.ks.with_shard(db, s, |sh| sh.dict.len())).collect();
         let total: usize = sizes.iter().sum();
@@ -186,6 +194,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
             let key = e.key.to_vec();
             if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms {
                 s.remove_expired(key_hash(&key), &key);
+                ksr.key_event(KeyEvent::Expired, db, &key);
                 return None;
             }
             Some(key)
@@ -219,8 +228,12 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     let db = ctx.ks.db;
     let Some(entry) = ctx.ks.remove_in(db, src) else { return Err(err::NO_SUCH_KEY) };
     let expire = if entry.expire_at_ms == NO_EXPIRE { SetExpire::Clear } else { SetExpire::At(entry.expire_at_ms) };
+    // Redis deletes an existing destination and adds the key anew ("new" event).
+    ctx.ks.remove_in(db, dst);
     ctx.ks.set(dst, entry.value, expire);
     ctx.ks.mark_dirty(1);
+    notify::notify(ctx, notify::GENERIC, "rename_from", src, db);
+    notify::notify(ctx, notify::GENERIC, "rename_to", dst, db);
     if nx {
         ctx.out.int(1);
     } else {
@@ -354,8 +367,10 @@ fn expire_generic(ctx: &mut Ctx, base_ms: i64, seconds: bool) -> CmdResult {
     }
     if when <= ctx.ks.now_ms {
         ctx.ks.delete(key);
+        notify::event(ctx, notify::GENERIC, "del", key);
     } else {
         ctx.ks.set_expire(key, when);
+        notify::event(ctx, notify::GENERIC, "expire", key);
     }
     ctx.ks.mark_dirty(1);
     ctx.out.int(1);
@@ -382,7 +397,10 @@ pub fn pexpireat(ctx: &mut Ctx) -> CmdResult {
 fn ttl_generic(ctx: &mut Ctx, ms: bool, absolute: bool) -> CmdResult {
     let now = ctx.ks.now_ms;
     let reply = match ctx.ks.peek(ctx.args[1]) {
-        None => -2,
+        None => {
+            notify::event(ctx, notify::KEY_MISS, "keymiss", ctx.args[1]);
+            -2
+        }
         Some(e) if e.expire_at_ms == NO_EXPIRE => -1,
         Some(e) => {
             let t = if absolute { e.expire_at_ms } else { (e.expire_at_ms - now).max(0) };
@@ -419,6 +437,7 @@ pub fn persist(ctx: &mut Ctx) -> CmdResult {
     if had {
         ctx.ks.set_expire(key, NO_EXPIRE);
         ctx.ks.mark_dirty(1);
+        notify::event(ctx, notify::GENERIC, "persist", key);
     }
     ctx.out.int(had as i64);
     Ok(())
@@ -541,6 +560,8 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
     let expire = if entry.expire_at_ms == NO_EXPIRE { SetExpire::Clear } else { SetExpire::At(entry.expire_at_ms) };
     ctx.ks.set_in(dst, key, entry.value, expire);
     ctx.ks.mark_dirty(1);
+    notify::notify(ctx, notify::GENERIC, "move_from", key, src);
+    notify::notify(ctx, notify::GENERIC, "move_to", key, dst);
     ctx.out.int(1);
     Ok(())
 }
@@ -587,6 +608,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.ks.set_in(dst_db, dst, value, expire);
     ctx.ks.mark_dirty(1);
+    notify::notify(ctx, notify::GENERIC, "copy_to", dst, dst_db);
     ctx.out.int(1);
     Ok(())
 }

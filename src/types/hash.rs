@@ -34,6 +34,7 @@ use std::borrow::Cow;
 
 use rand::Rng;
 
+use crate::server::notify;
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::keyspace::bytes::CompactBytes;
@@ -665,6 +666,7 @@ fn hset_generic(ctx: &mut Ctx) -> Result<i64, Error> {
         created += h.set(pair[0], pair[1], lim) as i64;
     }
     ctx.ks.mark_dirty(((args.len() - 2) / 2) as u64);
+    notify::event(ctx, notify::HASH, "hset", args[1]);
     Ok(created)
 }
 
@@ -694,6 +696,7 @@ pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     h.prepare_for(&args[2..4], lim);
     h.set(field, value, lim);
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::HASH, "hset", key);
     ctx.out.int(1);
     Ok(())
 }
@@ -775,8 +778,12 @@ pub fn hdel(ctx: &mut Ctx) -> CmdResult {
             _ => return Err(err::WRONGTYPE),
         },
     };
+    if deleted > 0 {
+        notify::event(ctx, notify::HASH, "hdel", key);
+    }
     if empty {
         ctx.ks.delete(key);
+        notify::event(ctx, notify::GENERIC, "del", key);
     }
     ctx.ks.mark_dirty(deleted as u64);
     ctx.out.int(deleted);
@@ -843,6 +850,7 @@ pub fn hincrby(ctx: &mut Ctx) -> CmdResult {
     let mut buf = itoa::Buffer::new();
     h.set(field, buf.format(next).as_bytes(), lim);
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::HASH, "hincrby", key);
     ctx.out.int(next);
     Ok(())
 }
@@ -858,6 +866,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let next = hincr_by_float(cur.as_deref(), incr).map_err(|e| Error::msg(e.message()))?;
     h.set(field, &next, lim);
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::HASH, "hincrbyfloat", key);
     ctx.out.bulk(&next);
     Ok(())
 }

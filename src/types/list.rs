@@ -80,6 +80,7 @@ use std::collections::VecDeque;
 
 use smallvec::SmallVec;
 
+use crate::server::notify;
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::keyspace::value::Value;
@@ -968,7 +969,9 @@ fn write_list<'k>(ks: &'k mut Access<'_>, key: &[u8]) -> Result<Option<&'k mut L
 }
 
 /// After removals: delete the key if the list is empty, else maybe go back to listpack.
-fn after_removal(ks: &mut Access<'_>, key: &[u8], fill: Fill) {
+/// Emits the "del" event when it deletes.
+fn after_removal(ctx: &mut Ctx, key: &[u8], fill: Fill) {
+    let ks = &mut *ctx.ks;
     let empty = match write_list(ks, key) {
         Ok(Some(l)) => {
             l.shrink_encoding(fill);
@@ -978,6 +981,23 @@ fn after_removal(ks: &mut Access<'_>, key: &[u8], fill: Fill) {
     };
     if empty {
         ks.delete(key);
+        notify::event(ctx, notify::GENERIC, "del", key);
+    }
+}
+
+fn push_event(front: bool) -> &'static str {
+    if front {
+        "lpush"
+    } else {
+        "rpush"
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    if end.front() {
+        "lpop"
+    } else {
+        "rpop"
     }
 }
 
@@ -1054,7 +1074,8 @@ pub fn pop_and_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize, shape: P
         l.pop_with(end.front(), |e| e.write_bulk(out));
     }
     ctx.ks.mark_dirty(n as u64);
-    after_removal(&mut ctx.ks, key, fill);
+    notify::event(ctx, notify::LIST, pop_event(end), key);
+    after_removal(ctx, key, fill);
     Ok(true)
 }
 
@@ -1116,13 +1137,17 @@ pub fn lmove_core(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> 
         l.grow_encoding(fill, v.len(), 1);
         l.push_entry(&v, to.front(), fill);
         ctx.out.bulk(&v);
+        notify::event(ctx, notify::LIST, push_event(to.front()), dst);
+        notify::event(ctx, notify::LIST, pop_event(from), src);
     } else {
         write_list(&mut ctx.ks, dst)?; // WRONGTYPE before popping
         let Some(l) = write_list(&mut ctx.ks, src)? else { return Ok(false) };
         let Some(v) = l.pop_with(from.front(), |e| e.to_small()) else { return Ok(false) };
-        after_removal(&mut ctx.ks, src, fill);
         push_or_create(&mut ctx.ks, dst, &[&v], to.front(), fill);
         ctx.out.bulk(&v);
+        notify::event(ctx, notify::LIST, push_event(to.front()), dst);
+        notify::event(ctx, notify::LIST, pop_event(from), src);
+        after_removal(ctx, src, fill);
     }
     ctx.ks.mark_dirty(1);
     Ok(true)
@@ -1156,6 +1181,7 @@ fn push_generic(ctx: &mut Ctx, front: bool, only_existing: bool) -> CmdResult {
     }
     let n = push_or_create(&mut ctx.ks, key, items, front, fill);
     ctx.ks.mark_dirty(items.len() as u64);
+    notify::event(ctx, notify::LIST, push_event(front), key);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -1245,6 +1271,7 @@ pub fn lset(ctx: &mut Ctx) -> CmdResult {
     }
     l.shrink_encoding(fill);
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::LIST, "lset", key);
     ctx.out.ok();
     Ok(())
 }
@@ -1272,6 +1299,7 @@ pub fn linsert(ctx: &mut Ctx) -> CmdResult {
     }
     let n = l.len();
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::LIST, "linsert", ctx.args[1]);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -1329,7 +1357,8 @@ pub fn ltrim(ctx: &mut Ctx) -> CmdResult {
     };
     l.trim(left, right);
     ctx.ks.mark_dirty((left + right) as u64);
-    after_removal(&mut ctx.ks, key, fill);
+    notify::event(ctx, notify::LIST, "ltrim", key);
+    after_removal(ctx, key, fill);
     ctx.out.ok();
     Ok(())
 }
@@ -1346,7 +1375,8 @@ pub fn lrem(ctx: &mut Ctx) -> CmdResult {
     let removed = l.remove_matching(ctx.args[3], limit, count < 0);
     if removed > 0 {
         ctx.ks.mark_dirty(removed as u64);
-        after_removal(&mut ctx.ks, key, fill);
+        notify::event(ctx, notify::LIST, "lrem", key);
+        after_removal(ctx, key, fill);
     }
     ctx.out.int(removed as i64);
     Ok(())

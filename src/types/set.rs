@@ -29,6 +29,7 @@
 
 use rand::Rng;
 
+use crate::server::notify;
 use crate::command::args::int;
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::keyspace::bytes::CompactBytes;
@@ -616,6 +617,9 @@ pub fn sadd(ctx: &mut Ctx) -> CmdResult {
         }
     }
     ctx.ks.mark_dirty(added as u64);
+    if added > 0 {
+        notify::event(ctx, notify::SET, "sadd", key);
+    }
     ctx.out.int(added);
     Ok(())
 }
@@ -636,8 +640,12 @@ pub fn srem(ctx: &mut Ctx) -> CmdResult {
             }
         }
     }
+    if removed > 0 {
+        notify::event(ctx, notify::SET, "srem", key);
+    }
     if empty {
         ctx.ks.delete(key);
+        notify::event(ctx, notify::GENERIC, "del", key);
     }
     ctx.ks.mark_dirty(removed as u64);
     ctx.out.int(removed);
@@ -667,8 +675,10 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
+    notify::event(ctx, notify::SET, "srem", src);
     if empty {
         ctx.ks.delete(src);
+        notify::event(ctx, notify::GENERIC, "del", src);
     }
     ctx.ks.mark_dirty(1);
     let added = match write(ctx, dst)? {
@@ -682,6 +692,7 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
     };
     if added {
         ctx.ks.mark_dirty(1);
+        notify::event(ctx, notify::SET, "sadd", dst);
     }
     ctx.out.int(1);
     Ok(())
@@ -736,8 +747,10 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
             }
             Some(s) => (s.pop_random(&mut rng), s.is_empty()),
         };
+        notify::event(ctx, notify::SET, "spop", key);
         if empty {
             ctx.ks.delete(key);
+            notify::event(ctx, notify::GENERIC, "del", key);
         }
         ctx.ks.mark_dirty(1);
         match m {
@@ -760,6 +773,8 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let size = s.len();
+    notify::event(ctx, notify::SET, "spop", key);
+    let Some(s) = write(ctx, key)? else { return Ok(()) };
     if count >= size as u64 {
         // The whole set goes, replied in its own order (as SUNION of the one key would).
         let mut whole = Set::default();
@@ -768,6 +783,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
         });
         reply_all(ctx.out, &whole);
         ctx.ks.delete(key);
+        notify::event(ctx, notify::GENERIC, "del", key);
         ctx.ks.mark_dirty(size as u64);
         return Ok(());
     }
@@ -971,15 +987,17 @@ pub fn sscan(ctx: &mut Ctx) -> CmdResult {
 
 /// Store `result` at `dst` (any previous value and TTL replaced), or delete `dst` when the
 /// result is empty; reply with the result's size.
-fn store(ctx: &mut Ctx, dst: &[u8], result: Set) {
+fn store(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
     let n = result.len();
     if n == 0 {
         if ctx.ks.delete(dst) {
             ctx.ks.mark_dirty(1);
+            notify::event(ctx, notify::GENERIC, "del", dst);
         }
     } else {
         ctx.ks.set(dst, Value::Set(Box::new(result)), SetExpire::Clear);
         ctx.ks.mark_dirty(1);
+        notify::event(ctx, notify::SET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -1084,7 +1102,7 @@ pub fn sinterstore(ctx: &mut Ctx) -> CmdResult {
     inter(&l, &mut out, lim);
     l.restore(ctx);
     let InterOut::Build(result, _) = out else { return Ok(()) };
-    store(ctx, dst, result);
+    store(ctx, dst, result, "sinterstore");
     Ok(())
 }
 
@@ -1188,7 +1206,7 @@ fn union_diff_cmd(ctx: &mut Ctx, op: Op, store_to: bool) -> CmdResult {
     let result = union_diff(&l, op, lim);
     l.restore(ctx);
     match dst {
-        Some(d) => store(ctx, d, result),
+        Some(d) => store(ctx, d, result, if matches!(op, Op::Union) { "sunionstore" } else { "sdiffstore" }),
         None => reply_all(ctx.out, &result),
     }
     Ok(())

@@ -60,6 +60,7 @@ use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::keyspace::value::Value;
 use crate::keyspace::{Access, SetExpire};
+use crate::server::notify;
 use crate::types::list::{Fill, List};
 
 pub fn sort(ctx: &mut Ctx) -> CmdResult {
@@ -403,8 +404,10 @@ fn store(ctx: &mut Ctx, dst: &[u8], selected: &[Vec<u8>], gets: &[&[u8]]) {
     if n > 0 {
         ctx.ks.set(dst, Value::List(Box::new(list)), SetExpire::Clear);
         ctx.ks.mark_dirty(n as u64);
+        notify::event(ctx, notify::LIST, "sortstore", dst);
     } else if ctx.ks.delete(dst) {
         ctx.ks.mark_dirty(1);
+        notify::event(ctx, notify::GENERIC, "del", dst);
     }
     ctx.out.int(n as i64);
 }

@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 
+use crate::server::notify;
 use crate::command::args::{eq, expire_at_ms, int, ExpiryOpts, TimeUnit};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::keyspace::value::Value;
@@ -96,7 +97,8 @@ pub fn set(ctx: &mut Ctx) -> CmdResult {
 
 fn set_generic(ctx: &mut Ctx, key: &[u8], val: &[u8], nx: bool, xx: bool, get: bool, expire: SetExpire) -> CmdResult {
     let found = if get {
-        let old = ctx.ks.get(key);
+        // Peek: reply_string below makes the counted (and notified) read lookup.
+        let old = ctx.ks.peek(key);
         let found = old.is_some();
         if let Some(e) = old {
             check_string(&e.value)?;
@@ -114,6 +116,10 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], val: &[u8], nx: bool, xx: bool, get: b
     }
     ctx.ks.set(key, Value::from_string(val), expire);
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::STRING, "set", key);
+    if matches!(expire, SetExpire::At(_)) {
+        notify::event(ctx, notify::GENERIC, "expire", key);
+    }
     if !get {
         ctx.out.ok();
     }
@@ -127,6 +133,7 @@ pub fn setnx(ctx: &mut Ctx) -> CmdResult {
     } else {
         ctx.ks.set(key, Value::from_string(val), SetExpire::Clear);
         ctx.ks.mark_dirty(1);
+        notify::event(ctx, notify::STRING, "set", key);
         ctx.out.int(1);
     }
     Ok(())
@@ -137,6 +144,8 @@ fn setex_generic(ctx: &mut Ctx, unit: TimeUnit, cmd: &str) -> CmdResult {
     let (key, val) = (ctx.args[1], ctx.args[3]);
     ctx.ks.set(key, Value::from_string(val), SetExpire::At(at));
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::STRING, "set", key);
+    notify::event(ctx, notify::GENERIC, "expire", key);
     ctx.out.ok();
     Ok(())
 }
@@ -154,6 +163,7 @@ pub fn getset(ctx: &mut Ctx) -> CmdResult {
     reply_string(ctx, key)?;
     ctx.ks.set(key, Value::from_string(val), SetExpire::Clear);
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::STRING, "set", key);
     Ok(())
 }
 
@@ -162,6 +172,7 @@ pub fn getdel(ctx: &mut Ctx) -> CmdResult {
     reply_string(ctx, key)?;
     if ctx.ks.delete(key) {
         ctx.ks.mark_dirty(1);
+        notify::event(ctx, notify::GENERIC, "del", key);
     }
     Ok(())
 }
@@ -194,14 +205,17 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
         let absolute = matches!(exp.time, Some((TimeUnit::ExAt | TimeUnit::PxAt, _)));
         if absolute && at <= ctx.ks.now_ms {
             ctx.ks.delete(key);
+            notify::event(ctx, notify::GENERIC, "del", key);
         } else {
             ctx.ks.set_expire(key, at);
+            notify::event(ctx, notify::GENERIC, "expire", key);
         }
         ctx.ks.mark_dirty(1);
     } else if exp.persist {
         if ctx.ks.get_mut(key).is_some_and(|e| e.expire_at_ms != crate::keyspace::dict::NO_EXPIRE) {
             ctx.ks.set_expire(key, crate::keyspace::dict::NO_EXPIRE);
             ctx.ks.mark_dirty(1);
+            notify::event(ctx, notify::GENERIC, "persist", key);
         }
     }
     Ok(())
@@ -235,6 +249,7 @@ pub fn mset(ctx: &mut Ctx) -> CmdResult {
     mset_arity(ctx)?;
     for pair in ctx.args[1..].chunks(2) {
         ctx.ks.set(pair[0], Value::from_string(pair[1]), SetExpire::Clear);
+        notify::event(ctx, notify::STRING, "set", pair[0]);
     }
     ctx.ks.mark_dirty((ctx.args.len() / 2) as u64);
     ctx.out.ok();
@@ -250,6 +265,7 @@ pub fn msetnx(ctx: &mut Ctx) -> CmdResult {
     }
     for pair in args[1..].chunks(2) {
         ctx.ks.set(pair[0], Value::from_string(pair[1]), SetExpire::Clear);
+        notify::event(ctx, notify::STRING, "set", pair[0]);
     }
     ctx.ks.mark_dirty((args.len() / 2) as u64);
     ctx.out.int(1);
@@ -290,6 +306,7 @@ pub fn append(ctx: &mut Ctx) -> CmdResult {
         }
     };
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::STRING, "append", key);
     ctx.out.int(new as i64);
     Ok(())
 }
@@ -309,12 +326,14 @@ fn incr_generic(ctx: &mut Ctx, by: i64) -> CmdResult {
             let next = cur.checked_add(by).ok_or(err::OVERFLOW)?;
             e.value = Value::Int(next);
             ctx.ks.mark_dirty(1);
+            notify::event(ctx, notify::STRING, "incrby", key);
             ctx.out.int(next);
             return Ok(());
         }
     };
     ctx.ks.set(key, Value::Int(next), SetExpire::Clear);
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::STRING, "incrby", key);
     ctx.out.int(next);
     Ok(())
 }
@@ -353,6 +372,7 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let v = Value::Str { bytes: crate::keyspace::bytes::CompactBytes::new(&result), raw: result.len() > crate::keyspace::value::EMBSTR_LIMIT };
     ctx.ks.set(key, v, SetExpire::Keep);
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(&result);
     Ok(())
 }
@@ -433,6 +453,7 @@ pub fn setrange(ctx: &mut Ctx) -> CmdResult {
         }
     };
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::STRING, "setrange", key);
     ctx.out.int(new_len as i64);
     Ok(())
 }

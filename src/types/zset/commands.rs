@@ -18,7 +18,7 @@ use crate::keyspace::bytes::CompactBytes;
 use crate::keyspace::value::Value;
 use crate::keyspace::{Access, SetExpire};
 use crate::resp::write::ReplyWriter;
-use crate::server::TypeLimits;
+use crate::server::{notify, Server, TypeLimits};
 use crate::types::hash::{Elem, Probe};
 use crate::types::set::Set;
 use crate::util::number::{parse_f64, write_f64};
@@ -204,6 +204,9 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
         last = score;
     }
     ctx.ks.mark_dirty((added + updated) as u64);
+    if added + updated > 0 {
+        notify::event(ctx, notify::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
     if f.incr {
         if processed > 0 {
             ctx.out.double(last);
@@ -262,8 +265,12 @@ pub fn zrem(ctx: &mut Ctx) -> CmdResult {
         }
     }
     let empty = z.is_empty();
+    if removed > 0 {
+        notify::event(ctx, notify::ZSET, "zrem", key);
+    }
     if empty {
         ctx.ks.delete(key);
+        notify::event(ctx, notify::GENERIC, "del", key);
     }
     ctx.ks.mark_dirty(removed as u64);
     ctx.out.int(removed);
@@ -448,7 +455,7 @@ fn range_generic(ctx: &mut Ctx, first: usize, dst: Option<&[u8]>, by: Option<By>
                 items.reverse();
             }
         }
-        return store_result(ctx, dst, items);
+        return store_result(ctx, dst, items, "zrangestore");
     }
     let Some(z) = z else {
         ctx.out.array(0);
@@ -462,11 +469,12 @@ fn range_generic(ctx: &mut Ctx, first: usize, dst: Option<&[u8]>, by: Option<By>
 }
 
 /// Store a sorted result at `dst` (or delete `dst` when empty) and reply its size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, CompactBytes)>) -> CmdResult {
+fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, CompactBytes)>, event: &str) -> CmdResult {
     let n = items.len();
     if n == 0 {
         if ctx.ks.delete(dst) {
             ctx.ks.mark_dirty(1);
+            notify::event(ctx, notify::GENERIC, "del", dst);
         }
         ctx.out.int(0);
         return Ok(());
@@ -474,6 +482,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, CompactBytes)>) -> C
     let z = ZSet::from_sorted(items, limits(ctx));
     ctx.ks.set(dst, Value::ZSet(Box::new(z)), SetExpire::Clear);
     ctx.ks.mark_dirty(1);
+    notify::event(ctx, notify::ZSET, event, dst);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -524,8 +533,17 @@ fn remrange_generic(ctx: &mut Ctx, by: By) -> CmdResult {
     let (from, n) = window(z, &bounds, false, 0, -1);
     z.remove_ranks(from, n);
     let empty = z.is_empty();
+    if n > 0 {
+        let event = match by {
+            By::Rank => "zremrangebyrank",
+            By::Score => "zremrangebyscore",
+            By::Lex => "zremrangebylex",
+        };
+        notify::event(ctx, notify::ZSET, event, key);
+    }
     if empty {
         ctx.ks.delete(key);
+        notify::event(ctx, notify::GENERIC, "del", key);
     }
     ctx.ks.mark_dirty(n as u64);
     ctx.out.int(n as i64);
@@ -563,7 +581,7 @@ pub enum PopShape {
 /// at `key` and write the reply in `shape`; deletes the key when it empties. The caller
 /// has checked that `key` holds a sorted set. Returns the number of elements popped
 /// (0 if the key is missing or not a sorted set, and then nothing is written).
-pub fn pop_reply(ks: &mut Access, out: &mut ReplyWriter, key: &[u8], max: bool, count: usize, shape: PopShape) -> usize {
+pub fn pop_reply(srv: &Server, ks: &mut Access, out: &mut ReplyWriter, key: &[u8], max: bool, count: usize, shape: PopShape) -> usize {
     let Some(Value::ZSet(z)) = ks.get_mut(key).map(|e| &mut e.value) else { return 0 };
     let n = count.min(z.len());
     match shape {
@@ -589,8 +607,11 @@ pub fn pop_reply(ks: &mut Access, out: &mut ReplyWriter, key: &[u8], max: bool, 
         out.double(score);
     }
     let empty = z.is_empty();
+    let db = ks.db;
+    notify::notify_srv(srv, notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key, db);
     if empty {
         ks.delete(key);
+        notify::notify_srv(srv, notify::GENERIC, "del", key, db);
     }
     ks.mark_dirty(n as u64);
     n
@@ -607,12 +628,12 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
         None => None,
     };
     let key = args[1];
-    if read(&mut ctx.ks, key)?.is_none() || count == Some(0) {
+    if write(&mut ctx.ks, key)?.is_none() || count == Some(0) {
         ctx.out.array(0);
         return Ok(());
     }
     let shape = if ctx.out.resp3 && count.is_some() { PopShape::Nested } else { PopShape::Flat };
-    pop_reply(&mut ctx.ks, ctx.out, key, max, count.unwrap_or(1) as usize, shape);
+    pop_reply(ctx.srv, &mut ctx.ks, ctx.out, key, max, count.unwrap_or(1) as usize, shape);
     Ok(())
 }
 
@@ -667,8 +688,8 @@ pub fn parse_mpop<'a>(args: &[&'a [u8]], numkeys_idx: usize) -> Result<(Vec<&'a 
 pub fn zmpop(ctx: &mut Ctx) -> CmdResult {
     let (keys, max, count) = parse_mpop(ctx.args, 1)?;
     for key in keys {
-        if read(&mut ctx.ks, key)?.is_some() {
-            pop_reply(&mut ctx.ks, ctx.out, key, max, count, PopShape::KeyNested);
+        if write(&mut ctx.ks, key)?.is_some() {
+            pop_reply(ctx.srv, &mut ctx.ks, ctx.out, key, max, count, PopShape::KeyNested);
             return Ok(());
         }
     }
@@ -1055,7 +1076,7 @@ fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_on
         Some(dst) => {
             let items: Vec<(f64, CompactBytes)> = result.iter().map(|(s, m)| (*s, CompactBytes::new(m))).collect();
             drop(result);
-            store_result(ctx, dst, items)
+            store_result(ctx, dst, items, name)
         }
         None => {
             let out = &mut *ctx.out;
@@ -1109,8 +1130,8 @@ fn bzpop(ctx: &mut Ctx, max: bool) -> CmdResult {
     let timeout = crate::command::blocking::parse_timeout(args[n - 1])?;
     let keys = &args[1..n - 1];
     for key in keys {
-        if read(&mut ctx.ks, key)?.is_some() {
-            pop_reply(&mut ctx.ks, ctx.out, key, max, 1, PopShape::KeyFlat);
+        if write(&mut ctx.ks, key)?.is_some() {
+            pop_reply(ctx.srv, &mut ctx.ks, ctx.out, key, max, 1, PopShape::KeyFlat);
             return Ok(());
         }
     }
@@ -1132,8 +1153,8 @@ pub fn bzmpop(ctx: &mut Ctx) -> CmdResult {
     let (keys, max, count) = parse_mpop(ctx.args, 2)?;
     let timeout = crate::command::blocking::parse_timeout(ctx.args[1])?;
     for key in &keys {
-        if read(&mut ctx.ks, key)?.is_some() {
-            pop_reply(&mut ctx.ks, ctx.out, key, max, count, PopShape::KeyNested);
+        if write(&mut ctx.ks, key)?.is_some() {
+            pop_reply(ctx.srv, &mut ctx.ks, ctx.out, key, max, count, PopShape::KeyNested);
             return Ok(());
         }
     }

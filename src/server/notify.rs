@@ -1,0 +1,97 @@
+//! Keyspace notifications (Redis's notify.c): `notify-keyspace-events` parsed once into a
+//! bitmask cached in `Server::notify_flags`, so a command pays one atomic load when
+//! notifications are off. An event is published, through the normal Pub/Sub delivery, on
+//! `__keyspace@<db>__:<key>` (message: the event) when K is set and on
+//! `__keyevent@<db>__:<event>` (message: the key) when E is set.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+
+use super::Server;
+use crate::command::Ctx;
+use crate::keyspace::KeyEvent;
+
+pub const KEYSPACE: u32 = 1 << 0;
+pub const KEYEVENT: u32 = 1 << 1;
+pub const GENERIC: u32 = 1 << 2;
+pub const STRING: u32 = 1 << 3;
+pub const LIST: u32 = 1 << 4;
+pub const SET: u32 = 1 << 5;
+pub const HASH: u32 = 1 << 6;
+pub const ZSET: u32 = 1 << 7;
+pub const EXPIRED: u32 = 1 << 8;
+pub const EVICTED: u32 = 1 << 9;
+pub const STREAM: u32 = 1 << 10;
+pub const KEY_MISS: u32 = 1 << 11;
+pub const MODULE: u32 = 1 << 13;
+pub const NEW: u32 = 1 << 14;
+
+/// The flags of a `notify-keyspace-events` value (None for an unknown character).
+pub(crate) fn parse_flags(classes: &str) -> Option<u32> {
+    super::config::keyspace_events_flags(classes)
+}
+
+/// Publish one event if its class is enabled (Redis's notifyKeyspaceEvent).
+#[inline]
+pub fn notify(ctx: &Ctx, class: u32, event: &str, key: &[u8], db: usize) {
+    notify_srv(ctx.srv, class, event, key, db);
+}
+
+/// `notify` for the selected database of the command.
+#[inline]
+pub fn event(ctx: &Ctx, class: u32, event: &str, key: &[u8]) {
+    notify_srv(ctx.srv, class, event, key, ctx.ks.db);
+}
+
+#[inline]
+pub fn notify_srv(srv: &Server, class: u32, event: &str, key: &[u8], db: usize) {
+    let flags = srv.notify_flags.load(Ordering::Relaxed);
+    if flags & class == 0 {
+        return;
+    }
+    publish(srv, flags, event, key, db);
+}
+
+#[cold]
+fn publish(srv: &Server, flags: u32, event: &str, key: &[u8], db: usize) {
+    let mut dbs = itoa::Buffer::new();
+    let dbs = dbs.format(db).as_bytes();
+    if flags & KEYSPACE != 0 {
+        let mut chan = Vec::with_capacity(16 + dbs.len() + key.len());
+        chan.extend_from_slice(b"__keyspace@");
+        chan.extend_from_slice(dbs);
+        chan.extend_from_slice(b"__:");
+        chan.extend_from_slice(key);
+        super::pubsub::publish_internal(srv, &chan, event.as_bytes());
+    }
+    if flags & KEYEVENT != 0 {
+        let mut chan = Vec::with_capacity(16 + dbs.len() + event.len());
+        chan.extend_from_slice(b"__keyevent@");
+        chan.extend_from_slice(dbs);
+        chan.extend_from_slice(b"__:");
+        chan.extend_from_slice(event.as_bytes());
+        super::pubsub::publish_internal(srv, &chan, key);
+    }
+}
+
+/// Install the keyspace's event hook (expired and new keys); it holds the server weakly.
+pub fn install_hook(srv: &Arc<Server>) {
+    let w: Weak<Server> = Arc::downgrade(srv);
+    let flags = srv.notify_flags.clone();
+    let _ = srv.ks.on_event.set(Box::new(move |ev, db, key| {
+        let class = match ev {
+            KeyEvent::Expired => EXPIRED,
+            KeyEvent::New => NEW,
+            KeyEvent::Miss => KEY_MISS,
+        };
+        if flags.load(Ordering::Relaxed) & class == 0 {
+            return;
+        }
+        let Some(s) = w.upgrade() else { return };
+        match ev {
+            KeyEvent::Expired => notify_srv(&s, EXPIRED, "expired", key, db),
+            KeyEvent::New => notify_srv(&s, NEW, "new", key, db),
+            KeyEvent::Miss => notify_srv(&s, KEY_MISS, "keymiss", key, db),
+        }
+    }));
+}
