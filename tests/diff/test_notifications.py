@@ -147,6 +147,20 @@ FLAG_SETS = ["KEA", "KA", "Elg$", "Kx", "En", "AKEn", "Kszh", "KEAm"]
 END = b"zz-end-marker"
 
 
+def drain_until_end(c, sub):
+    """Publish the end marker, read every message before it, and switch notifications off."""
+    c.command("PUBLISH", b"__keyspace@0__:" + END, "end")
+    msgs = []
+    while True:
+        m = sub.read_reply()
+        if END in m:
+            break
+        msgs.append(m)
+        assert len(msgs) < 2000, "no end marker"
+    c.command("CONFIG", "SET", "notify-keyspace-events", "")
+    return msgs
+
+
 def collect(server, protocol, flags, commands):
     sub = RawConnection(server.port)
     c = RawConnection(server.port)
@@ -159,16 +173,7 @@ def collect(server, protocol, flags, commands):
         replies = []
         for cmd in commands:
             replies.append(c.command(*cmd))
-        c.command("PUBLISH", b"__keyspace@0__:" + END, "end")
-        msgs = []
-        while True:
-            m = sub.read_reply()
-            if END in m:
-                break
-            msgs.append(m)
-            assert len(msgs) < 2000, "no end marker"
-        c.command("CONFIG", "SET", "notify-keyspace-events", "")
-        return msgs, replies
+        return drain_until_end(c, sub), replies
     finally:
         sub.close()
         c.close()
@@ -238,15 +243,7 @@ def lazy_run(s, protocol):
         c.command("SET", "k2", "new")
         c.command("RPUSH", "k3", "w")
         c.command("EXISTS", "k4")
-        c.command("PUBLISH", b"__keyspace@0__:" + END, "end")
-        msgs = []
-        while True:
-            m = sub.read_reply()
-            if END in m:
-                break
-            msgs.append(m)
-        c.command("CONFIG", "SET", "notify-keyspace-events", "")
-        return msgs
+        return drain_until_end(c, sub)
     finally:
         sub.close()
         c.close()
@@ -316,15 +313,7 @@ def test_blocked_clients_served(pair, flags):
                     time.sleep(0.01)
                 c.command(*fill)
                 b.read_reply()
-            c.command("PUBLISH", b"__keyspace@0__:" + END, "end")
-            msgs = []
-            while True:
-                m = sub.read_reply()
-                if END in m:
-                    break
-                msgs.append(m)
-            c.command("CONFIG", "SET", "notify-keyspace-events", "")
-            results.append(msgs)
+            results.append(drain_until_end(c, sub))
         finally:
             for x in (sub, c, b):
                 x.close()
