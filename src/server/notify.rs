@@ -43,6 +43,16 @@ pub fn event(ctx: &Ctx, class: u32, event: &str, key: &[u8]) {
     notify_srv(ctx.srv, class, event, key, ctx.ks.db);
 }
 
+/// Delete `key` from the selected database and, if it was there, emit `del` (a collection
+/// emptied by the command, an expiry set in the past, GETDEL...).
+pub fn delete(ctx: &mut Ctx, key: &[u8]) -> bool {
+    let existed = ctx.ks.delete(key);
+    if existed {
+        event(ctx, GENERIC, "del", key);
+    }
+    existed
+}
+
 #[inline]
 pub fn notify_srv(srv: &Server, class: u32, event: &str, key: &[u8], db: usize) {
     let flags = srv.notify_flags.load(Ordering::Relaxed);

@@ -20,8 +20,7 @@ use crate::util::glob::glob_match;
 pub fn del(ctx: &mut Ctx) -> CmdResult {
     let mut n = 0;
     for k in &ctx.args[1..] {
-        if ctx.ks.delete(k) {
-            notify::event(ctx, notify::GENERIC, "del", k);
+        if notify::delete(ctx, k) {
             n += 1;
         }
     }
@@ -366,8 +365,7 @@ fn expire_generic(ctx: &mut Ctx, base_ms: i64, seconds: bool) -> CmdResult {
         return Ok(());
     }
     if when <= ctx.ks.now_ms {
-        ctx.ks.delete(key);
-        notify::event(ctx, notify::GENERIC, "del", key);
+        notify::delete(ctx, key);
     } else {
         ctx.ks.set_expire(key, when);
         notify::event(ctx, notify::GENERIC, "expire", key);

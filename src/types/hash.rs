@@ -782,8 +782,7 @@ pub fn hdel(ctx: &mut Ctx) -> CmdResult {
         notify::event(ctx, notify::HASH, "hdel", key);
     }
     if empty {
-        ctx.ks.delete(key);
-        notify::event(ctx, notify::GENERIC, "del", key);
+        notify::delete(ctx, key);
     }
     ctx.ks.mark_dirty(deleted as u64);
     ctx.out.int(deleted);

@@ -644,8 +644,7 @@ pub fn srem(ctx: &mut Ctx) -> CmdResult {
         notify::event(ctx, notify::SET, "srem", key);
     }
     if empty {
-        ctx.ks.delete(key);
-        notify::event(ctx, notify::GENERIC, "del", key);
+        notify::delete(ctx, key);
     }
     ctx.ks.mark_dirty(removed as u64);
     ctx.out.int(removed);
@@ -677,8 +676,7 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
     }
     notify::event(ctx, notify::SET, "srem", src);
     if empty {
-        ctx.ks.delete(src);
-        notify::event(ctx, notify::GENERIC, "del", src);
+        notify::delete(ctx, src);
     }
     ctx.ks.mark_dirty(1);
     let added = match write(ctx, dst)? {
@@ -749,8 +747,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
         };
         notify::event(ctx, notify::SET, "spop", key);
         if empty {
-            ctx.ks.delete(key);
-            notify::event(ctx, notify::GENERIC, "del", key);
+            notify::delete(ctx, key);
         }
         ctx.ks.mark_dirty(1);
         match m {
@@ -782,8 +779,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
             whole.add_elem(e, lim);
         });
         reply_all(ctx.out, &whole);
-        ctx.ks.delete(key);
-        notify::event(ctx, notify::GENERIC, "del", key);
+        notify::delete(ctx, key);
         ctx.ks.mark_dirty(size as u64);
         return Ok(());
     }

@@ -204,8 +204,7 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
     if let Some(at) = at {
         let absolute = matches!(exp.time, Some((TimeUnit::ExAt | TimeUnit::PxAt, _)));
         if absolute && at <= ctx.ks.now_ms {
-            ctx.ks.delete(key);
-            notify::event(ctx, notify::GENERIC, "del", key);
+            notify::delete(ctx, key);
         } else {
             ctx.ks.set_expire(key, at);
             notify::event(ctx, notify::GENERIC, "expire", key);

@@ -269,8 +269,7 @@ pub fn zrem(ctx: &mut Ctx) -> CmdResult {
         notify::event(ctx, notify::ZSET, "zrem", key);
     }
     if empty {
-        ctx.ks.delete(key);
-        notify::event(ctx, notify::GENERIC, "del", key);
+        notify::delete(ctx, key);
     }
     ctx.ks.mark_dirty(removed as u64);
     ctx.out.int(removed);
@@ -542,8 +541,7 @@ fn remrange_generic(ctx: &mut Ctx, by: By) -> CmdResult {
         notify::event(ctx, notify::ZSET, event, key);
     }
     if empty {
-        ctx.ks.delete(key);
-        notify::event(ctx, notify::GENERIC, "del", key);
+        notify::delete(ctx, key);
     }
     ctx.ks.mark_dirty(n as u64);
     ctx.out.int(n as i64);
