@@ -171,3 +171,15 @@ pub fn parse_scan_opts<'a>(args: &[&'a [u8]], allow_type: bool) -> Result<ScanOp
     }
     Ok(o)
 }
+
+/// The optional ASYNC | SYNC of FLUSHALL, FLUSHDB, SCRIPT FLUSH and FUNCTION FLUSH: whether
+/// to free lazily (no argument: lazyfree-lazy-user-flush). None if the arguments are
+/// anything else; each command answers that with its own error.
+pub fn flush_mode(srv: &crate::server::Server, args: &[&[u8]]) -> Option<bool> {
+    match args {
+        [] => Some(srv.config.read().bool("lazyfree-lazy-user-flush")),
+        [m] if eq(m, "async") => Some(true),
+        [m] if eq(m, "sync") => Some(false),
+        _ => None,
+    }
+}

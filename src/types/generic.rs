@@ -452,12 +452,7 @@ pub fn dbsize(ctx: &mut Ctx) -> CmdResult {
 
 /// ASYNC / SYNC argument of FLUSHDB / FLUSHALL: true for ASYNC.
 fn flush_mode(ctx: &Ctx) -> Result<bool, Error> {
-    match ctx.args.len() {
-        1 => Ok(ctx.srv.config.read().bool("lazyfree-lazy-user-flush")),
-        2 if eq(ctx.args[1], "async") => Ok(true),
-        2 if eq(ctx.args[1], "sync") => Ok(false),
-        _ => Err(err::SYNTAX),
-    }
+    crate::command::args::flush_mode(ctx.srv, &ctx.args[1..]).ok_or(err::SYNTAX)
 }
 
 /// Free dropped tables on a background thread (FLUSH* ASYNC), like Redis's lazyfree.

@@ -519,16 +519,11 @@ pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
-    match &ctx.args[2..] {
-        [_, _, ..] => {
-            return Err(Error::msg(
-                "ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try FUNCTION HELP.",
-            ))
-        }
-        [] => {}
-        [m] if eq(m, "sync") || eq(m, "async") => {}
-        _ => return Err(Error::msg("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")),
+    if ctx.args.len() > 3 {
+        return Err(Error::msg("ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try FUNCTION HELP."));
     }
+    crate::command::args::flush_mode(ctx.srv, &ctx.args[2..])
+        .ok_or_else(|| Error::msg("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"))?;
     let mut reg = ctx.srv.scripting.functions.lock();
     reg.libraries.clear();
     reg.vm = None;

@@ -243,7 +243,9 @@ impl Scripting {
 
     /// Is this command one that runs a script (and so goes to the script thread)?
     pub fn runs_script(name: &[u8]) -> bool {
-        matches!(name.len(), 4..=10)
+        // Called for every command: the first byte rules out nearly all of them at once.
+        matches!(name.first(), Some(b'e' | b'E' | b'f' | b'F'))
+            && matches!(name.len(), 4..=10)
             && ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"].iter().any(|n| eq(name, n))
     }
 
@@ -427,17 +429,9 @@ pub fn script_exists(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// SCRIPT FLUSH / FUNCTION FLUSH mode argument.
-pub fn flush_mode(args: &[&[u8]], what: &str) -> Result<(), Error> {
-    match args.len() {
-        0 => Ok(()),
-        1 if eq(args[0], "sync") || eq(args[0], "async") => Ok(()),
-        _ => Err(Error::msg(format!("ERR {what} only support SYNC|ASYNC option"))),
-    }
-}
-
 pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
-    flush_mode(&ctx.args[2..], "SCRIPT FLUSH")?;
+    crate::command::args::flush_mode(ctx.srv, &ctx.args[2..])
+        .ok_or_else(|| Error::msg("ERR SCRIPT FLUSH only support SYNC|ASYNC option"))?;
     // A new Lua state, as Redis does: nothing a script left behind survives.
     *ctx.srv.scripting.cache.lock() = None;
     ctx.out.ok();
