@@ -255,16 +255,51 @@ fn encode(resp3: bool, words: &[&[u8]]) -> Vec<u8> {
     w.buf
 }
 
-/// Deliver to one receiver: into the publisher's own reply if it is the receiver.
-fn deliver(srv: &Server, ctx_out: &mut ReplyWriter, self_id: u64, h: &ClientHandle, words: &[&[u8]], cache: &mut [Option<Vec<u8>>; 2]) {
-    let resp3 = h.resp.load(Ordering::Relaxed) == 3;
-    if h.id == self_id {
-        let bytes = encode(ctx_out.resp3, words);
-        ctx_out.buf.extend_from_slice(&bytes);
-        return;
+/// The publishing client, when there is one: a message for itself goes into its reply,
+/// before PUBLISH's own reply, as in Redis.
+type Own<'x> = Option<(u64, &'x mut ReplyWriter)>;
+
+/// Deliver to one receiver (`cache`: the message encoded once per protocol).
+fn deliver(srv: &Server, own: &mut Own, h: &ClientHandle, words: &[&[u8]], cache: &mut [Option<Vec<u8>>; 2]) {
+    if let Some((id, out)) = own {
+        if h.id == *id {
+            let bytes = encode(out.resp3, words);
+            out.buf.extend_from_slice(&bytes);
+            return;
+        }
     }
+    let resp3 = h.resp.load(Ordering::Relaxed) == 3;
     let bytes = cache[resp3 as usize].get_or_insert_with(|| encode(resp3, words));
     push_to(srv, h, bytes);
+}
+
+/// PUBLISH / SPUBLISH and keyspace notifications: deliver to the channel's subscribers and
+/// (not for shard channels) to matching patterns. Returns the number of receivers.
+fn publish_all(srv: &Server, shard: bool, channel: &[u8], message: &[u8], mut own: Own) -> usize {
+    let mut receivers = 0;
+    let kind = if shard { Kind::Shard } else { Kind::Channel };
+    let word: &[u8] = if shard { b"smessage" } else { b"message" };
+    let subs: Vec<Arc<ClientHandle>> = srv.pubsub.table(kind).lock().get(channel).cloned().unwrap_or_default();
+    let mut cache = [None, None];
+    for h in &subs {
+        deliver(srv, &mut own, h, &[word, channel, message], &mut cache);
+        receivers += 1;
+    }
+    if shard {
+        return receivers;
+    }
+    let matching: Vec<(Vec<u8>, Vec<Arc<ClientHandle>>)> = {
+        let pats = srv.pubsub.patterns.lock();
+        pats.iter().filter(|(p, _)| glob_match(p, channel, false)).map(|(p, l)| (p.clone(), l.clone())).collect()
+    };
+    for (pattern, list) in &matching {
+        let mut cache = [None, None];
+        for h in list {
+            deliver(srv, &mut own, h, &[b"pmessage", pattern, channel, message], &mut cache);
+            receivers += 1;
+        }
+    }
+    receivers
 }
 
 /// Append pushed bytes to a client's outbox, enforcing the pubsub output buffer limits.
@@ -313,71 +348,15 @@ pub fn push_to(srv: &Server, h: &ClientHandle, bytes: &[u8]) {
 
 fn publish_generic(ctx: &mut Ctx, shard: bool) -> CmdResult {
     let (channel, message) = (ctx.args[1], ctx.args[2]);
-    let srv = ctx.srv;
-    let me = ctx.client.id;
-    let mut receivers = 0;
-    let mut cache: [Option<Vec<u8>>; 2] = [None, None];
-    let kind = if shard { Kind::Shard } else { Kind::Channel };
-    let word: &[u8] = if shard { b"smessage" } else { b"message" };
-    let subs: Vec<Arc<ClientHandle>> = srv.pubsub.table(kind).lock().get(channel).cloned().unwrap_or_default();
-    for h in &subs {
-        deliver(srv, ctx.out, me, h, &[word, channel, message], &mut cache);
-        receivers += 1;
-    }
-    if !shard {
-        let mut pcache: [Option<Vec<u8>>; 2] = [None, None];
-        let matching: Vec<(Vec<u8>, Vec<Arc<ClientHandle>>)> = srv
-            .pubsub
-            .patterns
-            .lock()
-            .iter()
-            .filter(|(p, _)| glob_match(p, channel, false))
-            .map(|(p, l)| (p.clone(), l.clone()))
-            .collect();
-        for (pattern, list) in &matching {
-            pcache = [None, None];
-            for h in list {
-                deliver(srv, ctx.out, me, h, &[b"pmessage", pattern, channel, message], &mut pcache);
-                receivers += 1;
-            }
-        }
-        let _ = pcache;
-    }
-    ctx.out.int(receivers);
+    let n = publish_all(ctx.srv, shard, channel, message, Some((ctx.client.id, &mut *ctx.out)));
+    ctx.out.int(n as i64);
     Ok(())
 }
 
 /// Publish `message` on `channel` from Rust code (no publishing client), to channel and
 /// pattern subscribers, as PUBLISH does (keyspace notifications). Returns the receivers.
 pub(crate) fn publish_internal(srv: &Server, channel: &[u8], message: &[u8]) -> usize {
-    let mut receivers = 0;
-    let mut cache: [Option<Vec<u8>>; 2] = [None, None];
-    let subs: Option<Vec<Arc<ClientHandle>>> = srv.pubsub.channels.lock().get(channel).cloned();
-    for h in subs.iter().flatten() {
-        let resp3 = h.resp.load(Ordering::Relaxed) == 3;
-        let bytes = cache[resp3 as usize].get_or_insert_with(|| encode(resp3, &[b"message", channel, message]));
-        push_to(srv, h, bytes);
-        receivers += 1;
-    }
-    let matching: Vec<(Vec<u8>, Vec<Arc<ClientHandle>>)> = {
-        let pats = srv.pubsub.patterns.lock();
-        if pats.is_empty() {
-            Vec::new()
-        } else {
-            pats.iter().filter(|(p, _)| glob_match(p, channel, false)).map(|(p, l)| (p.clone(), l.clone())).collect()
-        }
-    };
-    for (pattern, list) in &matching {
-        let mut pcache: [Option<Vec<u8>>; 2] = [None, None];
-        for h in list {
-            let resp3 = h.resp.load(Ordering::Relaxed) == 3;
-            let bytes = pcache[resp3 as usize]
-                .get_or_insert_with(|| encode(resp3, &[b"pmessage", pattern, channel, message]));
-            push_to(srv, h, bytes);
-            receivers += 1;
-        }
-    }
-    receivers
+    publish_all(srv, false, channel, message, None)
 }
 
 pub fn publish(ctx: &mut Ctx) -> CmdResult {
