@@ -461,12 +461,10 @@ async fn wait_blocked(
         out.buf.clear();
     }
     loop {
-        if let Some(reply) = w.take_reply() {
-            out.buf.extend_from_slice(&reply);
-            return true;
-        }
-        if w.is_done() {
-            // Cancelled without a reply (cannot happen for a live client); nothing to send.
+        if let Some(reply) = w.outcome() {
+            if let Some(reply) = reply {
+                out.buf.extend_from_slice(&reply);
+            }
             return true;
         }
         let deadline = w.deadline;

@@ -72,7 +72,12 @@ fn many_producers_and_blocked_consumers_deliver_each_element_once() {
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     while seen.lock().unwrap().len() < total {
-        assert!(Instant::now() < deadline, "only {} of {total} delivered", seen.lock().unwrap().len());
+        if Instant::now() >= deadline {
+            let mut c = connect(port);
+            let lens: Vec<i64> = keys.iter().map(|k| c.llen(*k).unwrap()).collect();
+            let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+            panic!("only {} of {total} delivered; list lengths {lens:?}; clients:\n{list}", seen.lock().unwrap().len());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut c = connect(port);

@@ -106,24 +106,26 @@ impl Waiter {
 
     /// Give up waiting with `reply` (timeout, CLIENT UNBLOCK); false if already served.
     pub fn cancel_with(&self, reply: Option<Vec<u8>>) -> bool {
+        // The reply is stored under its lock before the state says CANCELLED, so a reader
+        // that sees CANCELLED (and then takes the lock) finds it.
+        let mut slot = self.reply.lock();
         if self.state.compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return false;
         }
-        *self.reply.lock() = reply;
+        *slot = reply;
+        drop(slot);
         self.notify.notify_one();
         true
     }
 
-    /// The reply, once served or cancelled with one.
-    pub fn take_reply(&self) -> Option<Vec<u8>> {
+    /// None while waiting or being served; once served or cancelled, the reply to send
+    /// (None: cancelled without one, the client is going away). One load of the state
+    /// decides, so a reply completed between two checks cannot be missed.
+    pub fn outcome(&self) -> Option<Option<Vec<u8>>> {
         match self.state.load(Ordering::Acquire) {
-            SERVED | CANCELLED => self.reply.lock().take(),
+            SERVED | CANCELLED => Some(self.reply.lock().take()),
             _ => None,
         }
-    }
-
-    pub fn is_done(&self) -> bool {
-        matches!(self.state.load(Ordering::Acquire), SERVED | CANCELLED)
     }
 }
 
