@@ -207,6 +207,7 @@ async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker
     crate::command::multi::reset(&srv, &mut client);
     crate::server::pubsub::unsubscribe_all(&srv, &mut client);
     crate::server::pubsub::unmonitor(&srv, &mut client);
+    crate::server::tracking::disable(&srv, &client.handle);
     client::unregister(&srv, client.id);
 }
 
@@ -407,14 +408,10 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             log(srv, "Closing client that reached max query buffer length");
             close = true;
         }
-        if handle.outbox.pending.swap(false, Ordering::AcqRel) {
-            let mut pushed = handle.outbox.buf.lock();
-            if !pushed.is_empty() {
-                out.buf.extend_from_slice(&pushed);
-                pushed.clear();
-                handle.outbox.soft_since_ms.store(0, Ordering::Relaxed);
-            }
-        }
+        // BCAST invalidations of the keys this batch modified (Redis sends them once per
+        // event-loop iteration), then whatever was pushed to this client.
+        crate::server::tracking::broadcast(srv);
+        handle.outbox.drain_into(&mut out.buf);
         if !out.is_empty() {
             srv.stats.net_output_bytes.add(client.worker, out.buf.len() as u64);
             // A client that does not read must still be droppable (CLIENT KILL, output

@@ -18,7 +18,7 @@ fn note(name: &str) -> &'static str {
         "info" => "latencystats section is empty; replication/persistence fields are static until those features exist",
         "client|list" | "client|info" => "argv-mem, multi-mem, oll, omem report 0; user is always default",
         "client|kill" => "USER accepts only default (no ACL users yet)",
-        "client|getredir" | "client|trackinginfo" => "tracking is not built yet: always reports off",
+        "client|tracking" => "BCAST messages are sent once per batch of pipelined commands of the writing connection (Redis: once per event-loop iteration)",
         "command|docs" => "summaries and argument docs are Redis 7.0's wording (7.2 rewrote some)",
         "config|get" | "config|set" => "every Redis parameter is accepted; those of features not built yet are stored but have no effect",
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => "a script holds the whole keyspace while it runs; library tables are proxies: pairs/next see through them, # and ipairs on them do not",

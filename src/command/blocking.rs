@@ -143,7 +143,7 @@ fn serve_key<'a>(srv: &'a Server, ks: &mut Access<'a>, db: usize, key: &[u8], de
         let mut out = ReplyWriter::new(w.resp3);
         let saved_db = ks.db;
         ks.db = db;
-        call(srv, &mut client, cmd.handler, &args, &mut out, ks);
+        call(srv, &mut client, cmd, &args, &mut out, ks);
         ks.db = saved_db;
         if client.would_block {
             w.abort_serve();

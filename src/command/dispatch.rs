@@ -154,6 +154,8 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
     }
     clock.lap();
     client.last_command = cmd.def.name;
+    // Pushes that reached this client before the command precede its reply.
+    client.handle.outbox.drain_into(&mut out.buf);
     let failed = match cmd.lock {
         Lock::Transaction => multi::exec(srv, client, out, clock),
         _ => run(srv, client, cmd, args, out, clock.now_ms),
@@ -162,6 +164,9 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
     cmd.record(slot, clock.lap(), failed);
     client.last_command = cmd.def.name;
     client.after_reply(out, mark);
+    crate::server::tracking::after_command(srv, client, cmd.def.name);
+    // Pushes for this client (its own invalidations, RESP3 messages) follow the reply.
+    client.handle.outbox.drain_into(&mut out.buf);
 }
 
 /// The key arguments of a command, from the table. Commands without movable keys use the
@@ -236,6 +241,7 @@ pub fn hold<'a, K: AsRef<[u8]>>(
     };
     ks.no_touch = client.no_touch;
     ks.slot = client.worker;
+    ks.client = client.id;
     ks.lfu = srv.lfu_params();
     Ok(Held { ks, _shared, _exclusive })
 }
@@ -245,6 +251,7 @@ pub fn hold<'a, K: AsRef<[u8]>>(
 fn hold_nothing<'a>(srv: &'a Server, client: &Client, now: i64) -> Held<'a> {
     let mut ks = srv.ks.access(client.db, &[] as &[&[u8]], now);
     ks.slot = client.worker;
+    ks.client = client.id;
     Held { ks, _shared: None, _exclusive: Vec::new() }
 }
 
@@ -284,7 +291,7 @@ fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &m
         };
         let ks = &mut held.ks;
         ks.no_touch = client.no_touch && cmd.def.name != "touch";
-        let failed = call(srv, client, cmd.handler, args, out, ks);
+        let failed = call(srv, client, cmd, args, out, ks);
         (failed, serve_filled(srv, ks))
     };
     if !deferred.is_empty() {
@@ -293,19 +300,20 @@ fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &m
     failed
 }
 
-/// Call a handler with a locked keyspace view; an error becomes the reply. True if it
-/// failed. Clients watching keys it modified are flagged.
+/// Call a command's handler with a locked keyspace view; an error becomes the reply. True
+/// if it failed. Clients watching keys it modified are flagged; the keys a tracking
+/// client reads are remembered for invalidation (server::tracking).
 pub fn call<'a>(
     srv: &'a Server,
     client: &mut Client,
-    handler: super::Handler,
+    cmd: &Command,
     args: &[&[u8]],
     out: &mut ReplyWriter,
     ks: &mut crate::keyspace::Access<'a>,
 ) -> bool {
     let dirty = ks.dirty;
     let mut ctx = Ctx { srv, client, out, ks, args };
-    let failed = match handler(&mut ctx) {
+    let failed = match (cmd.handler)(&mut ctx) {
         Ok(()) => false,
         Err(e) => {
             srv.count_error(&e.0);
@@ -316,6 +324,15 @@ pub fn call<'a>(
     if !ks.touched.is_empty() {
         let modified = ks.dirty > dirty;
         ks.signal_touched(modified);
+    }
+    // Redis remembers the keys of every read-only command (read-only scripts aside: only
+    // the commands they run), hit or miss, with the command's shards still held.
+    if client.handle.tracking_on.load(std::sync::atomic::Ordering::Relaxed)
+        && cmd.def.has(flags::READONLY)
+        && !cmd.def.has(flags::PUBSUB)
+        && !matches!(cmd.def.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
+    {
+        crate::server::tracking::remember(srv, &client.handle, &command_keys(cmd, args));
     }
     failed
 }

@@ -143,6 +143,9 @@ pub struct Keyspace {
     /// Called when a key expires (lazily or actively) and when a key is created, so the
     /// server can emit keyspace notifications without this layer knowing about it.
     pub on_event: OnceLock<EventHook>,
+    /// Some client turned CLIENT TRACKING on (ever): writes report the keys they modify
+    /// (`KeyEvent::Modified`) so the server can invalidate them.
+    pub track_writes: std::sync::atomic::AtomicBool,
 }
 
 /// What a keyspace event hook is told.
@@ -154,10 +157,14 @@ pub enum KeyEvent {
     New,
     /// A read lookup found no key (Redis's lookupKeyRead miss).
     Miss,
+    /// A command modified the key (Redis's signalModifiedKey); only reported once
+    /// `track_writes` is set.
+    Modified,
 }
 
-/// `(event, db, key)`; set once by the server.
-pub type EventHook = Box<dyn Fn(KeyEvent, usize, &[u8]) + Send + Sync>;
+/// `(event, db, key, client)`, the client being the one whose command caused it (0 for
+/// the server itself: active expiry); set once by the server.
+pub type EventHook = Box<dyn Fn(KeyEvent, usize, &[u8], u64) + Send + Sync>;
 
 /// How a write sets the key's expiry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,14 +199,15 @@ impl Keyspace {
             gates: (0..gates).map(|_| RwLock::new(())).collect(),
             dirty: crate::util::counter::Counter::new(gates + 1),
             on_event: OnceLock::new(),
+            track_writes: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// Tell the event hook, if any, about `key` in `db`.
     #[inline]
-    pub fn key_event(&self, ev: KeyEvent, db: usize, key: &[u8]) {
+    pub fn key_event(&self, ev: KeyEvent, db: usize, key: &[u8], client: u64) {
         if let Some(h) = self.on_event.get() {
-            h(ev, db, key);
+            h(ev, db, key, client);
         }
     }
 
@@ -289,7 +297,7 @@ impl Keyspace {
                     n += count;
                     drop(s);
                     for e in &removed {
-                        self.key_event(KeyEvent::Expired, dbi, e.key.as_ref());
+                        self.key_event(KeyEvent::Expired, dbi, e.key.as_ref(), 0);
                     }
                     drop(removed);
                     let again = removed_enough(count, seen) && next != 0;
@@ -345,12 +353,37 @@ pub struct Access<'a> {
     pub ready: Vec<(usize, Vec<u8>)>,
     /// Watched keys the command looked up for writing, (db, key): their watchers are
     /// flagged if the command turns out to have modified something (`signal_touched`).
+    /// With `track`, every key looked up for writing, reported as `KeyEvent::Modified`.
     pub touched: Vec<(usize, Vec<u8>)>,
+    /// Report modified keys (the keyspace's `track_writes` when the access began).
+    track: bool,
+    /// The client whose command this access serves (0: the server), for key events.
+    pub client: u64,
+    /// The command signals its keys as modified even though it changed nothing (LTRIM);
+    /// reset by `signal_touched`.
+    pub signal_always: bool,
 }
 
 impl<'a> Access<'a> {
     fn new(ks: &'a Keyspace, db: usize, guards: Guards<'a>, exclusive: bool, now_ms: i64) -> Self {
-        Access { ks, guards, exclusive, db, now_ms, lru_clock: (now_ms / 1000) as u32, no_touch: false, lfu: None, dirty: 0, slot: 0, ready: Vec::new(), touched: Vec::new() }
+        let track = ks.track_writes.load(std::sync::atomic::Ordering::Relaxed);
+        Access {
+            ks,
+            guards,
+            exclusive,
+            db,
+            now_ms,
+            lru_clock: (now_ms / 1000) as u32,
+            no_touch: false,
+            lfu: None,
+            dirty: 0,
+            slot: 0,
+            ready: Vec::new(),
+            touched: Vec::new(),
+            track,
+            client: 0,
+            signal_always: false,
+        }
     }
 
     pub fn keyspace(&self) -> &'a Keyspace {
@@ -462,6 +495,23 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// The command is going to modify `key` in the selected db (whether it exists or not):
+    /// note it now, for the order in which modified keys are signalled.
+    pub fn will_write(&mut self, key: &[u8]) {
+        let db = self.db;
+        self.note_write(db, key);
+    }
+
+    /// Whether `note_write` would record `key` (cheap: usually empty registries).
+    #[inline]
+    fn wants_note(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.track {
+            return true;
+        }
+        let shard = self.shard_for(db, key).1;
+        shard.waiters.has(key) || shard.watched.has(key)
+    }
+
     /// A key is about to be written: remember it if clients block on it or watch it.
     #[inline]
     fn note_write(&mut self, db: usize, key: &[u8]) {
@@ -470,7 +520,7 @@ impl<'a> Access<'a> {
         if waited {
             self.note_ready(db, key);
         }
-        if watched {
+        if watched || self.track {
             self.touched.push((db, key.to_vec()));
         }
     }
@@ -478,12 +528,19 @@ impl<'a> Access<'a> {
     /// The command modified something (its dirty count grew): flag the clients watching
     /// the keys it looked up for writing. Otherwise (a no-op write) just forget them.
     pub fn signal_touched(&mut self, modified: bool) {
+        let modified = modified || std::mem::take(&mut self.signal_always);
         let touched = std::mem::take(&mut self.touched);
         if modified {
+            let (ks, client, track) = (self.ks, self.client, self.track);
             for (db, key) in touched {
                 let (h, shard) = self.shard_for(db, &key);
-                let exists = shard.dict.get(h, &key).is_some();
-                shard.watched.touch(&key, exists);
+                if shard.watched.has(&key) {
+                    let exists = shard.dict.get(h, &key).is_some();
+                    shard.watched.touch(&key, exists);
+                }
+                if track {
+                    ks.key_event(KeyEvent::Modified, db, &key, client);
+                }
             }
         }
     }
@@ -538,7 +595,7 @@ impl<'a> Access<'a> {
     /// Find a live key in `db`, deleting it first if it has expired.
     fn find(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now_ms;
-        let ks = self.ks;
+        let (ks, client) = (self.ks, self.client);
         let (h, shard) = self.shard_for(db, key);
         let expired = match shard.dict.get(h, key) {
             None => return None,
@@ -546,7 +603,7 @@ impl<'a> Access<'a> {
         };
         if expired {
             shard.remove_expired(h, key);
-            ks.key_event(KeyEvent::Expired, db, key);
+            ks.key_event(KeyEvent::Expired, db, key, client);
             return None;
         }
         shard.dict.get_mut(h, key)
@@ -573,9 +630,9 @@ impl<'a> Access<'a> {
         }
         if !live {
             // Expired first (the lookup deletes it), then the miss, as in Redis.
-            let ks = self.ks;
+            let (ks, client) = (self.ks, self.client);
             self.find(db, key);
-            ks.key_event(KeyEvent::Miss, db, key);
+            ks.key_event(KeyEvent::Miss, db, key, client);
             return None;
         }
         let e = self.find(db, key)?;
@@ -590,7 +647,11 @@ impl<'a> Access<'a> {
         let stamp = self.stamp();
         let touch = !self.no_touch;
         let db = self.db;
-        self.note_write(db, key);
+        // Only a key that exists is noted here (one that gets created is noted by `set`).
+        if self.wants_note(db, key) {
+            self.find(db, key)?;
+            self.note_write(db, key);
+        }
         let e = self.find(db, key)?;
         if touch {
             stamp.apply(e);
@@ -622,7 +683,7 @@ impl<'a> Access<'a> {
         let clock = self.stamp().initial();
         let now = self.now_ms;
         self.note_write(db, key);
-        let ks = self.ks;
+        let (ks, client) = (self.ks, self.client);
         let (h, shard) = self.shard_for(db, key);
         let mut old_expire = NO_EXPIRE;
         let mut created = true;
@@ -630,14 +691,14 @@ impl<'a> Access<'a> {
             if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms {
                 // Expired but not yet deleted: it goes first (as Redis's lookup would).
                 shard.remove_expired(h, key);
-                ks.key_event(KeyEvent::Expired, db, key);
+                ks.key_event(KeyEvent::Expired, db, key, client);
             } else {
                 old_expire = e.expire_at_ms;
                 created = false;
             }
         }
         if created {
-            ks.key_event(KeyEvent::New, db, key);
+            ks.key_event(KeyEvent::New, db, key, client);
         }
         let (h, shard) = self.shard_for(db, key);
         let new_expire = match expire {

@@ -51,6 +51,10 @@ pub struct ClientHandle {
     pub sub_counts: [AtomicUsize; 3],
     /// In MONITOR mode, for CLIENT LIST.
     pub monitoring: AtomicBool,
+    /// CLIENT TRACKING settings (server::tracking), and whether tracking is on (read
+    /// without the lock on every command).
+    pub tracking: Mutex<super::tracking::ClientTracking>,
+    pub tracking_on: AtomicBool,
 }
 
 #[derive(Default, Clone)]
@@ -167,6 +171,8 @@ pub fn register(srv: &Server, addr: String, laddr: String, fd: i32) -> Arc<Clien
         outbox: Default::default(),
         sub_counts: Default::default(),
         monitoring: AtomicBool::new(false),
+        tracking: Default::default(),
+        tracking_on: AtomicBool::new(false),
     });
     srv.clients.lock().insert(id, h.clone());
     h
@@ -203,10 +209,13 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
         (subs.iter().sum::<usize>() > 0, 'P'),
         (multi >= 0, 'x'),
         (h.blocked.lock().is_some(), 'b'),
-        (h.cas.load(Ordering::Relaxed), 'd'),
-        (info.no_evict, 'e'),
-        (info.no_touch, 'T'),
     ] {
+        if on {
+            flags.push(letter);
+        }
+    }
+    super::tracking::list_flags(h, &mut flags);
+    for (on, letter) in [(h.cas.load(Ordering::Relaxed), 'd'), (info.no_evict, 'e'), (info.no_touch, 'T')] {
         if on {
             flags.push(letter);
         }
@@ -222,7 +231,7 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
     let resp = own.map(|c| if c.resp3 { 3 } else { 2 }).unwrap_or_else(|| h.resp.load(Ordering::Relaxed));
     let idle = if own.is_some() { 0 } else { (now - h.last_interaction_ms.load(Ordering::Relaxed)) / 1000 };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -241,6 +250,7 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
         h.obl.load(Ordering::Relaxed),
         h.tot_mem.load(Ordering::Relaxed),
         last_cmd,
+        super::tracking::redirect_of(h),
         resp,
         String::from_utf8_lossy(&info.lib_name),
         String::from_utf8_lossy(&info.lib_ver),
@@ -532,26 +542,6 @@ pub fn unblock(ctx: &mut Ctx) -> CmdResult {
     };
     let done = id > 0 && crate::command::blocking::unblock(ctx.srv, id as u64, error);
     ctx.out.int(done as i64);
-    Ok(())
-}
-
-/// Client-side caching is not built yet (docs/COMPATIBILITY.md): no connection tracks keys,
-/// so these report tracking as off, exactly as Redis does for a non-tracking client.
-pub fn getredir(ctx: &mut Ctx) -> CmdResult {
-    ctx.out.int(-1);
-    Ok(())
-}
-
-pub fn trackinginfo(ctx: &mut Ctx) -> CmdResult {
-    let out = &mut *ctx.out;
-    out.map(3);
-    out.bulk(b"flags");
-    out.set(1);
-    out.bulk(b"off");
-    out.bulk(b"redirect");
-    out.int(-1);
-    out.bulk(b"prefixes");
-    out.array(0);
     Ok(())
 }
 

@@ -45,6 +45,7 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     crate::command::multi::reset(ctx.srv, ctx.client);
     super::pubsub::unsubscribe_all(ctx.srv, ctx.client);
     super::pubsub::unmonitor(ctx.srv, ctx.client);
+    super::tracking::disable(ctx.srv, &ctx.client.handle);
     let c = &mut *ctx.client;
     c.db = 0;
     c.resp3 = false;
@@ -205,8 +206,23 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         }
         ctx.out.ok();
         Ok(())
+    } else if eq(sub, "set-active-expire") && ctx.args.len() == 3 {
+        // Redis takes atoi() of the argument: anything but a non-zero number turns it off.
+        let on = std::str::from_utf8(ctx.args[2]).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0) != 0;
+        ctx.srv.active_expire.store(on, std::sync::atomic::Ordering::Relaxed);
+        ctx.out.ok();
+        Ok(())
     } else if eq(sub, "help") {
-        help_reply(ctx, "DEBUG", &["SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed."]);
+        help_reply(
+            ctx,
+            "DEBUG",
+            &[
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not accessed (otherwise the Redis behavior). Setting it to 1 reenables back the default.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        );
         Ok(())
     } else {
         Err(Error::msg(format!(

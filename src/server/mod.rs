@@ -8,6 +8,7 @@ pub mod conn;
 pub mod info;
 pub mod notify;
 pub mod pubsub;
+pub mod tracking;
 pub mod scripting;
 
 use std::collections::HashMap;
@@ -149,6 +150,9 @@ pub struct Server {
     pub scripting: scripting::Scripting,
     pub pubsub: pubsub::PubSub,
     pub monitors: pubsub::Monitors,
+    pub tracking: tracking::Tracking,
+    /// DEBUG SET-ACTIVE-EXPIRE: the cron expires keys in the background.
+    pub active_expire: AtomicBool,
     /// client-output-buffer-limit, pubsub class: (hard bytes, soft bytes, soft seconds).
     pub pubsub_limit: [AtomicI64; 3],
     /// notify-keyspace-events as flags (`notify`), shared with the keyspace's event hook.
@@ -194,6 +198,8 @@ impl Server {
             scripting: scripting::Scripting::new(),
             pubsub: pubsub::PubSub::default(),
             monitors: pubsub::Monitors::default(),
+            tracking: tracking::Tracking::default(),
+            active_expire: AtomicBool::new(true),
             pubsub_limit: [AtomicI64::new(32 << 20), AtomicI64::new(8 << 20), AtomicI64::new(60)],
             notify_flags: Arc::new(AtomicU32::new(0)),
         };
@@ -210,6 +216,7 @@ impl Server {
         self.timeout_secs.store(cfg.int("timeout") as u64, Ordering::Relaxed);
         self.proto_max_bulk_len.store(cfg.int("proto-max-bulk-len"), Ordering::Relaxed);
         self.query_buffer_limit.store(cfg.int("client-query-buffer-limit") as u64, Ordering::Relaxed);
+        self.tracking.max_keys.store(cfg.int("tracking-table-max-keys").max(0) as usize, Ordering::Relaxed);
         let cobl = cfg.render("client-output-buffer-limit");
         let words: Vec<&str> = cobl.split(' ').collect();
         if let Some(i) = words.iter().position(|w| *w == "pubsub") {
@@ -304,7 +311,10 @@ impl Server {
                 let effort = self.config.read().int("active-expire-effort").max(1) as usize;
                 // Redis's slow cycle may use 25% of a core (more with a higher effort).
                 let budget = Duration::from_micros(1_000_000 / hz * (25 + 2 * effort as u64) / 100);
-                self.ks.active_expire_cycle(16 * effort, now, budget);
+                if self.active_expire.load(Ordering::Relaxed) {
+                    self.ks.active_expire_cycle(16 * effort, now, budget);
+                }
+                tracking::broadcast(&self);
                 if self.config.read().bool("activerehashing") {
                     self.ks.rehash_cycle(100);
                 }

@@ -84,24 +84,36 @@ fn publish(srv: &Server, flags: u32, event: &str, key: &[u8], db: usize) {
     }
 }
 
-/// Install the keyspace's event hook (expired and new keys); it holds the server weakly.
+/// Install the keyspace's event hook: keyspace notifications for expired, new and missed
+/// keys, and client-side caching invalidation for modified and expired keys. It holds the
+/// server weakly.
 pub fn install_hook(srv: &Arc<Server>) {
     let w: Weak<Server> = Arc::downgrade(srv);
     let flags = srv.notify_flags.clone();
-    let _ = srv.ks.on_event.set(Box::new(move |ev, db, key| {
+    let _ = srv.ks.on_event.set(Box::new(move |ev, db, key, client| {
         let class = match ev {
             KeyEvent::Expired => EXPIRED,
             KeyEvent::New => NEW,
             KeyEvent::Miss => KEY_MISS,
+            KeyEvent::Modified => 0,
         };
-        if flags.load(Ordering::Relaxed) & class == 0 {
+        let notify = flags.load(Ordering::Relaxed) & class != 0;
+        let maybe_tracked = matches!(ev, KeyEvent::Modified | KeyEvent::Expired);
+        if !notify && !maybe_tracked {
             return;
         }
         let Some(s) = w.upgrade() else { return };
-        match ev {
-            KeyEvent::Expired => notify_srv(&s, EXPIRED, "expired", key, db),
-            KeyEvent::New => notify_srv(&s, NEW, "new", key, db),
-            KeyEvent::Miss => notify_srv(&s, KEY_MISS, "keymiss", key, db),
+        let invalidate = maybe_tracked && s.ks.track_writes.load(Ordering::Relaxed);
+        if notify {
+            match ev {
+                KeyEvent::Expired => notify_srv(&s, EXPIRED, "expired", key, db),
+                KeyEvent::New => notify_srv(&s, NEW, "new", key, db),
+                KeyEvent::Miss => notify_srv(&s, KEY_MISS, "keymiss", key, db),
+                KeyEvent::Modified => {}
+            }
+        }
+        if invalidate {
+            super::tracking::invalidate(&s, key, client, true);
         }
     }));
 }

@@ -34,6 +34,21 @@ pub struct Outbox {
     pub pending: AtomicBool,
 }
 
+impl Outbox {
+    /// Move what was pushed to this client into its reply buffer, after the replies
+    /// already there.
+    pub fn drain_into(&self, out: &mut Vec<u8>) {
+        if self.pending.swap(false, Ordering::AcqRel) {
+            let mut pushed = self.buf.lock();
+            if !pushed.is_empty() {
+                out.extend_from_slice(&pushed);
+                pushed.clear();
+                self.soft_since_ms.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 /// The three kinds of subscription.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {

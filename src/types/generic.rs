@@ -110,6 +110,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
     let type_name = opts.type_name.map(|t| t.to_ascii_lowercase());
     let ks = ctx.ks.keyspace();
     let ksr = ks;
+    let me = ctx.ks.client;
     let nshards = ks.shards_per_db() as u64;
     let bits = nshards.trailing_zeros();
     let db = ctx.ks.db;
@@ -141,7 +142,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
             });
             for k in &expired {
                 s.remove_expired(key_hash(k), k);
-                ksr.key_event(KeyEvent::Expired, db, k);
+                ksr.key_event(KeyEvent::Expired, db, k, me);
             }
             (next, empty)
         });
@@ -175,6 +176,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.ks.now_ms;
     let mut rng = rand::thread_rng();
     let ksr = ctx.ks.keyspace();
+    let me = ctx.ks.client;
     let nshards = ksr.shards_per_db();
     for _attempt in 0..100 {
         let sizes: Vec<usize> = (0..nshards).map(|s| ctx.ks.with_shard(db, s, |sh| sh.dict.len())).collect();
@@ -193,7 +195,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
             let key = e.key.to_vec();
             if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms {
                 s.remove_expired(key_hash(&key), &key);
-                ksr.key_event(KeyEvent::Expired, db, &key);
+                ksr.key_event(KeyEvent::Expired, db, &key, me);
                 return None;
             }
             Some(key)
@@ -482,6 +484,7 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
     let db = ctx.ks.db;
     let (tables, removed) = flush_db(ctx, db);
+    crate::server::tracking::flush(ctx.srv);
     ctx.ks.mark_dirty(removed as u64);
     free_tables(tables, lazy);
     ctx.out.ok();
@@ -497,6 +500,7 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
         all.extend(t);
         removed += n;
     }
+    crate::server::tracking::flush(ctx.srv);
     ctx.ks.mark_dirty(removed as u64 + 1);
     free_tables(all, lazy);
     ctx.out.ok();

@@ -1126,10 +1126,13 @@ pub fn mpop_core(ctx: &mut Ctx, keys: &[&[u8]], end: End, count: usize) -> Resul
 /// reported before anything moves. Same source and destination rotate the list.
 pub fn lmove_core(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Result<bool, Error> {
     let fill = Fill::from_ctx(ctx);
-    match write_list(&mut ctx.ks, src)? {
+    // A look at the source that does not count as a write yet: Redis signals the
+    // destination's modification before the source's.
+    match ctx.ks.peek(src).map(|e| &e.value) {
         None => return Ok(false),
-        Some(l) if l.is_empty() => return Ok(false),
-        Some(_) => {}
+        Some(Value::List(l)) if l.is_empty() => return Ok(false),
+        Some(Value::List(_)) => {}
+        Some(_) => return Err(err::WRONGTYPE),
     }
     if src == dst {
         let Some(l) = write_list(&mut ctx.ks, src)? else { return Ok(false) };
@@ -1141,6 +1144,7 @@ pub fn lmove_core(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> 
         notify::event(ctx, notify::LIST, pop_event(from), src);
     } else {
         write_list(&mut ctx.ks, dst)?; // WRONGTYPE before popping
+        ctx.ks.will_write(dst); // even when it is created: it is modified first
         let Some(l) = write_list(&mut ctx.ks, src)? else { return Ok(false) };
         let Some(v) = l.pop_with(from.front(), |e| e.to_small()) else { return Ok(false) };
         push_or_create(&mut ctx.ks, dst, &[&v], to.front(), fill);
@@ -1357,6 +1361,8 @@ pub fn ltrim(ctx: &mut Ctx) -> CmdResult {
     };
     l.trim(left, right);
     ctx.ks.mark_dirty((left + right) as u64);
+    // Redis signals the key as modified even when nothing was trimmed.
+    ctx.ks.signal_always = true;
     notify::event(ctx, notify::LIST, "ltrim", key);
     after_removal(ctx, key, fill);
     ctx.out.ok();

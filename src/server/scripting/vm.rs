@@ -513,7 +513,7 @@ fn execute(rc: &mut RunCtx, argv: &[Vec<u8>]) -> Result<Vec<u8>, &'static str> {
     ks.db = rc.client.db;
     ks.no_touch = rc.client.no_touch && cmd.def.name != "touch";
     let started = std::time::Instant::now();
-    let failed = dispatch::call(srv, &mut rc.client, cmd.handler, &args, &mut out, ks);
+    let failed = dispatch::call(srv, &mut rc.client, cmd, &args, &mut out, ks);
     cmd.record(rc.client.worker, started.elapsed().as_micros() as u64, failed);
     dispatch::feed_monitors(srv, &rc.client, cmd, &args);
     Ok(out.buf)

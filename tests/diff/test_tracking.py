@@ -1,0 +1,240 @@
+"""Client-side caching compared with redis-server's, for what a case file cannot express.
+
+* Per command: a RESP3 tracking client reads (EXISTS, one key at a time) every key the next
+  write names, the write runs on another connection, and the invalidation pushes the tracker
+  receives must be the same on both servers, command by command, for every command family
+  of test_notifications.py. Single-key reads only: the 7.0.15 oracle loses some keys of a
+  multi-key read (see docs/COMPATIBILITY.md).
+* REDIRECT to a RESP2 subscriber (messages on __redis__:invalidate) and to a RESP3 client,
+  the broken redirection (tracking-redir-broken push, broken_redirect flag), CLIENT LIST's
+  t/R/B flags and redir= field, INFO's tracking figures.
+* Invalidation on lazy and active expiry, tracking-table-max-keys eviction (how many keys
+  remain, which ones is random), BCAST messages of a pipeline (one per prefix, keys sorted).
+"""
+import time
+
+import pytest
+
+from harness import start_pair, stop_pair, subject_name
+from resp import RawConnection, encode_command
+from test_notifications import GENERIC, HASH, LIST, SET, STRING, ZSET
+
+FAMILIES = {"generic": GENERIC, "string": STRING, "list": LIST, "set": SET, "hash": HASH, "zset": ZSET}
+
+
+@pytest.fixture(scope="module")
+def pair():
+    servers = start_pair()
+    yield servers
+    stop_pair(servers)
+
+
+def show(m):
+    return m.replace(b"\r\n", b" ")
+
+
+def pushes_until_pong(c):
+    """PING, then every push that arrives before the PONG."""
+    c.send_command("PING")
+    got = []
+    while True:
+        r = c.read_reply()
+        if r == b"+PONG\r\n":
+            return got
+        got.append(r)
+        assert len(got) < 1000, "no PONG"
+
+
+def keys_of(c, cmd):
+    r = c.command("COMMAND", "GETKEYS", *cmd)
+    if r.startswith(b"-"):
+        return []
+    lines = r.split(b"\r\n")
+    return [lines[i] for i in range(2, len(lines), 2) if lines[i - 1].startswith(b"$")]
+
+
+def family_run(server, commands, keys):
+    c = RawConnection(server.port)
+    t = RawConnection(server.port)
+    try:
+        c.command("FLUSHALL")
+        assert t.command("HELLO", "3")[:1] == b"%"
+        assert t.command("CLIENT", "TRACKING", "on") == b"+OK\r\n"
+        pushes_until_pong(t)
+        out = []
+        for cmd, ks in zip(commands, keys):
+            for k in ks:
+                t.command("EXISTS", k)
+            reply = c.command(*cmd)
+            out.append((cmd, reply, pushes_until_pong(t)))
+        return out
+    finally:
+        c.close()
+        t.close()
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_invalidations_per_command(pair, family):
+    commands = FAMILIES[family]
+    probe = RawConnection(pair[0].port)
+    keys = [keys_of(probe, cmd) for cmd in commands]
+    probe.close()
+    want, got = [family_run(s, commands, keys) for s in pair]
+    bad = [
+        f"{' '.join(map(str, cmd))}: redis {[show(p) for p in w]!r}\n   {subject_name()} {[show(p) for p in g]!r}"
+        for (cmd, _, w), (_, _, g) in zip(want, got)
+        if w != g
+    ]
+    assert not bad, "invalidations differ:\n" + "\n".join(bad)
+    # The comparison is not vacuous: writes did invalidate.
+    assert sum(len(w) for _, _, w in want) > 0
+
+
+def client_id(c):
+    return int(c.command("CLIENT", "ID")[1:-2])
+
+
+def redirect_run(server, target_proto):
+    w = RawConnection(server.port)
+    target = RawConnection(server.port)
+    t = RawConnection(server.port)
+    try:
+        w.command("FLUSHALL")
+        tid = client_id(target)
+        tracker_id = client_id(t)
+        if target_proto == 3:
+            target.command("HELLO", "3")
+        else:
+            target.command("SUBSCRIBE", "__redis__:invalidate")
+        out = [t.command("CLIENT", "TRACKING", "on", "REDIRECT", tid)]
+        out.append(t.command("CLIENT", "GETREDIR").replace(str(tid).encode(), b"TID"))
+        out.append(t.command("GET", "a"))
+        out.append(t.command("GET", "b"))
+        out.append(w.command("SET", "a", "1"))
+        out.append(target.read_reply())
+        out.append(w.command("FLUSHDB"))
+        out.append(target.read_reply())
+        line = w.command("CLIENT", "LIST", "ID", tracker_id).decode()
+        out.append(" ".join(f for f in line.split() if f.startswith(("flags=", "redir="))).replace(str(tid), "TID"))
+        info = w.command("INFO", "clients").decode()
+        out.append([l for l in info.split("\r\n") if l.startswith("tracking_clients")])
+        # The target goes away: the next invalidation finds the redirection broken.
+        target.close()
+        time.sleep(0.1)
+        out.append(t.command("GET", "b"))
+        out.append(w.command("SET", "b", "2"))
+        out.append(t.command("CLIENT", "TRACKINGINFO").replace(str(tid).encode(), b"TID"))
+        line = w.command("CLIENT", "LIST", "ID", tracker_id).decode()
+        out.append(" ".join(f for f in line.split() if f.startswith(("flags=", "redir="))).replace(str(tid), "TID"))
+        # A RESP3 tracker is told with a tracking-redir-broken push.
+        t.command("HELLO", "3")
+        out.append(w.command("SET", "b", "3"))
+        out.append([p.replace(str(tid).encode(), b"TID") for p in pushes_until_pong(t)])
+        t.command("GET", "b")
+        out.append(w.command("SET", "b", "4"))
+        out.append([p.replace(str(tid).encode(), b"TID") for p in pushes_until_pong(t)])
+        return out
+    finally:
+        for c in (w, target, t):
+            c.close()
+
+
+@pytest.mark.parametrize("target_proto", [2, 3], ids=["resp2-subscriber", "resp3"])
+def test_redirect(pair, target_proto):
+    want, got = [redirect_run(s, target_proto) for s in pair]
+    assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
+    assert any(isinstance(x, list) and x for x in want)
+
+
+def bcast_run(server):
+    w = RawConnection(server.port)
+    t = RawConnection(server.port)
+    try:
+        w.command("FLUSHALL")
+        t.command("HELLO", "3")
+        t.command("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "u:", "PREFIX", "v:")
+        lines = [
+            ("SET", "u:2", "1"), ("SET", "u:1", "1"), ("SET", "v:1", "1"), ("SET", "w", "1"),
+            ("DEL", "u:2"), ("SET", "u:3", "x", "PX", "100000"),
+        ]
+        # One write, so both servers read the whole pipeline at once.
+        w.send_raw(b"".join(encode_command(cmd) for cmd in lines))
+        replies = [w.read_reply() for _ in lines]
+        pushes = pushes_until_pong(t)
+        info = w.command("INFO", "stats").decode()
+        figures = [l for l in info.split("\r\n") if l.startswith("tracking_total")]
+        line = w.command("CLIENT", "LIST", "ID", client_id(t)).decode()
+        flags = [f for f in line.split() if f.startswith(("flags=", "redir="))]
+        return replies, pushes, figures, flags
+    finally:
+        w.close()
+        t.close()
+
+
+def test_bcast_pipeline(pair):
+    want, got = [bcast_run(s) for s in pair]
+    assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
+    assert want[1], "no BCAST message"
+
+
+def expiry_run(server):
+    w = RawConnection(server.port)
+    t = RawConnection(server.port)
+    try:
+        w.command("FLUSHALL")
+        t.command("HELLO", "3")
+        t.command("CLIENT", "TRACKING", "on")
+        w.command("SET", "lazy", "1", "PX", "100")
+        w.command("SET", "active", "1", "PX", "100")
+        t.command("GET", "lazy")
+        t.command("GET", "active")
+        w.command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        time.sleep(0.25)
+        lazy = [w.command("GET", "lazy"), pushes_until_pong(t)]
+        w.command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        deadline = time.time() + 5
+        active = []
+        while not active and time.time() < deadline:
+            active = pushes_until_pong(t)
+            time.sleep(0.05)
+        return lazy, active
+    finally:
+        w.close()
+        t.close()
+
+
+def test_expiry_invalidates():
+    servers = start_pair({"enable-debug-command": "yes"})
+    try:
+        want, got = [expiry_run(s) for s in servers]
+        assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
+        assert want[0][1] and want[1]
+    finally:
+        stop_pair(servers)
+
+
+def limit_run(server):
+    w = RawConnection(server.port)
+    t = RawConnection(server.port)
+    try:
+        w.command("FLUSHALL")
+        t.command("HELLO", "3")
+        t.command("CLIENT", "TRACKING", "on")
+        for i in range(10):
+            t.command("GET", f"k{i}")
+        w.command("CONFIG", "SET", "tracking-table-max-keys", "4")
+        w.command("PING")
+        info = w.command("INFO", "stats").decode()
+        figures = [l for l in info.split("\r\n") if l.startswith("tracking_total")]
+        evicted = pushes_until_pong(t)
+        w.command("CONFIG", "SET", "tracking-table-max-keys", "0")
+        return figures, len(evicted), all(p.startswith(b">2\r\n$10\r\ninvalidate\r\n*1\r\n") for p in evicted)
+    finally:
+        w.close()
+        t.close()
+
+
+def test_table_limit(pair):
+    want, got = [limit_run(s) for s in pair]
+    assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
+    assert want[1] == 6
