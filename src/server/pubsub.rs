@@ -38,7 +38,8 @@ impl Outbox {
     /// Move what was pushed to this client into its reply buffer, after the replies
     /// already there.
     pub fn drain_into(&self, out: &mut Vec<u8>) {
-        if self.pending.swap(false, Ordering::AcqRel) {
+        // A plain load first: this runs around every command.
+        if self.pending.load(Ordering::Acquire) && self.pending.swap(false, Ordering::AcqRel) {
             let mut pushed = self.buf.lock();
             if !pushed.is_empty() {
                 out.extend_from_slice(&pushed);
