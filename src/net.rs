@@ -414,11 +414,33 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         handle.outbox.drain_into(&mut out.buf);
         if !out.is_empty() {
             srv.stats.net_output_bytes.add(client.worker, out.buf.len() as u64);
+            // client-output-buffer-limit of the client's class, on what exceeds the 16 KiB
+            // a Redis client buffers before its reply list: over the hard limit the client
+            // is closed at once; over the soft limit, if the write is not done once the soft
+            // seconds have passed (Redis compares whole unix seconds, so a reader that
+            // empties the buffer within the second is never closed, even with 0 seconds).
+            let (hard, soft, soft_secs) = srv.output_limits(&handle);
+            let pending = out.buf.len().saturating_sub(16 * 1024) as u64;
+            if hard > 0 && pending > hard {
+                crate::server::pubsub::drop_over_limit(srv, &handle);
+                return;
+            }
+            let soft_timer = async move {
+                if soft > 0 && pending > soft {
+                    tokio::time::sleep(Duration::from_secs(soft_secs.max(0) as u64 + 1)).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
             // A client that does not read must still be droppable (CLIENT KILL, output
             // buffer limits): the write races the kill notification.
             let written = tokio::select! {
                 r = stream.write_all(&out.buf) => r.is_ok(),
                 _ = handle.kill_notify.notified() => false,
+                _ = soft_timer => {
+                    crate::server::pubsub::drop_over_limit(srv, &handle);
+                    false
+                }
             };
             if !written {
                 return;

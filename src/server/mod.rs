@@ -155,6 +155,8 @@ pub struct Server {
     pub active_expire: AtomicBool,
     /// client-output-buffer-limit, pubsub class: (hard bytes, soft bytes, soft seconds).
     pub pubsub_limit: [AtomicI64; 3],
+    /// client-output-buffer-limit, normal class.
+    pub normal_limit: [AtomicI64; 3],
     /// notify-keyspace-events as flags (`notify`), shared with the keyspace's event hook.
     pub notify_flags: Arc<AtomicU32>,
 }
@@ -201,6 +203,7 @@ impl Server {
             tracking: tracking::Tracking::default(),
             active_expire: AtomicBool::new(true),
             pubsub_limit: [AtomicI64::new(32 << 20), AtomicI64::new(8 << 20), AtomicI64::new(60)],
+            normal_limit: [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)],
             notify_flags: Arc::new(AtomicU32::new(0)),
         };
         srv.refresh_hot_config();
@@ -219,9 +222,11 @@ impl Server {
         self.tracking.max_keys.store(cfg.int("tracking-table-max-keys").max(0) as usize, Ordering::Relaxed);
         let cobl = cfg.render("client-output-buffer-limit");
         let words: Vec<&str> = cobl.split(' ').collect();
-        if let Some(i) = words.iter().position(|w| *w == "pubsub") {
-            for (slot, w) in self.pubsub_limit.iter().zip(words.iter().skip(i + 1)) {
-                slot.store(w.parse().unwrap_or(0), Ordering::Relaxed);
+        for (class, slots) in [("pubsub", &self.pubsub_limit), ("normal", &self.normal_limit)] {
+            if let Some(i) = words.iter().position(|w| *w == class) {
+                for (slot, w) in slots.iter().zip(words.iter().skip(i + 1)) {
+                    slot.store(w.parse().unwrap_or(0), Ordering::Relaxed);
+                }
             }
         }
         let lfu = if cfg.str("maxmemory-policy").ends_with("lfu") {
@@ -264,9 +269,11 @@ impl Server {
         self.ks.dbs.len()
     }
 
-    /// (hard, soft, soft seconds) of the pubsub output buffer limit (0 = none).
-    pub fn pubsub_limits(&self) -> (u64, u64, i64) {
-        let [h, s, t] = &self.pubsub_limit;
+    /// (hard, soft, soft seconds) of the output buffer limit of `h`'s class (0 = none):
+    /// pubsub for a subscribed client, normal otherwise.
+    pub fn output_limits(&self, h: &client::ClientHandle) -> (u64, u64, i64) {
+        let subscribed = h.sub_counts.iter().any(|c| c.load(Ordering::Relaxed) > 0);
+        let [h, s, t] = if subscribed { &self.pubsub_limit } else { &self.normal_limit };
         (h.load(Ordering::Relaxed) as u64, s.load(Ordering::Relaxed) as u64, t.load(Ordering::Relaxed))
     }
 

@@ -318,12 +318,33 @@ fn publish_all(srv: &Server, shard: bool, channel: &[u8], message: &[u8], mut ow
     receivers
 }
 
-/// Append pushed bytes to a client's outbox, enforcing the pubsub output buffer limits.
+/// A client went over its class's output buffer limit: close it (Redis's
+/// closeClientOnOutputBufferLimitReached), gone for publishers at once.
+pub fn drop_over_limit(srv: &Server, h: &ClientHandle) {
+    if h.outbox.overflowed.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    h.outbox.buf.lock().clear();
+    for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+        let mut t = srv.pubsub.table(kind).lock();
+        t.retain(|_, list| {
+            list.retain(|x| x.id != h.id);
+            !list.is_empty()
+        });
+    }
+    crate::net::log(
+        srv,
+        &format!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", h.id, h.addr),
+    );
+    h.kill();
+}
+
+/// Append pushed bytes to a client's outbox, enforcing its class's output buffer limits.
 pub fn push_to(srv: &Server, h: &ClientHandle, bytes: &[u8]) {
     if h.outbox.overflowed.load(Ordering::Relaxed) {
         return;
     }
-    let (hard, soft, soft_secs) = srv.pubsub_limits();
+    let (hard, soft, soft_secs) = srv.output_limits(h);
     let len = {
         let mut b = h.outbox.buf.lock();
         b.extend_from_slice(bytes);
@@ -341,21 +362,7 @@ pub fn push_to(srv: &Server, h: &ClientHandle, bytes: &[u8]) {
         }
     };
     if over_hard || over_soft {
-        h.outbox.overflowed.store(true, Ordering::Relaxed);
-        h.outbox.buf.lock().clear();
-        // Gone for publishers at once, as Redis frees the client before its next event.
-        for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
-            let mut t = srv.pubsub.table(kind).lock();
-            t.retain(|_, list| {
-                list.retain(|x| x.id != h.id);
-                !list.is_empty()
-            });
-        }
-        crate::net::log(
-            srv,
-            &format!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", h.id, h.addr),
-        );
-        h.kill();
+        drop_over_limit(srv, h);
         return;
     }
     h.outbox.pending.store(true, Ordering::Release);
