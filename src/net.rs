@@ -254,8 +254,10 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         match r {
             None => return, // CLIENT KILL
             Some(Ok(0)) | Some(Err(_)) => return,
-            // Pub/Sub messages for this client: written below with whatever replies there are.
-            Some(Ok(usize::MAX)) => {}
+            // Pub/Sub messages for this client: written below with whatever replies there
+            // are. Let the other ready connections (publishers) run first, so that one
+            // write carries their messages too, as Redis's one write per event-loop turn.
+            Some(Ok(usize::MAX)) => tokio::task::yield_now().await,
             Some(Ok(n)) => {
                 srv.stats.net_input_bytes.add(client.worker, n as u64);
             }

@@ -365,8 +365,11 @@ pub fn push_to(srv: &Server, h: &ClientHandle, bytes: &[u8]) {
         drop_over_limit(srv, h);
         return;
     }
-    h.outbox.pending.store(true, Ordering::Release);
-    h.outbox.notify.notify_one();
+    // Wake the connection task only when the outbox turns non-empty: a burst of messages
+    // costs one wake-up, not one each.
+    if !h.outbox.pending.swap(true, Ordering::AcqRel) {
+        h.outbox.notify.notify_one();
+    }
 }
 
 fn publish_generic(ctx: &mut Ctx, shard: bool) -> CmdResult {
