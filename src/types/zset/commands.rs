@@ -188,7 +188,7 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
                     continue;
                 }
                 if score != cur {
-                    z.update(member, cur, score);
+                    z.update(member, score);
                     updated += 1;
                 }
             }

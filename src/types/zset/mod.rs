@@ -84,21 +84,20 @@ impl Big {
         self.tree.insert(slot);
     }
 
-    fn update(&mut self, member: &[u8], old: f64, new: f64) {
-        let removed = self.tree.remove(old, member);
+    fn update(&mut self, member: &[u8], new: f64) {
+        // One dictionary lookup: the tree finds the old slot by the entry itself.
+        let Some(e) = self.dict.get_mut(key_hash(member), member) else { return };
+        let removed = self.tree.remove(e);
         debug_assert!(removed);
-        if let Some(e) = self.dict.get_mut(key_hash(member), member) {
-            e.score = new;
-            let slot = Slot::new(e);
-            self.tree.insert(slot);
-        }
+        e.score = new;
+        self.tree.insert(Slot::new(e));
     }
 
     fn remove(&mut self, member: &[u8]) -> bool {
         let h = key_hash(member);
-        let Some(score) = self.dict.get(h, member).map(|e| e.score) else { return false };
+        let Some(e) = self.dict.get(h, member) else { return false };
         // Tree first: its slot points into the dictionary entry.
-        let in_tree = self.tree.remove(score, member);
+        let in_tree = self.tree.remove(e);
         debug_assert!(in_tree, "member in the dictionary but not in the tree");
         self.dict.remove(h, member);
         true
@@ -326,8 +325,8 @@ impl ZSet {
         }
     }
 
-    /// Change an existing member's score from `old` to `new`.
-    pub fn update(&mut self, member: &[u8], old: f64, new: f64) {
+    /// Change an existing member's score to `new`.
+    pub fn update(&mut self, member: &[u8], new: f64) {
         match &mut self.enc {
             Enc::Listpack(v) => {
                 let Some(from) = v.iter().position(|i| &i.member[..] == member) else { return };
@@ -337,7 +336,7 @@ impl ZSet {
                 let at = v.partition_point(|i| cmp_key(i.score, &i.member, new, member) == Ordering::Less);
                 v.insert(at, item);
             }
-            Enc::Skiplist(b) => b.update(member, old, new),
+            Enc::Skiplist(b) => b.update(member, new),
         }
     }
 
@@ -345,7 +344,7 @@ impl ZSet {
     pub fn set(&mut self, member: &[u8], score: f64, limits: Limits) {
         match self.score(member) {
             None => self.insert_new(member, score, limits),
-            Some(old) if old != score => self.update(member, old, score),
+            Some(old) if old != score => self.update(member, score),
             Some(_) => {}
         }
     }

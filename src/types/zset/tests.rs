@@ -103,6 +103,32 @@ fn tree_random_large_keyspace() {
 }
 
 #[test]
+fn tree_one_score_orders_by_member() {
+    // Every score equal: leaf searches, routing and removal all run on member ties.
+    run(BIG, 4, 20_000, 3_000, 1);
+}
+
+#[test]
+fn tree_negative_zero_ties_with_zero() {
+    // -0.0 and 0.0 are one score: members of both interleave by member bytes and each is
+    // found again (rank, removal) under the sign it was stored with.
+    let mut z = ZSet::with_hint(0, 0, BIG);
+    for i in 0..500 {
+        let score = if i % 2 == 0 { -0.0 } else { 0.0 };
+        z.insert_new(format!("m{i:04}").as_bytes(), score, BIG);
+    }
+    z.check();
+    for i in 0..500 {
+        assert_eq!(z.rank(format!("m{i:04}").as_bytes()).map(|(r, _)| r), Some(i));
+    }
+    for i in (0..500).step_by(3) {
+        assert!(z.remove(format!("m{i:04}").as_bytes()));
+    }
+    z.check();
+    assert_eq!(z.len(), 500 - 167);
+}
+
+#[test]
 fn listpack_random_and_conversion() {
     run(SMALL, 3, 20_000, 200, 40);
 }

@@ -70,7 +70,8 @@ impl Slot {
         unsafe { &(*self.entry.as_ptr()).member }
     }
 
-    #[inline]
+    /// `cmp_key` against this slot (tests; searches use `leaf_lower_bound`).
+    #[cfg(test)]
     fn cmp(&self, score: f64, member: &[u8]) -> Ordering {
         cmp_key(self.score, self.member(), score, member)
     }
@@ -86,9 +87,27 @@ impl Sep {
     fn of(s: &Slot) -> Sep {
         Sep { score: s.score, member: CompactBytes::new(s.member()) }
     }
-    fn le(&self, score: f64, member: &[u8]) -> bool {
-        cmp_key(self.score, &self.member, score, member) != Ordering::Greater
+}
+
+/// Number of slots scored below `score` in a sorted leaf. A full scan rather than a binary
+/// search: a leaf is usually cold, and the scan's independent loads fetch its lines in
+/// parallel where a binary search waits for one miss after another.
+#[inline]
+fn count_below(v: &[Slot], score: f64) -> usize {
+    v.iter().map(|s| (s.score < score) as usize).sum()
+}
+
+/// Index of the first slot not below (score, member) in a sorted leaf. Scores decide, read
+/// inside the leaf; members, which live in the dictionary's nodes and cost a cache miss
+/// each, are read only among slots of equal score.
+#[inline]
+fn leaf_lower_bound(v: &[Slot], score: f64, member: &[u8]) -> usize {
+    let lo = count_below(v, score);
+    if v.get(lo).is_none_or(|s| s.score != score) {
+        return lo;
     }
+    let ties = v[lo..].partition_point(|s| s.score == score);
+    lo + v[lo..lo + ties].partition_point(|s| s.member() < member)
 }
 
 pub const LEAF_CAP: usize = 64;
@@ -143,10 +162,16 @@ impl Node {
 }
 
 impl Inner {
-    /// The child a key routes to.
+    /// The child a key routes to: the number of separators <= the key. Scores decide (a
+    /// branch-free count, like `count_below`); members are compared only among equal
+    /// scores.
     #[inline]
     fn route(&self, score: f64, member: &[u8]) -> usize {
-        self.seps.partition_point(|s| s.le(score, member))
+        let lo: usize = self.seps.iter().map(|s| (s.score < score) as usize).sum();
+        if self.seps.get(lo).is_none_or(|s| s.score != score) {
+            return lo;
+        }
+        lo + self.seps[lo..].partition_point(|s| s.score == score && &s.member[..] <= member)
     }
 }
 
@@ -180,9 +205,9 @@ impl Tree {
         self.len += 1;
     }
 
-    /// Remove the slot with this key; false if absent.
-    pub fn remove(&mut self, score: f64, member: &[u8]) -> bool {
-        let found = remove_rec(&mut self.root, score, member);
+    /// Remove the slot of `entry` (at its current score); false if absent.
+    pub fn remove(&mut self, entry: &ZEntry) -> bool {
+        let found = remove_rec(&mut self.root, entry);
         if found {
             self.len -= 1;
             loop {
@@ -210,7 +235,9 @@ impl Tree {
                     node = &n.children[i];
                 }
                 Node::Leaf(v) => {
-                    return v.binary_search_by(|s| s.cmp(score, member)).ok().map(|i| rank + i);
+                    let i = leaf_lower_bound(v, score, member);
+                    let found = v.get(i).is_some_and(|s| s.score == score && s.member() == member);
+                    return found.then_some(rank + i);
                 }
             }
         }
@@ -385,7 +412,7 @@ fn visit_rev(node: &Node, at: usize, f: &mut dyn FnMut(&Slot) -> bool) -> bool {
 fn insert_rec(node: &mut Node, slot: Slot, leftmost: bool, rightmost: bool) -> Option<(Sep, Node)> {
     match node {
         Node::Leaf(v) => {
-            let idx = v.partition_point(|s| s.cmp(slot.score, slot.member()) == Ordering::Less);
+            let idx = leaf_lower_bound(v, slot.score, slot.member());
             if v.len() < LEAF_CAP {
                 v.insert(idx, slot);
                 return None;
@@ -431,18 +458,25 @@ fn insert_rec(node: &mut Node, slot: Slot, leftmost: bool, rightmost: bool) -> O
     }
 }
 
-fn remove_rec(node: &mut Node, score: f64, member: &[u8]) -> bool {
+fn remove_rec(node: &mut Node, entry: &ZEntry) -> bool {
     match node {
-        Node::Leaf(v) => match v.binary_search_by(|s| s.cmp(score, member)) {
-            Ok(i) => {
-                v.remove(i);
-                true
+        Node::Leaf(v) => {
+            // Among the slots of equal score, the entry's own is found by identity: no
+            // member is read.
+            let lo = count_below(v, entry.score);
+            let target = NonNull::from(entry);
+            let at = v[lo..].iter().take_while(|s| s.score == entry.score).position(|s| s.entry == target);
+            match at {
+                Some(i) => {
+                    v.remove(lo + i);
+                    true
+                }
+                None => false,
             }
-            Err(_) => false,
-        },
+        }
         Node::Inner(n) => {
-            let i = n.route(score, member);
-            if !remove_rec(&mut n.children[i], score, member) {
+            let i = n.route(entry.score, &entry.member);
+            if !remove_rec(&mut n.children[i], entry) {
                 return false;
             }
             n.counts[i] -= 1;
