@@ -45,6 +45,25 @@ def pushes_until_pong(c):
         assert len(got) < 1000, "no PONG"
 
 
+def info_fields(c, section, prefix):
+    return [l for l in c.command("INFO", section).decode().split("\r\n") if l.startswith(prefix)]
+
+
+def tracker(server, *options):
+    """A RESP3 connection with CLIENT TRACKING on (and `options`)."""
+    t = RawConnection(server.port)
+    assert t.command("HELLO", "3")[:1] == b"%"
+    assert t.command("CLIENT", "TRACKING", "on", *options) == b"+OK\r\n"
+    return t
+
+
+def same_on_both(servers, run, *args):
+    """Run a scenario on both servers; the results must be equal. The oracle's result."""
+    want, got = [run(s, *args) for s in servers]
+    assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
+    return want
+
+
 def keys_of(c, cmd):
     r = c.command("COMMAND", "GETKEYS", *cmd)
     if r.startswith(b"-"):
@@ -55,11 +74,9 @@ def keys_of(c, cmd):
 
 def family_run(server, commands, keys):
     c = RawConnection(server.port)
-    t = RawConnection(server.port)
+    c.command("FLUSHALL")
+    t = tracker(server)
     try:
-        c.command("FLUSHALL")
-        assert t.command("HELLO", "3")[:1] == b"%"
-        assert t.command("CLIENT", "TRACKING", "on") == b"+OK\r\n"
         pushes_until_pong(t)
         out = []
         for cmd, ks in zip(commands, keys):
@@ -116,8 +133,7 @@ def redirect_run(server, target_proto):
         out.append(target.read_reply())
         line = w.command("CLIENT", "LIST", "ID", tracker_id).decode()
         out.append(" ".join(f for f in line.split() if f.startswith(("flags=", "redir="))).replace(str(tid), "TID"))
-        info = w.command("INFO", "clients").decode()
-        out.append([l for l in info.split("\r\n") if l.startswith("tracking_clients")])
+        out.append(info_fields(w, "clients", "tracking_clients"))
         # The target goes away: the next invalidation finds the redirection broken.
         target.close()
         time.sleep(0.1)
@@ -141,18 +157,15 @@ def redirect_run(server, target_proto):
 
 @pytest.mark.parametrize("target_proto", [2, 3], ids=["resp2-subscriber", "resp3"])
 def test_redirect(pair, target_proto):
-    want, got = [redirect_run(s, target_proto) for s in pair]
-    assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
+    want = same_on_both(pair, redirect_run, target_proto)
     assert any(isinstance(x, list) and x for x in want)
 
 
 def bcast_run(server):
     w = RawConnection(server.port)
-    t = RawConnection(server.port)
+    w.command("FLUSHALL")
+    t = tracker(server, "BCAST", "PREFIX", "u:", "PREFIX", "v:")
     try:
-        w.command("FLUSHALL")
-        t.command("HELLO", "3")
-        t.command("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "u:", "PREFIX", "v:")
         lines = [
             ("SET", "u:2", "1"), ("SET", "u:1", "1"), ("SET", "v:1", "1"), ("SET", "w", "1"),
             ("DEL", "u:2"), ("SET", "u:3", "x", "PX", "100000"),
@@ -161,8 +174,7 @@ def bcast_run(server):
         w.send_raw(b"".join(encode_command(cmd) for cmd in lines))
         replies = [w.read_reply() for _ in lines]
         pushes = pushes_until_pong(t)
-        info = w.command("INFO", "stats").decode()
-        figures = [l for l in info.split("\r\n") if l.startswith("tracking_total")]
+        figures = info_fields(w, "stats", "tracking_total")
         line = w.command("CLIENT", "LIST", "ID", client_id(t)).decode()
         flags = [f for f in line.split() if f.startswith(("flags=", "redir="))]
         return replies, pushes, figures, flags
@@ -172,18 +184,15 @@ def bcast_run(server):
 
 
 def test_bcast_pipeline(pair):
-    want, got = [bcast_run(s) for s in pair]
-    assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
+    want = same_on_both(pair, bcast_run)
     assert want[1], "no BCAST message"
 
 
 def expiry_run(server):
     w = RawConnection(server.port)
-    t = RawConnection(server.port)
+    w.command("FLUSHALL")
+    t = tracker(server)
     try:
-        w.command("FLUSHALL")
-        t.command("HELLO", "3")
-        t.command("CLIENT", "TRACKING", "on")
         w.command("SET", "lazy", "1", "PX", "100")
         w.command("SET", "active", "1", "PX", "100")
         t.command("GET", "lazy")
@@ -206,8 +215,7 @@ def expiry_run(server):
 def test_expiry_invalidates():
     servers = start_pair({"enable-debug-command": "yes"})
     try:
-        want, got = [expiry_run(s) for s in servers]
-        assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
+        want = same_on_both(servers, expiry_run)
         assert want[0][1] and want[1]
     finally:
         stop_pair(servers)
@@ -215,17 +223,14 @@ def test_expiry_invalidates():
 
 def limit_run(server):
     w = RawConnection(server.port)
-    t = RawConnection(server.port)
+    w.command("FLUSHALL")
+    t = tracker(server)
     try:
-        w.command("FLUSHALL")
-        t.command("HELLO", "3")
-        t.command("CLIENT", "TRACKING", "on")
         for i in range(10):
             t.command("GET", f"k{i}")
         w.command("CONFIG", "SET", "tracking-table-max-keys", "4")
         w.command("PING")
-        info = w.command("INFO", "stats").decode()
-        figures = [l for l in info.split("\r\n") if l.startswith("tracking_total")]
+        figures = info_fields(w, "stats", "tracking_total")
         evicted = pushes_until_pong(t)
         w.command("CONFIG", "SET", "tracking-table-max-keys", "0")
         return figures, len(evicted), all(p.startswith(b">2\r\n$10\r\ninvalidate\r\n*1\r\n") for p in evicted)
@@ -235,6 +240,5 @@ def limit_run(server):
 
 
 def test_table_limit(pair):
-    want, got = [limit_run(s) for s in pair]
-    assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
+    want = same_on_both(pair, limit_run)
     assert want[1] == 6

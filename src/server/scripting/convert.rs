@@ -11,7 +11,7 @@
 //! tables with an `err` / `ok` / `double` / `big_number` / `map` / `set` /
 //! `verbatim_string` field those replies, other tables arrays up to the first nil.
 
-use mlua::{Lua, Table, Value};
+use mlua::{ffi, Lua, Table, Value};
 
 use crate::resp::write::ReplyWriter;
 
@@ -71,126 +71,171 @@ struct Reader<'a> {
     pos: usize,
 }
 
-fn bad() -> mlua::Error {
-    mlua::Error::RuntimeError("ERR malformed reply".into())
-}
-
 impl<'a> Reader<'a> {
-    fn line(&mut self) -> mlua::Result<&'a [u8]> {
-        let rest = &self.buf[self.pos.min(self.buf.len())..];
-        let end = memchr::memmem::find(rest, b"\r\n").ok_or_else(bad)?;
+    fn line(&mut self) -> Option<&'a [u8]> {
+        let rest = self.buf.get(self.pos..)?;
+        let end = memchr::memmem::find(rest, b"\r\n")?;
         self.pos += end + 2;
-        Ok(&rest[..end])
+        Some(&rest[..end])
     }
 
-    fn int(&mut self) -> mlua::Result<i64> {
-        let l = self.line()?;
-        crate::util::number::parse_i64(l).ok_or_else(bad)
+    fn int(&mut self) -> Option<i64> {
+        crate::util::number::parse_i64(self.line()?)
     }
 
-    fn bytes(&mut self, n: usize) -> mlua::Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e + 2 <= self.buf.len()).ok_or_else(bad)?;
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e + 2 <= self.buf.len())?;
         let s = &self.buf[self.pos..end];
         self.pos = end + 2;
-        Ok(s)
+        Some(s)
     }
 
-    fn value(&mut self, lua: &Lua, depth: usize) -> mlua::Result<Value> {
-        if depth > MAX_DEPTH {
-            return Err(bad());
+    /// Push the Lua value of the next reply (Redis's redisProtocolToLuaType). None if the
+    /// reply is malformed or nests too deep; the caller restores the stack.
+    ///
+    /// SAFETY: `l` is the live state of the running script, on this thread. Nothing here
+    /// owns heap memory, so an allocation error raised by Lua jumps over plain frames.
+    unsafe fn push(&mut self, l: *mut ffi::lua_State, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH || ffi::lua_checkstack(l, 4) == 0 {
+            return None;
         }
-        let tag = *self.buf.get(self.pos).ok_or_else(bad)?;
+        let tag = *self.buf.get(self.pos)?;
         self.pos += 1;
-        Ok(match tag {
+        match tag {
             b'+' => {
-                let t = lua.create_table()?;
-                t.raw_set("ok", lua.create_string(self.line()?)?)?;
-                Value::Table(t)
+                push_bytes(l, self.line()?);
+                wrap(l, "ok");
             }
             b'-' => {
-                let l = self.line()?;
-                let mut raw = Vec::with_capacity(l.len() + 1);
+                let line = self.line()?;
+                let mut raw = Vec::with_capacity(line.len() + 1);
                 raw.push(b'-');
-                raw.extend_from_slice(l);
-                Value::Table(error_table(lua, &raw)?)
+                raw.extend_from_slice(line);
+                push_error_table(l, &raw);
             }
-            b':' => Value::Number(self.int()? as f64),
+            b':' => ffi::lua_pushnumber(l, self.int()? as f64),
             b'$' => {
                 let n = self.int()?;
                 if n < 0 {
-                    Value::Boolean(false)
+                    ffi::lua_pushboolean(l, 0);
                 } else {
-                    Value::String(lua.create_string(self.bytes(n as usize)?)?)
+                    push_bytes(l, self.bytes(n as usize)?);
                 }
             }
             b'*' | b'~' | b'%' => {
                 let n = self.int()?;
                 if n < 0 {
-                    return Ok(Value::Boolean(false));
+                    ffi::lua_pushboolean(l, 0);
+                    return Some(());
                 }
-                let t = lua.create_table()?;
+                let size = n.min(1 << 20) as std::os::raw::c_int;
+                if tag == b'*' {
+                    ffi::lua_createtable(l, size, 0);
+                } else {
+                    ffi::lua_createtable(l, 0, size);
+                }
                 for i in 0..n {
-                    match tag {
-                        b'*' => t.raw_set(i + 1, self.value(lua, depth + 1)?)?,
-                        b'~' => t.raw_set(self.value(lua, depth + 1)?, true)?,
-                        _ => {
-                            let k = self.value(lua, depth + 1)?;
-                            let v = self.value(lua, depth + 1)?;
-                            t.raw_set(k, v)?
-                        }
+                    if tag == b'*' {
+                        self.push(l, depth + 1)?;
+                        ffi::lua_rawseti(l, -2, i + 1);
+                        continue;
                     }
+                    self.push(l, depth + 1)?;
+                    if tag == b'~' {
+                        ffi::lua_pushboolean(l, 1);
+                    } else {
+                        self.push(l, depth + 1)?;
+                    }
+                    // A nil key would make lua_rawset raise.
+                    if ffi::lua_type(l, -2) == ffi::LUA_TNIL {
+                        return None;
+                    }
+                    ffi::lua_rawset(l, -3);
                 }
                 match tag {
-                    b'*' => Value::Table(t),
-                    b'~' => wrap(lua, "set", Value::Table(t))?,
-                    _ => wrap(lua, "map", Value::Table(t))?,
+                    b'~' => wrap(l, "set"),
+                    b'%' => wrap(l, "map"),
+                    _ => {}
                 }
             }
             b'_' => {
                 self.line()?;
-                Value::Nil
+                ffi::lua_pushnil(l);
             }
-            b'#' => Value::Boolean(self.line()? == b"t"),
+            b'#' => ffi::lua_pushboolean(l, (self.line()? == b"t") as std::os::raw::c_int),
             b',' => {
-                let l = self.line()?;
-                let n = crate::util::number::parse_f64(l).ok_or_else(bad)?;
-                wrap(lua, "double", Value::Number(n))?
+                let n = crate::util::number::parse_f64(self.line()?)?;
+                ffi::lua_pushnumber(l, n);
+                wrap(l, "double");
             }
             b'(' => {
-                let l = self.line()?;
-                wrap(lua, "big_number", Value::String(lua.create_string(l)?))?
+                push_bytes(l, self.line()?);
+                wrap(l, "big_number");
             }
             b'=' => {
                 let n = self.int()?;
                 let s = self.bytes(n.max(0) as usize)?;
                 let (format, text) = if s.len() >= 4 { (&s[..3], &s[4..]) } else { (&b""[..], s) };
-                let inner = lua.create_table()?;
-                inner.raw_set("format", lua.create_string(format)?)?;
-                inner.raw_set("string", lua.create_string(text)?)?;
-                wrap(lua, "verbatim_string", Value::Table(inner))?
+                ffi::lua_createtable(l, 0, 2);
+                push_bytes(l, b"format");
+                push_bytes(l, format);
+                ffi::lua_rawset(l, -3);
+                push_bytes(l, b"string");
+                push_bytes(l, text);
+                ffi::lua_rawset(l, -3);
+                wrap(l, "verbatim_string");
             }
             b'|' => {
                 // Attributes carry no data for the script: skip them.
                 let n = self.int()?;
                 for _ in 0..n.max(0) * 2 {
-                    self.value(lua, depth + 1)?;
+                    self.push(l, depth + 1)?;
+                    ffi::lua_settop(l, -2);
                 }
-                self.value(lua, depth)?
+                self.push(l, depth)?;
             }
-            _ => return Err(bad()),
-        })
+            _ => return None,
+        }
+        Some(())
     }
 }
 
-fn wrap(lua: &Lua, field: &str, v: Value) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set(field, v)?;
-    Ok(Value::Table(t))
+/// SAFETY (these helpers): `l` is the running script's state, with room on its stack.
+unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
+    ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
 }
 
-/// The Lua value of one complete reply.
-pub fn reply_to_lua(lua: &Lua, reply: &[u8]) -> mlua::Result<Value> {
-    Reader { buf: reply, pos: 0 }.value(lua, 0)
+/// Replace the value on top of the stack with `{field = value}`.
+unsafe fn wrap(l: *mut ffi::lua_State, field: &str) {
+    ffi::lua_createtable(l, 0, 1);
+    push_bytes(l, field.as_bytes());
+    ffi::lua_pushvalue(l, -3);
+    ffi::lua_rawset(l, -3);
+    ffi::lua_replace(l, -2);
+}
+
+/// Push the `{err=...}` table of an error text (see `error_text`).
+///
+/// SAFETY: as `push_bytes`.
+pub unsafe fn push_error_table(l: *mut ffi::lua_State, raw: &[u8]) {
+    let text = error_text(raw);
+    ffi::lua_createtable(l, 0, 1);
+    push_bytes(l, b"err");
+    push_bytes(l, &text);
+    ffi::lua_rawset(l, -3);
+}
+
+/// Push the Lua value of one complete reply onto the stack of the running script; false
+/// (nothing pushed) if the reply is malformed.
+///
+/// SAFETY: `l` is the running script's state, on this thread.
+pub unsafe fn push_reply(l: *mut ffi::lua_State, reply: &[u8]) -> bool {
+    let top = ffi::lua_gettop(l);
+    if (Reader { buf: reply, pos: 0 }).push(l, 0).is_none() {
+        ffi::lua_settop(l, top);
+        return false;
+    }
+    true
 }
 
 /// Write a script's return value as a reply. `script_resp3`: the script called

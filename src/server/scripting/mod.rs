@@ -320,17 +320,7 @@ pub fn run_function(
     eval_mode: bool,
     name: &str,
 ) -> CmdResult {
-    let (keys_t, argv_t) = match (vm.string_table(keys), vm.string_table(argv)) {
-        (Ok(k), Ok(a)) => (k, a),
-        _ => return Err(Error::msg("ERR out of memory")),
-    };
-    let call_args = if eval_mode {
-        let _ = vm.globals.raw_set("KEYS", keys_t);
-        let _ = vm.globals.raw_set("ARGV", argv_t);
-        None
-    } else {
-        Some((keys_t, argv_t))
-    };
+    let call_args = vm.keys_argv(keys, argv, eval_mode).map_err(|_| Error::msg("ERR out of memory"))?;
     let mut client = Client::new(ctx.client.handle.clone(), ctx.client.worker);
     client.db = ctx.client.db;
     client.authenticated = true;

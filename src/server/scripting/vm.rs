@@ -91,13 +91,11 @@ local function protect(t)
 end
 
 local redis = {}
--- The raising functions are C trampolines (see `raising` in vm.rs): a tail call to them
--- keeps the caller's frame, so errors point at the script's line as in Redis.
+-- The raising functions are C functions (redis.call, and the trampolines of `raising` in
+-- vm.rs): called directly, they keep the caller's frame, so errors point at the script's
+-- line as in Redis.
 redis.call = raw.call
-redis.pcall = function(...)
-  local ok, v = raw.pcall(...)
-  return v
-end
+redis.pcall = raw.pcall
 redis.error_reply = raw.error_reply
 redis.status_reply = raw.status_reply
 redis.sha1hex = raw.sha1hex
@@ -256,10 +254,11 @@ impl Vm {
         super::libs::install(&lua)?;
         install_random(&lua)?;
         let raw = lua.create_table()?;
-        raw.set("pcall", lua.create_function(redis_call)?)?;
+        // SAFETY: call_c and pcall_c follow the C function protocol (see call_on_stack).
+        raw.set("pcall", unsafe { lua.create_c_function(pcall_c)? })?;
+        raw.set("call", unsafe { lua.create_c_function(call_c)? })?;
         raw.set("error_reply", lua.create_function(|lua, args: MultiValue| reply_table(lua, args, "err"))?)?;
         raw.set("status_reply", lua.create_function(|lua, args: MultiValue| reply_table(lua, args, "ok"))?)?;
-        raising(&lua, &raw, "call", lua.create_function(redis_call)?, call_c)?;
         raising(&lua, &raw, "sha1hex", lua.create_function(sha1hex)?, sha1hex_c)?;
         raising(&lua, &raw, "log", lua.create_function(log)?, log_c)?;
         raising(&lua, &raw, "setresp", lua.create_function(setresp)?, setresp_c)?;
@@ -329,13 +328,40 @@ impl Vm {
         }
     }
 
-    /// A table of strings, for KEYS and ARGV.
-    pub fn string_table(&self, items: &[&[u8]]) -> mlua::Result<Table> {
-        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, s) in items.iter().enumerate() {
-            t.raw_set(i + 1, self.lua.create_string(s)?)?;
+    /// KEYS and ARGV, built in one protected call: set as globals (EVAL, EVALSHA) or
+    /// returned (FCALL passes them as arguments).
+    pub fn keys_argv(&self, keys: &[&[u8]], argv: &[&[u8]], as_globals: bool) -> mlua::Result<Option<(Table, Table)>> {
+        use mlua::ffi;
+        // SAFETY: plain stack operations inside mlua's protected call; nothing here owns
+        // heap memory, so an allocation error raised by Lua jumps over plain frames only.
+        unsafe fn push_strings(l: *mut ffi::lua_State, items: &[&[u8]]) {
+            ffi::lua_createtable(l, items.len().min(i32::MAX as usize) as std::os::raw::c_int, 0);
+            for (i, s) in items.iter().enumerate() {
+                ffi::lua_pushlstring(l, s.as_ptr().cast(), s.len());
+                ffi::lua_rawseti(l, -2, i as ffi::lua_Integer + 1);
+            }
         }
-        Ok(t)
+        unsafe {
+            if as_globals {
+                // Stack: the globals table (the argument).
+                self.lua.exec_raw::<()>(self.globals.clone(), |l| {
+                    ffi::lua_pushlstring(l, c"KEYS".as_ptr(), 4);
+                    push_strings(l, keys);
+                    ffi::lua_rawset(l, 1);
+                    ffi::lua_pushlstring(l, c"ARGV".as_ptr(), 4);
+                    push_strings(l, argv);
+                    ffi::lua_rawset(l, 1);
+                    ffi::lua_settop(l, 0);
+                })?;
+                Ok(None)
+            } else {
+                let pair = self.lua.exec_raw::<(Table, Table)>((), |l| {
+                    push_strings(l, keys);
+                    push_strings(l, argv);
+                })?;
+                Ok(Some(pair))
+            }
+        }
     }
 }
 
@@ -440,7 +466,6 @@ macro_rules! trampolines {
 }
 
 trampolines! {
-    call_c => c"cinnabar.call",
     sha1hex_c => c"cinnabar.sha1hex",
     log_c => c"cinnabar.log",
     setresp_c => c"cinnabar.setresp",
@@ -448,49 +473,94 @@ trampolines! {
     acl_check_cmd_c => c"cinnabar.acl_check_cmd",
 }
 
-/// redis.call / redis.pcall: (cmd, args...) -> (ok, reply). Errors come back as
-/// (false, {err=...}); redis.call's trampoline raises them.
-fn redis_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
-    let it = args.into_iter();
-    let mut argv: Vec<Vec<u8>> = Vec::new();
-    let mut bad_arg = false;
-    for v in it {
-        match v {
-            Value::String(s) => argv.push(s.as_bytes().to_vec()),
-            // Redis 7.2: integral values as integers (-0 too), others as d2string does.
-            Value::Number(n) if n == 0.0 => argv.push(b"0".to_vec()),
-            Value::Number(n) => argv.push(crate::util::number::fmt_f64(n).into_bytes()),
-            Value::Integer(n) => argv.push(n.to_string().into_bytes()),
-            _ => {
-                bad_arg = true;
-                break;
+/// redis.call and redis.pcall are plain C functions: the arguments are read straight off
+/// the Lua stack and the reply is pushed straight onto it, with no intermediate values
+/// (the hot path of every script). redis.pcall returns an error as its `{err=...}` table,
+/// redis.call raises it.
+unsafe extern "C-unwind" fn call_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    if call_on_stack(l) {
+        mlua::ffi::lua_error(l)
+    } else {
+        1
+    }
+}
+
+unsafe extern "C-unwind" fn pcall_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    call_on_stack(l);
+    1
+}
+
+/// Run the command given as the function's arguments and push its reply (one value);
+/// true if that value is an error table. Everything with a destructor is gone before the
+/// caller may raise.
+///
+/// SAFETY: called from `call_c` / `pcall_c` with the running script's state.
+unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
+    use mlua::ffi;
+    let n = ffi::lua_gettop(l);
+    let outcome: Result<Vec<u8>, &'static str> = {
+        // Strings are borrowed from the stack (they stay there during the call); numbers are
+        // formatted as Redis 7.2 does: integral values as integers (-0 too), others as
+        // d2string.
+        let mut numbers: smallvec::SmallVec<[Vec<u8>; 2]> = smallvec::SmallVec::new();
+        let mut kinds: smallvec::SmallVec<[Option<&[u8]>; 8]> = smallvec::SmallVec::new();
+        let mut bad_arg = false;
+        for i in 1..=n {
+            match ffi::lua_type(l, i) {
+                ffi::LUA_TSTRING => {
+                    let mut len = 0usize;
+                    let p = ffi::lua_tolstring(l, i, &mut len);
+                    kinds.push(Some(std::slice::from_raw_parts(p.cast::<u8>(), len)));
+                }
+                ffi::LUA_TNUMBER => {
+                    let v = ffi::lua_tonumber(l, i);
+                    numbers.push(if v == 0.0 { b"0".to_vec() } else { crate::util::number::fmt_f64(v).into_bytes() });
+                    kinds.push(None);
+                }
+                _ => {
+                    bad_arg = true;
+                    break;
+                }
             }
         }
-    }
-    if argv.is_empty() && !bad_arg {
-        return err_pair(lua, "Please specify at least one argument for this redis lib call");
-    }
-    if bad_arg {
-        return err_pair(lua, "Lua redis lib command arguments must be strings or integers");
-    }
-    let reply = with_ctx(|rc| execute(rc, &argv));
-    match reply {
-        None => err_pair(lua, "This Redis command is not allowed from script"),
-        Some(Err(msg)) => err_pair(lua, msg),
-        Some(Ok(bytes)) => {
-            let v = convert::reply_to_lua(lua, &bytes)?;
-            Ok((!bytes.starts_with(b"-"), v))
+        if n == 0 {
+            Err("Please specify at least one argument for this redis lib call")
+        } else if bad_arg {
+            Err("Lua redis lib command arguments must be strings or integers")
+        } else {
+            let mut next_number = numbers.iter();
+            let args: smallvec::SmallVec<[&[u8]; 8]> =
+                kinds.iter().map(|k| k.unwrap_or_else(|| next_number.next().map_or(&b""[..], |v| &v[..]))).collect();
+            let run = std::panic::AssertUnwindSafe(|| with_ctx(|rc| execute(rc, &args)));
+            match std::panic::catch_unwind(run) {
+                Ok(Some(r)) => r,
+                Ok(None) => Err("This Redis command is not allowed from script"),
+                Err(_) => Err("internal error running the command"),
+            }
+        }
+    };
+    match outcome {
+        Ok(reply) => {
+            if convert::push_reply(l, &reply) {
+                reply.starts_with(b"-")
+            } else {
+                convert::push_error_table(l, b"ERR malformed reply");
+                true
+            }
+        }
+        Err(msg) => {
+            convert::push_error_table(l, msg.as_bytes());
+            true
         }
     }
 }
 
 /// Run one command for a script; the raw reply, or a script-level refusal.
-fn execute(rc: &mut RunCtx, argv: &[Vec<u8>]) -> Result<Vec<u8>, &'static str> {
+fn execute(rc: &mut RunCtx, args: &[&[u8]]) -> Result<Vec<u8>, &'static str> {
     // SAFETY: see `RunCtx`: both pointers are live for the whole script run.
     let srv: &'static Server = unsafe { &*rc.srv };
     let ks: &mut Access<'static> = unsafe { &mut *rc.ks };
-    let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
-    let cmd = dispatch::resolve(srv, &args).map_err(|e| {
+    let cmd = dispatch::resolve(srv, args).map_err(|e| {
         if e.0.starts_with("ERR wrong number of arguments") {
             "Wrong number of args calling Redis command from script"
         } else {
@@ -513,9 +583,9 @@ fn execute(rc: &mut RunCtx, argv: &[Vec<u8>]) -> Result<Vec<u8>, &'static str> {
     ks.db = rc.client.db;
     ks.no_touch = rc.client.no_touch && cmd.def.name != "touch";
     let started = std::time::Instant::now();
-    let failed = dispatch::call(srv, &mut rc.client, cmd, &args, &mut out, ks);
+    let failed = dispatch::call(srv, &mut rc.client, cmd, args, &mut out, ks);
     cmd.record(rc.client.worker, started.elapsed().as_micros() as u64, failed);
-    dispatch::feed_monitors(srv, &rc.client, cmd, &args);
+    dispatch::feed_monitors(srv, &rc.client, cmd, args);
     Ok(out.buf)
 }
 
