@@ -351,13 +351,42 @@ mod tests {
         assert_eq!(lua_number_to_i64(f64::NAN), i64::MIN);
     }
 
+    /// The Lua value `push_reply` makes of `reply` (None if it refused it).
+    fn to_lua(lua: &Lua, reply: &[u8]) -> Option<Value> {
+        let mut ok = false;
+        // SAFETY: push_reply on the state of a protected call.
+        let v: Value = unsafe { lua.exec_raw((), |l| ok = push_reply(l, reply)) }.unwrap();
+        ok.then_some(v)
+    }
+
     #[test]
     fn replies_round_trip_through_lua() {
         let lua = Lua::new();
-        let v = reply_to_lua(&lua, b"*3\r\n:1\r\n$-1\r\n+OK\r\n").unwrap();
+        let v = to_lua(&lua, b"*3\r\n:1\r\n$-1\r\n+OK\r\n").unwrap();
         let mut out = ReplyWriter::new(false);
         lua_to_reply(&v, &mut out, false);
-        // false (the null) ends the array conversion? No: false is a value, nil ends it.
+        // false (the null) is a value: only nil ends the array conversion.
         assert_eq!(out.buf, b"*3\r\n:1\r\n$-1\r\n+OK\r\n");
+        for resp3 in [&b"%1\r\n$1\r\nk\r\n,1.5\r\n"[..], b"~2\r\n$1\r\na\r\n$1\r\nb\r\n", b"=7\r\ntxt:abc\r\n", b"#t\r\n", b"(12\r\n"] {
+            let v = to_lua(&lua, resp3).unwrap();
+            let mut out = ReplyWriter::new(true);
+            lua_to_reply(&v, &mut out, true);
+            if resp3.starts_with(b"~") {
+                // (a set's order is the Lua table's)
+                assert!(out.buf.starts_with(b"~2\r\n"), "{:?}", String::from_utf8_lossy(&out.buf));
+            } else {
+                assert_eq!(out.buf, resp3, "{:?}", String::from_utf8_lossy(&out.buf));
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_or_too_deep_replies_push_nothing() {
+        let lua = Lua::new();
+        for bad in [&b"*2\r\n:1\r\n"[..], b"$5\r\nab\r\n", b"?\r\n", b"", b"%1\r\n_\r\n:1\r\n"] {
+            assert!(to_lua(&lua, bad).is_none(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let deep = "*1\r\n".repeat(MAX_DEPTH + 5) + ":1\r\n";
+        assert!(to_lua(&lua, deep.as_bytes()).is_none());
     }
 }
