@@ -165,8 +165,9 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
     client.last_command = cmd.def.name;
     client.after_reply(out, mark);
     crate::server::tracking::after_command(srv, client, cmd.def.name);
-    // Pushes for this client (its own invalidations, RESP3 messages) follow the reply.
-    client.handle.outbox.drain_into(&mut out.buf);
+    // Pushes the command caused for this client: its keyspace events before the reply,
+    // its own invalidations after it.
+    client.handle.outbox.drain_around(&mut out.buf, mark);
 }
 
 /// The key arguments of a command, from the table. Commands without movable keys use the

@@ -39,8 +39,16 @@ pub fn notify(ctx: &Ctx, class: u32, event: &str, key: &[u8], db: usize) {
 
 /// `notify` for the selected database of the command.
 #[inline]
-pub fn event(ctx: &Ctx, class: u32, event: &str, key: &[u8]) {
-    notify_srv(ctx.srv, class, event, key, ctx.ks.db);
+pub fn event(ctx: &mut Ctx, class: u32, event: &str, key: &[u8]) {
+    let flags = ctx.srv.notify_flags.load(Ordering::Relaxed);
+    if flags & class == 0 {
+        return;
+    }
+    // A RESP3 client subscribed to its own events gets them in its reply buffer where the
+    // command is, as Redis adds them (inside a script, whose buffer is redis.call's reply,
+    // they go through the outbox, before the script's reply).
+    let own = if ctx.client.in_script { None } else { Some((ctx.client.id, &mut *ctx.out)) };
+    publish(ctx.srv, flags, event, key, ctx.ks.db, own);
 }
 
 /// Delete `key` from the selected database and, if it was there, emit `del` (a collection
@@ -59,11 +67,11 @@ pub fn notify_srv(srv: &Server, class: u32, event: &str, key: &[u8], db: usize) 
     if flags & class == 0 {
         return;
     }
-    publish(srv, flags, event, key, db);
+    publish(srv, flags, event, key, db, None);
 }
 
 #[cold]
-fn publish(srv: &Server, flags: u32, event: &str, key: &[u8], db: usize) {
+fn publish(srv: &Server, flags: u32, event: &str, key: &[u8], db: usize, mut own: super::pubsub::Own) {
     let mut dbs = itoa::Buffer::new();
     let dbs = dbs.format(db).as_bytes();
     if flags & KEYSPACE != 0 {
@@ -72,7 +80,7 @@ fn publish(srv: &Server, flags: u32, event: &str, key: &[u8], db: usize) {
         chan.extend_from_slice(dbs);
         chan.extend_from_slice(b"__:");
         chan.extend_from_slice(key);
-        super::pubsub::publish_internal(srv, &chan, event.as_bytes());
+        super::pubsub::publish_internal(srv, &chan, event.as_bytes(), own.as_mut().map(|(id, out)| (*id, &mut **out)));
     }
     if flags & KEYEVENT != 0 {
         let mut chan = Vec::with_capacity(16 + dbs.len() + event.len());
@@ -80,7 +88,7 @@ fn publish(srv: &Server, flags: u32, event: &str, key: &[u8], db: usize) {
         chan.extend_from_slice(dbs);
         chan.extend_from_slice(b"__:");
         chan.extend_from_slice(event.as_bytes());
-        super::pubsub::publish_internal(srv, &chan, key);
+        super::pubsub::publish_internal(srv, &chan, key, own);
     }
 }
 

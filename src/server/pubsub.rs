@@ -25,6 +25,9 @@ use crate::util::glob::glob_match;
 #[derive(Default)]
 pub struct Outbox {
     pub buf: Mutex<Vec<u8>>,
+    /// Pushes that must follow the reply of the command that caused them (a client's own
+    /// tracking invalidations), where `buf` goes before it (its own keyspace events).
+    pub late: Mutex<Vec<u8>>,
     pub notify: tokio::sync::Notify,
     /// When the buffer first went over the soft limit (unix ms), 0 if it is under.
     pub soft_since_ms: AtomicI64,
@@ -38,15 +41,29 @@ impl Outbox {
     /// Move what was pushed to this client into its reply buffer, after the replies
     /// already there.
     pub fn drain_into(&self, out: &mut Vec<u8>) {
+        self.drain_around(out, out.len());
+    }
+
+    /// After a command whose reply starts at `mark` in `out`: what was pushed to this client
+    /// goes before the reply (Redis adds a client's own messages to its buffer while the
+    /// command runs), `late` pushes after it.
+    pub fn drain_around(&self, out: &mut Vec<u8>, mark: usize) {
         // A plain load first: this runs around every command.
-        if self.pending.load(Ordering::Acquire) && self.pending.swap(false, Ordering::AcqRel) {
+        if !(self.pending.load(Ordering::Acquire) && self.pending.swap(false, Ordering::AcqRel)) {
+            return;
+        }
+        {
             let mut pushed = self.buf.lock();
             if !pushed.is_empty() {
-                out.extend_from_slice(&pushed);
-                pushed.clear();
-                self.soft_since_ms.store(0, Ordering::Relaxed);
+                out.splice(mark..mark, pushed.drain(..));
             }
         }
+        let mut late = self.late.lock();
+        if !late.is_empty() {
+            out.extend_from_slice(&late);
+            late.clear();
+        }
+        self.soft_since_ms.store(0, Ordering::Relaxed);
     }
 }
 
@@ -273,7 +290,8 @@ fn encode(resp3: bool, words: &[&[u8]]) -> Vec<u8> {
 
 /// The publishing client, when there is one: a message for itself goes into its reply,
 /// before PUBLISH's own reply, as in Redis.
-type Own<'x> = Option<(u64, &'x mut ReplyWriter)>;
+/// The publishing client and its reply buffer: its own messages go straight in there.
+pub type Own<'x> = Option<(u64, &'x mut ReplyWriter)>;
 
 /// Deliver to one receiver (`cache`: the message encoded once per protocol).
 fn deliver(srv: &Server, own: &mut Own, h: &ClientHandle, words: &[&[u8]], cache: &mut [Option<Vec<u8>>; 2]) {
@@ -325,6 +343,7 @@ pub fn drop_over_limit(srv: &Server, h: &ClientHandle) {
         return;
     }
     h.outbox.buf.lock().clear();
+    h.outbox.late.lock().clear();
     for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
         let mut t = srv.pubsub.table(kind).lock();
         t.retain(|_, list| {
@@ -341,14 +360,21 @@ pub fn drop_over_limit(srv: &Server, h: &ClientHandle) {
 
 /// Append pushed bytes to a client's outbox, enforcing its class's output buffer limits.
 pub fn push_to(srv: &Server, h: &ClientHandle, bytes: &[u8]) {
+    push_to_outbox(srv, h, bytes, false);
+}
+
+/// `push_to`, into the pushes that follow the current command's reply when `late`.
+pub fn push_to_outbox(srv: &Server, h: &ClientHandle, bytes: &[u8], late: bool) {
     if h.outbox.overflowed.load(Ordering::Relaxed) {
         return;
     }
     let (hard, soft, soft_secs) = srv.output_limits(h);
     let len = {
-        let mut b = h.outbox.buf.lock();
+        let (mut b, other) = if late { (h.outbox.late.lock(), &h.outbox.buf) } else { (h.outbox.buf.lock(), &h.outbox.late) };
         b.extend_from_slice(bytes);
-        b.len() as u64
+        let n = b.len();
+        drop(b);
+        (n + other.lock().len()) as u64
     };
     let now = crate::keyspace::now_ms();
     let over_hard = hard > 0 && len > hard;
@@ -381,8 +407,8 @@ fn publish_generic(ctx: &mut Ctx, shard: bool) -> CmdResult {
 
 /// Publish `message` on `channel` from Rust code (no publishing client), to channel and
 /// pattern subscribers, as PUBLISH does (keyspace notifications). Returns the receivers.
-pub(crate) fn publish_internal(srv: &Server, channel: &[u8], message: &[u8]) -> usize {
-    publish_all(srv, false, channel, message, None)
+pub(crate) fn publish_internal(srv: &Server, channel: &[u8], message: &[u8], own: Own) -> usize {
+    publish_all(srv, false, channel, message, own)
 }
 
 pub fn publish(ctx: &mut Ctx) -> CmdResult {

@@ -158,8 +158,9 @@ fn handle_of(srv: &Server, id: u64) -> Option<Arc<ClientHandle>> {
 }
 
 /// Redis's sendTrackingMessage: one invalidation for client `h`, to it or to its
-/// redirection target.
-fn send(srv: &Server, h: &ClientHandle, payload: &Payload) {
+/// redirection target. `current`: the client whose command causes it (0: none); its own
+/// invalidations follow its reply.
+fn send(srv: &Server, h: &ClientHandle, payload: &Payload, current: u64) {
     let redirect = h.tracking.lock().redirect;
     let redirected_to = if redirect != 0 {
         match handle_of(srv, redirect) {
@@ -203,7 +204,7 @@ fn send(srv: &Server, h: &ClientHandle, payload: &Payload) {
             }
         }
     }
-    super::pubsub::push_to(srv, target, &m);
+    super::pubsub::push_to_outbox(srv, target, &m, target.id == current);
 }
 
 /// After a read-only command of a tracking client: remember its keys (Redis's
@@ -252,19 +253,19 @@ pub fn invalidate(srv: &Server, key: &[u8], writer: u64, bcast: bool) {
                 continue;
             }
         }
-        send(srv, &h, &Payload::Keys(&[key]));
+        send(srv, &h, &Payload::Keys(&[key]), writer);
     }
 }
 
 /// FLUSHALL / FLUSHDB: every tracking client is told to drop everything; the table is
 /// emptied.
-pub fn flush(srv: &Server) {
+pub fn flush(srv: &Server, current: u64) {
     let t = &srv.tracking;
     if t.clients.load(Ordering::Relaxed) > 0 {
         let handles: Vec<Arc<ClientHandle>> = srv.clients.lock().values().cloned().collect();
         for h in handles {
             if h.tracking.lock().on {
-                send(srv, &h, &Payload::Flush);
+                send(srv, &h, &Payload::Flush, current);
             }
         }
     }
@@ -293,10 +294,10 @@ pub fn broadcast(srv: &Server) {
             if h.tracking.lock().noloop {
                 let own: Vec<&[u8]> = keys.iter().filter(|(_, w)| **w != id).map(|(k, _)| k.as_slice()).collect();
                 if !own.is_empty() {
-                    send(srv, &h, &Payload::Keys(&own));
+                    send(srv, &h, &Payload::Keys(&own), 0);
                 }
             } else {
-                send(srv, &h, &Payload::Keys(&all));
+                send(srv, &h, &Payload::Keys(&all), 0);
             }
         }
     }

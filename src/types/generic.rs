@@ -366,14 +366,16 @@ fn expire_generic(ctx: &mut Ctx, base_ms: i64, seconds: bool) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
+    ctx.ks.mark_dirty(1);
     if when <= ctx.ks.now_ms {
         notify::delete(ctx, key);
+        ctx.out.int(1);
     } else {
+        // Redis replies, then notifies (a deletion notifies first).
         ctx.ks.set_expire(key, when);
+        ctx.out.int(1);
         notify::event(ctx, notify::GENERIC, "expire", key);
     }
-    ctx.ks.mark_dirty(1);
-    ctx.out.int(1);
     Ok(())
 }
 
@@ -484,7 +486,7 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
     let db = ctx.ks.db;
     let (tables, removed) = flush_db(ctx, db);
-    crate::server::tracking::flush(ctx.srv);
+    crate::server::tracking::flush(ctx.srv, ctx.client.id);
     ctx.ks.mark_dirty(removed as u64);
     free_tables(tables, lazy);
     ctx.out.ok();
@@ -500,7 +502,7 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
         all.extend(t);
         removed += n;
     }
-    crate::server::tracking::flush(ctx.srv);
+    crate::server::tracking::flush(ctx.srv, ctx.client.id);
     ctx.ks.mark_dirty(removed as u64 + 1);
     free_tables(all, lazy);
     ctx.out.ok();

@@ -666,14 +666,15 @@ fn hset_generic(ctx: &mut Ctx) -> Result<i64, Error> {
         created += h.set(pair[0], pair[1], lim) as i64;
     }
     ctx.ks.mark_dirty(((args.len() - 2) / 2) as u64);
-    notify::event(ctx, notify::HASH, "hset", args[1]);
     Ok(created)
 }
 
 /// HSET key field value [field value ...]
 pub fn hset(ctx: &mut Ctx) -> CmdResult {
     let n = hset_generic(ctx)?;
+    // Redis replies, then notifies.
     ctx.out.int(n);
+    notify::event(ctx, notify::HASH, "hset", ctx.args[1]);
     Ok(())
 }
 
@@ -681,6 +682,7 @@ pub fn hset(ctx: &mut Ctx) -> CmdResult {
 pub fn hmset(ctx: &mut Ctx) -> CmdResult {
     hset_generic(ctx)?;
     ctx.out.ok();
+    notify::event(ctx, notify::HASH, "hset", ctx.args[1]);
     Ok(())
 }
 
@@ -696,8 +698,8 @@ pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     h.prepare_for(&args[2..4], lim);
     h.set(field, value, lim);
     ctx.ks.mark_dirty(1);
-    notify::event(ctx, notify::HASH, "hset", key);
     ctx.out.int(1);
+    notify::event(ctx, notify::HASH, "hset", key);
     Ok(())
 }
 
@@ -849,8 +851,8 @@ pub fn hincrby(ctx: &mut Ctx) -> CmdResult {
     let mut buf = itoa::Buffer::new();
     h.set(field, buf.format(next).as_bytes(), lim);
     ctx.ks.mark_dirty(1);
-    notify::event(ctx, notify::HASH, "hincrby", key);
     ctx.out.int(next);
+    notify::event(ctx, notify::HASH, "hincrby", key);
     Ok(())
 }
 
@@ -865,8 +867,8 @@ pub fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let next = hincr_by_float(cur.as_deref(), incr).map_err(|e| Error::msg(e.message()))?;
     h.set(field, &next, lim);
     ctx.ks.mark_dirty(1);
-    notify::event(ctx, notify::HASH, "hincrbyfloat", key);
     ctx.out.bulk(&next);
+    notify::event(ctx, notify::HASH, "hincrbyfloat", key);
     Ok(())
 }
 

@@ -1139,8 +1139,9 @@ pub fn lmove_core(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> 
         let Some(v) = l.pop_with(from.front(), |e| e.to_small()) else { return Ok(false) };
         l.grow_encoding(fill, v.len(), 1);
         l.push_entry(&v, to.front(), fill);
-        ctx.out.bulk(&v);
+        // Redis's order: the push's event, the reply, the pop's event.
         notify::event(ctx, notify::LIST, push_event(to.front()), dst);
+        ctx.out.bulk(&v);
         notify::event(ctx, notify::LIST, pop_event(from), src);
     } else {
         write_list(&mut ctx.ks, dst)?; // WRONGTYPE before popping
@@ -1148,8 +1149,9 @@ pub fn lmove_core(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> 
         let Some(l) = write_list(&mut ctx.ks, src)? else { return Ok(false) };
         let Some(v) = l.pop_with(from.front(), |e| e.to_small()) else { return Ok(false) };
         push_or_create(&mut ctx.ks, dst, &[&v], to.front(), fill);
-        ctx.out.bulk(&v);
+        // Redis's order: the push's event, the reply, the pop's event.
         notify::event(ctx, notify::LIST, push_event(to.front()), dst);
+        ctx.out.bulk(&v);
         notify::event(ctx, notify::LIST, pop_event(from), src);
         after_removal(ctx, src, fill);
     }
@@ -1185,8 +1187,10 @@ fn push_generic(ctx: &mut Ctx, front: bool, only_existing: bool) -> CmdResult {
     }
     let n = push_or_create(&mut ctx.ks, key, items, front, fill);
     ctx.ks.mark_dirty(items.len() as u64);
-    notify::event(ctx, notify::LIST, push_event(front), key);
+    // Redis replies before it notifies (a RESP3 client subscribed to its own events sees
+    // the reply first).
     ctx.out.int(n as i64);
+    notify::event(ctx, notify::LIST, push_event(front), key);
     Ok(())
 }
 
@@ -1275,8 +1279,8 @@ pub fn lset(ctx: &mut Ctx) -> CmdResult {
     }
     l.shrink_encoding(fill);
     ctx.ks.mark_dirty(1);
-    notify::event(ctx, notify::LIST, "lset", key);
     ctx.out.ok();
+    notify::event(ctx, notify::LIST, "lset", key);
     Ok(())
 }
 

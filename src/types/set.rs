@@ -985,6 +985,8 @@ pub fn sscan(ctx: &mut Ctx) -> CmdResult {
 /// result is empty; reply with the result's size.
 fn store(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
     let n = result.len();
+    // Redis replies before it notifies.
+    ctx.out.int(n as i64);
     if n == 0 {
         if ctx.ks.delete(dst) {
             ctx.ks.mark_dirty(1);
@@ -995,7 +997,6 @@ fn store(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
         ctx.ks.mark_dirty(1);
         notify::event(ctx, notify::SET, event, dst);
     }
-    ctx.out.int(n as i64);
 }
 
 /// What SINTER computes: the reply (members in the smallest set's order), a count, or a
@@ -1098,6 +1099,16 @@ pub fn sinterstore(ctx: &mut Ctx) -> CmdResult {
     inter(&l, &mut out, lim);
     l.restore(ctx);
     let InterOut::Build(result, _) = out else { return Ok(()) };
+    if result.is_empty() {
+        // Redis's SINTERSTORE deletes (and notifies) before it replies, unlike
+        // SUNIONSTORE / SDIFFSTORE.
+        if ctx.ks.delete(dst) {
+            ctx.ks.mark_dirty(1);
+            notify::event(ctx, notify::GENERIC, "del", dst);
+        }
+        ctx.out.int(0);
+        return Ok(());
+    }
     store(ctx, dst, result, "sinterstore");
     Ok(())
 }

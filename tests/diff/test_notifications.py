@@ -319,3 +319,40 @@ def test_blocked_clients_served(pair, flags):
                 x.close()
     want, got = results
     assert got == want, "served blocked clients' notifications differ:\n" + diff_text(want, got)
+
+
+def self_run(server, commands):
+    """A RESP3 client subscribed to its own keyspace events runs `commands`: everything it
+    receives per command (events and reply, in order) up to a PING's PONG."""
+    c = RawConnection(server.port)
+    try:
+        c.command("FLUSHALL")
+        c.command("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        c.command("HELLO", "3")
+        c.command("PSUBSCRIBE", "__key*@0__:*")
+        out = []
+        for cmd in commands:
+            c.send_command(*cmd)
+            c.send_command("PING")
+            got = []
+            while True:
+                r = c.read_reply()
+                if r == b"+PONG\r\n":
+                    break
+                # Where the reply sits is compared here, not what it is (SPOP is random).
+                got.append(r if r.startswith(b">") else b"<reply>")
+            out.append((cmd, got))
+        c.command("CONFIG", "SET", "notify-keyspace-events", "")
+        return out
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f != "multi"])
+def test_own_events_where_redis_puts_them(pair, family):
+    """Events of a RESP3 client's own commands sit in its reply stream where Redis puts
+    them: before or after the command's reply, as each Redis command emits them."""
+    want, got = [self_run(s, FAMILIES[family]) for s in pair]
+    bad = [f"{' '.join(map(str, c))}:\n   redis {[show(x) for x in w]!r}\n   {subject_name()} {[show(x) for x in g]!r}"
+           for (c, w), (_, g) in zip(want, got) if w != g]
+    assert not bad, "own events misplaced:\n" + "\n".join(bad)

@@ -18,7 +18,7 @@ use crate::keyspace::bytes::CompactBytes;
 use crate::keyspace::value::Value;
 use crate::keyspace::{Access, SetExpire};
 use crate::resp::write::ReplyWriter;
-use crate::server::{notify, Server, TypeLimits};
+use crate::server::{notify, TypeLimits};
 use crate::types::hash::{Elem, Probe};
 use crate::types::set::Set;
 use crate::util::number::{parse_f64, write_f64};
@@ -204,9 +204,7 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
         last = score;
     }
     ctx.ks.mark_dirty((added + updated) as u64);
-    if added + updated > 0 {
-        notify::event(ctx, notify::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
-    }
+    // Redis replies, then notifies.
     if f.incr {
         if processed > 0 {
             ctx.out.double(last);
@@ -215,6 +213,9 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
         }
     } else {
         ctx.out.int(if f.ch { added + updated } else { added });
+    }
+    if added + updated > 0 {
+        notify::event(ctx, notify::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
     }
     Ok(())
 }
@@ -470,19 +471,19 @@ fn range_generic(ctx: &mut Ctx, first: usize, dst: Option<&[u8]>, by: Option<By>
 /// Store a sorted result at `dst` (or delete `dst` when empty) and reply its size.
 fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, CompactBytes)>, event: &str) -> CmdResult {
     let n = items.len();
+    // Redis replies before it notifies.
+    ctx.out.int(n as i64);
     if n == 0 {
         if ctx.ks.delete(dst) {
             ctx.ks.mark_dirty(1);
             notify::event(ctx, notify::GENERIC, "del", dst);
         }
-        ctx.out.int(0);
         return Ok(());
     }
     let z = ZSet::from_sorted(items, limits(ctx));
     ctx.ks.set(dst, Value::ZSet(Box::new(z)), SetExpire::Clear);
     ctx.ks.mark_dirty(1);
     notify::event(ctx, notify::ZSET, event, dst);
-    ctx.out.int(n as i64);
     Ok(())
 }
 
@@ -575,13 +576,16 @@ pub enum PopShape {
     KeyNested,
 }
 
-/// Pop up to `count` (>= 1) elements from the lowest (or highest) end of the sorted set
-/// at `key` and write the reply in `shape`; deletes the key when it empties. The caller
-/// has checked that `key` holds a sorted set. Returns the number of elements popped
-/// (0 if the key is missing or not a sorted set, and then nothing is written).
-pub fn pop_reply(srv: &Server, ks: &mut Access, out: &mut ReplyWriter, key: &[u8], max: bool, count: usize, shape: PopShape) -> usize {
-    let Some(Value::ZSet(z)) = ks.get_mut(key).map(|e| &mut e.value) else { return 0 };
+/// Pop up to `count` members of the sorted set at `key` (which exists) and reply in
+/// `shape`, with the events where Redis emits them: the pop event after the reply's
+/// header (a RESP3 client subscribed to its own events sees it there), `del` at the end if
+/// the set is now empty. Returns how many were popped.
+pub fn pop_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: usize, shape: PopShape) -> usize {
+    let Some(Value::ZSet(z)) = ctx.ks.get_mut(key).map(|e| &mut e.value) else { return 0 };
     let n = count.min(z.len());
+    let popped: Vec<(f64, CompactBytes)> = (0..n).map_while(|_| z.pop(max)).collect();
+    let empty = z.is_empty();
+    let out = &mut *ctx.out;
     match shape {
         PopShape::Flat => out.array(n * 2),
         PopShape::Nested => out.array(n),
@@ -595,23 +599,20 @@ pub fn pop_reply(srv: &Server, ks: &mut Access, out: &mut ReplyWriter, key: &[u8
             out.array(n);
         }
     }
+    notify::event(ctx, notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
     let nested = matches!(shape, PopShape::Nested | PopShape::KeyNested);
-    for _ in 0..n {
-        let Some((score, member)) = z.pop(max) else { break };
+    let out = &mut *ctx.out;
+    for (score, member) in &popped {
         if nested {
             out.array(2);
         }
-        out.bulk(&member);
-        out.double(score);
+        out.bulk(member);
+        out.double(*score);
     }
-    let empty = z.is_empty();
-    let db = ks.db;
-    notify::notify_srv(srv, notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key, db);
     if empty {
-        ks.delete(key);
-        notify::notify_srv(srv, notify::GENERIC, "del", key, db);
+        notify::delete(ctx, key);
     }
-    ks.mark_dirty(n as u64);
+    ctx.ks.mark_dirty(n as u64);
     n
 }
 
@@ -631,7 +632,7 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
         return Ok(());
     }
     let shape = if ctx.out.resp3 && count.is_some() { PopShape::Nested } else { PopShape::Flat };
-    pop_reply(ctx.srv, &mut ctx.ks, ctx.out, key, max, count.unwrap_or(1) as usize, shape);
+    pop_reply(ctx, key, max, count.unwrap_or(1) as usize, shape);
     Ok(())
 }
 
@@ -687,7 +688,7 @@ pub fn zmpop(ctx: &mut Ctx) -> CmdResult {
     let (keys, max, count) = parse_mpop(ctx.args, 1)?;
     for key in keys {
         if write(&mut ctx.ks, key)?.is_some() {
-            pop_reply(ctx.srv, &mut ctx.ks, ctx.out, key, max, count, PopShape::KeyNested);
+            pop_reply(ctx, key, max, count, PopShape::KeyNested);
             return Ok(());
         }
     }
@@ -1129,7 +1130,7 @@ fn bzpop(ctx: &mut Ctx, max: bool) -> CmdResult {
     let keys = &args[1..n - 1];
     for key in keys {
         if write(&mut ctx.ks, key)?.is_some() {
-            pop_reply(ctx.srv, &mut ctx.ks, ctx.out, key, max, 1, PopShape::KeyFlat);
+            pop_reply(ctx, key, max, 1, PopShape::KeyFlat);
             return Ok(());
         }
     }
@@ -1152,7 +1153,7 @@ pub fn bzmpop(ctx: &mut Ctx) -> CmdResult {
     let timeout = crate::command::blocking::parse_timeout(ctx.args[1])?;
     for key in &keys {
         if write(&mut ctx.ks, key)?.is_some() {
-            pop_reply(ctx.srv, &mut ctx.ks, ctx.out, key, max, count, PopShape::KeyNested);
+            pop_reply(ctx, key, max, count, PopShape::KeyNested);
             return Ok(());
         }
     }
