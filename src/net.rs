@@ -357,7 +357,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                             dispatch::execute(srv, client, &argv, &mut out, &mut clock);
                         }
                         if let Some(e) = proto_error {
-                            out.error(&e.message());
+                            out.line_bytes(b'-', &e.message());
                             close = true;
                             break;
                         }
@@ -397,7 +397,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     break;
                 }
                 Err(e) => {
-                    out.error(&e.message());
+                    out.line_bytes(b'-', &e.message());
                     close = true;
                     break;
                 }

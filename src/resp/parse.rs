@@ -31,20 +31,26 @@ pub enum ProtoError {
 }
 
 impl ProtoError {
-    pub fn message(&self) -> String {
-        match self {
-            ProtoError::TooBigInline => "ERR Protocol error: too big inline request".into(),
-            ProtoError::UnbalancedQuotes => "ERR Protocol error: unbalanced quotes in request".into(),
-            ProtoError::TooBigMbulkCount => "ERR Protocol error: too big mbulk count string".into(),
-            ProtoError::InvalidMbulkLen => "ERR Protocol error: invalid multibulk length".into(),
-            ProtoError::UnauthMbulkLen => "ERR Protocol error: unauthenticated multibulk length".into(),
+    /// The error line's text as Redis writes it: the offending byte of "expected '$'" is
+    /// sent as is, even when it is not ASCII.
+    pub fn message(&self) -> Vec<u8> {
+        let text = match self {
+            ProtoError::TooBigInline => "ERR Protocol error: too big inline request",
+            ProtoError::UnbalancedQuotes => "ERR Protocol error: unbalanced quotes in request",
+            ProtoError::TooBigMbulkCount => "ERR Protocol error: too big mbulk count string",
+            ProtoError::InvalidMbulkLen => "ERR Protocol error: invalid multibulk length",
+            ProtoError::UnauthMbulkLen => "ERR Protocol error: unauthenticated multibulk length",
             ProtoError::ExpectedDollar(c) => {
-                format!("ERR Protocol error: expected '$', got '{}'", *c as char)
+                let mut m = b"ERR Protocol error: expected '$', got '".to_vec();
+                m.push(*c);
+                m.push(b'\'');
+                return m;
             }
-            ProtoError::TooBigBulkCount => "ERR Protocol error: too big bulk count string".into(),
-            ProtoError::InvalidBulkLen => "ERR Protocol error: invalid bulk length".into(),
-            ProtoError::UnauthBulkLen => "ERR Protocol error: unauthenticated bulk length".into(),
-        }
+            ProtoError::TooBigBulkCount => "ERR Protocol error: too big bulk count string",
+            ProtoError::InvalidBulkLen => "ERR Protocol error: invalid bulk length",
+            ProtoError::UnauthBulkLen => "ERR Protocol error: unauthenticated bulk length",
+        };
+        text.as_bytes().to_vec()
     }
 }
 
