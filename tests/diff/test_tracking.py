@@ -242,3 +242,81 @@ def limit_run(server):
 def test_table_limit(pair):
     want = same_on_both(pair, limit_run)
     assert want[1] == 6
+
+
+def churn(server, seconds):
+    """Tracking clients of every mode come and go (some with a REDIRECT target that goes
+    away) while writers modify the keys they read and the table limit changes: the server
+    must answer everyone throughout, and count no tracking client once they are all gone."""
+    import random
+    import threading
+
+    stop = time.time() + seconds
+    errors = []
+
+    def tracker(i):
+        rnd = random.Random(i)
+        try:
+            while time.time() < stop:
+                c = RawConnection(server.port)
+                c.command("HELLO", "3")
+                mode = rnd.choice([[], ["BCAST"], ["BCAST", "PREFIX", "k1"], ["NOLOOP"], ["OPTIN"], ["OPTOUT"]])
+                assert c.command("CLIENT", "TRACKING", "on", *mode) == b"+OK\r\n"
+                for _ in range(rnd.randint(10, 100)):
+                    k = f"k{rnd.randint(0, 30)}"
+                    c.send_command(*rnd.choice([("GET", k), ("SET", k, "v"), ("MGET", k, "k1"), ("EXPIRE", k, "1"),
+                                                ("CLIENT", "CACHING", "yes"), ("FLUSHDB",)]))
+                    pushes_until_pong(c)
+                c.close()
+        except Exception as e:  # reported below
+            errors.append(repr(e))
+
+    def redirector(i):
+        rnd = random.Random(100 + i)
+        try:
+            while time.time() < stop:
+                target = RawConnection(server.port)
+                tid = client_id(target)
+                target.command("SUBSCRIBE", "__redis__:invalidate")
+                c = RawConnection(server.port)
+                assert c.command("CLIENT", "TRACKING", "on", "REDIRECT", tid) == b"+OK\r\n"
+                for n in range(40):
+                    if n == 20 and rnd.random() < 0.5:
+                        target.close()
+                    c.command("GET", f"k{rnd.randint(0, 30)}")
+                c.close()
+                target.close()
+        except Exception as e:
+            errors.append(repr(e))
+
+    def writer(i):
+        rnd = random.Random(200 + i)
+        c = RawConnection(server.port)
+        try:
+            while time.time() < stop:
+                c.command("SET", f"k{rnd.randint(0, 30)}", "x")
+                if rnd.random() < 0.01:
+                    c.command("CONFIG", "SET", "tracking-table-max-keys", str(rnd.choice([0, 5, 100])))
+        except Exception as e:
+            errors.append(repr(e))
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=f, args=(i,)) for f, n in ((tracker, 4), (redirector, 2), (writer, 2)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 30)
+    c = RawConnection(server.port)
+    c.command("CONFIG", "SET", "tracking-table-max-keys", "1000000")
+    wait = time.time() + 5
+    while info_fields(c, "clients", "tracking_clients") != ["tracking_clients:0"] and time.time() < wait:
+        time.sleep(0.05)
+    result = (errors[:3], sum(t.is_alive() for t in threads), c.command("PING"), info_fields(c, "clients", "tracking_clients"))
+    c.close()
+    return result
+
+
+def test_churn_under_concurrency(pair):
+    want = same_on_both(pair, churn, 3)
+    assert want == ([], 0, b"+PONG\r\n", ["tracking_clients:0"])
