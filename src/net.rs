@@ -86,44 +86,96 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
         let s = srv.clone();
         std::thread::Builder::new().name("cron".into()).spawn(move || s.cron())?;
     }
+    let listeners = match bind_all(&srv, &binds, port) {
+        Ok(l) => l,
+        Err(e) => {
+            log(&srv, &format!("Warning: Could not create server TCP listening socket {e}"));
+            std::process::exit(1);
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Relisten>();
+    *srv.rebind.lock() = Some(tx);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async move {
-        let mut listeners = Vec::new();
-        for b in &binds {
-            let host = b.trim_start_matches('-');
-            let host = match host {
-                "*" => "0.0.0.0",
-                "::*" => "::",
-                h => h,
-            };
-            let optional = b.starts_with('-');
-            let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-            match listen(&addr) {
-                Ok(l) => listeners.push(l),
-                Err(e) if optional => log(&srv, &format!("Warning: could not bind {addr}: {e}")),
-                Err(e) => {
-                    log(&srv, &format!("Warning: Could not create server TCP listening socket {addr}: {e}"));
-                    std::process::exit(1);
-                }
-            }
-        }
         log(&srv, &format!("Ready to accept connections tcp (port {port}, {threads} threads)"));
-        let mut tasks = Vec::new();
-        for l in listeners {
-            let srv = srv.clone();
-            let handles = handles.clone();
-            tasks.push(tokio::spawn(accept_loop(srv, l, handles)));
-        }
-        for t in tasks {
-            let _ = t.await;
+        let spawn_all = |listeners: Vec<std::net::TcpListener>| {
+            listeners
+                .into_iter()
+                .filter_map(|l| TcpListener::from_std(l).ok())
+                .map(|l| tokio::spawn(accept_loop(srv.clone(), l, handles.clone())))
+                .collect::<Vec<_>>()
+        };
+        let mut tasks = spawn_all(listeners);
+        // CONFIG SET port / bind: the new sockets replace the old ones, which are closed
+        // (their accept tasks gone) before the sender is told.
+        while let Some((listeners, done)) = rx.recv().await {
+            for t in tasks.drain(..) {
+                t.abort();
+                let _ = t.await;
+            }
+            tasks = spawn_all(listeners);
+            let _ = done.send(());
         }
     });
     Ok(())
 }
 
+/// Listening sockets for `binds` (Redis's bind syntax: "*" and "::*" for every IPv4 / IPv6
+/// address, a leading '-' for an address that may be missing) on `port`.
+fn bind_all(srv: &Server, binds: &[String], port: u16) -> Result<Vec<std::net::TcpListener>, String> {
+    let mut listeners = Vec::new();
+    for b in binds {
+        let host = b.trim_start_matches('-');
+        let host = match host {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            h => h,
+        };
+        let optional = b.starts_with('-');
+        let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        match listen(&addr) {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => log(srv, &format!("Warning: could not bind {addr}: {e}")),
+            Err(e) => return Err(format!("{addr}: {e}")),
+        }
+    }
+    Ok(listeners)
+}
+
+/// New listening sockets for the accept thread, and how it says the old ones are closed.
+pub type Relisten = (Vec<std::net::TcpListener>, std::sync::mpsc::Sender<()>);
+
+/// Hand `listeners` to the accept thread in place of the current ones; back once the old
+/// sockets are closed.
+fn relisten(srv: &Server, listeners: Vec<std::net::TcpListener>) -> Result<(), String> {
+    let (done, wait) = std::sync::mpsc::channel();
+    let sent = srv.rebind.lock().as_ref().map(|tx| tx.send((listeners, done)).is_ok());
+    if sent != Some(true) {
+        return Err("not listening".into());
+    }
+    wait.recv_timeout(Duration::from_secs(5)).map_err(|_| "the accept thread did not answer".to_string())
+}
+
+/// CONFIG SET port / bind, as Redis: close the listening sockets, listen on the new
+/// addresses (all of them), and on failure listen on the old ones again. Connections
+/// already open stay.
+pub fn rebind(srv: &Server, old: (&[String], u16), new: (&[String], u16)) -> Result<(), String> {
+    relisten(srv, Vec::new())?;
+    match bind_all(srv, new.0, new.1) {
+        Ok(listeners) => relisten(srv, listeners),
+        Err(e) => {
+            log(srv, &format!("Warning: Could not create server TCP listening socket {e}"));
+            if let Ok(listeners) = bind_all(srv, old.0, old.1) {
+                let _ = relisten(srv, listeners);
+            }
+            Err(e)
+        }
+    }
+}
+
 /// A listening socket like Redis's: SO_REUSEADDR, IPV6_V6ONLY on IPv6 (so "*" and "::*"
 /// can both be bound), backlog 511 (tcp-backlog's default).
-fn listen(addr: &str) -> std::io::Result<TcpListener> {
+fn listen(addr: &str) -> std::io::Result<std::net::TcpListener> {
     use std::net::ToSocketAddrs;
     let sa = addr
         .to_socket_addrs()?
@@ -138,7 +190,7 @@ fn listen(addr: &str) -> std::io::Result<TcpListener> {
     sock.set_nonblocking(true)?;
     sock.bind(&sa.into())?;
     sock.listen(511)?;
-    TcpListener::from_std(sock.into())
+    Ok(sock.into())
 }
 
 /// Apply tcp-keepalive (seconds; 0 = off) to an accepted connection.

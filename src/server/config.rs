@@ -1249,10 +1249,37 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             return Err(set_failed(shown, &reason));
         }
     }
+    rebind_if_changed(ctx.srv, &trial)?;
     *ctx.srv.config.write() = trial;
     ctx.srv.refresh_hot_config();
     ctx.out.ok();
     Ok(())
+}
+
+/// CONFIG SET port / bind take effect at once, as in Redis: listen on the new addresses
+/// before the setting is stored; if that fails nothing changes (Redis's errors).
+fn rebind_if_changed(srv: &crate::server::Server, trial: &Config) -> Result<(), Error> {
+    // (binds, port) of a configuration; port 0 means no TCP listening.
+    let listen_on = |c: &Config| {
+        let port = c.int("port");
+        let binds: Vec<String> = if port == 0 { Vec::new() } else { c.str("bind").split_whitespace().map(str::to_string).collect() };
+        (binds, port as u16)
+    };
+    let (old, port_changed) = {
+        let cur = srv.config.read();
+        if cur.int("port") == trial.int("port") && cur.str("bind") == trial.str("bind") {
+            return Ok(());
+        }
+        (listen_on(&cur), cur.int("port") != trial.int("port"))
+    };
+    let new = listen_on(trial);
+    crate::net::rebind(srv, (&old.0, old.1), (&new.0, new.1)).map_err(|_| {
+        if port_changed {
+            set_failed("port", "Unable to listen on this port. Check server logs.")
+        } else {
+            set_failed("bind", "Failed to bind to specified addresses.")
+        }
+    })
 }
 
 /// What Redis's apply functions do after a CONFIG SET: TLS cannot be turned on (we have

@@ -152,6 +152,8 @@ pub struct Server {
     pub pubsub: pubsub::PubSub,
     pub monitors: pubsub::Monitors,
     pub tracking: tracking::Tracking,
+    /// Where CONFIG SET port / bind sends new listening sockets (net::rebind).
+    pub rebind: Mutex<Option<tokio::sync::mpsc::UnboundedSender<crate::net::Relisten>>>,
     /// DEBUG SET-ACTIVE-EXPIRE: the cron expires keys in the background.
     pub active_expire: AtomicBool,
     /// client-output-buffer-limit, pubsub class: (hard bytes, soft bytes, soft seconds).
@@ -203,6 +205,7 @@ impl Server {
             monitors: pubsub::Monitors::default(),
             tracking: tracking::Tracking::default(),
             active_expire: AtomicBool::new(true),
+            rebind: Mutex::new(None),
             pubsub_limit: [AtomicI64::new(32 << 20), AtomicI64::new(8 << 20), AtomicI64::new(60)],
             normal_limit: [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)],
             notify_flags: Arc::new(AtomicU32::new(0)),
