@@ -143,9 +143,25 @@ pub struct Keyspace {
     /// Called when a key expires (lazily or actively) and when a key is created, so the
     /// server can emit keyspace notifications without this layer knowing about it.
     pub on_event: OnceLock<EventHook>,
-    /// Some client turned CLIENT TRACKING on (ever): writes report the keys they modify
-    /// (`KeyEvent::Modified`) so the server can invalidate them.
-    pub track_writes: std::sync::atomic::AtomicBool,
+    /// How much client-side caching state the server keeps: while there is some, writes
+    /// report the keys they modify (`KeyEvent::Modified`) so it can invalidate them.
+    pub tracking: std::sync::Arc<TrackingCounts>,
+}
+
+/// Keys in the server's tracking table and BCAST prefixes (kept by server::tracking). A
+/// key is counted before the reading command releases its shard, so a writer that locks
+/// the shard afterwards sees the count and reports its write.
+#[derive(Default)]
+pub struct TrackingCounts {
+    pub keys: std::sync::atomic::AtomicUsize,
+    pub prefixes: std::sync::atomic::AtomicUsize,
+}
+
+impl TrackingCounts {
+    pub fn active(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.keys.load(Relaxed) > 0 || self.prefixes.load(Relaxed) > 0
+    }
 }
 
 /// What a keyspace event hook is told.
@@ -158,7 +174,7 @@ pub enum KeyEvent {
     /// A read lookup found no key (Redis's lookupKeyRead miss).
     Miss,
     /// A command modified the key (Redis's signalModifiedKey); only reported once
-    /// `track_writes` is set.
+    /// client-side caching state exists (`tracking`).
     Modified,
 }
 
@@ -199,7 +215,7 @@ impl Keyspace {
             gates: (0..gates).map(|_| RwLock::new(())).collect(),
             dirty: crate::util::counter::Counter::new(gates + 1),
             on_event: OnceLock::new(),
-            track_writes: std::sync::atomic::AtomicBool::new(false),
+            tracking: Default::default(),
         }
     }
 
@@ -355,7 +371,7 @@ pub struct Access<'a> {
     /// flagged if the command turns out to have modified something (`signal_touched`).
     /// With `track`, every key looked up for writing, reported as `KeyEvent::Modified`.
     pub touched: Vec<(usize, Vec<u8>)>,
-    /// Report modified keys (the keyspace's `track_writes` when the access began).
+    /// Report modified keys (client-side caching state existed when the access began).
     track: bool,
     /// The client whose command this access serves (0: the server), for key events.
     pub client: u64,
@@ -366,7 +382,7 @@ pub struct Access<'a> {
 
 impl<'a> Access<'a> {
     fn new(ks: &'a Keyspace, db: usize, guards: Guards<'a>, exclusive: bool, now_ms: i64) -> Self {
-        let track = ks.track_writes.load(std::sync::atomic::Ordering::Relaxed);
+        let track = ks.tracking.active();
         Access {
             ks,
             guards,

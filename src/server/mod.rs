@@ -172,8 +172,10 @@ impl Server {
         for _ in 0..40 {
             run_id.push(char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'));
         }
+        let ks = Keyspace::new(databases, SHARD_BITS, threads + 1);
+        let tracking = tracking::Tracking::new(ks.tracking.clone());
         let srv = Server {
-            ks: Keyspace::new(databases, SHARD_BITS, threads + 1),
+            ks,
             stats: Stats::new(threads + 2),
             config: RwLock::new(config),
             commands: CommandTable::build(threads + 2),
@@ -203,7 +205,7 @@ impl Server {
             scripting: scripting::Scripting::new(),
             pubsub: pubsub::PubSub::default(),
             monitors: pubsub::Monitors::default(),
-            tracking: tracking::Tracking::default(),
+            tracking,
             active_expire: AtomicBool::new(true),
             rebind: Mutex::new(None),
             pubsub_limit: [AtomicI64::new(32 << 20), AtomicI64::new(8 << 20), AtomicI64::new(60)],

@@ -111,7 +111,7 @@ pub fn install_hook(srv: &Arc<Server>) {
             return;
         }
         let Some(s) = w.upgrade() else { return };
-        let invalidate = maybe_tracked && s.ks.track_writes.load(Ordering::Relaxed);
+        let invalidate = maybe_tracked && s.ks.tracking.active();
         if notify {
             match ev {
                 KeyEvent::Expired => notify_srv(&s, EXPIRED, "expired", key, db),

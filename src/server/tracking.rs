@@ -35,7 +35,7 @@ use super::client::{Client, ClientHandle};
 use super::Server;
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
-use crate::keyspace::key_hash;
+use crate::keyspace::{key_hash, TrackingCounts};
 
 const TABLE_SHARDS: usize = 64;
 const CHANNEL: &[u8] = b"__redis__:invalidate";
@@ -69,13 +69,14 @@ struct Prefix {
 
 pub struct Tracking {
     table: Vec<Mutex<HashMap<Vec<u8>, Vec<u64>>>>,
-    /// Keys in the table, and (key, client) pairs (INFO tracking_total_keys / _items).
-    keys: AtomicUsize,
+    /// Keys in the table and BCAST prefixes (INFO tracking_total_keys / _prefixes), shared
+    /// with the keyspace, which reports writes while they are not both 0.
+    counts: Arc<TrackingCounts>,
+    /// (key, client) pairs in the table (INFO tracking_total_items).
     items: AtomicUsize,
     /// Clients with tracking on (INFO tracking_clients).
     clients: AtomicUsize,
     prefixes: Mutex<BTreeMap<Vec<u8>, Prefix>>,
-    nprefixes: AtomicUsize,
     /// Some prefix has keys waiting for the broadcast.
     bcast_pending: AtomicBool,
     /// tracking-table-max-keys (0: no limit).
@@ -85,23 +86,20 @@ pub struct Tracking {
     limit_rounds: AtomicUsize,
 }
 
-impl Default for Tracking {
-    fn default() -> Tracking {
+impl Tracking {
+    pub fn new(counts: Arc<TrackingCounts>) -> Tracking {
         Tracking {
             table: (0..TABLE_SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            keys: AtomicUsize::new(0),
+            counts,
             items: AtomicUsize::new(0),
             clients: AtomicUsize::new(0),
             prefixes: Mutex::new(BTreeMap::new()),
-            nprefixes: AtomicUsize::new(0),
             bcast_pending: AtomicBool::new(false),
             max_keys: AtomicUsize::new(1_000_000),
             limit_rounds: AtomicUsize::new(0),
         }
     }
-}
 
-impl Tracking {
     fn shard(&self, key: &[u8]) -> &Mutex<HashMap<Vec<u8>, Vec<u64>>> {
         &self.table[(key_hash(key) % TABLE_SHARDS as u64) as usize]
     }
@@ -110,9 +108,9 @@ impl Tracking {
     pub fn figures(&self) -> (usize, usize, usize, usize) {
         (
             self.clients.load(Ordering::Relaxed),
-            self.keys.load(Ordering::Relaxed),
+            self.counts.keys.load(Ordering::Relaxed),
             self.items.load(Ordering::Relaxed),
-            self.nprefixes.load(Ordering::Relaxed),
+            self.counts.prefixes.load(Ordering::Relaxed),
         )
     }
 
@@ -122,18 +120,18 @@ impl Tracking {
             let mut t = s.lock();
             let (k, i) = (t.len(), t.values().map(Vec::len).sum::<usize>());
             t.clear();
-            self.keys.fetch_sub(k, Ordering::Relaxed);
+            self.counts.keys.fetch_sub(k, Ordering::Relaxed);
             self.items.fetch_sub(i, Ordering::Relaxed);
         }
     }
 
     /// Remove `key` from the table; the ids that had it.
     fn take(&self, key: &[u8]) -> Option<Vec<u64>> {
-        if self.keys.load(Ordering::Relaxed) == 0 {
+        if self.counts.keys.load(Ordering::Relaxed) == 0 {
             return None;
         }
         let ids = self.shard(key).lock().remove(key)?;
-        self.keys.fetch_sub(1, Ordering::Relaxed);
+        self.counts.keys.fetch_sub(1, Ordering::Relaxed);
         self.items.fetch_sub(ids.len(), Ordering::Relaxed);
         Some(ids)
     }
@@ -220,7 +218,7 @@ pub fn remember(srv: &Server, h: &ClientHandle, keys: &[&[u8]]) {
     for key in keys {
         let mut shard = t.shard(key).lock();
         let ids = shard.entry(key.to_vec()).or_insert_with(|| {
-            t.keys.fetch_add(1, Ordering::Relaxed);
+            t.counts.keys.fetch_add(1, Ordering::Relaxed);
             Vec::new()
         });
         if !ids.contains(&h.id) {
@@ -234,7 +232,7 @@ pub fn remember(srv: &Server, h: &ClientHandle, keys: &[&[u8]]) {
 /// that may cache it, and note it for the BCAST prefixes it falls under.
 pub fn invalidate(srv: &Server, key: &[u8], writer: u64, bcast: bool) {
     let t = &srv.tracking;
-    if bcast && t.nprefixes.load(Ordering::Relaxed) > 0 {
+    if bcast && t.counts.prefixes.load(Ordering::Relaxed) > 0 {
         let mut prefixes = t.prefixes.lock();
         for (p, state) in prefixes.iter_mut() {
             if key.starts_with(p) {
@@ -307,14 +305,14 @@ pub fn broadcast(srv: &Server) {
 /// keys, invalidating them, with an effort that grows while the limit stays exceeded.
 fn limit(srv: &Server, max: usize) {
     let t = &srv.tracking;
-    if t.keys.load(Ordering::Relaxed) <= max {
+    if t.counts.keys.load(Ordering::Relaxed) <= max {
         t.limit_rounds.store(0, Ordering::Relaxed);
         return;
     }
     let mut effort = 100 * (t.limit_rounds.load(Ordering::Relaxed) + 1);
     let start = rand::random::<usize>();
     let mut i = 0;
-    while effort > 0 && t.keys.load(Ordering::Relaxed) > 0 {
+    while effort > 0 && t.counts.keys.load(Ordering::Relaxed) > 0 {
         effort -= 1;
         let shard = &t.table[(start + i) % TABLE_SHARDS];
         i += 1;
@@ -322,7 +320,7 @@ fn limit(srv: &Server, max: usize) {
         if let Some(key) = victim {
             invalidate(srv, &key, 0, false);
         }
-        if t.keys.load(Ordering::Relaxed) <= max {
+        if t.counts.keys.load(Ordering::Relaxed) <= max {
             t.limit_rounds.store(0, Ordering::Relaxed);
             return;
         }
@@ -344,7 +342,7 @@ pub fn disable(srv: &Server, h: &ClientHandle) {
                 state.clients.remove(&h.id);
                 if state.clients.is_empty() {
                     prefixes.remove(p);
-                    srv.tracking.nprefixes.fetch_sub(1, Ordering::Relaxed);
+                    srv.tracking.counts.prefixes.fetch_sub(1, Ordering::Relaxed);
                 }
             }
         }
@@ -362,7 +360,7 @@ pub fn after_command(srv: &Server, client: &Client, name: &str) {
         client.handle.tracking.lock().caching = false;
     }
     let t = &srv.tracking;
-    let keys = t.keys.load(Ordering::Relaxed);
+    let keys = t.counts.keys.load(Ordering::Relaxed);
     if keys > 0 {
         let max = t.max_keys.load(Ordering::Relaxed);
         if max > 0 && keys > max {
@@ -477,7 +475,6 @@ pub fn tracking_cmd(ctx: &mut Ctx) -> CmdResult {
     let t = &srv.tracking;
     if !st.on {
         t.clients.fetch_add(1, Ordering::Relaxed);
-        srv.ks.track_writes.store(true, Ordering::Relaxed);
     }
     st.on = true;
     st.broken_redirect = false;
@@ -494,7 +491,7 @@ pub fn tracking_cmd(ctx: &mut Ctx) -> CmdResult {
                 continue;
             }
             let state = prefixes.entry(p.to_vec()).or_insert_with(|| {
-                t.nprefixes.fetch_add(1, Ordering::Relaxed);
+                t.counts.prefixes.fetch_add(1, Ordering::Relaxed);
                 Prefix::default()
             });
             state.clients.insert(h.id);
