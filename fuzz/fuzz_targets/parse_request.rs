@@ -103,7 +103,7 @@ fn run(chunks: &[&[u8]], limits: &Limits) -> (Vec<Event>, End) {
                     break;
                 }
                 Err(e) => {
-                    assert!(e.message().starts_with("ERR Protocol error: "));
+                    assert!(e.message().starts_with(b"ERR Protocol error: "));
                     return (events, End::Error(e));
                 }
             }
