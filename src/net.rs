@@ -460,6 +460,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         }
         if rbuf.len() > qlimit {
             log(srv, "Closing client that reached max query buffer length");
+            srv.stats.query_buffer_disconnections.add(client.worker, 1);
             close = true;
         }
         // BCAST invalidations of the keys this batch modified (Redis sends them once per
@@ -570,6 +571,8 @@ async fn wait_blocked(
                 Ok(n) => {
                     srv.stats.net_input_bytes.add(0, n as u64);
                     if rbuf.len() > qlimit {
+                        log(srv, "Closing client that reached max query buffer length");
+                        srv.stats.query_buffer_disconnections.add(0, 1);
                         w.cancel_with(None);
                         return false;
                     }

@@ -243,3 +243,36 @@ fn server_survives_garbage() {
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+fn info_field(c: &mut redis::Connection, name: &str) -> i64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
+    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).and_then(|v| v.trim().parse().ok()).unwrap()
+}
+
+/// Clients closed for their query or output buffer limits are counted in INFO stats
+/// (client_query_buffer_limit_disconnections / client_output_buffer_limit_disconnections,
+/// the fields later Redis versions report).
+#[test]
+fn buffer_limit_disconnections_are_counted() {
+    let s = Server::start(&[]);
+    let mut c = s.client();
+    assert_eq!(info_field(&mut c, "client_query_buffer_limit_disconnections"), 0);
+    assert_eq!(info_field(&mut c, "client_output_buffer_limit_disconnections"), 0);
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("client-query-buffer-limit").arg("1mb").query(&mut c).unwrap();
+    let mut raw = s.raw();
+    let mut big = b"*2\r\n$3\r\nSET\r\n$3000000\r\n".to_vec();
+    big.extend(std::iter::repeat(b'x').take(1_500_000));
+    let (_, closed) = exchange(&mut raw, &big, usize::MAX);
+    assert!(closed, "the query buffer limit closes the connection");
+    assert_eq!(info_field(&mut c, "client_query_buffer_limit_disconnections"), 1);
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("client-query-buffer-limit").arg("1gb").query(&mut c).unwrap();
+    let _: () = c.set("big", "y".repeat(3 << 20)).unwrap();
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("client-output-buffer-limit").arg("normal 1mb 0 0").query(&mut c).unwrap();
+    let mut raw = s.raw();
+    let (got, closed) = exchange(&mut raw, b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n", usize::MAX);
+    assert!(closed && got.len() < 3 << 20, "the output buffer limit closes the connection without the reply");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("client-output-buffer-limit").arg("normal 0 0 0").query(&mut c).unwrap();
+    assert_eq!(info_field(&mut c, "client_output_buffer_limit_disconnections"), 1);
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    assert_eq!(info_field(&mut c, "client_output_buffer_limit_disconnections"), 0);
+}

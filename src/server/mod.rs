@@ -37,6 +37,9 @@ pub struct Stats {
     pub rejected_calls: Counter,
     pub net_input_bytes: Counter,
     pub net_output_bytes: Counter,
+    /// Clients closed for client-query-buffer-limit / client-output-buffer-limit.
+    pub query_buffer_disconnections: Counter,
+    pub output_buffer_disconnections: Counter,
 }
 
 impl Stats {
@@ -48,6 +51,8 @@ impl Stats {
             rejected_calls: Counter::new(slots),
             net_input_bytes: Counter::new(slots),
             net_output_bytes: Counter::new(slots),
+            query_buffer_disconnections: Counter::new(slots),
+            output_buffer_disconnections: Counter::new(slots),
         }
     }
 
@@ -59,6 +64,8 @@ impl Stats {
             &self.rejected_calls,
             &self.net_input_bytes,
             &self.net_output_bytes,
+            &self.query_buffer_disconnections,
+            &self.output_buffer_disconnections,
         ] {
             c.reset();
         }

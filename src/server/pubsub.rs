@@ -342,6 +342,7 @@ pub fn drop_over_limit(srv: &Server, h: &ClientHandle) {
     if h.outbox.overflowed.swap(true, Ordering::Relaxed) {
         return;
     }
+    srv.stats.output_buffer_disconnections.add(0, 1);
     h.outbox.buf.lock().clear();
     h.outbox.late.lock().clear();
     for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
