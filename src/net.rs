@@ -489,6 +489,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             };
             // A client that does not read must still be droppable (CLIENT KILL, output
             // buffer limits): the write races the kill notification.
+            handle.writing.store(out.buf.len() as u64, Ordering::Relaxed);
             let written = tokio::select! {
                 r = stream.write_all(&out.buf) => r.is_ok(),
                 _ = handle.kill_notify.notified() => false,
@@ -497,6 +498,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     false
                 }
             };
+            handle.writing.store(0, Ordering::Relaxed);
             if !written {
                 return;
             }

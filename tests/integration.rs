@@ -276,3 +276,40 @@ fn buffer_limit_disconnections_are_counted() {
     let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
     assert_eq!(info_field(&mut c, "client_output_buffer_limit_disconnections"), 0);
 }
+
+fn info_clients_field(c: &mut redis::Connection, name: &str) -> i64 {
+    let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).and_then(|v| v.trim().parse().ok()).unwrap()
+}
+
+/// INFO clients shows the biggest pending input (a big request still arriving) and output
+/// (a subscriber that does not read), and 0 for idle clients.
+#[test]
+fn recent_max_buffers_show_pending_bytes() {
+    let s = Server::start(&[]);
+    let mut c = s.client();
+    assert_eq!(info_clients_field(&mut c, "client_recent_max_input_buffer"), 0);
+    assert_eq!(info_clients_field(&mut c, "client_recent_max_output_buffer"), 0);
+    let mut upload = s.raw();
+    let mut partial = b"*2\r\n$4\r\nECHO\r\n$1000000\r\n".to_vec();
+    partial.extend(std::iter::repeat(b'x').take(300_000));
+    upload.write_all(&partial).unwrap();
+    let slow = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    slow.set_recv_buffer_size(4096).unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", s.port).parse().unwrap();
+    slow.connect(&addr.into()).unwrap();
+    let mut slow: std::net::TcpStream = slow.into();
+    slow.write_all(b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let payload = "y".repeat(100_000);
+    for _ in 0..150 {
+        let _: i64 = c.publish("ch", &payload).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while info_clients_field(&mut c, "client_recent_max_input_buffer") < 300_000
+        || info_clients_field(&mut c, "client_recent_max_output_buffer") < 1_000_000
+    {
+        assert!(Instant::now() < deadline, "pending input/output not reported");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

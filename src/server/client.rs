@@ -37,6 +37,8 @@ pub struct ClientHandle {
     pub qbuf: AtomicU64,
     pub qbuf_free: AtomicU64,
     pub obl: AtomicU64,
+    /// Reply bytes being written to the socket right now (INFO client_recent_max_output_buffer).
+    pub writing: AtomicU64,
     pub tot_mem: AtomicU64,
     pub info: Mutex<SharedInfo>,
     /// The waiter while the client is blocked (for CLIENT UNBLOCK).
@@ -163,6 +165,7 @@ pub fn register(srv: &Server, addr: String, laddr: String, fd: i32) -> Arc<Clien
         qbuf: AtomicU64::new(0),
         qbuf_free: AtomicU64::new(0),
         obl: AtomicU64::new(0),
+        writing: AtomicU64::new(0),
         tot_mem: AtomicU64::new(0),
         info: Mutex::new(SharedInfo { last_cmd: "NULL", ..Default::default() }),
         blocked: Mutex::new(None),

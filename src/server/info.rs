@@ -79,10 +79,17 @@ fn section(srv: &Server, figures: &Figures, name: &str, out: &mut String) {
             );
         }
         "clients" => {
-            let n = srv.clients.lock().len();
+            // The biggest unparsed input and pending output among the clients now (Redis
+            // keeps the peak of the last seconds; both are 0 for idle clients).
+            let (n, max_in, max_out) = {
+                let clients = srv.clients.lock();
+                let max_in = clients.values().map(|h| h.qbuf.load(Ordering::Relaxed)).max();
+                let max_out = clients.values().map(|h| h.outbox.pending_bytes() + h.writing.load(Ordering::Relaxed) as usize).max();
+                (clients.len(), max_in.unwrap_or(0), max_out.unwrap_or(0))
+            };
             let _ = write!(
                 out,
-                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
+                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{max_in}\r\nclient_recent_max_output_buffer:{max_out}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
                 srv.maxclients.load(Ordering::Relaxed),
                 srv.blocked_clients.load(Ordering::Relaxed).max(0),
                 srv.tracking.figures().0,

@@ -44,6 +44,11 @@ impl Outbox {
         self.drain_around(out, out.len());
     }
 
+    /// Bytes waiting to be written (INFO client_recent_max_output_buffer).
+    pub fn pending_bytes(&self) -> usize {
+        self.buf.lock().len() + self.late.lock().len()
+    }
+
     /// After a command whose reply starts at `mark` in `out`: what was pushed to this client
     /// goes before the reply (Redis adds a client's own messages to its buffer while the
     /// command runs), `late` pushes after it.
