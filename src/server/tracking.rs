@@ -277,7 +277,9 @@ pub fn broadcast(srv: &Server) {
     if !t.bcast_pending.swap(false, Ordering::AcqRel) {
         return;
     }
-    let batches: Vec<(Vec<u64>, BTreeMap<Vec<u8>, u64>)> = {
+    // Per prefix with news: its clients, and the keys with who wrote them.
+    type Batch = (Vec<u64>, BTreeMap<Vec<u8>, u64>);
+    let batches: Vec<Batch> = {
         let mut prefixes = t.prefixes.lock();
         prefixes
             .values_mut()

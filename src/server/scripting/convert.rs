@@ -216,7 +216,8 @@ unsafe fn wrap(l: *mut ffi::lua_State, field: &str) {
 
 /// Push the `{err=...}` table of an error text (see `error_text`).
 ///
-/// SAFETY: as `push_bytes`.
+/// # Safety
+/// `l` is the running script's state, on this thread, with room on its stack.
 pub unsafe fn push_error_table(l: *mut ffi::lua_State, raw: &[u8]) {
     let text = error_text(raw);
     ffi::lua_createtable(l, 0, 1);
@@ -228,7 +229,8 @@ pub unsafe fn push_error_table(l: *mut ffi::lua_State, raw: &[u8]) {
 /// Push the Lua value of one complete reply onto the stack of the running script; false
 /// (nothing pushed) if the reply is malformed.
 ///
-/// SAFETY: `l` is the running script's state, on this thread.
+/// # Safety
+/// `l` is the running script's state, on this thread.
 pub unsafe fn push_reply(l: *mut ffi::lua_State, reply: &[u8]) -> bool {
     let top = ffi::lua_gettop(l);
     if (Reader { buf: reply, pos: 0 }).push(l, 0).is_none() {
