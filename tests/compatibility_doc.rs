@@ -14,7 +14,7 @@ fn note(name: &str) -> &'static str {
         "shutdown" => "no persistence yet: no RDB is written on exit (SAVE/NOSAVE accepted)",
         "flushall" => "no RDB save is triggered (persistence not built yet)",
         "lastsave" => "reports the start time until persistence exists",
-        "debug" => "only SLEEP and HELP",
+        "debug" => "only SLEEP, SET-ACTIVE-EXPIRE and HELP (which lists just those)",
         "info" => "latencystats section is empty; replication/persistence fields are static until those features exist; stats also has client_query_buffer_limit_disconnections and client_output_buffer_limit_disconnections (fields of later Redis versions); client_recent_max_input/output_buffer are the current biggest pending bytes, not the peak of the last seconds",
         "client|list" | "client|info" => "argv-mem, multi-mem, oll, omem report 0; user is always default",
         "client|kill" => "USER accepts only default (no ACL users yet)",

@@ -76,6 +76,17 @@ impl Ctx<'_, '_> {
     pub fn name_lower(&self) -> String {
         String::from_utf8_lossy(self.arg(0)).to_ascii_lowercase()
     }
+
+    /// Redis's addReplySubcommandSyntaxError: the subcommand as typed (128 bytes at most),
+    /// the command upper-cased.
+    pub fn subcommand_syntax_error(&self) -> Error {
+        let sub = self.arg(1);
+        Error::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+            String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+            String::from_utf8_lossy(self.arg(0)).to_ascii_uppercase()
+        ))
+    }
 }
 
 pub type Handler = fn(&mut Ctx) -> CmdResult;

@@ -225,9 +225,6 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         );
         Ok(())
     } else {
-        Err(Error::msg(format!(
-            "ERR unknown subcommand '{}'. Try DEBUG HELP.",
-            String::from_utf8_lossy(sub)
-        )))
+        Err(ctx.subcommand_syntax_error())
     }
 }

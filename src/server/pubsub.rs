@@ -428,10 +428,7 @@ pub fn spublish(ctx: &mut Ctx) -> CmdResult {
 fn channels_list(ctx: &mut Ctx, kind: Kind) -> CmdResult {
     let pattern = ctx.args.get(2).copied();
     if ctx.args.len() > 3 {
-        return Err(Error::msg(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
-            String::from_utf8_lossy(ctx.args[1])
-        )));
+        return Err(ctx.subcommand_syntax_error());
     }
     let names: Vec<Vec<u8>> = ctx
         .srv

@@ -408,11 +408,7 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
         [p] if eq(p, "append") => Policy::Append,
         [p] if eq(p, "replace") => Policy::Replace,
         [_] => return Err(Error::msg("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")),
-        _ => {
-            return Err(Error::msg(
-                "ERR unknown subcommand or wrong number of arguments for 'RESTORE'. Try FUNCTION HELP.",
-            ))
-        }
+        _ => return Err(ctx.subcommand_syntax_error()),
     };
     let data = ctx.args[2];
     let bad = || Error::msg("ERR DUMP payload version or checksum are wrong");
@@ -520,7 +516,7 @@ pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
 
 pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
     if ctx.args.len() > 3 {
-        return Err(Error::msg("ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try FUNCTION HELP."));
+        return Err(ctx.subcommand_syntax_error());
     }
     crate::command::args::flush_mode(ctx.srv, &ctx.args[2..])
         .ok_or_else(|| Error::msg("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"))?;
