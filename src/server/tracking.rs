@@ -217,10 +217,14 @@ pub fn remember(srv: &Server, h: &ClientHandle, keys: &[&[u8]]) {
     let t = &srv.tracking;
     for key in keys {
         let mut shard = t.shard(key).lock();
-        let ids = shard.entry(key.to_vec()).or_insert_with(|| {
-            t.counts.keys.fetch_add(1, Ordering::Relaxed);
-            Vec::new()
-        });
+        // A key read again is the common case: no copy of it then.
+        let ids = match shard.get_mut(*key) {
+            Some(ids) => ids,
+            None => {
+                t.counts.keys.fetch_add(1, Ordering::Relaxed);
+                shard.entry(key.to_vec()).or_default()
+            }
+        };
         if !ids.contains(&h.id) {
             ids.push(h.id);
             t.items.fetch_add(1, Ordering::Relaxed);

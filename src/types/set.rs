@@ -982,15 +982,21 @@ pub fn sscan(ctx: &mut Ctx) -> CmdResult {
 // ------------------------------------------------------------------ multi-key commands
 
 /// Store `result` at `dst` (any previous value and TTL replaced), or delete `dst` when the
-/// result is empty; reply with the result's size.
-fn store(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
+/// result is empty; reply with the result's size. Redis replies before it notifies, except
+/// for an emptied destination when `delete_first`.
+fn store(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str, delete_first: bool) {
     let n = result.len();
-    // Redis replies before it notifies.
-    ctx.out.int(n as i64);
+    let reply_first = !(delete_first && n == 0);
+    if reply_first {
+        ctx.out.int(n as i64);
+    }
     if n == 0 {
         if ctx.ks.delete(dst) {
             ctx.ks.mark_dirty(1);
             notify::event(ctx, notify::GENERIC, "del", dst);
+        }
+        if !reply_first {
+            ctx.out.int(0);
         }
     } else {
         ctx.ks.set(dst, Value::Set(Box::new(result)), SetExpire::Clear);
@@ -1099,17 +1105,9 @@ pub fn sinterstore(ctx: &mut Ctx) -> CmdResult {
     inter(&l, &mut out, lim);
     l.restore(ctx);
     let InterOut::Build(result, _) = out else { return Ok(()) };
-    if result.is_empty() {
-        // Redis's SINTERSTORE deletes (and notifies) before it replies, unlike
-        // SUNIONSTORE / SDIFFSTORE.
-        if ctx.ks.delete(dst) {
-            ctx.ks.mark_dirty(1);
-            notify::event(ctx, notify::GENERIC, "del", dst);
-        }
-        ctx.out.int(0);
-        return Ok(());
-    }
-    store(ctx, dst, result, "sinterstore");
+    // Redis's SINTERSTORE deletes an emptied destination (and notifies) before it
+    // replies, unlike SUNIONSTORE / SDIFFSTORE.
+    store(ctx, dst, result, "sinterstore", true);
     Ok(())
 }
 
@@ -1213,7 +1211,7 @@ fn union_diff_cmd(ctx: &mut Ctx, op: Op, store_to: bool) -> CmdResult {
     let result = union_diff(&l, op, lim);
     l.restore(ctx);
     match dst {
-        Some(d) => store(ctx, d, result, if matches!(op, Op::Union) { "sunionstore" } else { "sdiffstore" }),
+        Some(d) => store(ctx, d, result, if matches!(op, Op::Union) { "sunionstore" } else { "sdiffstore" }, false),
         None => reply_all(ctx.out, &result),
     }
     Ok(())

@@ -502,20 +502,18 @@ unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
         // Strings are borrowed from the stack (they stay there during the call); numbers are
         // formatted as Redis 7.2 does: integral values as integers (-0 too), others as
         // d2string.
-        let mut numbers: smallvec::SmallVec<[Vec<u8>; 2]> = smallvec::SmallVec::new();
-        let mut kinds: smallvec::SmallVec<[Option<&[u8]>; 8]> = smallvec::SmallVec::new();
+        let mut owned: smallvec::SmallVec<[std::borrow::Cow<[u8]>; 8]> = smallvec::SmallVec::new();
         let mut bad_arg = false;
         for i in 1..=n {
             match ffi::lua_type(l, i) {
                 ffi::LUA_TSTRING => {
                     let mut len = 0usize;
                     let p = ffi::lua_tolstring(l, i, &mut len);
-                    kinds.push(Some(std::slice::from_raw_parts(p.cast::<u8>(), len)));
+                    owned.push(std::slice::from_raw_parts(p.cast::<u8>(), len).into());
                 }
                 ffi::LUA_TNUMBER => {
                     let v = ffi::lua_tonumber(l, i);
-                    numbers.push(if v == 0.0 { b"0".to_vec() } else { crate::util::number::fmt_f64(v).into_bytes() });
-                    kinds.push(None);
+                    owned.push(if v == 0.0 { b"0".to_vec() } else { crate::util::number::fmt_f64(v).into_bytes() }.into());
                 }
                 _ => {
                     bad_arg = true;
@@ -528,9 +526,7 @@ unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
         } else if bad_arg {
             Err("Lua redis lib command arguments must be strings or integers")
         } else {
-            let mut next_number = numbers.iter();
-            let args: smallvec::SmallVec<[&[u8]; 8]> =
-                kinds.iter().map(|k| k.unwrap_or_else(|| next_number.next().map_or(&b""[..], |v| &v[..]))).collect();
+            let args: smallvec::SmallVec<[&[u8]; 8]> = owned.iter().map(|a| &a[..]).collect();
             let run = std::panic::AssertUnwindSafe(|| with_ctx(|rc| execute(rc, &args)));
             match std::panic::catch_unwind(run) {
                 Ok(Some(r)) => r,

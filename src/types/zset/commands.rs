@@ -581,10 +581,10 @@ pub enum PopShape {
 /// header (a RESP3 client subscribed to its own events sees it there), `del` at the end if
 /// the set is now empty. Returns how many were popped.
 pub fn pop_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: usize, shape: PopShape) -> usize {
-    let Some(Value::ZSet(z)) = ctx.ks.get_mut(key).map(|e| &mut e.value) else { return 0 };
-    let n = count.min(z.len());
-    let popped: Vec<(f64, CompactBytes)> = (0..n).map_while(|_| z.pop(max)).collect();
-    let empty = z.is_empty();
+    let n = match ctx.ks.get_mut(key).map(|e| &e.value) {
+        Some(Value::ZSet(z)) => count.min(z.len()),
+        _ => return 0,
+    };
     let out = &mut *ctx.out;
     match shape {
         PopShape::Flat => out.array(n * 2),
@@ -600,15 +600,18 @@ pub fn pop_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: usize, shape: PopS
         }
     }
     notify::event(ctx, notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    // The set again (a plain lookup: it is already noted as written), for the elements.
+    let Some(Value::ZSet(z)) = ctx.ks.peek(key).map(|e| &mut e.value) else { return 0 };
     let nested = matches!(shape, PopShape::Nested | PopShape::KeyNested);
-    let out = &mut *ctx.out;
-    for (score, member) in &popped {
+    for _ in 0..n {
+        let Some((score, member)) = z.pop(max) else { break };
         if nested {
-            out.array(2);
+            ctx.out.array(2);
         }
-        out.bulk(member);
-        out.double(*score);
+        ctx.out.bulk(&member);
+        ctx.out.double(score);
     }
+    let empty = z.is_empty();
     if empty {
         notify::delete(ctx, key);
     }
