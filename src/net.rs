@@ -156,10 +156,13 @@ fn relisten(srv: &Server, listeners: Vec<std::net::TcpListener>) -> Result<(), S
     wait.recv_timeout(Duration::from_secs(5)).map_err(|_| "the accept thread did not answer".to_string())
 }
 
-/// CONFIG SET port / bind, as Redis: close the listening sockets, listen on the new
-/// addresses (all of them), and on failure listen on the old ones again. Connections
-/// already open stay.
+/// CONFIG SET port / bind, as Redis: a new port is bound before the old sockets close;
+/// new addresses on the same port need the old sockets closed first, and are given up
+/// for the old ones again if they cannot all be bound. Connections already open stay.
 pub fn rebind(srv: &Server, old: (&[String], u16), new: (&[String], u16)) -> Result<(), String> {
+    if new.1 != old.1 {
+        return relisten(srv, bind_all(srv, new.0, new.1)?);
+    }
     relisten(srv, Vec::new())?;
     match bind_all(srv, new.0, new.1) {
         Ok(listeners) => relisten(srv, listeners),
