@@ -15,11 +15,7 @@ fn connect(port: u16) -> redis::Connection {
 }
 
 fn blocked_clients(c: &mut redis::Connection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap()
+    common::info_field(c, "clients", "blocked_clients")
 }
 
 fn wait_blocked(c: &mut redis::Connection, n: i64) {

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{exchange, Server};
+use common::{exchange, info_field, Server};
 use redis::Commands;
 
 #[test]
@@ -244,11 +244,6 @@ fn server_survives_garbage() {
     assert_eq!(pong, "PONG");
 }
 
-fn info_field(c: &mut redis::Connection, name: &str) -> i64 {
-    let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
-    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).and_then(|v| v.trim().parse().ok()).unwrap()
-}
-
 /// Clients closed for their query or output buffer limits are counted in INFO stats
 /// (client_query_buffer_limit_disconnections / client_output_buffer_limit_disconnections,
 /// the fields later Redis versions report).
@@ -256,15 +251,15 @@ fn info_field(c: &mut redis::Connection, name: &str) -> i64 {
 fn buffer_limit_disconnections_are_counted() {
     let s = Server::start(&[]);
     let mut c = s.client();
-    assert_eq!(info_field(&mut c, "client_query_buffer_limit_disconnections"), 0);
-    assert_eq!(info_field(&mut c, "client_output_buffer_limit_disconnections"), 0);
+    assert_eq!(info_field(&mut c, "stats", "client_query_buffer_limit_disconnections"), 0);
+    assert_eq!(info_field(&mut c, "stats", "client_output_buffer_limit_disconnections"), 0);
     let _: () = redis::cmd("CONFIG").arg("SET").arg("client-query-buffer-limit").arg("1mb").query(&mut c).unwrap();
     let mut raw = s.raw();
     let mut big = b"*2\r\n$3\r\nSET\r\n$3000000\r\n".to_vec();
     big.extend(std::iter::repeat(b'x').take(1_500_000));
     let (_, closed) = exchange(&mut raw, &big, usize::MAX);
     assert!(closed, "the query buffer limit closes the connection");
-    assert_eq!(info_field(&mut c, "client_query_buffer_limit_disconnections"), 1);
+    assert_eq!(info_field(&mut c, "stats", "client_query_buffer_limit_disconnections"), 1);
     let _: () = redis::cmd("CONFIG").arg("SET").arg("client-query-buffer-limit").arg("1gb").query(&mut c).unwrap();
     let _: () = c.set("big", "y".repeat(3 << 20)).unwrap();
     let _: () = redis::cmd("CONFIG").arg("SET").arg("client-output-buffer-limit").arg("normal 1mb 0 0").query(&mut c).unwrap();
@@ -272,14 +267,9 @@ fn buffer_limit_disconnections_are_counted() {
     let (got, closed) = exchange(&mut raw, b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n", usize::MAX);
     assert!(closed && got.len() < 3 << 20, "the output buffer limit closes the connection without the reply");
     let _: () = redis::cmd("CONFIG").arg("SET").arg("client-output-buffer-limit").arg("normal 0 0 0").query(&mut c).unwrap();
-    assert_eq!(info_field(&mut c, "client_output_buffer_limit_disconnections"), 1);
+    assert_eq!(info_field(&mut c, "stats", "client_output_buffer_limit_disconnections"), 1);
     let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
-    assert_eq!(info_field(&mut c, "client_output_buffer_limit_disconnections"), 0);
-}
-
-fn info_clients_field(c: &mut redis::Connection, name: &str) -> i64 {
-    let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
-    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).and_then(|v| v.trim().parse().ok()).unwrap()
+    assert_eq!(info_field(&mut c, "stats", "client_output_buffer_limit_disconnections"), 0);
 }
 
 /// INFO clients shows the biggest pending input (a big request still arriving) and output
@@ -288,8 +278,8 @@ fn info_clients_field(c: &mut redis::Connection, name: &str) -> i64 {
 fn recent_max_buffers_show_pending_bytes() {
     let s = Server::start(&[]);
     let mut c = s.client();
-    assert_eq!(info_clients_field(&mut c, "client_recent_max_input_buffer"), 0);
-    assert_eq!(info_clients_field(&mut c, "client_recent_max_output_buffer"), 0);
+    assert_eq!(info_field(&mut c, "clients", "client_recent_max_input_buffer"), 0);
+    assert_eq!(info_field(&mut c, "clients", "client_recent_max_output_buffer"), 0);
     let mut upload = s.raw();
     let mut partial = b"*2\r\n$4\r\nECHO\r\n$1000000\r\n".to_vec();
     partial.extend(std::iter::repeat(b'x').take(300_000));
@@ -306,8 +296,8 @@ fn recent_max_buffers_show_pending_bytes() {
         let _: i64 = c.publish("ch", &payload).unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(5);
-    while info_clients_field(&mut c, "client_recent_max_input_buffer") < 300_000
-        || info_clients_field(&mut c, "client_recent_max_output_buffer") < 1_000_000
+    while info_field(&mut c, "clients", "client_recent_max_input_buffer") < 300_000
+        || info_field(&mut c, "clients", "client_recent_max_output_buffer") < 1_000_000
     {
         assert!(Instant::now() < deadline, "pending input/output not reported");
         std::thread::sleep(Duration::from_millis(20));

@@ -1128,6 +1128,24 @@ fn push_be(out: &mut Vec<u8>, v: u64, n: usize) {
     }
 }
 
+/// The header of an array or map of 0-5 entries in one of its three encodings (fix, 16-bit,
+/// 32-bit count): `tags` = [fix base, 16-bit tag, 32-bit tag]. Returns the count.
+fn container_header(rng: &mut SmallRng, out: &mut Vec<u8>, tags: [u8; 3]) -> u64 {
+    let n = rng.gen_range(0..6);
+    match rng.gen_range(0..3) {
+        0 => out.push(tags[0] | n as u8),
+        1 => {
+            out.push(tags[1]);
+            push_be(out, n, 2);
+        }
+        _ => {
+            out.push(tags[2]);
+            push_be(out, n, 4);
+        }
+    }
+    n
+}
+
 /// Random msgpack, including encodings cmsgpack never writes itself.
 fn random_msgpack(rng: &mut SmallRng, out: &mut Vec<u8>, depth: u32) {
     let top = if depth >= 4 { 14 } else { 18 };
@@ -1177,35 +1195,13 @@ fn random_msgpack(rng: &mut SmallRng, out: &mut Vec<u8>, depth: u32) {
         }
         10..=13 => out.push(rng.gen_range(0..0x80)),
         14 | 15 => {
-            let n = rng.gen_range(0..6);
-            match rng.gen_range(0..3) {
-                0 => out.push(0x90 | n as u8),
-                1 => {
-                    out.push(0xdc);
-                    push_be(out, n, 2);
-                }
-                _ => {
-                    out.push(0xdd);
-                    push_be(out, n, 4);
-                }
-            }
+            let n = container_header(rng, out, [0x90, 0xdc, 0xdd]);
             for _ in 0..n {
                 random_msgpack(rng, out, depth + 1);
             }
         }
         _ => {
-            let n = rng.gen_range(0..6);
-            match rng.gen_range(0..3) {
-                0 => out.push(0x80 | n as u8),
-                1 => {
-                    out.push(0xde);
-                    push_be(out, n, 2);
-                }
-                _ => {
-                    out.push(0xdf);
-                    push_be(out, n, 4);
-                }
-            }
+            let n = container_header(rng, out, [0x80, 0xde, 0xdf]);
             for _ in 0..n {
                 // keys: mostly strings and small ints, now and then nil/NaN/tables
                 if rng.gen_bool(0.8) {

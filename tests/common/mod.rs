@@ -94,3 +94,9 @@ pub fn exchange(stream: &mut TcpStream, send: &[u8], want: usize) -> (Vec<u8>, b
         }
     }
 }
+
+/// An integer field of an INFO section.
+pub fn info_field(c: &mut redis::Connection, section: &str, name: &str) -> i64 {
+    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
+    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).and_then(|v| v.trim().parse().ok()).unwrap()
+}
