@@ -44,11 +44,7 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Error> {
     let secs = crate::util::number::parse_f64(arg).unwrap_or(f64::INFINITY);
     let ms = secs * 1000.0;
     // (long long)(ftval * 1000.0): x86 turns out-of-range values into LLONG_MIN.
-    let ms: i64 = if ms.is_nan() || ms >= 9.223372036854775807e18 || ms < -9.223372036854775808e18 {
-        i64::MIN
-    } else {
-        ms as i64
-    };
+    let ms = crate::util::number::c_double_to_i64(ms);
     if ms < 0 {
         return Err(Error::msg("ERR timeout is negative"));
     }

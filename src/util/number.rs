@@ -57,6 +57,17 @@ pub const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
 
 // ---------------------------------------------------------------- integers
 
+/// C's `(long long)d` on x86-64: truncation toward zero; NaN and values out of range give
+/// `i64::MIN` (the "integer indefinite" value). Lua numbers, timeouts and the script
+/// libraries convert this way in Redis.
+pub fn c_double_to_i64(d: f64) -> i64 {
+    if (-9223372036854775808.0..9223372036854775808.0).contains(&d) {
+        d as i64
+    } else {
+        i64::MIN
+    }
+}
+
 /// Redis `string2ll`: a strict signed 64-bit decimal. Rejects "", "+1",
 /// " 1", "1 ", "01", "-0", "-", more than 20 bytes, and overflow.
 pub fn parse_i64(s: &[u8]) -> Option<i64> {

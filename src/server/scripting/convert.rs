@@ -14,18 +14,10 @@
 use mlua::{ffi, Lua, Table, Value};
 
 use crate::resp::write::ReplyWriter;
+use crate::util::number::c_double_to_i64;
 
 /// Nesting deeper than this is answered with an error instead of recursing further.
 const MAX_DEPTH: usize = 1000;
-
-/// A Lua number as a C cast to long long on x86-64: out of range and NaN give i64::MIN.
-pub fn lua_number_to_i64(n: f64) -> i64 {
-    if n.is_nan() || n >= 9.223372036854775807e18 || n < -9.223372036854775808e18 {
-        i64::MIN
-    } else {
-        n as i64
-    }
-}
 
 /// The `{err=...}` table Redis builds from an error text (luaPushErrorBuff): "-CODE msg"
 /// keeps its code, a text without a leading '-' gets "ERR"; trailing CR/LF trimmed.
@@ -262,7 +254,7 @@ fn write_value(v: &Value, out: &mut ReplyWriter, script_resp3: bool, depth: usiz
                 out.nil()
             }
         }
-        Value::Number(n) => out.int(lua_number_to_i64(*n)),
+        Value::Number(n) => out.int(c_double_to_i64(*n)),
         Value::Integer(n) => out.int(*n as i64),
         Value::Table(t) => write_table(t, out, script_resp3, depth),
         _ => out.nil(),
@@ -347,10 +339,12 @@ mod tests {
 
     #[test]
     fn casts_like_c() {
-        assert_eq!(lua_number_to_i64(3.99), 3);
-        assert_eq!(lua_number_to_i64(-3.99), -3);
-        assert_eq!(lua_number_to_i64(1e20), i64::MIN);
-        assert_eq!(lua_number_to_i64(f64::NAN), i64::MIN);
+        assert_eq!(c_double_to_i64(3.99), 3);
+        assert_eq!(c_double_to_i64(-3.99), -3);
+        assert_eq!(c_double_to_i64(1e20), i64::MIN);
+        assert_eq!(c_double_to_i64(f64::NAN), i64::MIN);
+        assert_eq!(c_double_to_i64(9.223372036854775807e18), i64::MIN);
+        assert_eq!(c_double_to_i64(-9.223372036854775808e18), i64::MIN);
     }
 
     /// The Lua value `push_reply` makes of `reply` (None if it refused it).

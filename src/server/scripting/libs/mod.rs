@@ -297,14 +297,7 @@ pub(crate) fn c_double_to_i32(d: f64) -> i32 {
     }
 }
 
-/// C's `(int64_t)d` on x86-64: truncation, INT64_MIN when out of range or NaN.
-pub(crate) fn c_double_to_i64(d: f64) -> i64 {
-    if (-9223372036854775808.0..9223372036854775808.0).contains(&d) {
-        d as i64
-    } else {
-        i64::MIN
-    }
-}
+pub(crate) use crate::util::number::c_double_to_i64;
 
 /// C's `(uint64_t)d` for `d >= 0` (or NaN) as gcc compiles it on x86-64: values from 2^63
 /// are converted after subtracting 2^63; anything out of range gives the "indefinite"
