@@ -7,6 +7,9 @@
 //! byte 1 = number N (0..=15) of chunk-size bytes that follow; the rest is the stream,
 //! cut into chunks of those sizes (cycled; N = 0: one chunk).
 //!
+//! The prefetcher's `peek_key` looks at the same bytes (never panicking, and agreeing with
+//! the parser on every command it recognises).
+//!
 //! Besides "no panic", it checks: offsets within the buffer, progress on every
 //! Command/Empty, argument ranges inside the consumed command, `args` bounded by the
 //! bytes consumed, the `want` hint bounded by max_bulk_len, and that the outcome (the
@@ -14,7 +17,7 @@
 //! how the stream was cut into reads.
 #![no_main]
 
-use cinnabar::resp::parse::{ArgLoc, Limits, Parsed, Parser, ProtoError, INLINE_MAX};
+use cinnabar::resp::parse::{peek_key, ArgLoc, Limits, Parsed, Parser, ProtoError, INLINE_MAX};
 use libfuzzer_sys::fuzz_target;
 
 const BULK_LIMITS: [i64; 8] = [512 * 1024 * 1024, 0, 1, 3, 16, 100, 16384, i64::MAX];
@@ -74,6 +77,7 @@ fn run(chunks: &[&[u8]], limits: &Limits) -> (Vec<Event>, End) {
         let mut consumed = 0usize;
         loop {
             let buf = &rbuf[consumed..];
+            let _ = peek_key(buf);
             let r = parser.parse(buf, limits);
             max_args = max_args.max(parser.args.len());
             assert!(
@@ -86,7 +90,13 @@ fn run(chunks: &[&[u8]], limits: &Limits) -> (Vec<Event>, End) {
                 Ok(Parsed::Command(end)) => {
                     assert!(end > 0 && end <= buf.len(), "Command({end}) with {} bytes", buf.len());
                     assert!(!parser.args.is_empty(), "Command with no arguments");
-                    events.push(Event::Command(check_args(&parser, buf, end)));
+                    let args = check_args(&parser, buf, end);
+                    // The prefetcher's quick look, when it sees a request, sees this one.
+                    if let Some((key, len)) = peek_key(buf) {
+                        assert_eq!(len, end, "peek_key length");
+                        assert_eq!(key.map(|(s, e)| buf[s..e].to_vec()), args.get(1).cloned(), "peek_key key");
+                    }
+                    events.push(Event::Command(args));
                     consumed += end;
                 }
                 Ok(Parsed::Empty(n)) => {

@@ -76,6 +76,18 @@ impl<E> Table<E> {
 
 const MIN_SIZE: usize = 4;
 
+/// A prefetch hint for the cache line at `p` (never faults, whatever `p` is).
+#[inline(always)]
+pub fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch only hints the cache; it never dereferences or faults.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 #[derive(Clone)]
 pub struct Dict<E = Entry> {
     t: [Table<E>; 2],
@@ -128,6 +140,27 @@ impl<E: Keyed> Dict<E> {
             }
         }
         None
+    }
+
+    /// What to prefetch for a lookup of `hash` a little later: the table slot (`entry`
+    /// false), or the first entry of its chain (`entry` true: the slot should be in cache by
+    /// then); both tables while rehashing. The caller hints the addresses after releasing
+    /// the shard (`prefetch_line`), so that the unlock does not wait for them.
+    pub fn prefetch_addrs(&self, hash: u64, entry: bool) -> [*const u8; 2] {
+        let mut addrs = [std::ptr::null(); 2];
+        for (i, t) in self.t.iter().enumerate() {
+            if let Some(slot) = t.buckets.get(Self::bucket_of(t, hash)) {
+                addrs[i] = if entry {
+                    slot.as_deref().map_or(std::ptr::null(), |n| n as *const Node<E> as *const u8)
+                } else {
+                    slot as *const Option<Box<Node<E>>> as *const u8
+                };
+            }
+            if !self.is_rehashing() {
+                break;
+            }
+        }
+        addrs
     }
 
     pub fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut E> {

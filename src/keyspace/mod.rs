@@ -261,6 +261,21 @@ impl Keyspace {
         g.try_write().or_else(|| g.try_write_for(wait))
     }
 
+    /// Prefetch stage `entry` (see `Dict::prefetch`) of `key` in database `db`, if its
+    /// shard is free right now.
+    pub fn prefetch(&self, db: usize, key: &[u8], entry: bool) {
+        let h = key_hash(key);
+        if let Some(shard) = self.dbs.get(db).and_then(|d| d.shards.get(self.shard_of(h))) {
+            let addrs = match shard.try_lock() {
+                Some(s) => s.dict.prefetch_addrs(h, entry),
+                None => return,
+            };
+            for a in addrs.into_iter().filter(|a| !a.is_null()) {
+                dict::prefetch_line(a);
+            }
+        }
+    }
+
     /// Lock the shards of `keys` (all in database `db`) in ascending order.
     pub fn access<'a, K: AsRef<[u8]>>(&'a self, db: usize, keys: &[K], now_ms: i64) -> Access<'a> {
         let mut ids: smallvec::SmallVec<[u32; 8]> =

@@ -462,3 +462,63 @@ mod tests {
         }
     }
 }
+
+/// A quick look at the multibulk request at the start of `buf`, for prefetching only:
+/// the range of its second argument (the first key of most commands), if it has one, and
+/// the request's length. None when the request is incomplete, inline or unusual; the real
+/// parser decides what it is.
+pub fn peek_key(buf: &[u8]) -> Option<(Option<(usize, usize)>, usize)> {
+    fn number(buf: &[u8], pos: usize, marker: u8) -> Option<(usize, usize)> {
+        if *buf.get(pos)? != marker {
+            return None;
+        }
+        let mut n: usize = 0;
+        let mut i = pos + 1;
+        loop {
+            let c = *buf.get(i)?;
+            if c == b'\r' {
+                return (buf.get(i + 1) == Some(&b'\n') && i > pos + 1).then_some((n, i + 2));
+            }
+            if !c.is_ascii_digit() || i - pos > 10 {
+                return None;
+            }
+            n = n * 10 + (c - b'0') as usize;
+            i += 1;
+        }
+    }
+    let (argc, mut pos) = number(buf, 0, b'*')?;
+    if argc == 0 || argc > 1024 {
+        return None;
+    }
+    let mut key = None;
+    for i in 0..argc {
+        let (len, start) = number(buf, pos, b'$')?;
+        let end = start.checked_add(len)?;
+        if buf.get(end..end + 2)? != b"\r\n" {
+            return None;
+        }
+        if i == 1 {
+            key = Some((start, end));
+        }
+        pos = end + 2;
+    }
+    Some((key, pos))
+}
+
+#[cfg(test)]
+mod peek_tests {
+    use super::peek_key;
+
+    #[test]
+    fn peeks_the_second_argument() {
+        let req = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$1\r\nv\r\n*1\r\n$4\r\nPING\r\n";
+        let (key, len) = peek_key(req).unwrap();
+        assert_eq!(&req[key.unwrap().0..key.unwrap().1], b"key");
+        assert_eq!(peek_key(&req[len..]), Some((None, 14)));
+        assert_eq!(peek_key(b"*2\r\n$3\r\nGET\r\n$3\r\nke"), None);
+        assert_eq!(peek_key(b"GET key\r\n"), None);
+        assert_eq!(peek_key(b"*\r\n"), None);
+        assert_eq!(peek_key(b"*99999999999999999999\r\n"), None);
+        assert_eq!(peek_key(b"*1\r\n$18446744073709551615\r\n"), None);
+    }
+}
