@@ -409,6 +409,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                                 }
                             }
                         }
+                        clock = BatchClock::new();
                         if let Some(cmd) = next {
                             let argv: smallvec::SmallVec<[&[u8]; 8]> = cmd.iter().map(|a| &a[..]).collect();
                             dispatch::execute(srv, client, &argv, &mut out, &mut clock);

@@ -63,7 +63,9 @@ pub fn resolve<'t>(srv: &'t Server, args: &[&[u8]]) -> Result<&'t Command, Error
 
 /// The clock a batch of commands runs with: wall time read once per batch (commands of one
 /// pipeline see one "now", microseconds apart in Redis), and a monotonic mark advanced once
-/// per command to time it for INFO commandstats. One clock read per command instead of three.
+/// per command to time it for INFO commandstats: a command's time runs from the end of the
+/// one before it in the batch (or the start of the batch), which adds only the parsing of
+/// its request. One clock read per command instead of three.
 pub struct BatchClock {
     pub now_ms: i64,
     last: Instant,
@@ -152,7 +154,6 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
         }
         return;
     }
-    clock.lap();
     client.last_command = cmd.def.name;
     // Pushes that reached this client before the command precede its reply.
     client.handle.outbox.drain_into(&mut out.buf);
