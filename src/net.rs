@@ -361,7 +361,20 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                         clock = BatchClock::new();
                     }
                     let script_running = srv.scripting.state.running.load(Ordering::Acquire);
-                    if client.multi.is_none() && !script_running && Scripting::runs_script(args[0]) {
+                    // A script known to be short, alone in the buffer, runs here, as Redis
+                    // runs it (a pipeline of scripts goes to the scripts thread as one job,
+                    // below: one exclusive hold of the keyspace after another on this worker
+                    // would stall the other workers more).
+                    let ran_here = client.multi.is_none()
+                        && !script_running
+                        && Scripting::runs_script(args[0])
+                        && base + end == rbuf.len()
+                        && srv.scripting.runs_inline(&args)
+                        && srv.scripting.execute_timed(srv, client, &args, &mut out, &mut clock, true);
+                    if ran_here {
+                        drop(args);
+                        consumed = base + end;
+                    } else if client.multi.is_none() && !script_running && Scripting::runs_script(args[0]) {
                         // Scripts run on the script thread, so this worker stays free to
                         // answer other clients (BUSY, SCRIPT KILL) while one runs long. The
                         // scripts that follow in the buffer go in the same job (one thread

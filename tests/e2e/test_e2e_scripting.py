@@ -179,3 +179,48 @@ def test_hostile_scripts_do_not_take_the_server_down(r):
             r.eval(body, 0)
         assert r.ping()
     assert r.eval("return 1 + 1", 0) == 2
+
+
+def test_short_script_turning_long_on_one_worker_is_still_busy_and_killable():
+    """An EVALSHA seen to be short runs on its connection's worker. With one worker every
+    client shares it: when the script turns endless, the other client must still get BUSY
+    and be able to SCRIPT KILL it (cinnabar stops it there before BUSY is due and starts it
+    again on the scripts thread)."""
+    import support
+    from conftest import TARGET
+
+    config = {"busy-reply-threshold": 100}
+    if TARGET == "cinnabar":
+        srv = support.start_cinnabar(threads=1, **config)
+    else:
+        srv = support.start_redis(**config)
+    try:
+        r = redis.Redis(port=srv.port, socket_timeout=10)
+        a = redis.Redis(port=srv.port, socket_timeout=10)
+        sha = r.script_load("if ARGV[1] == 'spin' then while true do end end return ARGV[1]")
+        for _ in range(3):
+            assert r.evalsha(sha, 0, "short") == b"short"
+            assert a.evalsha(sha, 0, "short") == b"short"
+        outcome = {}
+
+        def spin():
+            try:
+                outcome["reply"] = a.evalsha(sha, 0, "spin")
+            except redis.ResponseError as e:
+                outcome["error"] = str(e)
+
+        t = threading.Thread(target=spin)
+        t.start()
+        time.sleep(0.4)
+        started = time.monotonic()
+        with pytest.raises(redis.ResponseError, match="^BUSY"):
+            r.get("k")
+        assert time.monotonic() - started < 1
+        assert r.script_kill() is True
+        t.join(10)
+        assert not t.is_alive()
+        assert outcome.get("error", "").startswith("Script killed by user with SCRIPT KILL")
+        assert r.evalsha(sha, 0, "again") == b"again"
+        assert a.evalsha(sha, 0, "again") == b"again"
+    finally:
+        srv.stop()

@@ -63,6 +63,11 @@ pub struct RunState {
     pub busy: AtomicBool,
     pub started_ms: AtomicI64,
     pub threshold_ms: AtomicI64,
+    /// The script runs on a connection's worker (`Scripting::runs_inline`).
+    pub inline: AtomicBool,
+    /// An inline script that turned long before writing was stopped, to run again on the
+    /// scripts thread.
+    pub migrated: AtomicBool,
     /// Scripts run so far (paces the garbage collector).
     pub runs: std::sync::atomic::AtomicU64,
     /// (function name, command line) of the running function, for FUNCTION STATS.
@@ -116,7 +121,12 @@ pub struct Scripting {
     pub functions: Mutex<functions::Registry>,
     pub state: Arc<RunState>,
     executor: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    /// EVALSHA scripts by SHA-1: seen to finish quickly every time (true), or not (false).
+    speed: parking_lot::RwLock<HashMap<[u8; 40], bool>>,
 }
+
+/// Scripts remembered by `Scripting::speed` (past this it starts over).
+const SPEED_ENTRIES: usize = 4096;
 
 impl Default for Scripting {
     fn default() -> Self {
@@ -136,6 +146,14 @@ fn install_hook(lua: &mlua::Lua, state: Arc<RunState>, every_line: bool) {
         let deadline = state.load_deadline_ms.load(Ordering::Relaxed);
         if deadline > 0 && crate::keyspace::now_ms() > deadline {
             state.killed.store(2, Ordering::Release);
+        }
+        // A script run on a worker that has not written and is halfway to BUSY: stop it,
+        // to start over on the scripts thread, where it holds up no worker.
+        if state.inline.load(Ordering::Relaxed) && !state.wrote.load(Ordering::Acquire) {
+            let elapsed = crate::keyspace::now_ms() - state.started_ms.load(Ordering::Relaxed);
+            if elapsed * 2 >= state.threshold_ms.load(Ordering::Relaxed) {
+                let _ = state.killed.compare_exchange(0, 3, Ordering::AcqRel, Ordering::Acquire);
+            }
         }
         if state.killed.load(Ordering::Acquire) != 0 {
             if !every_line {
@@ -218,6 +236,7 @@ impl Scripting {
             functions: Mutex::new(functions::Registry::default()),
             state: Arc::new(RunState::default()),
             executor: Mutex::new(None),
+            speed: Default::default(),
         }
     }
 
@@ -227,11 +246,13 @@ impl Scripting {
         let s = srv.clone();
         let spawned = std::thread::Builder::new().name("scripts".into()).stack_size(64 << 20).spawn(move || {
             while let Ok((mut client, batch, resp3, done)) = rx.recv() {
-                let mut out = crate::resp::write::ReplyWriter::new(resp3);
+                // Small: the replies travel back to the worker (a 16 KiB buffer per job
+                // would be a large allocation freed on another thread every time).
+                let mut out = crate::resp::write::ReplyWriter::small(resp3);
                 let mut clock = crate::command::dispatch::BatchClock::new();
                 for args in &batch {
                     let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-                    crate::command::dispatch::execute(&s, &mut client, &argv, &mut out, &mut clock);
+                    s.scripting.execute_timed(&s, &mut client, &argv, &mut out, &mut clock, false);
                 }
                 let _ = done.send((client, out.buf));
             }
@@ -239,6 +260,68 @@ impl Scripting {
         if spawned.is_ok() {
             *srv.scripting.executor.lock() = Some(tx);
         }
+    }
+
+    /// The key of `args` in `speed`: the lowercase SHA-1 of an EVALSHA / EVALSHA_RO.
+    fn speed_key(args: &[&[u8]]) -> Option<[u8; 40]> {
+        if args.len() < 3 || !(eq(args[0], "evalsha") || eq(args[0], "evalsha_ro")) {
+            return None;
+        }
+        let sha: [u8; 40] = args[1].try_into().ok()?;
+        Some(sha.map(|c| c.to_ascii_lowercase()))
+    }
+
+    /// May this script command run on the connection's own worker? Yes for an EVALSHA whose
+    /// script has run before and was always short (`execute_timed`): the hop to the
+    /// scripts thread and back costs more than such a script. Scripts not known to be short
+    /// go to the scripts thread, so a long one never holds up its worker's other clients
+    /// (they get BUSY and can SCRIPT KILL it).
+    pub fn runs_inline(&self, args: &[&[u8]]) -> bool {
+        Self::speed_key(args).is_some_and(|k| self.speed.read().get(&k) == Some(&true))
+    }
+
+    /// Run a script command, remembering how long an EVALSHA took (`runs_inline`). On a
+    /// worker (`inline`), false when the script turned long before writing anything and was
+    /// stopped (nothing written to `out`): the caller hands it to the scripts thread.
+    pub fn execute_timed(
+        &self,
+        srv: &crate::server::Server,
+        client: &mut Client,
+        args: &[&[u8]],
+        out: &mut crate::resp::write::ReplyWriter,
+        clock: &mut crate::command::dispatch::BatchClock,
+        inline: bool,
+    ) -> bool {
+        let Some(key) = Self::speed_key(args) else {
+            crate::command::dispatch::execute(srv, client, args, out, clock);
+            return true;
+        };
+        let (mark, started) = (out.len(), std::time::Instant::now());
+        self.state.inline.store(inline, Ordering::Release);
+        crate::command::dispatch::execute(srv, client, args, out, clock);
+        self.state.inline.store(false, Ordering::Release);
+        if self.state.migrated.swap(false, Ordering::AcqRel) {
+            out.buf.truncate(mark);
+            self.speed.write().insert(key, false);
+            return false;
+        }
+        // Short: well within busy-reply-threshold, so that running it on the worker holds
+        // up that worker's other clients no longer than Redis holds up every client, and
+        // never into the time they should be answered BUSY instead. (Wall time: it counts
+        // waiting for the keyspace and being descheduled too.)
+        let threshold = self.state.threshold_ms.load(Ordering::Relaxed).max(0) as u128;
+        let fast = threshold == 0 || started.elapsed().as_millis() * 2 < threshold;
+        if out.buf[mark..].starts_with(b"-NOSCRIPT") || self.speed.read().get(&key) == Some(&fast) {
+            return true;
+        }
+        let mut speed = self.speed.write();
+        if speed.len() >= SPEED_ENTRIES {
+            speed.clear();
+        }
+        // Once slow, always slow.
+        let known = speed.entry(key).or_insert(fast);
+        *known &= fast;
+        true
     }
 
     /// Is this command one that runs a script (and so goes to the script thread)?
@@ -340,11 +423,17 @@ pub fn run_function(
     let threshold = ctx.srv.config.read().int("busy-reply-threshold");
     state.begin(eval_mode, threshold);
     let result = vm.run(func, call_args, &mut rc);
-    if state.killed.load(Ordering::Acquire) != 0 {
+    let killed = state.killed.load(Ordering::Acquire);
+    if killed != 0 {
         // The kill switched the hook to every line: back to the cheap one.
         install_hook(&vm.lua, ctx.srv.scripting.state.clone(), false);
     }
     state.end();
+    if killed == 3 {
+        // Stopped to run again on the scripts thread (`Scripting::execute_timed`).
+        state.migrated.store(true, Ordering::Release);
+        return Ok(());
+    }
     // Redis steps the collector every 50 calls (LUA_GC_CYCLE_PERIOD), not after each one.
     if state.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49 {
         let _ = vm.lua.gc_step_kbytes(50);
