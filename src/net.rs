@@ -79,7 +79,7 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
             let _ = tx.send(rt.handle().clone());
             rt.block_on(std::future::pending::<()>());
         })?;
-        handles.push(rx.recv().map_err(|e| std::io::Error::new(std::io::ErrorKind::Other, e))?);
+        handles.push(rx.recv().map_err(std::io::Error::other)?);
     }
     Scripting::start_executor(&srv);
     {

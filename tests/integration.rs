@@ -256,7 +256,7 @@ fn buffer_limit_disconnections_are_counted() {
     let _: () = redis::cmd("CONFIG").arg("SET").arg("client-query-buffer-limit").arg("1mb").query(&mut c).unwrap();
     let mut raw = s.raw();
     let mut big = b"*2\r\n$3\r\nSET\r\n$3000000\r\n".to_vec();
-    big.extend(std::iter::repeat(b'x').take(1_500_000));
+    big.extend(std::iter::repeat_n(b'x', 1_500_000));
     let (_, closed) = exchange(&mut raw, &big, usize::MAX);
     assert!(closed, "the query buffer limit closes the connection");
     assert_eq!(info_field(&mut c, "stats", "client_query_buffer_limit_disconnections"), 1);
@@ -282,7 +282,7 @@ fn recent_max_buffers_show_pending_bytes() {
     assert_eq!(info_field(&mut c, "clients", "client_recent_max_output_buffer"), 0);
     let mut upload = s.raw();
     let mut partial = b"*2\r\n$4\r\nECHO\r\n$1000000\r\n".to_vec();
-    partial.extend(std::iter::repeat(b'x').take(300_000));
+    partial.extend(std::iter::repeat_n(b'x', 300_000));
     upload.write_all(&partial).unwrap();
     let slow = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     slow.set_recv_buffer_size(4096).unwrap();

@@ -813,7 +813,7 @@ impl Stamp {
         let last = lru >> 8;
         let counter = lru & 0xff;
         let elapsed = if self.minutes >= last { self.minutes - last } else { 65535 - last + self.minutes };
-        let periods = if decay > 0 { elapsed / decay } else { 0 };
+        let periods = elapsed.checked_div(decay).unwrap_or(0);
         counter.saturating_sub(periods)
     }
 

@@ -390,7 +390,7 @@ pub fn kill(ctx: &mut Ctx) -> CmdResult {
             None => Err(Error::msg("ERR No such client")),
         };
     }
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(err::SYNTAX);
     }
     let mut by_id = None;
@@ -438,9 +438,9 @@ pub fn kill(ctx: &mut Ctx) -> CmdResult {
         .clients
         .lock()
         .values()
-        .filter(|h| by_id.map_or(true, |id| h.id == id))
-        .filter(|h| by_addr.as_ref().map_or(true, |a| &h.addr == a))
-        .filter(|h| by_laddr.as_ref().map_or(true, |a| &h.laddr == a))
+        .filter(|h| by_id.is_none_or(|id| h.id == id))
+        .filter(|h| by_addr.as_ref().is_none_or(|a| &h.addr == a))
+        .filter(|h| by_laddr.as_ref().is_none_or(|a| &h.laddr == a))
         .filter(|_| by_type_normal != Some(false))
         .filter(|h| !(skipme && h.id == ctx.client.id))
         .cloned()

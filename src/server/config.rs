@@ -612,7 +612,7 @@ fn cobl_class(name: &str) -> Option<usize> {
 
 /// Redis's updateClientOutputBufferLimit: all-or-nothing, only the given classes change.
 fn cobl_update(current: &str, args: &[&str]) -> Result<String, String> {
-    if args.len() % 4 != 0 {
+    if !args.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut c = cobl_parse_canonical(current);
@@ -638,7 +638,7 @@ fn cobl_update(current: &str, args: &[&str]) -> Result<String, String> {
 /// Redis's setConfigSaveOption validation; returns the (seconds, changes) pairs.
 fn save_parse(args: &[&str]) -> Result<Vec<(i64, i64)>, String> {
     let args: &[&str] = if args.len() == 1 && args[0].is_empty() { &[] } else { args };
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     let mut out = Vec::new();
@@ -739,7 +739,7 @@ fn valid_hostname(s: &str) -> Result<(), String> {
 fn valid_proc_title(s: &str) -> bool {
     const VARS: &[&str] = &["title", "listen-addr", "server-mode", "port", "tls-port", "unixsocket", "config-file"];
     let mut rest = s;
-    while let Some(p) = rest.find(|c| c == '{' || c == '}') {
+    while let Some(p) = rest.find(['{', '}']) {
         if rest.as_bytes()[p] == b'}' {
             return false;
         }
@@ -1209,7 +1209,7 @@ fn is_local_client(addr: &str) -> bool {
 
 pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     let args = &ctx.args[2..];
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(Error::msg("ERR syntax error"));
     }
     // Pass 1, as Redis: names, immutability, protection, duplicates; the first problem wins.
@@ -1286,16 +1286,14 @@ fn rebind_if_changed(srv: &crate::server::Server, trial: &Config) -> Result<(), 
 /// no TLS, like a Redis without certificates), the replication backlog is at least 16kb.
 fn after_set(cfg: &mut Config, d: &Def) -> Result<(), String> {
     match d.name {
-        "tls-port" | "tls-cluster" | "tls-replication" => {
-            if cfg.int("tls-port") != 0 || cfg.bool("tls-cluster") || cfg.bool("tls-replication") {
+        "tls-port" | "tls-cluster" | "tls-replication"
+            if (cfg.int("tls-port") != 0 || cfg.bool("tls-cluster") || cfg.bool("tls-replication")) => {
                 return Err("Unable to update TLS configuration. Check server logs.".into());
             }
-        }
-        "repl-backlog-size" => {
-            if cfg.int(d.name) < 16 * 1024 {
+        "repl-backlog-size"
+            if cfg.int(d.name) < 16 * 1024 => {
                 cfg.values.insert("repl-backlog-size", Val::Int(16 * 1024));
             }
-        }
         _ => {}
     }
     Ok(())

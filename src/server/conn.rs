@@ -69,7 +69,7 @@ pub fn select(ctx: &mut Ctx) -> CmdResult {
 /// Check a password for `user` (only the default user exists until ACLs arrive).
 fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> Result<(), Error> {
     let required = ctx.srv.requirepass.read().clone();
-    let ok = eq(user, "default") && required.as_deref().map_or(true, |p| p == pass);
+    let ok = eq(user, "default") && required.as_deref().is_none_or(|p| p == pass);
     if ok {
         Ok(())
     } else {

@@ -260,7 +260,7 @@ impl Server {
     /// (lfu-log-factor, lfu-decay-time) when an LFU policy is in force.
     pub fn lfu_params(&self) -> Option<(u32, u32)> {
         let v = self.lfu.load(Ordering::Relaxed);
-        (v != 0).then(|| (((v >> 32) & 0x7fff_ffff) as u32, v as u32))
+        (v != 0).then_some((((v >> 32) & 0x7fff_ffff) as u32, v as u32))
     }
 
     /// Count an error reply under its code (Redis tracks at most 128 distinct codes).

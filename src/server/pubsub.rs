@@ -436,7 +436,7 @@ fn channels_list(ctx: &mut Ctx, kind: Kind) -> CmdResult {
         .table(kind)
         .lock()
         .keys()
-        .filter(|c| pattern.map_or(true, |p| glob_match(p, c, false)))
+        .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
         .cloned()
         .collect();
     ctx.out.bulks(names.iter());

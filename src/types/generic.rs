@@ -346,7 +346,7 @@ fn expire_generic(ctx: &mut Ctx, base_ms: i64, seconds: bool) -> CmdResult {
     let mut when = int(ctx.args[2])?;
     let invalid = || Error::msg(format!("ERR invalid expire time in '{}' command", ctx.name_lower()));
     if seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return Err(invalid());
         }
         when *= 1000;

@@ -387,7 +387,7 @@ pub fn distinct_indices(len: usize, n: usize, rng: &mut impl Rng) -> Vec<usize> 
 pub use crate::command::args::{parse_scan_opts, ScanOpts};
 
 pub fn pattern_ok(p: Option<&[u8]>, s: &[u8]) -> bool {
-    p.map_or(true, |p| glob_match(p, s, false))
+    p.is_none_or(|p| glob_match(p, s, false))
 }
 
 /// A missing key's scan reply: cursor "0" and no elements.
@@ -903,7 +903,7 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
         4 if eq(args[3], "withvalues") => true,
         _ => return Err(err::SYNTAX),
     };
-    if withvalues && (count < -(i64::MAX / 2) || count > i64::MAX / 2) {
+    if withvalues && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(Error::msg("ERR value is out of range"));
     }
     let key = args[1];

@@ -1051,7 +1051,7 @@ pub enum PopShape {
 /// `Ok(false)`: no such key (nothing written). Deletes the emptied key, marks dirty.
 pub fn pop_and_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize, shape: PopShape) -> Result<bool, Error> {
     let fill = Fill::from_ctx(ctx);
-    let Some(l) = write_list(&mut ctx.ks, key)? else { return Ok(false) };
+    let Some(l) = write_list(ctx.ks, key)? else { return Ok(false) };
     let n = count.min(l.len());
     if n == 0 {
         return Ok(false);
@@ -1135,7 +1135,7 @@ pub fn lmove_core(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> 
         Some(_) => return Err(err::WRONGTYPE),
     }
     if src == dst {
-        let Some(l) = write_list(&mut ctx.ks, src)? else { return Ok(false) };
+        let Some(l) = write_list(ctx.ks, src)? else { return Ok(false) };
         let Some(v) = l.pop_with(from.front(), |e| e.to_small()) else { return Ok(false) };
         l.grow_encoding(fill, v.len(), 1);
         l.push_entry(&v, to.front(), fill);
@@ -1144,11 +1144,11 @@ pub fn lmove_core(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> 
         ctx.out.bulk(&v);
         notify::event(ctx, notify::LIST, pop_event(from), src);
     } else {
-        write_list(&mut ctx.ks, dst)?; // WRONGTYPE before popping
+        write_list(ctx.ks, dst)?; // WRONGTYPE before popping
         ctx.ks.will_write(dst); // even when it is created: it is modified first
-        let Some(l) = write_list(&mut ctx.ks, src)? else { return Ok(false) };
+        let Some(l) = write_list(ctx.ks, src)? else { return Ok(false) };
         let Some(v) = l.pop_with(from.front(), |e| e.to_small()) else { return Ok(false) };
-        push_or_create(&mut ctx.ks, dst, &[&v], to.front(), fill);
+        push_or_create(ctx.ks, dst, &[&v], to.front(), fill);
         // Redis's order: the push's event, the reply, the pop's event.
         notify::event(ctx, notify::LIST, push_event(to.front()), dst);
         ctx.out.bulk(&v);
@@ -1180,12 +1180,12 @@ fn push_or_create(ks: &mut Access<'_>, key: &[u8], items: &[&[u8]], front: bool,
 fn push_generic(ctx: &mut Ctx, front: bool, only_existing: bool) -> CmdResult {
     let fill = Fill::from_ctx(ctx);
     let (key, items) = (ctx.args[1], &ctx.args[2..]);
-    let exists = write_list(&mut ctx.ks, key)?.is_some();
+    let exists = write_list(ctx.ks, key)?.is_some();
     if !exists && only_existing {
         ctx.out.int(0);
         return Ok(());
     }
-    let n = push_or_create(&mut ctx.ks, key, items, front, fill);
+    let n = push_or_create(ctx.ks, key, items, front, fill);
     ctx.ks.mark_dirty(items.len() as u64);
     // Redis replies before it notifies (a RESP3 client subscribed to its own events sees
     // the reply first).
@@ -1223,7 +1223,7 @@ fn pop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
         return Ok(());
     }
     let count = positive(ctx.args[2], 0, "ERR value is out of range, must be positive")?;
-    match write_list(&mut ctx.ks, key)? {
+    match write_list(ctx.ks, key)? {
         None => ctx.out.nil_array(),
         Some(_) if count == 0 => ctx.out.array(0),
         Some(_) => {
@@ -1242,7 +1242,7 @@ pub fn rpop(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn llen(ctx: &mut Ctx) -> CmdResult {
-    let n = read_list(&mut ctx.ks, ctx.args[1])?.map_or(0, |l| l.len());
+    let n = read_list(ctx.ks, ctx.args[1])?.map_or(0, |l| l.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -1254,7 +1254,7 @@ fn resolve_index(index: i64, len: usize) -> Option<usize> {
 }
 
 pub fn lindex(ctx: &mut Ctx) -> CmdResult {
-    let Some(l) = read_list(&mut ctx.ks, ctx.args[1])? else {
+    let Some(l) = read_list(ctx.ks, ctx.args[1])? else {
         ctx.out.nil();
         return Ok(());
     };
@@ -1269,7 +1269,7 @@ pub fn lindex(ctx: &mut Ctx) -> CmdResult {
 pub fn lset(ctx: &mut Ctx) -> CmdResult {
     let fill = Fill::from_ctx(ctx);
     let key = ctx.args[1];
-    let Some(l) = write_list(&mut ctx.ks, key)? else { return Err(err::NO_SUCH_KEY) };
+    let Some(l) = write_list(ctx.ks, key)? else { return Err(err::NO_SUCH_KEY) };
     let index = int(ctx.args[2])?;
     let v = ctx.args[3];
     l.grow_encoding(fill, v.len(), 1);
@@ -1295,7 +1295,7 @@ pub fn linsert(ctx: &mut Ctx) -> CmdResult {
         return Err(err::SYNTAX);
     };
     let (pivot, v) = (ctx.args[3], ctx.args[4]);
-    let Some(l) = write_list(&mut ctx.ks, ctx.args[1])? else {
+    let Some(l) = write_list(ctx.ks, ctx.args[1])? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -1332,7 +1332,7 @@ fn clamp_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
 pub fn lrange(ctx: &mut Ctx) -> CmdResult {
     let start = int(ctx.args[2])?;
     let stop = int(ctx.args[3])?;
-    let Some(l) = read_list(&mut ctx.ks, ctx.args[1])? else {
+    let Some(l) = read_list(ctx.ks, ctx.args[1])? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -1354,7 +1354,7 @@ pub fn ltrim(ctx: &mut Ctx) -> CmdResult {
     let start = int(ctx.args[2])?;
     let stop = int(ctx.args[3])?;
     let key = ctx.args[1];
-    let Some(l) = write_list(&mut ctx.ks, key)? else {
+    let Some(l) = write_list(ctx.ks, key)? else {
         ctx.out.ok();
         return Ok(());
     };
@@ -1377,7 +1377,7 @@ pub fn lrem(ctx: &mut Ctx) -> CmdResult {
     let fill = Fill::from_ctx(ctx);
     let count = int(ctx.args[2])?;
     let key = ctx.args[1];
-    let Some(l) = write_list(&mut ctx.ks, key)? else {
+    let Some(l) = write_list(ctx.ks, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -1420,7 +1420,7 @@ pub fn lpos(ctx: &mut Ctx) -> CmdResult {
         }
         j += 2;
     }
-    let Some(l) = read_list(&mut ctx.ks, args[1])? else {
+    let Some(l) = read_list(ctx.ks, args[1])? else {
         if count.is_some() {
             ctx.out.array(0);
         } else {

@@ -210,13 +210,12 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
             notify::event(ctx, notify::GENERIC, "expire", key);
         }
         ctx.ks.mark_dirty(1);
-    } else if exp.persist {
-        if ctx.ks.get_mut(key).is_some_and(|e| e.expire_at_ms != crate::keyspace::dict::NO_EXPIRE) {
+    } else if exp.persist
+        && ctx.ks.get_mut(key).is_some_and(|e| e.expire_at_ms != crate::keyspace::dict::NO_EXPIRE) {
             ctx.ks.set_expire(key, crate::keyspace::dict::NO_EXPIRE);
             ctx.ks.mark_dirty(1);
             notify::event(ctx, notify::GENERIC, "persist", key);
         }
-    }
     Ok(())
 }
 
@@ -238,7 +237,7 @@ pub fn mget(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn mset_arity(ctx: &Ctx) -> CmdResult {
-    if ctx.args.len() % 2 == 0 {
+    if ctx.args.len().is_multiple_of(2) {
         return Err(Error::msg(format!("ERR wrong number of arguments for '{}' command", ctx.name_lower())));
     }
     Ok(())
@@ -414,7 +413,7 @@ pub fn setrange(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::msg("ERR offset is out of range"));
     }
     let limit = max_len(ctx) as i64;
-    let too_long = |extra: usize| offset.checked_add(extra as i64).map_or(true, |t| t > limit);
+    let too_long = |extra: usize| offset.checked_add(extra as i64).is_none_or(|t| t > limit);
     let new_len = match ctx.ks.get_mut(key) {
         None => {
             if patch.is_empty() {

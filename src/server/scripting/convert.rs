@@ -255,7 +255,7 @@ fn write_value(v: &Value, out: &mut ReplyWriter, script_resp3: bool, depth: usiz
             }
         }
         Value::Number(n) => out.int(c_double_to_i64(*n)),
-        Value::Integer(n) => out.int(*n as i64),
+        Value::Integer(n) => out.int(*n),
         Value::Table(t) => write_table(t, out, script_resp3, depth),
         _ => out.nil(),
     }
@@ -343,8 +343,8 @@ mod tests {
         assert_eq!(c_double_to_i64(-3.99), -3);
         assert_eq!(c_double_to_i64(1e20), i64::MIN);
         assert_eq!(c_double_to_i64(f64::NAN), i64::MIN);
-        assert_eq!(c_double_to_i64(9.223372036854775807e18), i64::MIN);
-        assert_eq!(c_double_to_i64(-9.223372036854775808e18), i64::MIN);
+        assert_eq!(c_double_to_i64(9.223_372_036_854_776e18), i64::MIN);
+        assert_eq!(c_double_to_i64(-9.223_372_036_854_776e18), i64::MIN);
     }
 
     /// The Lua value `push_reply` makes of `reply` (None if it refused it).

@@ -282,7 +282,7 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
     }
     let vm = vm_of(&mut reg, &state)?;
     let lib = build_library(&vm, &state, code, name.clone())?;
-    if let Some(f) = function_collision(&reg.libraries, &lib, &[key.clone()]) {
+    if let Some(f) = function_collision(&reg.libraries, &lib, std::slice::from_ref(&key)) {
         return Err(Error::msg(format!("ERR Function {f} already exists")));
     }
     reg.libraries.insert(key, lib);
@@ -493,8 +493,7 @@ fn fcall_generic(ctx: &mut Ctx, ro_cmd: bool) -> CmdResult {
     }
     *srv.scripting.state.current.lock() = (name.clone(), ctx.args.iter().map(|a| a.to_vec()).collect());
     let read_only = ro_cmd || flags & sflags::NO_WRITES != 0;
-    let r = super::run_function(ctx, &vm, &func, &keys, &argv, read_only, false, &name);
-    r
+    super::run_function(ctx, &vm, &func, &keys, &argv, read_only, false, &name)
 }
 
 pub fn fcall(ctx: &mut Ctx) -> CmdResult {
@@ -549,7 +548,7 @@ pub fn function_list(ctx: &mut Ctx) -> CmdResult {
     }
     let reg = ctx.srv.scripting.functions.lock();
     let libs: Vec<&Library> =
-        reg.libraries.values().filter(|l| pattern.map_or(true, |p| glob_match(p, l.name.as_bytes(), true))).collect();
+        reg.libraries.values().filter(|l| pattern.is_none_or(|p| glob_match(p, l.name.as_bytes(), true))).collect();
     let out = &mut *ctx.out;
     out.array(libs.len());
     for l in libs {

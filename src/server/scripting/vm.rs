@@ -394,7 +394,7 @@ fn install_random(lua: &Lua) -> mlua::Result<()> {
         let r = next() as f64 / MAX as f64;
         let int = |v: Option<&Value>| match v {
             Some(Value::Number(n)) => Ok(*n as i64),
-            Some(Value::Integer(n)) => Ok(*n as i64),
+            Some(Value::Integer(n)) => Ok(*n),
             _ => Err(mlua::Error::RuntimeError("bad argument to 'random' (number expected)".into())),
         };
         match args.len() {
@@ -637,7 +637,7 @@ fn log(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     }
     let level = match args.front() {
         Some(Value::Number(n)) => *n as i64,
-        Some(Value::Integer(n)) => *n as i64,
+        Some(Value::Integer(n)) => *n,
         _ => return err_pair(lua, "First argument must be a number (log level)."),
     };
     if !(0..=3).contains(&level) {
@@ -666,7 +666,7 @@ fn setresp(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     }
     let v = match args.front() {
         Some(Value::Number(n)) => *n as i64,
-        Some(Value::Integer(n)) => *n as i64,
+        Some(Value::Integer(n)) => *n,
         Some(Value::String(s)) => s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()).map(|n| n as i64).unwrap_or(0),
         _ => 0,
     };
@@ -683,7 +683,7 @@ fn set_repl(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     }
     let v = match args.front() {
         Some(Value::Number(n)) => *n as i64,
-        Some(Value::Integer(n)) => *n as i64,
+        Some(Value::Integer(n)) => *n,
         _ => -1,
     };
     if !(0..=3).contains(&v) {

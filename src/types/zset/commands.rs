@@ -120,7 +120,7 @@ pub fn zadd(ctx: &mut Ctx) -> CmdResult {
         i += 1;
     }
     let pairs = &args[i..];
-    if pairs.is_empty() || pairs.len() % 2 != 0 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         return Err(err::SYNTAX);
     }
     if f.nx && f.xx {
@@ -149,7 +149,7 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
     }
     let limits = limits(ctx);
     let key = ctx.args[1];
-    let exists = write(&mut ctx.ks, key)?.is_some();
+    let exists = write(ctx.ks, key)?.is_some();
     if !exists {
         if f.xx {
             if f.incr {
@@ -163,7 +163,7 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
         let hint = ZSet::with_hint(n, pairs[1].len(), limits);
         ctx.ks.set(key, Value::ZSet(Box::new(hint)), SetExpire::Clear);
     }
-    let Some(z) = write(&mut ctx.ks, key)? else { return Ok(()) };
+    let Some(z) = write(ctx.ks, key)? else { return Ok(()) };
     if exists {
         z.maybe_convert_for(n, limits);
     }
@@ -223,13 +223,13 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
 // ------------------------------------------------------------------ simple reads / ZREM
 
 pub fn zcard(ctx: &mut Ctx) -> CmdResult {
-    let n = read(&mut ctx.ks, ctx.args[1])?.map_or(0, |z| z.len());
+    let n = read(ctx.ks, ctx.args[1])?.map_or(0, |z| z.len());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 pub fn zscore(ctx: &mut Ctx) -> CmdResult {
-    match read(&mut ctx.ks, ctx.args[1])?.and_then(|z| z.score(ctx.args[2])) {
+    match read(ctx.ks, ctx.args[1])?.and_then(|z| z.score(ctx.args[2])) {
         Some(s) => ctx.out.double(s),
         None => ctx.out.nil(),
     }
@@ -238,7 +238,7 @@ pub fn zscore(ctx: &mut Ctx) -> CmdResult {
 
 pub fn zmscore(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
-    let z = read(&mut ctx.ks, args[1])?;
+    let z = read(ctx.ks, args[1])?;
     ctx.out.array(args.len() - 2);
     for m in &args[2..] {
         match z.and_then(|z| z.score(m)) {
@@ -252,7 +252,7 @@ pub fn zmscore(ctx: &mut Ctx) -> CmdResult {
 pub fn zrem(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let key = args[1];
-    let Some(z) = write(&mut ctx.ks, key)? else {
+    let Some(z) = write(ctx.ks, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -291,7 +291,7 @@ fn rank_generic(ctx: &mut Ctx, rev: bool) -> CmdResult {
     } else {
         false
     };
-    let found = read(&mut ctx.ks, args[1])?.and_then(|z| z.rank(args[2]).map(|(r, s)| (r, s, z.len())));
+    let found = read(ctx.ks, args[1])?.and_then(|z| z.rank(args[2]).map(|(r, s)| (r, s, z.len())));
     match found {
         Some((r, s, len)) => {
             let r = if rev { len - 1 - r } else { r };
@@ -319,7 +319,7 @@ pub fn zrevrank(ctx: &mut Ctx) -> CmdResult {
 
 pub fn zcount(ctx: &mut Ctx) -> CmdResult {
     let range = ScoreRange::parse(ctx.args[2], ctx.args[3])?;
-    let n = read(&mut ctx.ks, ctx.args[1])?.map_or(0, |z| {
+    let n = read(ctx.ks, ctx.args[1])?.map_or(0, |z| {
         let (s, e) = range.ranks(z);
         e - s
     });
@@ -329,7 +329,7 @@ pub fn zcount(ctx: &mut Ctx) -> CmdResult {
 
 pub fn zlexcount(ctx: &mut Ctx) -> CmdResult {
     let range = LexRange::parse(ctx.args[2], ctx.args[3])?;
-    let n = read(&mut ctx.ks, ctx.args[1])?.map_or(0, |z| {
+    let n = read(ctx.ks, ctx.args[1])?.map_or(0, |z| {
         let (s, e) = range.ranks(z);
         e - s
     });
@@ -444,7 +444,7 @@ fn range_generic(ctx: &mut Ctx, first: usize, dst: Option<&[u8]>, by: Option<By>
         By::Lex => Bounds::Lex(LexRange::parse(lo, hi)?),
     };
     let key = args[first];
-    let z = read(&mut ctx.ks, key)?;
+    let z = read(ctx.ks, key)?;
     if let Some(dst) = dst {
         let mut items: Vec<(f64, CompactBytes)> = Vec::new();
         if let Some(z) = z {
@@ -526,7 +526,7 @@ fn remrange_generic(ctx: &mut Ctx, by: By) -> CmdResult {
         By::Lex => Bounds::Lex(LexRange::parse(args[2], args[3])?),
     };
     let key = args[1];
-    let Some(z) = write(&mut ctx.ks, key)? else {
+    let Some(z) = write(ctx.ks, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -630,7 +630,7 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
         None => None,
     };
     let key = args[1];
-    if write(&mut ctx.ks, key)?.is_none() || count == Some(0) {
+    if write(ctx.ks, key)?.is_none() || count == Some(0) {
         ctx.out.array(0);
         return Ok(());
     }
@@ -690,7 +690,7 @@ pub fn parse_mpop<'a>(args: &[&'a [u8]], numkeys_idx: usize) -> Result<(Vec<&'a 
 pub fn zmpop(ctx: &mut Ctx) -> CmdResult {
     let (keys, max, count) = parse_mpop(ctx.args, 1)?;
     for key in keys {
-        if write(&mut ctx.ks, key)?.is_some() {
+        if write(ctx.ks, key)?.is_some() {
             pop_reply(ctx, key, max, count, PopShape::KeyNested);
             return Ok(());
         }
@@ -715,13 +715,13 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
             return Err(err::SYNTAX);
         }
         let withscores = args.len() == 4;
-        if withscores && (l < -i64::MAX / 2 || l > i64::MAX / 2) {
+        if withscores && !(-i64::MAX / 2..=i64::MAX / 2).contains(&l) {
             return Err(Error::msg("ERR value is out of range"));
         }
         return randmember_count(ctx, l, withscores);
     }
     let mut rng = rand::thread_rng();
-    match read(&mut ctx.ks, args[1])? {
+    match read(ctx.ks, args[1])? {
         None => ctx.out.nil(),
         Some(z) => match z.at(rng.gen_range(0..z.len())) {
             Some((_, m)) => ctx.out.bulk(m),
@@ -732,7 +732,7 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn randmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
-    let Some(z) = read(&mut ctx.ks, ctx.args[1])? else {
+    let Some(z) = read(ctx.ks, ctx.args[1])? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -780,7 +780,7 @@ fn randmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
 pub fn zscan(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let cursor = crate::types::generic::parse_cursor(args[2])?;
-    let Some(z) = read(&mut ctx.ks, args[1])? else {
+    let Some(z) = read(ctx.ks, args[1])? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);
@@ -1132,7 +1132,7 @@ fn bzpop(ctx: &mut Ctx, max: bool) -> CmdResult {
     let timeout = crate::command::blocking::parse_timeout(args[n - 1])?;
     let keys = &args[1..n - 1];
     for key in keys {
-        if write(&mut ctx.ks, key)?.is_some() {
+        if write(ctx.ks, key)?.is_some() {
             pop_reply(ctx, key, max, 1, PopShape::KeyFlat);
             return Ok(());
         }
@@ -1155,7 +1155,7 @@ pub fn bzmpop(ctx: &mut Ctx) -> CmdResult {
     let (keys, max, count) = parse_mpop(ctx.args, 2)?;
     let timeout = crate::command::blocking::parse_timeout(ctx.args[1])?;
     for key in &keys {
-        if write(&mut ctx.ks, key)?.is_some() {
+        if write(ctx.ks, key)?.is_some() {
             pop_reply(ctx, key, max, count, PopShape::KeyNested);
             return Ok(());
         }

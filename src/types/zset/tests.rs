@@ -74,7 +74,7 @@ fn run(limits: Limits, seed: u64, ops: usize, key_space: u32, score_space: i32) 
                 }
             }
             _ => {
-                if z.len() > 0 {
+                if !z.is_empty() {
                     let start = rng.gen_range(0..z.len());
                     let n = rng.gen_range(0..8);
                     let want = model_sorted(&m);
