@@ -5,7 +5,7 @@ Both servers are started here on free loopback ports (each in its own temporary 
 persistence off) and stopped at the end. Benchmarks are never tests: nothing here asserts a speed.
 
 Throughput mode (default): redis-benchmark with 50 clients at pipeline 1 and 16 for SET GET INCR
-MSET, one run per (command, pipeline, server), alternating servers. Around each run the server's
+MSET, one run per (command, pipeline, server) and round (--rounds, median shown), alternating servers. Around each run the server's
 CPU time (utime + stime of the whole process, all threads, from /proc/PID/stat) is read, which
 gives CPU microseconds per request. Printed: command, pipeline, rps redis, rps cinnabar, ratio
 (cinnabar / redis), CPU us/request for both.
@@ -27,6 +27,7 @@ import csv
 import io
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -300,28 +301,37 @@ def throughput(servers, args):
     pipelines = [int(p) for p in args.pipelines.split(",")]
     results = []
     print(f"redis-benchmark: {args.clients} clients, -n {args.requests}, keyspace {args.keyspace or 'single key'}, "
-          f"benchmark threads {args.bench_threads or 1}, machine cores {os.cpu_count()}", flush=True)
+          f"benchmark threads {args.bench_threads or 1}, machine cores {os.cpu_count()}, "
+          f"rounds {args.rounds} (median)", flush=True)
     for test in tests:
         for pipeline in pipelines:
             row = {"test": test.upper(), "pipeline": pipeline}
-            for name in ("redis", "cinnabar"):
-                srv = servers[name]
-                if not srv.alive():
+            runs = {"redis": [], "cinnabar": []}
+            for rnd in range(args.rounds):
+                # Alternate which server goes first, so drifts of the machine hit both.
+                order = ("redis", "cinnabar") if rnd % 2 == 0 else ("cinnabar", "redis")
+                for name in order:
+                    srv = servers[name]
+                    if not srv.alive():
+                        row[name + "_err"] = "server died"
+                        continue
+                    before = cpu_seconds(srv.proc.pid)
+                    try:
+                        rps, p50 = redis_benchmark(srv.port, test, pipeline, args)
+                    except Exception as e:  # one failing command must not hide the others
+                        row[name + "_err"] = str(e)
+                        continue
+                    used = cpu_seconds(srv.proc.pid) - before
+                    requests = args.requests if test != "multi" else max(1, args.requests // 10 // 8) * 8
+                    runs[name].append((rps, used * 1e6 / requests, p50))
+            for name, got in runs.items():
+                if len(got) < args.rounds:
                     row[name] = None
-                    row[name + "_err"] = "server died"
                     continue
-                before = cpu_seconds(srv.proc.pid)
-                try:
-                    rps, p50 = redis_benchmark(srv.port, test, pipeline, args)
-                except Exception as e:  # one failing command must not hide the others
-                    row[name] = None
-                    row[name + "_err"] = str(e)
-                    continue
-                used = cpu_seconds(srv.proc.pid) - before
-                row[name] = rps
-                requests = args.requests if test != "multi" else max(1, args.requests // 10 // 8) * 8
-                row[name + "_cpu_us"] = used * 1e6 / requests
-                row[name + "_p50"] = p50
+                # Median of the rounds, each figure on its own.
+                row[name] = statistics.median(r[0] for r in got)
+                row[name + "_cpu_us"] = statistics.median(r[1] for r in got)
+                row[name + "_p50"] = statistics.median(r[2] for r in got)
             results.append(row)
             print_progress(row)
     print()
@@ -425,6 +435,9 @@ def main():
     p.add_argument("-n", "--requests", type=int, default=int(os.environ.get("BENCH_N", 200_000)),
                    help="requests per redis-benchmark run (default 200000, env BENCH_N)")
     p.add_argument("-c", "--clients", type=int, default=50)
+    p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 1)),
+                   help="runs per (test, pipeline, server), alternating which server goes first; the "
+                        "table shows the median of each figure (default 1, env BENCH_ROUNDS)")
     p.add_argument("-P", "--pipelines", default="1,16", help="comma-separated pipeline depths (default 1,16)")
     p.add_argument("-t", "--tests", default="set,get,incr,mset",
                    help="tests (default set,get,incr,mset): any redis-benchmark -t name (lpush rpush lpop rpop "
