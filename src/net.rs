@@ -68,8 +68,18 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
     let mut handles = Vec::with_capacity(threads);
     for w in 0..threads {
         let (tx, rx) = std::sync::mpsc::channel();
+        let (park, unpark) = (srv.clone(), srv.clone());
         std::thread::Builder::new().name(format!("worker-{w}")).spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            crate::server::pubsub::WorkerWakes::enter(w);
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                // Pushes from other threads to this worker's clients are woken here, before
+                // the worker sleeps (and after each batch, `wake_pushed`), instead of each
+                // push waking the worker's thread.
+                .on_thread_park(move || park.worker_wakes[w].parking())
+                .on_thread_unpark(move || unpark.worker_wakes[w].awake())
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("cannot start worker runtime: {e}");
@@ -255,7 +265,7 @@ async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker
     let fd = std::os::unix::io::AsRawFd::as_raw_fd(&stream);
     #[cfg(not(unix))]
     let fd = -1;
-    let handle = client::register(&srv, fmt_addr(&peer), laddr, fd);
+    let handle = client::register(&srv, fmt_addr(&peer), laddr, fd, worker);
     let mut client = Client::new(handle.clone(), worker);
     client.authenticated = !srv.auth_required();
     connection_loop(&srv, &mut stream, &mut client).await;
@@ -485,6 +495,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         // BCAST invalidations of the keys this batch modified (Redis sends them once per
         // event-loop iteration), then whatever was pushed to this client.
         crate::server::tracking::broadcast(srv);
+        srv.worker_wakes[client.worker].wake_pushed();
         handle.outbox.drain_into(&mut out.buf);
         if !out.is_empty() {
             srv.stats.net_output_bytes.add(client.worker, out.buf.len() as u64);

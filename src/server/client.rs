@@ -25,6 +25,8 @@ pub enum ReplyMode {
 /// What other threads may see or change of a client.
 pub struct ClientHandle {
     pub id: u64,
+    /// The worker thread the connection lives on.
+    pub worker: usize,
     pub addr: String,
     pub laddr: String,
     pub fd: i32,
@@ -149,10 +151,11 @@ impl Client {
     }
 }
 
-pub fn register(srv: &Server, addr: String, laddr: String, fd: i32) -> Arc<ClientHandle> {
+pub fn register(srv: &Server, addr: String, laddr: String, fd: i32, worker: usize) -> Arc<ClientHandle> {
     let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
     let h = Arc::new(ClientHandle {
         id,
+        worker,
         addr,
         laddr,
         fd,

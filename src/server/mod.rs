@@ -158,6 +158,9 @@ pub struct Server {
     pub scripting: scripting::Scripting,
     pub pubsub: pubsub::PubSub,
     pub monitors: pubsub::Monitors,
+    /// Per worker: receivers pushed to from other threads, woken by the worker itself
+    /// (`pubsub::WorkerWakes`).
+    pub worker_wakes: Box<[pubsub::WorkerWakes]>,
     pub tracking: tracking::Tracking,
     /// Where CONFIG SET port / bind sends new listening sockets (net::rebind).
     pub rebind: Mutex<Option<tokio::sync::mpsc::UnboundedSender<crate::net::Relisten>>>,
@@ -212,6 +215,7 @@ impl Server {
             scripting: scripting::Scripting::new(),
             pubsub: pubsub::PubSub::default(),
             monitors: pubsub::Monitors::default(),
+            worker_wakes: (0..threads).map(|_| Default::default()).collect(),
             tracking,
             active_expire: AtomicBool::new(true),
             rebind: Mutex::new(None),

@@ -299,7 +299,7 @@ fn encode(resp3: bool, words: &[&[u8]]) -> Vec<u8> {
 pub type Own<'x> = Option<(u64, &'x mut ReplyWriter)>;
 
 /// Deliver to one receiver (`cache`: the message encoded once per protocol).
-fn deliver(srv: &Server, own: &mut Own, h: &ClientHandle, words: &[&[u8]], cache: &mut [Option<Vec<u8>>; 2]) {
+fn deliver(srv: &Server, own: &mut Own, h: &Arc<ClientHandle>, words: &[&[u8]], cache: &mut [Option<Vec<u8>>; 2]) {
     if let Some((id, out)) = own {
         if h.id == *id {
             let bytes = encode(out.resp3, words);
@@ -365,12 +365,12 @@ pub fn drop_over_limit(srv: &Server, h: &ClientHandle) {
 }
 
 /// Append pushed bytes to a client's outbox, enforcing its class's output buffer limits.
-pub fn push_to(srv: &Server, h: &ClientHandle, bytes: &[u8]) {
+pub fn push_to(srv: &Server, h: &Arc<ClientHandle>, bytes: &[u8]) {
     push_to_outbox(srv, h, bytes, false);
 }
 
 /// `push_to`, into the pushes that follow the current command's reply when `late`.
-pub fn push_to_outbox(srv: &Server, h: &ClientHandle, bytes: &[u8], late: bool) {
+pub fn push_to_outbox(srv: &Server, h: &Arc<ClientHandle>, bytes: &[u8], late: bool) {
     if h.outbox.overflowed.load(Ordering::Relaxed) {
         return;
     }
@@ -400,7 +400,74 @@ pub fn push_to_outbox(srv: &Server, h: &ClientHandle, bytes: &[u8], late: bool) 
     // Wake the connection task only when the outbox turns non-empty: a burst of messages
     // costs one wake-up, not one each.
     if !h.outbox.pending.swap(true, Ordering::AcqRel) {
-        h.outbox.notify.notify_one();
+        match srv.worker_wakes.get(h.worker) {
+            Some(w) if WorkerWakes::current() != Some(h.worker) => w.push(h),
+            _ => h.outbox.notify.notify_one(),
+        }
+    }
+}
+
+thread_local! {
+    /// The worker index of this thread (None off the workers).
+    static WORKER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Receivers (on one worker) that other threads pushed to. Waking a task of another
+/// worker's runtime from outside costs a write to its event fd and an extra turn of its
+/// event loop; instead the worker wakes them itself, after each batch it runs and before it
+/// sleeps (tokio's park hook; a task woken there keeps the runtime from sleeping). Only a
+/// worker that is asleep (or on its way) is woken from outside. The pusher adds to the list,
+/// then reads `parked`; the worker sets `parked`, then takes the list: with both in SeqCst
+/// order, at least one of them sees the other, so no push is left waiting.
+#[derive(Default)]
+pub struct WorkerWakes {
+    list: Mutex<Vec<Arc<ClientHandle>>>,
+    any: AtomicBool,
+    parked: AtomicBool,
+}
+
+impl WorkerWakes {
+    /// This thread is worker `w`.
+    pub fn enter(w: usize) {
+        WORKER.with(|c| c.set(Some(w)));
+    }
+
+    fn current() -> Option<usize> {
+        WORKER.with(|c| c.get())
+    }
+
+    fn push(&self, h: &Arc<ClientHandle>) {
+        self.list.lock().push(h.clone());
+        self.any.store(true, Ordering::SeqCst);
+        if self.parked.load(Ordering::SeqCst) {
+            h.outbox.notify.notify_one();
+        }
+    }
+
+    /// On the worker: wake the receivers pushed to since the last time.
+    pub fn wake_pushed(&self) {
+        if !self.any.load(Ordering::SeqCst) {
+            return;
+        }
+        let list = {
+            let mut l = self.list.lock();
+            self.any.store(false, Ordering::SeqCst);
+            std::mem::take(&mut *l)
+        };
+        for h in list {
+            h.outbox.notify.notify_one();
+        }
+    }
+
+    /// The worker is about to sleep.
+    pub fn parking(&self) {
+        self.parked.store(true, Ordering::SeqCst);
+        self.wake_pushed();
+    }
+
+    /// The worker is awake.
+    pub fn awake(&self) {
+        self.parked.store(false, Ordering::SeqCst);
     }
 }
 

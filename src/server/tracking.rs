@@ -158,7 +158,7 @@ fn handle_of(srv: &Server, id: u64) -> Option<Arc<ClientHandle>> {
 /// Redis's sendTrackingMessage: one invalidation for client `h`, to it or to its
 /// redirection target. `current`: the client whose command causes it (0: none); its own
 /// invalidations follow its reply.
-fn send(srv: &Server, h: &ClientHandle, payload: &Payload, current: u64) {
+fn send(srv: &Server, h: &Arc<ClientHandle>, payload: &Payload, current: u64) {
     let redirect = h.tracking.lock().redirect;
     let redirected_to = if redirect != 0 {
         match handle_of(srv, redirect) {
@@ -177,7 +177,7 @@ fn send(srv: &Server, h: &ClientHandle, payload: &Payload, current: u64) {
         None
     };
     let redirected = redirected_to.is_some();
-    let target: &ClientHandle = redirected_to.as_deref().unwrap_or(h);
+    let target: &Arc<ClientHandle> = redirected_to.as_ref().unwrap_or(h);
     let r3 = resp3(target);
     let mut m = Vec::with_capacity(64);
     if r3 {
