@@ -140,3 +140,64 @@ def test_redis_py_monitor(port):
     assert seen[1]["command"].startswith("EVAL ")
     assert seen[2]["command"] == "incr counter" and seen[2]["client_type"] == "lua"
     r.close()
+
+
+def test_every_message_arrives_promptly_while_workers_sleep_and_wake(port):
+    """A message published from another thread to a subscriber whose worker sleeps must
+    wake it. Two publishers connect one after the other (on cinnabar's round-robin they
+    land on different workers, so at least one is not on the subscriber's) and take turns
+    alone, pausing 5 ms between messages so the subscriber's worker is asleep each time a
+    message comes: every message must arrive, each within half a second."""
+    sub = socket.create_connection(("127.0.0.1", port))
+    sub.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$6\r\nwakeup\r\n")
+    r = redis.Redis(port=port)
+    wait_until(lambda: r.pubsub_numsub("wakeup")[0][1] == 1)
+    publishers = [redis.Redis(port=port) for _ in range(2)]
+    for p in publishers:
+        p.ping()  # connected now, in this order
+    sent = {}
+    received = {}
+    stop = threading.Event()
+
+    def read():
+        buf = b""
+        sub.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                chunk = sub.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return
+            buf += chunk
+            now = time.monotonic()
+            while True:
+                i = buf.find(b"m:")
+                j = buf.find(b"\r\n", i) if i >= 0 else -1
+                if j < 0:
+                    break
+                received[buf[i + 2:j].decode()] = now
+                buf = buf[j:]
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        for n, p in enumerate(publishers):
+            for i in range(50):
+                name = f"{n}-{i}"
+                sent[name] = time.monotonic()
+                assert p.publish("wakeup", f"m:{name}") == 1
+                time.sleep(0.005)
+        deadline = time.monotonic() + 5
+        while len(received) < len(sent) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        reader.join(5)
+        sub.close()
+        for p in publishers:
+            p.close()
+    missing = sorted(k for k in sent if k not in received)
+    assert not missing, f"{len(missing)} of {len(sent)} messages never arrived: {missing[:5]}"
+    slowest = max(received[k] - sent[k] for k in sent)
+    assert slowest < 0.5, f"a message took {slowest:.3f} s to arrive"
