@@ -28,6 +28,14 @@ pub struct Outbox {
     /// Pushes that must follow the reply of the command that caused them (a client's own
     /// tracking invalidations), where `buf` goes before it (its own keyspace events).
     pub late: Mutex<Vec<u8>>,
+    /// Pushes from other clients that arrived after the running command registered a
+    /// subscription or BCAST prefix (`split_here`): they follow its reply.
+    after: Mutex<Vec<u8>>,
+    /// Set (under `buf`'s lock) by `split_here` until the command's pushes are drained.
+    split: AtomicBool,
+    /// Bumped (under `buf`'s lock) after the client left channels or patterns: a publisher
+    /// that found it subscribed before then checks again before delivering (`deliver`).
+    unsubs: std::sync::atomic::AtomicU64,
     pub notify: tokio::sync::Notify,
     /// When the buffer first went over the soft limit (unix ms), 0 if it is under.
     pub soft_since_ms: AtomicI64,
@@ -46,28 +54,51 @@ impl Outbox {
 
     /// Bytes waiting to be written (INFO client_recent_max_output_buffer).
     pub fn pending_bytes(&self) -> usize {
-        self.buf.lock().len() + self.late.lock().len()
+        self.buf.lock().len() + self.late.lock().len() + self.after.lock().len()
+    }
+
+    /// The client has just left channels or patterns (removed from the registries).
+    fn note_unsubscribed(&self) {
+        let _b = self.buf.lock();
+        self.unsubs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The running command is about to register something that makes other clients push
+    /// to this one (a subscription, a BCAST prefix): what they push from now on follows the
+    /// command's reply, as in Redis, where no push can come between the two.
+    pub fn split_here(&self) {
+        let _b = self.buf.lock();
+        self.split.store(true, Ordering::Relaxed);
+        // So that the drain after the command runs (and ends the split).
+        self.pending.store(true, Ordering::Release);
     }
 
     /// After a command whose reply starts at `mark` in `out`: what was pushed to this client
     /// goes before the reply (Redis adds a client's own messages to its buffer while the
-    /// command runs), `late` pushes after it.
+    /// command runs), `late` pushes after it, and then what arrived after the command's
+    /// `split_here`.
     pub fn drain_around(&self, out: &mut Vec<u8>, mark: usize) {
         // A plain load first: this runs around every command.
         if !(self.pending.load(Ordering::Acquire) && self.pending.swap(false, Ordering::AcqRel)) {
             return;
         }
-        {
+        let after = {
             let mut pushed = self.buf.lock();
             if !pushed.is_empty() {
                 out.splice(mark..mark, pushed.drain(..));
             }
-        }
+            if self.split.swap(false, Ordering::Relaxed) {
+                std::mem::take(&mut *self.after.lock())
+            } else {
+                Vec::new()
+            }
+        };
         let mut late = self.late.lock();
         if !late.is_empty() {
             out.extend_from_slice(&late);
             late.clear();
         }
+        out.extend_from_slice(&after);
         self.soft_since_ms.store(0, Ordering::Relaxed);
     }
 }
@@ -209,6 +240,7 @@ fn confirm(out: &mut ReplyWriter, word: &[u8], name: Option<&[u8]>, count: usize
 
 fn subscribe(ctx: &mut Ctx, kind: Kind) -> CmdResult {
     let ps = &ctx.srv.pubsub;
+    ctx.client.handle.outbox.split_here();
     for name in &ctx.args[1..] {
         if ctx.client.subs.insert(kind, name) {
             ps.table(kind).lock().entry(name.to_vec()).or_default().push(ctx.client.handle.clone());
@@ -249,6 +281,7 @@ fn unsubscribe(ctx: &mut Ctx, kind: Kind) -> CmdResult {
         let n = ctx.client.subs.count(kind);
         confirm(ctx.out, kind.unsubscribe_word(), Some(&name), n);
     }
+    ctx.client.handle.outbox.note_unsubscribed();
     publish_counts(ctx.client);
     Ok(())
 }
@@ -298,18 +331,41 @@ fn encode(resp3: bool, words: &[&[u8]]) -> Vec<u8> {
 /// The publishing client and its reply buffer: its own messages go straight in there.
 pub type Own<'x> = Option<(u64, &'x mut ReplyWriter)>;
 
-/// Deliver to one receiver (`cache`: the message encoded once per protocol).
-fn deliver(srv: &Server, own: &mut Own, h: &Arc<ClientHandle>, words: &[&[u8]], cache: &mut [Option<Vec<u8>>; 2]) {
+/// A receiver as a publisher found it in a registry, with its `Outbox::unsubs` then.
+type Found = (Arc<ClientHandle>, u64);
+
+/// The receivers registered under `name` (with the registry's lock held, so that
+/// `unsubs` is read before any later unsubscription).
+fn found(t: &Subscribers, name: &[u8]) -> Vec<Found> {
+    t.get(name).map_or_else(Vec::new, |l| l.iter().map(|h| (h.clone(), h.outbox.unsubs.load(Ordering::Relaxed))).collect())
+}
+
+/// Deliver to one receiver found under `name` of `kind` (`cache`: the message encoded once
+/// per protocol). False if it left that channel or pattern in the meantime: in Redis no
+/// message can follow the confirmation of an UNSUBSCRIBE.
+fn deliver(
+    srv: &Server,
+    own: &mut Own,
+    (h, unsubs): &Found,
+    kind: Kind,
+    name: &[u8],
+    words: &[&[u8]],
+    cache: &mut [Option<Vec<u8>>; 2],
+) -> bool {
     if let Some((id, out)) = own {
         if h.id == *id {
             let bytes = encode(out.resp3, words);
             out.buf.extend_from_slice(&bytes);
-            return;
+            return true;
         }
     }
     let resp3 = h.resp.load(Ordering::Relaxed) == 3;
     let bytes = cache[resp3 as usize].get_or_insert_with(|| encode(resp3, words));
-    push_to(srv, h, bytes);
+    // Only after an unsubscription since the lookup (rare): is it still there?
+    append(srv, h, bytes, false, || {
+        h.outbox.unsubs.load(Ordering::Relaxed) == *unsubs
+            || srv.pubsub.table(kind).lock().get(name).is_some_and(|l| l.iter().any(|x| x.id == h.id))
+    })
 }
 
 /// PUBLISH / SPUBLISH and keyspace notifications: deliver to the channel's subscribers and
@@ -318,24 +374,23 @@ fn publish_all(srv: &Server, shard: bool, channel: &[u8], message: &[u8], mut ow
     let mut receivers = 0;
     let kind = if shard { Kind::Shard } else { Kind::Channel };
     let word: &[u8] = if shard { b"smessage" } else { b"message" };
-    let subs: Vec<Arc<ClientHandle>> = srv.pubsub.table(kind).lock().get(channel).cloned().unwrap_or_default();
+    let subs = found(&srv.pubsub.table(kind).lock(), channel);
     let mut cache = [None, None];
     for h in &subs {
-        deliver(srv, &mut own, h, &[word, channel, message], &mut cache);
-        receivers += 1;
+        receivers += deliver(srv, &mut own, h, kind, channel, &[word, channel, message], &mut cache) as usize;
     }
     if shard {
         return receivers;
     }
-    let matching: Vec<(Vec<u8>, Vec<Arc<ClientHandle>>)> = {
+    let matching: Vec<(Vec<u8>, Vec<Found>)> = {
         let pats = srv.pubsub.patterns.lock();
-        pats.iter().filter(|(p, _)| glob_match(p, channel, false)).map(|(p, l)| (p.clone(), l.clone())).collect()
+        pats.iter().filter(|(p, _)| glob_match(p, channel, false)).map(|(p, _)| (p.clone(), found(&pats, p))).collect()
     };
     for (pattern, list) in &matching {
         let mut cache = [None, None];
         for h in list {
-            deliver(srv, &mut own, h, &[b"pmessage", pattern, channel, message], &mut cache);
-            receivers += 1;
+            let words: [&[u8]; 4] = [b"pmessage", pattern, channel, message];
+            receivers += deliver(srv, &mut own, h, Kind::Pattern, pattern, &words, &mut cache) as usize;
         }
     }
     receivers
@@ -350,6 +405,7 @@ pub fn drop_over_limit(srv: &Server, h: &ClientHandle) {
     srv.stats.output_buffer_disconnections.add(0, 1);
     h.outbox.buf.lock().clear();
     h.outbox.late.lock().clear();
+    h.outbox.after.lock().clear();
     for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
         let mut t = srv.pubsub.table(kind).lock();
         t.retain(|_, list| {
@@ -371,16 +427,36 @@ pub fn push_to(srv: &Server, h: &Arc<ClientHandle>, bytes: &[u8]) {
 
 /// `push_to`, into the pushes that follow the current command's reply when `late`.
 pub fn push_to_outbox(srv: &Server, h: &Arc<ClientHandle>, bytes: &[u8], late: bool) {
+    append(srv, h, bytes, late, || true);
+}
+
+/// Append to an outbox if `still()` (asked with the outbox locked) says so; whether it was.
+pub(crate) fn append(srv: &Server, h: &Arc<ClientHandle>, bytes: &[u8], late: bool, still: impl FnOnce() -> bool) -> bool {
     if h.outbox.overflowed.load(Ordering::Relaxed) {
-        return;
+        return true;
     }
     let (hard, soft, soft_secs) = srv.output_limits(h);
     // (The limit counts the buffer appended to: `late` only ever holds a client's own few
     // invalidations.)
     let len = {
-        let mut b = if late { h.outbox.late.lock() } else { h.outbox.buf.lock() };
-        b.extend_from_slice(bytes);
-        b.len() as u64
+        if late {
+            let mut b = h.outbox.late.lock();
+            b.extend_from_slice(bytes);
+            b.len() as u64
+        } else {
+            let mut b = h.outbox.buf.lock();
+            if !still() {
+                return false;
+            }
+            if h.outbox.split.load(Ordering::Relaxed) {
+                let mut a = h.outbox.after.lock();
+                a.extend_from_slice(bytes);
+                (a.len() + b.len()) as u64
+            } else {
+                b.extend_from_slice(bytes);
+                b.len() as u64
+            }
+        }
     };
     let now = crate::keyspace::now_ms();
     let over_hard = hard > 0 && len > hard;
@@ -395,7 +471,7 @@ pub fn push_to_outbox(srv: &Server, h: &Arc<ClientHandle>, bytes: &[u8], late: b
     };
     if over_hard || over_soft {
         drop_over_limit(srv, h);
-        return;
+        return true;
     }
     // Wake the connection task only when the outbox turns non-empty: a burst of messages
     // costs one wake-up, not one each.
@@ -405,6 +481,7 @@ pub fn push_to_outbox(srv: &Server, h: &Arc<ClientHandle>, bytes: &[u8], late: b
             _ => h.outbox.notify.notify_one(),
         }
     }
+    true
 }
 
 thread_local! {

@@ -202,7 +202,9 @@ fn send(srv: &Server, h: &Arc<ClientHandle>, payload: &Payload, current: u64) {
             }
         }
     }
-    super::pubsub::push_to_outbox(srv, target, &m, target.id == current);
+    // Not once the client has turned tracking off: a writer that found it in the table or
+    // a prefix before then delivers before the OFF's reply or not at all, as in Redis.
+    super::pubsub::append(srv, target, &m, target.id == current, || h.tracking_on.load(Ordering::Relaxed));
 }
 
 /// After a read-only command of a tracking client: remember its keys (Redis's
@@ -354,7 +356,11 @@ pub fn disable(srv: &Server, h: &ClientHandle) {
         }
     }
     *st = ClientTracking::default();
-    h.tracking_on.store(false, Ordering::Relaxed);
+    {
+        // Under the outbox's lock: see `send`.
+        let _b = h.outbox.buf.lock();
+        h.tracking_on.store(false, Ordering::Relaxed);
+    }
     srv.tracking.clients.fetch_sub(1, Ordering::Relaxed);
 }
 
@@ -477,7 +483,8 @@ pub fn tracking_cmd(ctx: &mut Ctx) -> CmdResult {
             }
         }
     }
-    // Redis's enableTracking.
+    // Redis's enableTracking. Invalidations other clients cause from here on follow the +OK.
+    h.outbox.split_here();
     let t = &srv.tracking;
     if !st.on {
         t.clients.fetch_add(1, Ordering::Relaxed);

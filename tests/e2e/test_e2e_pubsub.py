@@ -201,3 +201,70 @@ def test_every_message_arrives_promptly_while_workers_sleep_and_wake(port):
     assert not missing, f"{len(missing)} of {len(sent)} messages never arrived: {missing[:5]}"
     slowest = max(received[k] - sent[k] for k in sent)
     assert slowest < 0.5, f"a message took {slowest:.3f} s to arrive"
+
+
+def _hammer(port, payload, replies, stop):
+    """Send `payload` (which gets `replies` replies) over and over until `stop` is set."""
+    c = socket.create_connection(("127.0.0.1", port))
+    try:
+        while not stop.is_set():
+            c.sendall(payload)
+            got = b""
+            while got.count(b"\r\n") < replies:
+                got += c.recv(65536)
+    finally:
+        c.close()
+
+
+def _read_until(s, buf, marker):
+    while marker not in buf:
+        chunk = s.recv(65536)
+        assert chunk, "connection closed"
+        buf += chunk
+    return buf
+
+
+def test_no_message_between_subscribe_and_its_confirmation_or_after_unsubscribe(port):
+    """Two connections publish to a channel non-stop while a RESP3 client subscribes and
+    unsubscribes 2000 times. As in Redis, the first thing after SUBSCRIBE is its
+    confirmation (a message published once the subscription exists comes after it), and
+    nothing of the channel follows the UNSUBSCRIBE confirmation (a publisher that found the
+    client subscribed delivers before it or not at all); the same for CLIENT TRACKING ON
+    BCAST while others write: +OK comes before any invalidation."""
+    publish = b"*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$1\r\nx\r\n" * 16
+    write = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n" * 16
+    stop = threading.Event()
+    hammers = [threading.Thread(target=_hammer, args=(port, p, 16, stop)) for p in (publish, publish, write)]
+    for t in hammers:
+        t.start()
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    try:
+        s.sendall(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n")
+        _read_until(s, b"", b"proto")
+        bad = []
+        for i in range(2000):
+            s.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n")
+            buf = _read_until(s, b"", b"$9\r\nsubscribe")
+            if not buf.startswith(b">3\r\n$9\r\nsubscribe"):
+                bad.append(("subscribe", i, buf[:80]))
+            s.sendall(b"*2\r\n$11\r\nUNSUBSCRIBE\r\n$2\r\nch\r\n")
+            buf = _read_until(s, b"", b"$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n")
+            # The next reply must be PING's: no message after the confirmation.
+            s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            rest = _read_until(s, buf.split(b"$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n", 1)[1], b"PONG\r\n")
+            if rest != b"+PONG\r\n":
+                bad.append(("unsubscribe", i, rest[:80]))
+        for i in range(300):
+            s.sendall(b"*4\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\non\r\n$5\r\nBCAST\r\n")
+            buf = _read_until(s, b"", b"+OK\r\n")
+            if not buf.startswith(b"+OK\r\n"):
+                bad.append(("tracking", i, buf[:80]))
+            s.sendall(b"*3\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$3\r\noff\r\n*1\r\n$4\r\nPING\r\n")
+            _read_until(s, buf[5:], b"PONG\r\n")
+        assert not bad, f"{len(bad)} misplaced pushes, first: {bad[:3]}"
+    finally:
+        stop.set()
+        for t in hammers:
+            t.join(10)
+        s.close()
