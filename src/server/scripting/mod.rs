@@ -47,6 +47,14 @@ pub mod sflags {
     ];
 }
 
+thread_local! {
+    /// This thread runs the EVALSHA at hand on a connection's worker (`execute_timed`).
+    static RUN_INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The script this thread just ran inline was stopped to run again on the scripts
+    /// thread (kill state 3); read by `execute_timed` on the same thread.
+    static MIGRATED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// What is running now, for SCRIPT KILL, FUNCTION KILL/STATS and BUSY replies.
 #[derive(Default)]
 pub struct RunState {
@@ -63,11 +71,9 @@ pub struct RunState {
     pub busy: AtomicBool,
     pub started_ms: AtomicI64,
     pub threshold_ms: AtomicI64,
-    /// The script runs on a connection's worker (`Scripting::runs_inline`).
+    /// The running script runs on a connection's worker (`Scripting::runs_inline`); set
+    /// by `begin` from the running thread's `RUN_INLINE`.
     pub inline: AtomicBool,
-    /// An inline script that turned long before writing was stopped, to run again on the
-    /// scripts thread.
-    pub migrated: AtomicBool,
     /// Scripts run so far (paces the garbage collector).
     pub runs: std::sync::atomic::AtomicU64,
     /// (function name, command line) of the running function, for FUNCTION STATS.
@@ -88,6 +94,9 @@ impl RunState {
     }
 
     fn begin(&self, eval_mode: bool, threshold_ms: i64) {
+        // Per run, from the thread that runs it (under the exclusive hold): a worker may
+        // be waiting for the keyspace with an inline script while another one runs.
+        self.inline.store(RUN_INLINE.with(|r| r.get()), Ordering::Release);
         self.wrote.store(false, Ordering::Release);
         self.killed.store(0, Ordering::Release);
         self.busy.store(false, Ordering::Release);
@@ -98,6 +107,7 @@ impl RunState {
     }
 
     fn end(&self) {
+        self.inline.store(false, Ordering::Release);
         self.running.store(false, Ordering::Release);
         self.busy.store(false, Ordering::Release);
         self.killed.store(0, Ordering::Release);
@@ -320,10 +330,10 @@ impl Scripting {
             return true;
         };
         let (mark, started) = (out.len(), std::time::Instant::now());
-        self.state.inline.store(inline, Ordering::Release);
+        RUN_INLINE.with(|r| r.set(inline));
         crate::command::dispatch::execute(srv, client, args, out, clock);
-        self.state.inline.store(false, Ordering::Release);
-        if self.state.migrated.swap(false, Ordering::AcqRel) {
+        RUN_INLINE.with(|r| r.set(false));
+        if MIGRATED.with(|m| m.replace(false)) {
             out.buf.truncate(mark);
             self.speed.write().insert(key, false);
             return false;
@@ -454,7 +464,7 @@ pub fn run_function(
     state.end();
     if killed == 3 {
         // Stopped to run again on the scripts thread (`Scripting::execute_timed`).
-        state.migrated.store(true, Ordering::Release);
+        MIGRATED.with(|m| m.set(true));
         return Ok(());
     }
     // Redis steps the collector every 50 calls (LUA_GC_CYCLE_PERIOD), not after each one.
