@@ -158,7 +158,7 @@ LIMITER = ("local c = redis.call('INCR', KEYS[1]) if c == 1 then redis.call('EXP
 ZSET_MEMBERS = 1000
 
 
-def setup_zset(conn):
+def setup_zset(conn, args):
     conn.call("DEL", "bench:z")
     for start in range(0, ZSET_MEMBERS, 500):
         args = []
@@ -167,7 +167,7 @@ def setup_zset(conn):
         conn.call("ZADD", "bench:z", *args)
 
 
-def setup_list(conn):
+def setup_list(conn, args):
     """The list redis-benchmark's LRANGE tests read ("mylist", 600 elements of its default
     3-byte payload), filled here so that only LRANGE is measured (`-t lrange_*` runs an
     LPUSH pass first, inside the measured run)."""
@@ -176,7 +176,22 @@ def setup_list(conn):
         conn.call("LPUSH", "mylist", *(["xxx"] * 100))
 
 
-def setup_limiter(conn):
+def setup_pops(key, add):
+    """A fresh `key` with as many members as the run pops (`add`: SADD or ZADD), so that
+    every SPOP / ZPOPMIN pops something (redis-benchmark's own tests pop from what SADD /
+    ZADD left: at most -r random members, gone early in the run)."""
+    def setup(conn, args):
+        conn.call("DEL", key)
+        for start in range(0, args.requests, 1000):
+            members = range(start, min(args.requests, start + 1000))
+            if add == "SADD":
+                conn.call("SADD", key, *(f"element:{i}" for i in members))
+            else:
+                conn.call("ZADD", key, *(x for i in members for x in (str(i), f"element:{i}")))
+    return setup
+
+
+def setup_limiter(conn, args):
     return conn.call("SCRIPT", "LOAD", LIMITER).decode()
 
 
@@ -223,17 +238,19 @@ class Subscribers:
 
 
 CUSTOM = {
-    # name: (setup(conn) -> context, command(context) -> argv, -r override)
+    # name: (setup(conn, args) -> context, command(context) -> argv, -r override)
     "zrange": (setup_zset, lambda _: ["ZRANGE", "bench:z", "0", "9", "WITHSCORES"], None),
     "zrank": (setup_zset, lambda _: ["ZRANK", "bench:z", "m:__rand_int__"], ZSET_MEMBERS),
     "lrange_100": (setup_list, lambda _: ["LRANGE", "mylist", "0", "99"], None),
     "lrange_300": (setup_list, lambda _: ["LRANGE", "mylist", "0", "299"], None),
     "lrange_600": (setup_list, lambda _: ["LRANGE", "mylist", "0", "599"], None),
+    "spop": (setup_pops("myset", "SADD"), lambda _: ["SPOP", "myset"], None),
+    "zpopmin": (setup_pops("myzset", "ZADD"), lambda _: ["ZPOPMIN", "myzset"], None),
     "evalsha": (setup_limiter, lambda sha: ["EVALSHA", sha, "1", "rl:__rand_int__", "100", "60"], None),
     # PUBLISH to a channel with 0, 1 or 50 subscribers (16-byte payload); see Subscribers
-    "publish0": (lambda conn: None, lambda _: ["PUBLISH", "bench:ch", "0123456789abcdef"], None),
-    "publish1": (lambda conn: None, lambda _: ["PUBLISH", "bench:ch", "0123456789abcdef"], None),
-    "publish50": (lambda conn: None, lambda _: ["PUBLISH", "bench:ch", "0123456789abcdef"], None),
+    "publish0": (lambda conn, args: None, lambda _: ["PUBLISH", "bench:ch", "0123456789abcdef"], None),
+    "publish1": (lambda conn, args: None, lambda _: ["PUBLISH", "bench:ch", "0123456789abcdef"], None),
+    "publish50": (lambda conn, args: None, lambda _: ["PUBLISH", "bench:ch", "0123456789abcdef"], None),
 }
 
 
@@ -245,7 +262,7 @@ def redis_benchmark(port, test, pipeline, args):
         setup, command, keyspace = custom
         conn = Conn(port)
         try:
-            context = setup(conn)
+            context = setup(conn, args)
         finally:
             conn.close()
         cmd += ["-r", str(keyspace or args.keyspace or 1)]

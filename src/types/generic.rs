@@ -174,7 +174,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
 pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.ks.db;
     let now = ctx.ks.now_ms;
-    let mut rng = rand::thread_rng();
+    let mut rng = crate::util::rng::fast();
     let ksr = ctx.ks.keyspace();
     let me = ctx.ks.client;
     let nshards = ksr.shards_per_db();

@@ -881,7 +881,7 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     if args.len() == 2 {
         let key = args[1];
-        let mut rng = rand::thread_rng();
+        let mut rng = crate::util::rng::fast();
         let pair = match read(ctx, key)? {
             None => None,
             Some(h) => h.random_pair(&mut rng),
@@ -908,7 +908,7 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     }
     let key = args[1];
     let resp3 = ctx.out.resp3;
-    let mut rng = rand::thread_rng();
+    let mut rng = crate::util::rng::fast();
     let Ctx { ks, out, .. } = ctx;
     let h = match ks.get(key) {
         None => {

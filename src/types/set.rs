@@ -736,7 +736,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
         return Err(err::SYNTAX);
     }
     let key = args[1];
-    let mut rng = rand::thread_rng();
+    let mut rng = crate::util::rng::fast();
     if args.len() == 2 {
         let (m, empty) = match write(ctx, key)? {
             None => {
@@ -850,7 +850,7 @@ pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
         return Err(err::SYNTAX);
     }
     let key = args[1];
-    let mut rng = rand::thread_rng();
+    let mut rng = crate::util::rng::fast();
     if args.len() == 2 {
         let m = match read(ctx, key)? {
             None => None,

@@ -1,12 +1,13 @@
 //! Pure helpers with Redis-exact semantics, shared by every layer: no I/O, no
 //! keyspace, no allocation beyond their results. `glob` is Redis's
 //! `stringmatchlen`; `number` is string2ll / string2d / d2string / ld2string; `counter` is a
-//! per-thread statistics counter.
+//! per-thread statistics counter; `rng` the generator of commands' random picks.
 pub mod counter;
 pub mod crc64;
 pub mod glob;
 pub mod lzf;
 pub mod number;
+pub mod rng;
 pub mod sha1;
 
 /// The xorshift generator the oracle-derived test tables were computed with (tests only).

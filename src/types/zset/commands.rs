@@ -720,7 +720,7 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
         }
         return randmember_count(ctx, l, withscores);
     }
-    let mut rng = rand::thread_rng();
+    let mut rng = crate::util::rng::fast();
     match read(ctx.ks, args[1])? {
         None => ctx.out.nil(),
         Some(z) => match z.at(rng.gen_range(0..z.len())) {
@@ -742,7 +742,7 @@ fn randmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
         return Ok(());
     }
     let size = z.len();
-    let mut rng = rand::thread_rng();
+    let mut rng = crate::util::rng::fast();
     if l < 0 {
         // With repetitions: every pick uniform and independent.
         let count = l.unsigned_abs() as usize;
