@@ -250,6 +250,16 @@ impl<E: Keyed> Dict<E> {
         }
     }
 
+    /// Start shrinking when fewer than one slot in `inv_fill` is used (the usual threshold
+    /// is one in eight). Tables sampled by rejection (SPOP) keep a higher fill this way:
+    /// each draw probes about max-chain / fill slots.
+    pub fn shrink_below(&mut self, inv_fill: usize) {
+        let size = self.t[0].buckets.len();
+        if !self.is_rehashing() && size > MIN_SIZE && self.t[0].used.saturating_mul(inv_fill) < size {
+            self.start_rehash(self.t[0].used.max(MIN_SIZE).next_power_of_two());
+        }
+    }
+
     fn shrink_if_needed(&mut self) {
         if self.is_rehashing() {
             return;

@@ -472,6 +472,11 @@ impl Set {
     pub fn pop_random(&mut self, rng: &mut impl Rng) -> Option<Vec<u8>> {
         let m = self.random_member(rng)?;
         self.remove(&m);
+        if let Set::Table(t) = self {
+            // Keep the table at least half full while popping: a uniform draw probes about
+            // max-chain / fill random slots, each a cache miss.
+            t.dict.shrink_below(2);
+        }
         Some(m)
     }
 
