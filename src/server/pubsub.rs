@@ -129,13 +129,16 @@ impl Kind {
     }
 }
 
-type Subscribers = HashMap<Vec<u8>, Vec<Arc<ClientHandle>>>;
+/// Per name, its subscribers, each with the number of its subscription (`PubSub::next`):
+/// leaving and joining again makes a new one.
+type Subscribers = HashMap<Vec<u8>, Vec<(Arc<ClientHandle>, u64)>>;
 
 #[derive(Default)]
 pub struct PubSub {
     channels: Mutex<Subscribers>,
     patterns: Mutex<Subscribers>,
     shard_channels: Mutex<Subscribers>,
+    next: std::sync::atomic::AtomicU64,
 }
 
 impl PubSub {
@@ -243,7 +246,8 @@ fn subscribe(ctx: &mut Ctx, kind: Kind) -> CmdResult {
     ctx.client.handle.outbox.split_here();
     for name in &ctx.args[1..] {
         if ctx.client.subs.insert(kind, name) {
-            ps.table(kind).lock().entry(name.to_vec()).or_default().push(ctx.client.handle.clone());
+            let n = ps.next.fetch_add(1, Ordering::Relaxed);
+            ps.table(kind).lock().entry(name.to_vec()).or_default().push((ctx.client.handle.clone(), n));
         }
         let n = ctx.client.subs.count(kind);
         confirm(ctx.out, kind.subscribe_word(), Some(name), n);
@@ -255,7 +259,7 @@ fn subscribe(ctx: &mut Ctx, kind: Kind) -> CmdResult {
 fn remove(ps: &PubSub, kind: Kind, name: &[u8], id: u64) {
     let mut t = ps.table(kind).lock();
     if let Some(list) = t.get_mut(name) {
-        list.retain(|h| h.id != id);
+        list.retain(|(h, _)| h.id != id);
         if list.is_empty() {
             t.remove(name);
         }
@@ -331,13 +335,16 @@ fn encode(resp3: bool, words: &[&[u8]]) -> Vec<u8> {
 /// The publishing client and its reply buffer: its own messages go straight in there.
 pub type Own<'x> = Option<(u64, &'x mut ReplyWriter)>;
 
-/// A receiver as a publisher found it in a registry, with its `Outbox::unsubs` then.
-type Found = (Arc<ClientHandle>, u64);
+/// A receiver as a publisher found it in a registry: its subscription's number, and its
+/// `Outbox::unsubs` then.
+type Found = (Arc<ClientHandle>, u64, u64);
 
 /// The receivers registered under `name` (with the registry's lock held, so that
 /// `unsubs` is read before any later unsubscription).
 fn found(t: &Subscribers, name: &[u8]) -> Vec<Found> {
-    t.get(name).map_or_else(Vec::new, |l| l.iter().map(|h| (h.clone(), h.outbox.unsubs.load(Ordering::Relaxed))).collect())
+    t.get(name).map_or_else(Vec::new, |l| {
+        l.iter().map(|(h, n)| (h.clone(), *n, h.outbox.unsubs.load(Ordering::Relaxed))).collect()
+    })
 }
 
 /// Deliver to one receiver found under `name` of `kind` (`cache`: the message encoded once
@@ -346,7 +353,7 @@ fn found(t: &Subscribers, name: &[u8]) -> Vec<Found> {
 fn deliver(
     srv: &Server,
     own: &mut Own,
-    (h, unsubs): &Found,
+    (h, sub, unsubs): &Found,
     kind: Kind,
     name: &[u8],
     words: &[&[u8]],
@@ -361,10 +368,11 @@ fn deliver(
     }
     let resp3 = h.resp.load(Ordering::Relaxed) == 3;
     let bytes = cache[resp3 as usize].get_or_insert_with(|| encode(resp3, words));
-    // Only after an unsubscription since the lookup (rare): is it still there?
+    // Only after an unsubscription since the lookup (rare): is the same subscription
+    // still there (not left, nor left and made again)?
     append(srv, h, bytes, false, || {
         h.outbox.unsubs.load(Ordering::Relaxed) == *unsubs
-            || srv.pubsub.table(kind).lock().get(name).is_some_and(|l| l.iter().any(|x| x.id == h.id))
+            || srv.pubsub.table(kind).lock().get(name).is_some_and(|l| l.iter().any(|(x, n)| x.id == h.id && n == sub))
     })
 }
 
@@ -409,7 +417,7 @@ pub fn drop_over_limit(srv: &Server, h: &ClientHandle) {
     for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
         let mut t = srv.pubsub.table(kind).lock();
         t.retain(|_, list| {
-            list.retain(|x| x.id != h.id);
+            list.retain(|(x, _)| x.id != h.id);
             !list.is_empty()
         });
     }
@@ -438,11 +446,15 @@ pub(crate) fn append(srv: &Server, h: &Arc<ClientHandle>, bytes: &[u8], late: bo
     let (hard, soft, soft_secs) = srv.output_limits(h);
     // (The limit counts the buffer appended to: `late` only ever holds a client's own few
     // invalidations.)
-    let len = {
+    // `pending` is raised with the buffer still locked: a drain that finds it down has
+    // nothing to miss (the command draining after an UNSUBSCRIBE must see every message
+    // appended before its unsubscription took effect).
+    let mark_pending = || !h.outbox.pending.swap(true, Ordering::AcqRel);
+    let (len, first) = {
         if late {
             let mut b = h.outbox.late.lock();
             b.extend_from_slice(bytes);
-            b.len() as u64
+            (b.len() as u64, mark_pending())
         } else {
             let mut b = h.outbox.buf.lock();
             if !still() {
@@ -451,10 +463,10 @@ pub(crate) fn append(srv: &Server, h: &Arc<ClientHandle>, bytes: &[u8], late: bo
             if h.outbox.split.load(Ordering::Relaxed) {
                 let mut a = h.outbox.after.lock();
                 a.extend_from_slice(bytes);
-                (a.len() + b.len()) as u64
+                ((a.len() + b.len()) as u64, mark_pending())
             } else {
                 b.extend_from_slice(bytes);
-                b.len() as u64
+                (b.len() as u64, mark_pending())
             }
         }
     };
@@ -475,7 +487,7 @@ pub(crate) fn append(srv: &Server, h: &Arc<ClientHandle>, bytes: &[u8], late: bo
     }
     // Wake the connection task only when the outbox turns non-empty: a burst of messages
     // costs one wake-up, not one each.
-    if !h.outbox.pending.swap(true, Ordering::AcqRel) {
+    if first {
         match srv.worker_wakes.get(h.worker) {
             Some(w) if WorkerWakes::current() != Some(h.worker) => w.push(h),
             _ => h.outbox.notify.notify_one(),
