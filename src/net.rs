@@ -375,16 +375,15 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     // runs it (a pipeline of scripts goes to the scripts thread as one job,
                     // below: one exclusive hold of the keyspace after another on this worker
                     // would stall the other workers more).
-                    let ran_here = client.multi.is_none()
-                        && !script_running
-                        && Scripting::runs_script(args[0])
+                    let script = client.multi.is_none() && !script_running && Scripting::runs_script(args[0]);
+                    let ran_here = script
                         && base + end == rbuf.len()
                         && srv.scripting.runs_inline(&args)
                         && srv.scripting.execute_timed(srv, client, &args, &mut out, &mut clock, true);
                     if ran_here {
                         drop(args);
                         consumed = base + end;
-                    } else if client.multi.is_none() && !script_running && Scripting::runs_script(args[0]) {
+                    } else if script {
                         // Scripts run on the script thread, so this worker stays free to
                         // answer other clients (BUSY, SCRIPT KILL) while one runs long. The
                         // scripts that follow in the buffer go in the same job (one thread
@@ -488,8 +487,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             rbuf.drain(..consumed);
         }
         if rbuf.len() > qlimit {
-            log(srv, "Closing client that reached max query buffer length");
-            srv.stats.query_buffer_disconnections.add(client.worker, 1);
+            query_buffer_overflow(srv, client.worker);
             close = true;
         }
         // BCAST invalidations of the keys this batch modified (Redis sends them once per
@@ -587,16 +585,22 @@ impl Prefetch {
     fn request(&mut self, srv: &Server, db: usize, rbuf: &[u8]) {
         match crate::resp::parse::peek_key(&rbuf[self.pos..]) {
             Some((key, len)) => {
-                if let Some((s, e)) = key {
-                    let (s, e) = (self.pos + s, self.pos + e);
+                self.pending = key.map(|(s, e)| (self.pos + s, self.pos + e));
+                if let Some((s, e)) = self.pending {
                     srv.ks.prefetch(db, &rbuf[s..e], false);
-                    self.pending = Some((s, e));
                 }
                 self.pos += len;
             }
             None => self.off = true,
         }
     }
+}
+
+/// A client's query buffer went over client-query-buffer-limit: log and count it (the
+/// caller closes the connection).
+fn query_buffer_overflow(srv: &Server, worker: usize) {
+    log(srv, "Closing client that reached max query buffer length");
+    srv.stats.query_buffer_disconnections.add(worker, 1);
 }
 
 /// Wait for a blocked client's waiter, flushing the replies before it first. Keeps reading
@@ -655,8 +659,7 @@ async fn wait_blocked(
                 Ok(n) => {
                     srv.stats.net_input_bytes.add(0, n as u64);
                     if rbuf.len() > qlimit {
-                        log(srv, "Closing client that reached max query buffer length");
-                        srv.stats.query_buffer_disconnections.add(0, 1);
+                        query_buffer_overflow(srv, 0);
                         w.cancel_with(None);
                         return false;
                     }

@@ -166,8 +166,9 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
     client.last_command = cmd.def.name;
     client.after_reply(out, mark);
     crate::server::tracking::after_command(srv, client, cmd.def.name);
-    // Pushes the command caused for this client: its keyspace events before the reply,
-    // its own invalidations after it.
+    // Pushes that arrived while the command ran: before the reply, except the client's own
+    // invalidations and what followed a registration the command made (SUBSCRIBE, CLIENT
+    // TRACKING ON): see `Outbox::drain_around`.
     client.handle.outbox.drain_around(&mut out.buf, mark);
 }
 

@@ -264,11 +264,8 @@ impl<E: Keyed> Dict<E> {
         if self.is_rehashing() {
             return;
         }
-        let size = self.t[0].buckets.len();
-        if size > MIN_SIZE && self.t[0].used * 8 < size {
-            self.start_rehash(self.t[0].used.max(MIN_SIZE).next_power_of_two());
-        }
-        if self.t[0].used == 0 && size > 0 {
+        self.shrink_below(8);
+        if self.t[0].used == 0 && !self.t[0].buckets.is_empty() {
             self.t[0] = Table::default();
         }
     }

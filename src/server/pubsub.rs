@@ -330,9 +330,8 @@ fn encode(resp3: bool, words: &[&[u8]]) -> Vec<u8> {
     w.buf
 }
 
-/// The publishing client, when there is one: a message for itself goes into its reply,
-/// before PUBLISH's own reply, as in Redis.
-/// The publishing client and its reply buffer: its own messages go straight in there.
+/// The publishing client and its reply buffer, when there is one: a message for itself
+/// goes straight in there, before PUBLISH's own reply, as in Redis.
 pub type Own<'x> = Option<(u64, &'x mut ReplyWriter)>;
 
 /// A receiver as a publisher found it in a registry: its subscription's number, and its

@@ -260,30 +260,7 @@ impl Scripting {
                 // would be a large allocation freed on another thread every time).
                 let mut out = crate::resp::write::ReplyWriter::small(resp3);
                 let mut clock = crate::command::dispatch::BatchClock::new();
-                // The first declared key of each script, prefetched as the connection loop
-                // does for a pipeline: the entry of the next script's key, the slot of the
-                // one after.
-                let first_key = |i: usize| -> Option<&[u8]> {
-                    let args = batch.get(i)?;
-                    let numkeys = std::str::from_utf8(args.get(2)?).ok()?.parse::<usize>().ok()?;
-                    (numkeys > 0).then(|| args.get(3).map(|k| &k[..])).flatten()
-                };
-                let db = client.db;
-                let prefetch = |i: usize, entry: bool| {
-                    if let Some(key) = first_key(i) {
-                        s.ks.prefetch(db, key, entry);
-                    }
-                };
-                if batch.len() > 1 {
-                    prefetch(0, false);
-                    prefetch(1, false);
-                    prefetch(0, true);
-                }
-                for (i, args) in batch.iter().enumerate() {
-                    if batch.len() > 1 {
-                        prefetch(i + 1, true);
-                        prefetch(i + 2, false);
-                    }
+                for args in &batch {
                     let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
                     s.scripting.execute_timed(&s, &mut client, &argv, &mut out, &mut clock, false);
                 }
