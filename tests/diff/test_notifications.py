@@ -183,13 +183,6 @@ def show(m):
     return m.replace(b"\r\n", b" ")
 
 
-@pytest.fixture(scope="module")
-def pair():
-    servers = start_pair()
-    yield servers
-    stop_pair(servers)
-
-
 def diff_text(want, got):
     lines = []
     for i in range(max(len(want), len(got))):

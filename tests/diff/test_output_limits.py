@@ -5,17 +5,7 @@ clients are unaffected. (The pubsub class: tests/e2e/test_e2e_pubsub.py.)"""
 import socket
 import time
 
-import pytest
-
-from harness import start_pair, stop_pair
 from resp import RawConnection, encode_command
-
-
-@pytest.fixture(scope="module")
-def pair():
-    servers = start_pair()
-    yield servers
-    stop_pair(servers)
 
 
 def read_all(sock, timeout=3.0):

@@ -22,13 +22,6 @@ from test_notifications import GENERIC, HASH, LIST, SET, STRING, ZSET
 FAMILIES = {"generic": GENERIC, "string": STRING, "list": LIST, "set": SET, "hash": HASH, "zset": ZSET}
 
 
-@pytest.fixture(scope="module")
-def pair():
-    servers = start_pair()
-    yield servers
-    stop_pair(servers)
-
-
 def show(m):
     return m.replace(b"\r\n", b" ")
 
