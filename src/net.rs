@@ -358,7 +358,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                         .iter()
                         .map(|&(s, e)| if s == usize::MAX { &owned[e][..] } else { &rbuf[s..e] })
                         .collect();
-                    ahead.step(srv, client.db, &rbuf, base + end);
+                    ahead.step(srv, client.db, &rbuf, base, base + end);
                     if let Some(wait) = pause_for(srv, &args) {
                         // CLIENT PAUSE: flush what we have and wait before running this one.
                         if !out.is_empty() {
@@ -550,24 +550,41 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
 /// before each command runs, this asks for the entry of the next command's key (whose slot
 /// it asked for one command earlier) and for the slot of the one after, so the misses of
 /// a batch overlap with the work instead of following one another.
+///
+/// Commands on one big collection (HSET myhash field ..., SADD myset member ...) miss on
+/// the member instead: the key's entry is in cache, the collection's table slot and entry
+/// are not. When a command names the same key as the one before it, the same two stages
+/// are requested for its member (`Peek::member`) in that key's hash, set or sorted set.
 #[derive(Default)]
 struct Prefetch {
     /// Where in the read buffer the commands not looked at yet start.
     pos: usize,
-    /// The next command's key, whose slot was requested.
-    pending: Option<(usize, usize)>,
+    /// The next command's key (and member), whose slot was requested.
+    pending: Option<Pending>,
+    /// The key of the last command looked at.
+    last_key: Option<(usize, usize)>,
     /// Gave up for this batch (incomplete, inline or unusual request ahead).
     off: bool,
+    /// Member prefetching found no collection table at the batch's key.
+    no_members: bool,
+}
+
+enum Pending {
+    Key((usize, usize)),
+    Member((usize, usize), (usize, usize)),
 }
 
 impl Prefetch {
-    /// Called before the command ending at `end` in `rbuf` runs.
-    fn step(&mut self, srv: &Server, db: usize, rbuf: &[u8], end: usize) {
+    /// Called before the command from `start` to `end` in `rbuf` runs.
+    fn step(&mut self, srv: &Server, db: usize, rbuf: &[u8], start: usize, end: usize) {
         if self.off {
             return;
         }
         if end > self.pos {
             // First command of the batch: request the slots of the next two.
+            self.last_key = crate::resp::parse::peek_key(&rbuf[start..])
+                .and_then(|p| p.key)
+                .map(|(s, e)| (start + s, start + e));
             self.pos = end;
             self.request(srv, db, rbuf);
             if !self.off {
@@ -575,24 +592,45 @@ impl Prefetch {
             }
             return;
         }
-        if let Some((s, e)) = self.pending.take() {
-            srv.ks.prefetch(db, &rbuf[s..e], true);
+        match self.pending.take() {
+            Some(Pending::Key((s, e))) => srv.ks.prefetch(db, &rbuf[s..e], true),
+            Some(Pending::Member((s, e), (ms, me))) => {
+                if !srv.ks.prefetch_member(db, &rbuf[s..e], &rbuf[ms..me], true) {
+                    self.no_members = true;
+                }
+            }
+            None => {}
         }
         self.request(srv, db, rbuf);
     }
 
-    /// Look at the command at `pos` and request its key's slot.
+    /// Look at the command at `pos` and request its key's slot, or its member's slot when
+    /// the key is the previous command's.
     fn request(&mut self, srv: &Server, db: usize, rbuf: &[u8]) {
-        match crate::resp::parse::peek_key(&rbuf[self.pos..]) {
-            Some((key, len)) => {
-                self.pending = key.map(|(s, e)| (self.pos + s, self.pos + e));
-                if let Some((s, e)) = self.pending {
-                    srv.ks.prefetch(db, &rbuf[s..e], false);
+        let Some(p) = crate::resp::parse::peek_key(&rbuf[self.pos..]) else {
+            self.off = true;
+            return;
+        };
+        let at = |r: Option<(usize, usize)>| r.map(|(s, e)| (self.pos + s, self.pos + e));
+        let key = at(p.key);
+        let same = |a: (usize, usize), b: (usize, usize)| rbuf[a.0..a.1] == rbuf[b.0..b.1];
+        self.pending = match (key, at(p.member), self.last_key) {
+            (Some(k), Some(m), Some(last)) if !self.no_members && same(k, last) => {
+                if srv.ks.prefetch_member(db, &rbuf[k.0..k.1], &rbuf[m.0..m.1], false) {
+                    Some(Pending::Member(k, m))
+                } else {
+                    self.no_members = true;
+                    None
                 }
-                self.pos += len;
             }
-            None => self.off = true,
-        }
+            (Some(k), ..) => {
+                srv.ks.prefetch(db, &rbuf[k.0..k.1], false);
+                Some(Pending::Key(k))
+            }
+            (None, ..) => None,
+        };
+        self.last_key = key;
+        self.pos += p.len;
     }
 }
 

@@ -92,9 +92,12 @@ fn run(chunks: &[&[u8]], limits: &Limits) -> (Vec<Event>, End) {
                     assert!(!parser.args.is_empty(), "Command with no arguments");
                     let args = check_args(&parser, buf, end);
                     // The prefetcher's quick look, when it sees a request, sees this one.
-                    if let Some((key, len)) = peek_key(buf) {
-                        assert_eq!(len, end, "peek_key length");
-                        assert_eq!(key.map(|(s, e)| buf[s..e].to_vec()), args.get(1).cloned(), "peek_key key");
+                    if let Some(p) = peek_key(buf) {
+                        assert_eq!(p.len, end, "peek_key length");
+                        assert_eq!(p.key.map(|(s, e)| buf[s..e].to_vec()), args.get(1).cloned(), "peek_key key");
+                        let zset = args.len() == 4 && matches!(args[0].first(), Some(b'z' | b'Z'));
+                        let guess = if zset { args.get(3) } else { args.get(2) };
+                        assert_eq!(p.member.map(|(s, e)| buf[s..e].to_vec()), guess.cloned(), "peek_key member");
                     }
                     events.push(Event::Command(args));
                     consumed += end;

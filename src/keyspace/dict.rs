@@ -147,6 +147,15 @@ impl<E: Keyed> Dict<E> {
     /// then); both tables while rehashing. The caller hints the addresses after releasing
     /// the shard (`prefetch_line`), so that the unlock does not wait for them.
     pub fn prefetch_addrs(&self, hash: u64, entry: bool) -> [*const u8; 2] {
+        self.prefetch_addrs_of(hash, entry)
+    }
+
+    /// `prefetch_addrs` of `key`, hashed with this dictionary's own function.
+    pub fn prefetch_key_addrs(&self, key: &[u8], entry: bool) -> [*const u8; 2] {
+        self.prefetch_addrs_of((self.hash_of)(key), entry)
+    }
+
+    fn prefetch_addrs_of(&self, hash: u64, entry: bool) -> [*const u8; 2] {
         let mut addrs = [std::ptr::null(); 2];
         for (i, t) in self.t.iter().enumerate() {
             if let Some(slot) = t.buckets.get(Self::bucket_of(t, hash)) {

@@ -264,16 +264,33 @@ impl Keyspace {
     /// Prefetch stage `entry` (see `Dict::prefetch`) of `key` in database `db`, if its
     /// shard is free right now.
     pub fn prefetch(&self, db: usize, key: &[u8], entry: bool) {
+        self.prefetch_in(db, key, None, entry);
+    }
+
+    /// Prefetch stage `entry` of `member` in the collection at `key` (a hash's field, a
+    /// set's or sorted set's member), if the shard is free right now. Only for a key whose
+    /// entry is in cache already (a key the batch just used): finding it is a lookup.
+    /// False when there is nothing to prefetch in that key's value (no such key, or not a
+    /// hash, set or sorted set with a table).
+    pub fn prefetch_member(&self, db: usize, key: &[u8], member: &[u8], entry: bool) -> bool {
+        self.prefetch_in(db, key, Some(member), entry)
+    }
+
+    fn prefetch_in(&self, db: usize, key: &[u8], member: Option<&[u8]>, entry: bool) -> bool {
         let h = key_hash(key);
-        if let Some(shard) = self.dbs.get(db).and_then(|d| d.shards.get(self.shard_of(h))) {
-            let addrs = match shard.try_lock() {
-                Some(s) => s.dict.prefetch_addrs(h, entry),
-                None => return,
-            };
-            for a in addrs.into_iter().filter(|a| !a.is_null()) {
-                dict::prefetch_line(a);
-            }
+        let Some(shard) = self.dbs.get(db).and_then(|d| d.shards.get(self.shard_of(h))) else { return false };
+        let addrs = match (shard.try_lock(), member) {
+            (Some(s), None) => s.dict.prefetch_addrs(h, entry),
+            (Some(s), Some(m)) => match s.dict.get(h, key).and_then(|e| e.value.member_prefetch_addrs(m, entry)) {
+                Some(a) => a,
+                None => return false,
+            },
+            (None, _) => return true,
+        };
+        for a in addrs.into_iter().filter(|a| !a.is_null()) {
+            dict::prefetch_line(a);
         }
+        true
     }
 
     /// Lock the shards of `keys` (all in database `db`) in ascending order.

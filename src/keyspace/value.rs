@@ -25,6 +25,17 @@ pub enum Value {
 }
 
 impl Value {
+    /// What to prefetch for a lookup of `member` in this collection a little later (see
+    /// `Dict::prefetch_addrs`); None for strings, lists and compact encodings.
+    pub fn member_prefetch_addrs(&self, member: &[u8], entry: bool) -> Option<[*const u8; 2]> {
+        match self {
+            Value::Hash(h) => h.prefetch_addrs(member, entry),
+            Value::Set(s) => s.prefetch_addrs(member, entry),
+            Value::ZSet(z) => z.prefetch_addrs(member, entry),
+            _ => None,
+        }
+    }
+
     /// A string value as SET stores it: integer-looking strings of up to 20 bytes become
     /// "int", others embstr/raw by length (Redis's tryObjectEncoding).
     pub fn from_string(s: &[u8]) -> Value {

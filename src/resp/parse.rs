@@ -463,11 +463,24 @@ mod tests {
     }
 }
 
-/// A quick look at the multibulk request at the start of `buf`, for prefetching only:
-/// the range of its second argument (the first key of most commands), if it has one, and
-/// the request's length. None when the request is incomplete, inline or unusual; the real
-/// parser decides what it is.
-pub fn peek_key(buf: &[u8]) -> Option<(Option<(usize, usize)>, usize)> {
+/// What `peek_key` saw of a request: ranges in the buffer it was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peek {
+    /// The second argument (the first key of most commands).
+    pub key: Option<(usize, usize)>,
+    /// A guess at the member a collection command names: the fourth argument of a
+    /// four-argument command starting with 'z' (ZADD key score member, ZINCRBY key incr
+    /// member), the third argument of any other command (HSET key field value, SADD key
+    /// member, ZSCORE key member ...). A wrong guess only costs a useless prefetch.
+    pub member: Option<(usize, usize)>,
+    /// The request's length in bytes.
+    pub len: usize,
+}
+
+/// A quick look at the multibulk request at the start of `buf`, for prefetching only (see
+/// `Peek`). None when the request is incomplete, inline or unusual; the real parser
+/// decides what it is.
+pub fn peek_key(buf: &[u8]) -> Option<Peek> {
     fn number(buf: &[u8], pos: usize, marker: u8) -> Option<(usize, usize)> {
         if *buf.get(pos)? != marker {
             return None;
@@ -491,30 +504,44 @@ pub fn peek_key(buf: &[u8]) -> Option<(Option<(usize, usize)>, usize)> {
         return None;
     }
     let mut key = None;
+    let mut member = None;
+    let mut zset = false;
     for i in 0..argc {
         let (len, start) = number(buf, pos, b'$')?;
         let end = start.checked_add(len)?;
         if buf.get(end..end + 2)? != b"\r\n" {
             return None;
         }
-        if i == 1 {
-            key = Some((start, end));
+        match i {
+            0 => zset = argc == 4 && matches!(buf.get(start), Some(b'z' | b'Z')),
+            1 => key = Some((start, end)),
+            2 if !zset => member = Some((start, end)),
+            3 if zset => member = Some((start, end)),
+            _ => {}
         }
         pos = end + 2;
     }
-    Some((key, pos))
+    Some(Peek { key, member, len: pos })
 }
 
 #[cfg(test)]
 mod peek_tests {
-    use super::peek_key;
+    use super::{peek_key, Peek};
 
     #[test]
     fn peeks_the_second_argument() {
         let req = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$1\r\nv\r\n*1\r\n$4\r\nPING\r\n";
-        let (key, len) = peek_key(req).unwrap();
-        assert_eq!(&req[key.unwrap().0..key.unwrap().1], b"key");
-        assert_eq!(peek_key(&req[len..]), Some((None, 14)));
+        let p = peek_key(req).unwrap();
+        let at = |r: Option<(usize, usize)>| &req[r.unwrap().0..r.unwrap().1];
+        assert_eq!(at(p.key), b"key");
+        assert_eq!(at(p.member), b"v");
+        assert_eq!(peek_key(&req[p.len..]), Some(Peek { key: None, member: None, len: 14 }));
+        let z = b"*4\r\n$4\r\nzadd\r\n$1\r\nz\r\n$1\r\n1\r\n$1\r\nm\r\n";
+        let p = peek_key(z).unwrap();
+        assert_eq!(&z[p.member.unwrap().0..p.member.unwrap().1], b"m");
+        let h = b"*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n$1\r\nv\r\n";
+        let p = peek_key(h).unwrap();
+        assert_eq!(&h[p.member.unwrap().0..p.member.unwrap().1], b"f");
         assert_eq!(peek_key(b"*2\r\n$3\r\nGET\r\n$3\r\nke"), None);
         assert_eq!(peek_key(b"GET key\r\n"), None);
         assert_eq!(peek_key(b"*\r\n"), None);

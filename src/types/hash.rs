@@ -453,6 +453,15 @@ impl HashLimits {
 const PACKED_MAX_BYTES: usize = 1 << 30;
 
 impl Hash {
+    /// `Dict::prefetch_addrs` of `field` when this hash is a table (None for a listpack,
+    /// which is one allocation).
+    pub fn prefetch_addrs(&self, field: &[u8], entry: bool) -> Option<[*const u8; 2]> {
+        match self {
+            Hash::Table(t) => Some(t.dict.prefetch_key_addrs(field, entry)),
+            Hash::Packed(_) => None,
+        }
+    }
+
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Hash::Packed(_) => "listpack",

@@ -233,6 +233,14 @@ fn digits(n: i64) -> usize {
 }
 
 impl Set {
+    /// `Dict::prefetch_addrs` of `member` when this set is a table.
+    pub fn prefetch_addrs(&self, member: &[u8], entry: bool) -> Option<[*const u8; 2]> {
+        match self {
+            Set::Table(t) => Some(t.dict.prefetch_key_addrs(member, entry)),
+            _ => None,
+        }
+    }
+
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Set::Ints(_) => "intset",

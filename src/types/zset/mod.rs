@@ -149,6 +149,14 @@ impl Limits {
 }
 
 impl ZSet {
+    /// `Dict::prefetch_addrs` of `member` in the member dictionary of a skiplist-encoded set.
+    pub fn prefetch_addrs(&self, member: &[u8], entry: bool) -> Option<[*const u8; 2]> {
+        match &self.enc {
+            Enc::Skiplist(b) => Some(b.dict.prefetch_key_addrs(member, entry)),
+            Enc::Listpack(_) => None,
+        }
+    }
+
     /// An empty set in the encoding Redis's zsetTypeCreate picks for this size hint.
     pub fn with_hint(len: usize, max_member: usize, limits: Limits) -> ZSet {
         if limits.fits(len, max_member) {
