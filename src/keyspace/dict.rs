@@ -459,13 +459,7 @@ impl<E: Keyed> Dict<E> {
     /// Length of the chain at `slot` (t[0]'s buckets first, then t[1]'s, as `slots` counts
     /// them) and its entry at position `pos`, if the chain is that long.
     pub fn chain_entry(&self, slot: usize, pos: usize) -> (usize, Option<&E>) {
-        let n0 = self.t[0].buckets.len();
-        let bucket = if slot < n0 {
-            self.t[0].buckets.get(slot)
-        } else {
-            self.t[1].buckets.get(slot - n0)
-        };
-        let mut cur = bucket.and_then(|b| b.as_deref());
+        let mut cur = self.bucket_at(slot).and_then(|b| b.as_deref());
         let (mut len, mut found) = (0, None);
         while let Some(n) = cur {
             if len == pos {
@@ -475,6 +469,30 @@ impl<E: Keyed> Dict<E> {
             cur = n.next.as_deref();
         }
         (len, found)
+    }
+
+    /// Slot `slot` of the two tables taken as one array (as `chain_entry`).
+    fn bucket_at(&self, slot: usize) -> Option<&Option<Box<Node<E>>>> {
+        let n0 = self.t[0].buckets.len();
+        if slot < n0 {
+            self.t[0].buckets.get(slot)
+        } else {
+            self.t[1].buckets.get(slot - n0)
+        }
+    }
+
+    /// Hint the cache to load slot `slot` (as `chain_entry` counts slots), or the first
+    /// entry of its chain (`entry`: the slot should be in cache by then).
+    pub fn prefetch_slot(&self, slot: usize, entry: bool) {
+        match self.bucket_at(slot) {
+            Some(b) if entry => {
+                if let Some(n) = b.as_deref() {
+                    prefetch_line(n as *const Node<E> as *const u8);
+                }
+            }
+            Some(b) => prefetch_line(b as *const Option<Box<Node<E>>> as *const u8),
+            None => {}
+        }
     }
 
     /// The longest chain in either table (O(slots)).

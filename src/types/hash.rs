@@ -343,24 +343,41 @@ impl ChainBound {
     }
 }
 
-/// A uniformly random entry of a non-empty table.
+/// A uniformly random entry of a non-empty table: draw (slot, position < bound) pairs
+/// until one names an entry. A big table takes many tries (the bound is the longest chain,
+/// so a try succeeds with probability fill / bound, under 1/10 for a table of millions),
+/// each a cache miss or two; the pairs are drawn up to `TRIES_AHEAD` at a time (about as
+/// many as a success takes) and their slots, then their first entries, prefetched
+/// together, so the misses overlap. The first pair that names an entry wins, as if they
+/// had been drawn one by one: still exactly uniform.
 pub fn random_entry<'d, E: Keyed>(d: &'d Dict<E>, bound: &mut ChainBound, rng: &mut impl Rng) -> Option<&'d E> {
+    const TRIES_AHEAD: usize = 8;
     if d.is_empty() {
         return None;
     }
     bound.refresh(d);
     let slots = d.slots();
-    loop {
-        let slot = rng.gen_range(0..slots);
-        let pos = rng.gen_range(0..bound.max);
-        let (len, e) = d.chain_entry(slot, pos);
-        if len > bound.max {
-            // A longer chain than we knew: draws so far were fair for the old bound only.
-            bound.max = len;
-            continue;
+    'draw: loop {
+        let ahead = (slots * bound.max).div_ceil(d.len()).clamp(1, TRIES_AHEAD);
+        let mut tries = [(0usize, 0usize); TRIES_AHEAD];
+        let tries = &mut tries[..ahead];
+        for t in tries.iter_mut() {
+            *t = (rng.gen_range(0..slots), rng.gen_range(0..bound.max));
+            d.prefetch_slot(t.0, false);
         }
-        if let Some(e) = e {
-            return Some(e);
+        for t in tries.iter() {
+            d.prefetch_slot(t.0, true);
+        }
+        for &(slot, pos) in tries.iter() {
+            let (len, e) = d.chain_entry(slot, pos);
+            if len > bound.max {
+                // A longer chain than we knew: draws so far were fair for the old bound only.
+                bound.max = len;
+                continue 'draw;
+            }
+            if let Some(e) = e {
+                return Some(e);
+            }
         }
     }
 }
