@@ -147,6 +147,8 @@ pub struct Server {
     pub timeout_secs: AtomicU64,
     pub proto_max_bulk_len: AtomicI64,
     pub query_buffer_limit: AtomicU64,
+    /// busy-reply-threshold (lua-time-limit), read by every script run.
+    pub busy_threshold_ms: AtomicI64,
     pub limits: TypeLimits,
     /// Clients currently blocked (INFO blocked_clients).
     pub blocked_clients: AtomicI64,
@@ -208,6 +210,7 @@ impl Server {
             timeout_secs: AtomicU64::new(0),
             proto_max_bulk_len: AtomicI64::new(512 * 1024 * 1024),
             query_buffer_limit: AtomicU64::new(1 << 30),
+            busy_threshold_ms: AtomicI64::new(5000),
             lfu: AtomicU64::new(0),
             error_stats: Mutex::new(std::collections::BTreeMap::new()),
             limits: TypeLimits::default(),
@@ -236,6 +239,7 @@ impl Server {
         self.timeout_secs.store(cfg.int("timeout") as u64, Ordering::Relaxed);
         self.proto_max_bulk_len.store(cfg.int("proto-max-bulk-len"), Ordering::Relaxed);
         self.query_buffer_limit.store(cfg.int("client-query-buffer-limit") as u64, Ordering::Relaxed);
+        self.busy_threshold_ms.store(cfg.int("busy-reply-threshold"), Ordering::Relaxed);
         self.tracking.max_keys.store(cfg.int("tracking-table-max-keys").max(0) as usize, Ordering::Relaxed);
         let cobl = cfg.render("client-output-buffer-limit");
         let words: Vec<&str> = cobl.split(' ').collect();

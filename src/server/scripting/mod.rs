@@ -15,7 +15,7 @@ pub mod functions;
 pub mod libs;
 pub mod vm;
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -239,6 +239,16 @@ pub fn parse_shebang(body: &[u8], allow_name: bool) -> Result<(u32, Option<Vec<u
     Ok((flags, name, code))
 }
 
+/// The first key a script command declares (EVALSHA sha 1 key ...), if any.
+fn first_key(args: &[Vec<u8>]) -> Option<&[u8]> {
+    let declared = args.get(2).and_then(|n| n.first()).is_some_and(|c| (b'1'..=b'9').contains(c));
+    if declared {
+        args.get(3).map(|k| &k[..])
+    } else {
+        None
+    }
+}
+
 impl Scripting {
     pub fn new() -> Scripting {
         Scripting {
@@ -260,7 +270,18 @@ impl Scripting {
                 // would be a large allocation freed on another thread every time).
                 let mut out = crate::resp::write::ReplyWriter::small(resp3);
                 let mut clock = crate::command::dispatch::BatchClock::new();
-                for args in &batch {
+                // The first keys of the next scripts, prefetched as the connection loop
+                // does for a pipeline (its slot two scripts ahead, its entry one ahead).
+                let db = client.db;
+                let prefetch = |i: usize, entry: bool| {
+                    if let Some(key) = batch.get(i).and_then(|a| first_key(a)) {
+                        s.ks.prefetch(db, key, entry);
+                    }
+                };
+                prefetch(1, false);
+                for (i, args) in batch.iter().enumerate() {
+                    prefetch(i + 1, true);
+                    prefetch(i + 2, false);
                     let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
                     s.scripting.execute_timed(&s, &mut client, &argv, &mut out, &mut clock, false);
                 }
@@ -430,7 +451,7 @@ pub fn run_function(
     };
     crate::server::pubsub::feed_line(ctx.srv, ctx.client.db, &ctx.client.handle.addr, ctx.args, ctx.client.id);
     let state = &ctx.srv.scripting.state;
-    let threshold = ctx.srv.config.read().int("busy-reply-threshold");
+    let threshold = ctx.srv.busy_threshold_ms.load(Ordering::Relaxed);
     state.begin(eval_mode, threshold);
     let result = vm.run(func, call_args, &mut rc);
     let killed = state.killed.load(Ordering::Acquire);
@@ -466,11 +487,11 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro_cmd: bool) -> CmdResult {
     }
     let Some(cache) = guard.as_mut() else { return Err(Error::msg("ERR scripting unavailable")) };
     let sha = if by_sha {
-        let sha = String::from_utf8_lossy(ctx.args[1]).to_ascii_lowercase();
-        if sha.len() != 40 || !cache.scripts.contains_key(&sha) {
-            return Err(Error::msg("NOSCRIPT No matching script. Please use EVAL."));
+        // A SHA-1 in hex: anything else (wrong length, not UTF-8) names no script.
+        match std::str::from_utf8(ctx.args[1]) {
+            Ok(s) if s.len() == 40 => s.to_ascii_lowercase(),
+            _ => return Err(Error::msg("NOSCRIPT No matching script. Please use EVAL.")),
         }
-        sha
     } else {
         load(cache, ctx.args[1])?
     };
