@@ -69,18 +69,26 @@ pub fn resolve<'t>(srv: &'t Server, args: &[&[u8]]) -> Result<&'t Command, Error
 pub struct BatchClock {
     pub now_ms: i64,
     last: Instant,
+    /// What the last `lap` measured.
+    pub last_lap_us: u64,
 }
 
 impl BatchClock {
     pub fn new() -> BatchClock {
-        BatchClock { now_ms: now_ms(), last: Instant::now() }
+        BatchClock { now_ms: now_ms(), last: Instant::now(), last_lap_us: 0 }
     }
 
-    /// Microseconds since the previous mark.
+    /// Microseconds since the previous mark. After a command that took a millisecond or
+    /// more, the wall time is read again, so the commands after it in the batch (a script
+    /// after a long script) do not see a stale "now".
     pub fn lap(&mut self) -> u64 {
         let t = Instant::now();
         let us = t.duration_since(self.last).as_micros() as u64;
         self.last = t;
+        self.last_lap_us = us;
+        if us >= 1000 {
+            self.now_ms = now_ms();
+        }
         us
     }
 }
