@@ -55,11 +55,14 @@ struct Node<E> {
 struct Table<E> {
     buckets: Vec<Option<Box<Node<E>>>>,
     used: usize,
+    /// Chain length per bucket, when the dictionary tracks them (`Dict::new_sampled`);
+    /// empty otherwise.
+    lens: Vec<u8>,
 }
 
 impl<E> Default for Table<E> {
     fn default() -> Self {
-        Table { buckets: Vec::new(), used: 0 }
+        Table { buckets: Vec::new(), used: 0, lens: Vec::new() }
     }
 }
 
@@ -67,11 +70,20 @@ impl<E> Table<E> {
     fn mask(&self) -> u64 {
         (self.buckets.len() as u64).wrapping_sub(1)
     }
-    fn with_size(n: usize) -> Table<E> {
+    fn with_size(n: usize, lens: bool) -> Table<E> {
         let mut buckets = Vec::with_capacity(n);
         buckets.resize_with(n, || None);
-        Table { buckets, used: 0 }
+        Table { buckets, used: 0, lens: if lens { vec![0; n] } else { Vec::new() } }
     }
+}
+
+/// Buckets per window of uniform sampling (`Dict::sample`).
+const WINDOW: usize = 16;
+
+/// Entries in window `w` of `lens`.
+fn window_count(lens: &[u8], w: usize) -> u32 {
+    let end = ((w + 1) * WINDOW).min(lens.len());
+    lens[w * WINDOW..end].iter().map(|&l| l as u32).sum()
 }
 
 const MIN_SIZE: usize = 4;
@@ -94,11 +106,54 @@ pub struct Dict<E = Entry> {
     /// Next bucket of t[0] to move into t[1]; None when not rehashing.
     rehash_idx: Option<usize>,
     hash_of: fn(&[u8]) -> u64,
+    /// Chain lengths are tracked per bucket (`Table::lens`), for exact uniform sampling.
+    sampled: bool,
+    /// An upper bound on the entries of any `WINDOW` of either table (raised by every
+    /// insertion, recomputed when a rehash ends).
+    window_max: u32,
 }
 
 impl<E: Keyed> Dict<E> {
     pub fn new(hash_of: fn(&[u8]) -> u64) -> Dict<E> {
-        Dict { t: [Table::default(), Table::default()], rehash_idx: None, hash_of }
+        Dict { t: [Table::default(), Table::default()], rehash_idx: None, hash_of, sampled: false, window_max: 0 }
+    }
+
+    /// A dictionary that keeps the length of every chain (one byte per bucket), so that
+    /// `sample` draws a uniformly random entry in a few probes however long the longest
+    /// chain is. For the hash, set and sorted-set tables (HRANDFIELD, SRANDMEMBER, SPOP,
+    /// ZRANDMEMBER); the keyspace does not pay for it.
+    pub fn new_sampled(hash_of: fn(&[u8]) -> u64) -> Dict<E> {
+        Dict { sampled: true, ..Dict::new(hash_of) }
+    }
+
+    /// Bucket `b` of table `ti` gained (`up`) or lost an entry. A chain that would pass
+    /// 255 turns tracking off for good (`sample` then answers None).
+    fn count(&mut self, ti: usize, b: usize, up: bool) {
+        if !self.sampled {
+            return;
+        }
+        let t = &mut self.t[ti];
+        if up {
+            if t.lens[b] == u8::MAX {
+                self.sampled = false;
+                for t in self.t.iter_mut() {
+                    t.lens = Vec::new();
+                }
+                return;
+            }
+            t.lens[b] += 1;
+            self.window_max = self.window_max.max(window_count(&t.lens, b / WINDOW));
+        } else {
+            t.lens[b] -= 1;
+        }
+    }
+
+    /// The exact `window_max` (after a rehash: windows only ever raise it otherwise).
+    fn recount_windows(&mut self) {
+        if self.sampled {
+            let t = &self.t[0];
+            self.window_max = (0..t.lens.len().div_ceil(WINDOW)).map(|w| window_count(&t.lens, w)).max().unwrap_or(0);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -199,8 +254,9 @@ impl<E: Keyed> Dict<E> {
         self.rehash_step();
         self.expand_if_needed();
         let ti = if self.is_rehashing() { 1 } else { 0 };
+        let idx = Self::bucket_of(&self.t[ti], hash);
+        self.count(ti, idx, true);
         let t = &mut self.t[ti];
-        let idx = Self::bucket_of(t, hash);
         let next = t.buckets[idx].take();
         t.buckets[idx] = Some(Box::new(Node { entry, next }));
         t.used += 1;
@@ -214,7 +270,7 @@ impl<E: Keyed> Dict<E> {
         self.rehash_step();
         let rehashing = self.is_rehashing();
         let mut found = None;
-        for t in self.t.iter_mut() {
+        for (ti, t) in self.t.iter_mut().enumerate() {
             if t.buckets.is_empty() {
                 continue;
             }
@@ -227,24 +283,24 @@ impl<E: Keyed> Dict<E> {
                 let node = *node;
                 *cur = node.next;
                 t.used -= 1;
-                found = Some(node.entry);
+                found = Some((node.entry, ti, idx));
                 break;
             }
             if !rehashing {
                 break;
             }
         }
-        if found.is_some() {
-            self.shrink_if_needed();
-        }
-        found
+        let (entry, ti, idx) = found?;
+        self.count(ti, idx, false);
+        self.shrink_if_needed();
+        Some(entry)
     }
 
     /// Drop every entry, returning the old tables' contents as a new Dict (so the caller
     /// may free it on another thread).
     pub fn take_all(&mut self) -> Dict<E> {
-        let hash_of = self.hash_of;
-        std::mem::replace(self, Dict::new(hash_of))
+        let empty = Dict { sampled: self.sampled, ..Dict::new(self.hash_of) };
+        std::mem::replace(self, empty)
     }
 
     fn expand_if_needed(&mut self) {
@@ -253,7 +309,7 @@ impl<E: Keyed> Dict<E> {
         }
         let size = self.t[0].buckets.len();
         if size == 0 {
-            self.t[0] = Table::with_size(MIN_SIZE);
+            self.t[0] = Table::with_size(MIN_SIZE, self.sampled);
         } else if self.t[0].used >= size {
             self.start_rehash((self.t[0].used + 1).next_power_of_two());
         }
@@ -283,7 +339,7 @@ impl<E: Keyed> Dict<E> {
         if size == self.t[0].buckets.len() {
             return;
         }
-        self.t[1] = Table::with_size(size);
+        self.t[1] = Table::with_size(size, self.sampled);
         self.rehash_idx = Some(0);
     }
 
@@ -311,11 +367,15 @@ impl<E: Keyed> Dict<E> {
                 break;
             }
             let mut chain = self.t[0].buckets[idx].take();
+            if self.sampled {
+                self.t[0].lens[idx] = 0;
+            }
             while let Some(mut node) = chain {
                 chain = node.next.take();
                 let h = hash_of(node.entry.key());
+                let b = Self::bucket_of(&self.t[1], h);
+                self.count(1, b, true);
                 let t1 = &mut self.t[1];
-                let b = Self::bucket_of(t1, h);
                 node.next = t1.buckets[b].take();
                 t1.buckets[b] = Some(node);
                 t1.used += 1;
@@ -327,6 +387,7 @@ impl<E: Keyed> Dict<E> {
         if self.t[0].used == 0 {
             self.t[0] = std::mem::take(&mut self.t[1]);
             self.rehash_idx = None;
+            self.recount_windows();
             false
         } else {
             self.rehash_idx = Some(idx);
@@ -471,6 +532,49 @@ impl<E: Keyed> Dict<E> {
         (len, found)
     }
 
+    /// Whether chain lengths are tracked (`new_sampled`), so `sample` works.
+    pub fn is_sampled(&self) -> bool {
+        self.sampled
+    }
+
+    /// A uniformly random entry, in a few probes of the chain-length bytes: a window of
+    /// `WINDOW` buckets drawn uniformly among both tables' windows and a number u below
+    /// `window_max`; when u is below the window's entry count c, the answer is the window's
+    /// entry number u (in bucket, then chain order), else draw again. Each entry comes out
+    /// with probability 1 / (windows x window_max) per draw: exactly uniform. Windows hold
+    /// many buckets so their counts vary less than chain lengths do: with about 11 entries
+    /// per window on average and window_max near 28 at a million entries, a draw succeeds
+    /// more than a third of the time, where a (bucket, position) draw against the longest
+    /// chain succeeds about a tenth of the time. None if empty or not tracked.
+    pub fn sample(&self, rng: &mut impl rand::Rng) -> Option<&E> {
+        if !self.sampled || self.is_empty() {
+            return None;
+        }
+        let w0 = self.t[0].lens.len().div_ceil(WINDOW);
+        let windows = w0 + self.t[1].lens.len().div_ceil(WINDOW);
+        loop {
+            let w = rng.gen_range(0..windows);
+            let (t, w) = if w < w0 { (&self.t[0], w) } else { (&self.t[1], w - w0) };
+            let u = rng.gen_range(0..self.window_max.max(1));
+            if u >= window_count(&t.lens, w) {
+                continue;
+            }
+            let mut r = u as usize;
+            for b in w * WINDOW..t.lens.len() {
+                let l = t.lens[b] as usize;
+                if r < l {
+                    let mut cur = t.buckets[b].as_deref();
+                    for _ in 0..r {
+                        cur = cur.and_then(|n| n.next.as_deref());
+                    }
+                    return cur.map(|n| &n.entry);
+                }
+                r -= l;
+            }
+            return None; // unreachable: u < the window's count
+        }
+    }
+
     /// Slot `slot` of the two tables taken as one array (as `chain_entry`).
     fn bucket_at(&self, slot: usize) -> Option<&Option<Box<Node<E>>>> {
         let n0 = self.t[0].buckets.len();
@@ -516,7 +620,7 @@ impl<E: Keyed> Dict<E> {
     /// encoding), so the conversion does not rehash several times.
     pub fn reserve_empty(&mut self, n: usize) {
         if self.is_empty() && !self.is_rehashing() {
-            self.t[0] = Table::with_size(n.max(MIN_SIZE).next_power_of_two());
+            self.t[0] = Table::with_size(n.max(MIN_SIZE).next_power_of_two(), self.sampled);
         }
     }
 }
@@ -602,5 +706,73 @@ mod tests {
         for i in 0..500 {
             assert!(seen.contains(format!("stable:{i}").as_bytes()), "missing stable:{i}");
         }
+    }
+
+    /// Every tracked chain length matches its chain; no window exceeds `window_max`.
+    fn check_lens(d: &Dict<Entry>) {
+        assert!(d.sampled);
+        for t in &d.t {
+            assert_eq!(t.lens.len(), t.buckets.len());
+            for (b, bucket) in t.buckets.iter().enumerate() {
+                let mut len = 0;
+                let mut cur = bucket.as_deref();
+                while let Some(n) = cur {
+                    len += 1;
+                    cur = n.next.as_deref();
+                }
+                assert_eq!(t.lens[b] as usize, len, "bucket {b}");
+            }
+            for w in 0..t.lens.len().div_ceil(WINDOW) {
+                assert!(window_count(&t.lens, w) <= d.window_max);
+            }
+        }
+    }
+
+    #[test]
+    fn sampled_dict_tracks_chains_and_samples_uniformly() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let mut d = Dict::new_sampled(h);
+        let key = |i: usize| format!("member:{i}");
+        for i in 0..3000 {
+            d.insert_new(h(key(i).as_bytes()), entry(&key(i)));
+            if i % 97 == 0 {
+                check_lens(&d);
+            }
+        }
+        for i in 0..2800 {
+            assert!(d.remove(h(key(i).as_bytes()), key(i).as_bytes()).is_some());
+            if i % 97 == 0 {
+                check_lens(&d);
+            }
+        }
+        // 200 left; grow again so that a rehash is under way while sampling.
+        while d.rehash(100) {}
+        for i in 3000.. {
+            d.insert_new(h(key(i).as_bytes()), entry(&key(i)));
+            if d.is_rehashing() {
+                break;
+            }
+        }
+        d.rehash(3);
+        assert!(d.is_rehashing(), "sampling while a rehash is under way");
+        check_lens(&d);
+        let n = d.len();
+        let mut counts = std::collections::HashMap::new();
+        let draws = n * 200;
+        for _ in 0..draws {
+            let e = d.sample(&mut rng).expect("non-empty");
+            *counts.entry(e.key.clone().into_vec()).or_insert(0usize) += 1;
+        }
+        assert_eq!(counts.len(), n, "every entry drawn");
+        // Chi-square with n-1 degrees of freedom: mean n-1, sd sqrt(2(n-1)); 5 sd is far.
+        let expected = draws as f64 / n as f64;
+        let chi: f64 = counts.values().map(|&c| (c as f64 - expected).powi(2) / expected).sum();
+        let df = (n - 1) as f64;
+        assert!(chi < df + 5.0 * (2.0 * df).sqrt(), "chi-square {chi} with {n} entries");
+        while d.rehash(100) {}
+        check_lens(&d);
+        let copy = d.take_all();
+        assert!(d.is_sampled() && d.is_empty() && copy.len() == n);
     }
 }

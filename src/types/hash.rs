@@ -352,6 +352,9 @@ impl ChainBound {
 /// had been drawn one by one: still exactly uniform.
 pub fn random_entry<'d, E: Keyed>(d: &'d Dict<E>, bound: &mut ChainBound, rng: &mut impl Rng) -> Option<&'d E> {
     const TRIES_AHEAD: usize = 8;
+    if d.is_sampled() {
+        return d.sample(rng);
+    }
     if d.is_empty() {
         return None;
     }
@@ -537,7 +540,7 @@ impl Hash {
     /// Convert to the table encoding (one-way), sized for `expect` fields.
     pub fn convert_to_table(&mut self, expect: usize) {
         let Hash::Packed(p) = self else { return };
-        let mut dict = Dict::new(key_hash);
+        let mut dict = Dict::new_sampled(key_hash);
         dict.reserve_empty(expect.max(p.count() / 2));
         let mut it = p.iter();
         while let (Some((k, _, _)), Some((v, _, _))) = (it.next(), it.next()) {

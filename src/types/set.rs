@@ -515,7 +515,7 @@ impl Set {
 }
 
 fn table_with(cap: usize) -> Dict<Member> {
-    let mut d = Dict::new(key_hash);
+    let mut d = Dict::new_sampled(key_hash);
     d.reserve_empty(cap);
     d
 }
