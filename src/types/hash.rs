@@ -23,10 +23,11 @@
 //!   the SCAN guarantee (reverse-binary cursor, consistent across incremental rehashing).
 //!
 //! Random fields (HRANDFIELD, and SRANDMEMBER/SPOP in `types::set`, which share the helpers
-//! below) are uniform: a packed hash picks an index; a table picks a (bucket, chain
-//! position) pair uniformly among `slots × bound` and rejects empty picks, where `bound` is
-//! an upper bound on chain length (`ChainBound`): every entry has the same probability
-//! 1/(slots × bound) per draw, whatever the chain lengths.
+//! below) are uniform: a packed hash picks an index; a table keeps the length of every
+//! chain (`Dict::new_sampled`) and draws a window of buckets and an entry number against
+//! the largest window count (`Dict::sample`): every entry has the same probability per
+//! draw, whatever the chain lengths. (`random_entry` keeps the older (bucket, position)
+//! rejection against the longest chain, `ChainBound`, for a table whose tracking stopped.)
 //!
 //! Every handler validates its arguments and the key's type before writing anything.
 
@@ -343,7 +344,9 @@ impl ChainBound {
     }
 }
 
-/// A uniformly random entry of a non-empty table: draw (slot, position < bound) pairs
+/// A uniformly random entry of a non-empty table: `Dict::sample` when the table tracks its
+/// chain lengths (every hash, set and sorted-set table, unless a chain passed 255).
+/// Otherwise draw (slot, position < bound) pairs
 /// until one names an entry. A big table takes many tries (the bound is the longest chain,
 /// so a try succeeds with probability fill / bound, under 1/10 for a table of millions),
 /// each a cache miss or two; the pairs are drawn up to `TRIES_AHEAD` at a time (about as

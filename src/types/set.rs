@@ -19,8 +19,8 @@
 //!   plus the bucket). The table gives SSCAN the SCAN guarantee (reverse-binary cursor
 //!   across incremental rehashing) and bucket access for uniform random members.
 //!
-//! Random members (SRANDMEMBER, SPOP) are uniform; see `types::hash::random_entry` for the
-//! rejection sampling over (bucket, chain position).
+//! Random members (SRANDMEMBER, SPOP) are uniform; see `types::hash::random_entry` and
+//! `Dict::sample`.
 //!
 //! Multi-key commands (SINTER, SUNIONSTORE, SDIFF ...) have every shard they touch locked
 //! by dispatch. To read several sets at once through the keyspace's `&mut` lookups, the
@@ -482,7 +482,7 @@ impl Set {
         self.remove(&m);
         if let Set::Table(t) = self {
             // Keep the table at least half full while popping: a uniform draw probes about
-            // max-chain / fill random slots, each a cache miss.
+            // max-window / (16 x fill) windows (`Dict::sample`).
             t.dict.shrink_below(2);
         }
         Some(m)
