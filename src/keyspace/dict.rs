@@ -205,9 +205,11 @@ impl<E: Keyed> Dict<E> {
         self.prefetch_addrs_of(hash, entry)
     }
 
-    /// `prefetch_addrs` of `key`, hashed with this dictionary's own function.
-    pub fn prefetch_key_addrs(&self, key: &[u8], entry: bool) -> [*const u8; 2] {
-        self.prefetch_addrs_of((self.hash_of)(key), entry)
+    /// `prefetch_addrs` of `key`, hashed with this dictionary's own function; None for a
+    /// table small enough to stay in cache (under 8192 slots: 64 KiB of bucket pointers),
+    /// where prefetching only costs.
+    pub fn prefetch_key_addrs(&self, key: &[u8], entry: bool) -> Option<[*const u8; 2]> {
+        (self.slots() >= 8192).then(|| self.prefetch_addrs_of((self.hash_of)(key), entry))
     }
 
     fn prefetch_addrs_of(&self, hash: u64, entry: bool) -> [*const u8; 2] {
@@ -530,6 +532,11 @@ impl<E: Keyed> Dict<E> {
             cur = n.next.as_deref();
         }
         (len, found)
+    }
+
+    /// Bytes of the bucket arrays (pointers, and chain lengths when tracked).
+    pub fn bucket_bytes(&self) -> usize {
+        self.slots() * (8 + self.sampled as usize)
     }
 
     /// Whether chain lengths are tracked (`new_sampled`), so `sample` works.

@@ -476,11 +476,11 @@ impl HashLimits {
 const PACKED_MAX_BYTES: usize = 1 << 30;
 
 impl Hash {
-    /// `Dict::prefetch_addrs` of `field` when this hash is a table (None for a listpack,
+    /// `Dict::prefetch_key_addrs` of `field` when this hash is a big table (None for a listpack,
     /// which is one allocation).
     pub fn prefetch_addrs(&self, field: &[u8], entry: bool) -> Option<[*const u8; 2]> {
         match self {
-            Hash::Table(t) => Some(t.dict.prefetch_key_addrs(field, entry)),
+            Hash::Table(t) => t.dict.prefetch_key_addrs(field, entry),
             Hash::Packed(_) => None,
         }
     }
@@ -496,7 +496,7 @@ impl Hash {
         match self {
             Hash::Packed(p) => p.bytes(),
             Hash::Table(t) => {
-                let mut n = t.dict.slots() * 8 + t.dict.len() * (std::mem::size_of::<Field>() + 8);
+                let mut n = t.dict.bucket_bytes() + t.dict.len() * (std::mem::size_of::<Field>() + 8);
                 t.dict.for_each(|f| n += f.name.heap_size() + f.value.heap_size());
                 n
             }

@@ -233,10 +233,10 @@ fn digits(n: i64) -> usize {
 }
 
 impl Set {
-    /// `Dict::prefetch_addrs` of `member` when this set is a table.
+    /// `Dict::prefetch_key_addrs` of `member` when this set is a big table.
     pub fn prefetch_addrs(&self, member: &[u8], entry: bool) -> Option<[*const u8; 2]> {
         match self {
-            Set::Table(t) => Some(t.dict.prefetch_key_addrs(member, entry)),
+            Set::Table(t) => t.dict.prefetch_key_addrs(member, entry),
             _ => None,
         }
     }
@@ -254,7 +254,7 @@ impl Set {
             Set::Ints(i) => i.data.len(),
             Set::Packed(p) => p.bytes(),
             Set::Table(t) => {
-                let mut n = t.dict.slots() * 8 + t.dict.len() * (std::mem::size_of::<Member>() + 8);
+                let mut n = t.dict.bucket_bytes() + t.dict.len() * (std::mem::size_of::<Member>() + 8);
                 t.dict.for_each(|m| n += m.0.heap_size());
                 n
             }

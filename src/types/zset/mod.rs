@@ -149,10 +149,10 @@ impl Limits {
 }
 
 impl ZSet {
-    /// `Dict::prefetch_addrs` of `member` in the member dictionary of a skiplist-encoded set.
+    /// `Dict::prefetch_key_addrs` of `member` in the member dictionary of a big skiplist-encoded set.
     pub fn prefetch_addrs(&self, member: &[u8], entry: bool) -> Option<[*const u8; 2]> {
         match &self.enc {
-            Enc::Skiplist(b) => Some(b.dict.prefetch_key_addrs(member, entry)),
+            Enc::Skiplist(b) => b.dict.prefetch_key_addrs(member, entry),
             Enc::Listpack(_) => None,
         }
     }
@@ -198,7 +198,7 @@ impl ZSet {
                 let mut members = 0;
                 b.dict.for_each(|e| members += e.member.heap_size());
                 std::mem::size_of::<Big>()
-                    + b.dict.slots() * 8
+                    + b.dict.bucket_bytes()
                     + b.dict.len() * (std::mem::size_of::<ZEntry>() + 8)
                     + members
                     + b.tree.heap_size()
