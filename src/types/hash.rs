@@ -1005,6 +1005,14 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     header(out, count);
+    if matches!(h, Hash::Table(_)) && count * 3 < size {
+        // Few of many (Redis's case 4): uniform draws, repeats dropped, instead of copying
+        // the whole hash.
+        for (k, v) in crate::types::set::distinct_draws(count, || h.random_pair(&mut rng), |p| &p.0) {
+            emit(out, &k, &v);
+        }
+        return Ok(());
+    }
     let pairs = h.pairs();
     for i in distinct_indices(pairs.len(), count, &mut rng) {
         let (k, v) = &pairs[i];

@@ -857,6 +857,20 @@ fn shuffle<T>(v: &mut [T], rng: &mut impl Rng) {
 }
 
 /// SRANDMEMBER key [count]
+/// `count` results of `draw` with distinct `name`s (uniform draws from a collection of
+/// more than `count` items), in the order first drawn.
+pub fn distinct_draws<T>(count: usize, mut draw: impl FnMut() -> Option<T>, name: fn(&T) -> &[u8]) -> Vec<T> {
+    let mut seen = ahash::AHashSet::with_capacity(count);
+    let mut picked = Vec::with_capacity(count);
+    while picked.len() < count {
+        let Some(m) = draw() else { break };
+        if seen.insert(name(&m).to_vec()) {
+            picked.push(m);
+        }
+    }
+    picked
+}
+
 pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     if args.len() > 3 {
@@ -930,6 +944,13 @@ pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
             let all = s.members();
             for i in distinct_indices(all.len(), count, &mut rng) {
                 out.bulk(&all[i]);
+            }
+        }
+        Set::Table(_) if count * 3 < size => {
+            // Few of many (Redis's case 4): uniform draws, repeats dropped, instead of
+            // copying the whole set. Every subset is as likely, in a random order.
+            for m in distinct_draws(count, || s.random_member(&mut rng), |m| m) {
+                out.bulk(&m);
             }
         }
         _ => {

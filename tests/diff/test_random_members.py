@@ -137,3 +137,29 @@ def test_hrandfield(r, size):
     for k in r.hrandfield("h", -draws):
         counts[k] += 1
     assert chi_square(counts, draws) < chi_bound(size)
+
+
+def test_positive_count_subsets_of_big_tables_are_uniform(r):
+    """SRANDMEMBER / HRANDFIELD with a positive count far below the size draw distinct
+    members one uniform draw at a time (Redis's case 4); every member is in about as many
+    of the subsets. (Drawing without replacement only lowers the spread, so the
+    with-replacement chi-square bound stays a safe one.)"""
+    r.flushall()
+    n = 600
+    r.sadd("s", *[f"member:{i}" for i in range(n)])
+    r.hset("h", mapping={f"f{i}": f"v{i}" for i in range(n)})
+    assert r.object("encoding", "s") == "hashtable" and r.object("encoding", "h") == "hashtable"
+    for key in ("s", "h"):
+        members = set(r.smembers("s")) if key == "s" else set(r.hkeys("h"))
+        counts = dict.fromkeys(members, 0)
+        rounds = 60 * n // 7
+        pipe = r.pipeline(transaction=False)
+        for _ in range(rounds):
+            pipe.srandmember("s", 7) if key == "s" else pipe.hrandfield("h", 7)
+        for got in pipe.execute():
+            assert len(got) == 7 and len(set(got)) == 7 and set(got) <= members
+            for m in got:
+                counts[m] += 1
+        assert chi_square(counts, rounds * 7) < chi_bound(n), key
+    flat = r.hrandfield("h", 9, withvalues=True)
+    assert len(flat) == 18 and all(v == "v" + k[1:] for k, v in zip(flat[0::2], flat[1::2]))
