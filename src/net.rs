@@ -335,6 +335,8 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         let mut consumed = 0;
         let mut close = false;
         let mut ahead = Prefetch::default();
+        // Released before every wait below, and at the end of the batch.
+        let mut sticky = dispatch::Sticky::default();
         loop {
             let limits = Limits {
                 max_bulk_len: srv.proto_max_bulk_len.load(Ordering::Relaxed),
@@ -358,8 +360,9 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                         .iter()
                         .map(|&(s, e)| if s == usize::MAX { &owned[e][..] } else { &rbuf[s..e] })
                         .collect();
-                    ahead.step(srv, client.db, &rbuf, base, base + end);
+                    ahead.step(srv, &mut sticky, client.db, &rbuf, base, base + end);
                     if let Some(wait) = pause_for(srv, &args) {
+                        sticky.release();
                         // CLIENT PAUSE: flush what we have and wait before running this one.
                         if !out.is_empty() {
                             if stream.write_all(&out.buf).await.is_err() {
@@ -376,6 +379,10 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     // below: one exclusive hold of the keyspace after another on this worker
                     // would stall the other workers more).
                     let script = client.multi.is_none() && !script_running && Scripting::runs_script(args[0]);
+                    if script {
+                        // A script holds every gate, this worker's too.
+                        sticky.release();
+                    }
                     let ran_here = script
                         && base + end == rbuf.len()
                         && srv.scripting.runs_inline(&args)
@@ -442,11 +449,12 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                             break;
                         }
                     } else {
-                        dispatch::execute(srv, client, &args, &mut out, &mut clock);
+                        dispatch::execute_held(srv, client, &args, &mut out, &mut clock, &mut sticky);
                         drop(args);
                         consumed = base + end;
                     }
                     if let Some(w) = client.blocked.take() {
+                        sticky.release();
                         // A blocking command found nothing: stop processing this client's
                         // commands until the waiter is served, times out or is unblocked.
                         client.publish();
@@ -483,6 +491,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                 }
             }
         }
+        sticky.release();
         if consumed > 0 {
             rbuf.drain(..consumed);
         }
@@ -576,7 +585,7 @@ enum Pending {
 
 impl Prefetch {
     /// Called before the command from `start` to `end` in `rbuf` runs.
-    fn step(&mut self, srv: &Server, db: usize, rbuf: &[u8], start: usize, end: usize) {
+    fn step(&mut self, srv: &Server, sticky: &mut dispatch::Sticky, db: usize, rbuf: &[u8], start: usize, end: usize) {
         if self.off {
             return;
         }
@@ -586,27 +595,34 @@ impl Prefetch {
                 .and_then(|p| p.key)
                 .map(|(s, e)| (start + s, start + e));
             self.pos = end;
-            self.request(srv, db, rbuf);
+            self.request(srv, sticky, db, rbuf);
             if !self.off {
-                self.request(srv, db, rbuf);
+                self.request(srv, sticky, db, rbuf);
             }
             return;
         }
         match self.pending.take() {
             Some(Pending::Key((s, e))) => srv.ks.prefetch(db, &rbuf[s..e], true),
-            Some(Pending::Member((s, e), (ms, me))) => {
-                if !srv.ks.prefetch_member(db, &rbuf[s..e], &rbuf[ms..me], true) {
+            Some(Pending::Member(k, m)) => {
+                if !Self::member(srv, sticky, db, &rbuf[k.0..k.1], &rbuf[m.0..m.1], true) {
                     self.no_members = true;
                 }
             }
             None => {}
         }
-        self.request(srv, db, rbuf);
+        self.request(srv, sticky, db, rbuf);
+    }
+
+    /// Prefetch a member's stage, through the batch's kept hold if it has the shard.
+    fn member(srv: &Server, sticky: &mut dispatch::Sticky, db: usize, key: &[u8], member: &[u8], entry: bool) -> bool {
+        sticky
+            .prefetch_member(db, key, member, entry)
+            .unwrap_or_else(|| srv.ks.prefetch_member(db, key, member, entry))
     }
 
     /// Look at the command at `pos` and request its key's slot, or its member's slot when
     /// the key is the previous command's.
-    fn request(&mut self, srv: &Server, db: usize, rbuf: &[u8]) {
+    fn request(&mut self, srv: &Server, sticky: &mut dispatch::Sticky, db: usize, rbuf: &[u8]) {
         let Some(p) = crate::resp::parse::peek_key(&rbuf[self.pos..]) else {
             self.off = true;
             return;
@@ -616,7 +632,7 @@ impl Prefetch {
         let same = |a: (usize, usize), b: (usize, usize)| rbuf[a.0..a.1] == rbuf[b.0..b.1];
         self.pending = match (key, at(p.member), self.last_key) {
             (Some(k), Some(m), Some(last)) if !self.no_members && same(k, last) => {
-                if srv.ks.prefetch_member(db, &rbuf[k.0..k.1], &rbuf[m.0..m.1], false) {
+                if Self::member(srv, sticky, db, &rbuf[k.0..k.1], &rbuf[m.0..m.1], false) {
                     Some(Pending::Member(k, m))
                 } else {
                     self.no_members = true;

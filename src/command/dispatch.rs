@@ -120,6 +120,45 @@ fn reject(srv: &Server, client: &mut Client, msg: &str, out: &mut ReplyWriter, m
 
 /// Execute one command and append its reply to `out`.
 pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut ReplyWriter, clock: &mut BatchClock) {
+    execute_held(srv, client, args, out, clock, &mut Sticky::default());
+}
+
+/// The keyspace kept held between the commands of one pipelined batch of one connection
+/// (`execute_held`): a run of commands whose keys all live in one shard (a hot key: LPUSH
+/// mylist ..., HSET myhash ...) takes the worker's gate and that shard's lock once instead
+/// of once per command, so two workers on one key trade the lock (and its cache lines)
+/// once per batch. Any other command releases it first, and so must the caller before
+/// anything that waits (a blocked client, CLIENT PAUSE, a script, the socket write): other
+/// threads wait for this shard and for the gate while it is kept.
+#[derive(Default)]
+pub struct Sticky<'a> {
+    held: Option<(usize, usize, Held<'a>)>,
+}
+
+impl Sticky<'_> {
+    pub fn release(&mut self) {
+        self.held = None;
+    }
+
+    /// `Keyspace::prefetch_member` through the kept hold when it holds the key's shard
+    /// (the keyspace's own try-lock would fail on it): None when it does not.
+    pub fn prefetch_member(&mut self, db: usize, key: &[u8], member: &[u8], entry: bool) -> Option<bool> {
+        match &mut self.held {
+            Some((d, _, h)) if *d == db => h.ks.prefetch_member(key, member, entry),
+            _ => None,
+        }
+    }
+}
+
+/// `execute`, keeping the hold of a single-shard command in `sticky` for the next one.
+pub fn execute_held<'a>(
+    srv: &'a Server,
+    client: &mut Client,
+    args: &[&[u8]],
+    out: &mut ReplyWriter,
+    clock: &mut BatchClock,
+    sticky: &mut Sticky<'a>,
+) {
     debug_assert!(!args.is_empty());
     let slot = client.worker;
     srv.stats.commands.add(slot, 1);
@@ -166,8 +205,11 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
     // Pushes that reached this client before the command precede its reply.
     client.handle.outbox.drain_into(&mut out.buf);
     let failed = match cmd.lock {
-        Lock::Transaction => multi::exec(srv, client, out, clock),
-        _ => run(srv, client, cmd, args, out, clock.now_ms),
+        Lock::Transaction => {
+            sticky.release();
+            multi::exec(srv, client, out, clock)
+        }
+        _ => run(srv, client, cmd, args, out, clock.now_ms, sticky),
     };
     feed_monitors(srv, client, cmd, args);
     cmd.record(slot, clock.lap(), failed);
@@ -278,15 +320,39 @@ pub fn serve_filled<'a>(srv: &'a Server, ks: &mut crate::keyspace::Access<'a>) -
 }
 
 /// Lock what the command needs and call its handler. Returns true if it replied an error.
-fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &mut ReplyWriter, now: i64) -> bool {
+fn run<'a>(
+    srv: &'a Server,
+    client: &mut Client,
+    cmd: &Command,
+    args: &[&[u8]],
+    out: &mut ReplyWriter,
+    now: i64,
+    sticky: &mut Sticky<'a>,
+) -> bool {
     let (failed, deferred) = {
         let free = cmd.lock == Lock::Free
             || (cmd.def.has(flags::ALLOW_BUSY) && srv.scripting.state.busy.load(std::sync::atomic::Ordering::Acquire));
-        let held = if free {
+        let keys = if !free && cmd.lock == Lock::Keys { command_keys(cmd, args) } else { Default::default() };
+        // The one shard all the keys live in, if so.
+        let shard = keys.first().map(|k| srv.ks.shard_of(crate::keyspace::key_hash(k))).filter(|&s| {
+            keys[1..].iter().all(|k| srv.ks.shard_of(crate::keyspace::key_hash(k)) == s)
+        });
+        let kept = match (&sticky.held, shard) {
+            (Some((db, s, _)), Some(shard)) if *db == client.db && *s == shard => sticky.held.take().map(|(_, _, h)| h),
+            _ => {
+                sticky.release();
+                None
+            }
+        };
+        let held = if let Some(mut h) = kept {
+            h.ks.renew(now);
+            h.ks.lfu = srv.lfu_params();
+            Ok(h)
+        } else if free {
             Ok(hold_nothing(srv, client, now))
         } else {
             match cmd.lock {
-                Lock::Keys => hold(srv, client, false, &command_keys(cmd, args), now),
+                Lock::Keys => hold(srv, client, false, &keys, now),
                 // (EXEC never gets here: `execute` hands it to multi::exec.)
                 _ => hold(srv, client, true, &[] as &[&[u8]], now),
             }
@@ -303,7 +369,11 @@ fn run(srv: &Server, client: &mut Client, cmd: &Command, args: &[&[u8]], out: &m
         let ks = &mut held.ks;
         ks.no_touch = client.no_touch && cmd.def.name != "touch";
         let failed = call(srv, client, cmd, args, out, ks);
-        (failed, serve_filled(srv, ks))
+        let deferred = serve_filled(srv, ks);
+        if let (Some(s), true) = (shard, deferred.is_empty()) {
+            sticky.held = Some((held.ks.db, s, held));
+        }
+        (failed, deferred)
     };
     if !deferred.is_empty() {
         blocking::serve_deferred(srv, client.worker, deferred, now);

@@ -40,6 +40,17 @@ pub fn key_hash(key: &[u8]) -> u64 {
     HASHER.get_or_init(ahash::RandomState::new).hash_one(key)
 }
 
+/// What to prefetch for `member` in the collection at `key` (hash `h`) of `shard`.
+fn member_addrs(shard: &Shard, h: u64, key: &[u8], member: &[u8], entry: bool) -> Option<[*const u8; 2]> {
+    shard.dict.get(h, key).and_then(|e| e.value.member_prefetch_addrs(member, entry))
+}
+
+fn prefetch_all(addrs: [*const u8; 2]) {
+    for a in addrs.into_iter().filter(|a| !a.is_null()) {
+        dict::prefetch_line(a);
+    }
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -281,15 +292,13 @@ impl Keyspace {
         let Some(shard) = self.dbs.get(db).and_then(|d| d.shards.get(self.shard_of(h))) else { return false };
         let addrs = match (shard.try_lock(), member) {
             (Some(s), None) => s.dict.prefetch_addrs(h, entry),
-            (Some(s), Some(m)) => match s.dict.get(h, key).and_then(|e| e.value.member_prefetch_addrs(m, entry)) {
+            (Some(s), Some(m)) => match member_addrs(&s, h, key, m, entry) {
                 Some(a) => a,
                 None => return false,
             },
             (None, _) => return true,
         };
-        for a in addrs.into_iter().filter(|a| !a.is_null()) {
-            dict::prefetch_line(a);
-        }
+        prefetch_all(addrs);
         true
     }
 
@@ -434,6 +443,15 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// Ready this access for the next command of a batch (`dispatch::Sticky`): the
+    /// command's time, and whether key events are reported (client-side caching may have
+    /// begun since the access was made).
+    pub fn renew(&mut self, now_ms: i64) {
+        self.now_ms = now_ms;
+        self.lru_clock = (now_ms / 1000) as u32;
+        self.track = self.ks.tracking.active();
+    }
+
     pub fn keyspace(&self) -> &'a Keyspace {
         self.ks
     }
@@ -470,6 +488,21 @@ impl<'a> Access<'a> {
         match self.guards.binary_search_by(|(d, x, _)| (*d, *x).cmp(&id)) {
             Ok(i) => f(&mut self.guards[i].2),
             Err(_) => f(&mut self.ks.dbs[db].shards[s].lock()),
+        }
+    }
+
+    /// `Keyspace::prefetch_member` through the shard this access holds (a batch's kept
+    /// hold, `dispatch::Sticky`): None if it does not hold the key's shard.
+    pub fn prefetch_member(&mut self, key: &[u8], member: &[u8], entry: bool) -> Option<bool> {
+        let h = key_hash(key);
+        let id = (self.db as u32, self.ks.shard_of(h) as u32);
+        let i = self.guards.binary_search_by(|(d, x, _)| (*d, *x).cmp(&id)).ok()?;
+        match member_addrs(&self.guards[i].2, h, key, member, entry) {
+            Some(a) => {
+                prefetch_all(a);
+                Some(true)
+            }
+            None => Some(false),
         }
     }
 
