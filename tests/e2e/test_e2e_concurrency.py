@@ -115,3 +115,82 @@ def test_asyncio_cache_aside_and_pipeline(port, protocol):
             await r.aclose()
 
     asyncio.run(main())
+
+
+MOVE_ONE = "local v = redis.call('LPOP', KEYS[1]) if v then redis.call('RPUSH', KEYS[2], v) end return v"
+
+
+def test_hot_key_pipelines_with_scripts_transactions_and_blocking_pops(port, protocol):
+    """One hot list under every kind of access at once: pipelined RPUSH batches (which keep
+    their hold on the key's shard between commands), pipelined LPOP batches, scripts and
+    MULTI/EXEC moving elements, and BLPOP consumers. Everything finishes (no deadlock) and
+    every element ends up in exactly one place."""
+    producers, batches, per_batch = 4, 100, 50
+    done = threading.Event()
+    pool = redis.BlockingConnectionPool(port=port, protocol=protocol, max_connections=16, timeout=30)
+
+    def producer(i):
+        # Each batch also runs a script and a BLPOP on the key right after pushes to it, so
+        # the kept hold must be let go before them.
+        c = redis.Redis(connection_pool=pool)
+        for b in range(batches):
+            pipe = c.pipeline(transaction=False)
+            for j in range(per_batch):
+                pipe.rpush("q", f"p{i}:{b}:{j}")
+                if j % 10 == 0:
+                    pipe.incr("pushed")   # another shard in the middle of the batch
+                if j == per_batch // 2:
+                    pipe.eval(MOVE_ONE, 2, "q", "by-script")
+            pipe.blpop("q", timeout=0.05)
+            got = pipe.execute()[-1]
+            if got:
+                c.rpush("by-blpop", got[1])
+
+    def drain(kind):
+        c = redis.Redis(connection_pool=pool)
+        while True:
+            finished = done.is_set()
+            if kind == "script":
+                moved = c.eval(MOVE_ONE, 2, "q", "by-script")
+            elif kind == "multi":
+                pipe = c.pipeline(transaction=True)
+                pipe.lmove("q", "by-multi", "LEFT", "RIGHT")
+                moved = pipe.execute()[0]
+            elif kind == "blpop":
+                got = c.blpop("q", timeout=0.1)
+                moved = got[1] if got else None
+                if moved is not None:
+                    c.rpush("by-blpop", moved)
+            else:
+                pipe = c.pipeline(transaction=False)
+                for _ in range(8):
+                    pipe.lpop("q", 5)
+                moved = [m for batch in pipe.execute() if batch for m in batch]
+                if moved:
+                    c.rpush("by-lpop", *moved)
+            if finished and not moved:
+                return
+
+    kinds = ["script", "script", "multi", "multi", "blpop", "blpop", "lpop", "lpop"]
+    errors = []
+    drainers = [threading.Thread(target=lambda k=k: errors.append(run_threads(lambda _: drain(k), 1, timeout=120)))
+                for k in kinds]
+    for t in drainers:
+        t.start()
+    errors.append(run_threads(producer, producers, timeout=120))
+    done.set()
+    for t in drainers:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in drainers), "a consumer is stuck"
+    assert all(e == [] for e in errors), errors
+    check = redis.Redis(port=port, protocol=protocol, decode_responses=True)
+    assert int(check.get("pushed")) == producers * batches * (per_batch // 10)
+    seen = []
+    for key in ("q", "by-script", "by-multi", "by-blpop", "by-lpop"):
+        seen += check.lrange(key, 0, -1)
+    want = [f"p{i}:{b}:{j}" for i in range(producers) for b in range(batches) for j in range(per_batch)]
+    assert sorted(seen) == sorted(want)
+    for key in ("by-script", "by-multi", "by-blpop", "by-lpop"):
+        assert check.llen(key) > 0, f"{key} moved nothing"
+    check.close()
+    pool.disconnect()
