@@ -603,12 +603,10 @@ impl Prefetch {
         }
         match self.pending.take() {
             Some(Pending::Key((s, e))) => srv.ks.prefetch(db, &rbuf[s..e], true),
-            Some(Pending::Member(k, m)) => {
-                if !Self::member(srv, sticky, db, &rbuf[k.0..k.1], &rbuf[m.0..m.1], true) {
-                    self.no_members = true;
-                }
+            Some(Pending::Member(k, m)) if !Self::member(srv, sticky, db, &rbuf[k.0..k.1], &rbuf[m.0..m.1], true) => {
+                self.no_members = true;
             }
-            None => {}
+            _ => {}
         }
         self.request(srv, sticky, db, rbuf);
     }
