@@ -637,6 +637,8 @@ impl Prefetch {
                     None
                 }
             }
+            // The key of the command before: its entry is in cache already.
+            (Some(k), _, Some(last)) if same(k, last) => None,
             (Some(k), ..) => {
                 srv.ks.prefetch(db, &rbuf[k.0..k.1], false);
                 Some(Pending::Key(k))
