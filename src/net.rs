@@ -63,7 +63,24 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + (m <= 2) as i64, m, d)
 }
 
+/// Time commands with the CPU's time-stamp counter (`util::clock`) when the kernel says it
+/// is invariant and is itself timing with it (the clocksource is "tsc"): then the counter
+/// agrees with the monotonic clock on every core.
+fn use_tsc_if_invariant() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let flags = cpuinfo.lines().find(|l| l.starts_with("flags")).unwrap_or("");
+    let has = |f: &str| flags.split_whitespace().any(|w| w == f);
+    let source = std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+        .unwrap_or_default();
+    if has("constant_tsc") && has("nonstop_tsc") && source.trim() == "tsc" {
+        if let Some(m) = crate::util::clock::measure_tsc(Duration::from_millis(5)) {
+            crate::util::clock::use_tsc(m);
+        }
+    }
+}
+
 pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<()> {
+    use_tsc_if_invariant();
     let threads = srv.threads;
     let mut handles = Vec::with_capacity(threads);
     for w in 0..threads {

@@ -2,7 +2,6 @@
 //! (unknown command / subcommand, arity, authentication), then the locks the command table
 //! asks for, the handler, and per-command statistics.
 
-use std::time::Instant;
 
 use super::spec::{flags, key_positions};
 use super::table::{Command, Lock};
@@ -68,22 +67,23 @@ pub fn resolve<'t>(srv: &'t Server, args: &[&[u8]]) -> Result<&'t Command, Error
 /// its request. One clock read per command instead of three.
 pub struct BatchClock {
     pub now_ms: i64,
-    last: Instant,
+    /// `util::clock::now_ns` at the previous mark.
+    last: u64,
     /// What the last `lap` measured.
     pub last_lap_us: u64,
 }
 
 impl BatchClock {
     pub fn new() -> BatchClock {
-        BatchClock { now_ms: now_ms(), last: Instant::now(), last_lap_us: 0 }
+        BatchClock { now_ms: now_ms(), last: crate::util::clock::now_ns(), last_lap_us: 0 }
     }
 
     /// Microseconds since the previous mark. After a command that took a millisecond or
     /// more, the wall time is read again, so the commands after it in the batch (a script
     /// after a long script) do not see a stale "now".
     pub fn lap(&mut self) -> u64 {
-        let t = Instant::now();
-        let us = t.duration_since(self.last).as_micros() as u64;
+        let t = crate::util::clock::now_ns();
+        let us = t.saturating_sub(self.last) / 1000;
         self.last = t;
         self.last_lap_us = us;
         if us >= 1000 {

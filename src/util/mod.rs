@@ -1,7 +1,9 @@
 //! Pure helpers with Redis-exact semantics, shared by every layer: no I/O, no
 //! keyspace, no allocation beyond their results. `glob` is Redis's
 //! `stringmatchlen`; `number` is string2ll / string2d / d2string / ld2string; `counter` is a
-//! per-thread statistics counter; `rng` the generator of commands' random picks.
+//! per-thread statistics counter; `rng` the generator of commands' random picks; `clock`
+//! the cheap monotonic clock commands are timed with.
+pub mod clock;
 pub mod counter;
 pub mod crc64;
 pub mod glob;
