@@ -266,6 +266,12 @@ pub fn hold<'a, K: AsRef<[u8]>>(
     keys: &[K],
     now: i64,
 ) -> Result<Held<'a>, Error> {
+    let ids = if exclusive { Default::default() } else { srv.ks.shard_ids(keys) };
+    hold_shards(srv, client, exclusive, &ids, now)
+}
+
+/// `hold` of shards `ids` (`Keyspace::shard_ids`) instead of keys.
+fn hold_shards<'a>(srv: &'a Server, client: &Client, exclusive: bool, ids: &[u32], now: i64) -> Result<Held<'a>, Error> {
     let busy = || srv.scripting.state.busy_error();
     let (_shared, _exclusive, mut ks) = if exclusive {
         let mut gates = Vec::with_capacity(srv.ks.gate_count());
@@ -290,7 +296,7 @@ pub fn hold<'a, K: AsRef<[u8]>>(
                 return Err(e);
             }
         };
-        (Some(g), Vec::new(), srv.ks.access(client.db, keys, now))
+        (Some(g), Vec::new(), srv.ks.access_shards(client.db, ids, now))
     };
     ks.no_touch = client.no_touch;
     ks.slot = client.worker;
@@ -332,11 +338,9 @@ fn run<'a>(
     let (failed, deferred) = {
         let free = cmd.lock == Lock::Free
             || (cmd.def.has(flags::ALLOW_BUSY) && srv.scripting.state.busy.load(std::sync::atomic::Ordering::Acquire));
-        let keys = if !free && cmd.lock == Lock::Keys { command_keys(cmd, args) } else { Default::default() };
+        let ids = if !free && cmd.lock == Lock::Keys { srv.ks.shard_ids(&command_keys(cmd, args)) } else { Default::default() };
         // The one shard all the keys live in, if so.
-        let shard = keys.first().map(|k| srv.ks.shard_of(crate::keyspace::key_hash(k))).filter(|&s| {
-            keys[1..].iter().all(|k| srv.ks.shard_of(crate::keyspace::key_hash(k)) == s)
-        });
+        let shard = (ids.len() == 1).then(|| ids[0] as usize);
         let kept = match (&sticky.held, shard) {
             (Some((db, s, _)), Some(shard)) if *db == client.db && *s == shard => sticky.held.take().map(|(_, _, h)| h),
             _ => {
@@ -352,9 +356,9 @@ fn run<'a>(
             Ok(hold_nothing(srv, client, now))
         } else {
             match cmd.lock {
-                Lock::Keys => hold(srv, client, false, &keys, now),
+                Lock::Keys => hold_shards(srv, client, false, &ids, now),
                 // (EXEC never gets here: `execute` hands it to multi::exec.)
-                _ => hold(srv, client, true, &[] as &[&[u8]], now),
+                _ => hold_shards(srv, client, true, &[], now),
             }
         };
         let mut held = match held {

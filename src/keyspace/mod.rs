@@ -304,10 +304,20 @@ impl Keyspace {
 
     /// Lock the shards of `keys` (all in database `db`) in ascending order.
     pub fn access<'a, K: AsRef<[u8]>>(&'a self, db: usize, keys: &[K], now_ms: i64) -> Access<'a> {
+        self.access_shards(db, &self.shard_ids(keys), now_ms)
+    }
+
+    /// The shards of `keys`, ascending, each once.
+    pub fn shard_ids<K: AsRef<[u8]>>(&self, keys: &[K]) -> smallvec::SmallVec<[u32; 8]> {
         let mut ids: smallvec::SmallVec<[u32; 8]> =
             keys.iter().map(|k| self.shard_of(key_hash(k.as_ref())) as u32).collect();
         ids.sort_unstable();
         ids.dedup();
+        ids
+    }
+
+    /// Lock shards `ids` (ascending, from `shard_ids`) of database `db`.
+    pub fn access_shards(&self, db: usize, ids: &[u32], now_ms: i64) -> Access<'_> {
         let guards = ids.iter().map(|&s| (db as u32, s, self.dbs[db].shards[s as usize].lock())).collect();
         Access::new(self, db, guards, false, now_ms)
     }
