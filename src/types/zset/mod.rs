@@ -70,7 +70,7 @@ unsafe impl Sync for Big {}
 
 impl Big {
     fn new() -> Big {
-        Big { dict: Dict::new_sampled(key_hash), tree: Tree::default() }
+        Big { dict: Dict::new(key_hash), tree: Tree::default() }
     }
 
     fn score(&self, member: &[u8]) -> Option<f64> {
