@@ -120,8 +120,8 @@ impl<E: Keyed> Dict<E> {
 
     /// A dictionary that keeps the length of every chain (one byte per bucket), so that
     /// `sample` draws a uniformly random entry in a few probes however long the longest
-    /// chain is. For the hash, set and sorted-set tables (HRANDFIELD, SRANDMEMBER, SPOP,
-    /// ZRANDMEMBER); the keyspace does not pay for it.
+    /// chain is. For the hash and set tables (HRANDFIELD, SRANDMEMBER, SPOP); the keyspace
+    /// and the sorted sets (which draw by rank in their tree) do not pay for it.
     pub fn new_sampled(hash_of: fn(&[u8]) -> u64) -> Dict<E> {
         Dict { sampled: true, ..Dict::new(hash_of) }
     }
@@ -318,8 +318,8 @@ impl<E: Keyed> Dict<E> {
     }
 
     /// Start shrinking when fewer than one slot in `inv_fill` is used (the usual threshold
-    /// is one in eight). Tables sampled by rejection (SPOP) keep a higher fill this way:
-    /// each draw probes about max-chain / fill slots.
+    /// is one in eight). A set that SPOP empties keeps a higher fill this way: a draw
+    /// (`sample`) probes about max-window / (16 x fill) windows.
     pub fn shrink_below(&mut self, inv_fill: usize) {
         let size = self.t[0].buckets.len();
         if !self.is_rehashing() && size > MIN_SIZE && self.t[0].used.saturating_mul(inv_fill) < size {
@@ -589,20 +589,6 @@ impl<E: Keyed> Dict<E> {
             self.t[0].buckets.get(slot)
         } else {
             self.t[1].buckets.get(slot - n0)
-        }
-    }
-
-    /// Hint the cache to load slot `slot` (as `chain_entry` counts slots), or the first
-    /// entry of its chain (`entry`: the slot should be in cache by then).
-    pub fn prefetch_slot(&self, slot: usize, entry: bool) {
-        match self.bucket_at(slot) {
-            Some(b) if entry => {
-                if let Some(n) = b.as_deref() {
-                    prefetch_line(n as *const Node<E> as *const u8);
-                }
-            }
-            Some(b) => prefetch_line(b as *const Option<Box<Node<E>>> as *const u8),
-            None => {}
         }
     }
 

@@ -28,6 +28,7 @@
 //! the largest window count (`Dict::sample`): every entry has the same probability per
 //! draw, whatever the chain lengths. (`random_entry` keeps the older (bucket, position)
 //! rejection against the longest chain, `ChainBound`, for a table whose tracking stopped.)
+//! Sorted sets draw by rank in their tree instead (`types::zset`).
 //!
 //! Every handler validates its arguments and the key's type before writing anything.
 
@@ -345,16 +346,10 @@ impl ChainBound {
 }
 
 /// A uniformly random entry of a non-empty table: `Dict::sample` when the table tracks its
-/// chain lengths (every hash, set and sorted-set table, unless a chain passed 255).
-/// Otherwise draw (slot, position < bound) pairs
-/// until one names an entry. A big table takes many tries (the bound is the longest chain,
-/// so a try succeeds with probability fill / bound, under 1/10 for a table of millions),
-/// each a cache miss or two; the pairs are drawn up to `TRIES_AHEAD` at a time (about as
-/// many as a success takes) and their slots, then their first entries, prefetched
-/// together, so the misses overlap. The first pair that names an entry wins, as if they
-/// had been drawn one by one: still exactly uniform.
+/// chain lengths (every hash and set table, unless a chain passed 255). Otherwise draw
+/// (slot, position < bound) pairs until one names an entry: every entry has probability
+/// 1/(slots x bound) per draw, but a try succeeds only fill / bound of the time.
 pub fn random_entry<'d, E: Keyed>(d: &'d Dict<E>, bound: &mut ChainBound, rng: &mut impl Rng) -> Option<&'d E> {
-    const TRIES_AHEAD: usize = 8;
     if d.is_sampled() {
         return d.sample(rng);
     }
@@ -363,29 +358,33 @@ pub fn random_entry<'d, E: Keyed>(d: &'d Dict<E>, bound: &mut ChainBound, rng: &
     }
     bound.refresh(d);
     let slots = d.slots();
-    'draw: loop {
-        let ahead = (slots * bound.max).div_ceil(d.len()).clamp(1, TRIES_AHEAD);
-        let mut tries = [(0usize, 0usize); TRIES_AHEAD];
-        let tries = &mut tries[..ahead];
-        for t in tries.iter_mut() {
-            *t = (rng.gen_range(0..slots), rng.gen_range(0..bound.max));
-            d.prefetch_slot(t.0, false);
+    loop {
+        let slot = rng.gen_range(0..slots);
+        let pos = rng.gen_range(0..bound.max);
+        let (len, e) = d.chain_entry(slot, pos);
+        if len > bound.max {
+            // A longer chain than we knew: draws so far were fair for the old bound only.
+            bound.max = len;
+            continue;
         }
-        for t in tries.iter() {
-            d.prefetch_slot(t.0, true);
-        }
-        for &(slot, pos) in tries.iter() {
-            let (len, e) = d.chain_entry(slot, pos);
-            if len > bound.max {
-                // A longer chain than we knew: draws so far were fair for the old bound only.
-                bound.max = len;
-                continue 'draw;
-            }
-            if let Some(e) = e {
-                return Some(e);
-            }
+        if let Some(e) = e {
+            return Some(e);
         }
     }
+}
+
+/// `count` results of `draw` with distinct `name`s (uniform draws from a collection of
+/// more than `count` items), in the order first drawn.
+pub fn distinct_draws<T>(count: usize, mut draw: impl FnMut() -> Option<T>, name: fn(&T) -> &[u8]) -> Vec<T> {
+    let mut seen = ahash::AHashSet::with_capacity(count);
+    let mut picked = Vec::with_capacity(count);
+    while picked.len() < count {
+        let Some(m) = draw() else { break };
+        if seen.insert(name(&m).to_vec()) {
+            picked.push(m);
+        }
+    }
+    picked
 }
 
 /// `n` distinct indices out of `0..len` in ascending order (selection sampling: each
@@ -1008,7 +1007,7 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     if matches!(h, Hash::Table(_)) && count * 3 < size {
         // Few of many (Redis's case 4): uniform draws, repeats dropped, instead of copying
         // the whole hash.
-        for (k, v) in crate::types::set::distinct_draws(count, || h.random_pair(&mut rng), |p| &p.0) {
+        for (k, v) in distinct_draws(count, || h.random_pair(&mut rng), |p| &p.0) {
             emit(out, &k, &v);
         }
         return Ok(());

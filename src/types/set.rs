@@ -41,7 +41,7 @@ use crate::resp::write::ReplyWriter;
 use crate::server::TypeLimits;
 use crate::types::generic::parse_cursor;
 use crate::types::hash::{
-    as_canonical_int, distinct_indices, empty_scan, parse_scan_opts, pattern_ok, random_entry, ChainBound, Elem,
+    as_canonical_int, distinct_draws, distinct_indices, empty_scan, parse_scan_opts, pattern_ok, random_entry, ChainBound, Elem,
     Packed, Probe, MAX_RANDOM_REPLY,
 };
 
@@ -857,20 +857,6 @@ fn shuffle<T>(v: &mut [T], rng: &mut impl Rng) {
 }
 
 /// SRANDMEMBER key [count]
-/// `count` results of `draw` with distinct `name`s (uniform draws from a collection of
-/// more than `count` items), in the order first drawn.
-pub fn distinct_draws<T>(count: usize, mut draw: impl FnMut() -> Option<T>, name: fn(&T) -> &[u8]) -> Vec<T> {
-    let mut seen = ahash::AHashSet::with_capacity(count);
-    let mut picked = Vec::with_capacity(count);
-    while picked.len() < count {
-        let Some(m) = draw() else { break };
-        if seen.insert(name(&m).to_vec()) {
-            picked.push(m);
-        }
-    }
-    picked
-}
-
 pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     if args.len() > 3 {
