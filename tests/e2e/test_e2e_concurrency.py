@@ -172,17 +172,15 @@ def test_hot_key_pipelines_with_scripts_transactions_and_blocking_pops(port, pro
                 return
 
     kinds = ["script", "script", "multi", "multi", "blpop", "blpop", "lpop", "lpop"]
-    errors = []
-    drainers = [threading.Thread(target=lambda k=k: errors.append(run_threads(lambda _: drain(k), 1, timeout=120)))
-                for k in kinds]
-    for t in drainers:
-        t.start()
-    errors.append(run_threads(producer, producers, timeout=120))
+    drain_errors = []
+    drainers = threading.Thread(
+        target=lambda: drain_errors.extend(run_threads(lambda i: drain(kinds[i]), len(kinds), timeout=120)))
+    drainers.start()
+    errors = run_threads(producer, producers, timeout=120)
     done.set()
-    for t in drainers:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in drainers), "a consumer is stuck"
-    assert all(e == [] for e in errors), errors
+    drainers.join(timeout=150)
+    assert not drainers.is_alive(), "a consumer is stuck"
+    assert errors == [] and drain_errors == [], (errors, drain_errors)
     check = redis.Redis(port=port, protocol=protocol, decode_responses=True)
     assert int(check.get("pushed")) == producers * batches * (per_batch // 10)
     seen = []
