@@ -15,7 +15,10 @@ through a pipelined loader, checks DBSIZE is exactly N on both, and prints RSS (
 /proc/PID/status), used_memory from INFO, and bytes per key (growth over the empty server / N).
 
 Note: on a 2-core machine redis-benchmark competes with the server for CPU; compare ratios and
-CPU per request rather than absolute numbers.
+CPU per request rather than absolute numbers. cinnabar gets the cores redis-benchmark leaves
+(--threads = cores - benchmark threads, here 1, as redis-server's one thread); with one worker
+per core (--cinnabar-threads 0) three busy threads share two cores and every worker sleeps and
+is woken far more often (see docs/BENCHMARKS.md).
 
     python3 bench/bench.py                      # throughput, -n 200000 per run
     python3 bench/bench.py -n 1000000 -P 1,16,64 -t set,get
@@ -138,9 +141,7 @@ def start_servers(args):
     servers = {}
     try:
         servers["redis"] = support.start_redis()
-        config = {}
-        if args.cinnabar_threads:
-            config["threads"] = args.cinnabar_threads
+        config = {"threads": args.cinnabar_threads}
         if args.cinnabar_bin:
             os.environ["CINNABAR_BIN"] = args.cinnabar_bin
         servers["cinnabar"] = support.start_cinnabar(**config)
@@ -335,11 +336,14 @@ def throughput(servers, args):
     results = []
     print(f"redis-benchmark: {args.clients} clients, -n {args.requests}, keyspace {args.keyspace or 'single key'}, "
           f"benchmark threads {args.bench_threads or 1}, machine cores {os.cpu_count()}, "
+          f"cinnabar threads {args.cinnabar_threads or 'one per core'}, "
           f"rounds {args.rounds} (median)", flush=True)
     for test in tests:
         for pipeline in pipelines:
             row = {"test": test.upper(), "pipeline": pipeline}
             runs = {"redis": [], "cinnabar": []}
+            run_args = calibrate(servers["redis"], test, pipeline, args)
+            row["requests"] = run_args.requests
             for rnd in range(args.rounds):
                 # Alternate which server goes first, so drifts of the machine hit both.
                 order = ("redis", "cinnabar") if rnd % 2 == 0 else ("cinnabar", "redis")
@@ -350,12 +354,12 @@ def throughput(servers, args):
                         continue
                     before = cpu_seconds(srv.proc.pid)
                     try:
-                        rps, p50 = redis_benchmark(srv.port, test, pipeline, args)
+                        rps, p50 = redis_benchmark(srv.port, test, pipeline, run_args)
                     except Exception as e:  # one failing command must not hide the others
                         row[name + "_err"] = str(e)
                         continue
                     used = cpu_seconds(srv.proc.pid) - before
-                    requests = args.requests if test != "multi" else max(1, args.requests // 10 // 8) * 8
+                    requests = run_args.requests if test != "multi" else max(1, args.requests // 10 // 8) * 8
                     runs[name].append((rps, used * 1e6 / requests, p50))
             for name, got in runs.items():
                 if len(got) < args.rounds:
@@ -372,6 +376,22 @@ def throughput(servers, args):
     return results
 
 
+def calibrate(redis, test, pipeline, args):
+    """The arguments of the measured runs of (test, pipeline): at least -n requests, and as
+    many as redis-server serves in --min-seconds when that is more, so that a fast run is
+    long enough for the CPU clock (whole ticks of 1/CLK_TCK s) and the machine's noise. One
+    unmeasured run against redis-server gives the rate (and warms both the machine and it)."""
+    run_args = argparse.Namespace(**vars(args))
+    if test == "multi" or args.min_seconds <= 0 or not redis.alive():
+        return run_args
+    try:
+        rps, _ = redis_benchmark(redis.port, test, pipeline, args)
+    except Exception:  # the measured runs will report it
+        return run_args
+    run_args.requests = max(args.requests, int(rps * args.min_seconds) // 1000 * 1000)
+    return run_args
+
+
 def print_progress(row):
     parts = []
     for name in ("redis", "cinnabar"):
@@ -379,7 +399,7 @@ def print_progress(row):
             parts.append(f"{name}: ERROR {row.get(name + '_err', '')[:120]}")
         else:
             parts.append(f"{name}: {row[name]:,.0f} rps")
-    print(f"  {row['test']:<6} P={row['pipeline']:<3} " + "  ".join(parts), flush=True)
+    print(f"  {row['test']:<6} P={row['pipeline']:<3} n={row['requests']:<8} " + "  ".join(parts), flush=True)
 
 
 def fmt(value, spec):
@@ -468,6 +488,9 @@ def main():
     p.add_argument("-n", "--requests", type=int, default=int(os.environ.get("BENCH_N", 200_000)),
                    help="requests per redis-benchmark run (default 200000, env BENCH_N)")
     p.add_argument("-c", "--clients", type=int, default=50)
+    p.add_argument("--min-seconds", type=float, default=float(os.environ.get("BENCH_MIN_SECONDS", 1.0)),
+                   help="make each run send as many requests as redis-server serves in this many seconds "
+                        "when that is more than -n (measured by one unmeasured run; default 1, 0 = exactly -n)")
     p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 1)),
                    help="runs per (test, pipeline, server), alternating which server goes first; the "
                         "table shows the median of each figure (default 1, env BENCH_ROUNDS)")
@@ -482,8 +505,9 @@ def main():
     p.add_argument("-d", "--data-size", type=int, default=0, help="value size for SET/MSET (redis-benchmark default 3)")
     p.add_argument("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),
                    help="redis-benchmark --threads (default 1; on 2 cores more only steals server CPU)")
-    p.add_argument("--cinnabar-threads", type=int, default=int(os.environ.get("CINNABAR_THREADS", 0)) or None,
-                   help="pass --threads N to cinnabar-server")
+    p.add_argument("--cinnabar-threads", type=int, default=os.environ.get("CINNABAR_THREADS"),
+                   help="cinnabar-server --threads N (default: the cores redis-benchmark leaves, machine cores "
+                        "minus --bench-threads, at least 1; 0 = cinnabar's own default, one worker per core)")
     p.add_argument("--cinnabar-bin", default=None, help="path of cinnabar-server (default target/release)")
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed for one redis-benchmark run")
     p.add_argument("--memory", action="store_true", help="memory mode instead of throughput")
@@ -491,6 +515,11 @@ def main():
     p.add_argument("--keys", type=int, default=1_000_000, help="keys for memory mode (default 1M)")
     p.add_argument("--value-size", type=int, default=16, help="value bytes for memory mode (default 16)")
     args = p.parse_args()
+    if args.cinnabar_threads is None:
+        # The load generator runs on this machine: the server gets the cores it leaves, as one
+        # would configure a server sharing its host (redis-server uses one thread either way).
+        args.cinnabar_threads = max(1, (os.cpu_count() or 1) - max(1, args.bench_threads or 1))
+    args.cinnabar_threads = int(args.cinnabar_threads)
 
     servers = start_servers(args)
     try:
