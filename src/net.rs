@@ -394,14 +394,15 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     // A script known to be short, alone in the buffer, runs here, as Redis
                     // runs it (a pipeline of scripts goes to the scripts thread as one job,
                     // below: one exclusive hold of the keyspace after another on this worker
-                    // would stall the other workers more).
+                    // would stall the other workers more). With one worker there are no
+                    // others to stall: every short script runs here.
                     let script = client.multi.is_none() && !script_running && Scripting::runs_script(args[0]);
                     if script {
                         // A script holds every gate, this worker's too.
                         sticky.release();
                     }
                     let ran_here = script
-                        && base + end == rbuf.len()
+                        && (base + end == rbuf.len() || srv.threads == 1)
                         && srv.scripting.runs_inline(&args)
                         && srv.scripting.execute_timed(srv, client, &args, &mut out, &mut clock, true);
                     if ran_here {

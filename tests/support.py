@@ -91,6 +91,11 @@ class Server:
 
 
 def start_cinnabar(**config):
+    """cinnabar with `config` as --name value options; CINNABAR_THREADS, when set and not
+    given, is its --threads (`make test` runs some suites again with one worker)."""
+    threads = os.environ.get("CINNABAR_THREADS")
+    if threads:
+        config.setdefault("threads", threads)
     return Server("cinnabar", cinnabar_binary(), config)
 
 

@@ -94,9 +94,25 @@ fn run(chunks: &[&[u8]], limits: &Limits) -> (Vec<Event>, End) {
                     // The prefetcher's quick look, when it sees a request, sees this one.
                     if let Some(p) = peek_key(buf) {
                         assert_eq!(p.len, end, "peek_key length");
-                        assert_eq!(p.key.map(|(s, e)| buf[s..e].to_vec()), args.get(1).cloned(), "peek_key key");
+                        // A script call's key is its first declared key (none with 0 keys).
+                        let script = args.len() >= 4
+                            && ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]
+                                .iter()
+                                .any(|n| args[0].eq_ignore_ascii_case(n.as_bytes()));
+                        let key = match script {
+                            true if args[2].first() == Some(&b'0') => None,
+                            true => args.get(3),
+                            false => args.get(1),
+                        };
+                        assert_eq!(p.key.map(|(s, e)| buf[s..e].to_vec()), key.cloned(), "peek_key key");
                         let zset = args.len() == 4 && matches!(args[0].first(), Some(b'z' | b'Z'));
-                        let guess = if zset { args.get(3) } else { args.get(2) };
+                        let guess = if script {
+                            None
+                        } else if zset {
+                            args.get(3)
+                        } else {
+                            args.get(2)
+                        };
                         assert_eq!(p.member.map(|(s, e)| buf[s..e].to_vec()), guess.cloned(), "peek_key member");
                     }
                     events.push(Event::Command(args));

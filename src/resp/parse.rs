@@ -466,7 +466,8 @@ mod tests {
 /// What `peek_key` saw of a request: ranges in the buffer it was given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Peek {
-    /// The second argument (the first key of most commands).
+    /// The second argument (the first key of most commands); for a script call (EVAL,
+    /// EVALSHA, FCALL and their _RO forms) with keys, its first key (the fourth argument).
     pub key: Option<(usize, usize)>,
     /// A guess at the member a collection command names: the fourth argument of a
     /// four-argument command starting with 'z' (ZADD key score member, ZINCRBY key incr
@@ -506,6 +507,8 @@ pub fn peek_key(buf: &[u8]) -> Option<Peek> {
     let mut key = None;
     let mut member = None;
     let mut zset = false;
+    // A script call: its keys follow the script and their count.
+    let mut script = false;
     for i in 0..argc {
         let (len, start) = number(buf, pos, b'$')?;
         let end = start.checked_add(len)?;
@@ -513,9 +516,19 @@ pub fn peek_key(buf: &[u8]) -> Option<Peek> {
             return None;
         }
         match i {
-            0 => zset = argc == 4 && matches!(buf.get(start), Some(b'z' | b'Z')),
-            1 => key = Some((start, end)),
+            0 => {
+                let name = &buf[start..end];
+                zset = argc == 4 && matches!(name.first(), Some(b'z' | b'Z'));
+                script = argc >= 4
+                    && matches!(name.first(), Some(b'e' | b'E' | b'f' | b'F'))
+                    && ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]
+                        .iter()
+                        .any(|n| name.eq_ignore_ascii_case(n.as_bytes()));
+            }
+            1 if !script => key = Some((start, end)),
+            2 if script => script = !matches!(buf.get(start), Some(b'0')),
             2 if !zset => member = Some((start, end)),
+            3 if script => key = Some((start, end)),
             3 if zset => member = Some((start, end)),
             _ => {}
         }
@@ -539,6 +552,11 @@ mod peek_tests {
         let z = b"*4\r\n$4\r\nzadd\r\n$1\r\nz\r\n$1\r\n1\r\n$1\r\nm\r\n";
         let p = peek_key(z).unwrap();
         assert_eq!(&z[p.member.unwrap().0..p.member.unwrap().1], b"m");
+        let e = b"*6\r\n$7\r\nEvalSha\r\n$3\r\nabc\r\n$1\r\n1\r\n$2\r\nk1\r\n$3\r\n100\r\n$2\r\n60\r\n";
+        let p = peek_key(e).unwrap();
+        assert_eq!((&e[p.key.unwrap().0..p.key.unwrap().1], p.member), (&b"k1"[..], None));
+        let e0 = b"*4\r\n$4\r\neval\r\n$3\r\nabc\r\n$1\r\n0\r\n$1\r\nx\r\n";
+        assert_eq!(peek_key(e0).unwrap().key, None);
         let h = b"*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n$1\r\nv\r\n";
         let p = peek_key(h).unwrap();
         assert_eq!(&h[p.member.unwrap().0..p.member.unwrap().1], b"f");

@@ -22,6 +22,12 @@ pub fn now_ns() -> u64 {
     BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
+/// Milliseconds on the same clock (durations such as a running script's).
+#[inline]
+pub fn mono_ms() -> i64 {
+    (now_ns() / 1_000_000) as i64
+}
+
 #[inline]
 fn ticks() -> Option<u64> {
     #[cfg(target_arch = "x86_64")]

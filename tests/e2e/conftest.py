@@ -8,7 +8,7 @@ Debian's redis-server, which is how the tests themselves are validated:
 One server is started per test session (per target) and every database is flushed before each
 test. If the server dies during a test it is restarted for the next one, and the test that
 killed it fails with the tail of the server log, so one crash does not hide every other result.
-CINNABAR_THREADS, when set, is passed to cinnabar as --threads.
+CINNABAR_THREADS, when set, is passed to cinnabar as --threads (tests/support.py).
 """
 import os
 import sys
@@ -27,9 +27,6 @@ if TARGET not in ("cinnabar", "redis"):
 def _start(**config):
     if TARGET == "redis":
         return support.start_redis(**config)
-    threads = os.environ.get("CINNABAR_THREADS")
-    if threads:
-        config.setdefault("threads", threads)
     return support.start_cinnabar(**config)
 
 

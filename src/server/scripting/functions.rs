@@ -604,7 +604,7 @@ pub fn function_stats(ctx: &mut Ctx) -> CmdResult {
         out.bulk(b"command");
         out.bulks(cmd.iter());
         out.bulk(b"duration_ms");
-        out.int(crate::keyspace::now_ms() - st.started_ms.load(Ordering::Relaxed));
+        out.int(crate::util::clock::mono_ms() - st.started_ms.load(Ordering::Relaxed));
     } else {
         out.nil();
     }

@@ -102,7 +102,7 @@ impl RunState {
         self.busy.store(false, Ordering::Release);
         self.eval_mode.store(eval_mode, Ordering::Release);
         self.threshold_ms.store(threshold_ms, Ordering::Release);
-        self.started_ms.store(crate::keyspace::now_ms(), Ordering::Release);
+        self.started_ms.store(crate::util::clock::mono_ms(), Ordering::Release);
         self.running.store(true, Ordering::Release);
     }
 
@@ -160,7 +160,7 @@ fn install_hook(lua: &mlua::Lua, state: Arc<RunState>, every_line: bool) {
         // A script run on a worker that has not written and is halfway to BUSY: stop it,
         // to start over on the scripts thread, where it holds up no worker.
         if state.inline.load(Ordering::Relaxed) && !state.wrote.load(Ordering::Acquire) {
-            let elapsed = crate::keyspace::now_ms() - state.started_ms.load(Ordering::Relaxed);
+            let elapsed = crate::util::clock::mono_ms() - state.started_ms.load(Ordering::Relaxed);
             if elapsed * 2 >= state.threshold_ms.load(Ordering::Relaxed) {
                 let _ = state.killed.compare_exchange(0, 3, Ordering::AcqRel, Ordering::Acquire);
             }
@@ -172,7 +172,7 @@ fn install_hook(lua: &mlua::Lua, state: Arc<RunState>, every_line: bool) {
             return Err(mlua::Error::RuntimeError("ERR Script killed by user with SCRIPT KILL...".into()));
         }
         if !state.busy.load(Ordering::Relaxed) {
-            let elapsed = crate::keyspace::now_ms() - state.started_ms.load(Ordering::Relaxed);
+            let elapsed = crate::util::clock::mono_ms() - state.started_ms.load(Ordering::Relaxed);
             let threshold = state.threshold_ms.load(Ordering::Relaxed);
             if threshold > 0 && elapsed >= threshold {
                 state.busy.store(true, Ordering::Release);

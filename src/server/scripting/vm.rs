@@ -125,8 +125,10 @@ local function lookup_in(t)
     return v
   end
 end
-local global_index = lookup_in(R)
-local G = setmetatable({}, {__index = global_index, __newindex = ro_error, __metatable = false})
+-- Reads of a script's globals go G -> R (a table: no Lua call for a name that exists) ->
+-- R's own __index (the error) for a name that does not.
+setmetatable(R, {__index = lookup_in(R)})
+local G = setmetatable({}, {__index = R, __newindex = ro_error, __metatable = false})
 readonly[G] = R
 R._G = G
 
@@ -191,7 +193,7 @@ local function library_env(load_api)
   local mt = {__index = lookup_in(load_api), __newindex = ro_error, __metatable = false}
   local E = setmetatable({}, mt)
   readonly[E] = R
-  return E, function() mt.__index = global_index end
+  return E, function() mt.__index = R end
 end
 
 local function run(f, keys, args)
@@ -578,9 +580,9 @@ fn execute(rc: &mut RunCtx, args: &[&[u8]]) -> Result<Vec<u8>, &'static str> {
     rc.client.resp3 = rc.resp3;
     ks.db = rc.client.db;
     ks.no_touch = rc.client.no_touch && cmd.def.name != "touch";
-    let started = std::time::Instant::now();
+    let started = crate::util::clock::now_ns();
     let failed = dispatch::call(srv, &mut rc.client, cmd, args, &mut out, ks);
-    cmd.record(rc.client.worker, started.elapsed().as_micros() as u64, failed);
+    cmd.record(rc.client.worker, crate::util::clock::now_ns().saturating_sub(started) / 1000, failed);
     dispatch::feed_monitors(srv, &rc.client, cmd, args);
     Ok(out.buf)
 }
