@@ -52,6 +52,20 @@ impl Outbox {
         self.drain_around(out, out.len());
     }
 
+    /// Inside EXEC, after one queued command whose reply element starts at `mark`: what was
+    /// pushed to this client meanwhile (its own events from a script, RENAME, MOVE, COPY, an
+    /// expiry) goes before that element, where Redis adds it. `late` and `after` wait for
+    /// the drain after EXEC (`drain_around`), which also lowers `pending`.
+    pub fn splice_pushed(&self, out: &mut Vec<u8>, mark: usize) {
+        if !self.pending.load(Ordering::Acquire) {
+            return;
+        }
+        let mut pushed = self.buf.lock();
+        if !pushed.is_empty() {
+            out.splice(mark..mark, pushed.drain(..));
+        }
+    }
+
     /// Bytes waiting to be written (INFO client_recent_max_output_buffer).
     pub fn pending_bytes(&self) -> usize {
         self.buf.lock().len() + self.late.lock().len() + self.after.lock().len()

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from harness import start_pair, stop_pair, subject_name
-from resp import RawConnection
+from resp import RawConnection, encode_command
 
 GENERIC = [
     ("SET", "g1", "v"), ("SET", "g2", "v"),
@@ -349,3 +349,77 @@ def test_own_events_where_redis_puts_them(pair, family):
     bad = [f"{' '.join(map(str, c))}:\n   redis {[show(x) for x in w]!r}\n   {subject_name()} {[show(x) for x in g]!r}"
            for (c, w), (_, g) in zip(want, got) if w != g]
     assert not bad, "own events misplaced:\n" + "\n".join(bad)
+
+
+def exec_stream(server, transactions, flags="KEA"):
+    """A RESP3 client subscribed to its own keyspace events runs each transaction (commands
+    between MULTI and EXEC, sent in one write) and a PING: the bytes it receives, whole. The
+    events of the commands EXEC runs sit between the elements of EXEC's array."""
+    c = RawConnection(server.port)
+    try:
+        c.command("FLUSHALL")
+        c.command("CONFIG", "SET", "notify-keyspace-events", flags)
+        c.command("HELLO", "3")
+        c.command("PSUBSCRIBE", "__key*@0__:*")
+        out = []
+        for txn in transactions:
+            if txn == "sleep":
+                time.sleep(0.05)
+                continue
+            c.send_raw(b"".join(encode_command(cmd) for cmd in [("MULTI",), *txn, ("EXEC",), ("PING",)]))
+            while not c.buf.endswith(b"+PONG\r\n"):
+                c._fill()
+            out.append((txn, bytes(c.buf)))
+            c.buf.clear()
+        c.command("CONFIG", "SET", "notify-keyspace-events", "")
+        return out
+    finally:
+        c.close()
+
+
+EXEC_TXNS = [
+    [("SET", "t1", "a"), ("LPUSH", "t2", "x", "y"), ("DEL", "t1")],
+    [("HSET", "h", "f", "v"), ("HINCRBY", "h", "n", "1"), ("EXPIRE", "h", "100"), ("PERSIST", "h"),
+     ("SADD", "s", "a"), ("SREM", "s", "a"), ("ZADD", "z", "1", "m"), ("ZINCRBY", "z", "2", "m")],
+    # A command failing at run time inside EXEC, a script, moves and renames.
+    [("INCR", "t2"), ("EVAL", "redis.call('set', KEYS[1], 'v'); return redis.call('del', KEYS[1])", "1", "sk"),
+     ("LMOVE", "t2", "t3", "LEFT", "RIGHT"), ("RENAME", "h", "h2"), ("GETDEL", "h2")],
+    # Reads only, then an error at queue time (EXECABORT: nothing runs, no event).
+    [("GET", "t3"), ("LLEN", "t2")],
+    [("SET", "q", "1"), ("NOSUCHCOMMAND",), ("DEL", "t2")],
+    [("SET", "e", "v", "PX", "1"), ("PEXPIREAT", "t3", "1"), ("FLUSHDB",)],
+]
+
+
+# A key that expires between two transactions is expired lazily by the second one ("expired"
+# then the command's own events); "new" events with the n flag.
+EXEC_EXPIRY_TXNS = [
+    [("SET", "x1", "v", "PX", "20"), ("SET", "x2", "v", "PX", "20"), ("RPUSH", "x3", "a")],
+    "sleep",
+    [("GET", "x1"), ("SET", "x2", "w"), ("RENAME", "x3", "x4"), ("COPY", "x4", "x5"), ("MOVE", "x5", "1")],
+]
+
+
+def test_own_events_inside_exec(pair):
+    """Events of a RESP3 client's own commands run by EXEC: the same bytes as redis-server,
+    pushes between the array's elements where each command emits them."""
+    want, got = [exec_stream(s, EXEC_TXNS) for s in pair]
+    bad = [f"{txn}:\n   redis {w!r}\n   {subject_name()} {g!r}" for (txn, w), (_, g) in zip(want, got) if w != g]
+    assert not bad, "own events inside EXEC differ:\n" + "\n".join(bad)
+
+
+def test_own_events_inside_exec_expired_and_new():
+    """The same with lazily expired keys (active expiry off on both) and "new" events."""
+    servers = start_pair({"enable-debug-command": "yes"})
+    try:
+        for s in servers:
+            c = RawConnection(s.port)
+            try:
+                assert c.command("DEBUG", "SET-ACTIVE-EXPIRE", "0") == b"+OK\r\n"
+            finally:
+                c.close()
+        want, got = [exec_stream(s, EXEC_EXPIRY_TXNS, "KEAn") for s in servers]
+    finally:
+        stop_pair(servers)
+    bad = [f"{txn}:\n   redis {w!r}\n   {subject_name()} {g!r}" for (txn, w), (_, g) in zip(want, got) if w != g]
+    assert not bad, "own events inside EXEC differ:\n" + "\n".join(bad)
