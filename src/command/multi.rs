@@ -25,9 +25,43 @@ use crate::server::Server;
 /// The commands queued since MULTI.
 #[derive(Default)]
 pub struct Queued {
-    pub cmds: Vec<Vec<Vec<u8>>>,
+    /// The queued commands' arguments back to back: one buffer for the transaction, not an
+    /// allocation per argument.
+    bytes: Vec<u8>,
+    /// (start, end) in `bytes` of every queued argument.
+    args: Vec<(usize, usize)>,
+    /// (first argument in `args`, argument count) of every queued command.
+    cmds: Vec<(usize, usize)>,
     /// A command was refused while queueing: EXEC answers EXECABORT.
     pub doomed: bool,
+}
+
+impl Queued {
+    /// Queued commands.
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+
+    fn push(&mut self, argv: &[&[u8]]) {
+        self.cmds.push((self.args.len(), argv.len()));
+        for a in argv {
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(a);
+            self.args.push((start, self.bytes.len()));
+        }
+    }
+
+    /// The argument vectors of the queued commands, in order.
+    fn argvs(&self) -> Vec<SmallVec<[&[u8]; 8]>> {
+        self.cmds
+            .iter()
+            .map(|&(first, n)| self.args[first..first + n].iter().map(|&(s, e)| &self.bytes[s..e]).collect())
+            .collect()
+    }
 }
 
 /// Commands that run at once inside MULTI instead of being queued.
@@ -44,8 +78,8 @@ pub fn queue(client: &mut Client, args: &[&[u8]]) {
         if doomed || q.doomed {
             return;
         }
-        q.cmds.push(args.iter().map(|a| a.to_vec()).collect());
-        client.handle.multi.store(q.cmds.len() as i64, Ordering::Relaxed);
+        q.push(args);
+        client.handle.multi.store(q.len() as i64, Ordering::Relaxed);
     }
 }
 
@@ -122,7 +156,7 @@ pub fn exec(srv: &Server, client: &mut Client, out: &mut ReplyWriter, clock: &mu
         unwatch_all(srv, client);
         return fail(srv, out, "EXECABORT Transaction discarded because of previous errors.");
     }
-    let argvs: Vec<SmallVec<[&[u8]; 8]>> = q.cmds.iter().map(|a| a.iter().map(|x| &x[..]).collect()).collect();
+    let argvs = q.argvs();
     let mut cmds: Vec<&Command> = Vec::with_capacity(argvs.len());
     for a in &argvs {
         match dispatch::resolve(srv, a) {
@@ -153,7 +187,7 @@ pub fn exec(srv: &Server, client: &mut Client, out: &mut ReplyWriter, clock: &mu
                 let queued = cmds.len() as i64;
                 drop(keys);
                 client.watched = watched;
-                client.multi = Some(Queued { cmds: Vec::new(), doomed: true });
+                client.multi = Some(Queued { doomed: true, ..Queued::default() });
                 client.handle.multi.store(queued, Ordering::Relaxed);
                 return fail(srv, out, &e.0);
             }
