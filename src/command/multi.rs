@@ -37,6 +37,11 @@ pub struct Queued {
 }
 
 impl Queued {
+    /// Room for a typical transaction (a few short commands) in one allocation per vector.
+    fn new() -> Queued {
+        Queued { bytes: Vec::with_capacity(256), args: Vec::with_capacity(24), cmds: Vec::with_capacity(8), doomed: false }
+    }
+
     /// Queued commands.
     pub fn len(&self) -> usize {
         self.cmds.len()
@@ -87,7 +92,7 @@ pub fn multi(ctx: &mut Ctx) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(Error::msg("ERR MULTI calls can not be nested"));
     }
-    ctx.client.multi = Some(Queued::default());
+    ctx.client.multi = Some(Queued::new());
     ctx.client.handle.multi.store(0, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
