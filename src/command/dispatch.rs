@@ -19,6 +19,11 @@ fn c_str(s: &[u8], max: usize) -> String {
 
 /// Resolve argv to a command, or Redis's unknown command / subcommand / arity error.
 pub fn resolve<'t>(srv: &'t Server, args: &[&[u8]]) -> Result<&'t Command, Error> {
+    resolve_in(base_command(srv, args)?, args)
+}
+
+/// The table entry named by `args[0]` (any case), or the unknown-command error.
+fn base_command<'t>(srv: &'t Server, args: &[&[u8]]) -> Result<&'t Command, Error> {
     let Some(base) = srv.commands.get(args[0]) else {
         let mut list = String::new();
         for a in &args[1..] {
@@ -36,6 +41,12 @@ pub fn resolve<'t>(srv: &'t Server, args: &[&[u8]]) -> Result<&'t Command, Error
             list
         )));
     };
+    Ok(base)
+}
+
+/// The subcommand of `base` that `args` names, if it has subcommands, with its arity
+/// checked.
+fn resolve_in<'t>(base: &'t Command, args: &[&[u8]]) -> Result<&'t Command, Error> {
     let cmd = if args.len() >= 2 && !base.def.subcommands.is_empty() {
         let mut sub = args[1].to_vec();
         sub.make_ascii_lowercase();
@@ -133,9 +144,25 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
 #[derive(Default)]
 pub struct Sticky<'a> {
     held: Option<(usize, usize, Held<'a>)>,
+    /// The last command name of the batch as sent, and its table entry: a pipeline mostly
+    /// repeats one command, which then skips the table's lookup.
+    last: Option<(smallvec::SmallVec<[u8; 16]>, &'a Command)>,
 }
 
-impl Sticky<'_> {
+impl<'a> Sticky<'a> {
+    /// `resolve`, remembering the table entry of the last name seen.
+    fn resolve(&mut self, srv: &'a Server, args: &[&[u8]]) -> Result<&'a Command, Error> {
+        let base = match &self.last {
+            Some((name, base)) if name[..] == *args[0] => *base,
+            _ => {
+                let base = base_command(srv, args)?;
+                self.last = Some((smallvec::SmallVec::from_slice(args[0]), base));
+                base
+            }
+        };
+        resolve_in(base, args)
+    }
+
     pub fn release(&mut self) {
         self.held = None;
     }
@@ -163,7 +190,7 @@ pub fn execute_held<'a>(
     let slot = client.worker;
     srv.stats.commands.add(slot, 1);
     let mark = out.len();
-    let cmd = match resolve(srv, args) {
+    let cmd = match sticky.resolve(srv, args) {
         Ok(c) => c,
         Err(e) => {
             srv.stats.rejected_calls.add(slot, 1);
