@@ -396,7 +396,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     // below: one exclusive hold of the keyspace after another on this worker
                     // would stall the other workers more). With one worker there are no
                     // others to stall: every short script runs here.
-                    let script = client.multi.is_none() && !script_running && Scripting::runs_script(args[0]);
+                    let script = client.multi.is_none() && !script_running && crate::resp::parse::is_script_call(args[0]);
                     if script {
                         // A script holds every gate, this worker's too.
                         sticky.release();
@@ -424,7 +424,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                                 Ok(Parsed::Command(e)) => {
                                     let cmd = owned_args(&parser, &rbuf[consumed..]);
                                     consumed += e;
-                                    if Scripting::runs_script(&cmd[0]) {
+                                    if crate::resp::parse::is_script_call(&cmd[0]) {
                                         batch.push(cmd);
                                     } else {
                                         next = Some(cmd);

@@ -478,6 +478,17 @@ pub struct Peek {
     pub len: usize,
 }
 
+/// Is `name` (any case) a command that runs a script: EVAL, EVALSHA, FCALL or their _RO
+/// forms? (The scripts thread takes these; `peek_key` finds their keys after numkeys.)
+pub fn is_script_call(name: &[u8]) -> bool {
+    // Asked for every command: the first byte rules out nearly all of them at once.
+    matches!(name.first(), Some(b'e' | b'E' | b'f' | b'F'))
+        && matches!(name.len(), 4..=10)
+        && ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
+}
+
 /// A quick look at the multibulk request at the start of `buf`, for prefetching only (see
 /// `Peek`). None when the request is incomplete, inline or unusual; the real parser
 /// decides what it is.
@@ -519,11 +530,7 @@ pub fn peek_key(buf: &[u8]) -> Option<Peek> {
             0 => {
                 let name = &buf[start..end];
                 zset = argc == 4 && matches!(name.first(), Some(b'z' | b'Z'));
-                script = argc >= 4
-                    && matches!(name.first(), Some(b'e' | b'E' | b'f' | b'F'))
-                    && ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]
-                        .iter()
-                        .any(|n| name.eq_ignore_ascii_case(n.as_bytes()));
+                script = argc >= 4 && is_script_call(name);
             }
             1 if !script => key = Some((start, end)),
             2 if script => script = !matches!(buf.get(start), Some(b'0')),

@@ -360,14 +360,6 @@ impl Scripting {
         true
     }
 
-    /// Is this command one that runs a script (and so goes to the script thread)?
-    pub fn runs_script(name: &[u8]) -> bool {
-        // Called for every command: the first byte rules out nearly all of them at once.
-        matches!(name.first(), Some(b'e' | b'E' | b'f' | b'F'))
-            && matches!(name.len(), 4..=10)
-            && ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"].iter().any(|n| eq(name, n))
-    }
-
     /// Run script commands on the script thread, in order. Err gives everything back if
     /// there is no such thread (the caller runs them inline). The client travels with the
     /// job and comes back with the replies.
