@@ -32,6 +32,23 @@ def start_pair(config=None):
     return oracle, subject
 
 
+def start_pair_without_active_expiry(config=None):
+    """`start_pair` with DEBUG SET-ACTIVE-EXPIRE 0 sent to both: only lazy expiry removes
+    keys, so a test decides which command finds a key expired."""
+    pair = start_pair({"enable-debug-command": "yes", **(config or {})})
+    try:
+        for s in pair:
+            c = RawConnection(s.port)
+            try:
+                assert c.command("DEBUG", "SET-ACTIVE-EXPIRE", "0") == b"+OK\r\n"
+            finally:
+                c.close()
+    except BaseException:
+        stop_pair(pair)
+        raise
+    return pair
+
+
 def stop_pair(pair):
     for s in pair:
         if s is not None:

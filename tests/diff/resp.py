@@ -134,6 +134,15 @@ class RawConnection:
     def pending(self):
         return bytes(self.buf)
 
+    def read_until(self, suffix):
+        """Everything received up to and including a chunk of bytes ending with `suffix`, as
+        raw bytes (pushes inside aggregates and all)."""
+        while not self.buf.endswith(suffix):
+            self._fill()
+        data = bytes(self.buf)
+        self.buf.clear()
+        return data
+
     def wait_closed(self, timeout=0.1):
         """True if the server closes the connection within timeout (extra data is kept)."""
         if self.closed:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from harness import start_pair, stop_pair, subject_name
+from harness import start_pair, start_pair_without_active_expiry, stop_pair, subject_name
 from resp import RawConnection, encode_command
 
 GENERIC = [
@@ -351,6 +351,10 @@ def test_own_events_where_redis_puts_them(pair, family):
     assert not bad, "own events misplaced:\n" + "\n".join(bad)
 
 
+# In a list of transactions for `exec_stream`: wait 50 ms (short TTLs run out).
+PAUSE = object()
+
+
 def exec_stream(server, transactions, flags="KEA"):
     """A RESP3 client subscribed to its own keyspace events runs each transaction (commands
     between MULTI and EXEC, sent in one write) and a PING: the bytes it receives, whole. The
@@ -363,14 +367,11 @@ def exec_stream(server, transactions, flags="KEA"):
         c.command("PSUBSCRIBE", "__key*@0__:*")
         out = []
         for txn in transactions:
-            if txn == "sleep":
+            if txn is PAUSE:
                 time.sleep(0.05)
                 continue
             c.send_raw(b"".join(encode_command(cmd) for cmd in [("MULTI",), *txn, ("EXEC",), ("PING",)]))
-            while not c.buf.endswith(b"+PONG\r\n"):
-                c._fill()
-            out.append((txn, bytes(c.buf)))
-            c.buf.clear()
+            out.append((txn, c.read_until(b"+PONG\r\n")))
         c.command("CONFIG", "SET", "notify-keyspace-events", "")
         return out
     finally:
@@ -395,7 +396,7 @@ EXEC_TXNS = [
 # then the command's own events); "new" events with the n flag.
 EXEC_EXPIRY_TXNS = [
     [("SET", "x1", "v", "PX", "20"), ("SET", "x2", "v", "PX", "20"), ("RPUSH", "x3", "a")],
-    "sleep",
+    PAUSE,
     [("GET", "x1"), ("SET", "x2", "w"), ("RENAME", "x3", "x4"), ("COPY", "x4", "x5"), ("MOVE", "x5", "1")],
 ]
 
@@ -410,14 +411,8 @@ def test_own_events_inside_exec(pair):
 
 def test_own_events_inside_exec_expired_and_new():
     """The same with lazily expired keys (active expiry off on both) and "new" events."""
-    servers = start_pair({"enable-debug-command": "yes"})
+    servers = start_pair_without_active_expiry()
     try:
-        for s in servers:
-            c = RawConnection(s.port)
-            try:
-                assert c.command("DEBUG", "SET-ACTIVE-EXPIRE", "0") == b"+OK\r\n"
-            finally:
-                c.close()
         want, got = [exec_stream(s, EXEC_EXPIRY_TXNS, "KEAn") for s in servers]
     finally:
         stop_pair(servers)

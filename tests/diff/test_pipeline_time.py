@@ -8,7 +8,7 @@ servers (DEBUG SET-ACTIVE-EXPIRE 0): between the scripts it would delete the key
 """
 import pytest
 
-from harness import start_pair, stop_pair
+from harness import start_pair_without_active_expiry, stop_pair
 from resp import RawConnection, encode_command
 
 # About 0.2-0.5 s of Lua on this machine: far longer than the 30 ms TTL below.
@@ -18,12 +18,8 @@ GET_IN_SCRIPT = "return redis.call('GET', KEYS[1])"
 
 @pytest.fixture(scope="module")
 def pair():
-    servers = start_pair({"enable-debug-command": "yes"})
+    servers = start_pair_without_active_expiry()
     try:
-        for s in servers:
-            c = RawConnection(s.port)
-            assert c.command("DEBUG", "SET-ACTIVE-EXPIRE", "0") == b"+OK\r\n"
-            c.close()
         yield servers
     finally:
         stop_pair(servers)
