@@ -365,7 +365,8 @@ fn run<'a>(
     let (failed, deferred) = {
         let free = cmd.lock == Lock::Free
             || (cmd.def.has(flags::ALLOW_BUSY) && srv.scripting.state.busy.load(std::sync::atomic::Ordering::Acquire));
-        let ids = if !free && cmd.lock == Lock::Keys { srv.ks.shard_ids(&command_keys(cmd, args)) } else { Default::default() };
+        let keys = if !free && cmd.lock == Lock::Keys { command_keys(cmd, args) } else { Default::default() };
+        let ids = srv.ks.shard_ids(&keys);
         // The one shard all the keys live in, if so.
         let shard = (ids.len() == 1).then(|| ids[0] as usize);
         let kept = match (&sticky.held, shard) {
@@ -398,6 +399,9 @@ fn run<'a>(
             }
         };
         let ks = &mut held.ks;
+        if keys.len() > 2 {
+            ks.prefetch_keys(&keys);
+        }
         ks.no_touch = client.no_touch && cmd.def.name != "touch";
         let failed = call(srv, client, cmd, args, out, ks);
         let deferred = serve_filled(srv, ks);

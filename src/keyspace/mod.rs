@@ -501,6 +501,25 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// Prefetch the table slots, then the first chain entries, of `keys` (a multi-key
+    /// command's, in this access's database, in shards it holds), so that their cache
+    /// misses overlap instead of following one another as the command walks its keys.
+    pub fn prefetch_keys(&mut self, keys: &[&[u8]]) {
+        let db = self.db;
+        let mut held: smallvec::SmallVec<[(u64, usize); 16]> = smallvec::SmallVec::new();
+        for k in keys {
+            let h = key_hash(k);
+            let id = (db as u32, self.ks.shard_of(h) as u32);
+            if let Ok(i) = self.guards.binary_search_by(|(d, x, _)| (*d, *x).cmp(&id)) {
+                prefetch_all(self.guards[i].2.dict.prefetch_addrs(h, false));
+                held.push((h, i));
+            }
+        }
+        for (h, i) in held {
+            prefetch_all(self.guards[i].2.dict.prefetch_addrs(h, true));
+        }
+    }
+
     /// `Keyspace::prefetch_member` through the shard this access holds (a batch's kept
     /// hold, `dispatch::Sticky`): None if it does not hold the key's shard.
     pub fn prefetch_member(&mut self, key: &[u8], member: &[u8], entry: bool) -> Option<bool> {
