@@ -310,7 +310,6 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
     let mut rbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut out = ReplyWriter::new(false);
     let mut parser = Parser::default();
-    let mut args_storage: Vec<(usize, usize)> = Vec::new();
     let handle = client.handle.clone();
     loop {
         // Read what is available (growing the buffer for big bulks in one step).
@@ -362,20 +361,13 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             match parser.parse(&rbuf[consumed..], &limits) {
                 Ok(Parsed::Command(end)) => {
                     let base = consumed;
-                    args_storage.clear();
-                    let mut owned: Vec<Vec<u8>> = Vec::new();
-                    for a in &parser.args {
-                        match a {
-                            ArgLoc::Range(s, e) => args_storage.push((base + s, base + e)),
-                            ArgLoc::Owned(v) => {
-                                owned.push(v.clone());
-                                args_storage.push((usize::MAX, owned.len() - 1));
-                            }
-                        }
-                    }
-                    let args: smallvec::SmallVec<[&[u8]; 8]> = args_storage
+                    let args: smallvec::SmallVec<[&[u8]; 8]> = parser
+                        .args
                         .iter()
-                        .map(|&(s, e)| if s == usize::MAX { &owned[e][..] } else { &rbuf[s..e] })
+                        .map(|a| match a {
+                            ArgLoc::Range(s, e) => &rbuf[base + s..base + e],
+                            ArgLoc::Owned(v) => &v[..],
+                        })
                         .collect();
                     ahead.step(srv, &mut sticky, client.db, &rbuf, base, base + end);
                     if let Some(wait) = pause_for(srv, &args) {

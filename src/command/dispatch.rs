@@ -369,33 +369,46 @@ fn run<'a>(
         let ids = srv.ks.shard_ids(&keys);
         // The one shard all the keys live in, if so.
         let shard = (ids.len() == 1).then(|| ids[0] as usize);
-        let kept = match (&sticky.held, shard) {
-            (Some((db, s, _)), Some(shard)) if *db == client.db && *s == shard => sticky.held.take().map(|(_, _, h)| h),
+        // A kept hold serves this command too: as it is when the command is on its shard,
+        // moved to the command's shard when it is on another (one shard lock traded for
+        // another under the same gate, instead of a new hold).
+        let kept = match (&mut sticky.held, shard) {
+            (Some((db, s, h)), Some(shard)) if *db == client.db => {
+                if *s != shard {
+                    h.ks.rehold(shard);
+                    *s = shard;
+                }
+                h.ks.renew(now);
+                h.ks.lfu = srv.lfu_params();
+                true
+            }
             _ => {
                 sticky.release();
-                None
+                false
             }
         };
-        let held = if let Some(mut h) = kept {
-            h.ks.renew(now);
-            h.ks.lfu = srv.lfu_params();
-            Ok(h)
-        } else if free {
-            Ok(hold_nothing(srv, client, now))
-        } else {
-            match cmd.lock {
-                Lock::Keys => hold_shards(srv, client, false, &ids, now),
-                // (EXEC never gets here: `execute` hands it to multi::exec.)
-                _ => hold_shards(srv, client, true, &[], now),
-            }
-        };
-        let mut held = match held {
-            Ok(h) => h,
-            Err(e) => {
-                cmd.rejected_calls.add(client.worker, 1);
-                srv.count_error(&e.0);
-                out.error(&e.0);
-                return true;
+        let mut fresh = None;
+        let held = match &mut sticky.held {
+            Some((_, _, h)) if kept => h,
+            _ => {
+                let made = if free {
+                    Ok(hold_nothing(srv, client, now))
+                } else {
+                    match cmd.lock {
+                        Lock::Keys => hold_shards(srv, client, false, &ids, now),
+                        // (EXEC never gets here: `execute` hands it to multi::exec.)
+                        _ => hold_shards(srv, client, true, &[], now),
+                    }
+                };
+                match made {
+                    Ok(h) => fresh.insert(h),
+                    Err(e) => {
+                        cmd.rejected_calls.add(client.worker, 1);
+                        srv.count_error(&e.0);
+                        out.error(&e.0);
+                        return true;
+                    }
+                }
             }
         };
         let ks = &mut held.ks;
@@ -405,8 +418,11 @@ fn run<'a>(
         ks.no_touch = client.no_touch && cmd.def.name != "touch";
         let failed = call(srv, client, cmd, args, out, ks);
         let deferred = serve_filled(srv, ks);
-        if let (Some(s), true) = (shard, deferred.is_empty()) {
-            sticky.held = Some((held.ks.db, s, held));
+        // (`fresh` is tested before it is moved: a move of a hold is a copy of its bytes.)
+        match (shard, deferred.is_empty(), fresh.is_some()) {
+            (Some(s), true, true) => sticky.held = fresh.take().map(|h| (h.ks.db, s, h)),
+            (_, false, false) => sticky.release(),
+            _ => {}
         }
         (failed, deferred)
     };

@@ -309,6 +309,12 @@ impl Keyspace {
 
     /// The shards of `keys`, ascending, each once.
     pub fn shard_ids<K: AsRef<[u8]>>(&self, keys: &[K]) -> smallvec::SmallVec<[u32; 8]> {
+        if let [key] = keys {
+            // The common case, without the sort.
+            let mut one = smallvec::SmallVec::new();
+            one.push(self.shard_of(key_hash(key.as_ref())) as u32);
+            return one;
+        }
         let mut ids: smallvec::SmallVec<[u32; 8]> =
             keys.iter().map(|k| self.shard_of(key_hash(k.as_ref())) as u32).collect();
         ids.sort_unstable();
@@ -318,7 +324,10 @@ impl Keyspace {
 
     /// Lock shards `ids` (ascending, from `shard_ids`) of database `db`.
     pub fn access_shards(&self, db: usize, ids: &[u32], now_ms: i64) -> Access<'_> {
-        let guards = ids.iter().map(|&s| (db as u32, s, self.dbs[db].shards[s as usize].lock())).collect();
+        let mut guards = Guards::new();
+        for &s in ids {
+            guards.push((db as u32, s, self.dbs[db].shards[s as usize].lock()));
+        }
         Access::new(self, db, guards, false, now_ms)
     }
 
@@ -460,6 +469,16 @@ impl<'a> Access<'a> {
         self.now_ms = now_ms;
         self.lru_clock = (now_ms / 1000) as u32;
         self.track = self.ks.tracking.active();
+    }
+
+    /// Trade the one shard this access holds for shard `shard` of its database (a batch's
+    /// kept hold serving a command on another shard, `dispatch::Sticky`). The old lock goes
+    /// first: holding one shard while waiting for another would break the lock order.
+    pub fn rehold(&mut self, shard: usize) {
+        debug_assert!(!self.exclusive);
+        self.guards.clear();
+        let db = self.db;
+        self.guards.push((db as u32, shard as u32, self.ks.dbs[db].shards[shard].lock()));
     }
 
     pub fn keyspace(&self) -> &'a Keyspace {
@@ -625,7 +644,12 @@ impl<'a> Access<'a> {
     /// A key is about to be written: remember it if clients block on it or watch it.
     #[inline]
     fn note_write(&mut self, db: usize, key: &[u8]) {
-        let shard = self.shard_for(db, key).1;
+        self.note_write_hashed(db, key_hash(key), key);
+    }
+
+    /// `note_write` of a key whose hash the caller has (`key_hash`).
+    fn note_write_hashed(&mut self, db: usize, h: u64, key: &[u8]) {
+        let shard = self.shard_hashed(db, h);
         let (waited, watched) = (shard.waiters.has(key), shard.watched.has(key));
         if waited {
             self.note_ready(db, key);
@@ -698,8 +722,13 @@ impl<'a> Access<'a> {
 
     fn shard_for(&mut self, db: usize, key: &[u8]) -> (u64, &mut Shard) {
         let h = key_hash(key);
+        (h, self.shard_hashed(db, h))
+    }
+
+    /// The locked shard of the key whose hash is `h` (`key_hash`).
+    fn shard_hashed(&mut self, db: usize, h: u64) -> &mut Shard {
         let s = self.ks.shard_of(h);
-        (h, self.shard_at(db, s))
+        self.shard_at(db, s)
     }
 
     /// Find a live key in `db`, deleting it first if it has expired.
@@ -745,7 +774,7 @@ impl<'a> Access<'a> {
             ks.key_event(KeyEvent::Miss, db, key, client);
             return None;
         }
-        let e = self.find(db, key)?;
+        let e = self.shard_hashed(db, h).dict.get_mut(h, key)?;
         if touch {
             stamp.apply(e);
         }
@@ -792,43 +821,37 @@ impl<'a> Access<'a> {
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, expire: SetExpire) {
         let clock = self.stamp().initial();
         let now = self.now_ms;
-        self.note_write(db, key);
+        let h = key_hash(key);
+        self.note_write_hashed(db, h, key);
         let (ks, client) = (self.ks, self.client);
-        let (h, shard) = self.shard_for(db, key);
-        let mut old_expire = NO_EXPIRE;
-        let mut created = true;
-        if let Some(e) = shard.dict.get(h, key) {
-            if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms {
-                // Expired but not yet deleted: it goes first (as Redis's lookup would).
-                shard.remove_expired(h, key);
-                ks.key_event(KeyEvent::Expired, db, key, client);
-            } else {
-                old_expire = e.expire_at_ms;
-                created = false;
-            }
-        }
-        if created {
-            ks.key_event(KeyEvent::New, db, key, client);
-        }
-        let (h, shard) = self.shard_for(db, key);
-        let new_expire = match expire {
+        let shard = self.shard_hashed(db, h);
+        let new_expire = |old: i64| match expire {
             SetExpire::Clear => NO_EXPIRE,
-            SetExpire::Keep => old_expire,
+            SetExpire::Keep => old,
             SetExpire::At(t) => t,
         };
-        match shard.dict.get_mut(h, key) {
-            Some(e) => {
-                track_expire(&mut shard.expires, e.expire_at_ms, new_expire);
+        let expired = match shard.dict.get_mut(h, key) {
+            Some(e) if e.expire_at_ms == NO_EXPIRE || now <= e.expire_at_ms => {
+                let at = new_expire(e.expire_at_ms);
+                track_expire(&mut shard.expires, e.expire_at_ms, at);
                 e.value = value;
-                e.expire_at_ms = new_expire;
+                e.expire_at_ms = at;
                 e.lru = clock;
+                return;
             }
-            None => {
-                shard.dict.insert_new(h, Entry { key: CompactBytes::new(key), value, expire_at_ms: new_expire, lru: clock });
-                if new_expire != NO_EXPIRE {
-                    shard.expires += 1;
-                }
-            }
+            found => found.is_some(),
+        };
+        if expired {
+            // Expired but not yet deleted: it goes first (as Redis's lookup would).
+            shard.remove_expired(h, key);
+            ks.key_event(KeyEvent::Expired, db, key, client);
+        }
+        ks.key_event(KeyEvent::New, db, key, client);
+        let at = new_expire(NO_EXPIRE);
+        let shard = self.shard_hashed(db, h);
+        shard.dict.insert_new(h, Entry { key: CompactBytes::new(key), value, expire_at_ms: at, lru: clock });
+        if at != NO_EXPIRE {
+            shard.expires += 1;
         }
     }
 
