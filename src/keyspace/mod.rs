@@ -492,6 +492,10 @@ impl<'a> Access<'a> {
     /// The locked shard for (db, shard), locking it now in exclusive mode.
     pub fn shard_at(&mut self, db: usize, shard: usize) -> &mut Shard {
         let id = (db as u32, shard as u32);
+        // One held shard, the one asked for: most commands.
+        if self.guards.len() == 1 && (self.guards[0].0, self.guards[0].1) == id {
+            return &mut self.guards[0].2;
+        }
         let pos = self.guards.binary_search_by(|(d, s, _)| (*d, *s).cmp(&id));
         let i = match pos {
             Ok(i) => i,
@@ -633,11 +637,11 @@ impl<'a> Access<'a> {
 
     /// Whether `note_write` would record `key` (cheap: usually empty registries).
     #[inline]
-    fn wants_note(&mut self, db: usize, key: &[u8]) -> bool {
+    fn wants_note(&mut self, db: usize, h: u64, key: &[u8]) -> bool {
         if self.track {
             return true;
         }
-        let shard = self.shard_for(db, key).1;
+        let shard = self.shard_hashed(db, h);
         shard.waiters.has(key) || shard.watched.has(key)
     }
 
@@ -733,9 +737,14 @@ impl<'a> Access<'a> {
 
     /// Find a live key in `db`, deleting it first if it has expired.
     fn find(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.find_hashed(db, key_hash(key), key)
+    }
+
+    /// `find` of a key whose hash the caller has (`key_hash`).
+    fn find_hashed(&mut self, db: usize, h: u64, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now_ms;
         let (ks, client) = (self.ks, self.client);
-        let (h, shard) = self.shard_for(db, key);
+        let shard = self.shard_hashed(db, h);
         let expired = match shard.dict.get(h, key) {
             None => return None,
             Some(e) => e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms,
@@ -786,16 +795,28 @@ impl<'a> Access<'a> {
         let stamp = self.stamp();
         let touch = !self.no_touch;
         let db = self.db;
+        let h = key_hash(key);
         // Only a key that exists is noted here (one that gets created is noted by `set`).
-        if self.wants_note(db, key) {
-            self.find(db, key)?;
-            self.note_write(db, key);
+        if self.wants_note(db, h, key) {
+            self.find_hashed(db, h, key)?;
+            self.note_write_hashed(db, h, key);
         }
-        let e = self.find(db, key)?;
+        let e = self.find_hashed(db, h, key)?;
         if touch {
             stamp.apply(e);
         }
         Some(e)
+    }
+
+    /// `get_mut`, storing `make()` at `key` first (`set`) if it is missing: a collection
+    /// command's "lookup write or create". None only if the key is still missing after.
+    pub fn get_mut_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> Value) -> Option<&mut Entry> {
+        if self.get_mut(key).is_none() {
+            self.set(key, make(), SetExpire::Clear);
+        }
+        // Found live (or just stored) by the lookup above: the table's entry as it is.
+        let (db, h) = (self.db, key_hash(key));
+        self.shard_hashed(db, h).dict.get_mut(h, key)
     }
 
     /// Lookup that neither counts stats nor touches the access clock (OBJECT, TYPE-less probes).

@@ -154,14 +154,24 @@ impl ReplyWriter {
 
     /// A double: RESP3 `,` type, RESP2 bulk string, formatted as Redis 7.2 does.
     pub fn double(&mut self, v: f64) {
-        let s = crate::util::number::fmt_f64(v);
-        if self.resp3 {
-            self.buf.push(b',');
-            self.buf.extend_from_slice(s.as_bytes());
-            self.buf.extend_from_slice(b"\r\n");
+        // The text goes straight into the buffer, then its header in front of it (a
+        // double's text is at most 24 bytes: the move is short).
+        let start = self.buf.len();
+        crate::util::number::write_f64(v, &mut self.buf);
+        let n = self.buf.len() - start;
+        let mut head = [b',', 0, 0, b'\r', b'\n'];
+        let head: &[u8] = if self.resp3 {
+            &head[..1]
+        } else if n < 10 {
+            head = [b'$', b'0' + n as u8, b'\r', b'\n', 0];
+            &head[..4]
         } else {
-            self.bulk(s.as_bytes());
-        }
+            head = [b'$', b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8, b'\r', b'\n'];
+            &head[..5]
+        };
+        self.buf.extend_from_slice(head);
+        self.buf[start..].rotate_right(head.len());
+        self.buf.extend_from_slice(b"\r\n");
     }
 
     /// Verbatim text (RESP3 `=` with a 3-letter format), a bulk string under RESP2.
@@ -246,6 +256,21 @@ mod tests {
         w.nil();
         w.bool(true);
         assert_eq!(w.buf, b"%1\r\n$1\r\na\r\n_\r\n#t\r\n");
+    }
+
+    #[test]
+    fn doubles_after_other_replies() {
+        for v in [0.0, -0.0, 3.0, -2.5, 1e-7, 0.1, -1.7976931348623157e308, f64::INFINITY, f64::NAN] {
+            let text = crate::util::number::fmt_f64(v);
+            let mut w = ReplyWriter::new(false);
+            w.int(7);
+            w.double(v);
+            assert_eq!(w.buf, format!(":7\r\n${}\r\n{}\r\n", text.len(), text).as_bytes());
+            let mut w = ReplyWriter::new(true);
+            w.int(7);
+            w.double(v);
+            assert_eq!(w.buf, format!(":7\r\n,{}\r\n", text).as_bytes());
+        }
     }
 
     #[test]

@@ -43,7 +43,6 @@ use crate::keyspace::bytes::CompactBytes;
 use crate::keyspace::dict::{Dict, Keyed};
 use crate::keyspace::key_hash;
 use crate::keyspace::value::Value;
-use crate::keyspace::SetExpire;
 use crate::resp::write::ReplyWriter;
 use crate::server::TypeLimits;
 use crate::types::generic::parse_cursor;
@@ -665,15 +664,7 @@ fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Hash>, Error>
 
 /// The hash at `key` for writing, created empty if missing (hashTypeLookupWriteOrCreate).
 fn write_or_create<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<&'c mut Hash, Error> {
-    let exists = match ctx.ks.get_mut(key) {
-        None => false,
-        Some(e) if matches!(e.value, Value::Hash(_)) => true,
-        Some(_) => return Err(err::WRONGTYPE),
-    };
-    if !exists {
-        ctx.ks.set(key, Value::Hash(Box::default()), SetExpire::Clear);
-    }
-    match ctx.ks.get_mut(key).map(|e| &mut e.value) {
+    match ctx.ks.get_mut_or_insert_with(key, || Value::Hash(Box::default())).map(|e| &mut e.value) {
         Some(Value::Hash(h)) => Ok(h),
         _ => Err(err::WRONGTYPE),
     }

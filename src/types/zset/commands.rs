@@ -581,7 +581,8 @@ pub enum PopShape {
 /// header (a RESP3 client subscribed to its own events sees it there), `del` at the end if
 /// the set is now empty. Returns how many were popped.
 pub fn pop_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: usize, shape: PopShape) -> usize {
-    let n = match ctx.ks.get_mut(key).map(|e| &e.value) {
+    // Every caller looked the key up for writing first (`write`): plain lookups here.
+    let n = match ctx.ks.peek(key).map(|e| &e.value) {
         Some(Value::ZSet(z)) => count.min(z.len()),
         _ => return 0,
     };
