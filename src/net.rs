@@ -311,17 +311,26 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
     let mut out = ReplyWriter::new(false);
     let mut parser = Parser::default();
     let handle = client.handle.clone();
+    // Its hold is released before every wait below and at the end of each batch; its
+    // command-name cache lasts for the connection (pipeline 1 is one command per batch).
+    let mut sticky = dispatch::Sticky::default();
     loop {
         // Read what is available (growing the buffer for big bulks in one step).
         if rbuf.capacity() - rbuf.len() < 4096 {
             rbuf.reserve(16 * 1024);
         }
         let timeout = srv.timeout_secs.load(Ordering::Relaxed);
+        // One notification for both pushes and CLIENT KILL (`ClientHandle::kill` rings the
+        // outbox's too), the read polled first: a loop turn costs one waiter, no random
+        // branch order. Pushes are written after every batch anyway, and a kill is looked
+        // at after every read.
         let read = async {
             tokio::select! {
+                biased;
                 r = stream.read_buf(&mut rbuf) => Some(r),
-                _ = handle.kill_notify.notified() => None,
-                _ = handle.outbox.notify.notified() => Some(Ok(usize::MAX)),
+                _ = handle.outbox.notify.notified() => {
+                    if handle.killed.load(Ordering::Acquire) { None } else { Some(Ok(usize::MAX)) }
+                }
             }
         };
         let r = if timeout > 0 {
@@ -351,8 +360,6 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         let mut consumed = 0;
         let mut close = false;
         let mut ahead = Prefetch::default();
-        // Released before every wait below, and at the end of the batch.
-        let mut sticky = dispatch::Sticky::default();
         loop {
             let limits = Limits {
                 max_bulk_len: srv.proto_max_bulk_len.load(Ordering::Relaxed),
@@ -600,6 +607,11 @@ impl Prefetch {
             return;
         }
         if end > self.pos {
+            if end == rbuf.len() {
+                // The batch is this one command (pipeline 1): nothing ahead to prefetch.
+                self.off = true;
+                return;
+            }
             // First command of the batch: request the slots of the next two.
             self.last_key = crate::resp::parse::peek_key(&rbuf[start..])
                 .and_then(|p| p.key)

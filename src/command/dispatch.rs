@@ -144,8 +144,8 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
 #[derive(Default)]
 pub struct Sticky<'a> {
     held: Option<(usize, usize, Held<'a>)>,
-    /// The last command name of the batch as sent, and its table entry: a pipeline mostly
-    /// repeats one command, which then skips the table's lookup.
+    /// The last command name of the connection as sent, and its table entry: a client
+    /// mostly repeats one command, which then skips the table's lookup.
     last: Option<(smallvec::SmallVec<[u8; 16]>, &'a Command)>,
 }
 

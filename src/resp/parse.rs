@@ -205,7 +205,7 @@ enum Line<'a> {
 /// Redis searches with strchr on its NUL-terminated query buffer, so a NUL before the
 /// `\r` means "no `\r` yet".
 fn read_line(buf: &[u8], from: usize) -> Line<'_> {
-    let Some(rel) = memchr2(b'\r', 0, &buf[from..]) else {
+    let Some(rel) = find_cr_or_nul(&buf[from..]) else {
         return Line::NoCr;
     };
     let cr = from + rel;
@@ -216,6 +216,19 @@ fn read_line(buf: &[u8], from: usize) -> Line<'_> {
         return Line::NoLf;
     }
     Line::Complete(&buf[from..cr], cr + 2)
+}
+
+/// The first `\r` or NUL of `s`. Header lines ("*3", "$16") are a few bytes: a plain
+/// loop finds their end before a vectorised search would have started.
+fn find_cr_or_nul(s: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    if let Some(i) = s.iter().take(SHORT).position(|&c| c == b'\r' || c == 0) {
+        return Some(i);
+    }
+    if s.len() <= SHORT {
+        return None;
+    }
+    memchr2(b'\r', 0, &s[SHORT..]).map(|i| i + SHORT)
 }
 
 /// Redis's string2ll for a length header: optional '-', digits, no '+', no spaces.

@@ -75,6 +75,8 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill_notify.notify_one();
+        // A connection waiting to read waits on its outbox's notification only.
+        self.outbox.notify.notify_one();
     }
 }
 
