@@ -542,9 +542,11 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                 }
             };
             // A client that does not read must still be droppable (CLIENT KILL, output
-            // buffer limits): the write races the kill notification.
+            // buffer limits): the write races the kill notification. The write is polled
+            // first: one that completes at once (the usual case) sets up no waiter.
             handle.writing.store(out.buf.len() as u64, Ordering::Relaxed);
             let written = tokio::select! {
+                biased;
                 r = stream.write_all(&out.buf) => r.is_ok(),
                 _ = handle.kill_notify.notified() => false,
                 _ = soft_timer => {

@@ -222,8 +222,10 @@ fn read_line(buf: &[u8], from: usize) -> Line<'_> {
 /// loop finds their end before a vectorised search would have started.
 fn find_cr_or_nul(s: &[u8]) -> Option<usize> {
     const SHORT: usize = 16;
-    if let Some(i) = s.iter().take(SHORT).position(|&c| c == b'\r' || c == 0) {
-        return Some(i);
+    for (i, &c) in s[..s.len().min(SHORT)].iter().enumerate() {
+        if c == b'\r' || c == 0 {
+            return Some(i);
+        }
     }
     if s.len() <= SHORT {
         return None;
