@@ -376,7 +376,10 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                             ArgLoc::Owned(v) => &v[..],
                         })
                         .collect();
-                    ahead.step(srv, &mut sticky, client.db, &rbuf, base, base + end);
+                    // (Commands queued by MULTI touch no key until EXEC.)
+                    if client.multi.is_none() {
+                        ahead.step(srv, &mut sticky, client.db, &rbuf, base, base + end);
+                    }
                     if let Some(wait) = pause_for(srv, &args) {
                         sticky.release();
                         // CLIENT PAUSE: flush what we have and wait before running this one.

@@ -141,22 +141,31 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
 /// once per batch. Any other command releases it first, and so must the caller before
 /// anything that waits (a blocked client, CLIENT PAUSE, a script, the socket write): other
 /// threads wait for this shard and for the gate while it is kept.
+/// Command names a connection's `Sticky` remembers.
+const NAMES: usize = 8;
+
 #[derive(Default)]
 pub struct Sticky<'a> {
     held: Option<(usize, usize, Held<'a>)>,
-    /// The last command name of the connection as sent, and its table entry: a client
-    /// mostly repeats one command, which then skips the table's lookup.
-    last: Option<(smallvec::SmallVec<[u8; 16]>, &'a Command)>,
+    /// The last command names of the connection as sent (`NAMES` of them, the oldest
+    /// replaced first), with their table entries: a client mostly repeats a few commands
+    /// (a pipeline of one, a transaction's MULTI ... EXEC), which then skip the table's
+    /// lookup.
+    last: [Option<(smallvec::SmallVec<[u8; 16]>, &'a Command)>; NAMES],
+    /// The slot of `last` the next new name goes to.
+    next: usize,
 }
 
 impl<'a> Sticky<'a> {
     /// `resolve`, remembering the table entry of the last name seen.
     fn resolve(&mut self, srv: &'a Server, args: &[&[u8]]) -> Result<&'a Command, Error> {
-        let base = match &self.last {
-            Some((name, base)) if name[..] == *args[0] => *base,
-            _ => {
+        let known = self.last.iter().flatten().find(|(name, _)| name[..] == *args[0]).map(|&(_, base)| base);
+        let base = match known {
+            Some(base) => base,
+            None => {
                 let base = base_command(srv, args)?;
-                self.last = Some((smallvec::SmallVec::from_slice(args[0]), base));
+                self.last[self.next] = Some((smallvec::SmallVec::from_slice(args[0]), base));
+                self.next = (self.next + 1) % NAMES;
                 base
             }
         };
