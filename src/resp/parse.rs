@@ -105,6 +105,12 @@ impl Parser {
             if buf[0] != b'*' {
                 return self.parse_inline(buf);
             }
+            if limits.authenticated {
+                if let Some(end) = scan_request(buf, limits.max_bulk_len, &mut self.args) {
+                    return Ok(Parsed::Command(end));
+                }
+                self.args.clear();
+            }
             let (line, next) = match read_line(buf, 1) {
                 Line::Complete(line, next) => (line, next),
                 Line::NoCr if buf.len() > INLINE_MAX => return Err(ProtoError::TooBigMbulkCount),
@@ -188,6 +194,57 @@ impl Parser {
         self.args.extend(args.into_iter().map(ArgLoc::Owned));
         Ok(Parsed::Command(nl + 1))
     }
+}
+
+/// Most requests arrive whole and plain: `*N` and `$len` headers of digits ending in CRLF.
+/// For them one pass records the arguments and the end (the careful path below would
+/// find the same, line by line). None (with `args` partly filled) for anything else:
+/// incomplete, a header that is not plain digits (`-1`, a leading zero, a NUL or a lone
+/// `\r`), a count over 1024, a length over `max_bulk_len`; the careful path decides those.
+fn scan_request(buf: &[u8], max_bulk_len: i64, args: &mut Vec<ArgLoc>) -> Option<usize> {
+    let (count, mut pos) = header(buf, 0, b'*')?;
+    if count == 0 || count > 1024 {
+        return None;
+    }
+    args.reserve(count);
+    for _ in 0..count {
+        let (len, start) = header(buf, pos, b'$')?;
+        if len as u64 > max_bulk_len.max(0) as u64 {
+            return None;
+        }
+        let end = start + len;
+        // Redis skips the two bytes after the payload without looking at them.
+        if buf.len() < end + 2 {
+            return None;
+        }
+        args.push(ArgLoc::Range(start, end));
+        pos = end + 2;
+    }
+    Some(pos)
+}
+
+/// A plain header at `pos`: `marker`, 1 to 10 digits without a leading zero (or just
+/// "0"), CRLF. The number and the offset after the CRLF.
+#[inline(always)]
+fn header(buf: &[u8], pos: usize, marker: u8) -> Option<(usize, usize)> {
+    let b = buf.get(pos..)?;
+    if *b.first()? != marker {
+        return None;
+    }
+    let mut n: usize = 0;
+    let mut i = 1;
+    loop {
+        let d = b.get(i)?.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if i > 10 || (i == 2 && n == 0) {
+            return None;
+        }
+        n = n * 10 + d as usize;
+        i += 1;
+    }
+    (i > 1 && b.get(i..i + 2)? == b"\r\n").then_some((n, pos + i + 2))
 }
 
 /// What `read_line` found.
@@ -368,6 +425,49 @@ mod tests {
     }
 
     #[test]
+    fn one_pass_scan_agrees_with_the_careful_path() {
+        // Whole requests the one-pass scan takes, and ones it leaves to the careful path
+        // (which an unauthenticated parse always uses); both must give the same outcome.
+        let cases: &[&[u8]] = &[
+            b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+            b"*1\r\n$0\r\n\r\n",
+            b"*2\r\n$3\r\nGET\r\n$1\r\nkXY",  // the two bytes after a payload are not checked
+            b"*2\r\n$03\r\nGET\r\n$1\r\nk\r\n", // leading zero: invalid bulk length
+            b"*02\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+            b"*2\r\n$-1\r\n",
+            b"*2\r\n$3\0\r\nGET\r\n$1\r\nk\r\n", // NUL before CR: waits
+            b"*1\r$3\r\nGET\r\n",                 // byte after CR taken as LF
+            b"*0\r\n",
+            b"*-1\r\n",
+            b"*2\r\n$3\r\nGET\r\n",
+            b"*2\r\n$3\r\nGET\r\n$1\r\nk\r",
+            b"*1\r\n+3\r\nGET\r\n",
+            b"*1\r\n$10000000000\r\n",
+            b"*1\r\n$9999\r\nab",
+        ];
+        for &case in cases {
+            for max_bulk_len in [512 * 1024 * 1024, 2] {
+                let mut fast = Parser::default();
+                let mut careful = Parser::default();
+                let a = fast.parse(case, &Limits { max_bulk_len, authenticated: true });
+                let b = careful.parse(case, &Limits { max_bulk_len, authenticated: false });
+                assert_eq!(a, b, "{:?} limit {max_bulk_len}", String::from_utf8_lossy(case));
+                if let Ok(Parsed::Command(_)) = a {
+                    assert_eq!(args_of(&fast, case), args_of(&careful, case));
+                }
+            }
+        }
+        let mut args = Vec::new();
+        assert_eq!(scan_request(cases[0], i64::MAX, &mut args), Some(cases[0].len()));
+        for &case in &cases[3..] {
+            assert_eq!(scan_request(case, i64::MAX, &mut Vec::new()), None, "{:?}", String::from_utf8_lossy(case));
+        }
+        let many = format!("*1025\r\n{}", "$1\r\na\r\n".repeat(1025));
+        assert_eq!(scan_request(many.as_bytes(), i64::MAX, &mut Vec::new()), None);
+        assert_eq!(Parser::default().parse(many.as_bytes(), &lim()), Ok(Parsed::Command(many.len())));
+    }
+
+    #[test]
     fn multibulk_complete_and_partial() {
         let mut p = Parser::default();
         let full = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
@@ -508,25 +608,7 @@ pub fn is_script_call(name: &[u8]) -> bool {
 /// `Peek`). None when the request is incomplete, inline or unusual; the real parser
 /// decides what it is.
 pub fn peek_key(buf: &[u8]) -> Option<Peek> {
-    fn number(buf: &[u8], pos: usize, marker: u8) -> Option<(usize, usize)> {
-        if *buf.get(pos)? != marker {
-            return None;
-        }
-        let mut n: usize = 0;
-        let mut i = pos + 1;
-        loop {
-            let c = *buf.get(i)?;
-            if c == b'\r' {
-                return (buf.get(i + 1) == Some(&b'\n') && i > pos + 1).then_some((n, i + 2));
-            }
-            if !c.is_ascii_digit() || i - pos > 10 {
-                return None;
-            }
-            n = n * 10 + (c - b'0') as usize;
-            i += 1;
-        }
-    }
-    let (argc, mut pos) = number(buf, 0, b'*')?;
+    let (argc, mut pos) = header(buf, 0, b'*')?;
     if argc == 0 || argc > 1024 {
         return None;
     }
@@ -536,7 +618,7 @@ pub fn peek_key(buf: &[u8]) -> Option<Peek> {
     // A script call: its keys follow the script and their count.
     let mut script = false;
     for i in 0..argc {
-        let (len, start) = number(buf, pos, b'$')?;
+        let (len, start) = header(buf, pos, b'$')?;
         let end = start.checked_add(len)?;
         if buf.get(end..end + 2)? != b"\r\n" {
             return None;
