@@ -314,6 +314,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
     // Its hold is released before every wait below and at the end of each batch; its
     // command-name cache lasts for the connection (pipeline 1 is one command per batch).
     let mut sticky = dispatch::Sticky::default();
+    let mut ahead = Prefetch::default();
     loop {
         // Read what is available (growing the buffer for big bulks in one step).
         if rbuf.capacity() - rbuf.len() < 4096 {
@@ -359,13 +360,17 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         let mut clock = BatchClock::new();
         let mut consumed = 0;
         let mut close = false;
-        let mut ahead = Prefetch::default();
+        ahead.reset();
         loop {
             let limits = Limits {
                 max_bulk_len: srv.proto_max_bulk_len.load(Ordering::Relaxed),
                 authenticated: client.authenticated,
             };
-            match parser.parse(&rbuf[consumed..], &limits) {
+            let parsed = match ahead.scanned(consumed, &limits, &mut parser.args) {
+                Some(end) => Ok(Parsed::Command(end)),
+                None => parser.parse(&rbuf[consumed..], &limits),
+            };
+            match parsed {
                 Ok(Parsed::Command(end)) => {
                     let base = consumed;
                     let args: smallvec::SmallVec<[&[u8]; 8]> = parser
@@ -378,7 +383,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                         .collect();
                     // (Commands queued by MULTI touch no key until EXEC.)
                     if client.multi.is_none() {
-                        ahead.step(srv, &mut sticky, client.db, &rbuf, base, base + end);
+                        ahead.step(srv, &mut sticky, client.db, &rbuf, base, base + end, &parser.args);
                     }
                     if let Some(wait) = pause_for(srv, &args) {
                         sticky.release();
@@ -598,6 +603,21 @@ struct Prefetch {
     off: bool,
     /// Member prefetching found no collection table at the batch's key.
     no_members: bool,
+    /// The commands ahead it scanned (at most two not run yet), for the parser to take
+    /// instead of parsing them again (`Prefetch::scanned`).
+    scanned: [Scanned; 2],
+    /// The slot of `scanned` the next scan fills.
+    turn: usize,
+}
+
+/// A command scanned ahead (`resp::parse::scan_request`): where it starts in the read
+/// buffer, its length (0: none), its longest argument, its arguments (ranges from `at`).
+#[derive(Default)]
+struct Scanned {
+    at: usize,
+    len: usize,
+    longest: usize,
+    args: Vec<ArgLoc>,
 }
 
 enum Pending {
@@ -606,8 +626,43 @@ enum Pending {
 }
 
 impl Prefetch {
-    /// Called before the command from `start` to `end` in `rbuf` runs.
-    fn step(&mut self, srv: &Server, sticky: &mut dispatch::Sticky, db: usize, rbuf: &[u8], start: usize, end: usize) {
+    /// Ready for a new batch (keeping the scan slots' allocations).
+    fn reset(&mut self) {
+        self.pos = 0;
+        self.pending = None;
+        self.last_key = None;
+        self.off = false;
+        self.no_members = false;
+        for s in &mut self.scanned {
+            s.len = 0;
+        }
+    }
+
+    /// The command at `at`, if it was scanned ahead and the parser, with `limits`, would
+    /// take it whole as the scan did (`Parser::parse`'s one-pass path): its arguments are
+    /// swapped into `args` and its length returned.
+    fn scanned(&mut self, at: usize, limits: &Limits, args: &mut Vec<ArgLoc>) -> Option<usize> {
+        let s = self.scanned.iter_mut().find(|s| s.len > 0 && s.at == at)?;
+        if !limits.authenticated || s.longest as u64 > limits.max_bulk_len.max(0) as u64 {
+            return None;
+        }
+        std::mem::swap(&mut s.args, args);
+        Some(std::mem::take(&mut s.len))
+    }
+
+    /// Called before the command from `start` to `end` in `rbuf`, whose arguments are
+    /// `args`, runs.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        srv: &Server,
+        sticky: &mut dispatch::Sticky,
+        db: usize,
+        rbuf: &[u8],
+        start: usize,
+        end: usize,
+        args: &[ArgLoc],
+    ) {
         if self.off {
             return;
         }
@@ -618,8 +673,8 @@ impl Prefetch {
                 return;
             }
             // First command of the batch: request the slots of the next two.
-            self.last_key = crate::resp::parse::peek_key(&rbuf[start..])
-                .and_then(|p| p.key)
+            self.last_key = crate::resp::parse::peek_args(&rbuf[start..end], args)
+                .0
                 .map(|(s, e)| (start + s, start + e));
             self.pos = end;
             self.request(srv, sticky, db, rbuf);
@@ -648,14 +703,20 @@ impl Prefetch {
     /// Look at the command at `pos` and request its key's slot, or its member's slot when
     /// the key is the previous command's.
     fn request(&mut self, srv: &Server, sticky: &mut dispatch::Sticky, db: usize, rbuf: &[u8]) {
-        let Some(p) = crate::resp::parse::peek_key(&rbuf[self.pos..]) else {
+        let slot = &mut self.scanned[self.turn];
+        slot.args.clear();
+        let Some((len, longest)) = crate::resp::parse::scan_request(&rbuf[self.pos..], i64::MAX, &mut slot.args)
+        else {
             self.off = true;
             return;
         };
+        (slot.at, slot.len, slot.longest) = (self.pos, len, longest);
+        self.turn ^= 1;
+        let (key, member) = crate::resp::parse::peek_args(&rbuf[self.pos..], &slot.args);
         let at = |r: Option<(usize, usize)>| r.map(|(s, e)| (self.pos + s, self.pos + e));
-        let key = at(p.key);
+        let key = at(key);
         let same = |a: (usize, usize), b: (usize, usize)| rbuf[a.0..a.1] == rbuf[b.0..b.1];
-        self.pending = match (key, at(p.member), self.last_key) {
+        self.pending = match (key, at(member), self.last_key) {
             (Some(k), Some(m), Some(last)) if !self.no_members && same(k, last) => {
                 if Self::member(srv, sticky, db, &rbuf[k.0..k.1], &rbuf[m.0..m.1], false) {
                     Some(Pending::Member(k, m))
@@ -673,7 +734,7 @@ impl Prefetch {
             (None, ..) => None,
         };
         self.last_key = key;
-        self.pos += p.len;
+        self.pos += len;
     }
 }
 
@@ -767,6 +828,48 @@ fn pause_for(srv: &Server, args: &[&[u8]]) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use super::{ArgLoc, Limits, Prefetch};
+
+    /// The commands the prefetcher scans ahead are handed to the parser whole, unless the
+    /// limits in force when the parser gets there would make the careful parse differ
+    /// (a command before them lowered proto-max-bulk-len, or RESET unauthenticated).
+    #[test]
+    fn commands_scanned_ahead_go_to_the_parser_under_the_same_limits() {
+        let srv = crate::server::Server::new(crate::server::config::Config::new(), 1, String::new());
+        let mut sticky = crate::command::dispatch::Sticky::default();
+        let rbuf = b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$5\r\nhello\r\n*1\r\n$4\r\nPING\r\n";
+        let (first, second) = (20, 20 + 31);
+        let text = |args: &[ArgLoc], at: usize| -> Vec<Vec<u8>> {
+            args.iter()
+                .map(|a| match a {
+                    ArgLoc::Range(s, e) => rbuf[at + s..at + e].to_vec(),
+                    ArgLoc::Owned(v) => v.clone(),
+                })
+                .collect()
+        };
+        let open = Limits { max_bulk_len: 512 << 20, authenticated: true };
+        let first_args = vec![ArgLoc::Range(8, 11), ArgLoc::Range(17, 18)];
+        let mut ahead = Prefetch::default();
+        ahead.step(&srv, &mut sticky, 0, rbuf, 0, first, &first_args);
+        let mut args = Vec::new();
+        // Not at a scanned command's start: nothing.
+        assert_eq!(ahead.scanned(first + 1, &open, &mut args), None);
+        // Lowered below its longest argument (5 bytes), or unauthenticated: the careful parse.
+        assert_eq!(ahead.scanned(first, &Limits { max_bulk_len: 4, ..open }, &mut args), None);
+        assert_eq!(ahead.scanned(first, &Limits { authenticated: false, ..open }, &mut args), None);
+        assert_eq!(ahead.scanned(first, &Limits { max_bulk_len: 5, ..open }, &mut args), Some(31));
+        assert_eq!(text(&args, first), [&b"SET"[..], b"b", b"hello"]);
+        // Taken once.
+        assert_eq!(ahead.scanned(first, &open, &mut args), None);
+        ahead.step(&srv, &mut sticky, 0, rbuf, first, second, &args);
+        assert_eq!(ahead.scanned(second, &open, &mut args), Some(14));
+        assert_eq!(text(&args, second), [&b"PING"[..]]);
+        // A new batch forgets them.
+        ahead.step(&srv, &mut sticky, 0, rbuf, 0, first, &first_args);
+        ahead.reset();
+        assert_eq!(ahead.scanned(first, &open, &mut args), None);
+    }
+
     #[test]
     fn civil_dates() {
         assert_eq!(super::civil_from_days(0), (1970, 1, 1));

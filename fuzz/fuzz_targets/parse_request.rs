@@ -7,7 +7,8 @@
 //! byte 1 = number N (0..=15) of chunk-size bytes that follow; the rest is the stream,
 //! cut into chunks of those sizes (cycled; N = 0: one chunk).
 //!
-//! The prefetcher's `peek_key` looks at the same bytes (never panicking, and agreeing with
+//! The prefetcher's `peek_key` (the one-pass `scan_request` the parser also uses for whole
+//! plain requests) looks at the same bytes (never panicking, and agreeing with
 //! the parser on every command it recognises).
 //!
 //! Besides "no panic", it checks: offsets within the buffer, progress on every

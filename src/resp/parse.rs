@@ -106,7 +106,7 @@ impl Parser {
                 return self.parse_inline(buf);
             }
             if limits.authenticated {
-                if let Some(end) = scan_request(buf, limits.max_bulk_len, &mut self.args) {
+                if let Some((end, _)) = scan_request(buf, limits.max_bulk_len, &mut self.args) {
                     return Ok(Parsed::Command(end));
                 }
                 self.args.clear();
@@ -197,16 +197,17 @@ impl Parser {
 }
 
 /// Most requests arrive whole and plain: `*N` and `$len` headers of digits ending in CRLF.
-/// For them one pass records the arguments and the end (the careful path below would
-/// find the same, line by line). None (with `args` partly filled) for anything else:
+/// For them one pass records the arguments and gives the end and the longest argument's
+/// length (the careful path below would find the same, line by line). None (with `args` partly filled) for anything else:
 /// incomplete, a header that is not plain digits (`-1`, a leading zero, a NUL or a lone
 /// `\r`), a count over 1024, a length over `max_bulk_len`; the careful path decides those.
-fn scan_request(buf: &[u8], max_bulk_len: i64, args: &mut Vec<ArgLoc>) -> Option<usize> {
+pub fn scan_request(buf: &[u8], max_bulk_len: i64, args: &mut Vec<ArgLoc>) -> Option<(usize, usize)> {
     let (count, mut pos) = header(buf, 0, b'*')?;
     if count == 0 || count > 1024 {
         return None;
     }
     args.reserve(count);
+    let mut longest = 0;
     for _ in 0..count {
         let (len, start) = header(buf, pos, b'$')?;
         if len as u64 > max_bulk_len.max(0) as u64 {
@@ -218,9 +219,10 @@ fn scan_request(buf: &[u8], max_bulk_len: i64, args: &mut Vec<ArgLoc>) -> Option
             return None;
         }
         args.push(ArgLoc::Range(start, end));
+        longest = longest.max(len);
         pos = end + 2;
     }
-    Some(pos)
+    Some((pos, longest))
 }
 
 /// A plain header at `pos`: `marker`, 1 to 10 digits without a leading zero (or just
@@ -458,7 +460,7 @@ mod tests {
             }
         }
         let mut args = Vec::new();
-        assert_eq!(scan_request(cases[0], i64::MAX, &mut args), Some(cases[0].len()));
+        assert_eq!(scan_request(cases[0], i64::MAX, &mut args), Some((cases[0].len(), 3)));
         for &case in &cases[3..] {
             assert_eq!(scan_request(case, i64::MAX, &mut Vec::new()), None, "{:?}", String::from_utf8_lossy(case));
         }
@@ -604,41 +606,34 @@ pub fn is_script_call(name: &[u8]) -> bool {
             .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
 }
 
-/// A quick look at the multibulk request at the start of `buf`, for prefetching only (see
-/// `Peek`). None when the request is incomplete, inline or unusual; the real parser
-/// decides what it is.
+/// The prefetcher's look at a whole plain request (`scan_request`): its key and member
+/// guess. None for what the one-pass scan leaves to the careful path.
 pub fn peek_key(buf: &[u8]) -> Option<Peek> {
-    let (argc, mut pos) = header(buf, 0, b'*')?;
-    if argc == 0 || argc > 1024 {
-        return None;
+    let mut args = Vec::new();
+    let (len, _) = scan_request(buf, i64::MAX, &mut args)?;
+    let (key, member) = peek_args(buf, &args);
+    Some(Peek { key, member, len })
+}
+
+/// The key and member guess (`Peek`) of a request whose arguments are `args`, ranges of
+/// `buf` (an inline request's rewritten arguments give neither).
+pub fn peek_args(buf: &[u8], args: &[ArgLoc]) -> (Option<(usize, usize)>, Option<(usize, usize)>) {
+    let at = |i: usize| match args.get(i) {
+        Some(ArgLoc::Range(s, e)) => Some((*s, *e)),
+        _ => None,
+    };
+    let Some((s, e)) = at(0) else {
+        return (None, None);
+    };
+    let name = &buf[s..e];
+    let argc = args.len();
+    if argc >= 4 && is_script_call(name) {
+        // A script call: its keys follow the script and their count.
+        let keys = at(2).is_some_and(|(s, _)| buf.get(s) != Some(&b'0'));
+        return (if keys { at(3) } else { None }, None);
     }
-    let mut key = None;
-    let mut member = None;
-    let mut zset = false;
-    // A script call: its keys follow the script and their count.
-    let mut script = false;
-    for i in 0..argc {
-        let (len, start) = header(buf, pos, b'$')?;
-        let end = start.checked_add(len)?;
-        if buf.get(end..end + 2)? != b"\r\n" {
-            return None;
-        }
-        match i {
-            0 => {
-                let name = &buf[start..end];
-                zset = argc == 4 && matches!(name.first(), Some(b'z' | b'Z'));
-                script = argc >= 4 && is_script_call(name);
-            }
-            1 if !script => key = Some((start, end)),
-            2 if script => script = !matches!(buf.get(start), Some(b'0')),
-            2 if !zset => member = Some((start, end)),
-            3 if script => key = Some((start, end)),
-            3 if zset => member = Some((start, end)),
-            _ => {}
-        }
-        pos = end + 2;
-    }
-    Some(Peek { key, member, len: pos })
+    let zset = argc == 4 && matches!(name.first(), Some(b'z' | b'Z'));
+    (at(1), if zset { at(3) } else { at(2) })
 }
 
 #[cfg(test)]
