@@ -580,6 +580,9 @@ mod tests {
     }
 }
 
+/// A range of a buffer: start and end offsets.
+pub type Span = (usize, usize);
+
 /// What `peek_key` saw of a request: ranges in the buffer it was given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Peek {
@@ -617,7 +620,7 @@ pub fn peek_key(buf: &[u8]) -> Option<Peek> {
 
 /// The key and member guess (`Peek`) of a request whose arguments are `args`, ranges of
 /// `buf` (an inline request's rewritten arguments give neither).
-pub fn peek_args(buf: &[u8], args: &[ArgLoc]) -> (Option<(usize, usize)>, Option<(usize, usize)>) {
+pub fn peek_args(buf: &[u8], args: &[ArgLoc]) -> (Option<Span>, Option<Span>) {
     let at = |i: usize| match args.get(i) {
         Some(ArgLoc::Range(s, e)) => Some((*s, *e)),
         _ => None,
