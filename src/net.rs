@@ -315,6 +315,8 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
     // command-name cache lasts for the connection (pipeline 1 is one command per batch).
     let mut sticky = dispatch::Sticky::default();
     let mut ahead = Prefetch::default();
+    // The only waiter on this client's outbox notification (see the read below).
+    let mut pushed = std::pin::pin!(handle.outbox.notify.notified());
     loop {
         // Read what is available (growing the buffer for big bulks in one step).
         if rbuf.capacity() - rbuf.len() < 4096 {
@@ -322,14 +324,15 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         }
         let timeout = srv.timeout_secs.load(Ordering::Relaxed);
         // One notification for both pushes and CLIENT KILL (`ClientHandle::kill` rings the
-        // outbox's too), the read polled first: a loop turn costs one waiter, no random
-        // branch order. Pushes are written after every batch anyway, and a kill is looked
-        // at after every read.
+        // outbox's too), the read polled first: no random branch order. Pushes are written
+        // after every batch anyway, and a kill is looked at after every read. The waiter
+        // (`pushed`) stays registered from one turn to the next until it fires, instead
+        // of being added to the notification's list and removed again on every turn.
         let read = async {
             tokio::select! {
                 biased;
                 r = stream.read_buf(&mut rbuf) => Some(r),
-                _ = handle.outbox.notify.notified() => {
+                _ = pushed.as_mut() => {
                     if handle.killed.load(Ordering::Acquire) { None } else { Some(Ok(usize::MAX)) }
                 }
             }
@@ -348,7 +351,10 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             // Pub/Sub messages for this client: written below with whatever replies there
             // are. Let the other ready connections (publishers) run first, so that one
             // write carries their messages too, as Redis's one write per event-loop turn.
-            Some(Ok(usize::MAX)) => tokio::task::yield_now().await,
+            Some(Ok(usize::MAX)) => {
+                pushed.set(handle.outbox.notify.notified());
+                tokio::task::yield_now().await
+            }
             Some(Ok(n)) => {
                 srv.stats.net_input_bytes.add(client.worker, n as u64);
             }
