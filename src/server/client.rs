@@ -93,6 +93,8 @@ pub struct Client {
     pub no_evict: bool,
     pub close_after_reply: bool,
     pub last_command: &'static str,
+    /// (last_command, no_evict, no_touch) as `publish` last stored them in `handle.info`.
+    published: Option<(&'static str, bool, bool)>,
     /// Set by a blocking command that found nothing: the connection waits on it.
     pub blocked: Option<Arc<Waiter>>,
     /// Inside MULTI/EXEC or a script: blocking commands answer at once as if timed out.
@@ -128,6 +130,7 @@ impl Client {
             no_evict: false,
             close_after_reply: false,
             last_command: "NULL",
+            published: None,
             blocked: None,
             deny_blocking: false,
             serving: false,
@@ -141,15 +144,18 @@ impl Client {
         }
     }
 
-    /// Publish the fields CLIENT LIST shows that change per command.
-    pub fn publish(&self) {
+    /// Publish the fields CLIENT LIST shows that change per command (the locked ones only
+    /// when they changed since the last time: a pipeline of one command takes no lock).
+    pub fn publish(&mut self) {
         self.handle.db.store(self.db, Ordering::Relaxed);
         self.handle.resp.store(if self.resp3 { 3 } else { 2 }, Ordering::Relaxed);
         self.handle.last_interaction_ms.store(now_ms(), Ordering::Relaxed);
-        let mut info = self.handle.info.lock();
-        info.last_cmd = self.last_command;
-        info.no_evict = self.no_evict;
-        info.no_touch = self.no_touch;
+        let now = (self.last_command, self.no_evict, self.no_touch);
+        if self.published != Some(now) {
+            let mut info = self.handle.info.lock();
+            (info.last_cmd, info.no_evict, info.no_touch) = now;
+            self.published = Some(now);
+        }
     }
 }
 
