@@ -767,9 +767,9 @@ impl<'a> Access<'a> {
         let stamp = self.stamp();
         let now = self.now_ms;
         let (h, shard) = self.shard_for(db, key);
-        let live = match shard.dict.get(h, key) {
-            None => false,
-            Some(e) => !(e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms),
+        let (found, live) = match shard.dict.get(h, key) {
+            None => (false, false),
+            Some(e) => (true, !(e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms)),
         };
         if live {
             shard.stats.hits += 1;
@@ -779,7 +779,9 @@ impl<'a> Access<'a> {
         if !live {
             // Expired first (the lookup deletes it), then the miss, as in Redis.
             let (ks, client) = (self.ks, self.client);
-            self.find(db, key);
+            if found {
+                self.find_hashed(db, h, key);
+            }
             ks.key_event(KeyEvent::Miss, db, key, client);
             return None;
         }
