@@ -7,10 +7,12 @@
 //! tables is compared too) into one string. Snippets that change cjson's configuration need
 //! not restore it: the harness resets it after every snippet (Redis keeps it across scripts).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -39,37 +41,25 @@ enum Reply {
 
 impl Oracle {
     fn start() -> Oracle {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
-        let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // Should the test process die without running Drop (an abort), take the server along.
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => panic!(
-                "cannot start the oracle redis-server ({e}); install redis-server: apt-get install redis-server"
-            ),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
-                s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-                return Oracle { child, conn: BufReader::new(s), evals: 0 };
+        let (child, port) = common::spawn_listening("redis-server (the oracle: apt-get install redis-server)", |port| {
+            let mut cmd = Command::new("redis-server");
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            // Should the test process die without running Drop (an abort), take the server along.
+            // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
             }
-            if Instant::now() > deadline {
-                panic!("redis-server did not start on port {port}; install redis-server: apt-get install redis-server");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            cmd
+        });
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to redis-server");
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        Oracle { child, conn: BufReader::new(s), evals: 0 }
     }
 
     fn command(&mut self, args: &[&[u8]]) -> Reply {

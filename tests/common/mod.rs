@@ -18,37 +18,67 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
-impl Server {
-    pub fn start(extra: &[&str]) -> Server {
+/// Spawn a server listening on a free loopback port: `command(port)` builds its command line.
+/// The port is free when picked but may be taken before the server binds it (another test's
+/// server, or a connection's local port): a server that exits, or a listener that belongs to
+/// another process, means another port is tried.
+pub fn spawn_listening(name: &str, command: impl Fn(u16) -> Command) -> (Child, u16) {
+    for _ in 0..5 {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!("cinnabar-it-{}-{}", std::process::id(), port));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut args: Vec<String> = vec![
-            "--port".into(),
-            port.to_string(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--dir".into(),
-            dir.to_string_lossy().into_owned(),
-            "--save".into(),
-            "".into(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let child = Command::new(env!("CARGO_BIN_EXE_cinnabar-server"))
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn cinnabar-server");
-        let s = Server { port, child, dir };
+        let mut child = command(port).spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return s;
+        let ours = loop {
+            if !matches!(child.try_wait(), Ok(None)) {
+                break false; // exited: most likely the port was taken
+            }
+            if let Some(ours) = listener_is(child.id(), port) {
+                break ours;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{name} did not start listening on port {port}");
             }
             std::thread::sleep(Duration::from_millis(20));
+        };
+        if ours {
+            return (child, port);
         }
-        panic!("cinnabar-server did not start on port {port}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("{name} could not listen on a free port in 5 tries");
+}
+
+/// Whether the socket listening on 127.0.0.1:`port` is process `pid`'s: None while nothing
+/// listens there (from /proc/net/tcp and the process's descriptors).
+fn listener_is(pid: u32, port: u16) -> Option<bool> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    let inode = table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() > 9 && f[1] == local && f[3] == "0A").then(|| f[9].to_string())
+    })?;
+    let socket = format!("socket:[{inode}]");
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == socket)))
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Server {
+        let dir = std::env::temp_dir().join(format!("cinnabar-it-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (child, port) = spawn_listening("cinnabar-server", |port| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_cinnabar-server"));
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+                .arg("--dir")
+                .arg(&dir)
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            cmd
+        });
+        Server { port, child, dir }
     }
 
     pub fn client(&self) -> redis::Connection {
