@@ -29,6 +29,7 @@ import argparse
 import csv
 import io
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -50,6 +51,20 @@ def cpu_seconds(pid):
     fields = data[data.rindex(")") + 2:].split()
     utime, stime = int(fields[11]), int(fields[12])
     return (utime + stime) / CLK_TCK
+
+
+def children_cpu_seconds():
+    """utime + stime of this process's waited-for children (redis-benchmark, the MULTI
+    clients), in seconds."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def client_busy(cpu_before, wall_before):
+    """How busy the load generator was since (children_cpu_seconds(), time.monotonic()) were
+    read, in % of one core: a client near 100% of its core bounds the rate, whatever the
+    server could do."""
+    return 100 * (children_cpu_seconds() - cpu_before) / (time.monotonic() - wall_before)
 
 
 def rss_bytes(pid):
@@ -280,7 +295,9 @@ def redis_benchmark(port, test, pipeline, args):
         return multi_exec(port, pipeline, args)
     subs = Subscribers(port, int(test[len("publish"):])) if test.startswith("publish") else None
     try:
+        client_before, wall_before = children_cpu_seconds(), time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+        client = client_busy(client_before, wall_before)
     finally:
         if subs:
             subs.close()
@@ -291,7 +308,7 @@ def redis_benchmark(port, test, pipeline, args):
         # A test with a preparation pass (none of ours should have one: its requests would
         # count in the CPU time) or several tests: refuse rather than report the wrong row.
         raise RuntimeError(f"redis-benchmark printed {len(rows)} results: {[r[0] for r in rows]}")
-    return float(rows[0][1]), float(rows[0][4])  # rps, p50 latency ms
+    return float(rows[0][1]), float(rows[0][4]), client  # rps, p50 latency ms, client %
 
 
 def _multi_worker(port, transactions, pipeline, queue):
@@ -314,20 +331,20 @@ def _multi_worker(port, transactions, pipeline, queue):
 
 def multi_exec(port, pipeline, args):
     """MULTI + 5 commands + EXEC, from 8 client processes (redis-benchmark cannot send a
-    transaction). Returns (transactions/s, 0): Python clients bound the rate, so compare ratios."""
+    transaction). Returns (transactions/s, 0, client %): Python clients bound the rate, so compare ratios."""
     import multiprocessing as mp
 
     procs_n = 8
     per = max(1, args.requests // 10 // procs_n)
     q = mp.Queue()
     procs = [mp.Process(target=_multi_worker, args=(port, per, pipeline, q)) for _ in range(procs_n)]
-    t0 = time.time()
+    client_before, t0 = children_cpu_seconds(), time.monotonic()
     for p in procs:
         p.start()
     done = sum(q.get(timeout=args.timeout) for _ in procs)
     for p in procs:
         p.join(args.timeout)
-    return done / (time.time() - t0), 0.0
+    return done / (time.monotonic() - t0), 0.0, client_busy(client_before, t0)
 
 
 def throughput(servers, args):
@@ -354,13 +371,13 @@ def throughput(servers, args):
                         continue
                     before = cpu_seconds(srv.proc.pid)
                     try:
-                        rps, p50 = redis_benchmark(srv.port, test, pipeline, run_args)
+                        rps, p50, client = redis_benchmark(srv.port, test, pipeline, run_args)
                     except Exception as e:  # one failing command must not hide the others
                         row[name + "_err"] = str(e)
                         continue
                     used = cpu_seconds(srv.proc.pid) - before
                     requests = run_args.requests if test != "multi" else max(1, args.requests // 10 // 8) * 8
-                    runs[name].append((rps, used * 1e6 / requests, p50))
+                    runs[name].append((rps, used * 1e6 / requests, p50, client))
             for name, got in runs.items():
                 if len(got) < args.rounds:
                     row[name] = None
@@ -369,6 +386,7 @@ def throughput(servers, args):
                 row[name] = statistics.median(r[0] for r in got)
                 row[name + "_cpu_us"] = statistics.median(r[1] for r in got)
                 row[name + "_p50"] = statistics.median(r[2] for r in got)
+                row[name + "_client"] = statistics.median(r[3] for r in got)
             results.append(row)
             print_progress(row)
     print()
@@ -385,7 +403,7 @@ def calibrate(redis, test, pipeline, args):
     if test == "multi" or args.min_seconds <= 0 or not redis.alive():
         return run_args
     try:
-        rps, _ = redis_benchmark(redis.port, test, pipeline, args)
+        rps, _, _ = redis_benchmark(redis.port, test, pipeline, args)
     except Exception:  # the measured runs will report it
         return run_args
     run_args.requests = max(args.requests, int(rps * args.min_seconds) // 1000 * 1000)
@@ -408,15 +426,18 @@ def fmt(value, spec):
 
 def print_table(results):
     header = f"{'command':<8} {'pipeline':>8} {'rps redis':>12} {'rps cinnabar':>13} {'ratio':>6} " \
-             f"{'cpu us/req redis':>17} {'cpu us/req cinnabar':>20}"
+             f"{'cpu us/req redis':>17} {'cpu us/req cinnabar':>20} {'client % redis':>15} {'client % cinnabar':>18}"
     print(header)
     print("-" * len(header))
     for row in results:
         ratio = row["cinnabar"] / row["redis"] if row.get("redis") and row.get("cinnabar") else None
         print(f"{row['test']:<8} {row['pipeline']:>8} {fmt(row.get('redis'), ',.0f'):>12} "
               f"{fmt(row.get('cinnabar'), ',.0f'):>13} {fmt(ratio, '.2f'):>6} "
-              f"{fmt(row.get('redis_cpu_us'), '.2f'):>17} {fmt(row.get('cinnabar_cpu_us'), '.2f'):>20}")
-    print("ratio = cinnabar rps / redis rps; cpu = server utime+stime (all threads) / requests")
+              f"{fmt(row.get('redis_cpu_us'), '.2f'):>17} {fmt(row.get('cinnabar_cpu_us'), '.2f'):>20} "
+              f"{fmt(row.get('redis_client'), '.0f'):>15} {fmt(row.get('cinnabar_client'), '.0f'):>18}")
+    print("ratio = cinnabar rps / redis rps; cpu = server utime+stime (all threads) / requests; "
+          "client % = the load generator's utime+stime / wall time of the run (100 = one core; "
+          "redis-benchmark runs one thread unless --bench-threads)")
 
 
 def used_memory(conn):
