@@ -627,7 +627,8 @@ struct Scanned {
 }
 
 enum Pending {
-    Key((usize, usize)),
+    /// A key, with its hash.
+    Key(u64),
     Member((usize, usize), (usize, usize)),
 }
 
@@ -690,7 +691,7 @@ impl Prefetch {
             return;
         }
         match self.pending.take() {
-            Some(Pending::Key((s, e))) => srv.ks.prefetch(db, &rbuf[s..e], true),
+            Some(Pending::Key(h)) => srv.ks.prefetch_hashed(db, h, true),
             Some(Pending::Member(k, m)) if !Self::member(srv, sticky, db, &rbuf[k.0..k.1], &rbuf[m.0..m.1], true) => {
                 self.no_members = true;
             }
@@ -734,8 +735,9 @@ impl Prefetch {
             // The key of the command before: its entry is in cache already.
             (Some(k), _, Some(last)) if same(k, last) => None,
             (Some(k), ..) => {
-                srv.ks.prefetch(db, &rbuf[k.0..k.1], false);
-                Some(Pending::Key(k))
+                let h = crate::keyspace::key_hash(&rbuf[k.0..k.1]);
+                srv.ks.prefetch_hashed(db, h, false);
+                Some(Pending::Key(h))
             }
             (None, ..) => None,
         };

@@ -275,7 +275,18 @@ impl Keyspace {
     /// Prefetch stage `entry` (see `Dict::prefetch`) of `key` in database `db`, if its
     /// shard is free right now.
     pub fn prefetch(&self, db: usize, key: &[u8], entry: bool) {
-        self.prefetch_in(db, key, None, entry);
+        self.prefetch_hashed(db, key_hash(key), entry);
+    }
+
+    /// `prefetch` of the key whose hash is `h` (`key_hash`), for a caller that asks for
+    /// both stages of one key: it hashes the key once.
+    pub fn prefetch_hashed(&self, db: usize, h: u64, entry: bool) {
+        let Some(shard) = self.dbs.get(db).and_then(|d| d.shards.get(self.shard_of(h))) else { return };
+        if let Some(s) = shard.try_lock() {
+            let addrs = s.dict.prefetch_addrs(h, entry);
+            drop(s);
+            prefetch_all(addrs);
+        }
     }
 
     /// Prefetch stage `entry` of `member` in the collection at `key` (a hash's field, a
@@ -284,19 +295,18 @@ impl Keyspace {
     /// False when there is nothing to prefetch in that key's value (no such key, or not a
     /// hash, set or sorted set with a table).
     pub fn prefetch_member(&self, db: usize, key: &[u8], member: &[u8], entry: bool) -> bool {
-        self.prefetch_in(db, key, Some(member), entry)
+        self.prefetch_in(db, key, member, entry)
     }
 
-    fn prefetch_in(&self, db: usize, key: &[u8], member: Option<&[u8]>, entry: bool) -> bool {
+    fn prefetch_in(&self, db: usize, key: &[u8], member: &[u8], entry: bool) -> bool {
         let h = key_hash(key);
         let Some(shard) = self.dbs.get(db).and_then(|d| d.shards.get(self.shard_of(h))) else { return false };
-        let addrs = match (shard.try_lock(), member) {
-            (Some(s), None) => s.dict.prefetch_addrs(h, entry),
-            (Some(s), Some(m)) => match member_addrs(&s, h, key, m, entry) {
+        let addrs = match shard.try_lock() {
+            Some(s) => match member_addrs(&s, h, key, member, entry) {
                 Some(a) => a,
                 None => return false,
             },
-            (None, _) => return true,
+            None => return true,
         };
         prefetch_all(addrs);
         true
