@@ -79,6 +79,9 @@ fn use_tsc_if_invariant() {
     }
 }
 
+/// Task polls a worker makes before it polls its sockets again (tokio's default is 61).
+const EVENT_INTERVAL: u32 = 256;
+
 pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<()> {
     use_tsc_if_invariant();
     let threads = srv.threads;
@@ -90,6 +93,7 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
             crate::server::pubsub::WorkerWakes::enter(w);
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .event_interval(EVENT_INTERVAL)
                 // Pushes from other threads to this worker's clients are woken here, before
                 // the worker sleeps (and after each batch, `wake_pushed`), instead of each
                 // push waking the worker's thread.
@@ -534,6 +538,13 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         // event-loop iteration), then whatever was pushed to this client.
         crate::server::tracking::broadcast(srv);
         srv.worker_wakes[client.worker].wake_pushed();
+        if !out.is_empty() {
+            // Write after the other connections that are ready in this turn of the worker
+            // have run their commands: the replies of one turn then go out together, as
+            // Redis writes them all before it sleeps, and a client woken by the first one
+            // finds the others ready instead of each write waking it again.
+            BackOfQueue::default().await;
+        }
         handle.outbox.drain_into(&mut out.buf);
         if !out.is_empty() {
             srv.stats.net_output_bytes.add(client.worker, out.buf.len() as u64);
@@ -584,6 +595,25 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             let _ = stream.shutdown().await;
             return;
         }
+    }
+}
+
+/// Lets the other tasks of this worker that are ready to run go first, once: the task wakes
+/// itself, which puts it at the back of the worker's run queue. (Unlike
+/// `tokio::task::yield_now`, which waits for the worker to poll the sockets first.)
+#[derive(Default)]
+struct BackOfQueue(bool);
+
+impl std::future::Future for BackOfQueue {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 
