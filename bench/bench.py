@@ -8,7 +8,9 @@ Throughput mode (default): redis-benchmark with 50 clients at pipeline 1 and 16 
 MSET, one run per (command, pipeline, server) and round (--rounds, median shown), alternating servers. Around each run the server's
 CPU time (utime + stime of the whole process, all threads, from /proc/PID/stat) is read, which
 gives CPU microseconds per request. Printed: command, pipeline, rps redis, rps cinnabar, ratio
-(cinnabar / redis), CPU us/request for both.
+(cinnabar / redis), CPU us/request for both, and how busy the load generator was during each
+server's runs (client %: its CPU time over the run's wall time; near 100 the client bounds the
+rate).
 
 Memory mode (--memory): loads the same N keys (default 1M) with 16-byte values into both servers
 through a pipelined loader, checks DBSIZE is exactly N on both, and prints RSS (VmRSS from
