@@ -332,7 +332,6 @@ impl Server {
             let hz = self.config.read().int("hz").clamp(1, 500) as u64;
             std::thread::sleep(Duration::from_millis(1000 / hz));
             {
-                let _g = self.ks.enter(gate);
                 let now = now_ms();
                 // Sweep budget per shard per cycle: enough to cover a million TTL keys
                 // within a few seconds, small enough to keep each lock hold short.
@@ -340,8 +339,10 @@ impl Server {
                 // Redis's slow cycle may use 25% of a core (more with a higher effort).
                 let budget = Duration::from_micros(1_000_000 / hz * (25 + 2 * effort as u64) / 100);
                 if self.active_expire.load(Ordering::Relaxed) {
-                    self.ks.active_expire_cycle(16 * effort, now, budget);
+                    // (Enters the cron's gate one shard at a time.)
+                    self.ks.active_expire_cycle(gate, 16 * effort, now, budget);
                 }
+                let _g = self.ks.enter(gate);
                 tracking::broadcast(&self);
                 if self.config.read().bool("activerehashing") {
                     self.ks.rehash_cycle(100);
