@@ -281,12 +281,17 @@ impl Keyspace {
     /// `prefetch` of the key whose hash is `h` (`key_hash`), for a caller that asks for
     /// both stages of one key: it hashes the key once.
     pub fn prefetch_hashed(&self, db: usize, h: u64, entry: bool) {
-        let Some(shard) = self.dbs.get(db).and_then(|d| d.shards.get(self.shard_of(h))) else { return };
+        let Some(shard) = self.shard_by_hash(db, h) else { return };
         if let Some(s) = shard.try_lock() {
             let addrs = s.dict.prefetch_addrs(h, entry);
             drop(s);
             prefetch_all(addrs);
         }
+    }
+
+    /// The shard of database `db` that holds keys hashing to `h`, if that database exists.
+    fn shard_by_hash(&self, db: usize, h: u64) -> Option<&Mutex<Shard>> {
+        self.dbs.get(db).and_then(|d| d.shards.get(self.shard_of(h)))
     }
 
     /// Prefetch stage `entry` of `member` in the collection at `key` (a hash's field, a
@@ -300,7 +305,7 @@ impl Keyspace {
 
     fn prefetch_in(&self, db: usize, key: &[u8], member: &[u8], entry: bool) -> bool {
         let h = key_hash(key);
-        let Some(shard) = self.dbs.get(db).and_then(|d| d.shards.get(self.shard_of(h))) else { return false };
+        let Some(shard) = self.shard_by_hash(db, h) else { return false };
         let addrs = match shard.try_lock() {
             Some(s) => match member_addrs(&s, h, key, member, entry) {
                 Some(a) => a,

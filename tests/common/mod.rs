@@ -66,7 +66,9 @@ fn listener_is(pid: u32, port: u16) -> Option<bool> {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
-        let dir = std::env::temp_dir().join(format!("cinnabar-it-{}-{}", std::process::id(), free_port()));
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("cinnabar-it-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let (child, port) = spawn_listening("cinnabar-server", |port| {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_cinnabar-server"));
