@@ -296,21 +296,43 @@ def redis_benchmark(port, test, pipeline, args):
     if test == "multi":
         return multi_exec(port, pipeline, args)
     subs = Subscribers(port, int(test[len("publish"):])) if test.startswith("publish") else None
+    # --bench-procs: that many redis-benchmark processes side by side, the clients and the
+    # requests shared out among them.
+    procs_n = max(1, args.bench_procs)
+    shares = [(args.clients // procs_n + (i < args.clients % procs_n),
+               args.requests // procs_n + (i < args.requests % procs_n)) for i in range(procs_n)]
     try:
         client_before, wall_before = children_cpu_seconds(), time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+        procs = []
+        for clients, requests in shares:
+            argv = list(cmd)
+            argv[argv.index("-c") + 1] = str(clients)
+            argv[argv.index("-n") + 1] = str(requests)
+            procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outputs = [p.communicate(timeout=args.timeout) for p in procs]
         client = client_busy(client_before, wall_before)
     finally:
+        for p in procs if "procs" in locals() else []:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         if subs:
             subs.close()
-    rows = [row for row in csv.reader(io.StringIO(proc.stdout)) if row and row[0] != "test"]
-    if proc.returncode != 0 or not rows:
-        raise RuntimeError(f"redis-benchmark failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
-    if len(rows) != 1:
-        # A test with a preparation pass (none of ours should have one: its requests would
-        # count in the CPU time) or several tests: refuse rather than report the wrong row.
-        raise RuntimeError(f"redis-benchmark printed {len(rows)} results: {[r[0] for r in rows]}")
-    return float(rows[0][1]), float(rows[0][4]), client  # rps, p50 latency ms, client %
+    results = []
+    for p, (stdout, stderr) in zip(procs, outputs):
+        rows = [row for row in csv.reader(io.StringIO(stdout)) if row and row[0] != "test"]
+        if p.returncode != 0 or not rows:
+            raise RuntimeError(f"redis-benchmark failed ({p.returncode}): {stderr.strip()[-300:]}")
+        if len(rows) != 1:
+            # A test with a preparation pass (none of ours should have one: its requests would
+            # count in the CPU time) or several tests: refuse rather than report the wrong row.
+            raise RuntimeError(f"redis-benchmark printed {len(rows)} results: {[r[0] for r in rows]}")
+        results.append((float(rows[0][1]), float(rows[0][4])))
+    # Several processes: all the requests over the longest process's run (each process's
+    # own duration is its requests over its rate).
+    longest = max(requests / rps for (_, requests), (rps, _) in zip(shares, results))
+    rps = args.requests / longest
+    return rps, statistics.median(p50 for _, p50 in results), client  # rps, p50 latency ms, client %
 
 
 def _multi_worker(port, transactions, pipeline, queue):
@@ -354,7 +376,7 @@ def throughput(servers, args):
     pipelines = [int(p) for p in args.pipelines.split(",")]
     results = []
     print(f"redis-benchmark: {args.clients} clients, -n {args.requests}, keyspace {args.keyspace or 'single key'}, "
-          f"benchmark threads {args.bench_threads or 1}, machine cores {os.cpu_count()}, "
+          f"benchmark threads {args.bench_threads or 1}, benchmark processes {max(1, args.bench_procs)}, machine cores {os.cpu_count()}, "
           f"cinnabar threads {args.cinnabar_threads or 'one per core'}, "
           f"rounds {args.rounds} (median)", flush=True)
     for test in tests:
@@ -527,7 +549,13 @@ def main():
     p.add_argument("-r", "--keyspace", type=int, default=100_000, help="random keyspace size, 0 = one key")
     p.add_argument("-d", "--data-size", type=int, default=0, help="value size for SET/MSET (redis-benchmark default 3)")
     p.add_argument("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),
-                   help="redis-benchmark --threads (default 1; on 2 cores more only steals server CPU)")
+                   help="redis-benchmark --threads (default 1). redis-benchmark 7.0's threaded mode rounds "
+                        "its run time to steps of 250 ms, and its LRANGE runs failed here with 'wrong number of "
+                        "arguments' from both servers; "
+                        "use --bench-procs for more than one core of load")
+    p.add_argument("--bench-procs", type=int, default=int(os.environ.get("BENCH_PROCS", 1)),
+                   help="redis-benchmark processes run side by side per measured run, the clients and "
+                        "requests shared out (default 1); rps = all requests / the longest process's run")
     p.add_argument("--cinnabar-threads", type=int, default=os.environ.get("CINNABAR_THREADS"),
                    help="cinnabar-server --threads N (default: the cores redis-benchmark leaves, machine cores "
                         "minus --bench-threads, at least 1; 0 = cinnabar's own default, one worker per core)")
@@ -541,7 +569,7 @@ def main():
     if args.cinnabar_threads is None:
         # The load generator runs on this machine: the server gets the cores it leaves, as one
         # would configure a server sharing its host (redis-server uses one thread either way).
-        args.cinnabar_threads = max(1, (os.cpu_count() or 1) - max(1, args.bench_threads or 1))
+        args.cinnabar_threads = max(1, (os.cpu_count() or 1) - max(1, args.bench_threads or 1, args.bench_procs))
     args.cinnabar_threads = int(args.cinnabar_threads)
 
     servers = start_servers(args)
