@@ -20,7 +20,10 @@ Note: on a 2-core machine redis-benchmark competes with the server for CPU; comp
 CPU per request rather than absolute numbers. cinnabar gets the cores redis-benchmark leaves
 (--threads = cores - benchmark threads, here 1, as redis-server's one thread); with one worker
 per core (--cinnabar-threads 0) three busy threads share two cores and every worker sleeps and
-is woken far more often (see docs/BENCHMARKS.md).
+is woken far more often (see docs/BENCHMARKS.md). Where redis-benchmark is at ~100% of its
+core the rate is the client's; --bench-procs 2 runs two redis-benchmark processes per run
+(they then take CPU from the server's core too: docs/BENCHMARKS.md, "Where redis-benchmark
+is the limit").
 
     python3 bench/bench.py                      # throughput, -n 200000 per run
     python3 bench/bench.py -n 1000000 -P 1,16,64 -t set,get
@@ -558,7 +561,7 @@ def main():
                         "requests shared out (default 1); rps = all requests / the longest process's run")
     p.add_argument("--cinnabar-threads", type=int, default=os.environ.get("CINNABAR_THREADS"),
                    help="cinnabar-server --threads N (default: the cores redis-benchmark leaves, machine cores "
-                        "minus --bench-threads, at least 1; 0 = cinnabar's own default, one worker per core)")
+                        "minus the larger of --bench-threads and --bench-procs, at least 1; 0 = cinnabar's own default, one worker per core)")
     p.add_argument("--cinnabar-bin", default=None, help="path of cinnabar-server (default target/release)")
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed for one redis-benchmark run")
     p.add_argument("--memory", action="store_true", help="memory mode instead of throughput")

@@ -38,33 +38,78 @@ def redis_binary():
     return path
 
 
+def listener_is(pid, port):
+    """Whether the socket listening on 127.0.0.1:`port` is process `pid`'s (from
+    /proc/net/tcp and the process's descriptors); None while nothing listens there."""
+    local = f"0100007F:{port:04X}"
+    try:
+        with open("/proc/net/tcp") as f:
+            lines = f.read().splitlines()[1:]
+    except OSError:
+        return None
+    inode = next((f[9] for f in (line.split() for line in lines)
+                  if len(f) > 9 and f[1] == local and f[3] == "0A"), None)
+    if inode is None:
+        return None
+    socket_link = f"socket:[{inode}]"
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == socket_link:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 class Server:
     """A server process on a free loopback port, in its own temporary directory."""
 
     def __init__(self, kind, binary, config):
         self.kind = kind
-        self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix=f"{kind}-test-")
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                "--save", "", "--appendonly", "no"]
-        for name, value in config.items():
-            args += [f"--{name}", str(value)]
-        self.log = open(os.path.join(self.dir, "server.log"), "wb")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
-        self._wait_ready()
+        # Another process may take the picked port between the pick and the server's bind
+        # (and then answer the PING below): the listener must be this process's, else the
+        # server is started again on another port.
+        for attempt in range(5):
+            self.port = free_port()
+            args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                    "--save", "", "--appendonly", "no"]
+            for name, value in config.items():
+                args += [f"--{name}", str(value)]
+            self.log = open(os.path.join(self.dir, "server.log"), "wb")
+            self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+            if self._wait_ready(last=attempt == 4):
+                return
+            self._end_process()
 
-    def _wait_ready(self, timeout=10.0):
+    def _wait_ready(self, last, timeout=10.0):
+        """True once this process listens on the port and answers; False when the port turned
+        out to be another process's (unless `last`: then it raises)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}: {self.read_log()}")
+                log = self.read_log()
+                if not last and "listening socket" in log:
+                    return False
+                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}: {log}")
+            ours = listener_is(self.proc.pid, self.port)
+            if ours is False:
+                if last:
+                    self.stop()
+                    raise RuntimeError(f"port {self.port} is another process's, 5 tries")
+                return False
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                     s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith((b"+PONG", b"-")):
-                        return
+                    if ours and s.recv(64).startswith((b"+PONG", b"-")):
+                        return True
             except OSError:
-                time.sleep(0.02)
+                pass
+            time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"{self.kind} did not start listening on port {self.port}")
 
@@ -78,7 +123,7 @@ class Server:
     def alive(self):
         return self.proc.poll() is None
 
-    def stop(self):
+    def _end_process(self):
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -87,6 +132,9 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+    def stop(self):
+        self._end_process()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
