@@ -108,7 +108,7 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
                 }
             };
             let _ = tx.send(rt.handle().clone());
-            rt.block_on(std::future::pending::<()>());
+            rt.block_on(spin::spinner());
         })?;
         handles.push(rx.recv().map_err(std::io::Error::other)?);
     }
@@ -593,12 +593,66 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                 out.buf.shrink_to(16 * 1024);
             }
         }
+        spin::busy();
         handle.qbuf.store(rbuf.len() as u64, Ordering::Relaxed);
         handle.qbuf_free.store((rbuf.capacity() - rbuf.len()) as u64, Ordering::Relaxed);
         client.publish();
         if close {
             let _ = stream.shutdown().await;
             return;
+        }
+    }
+}
+
+/// A worker that runs out of ready connections keeps polling its sockets for a few
+/// microseconds before it sleeps (ARCHITECTURE.md, "Polling before sleeping").
+mod spin {
+    use std::cell::Cell;
+    use std::task::{Poll, Waker};
+
+    /// How long after its last batch a worker polls instead of sleeping.
+    const WINDOW_NS: u64 = 8_000;
+
+    thread_local! {
+        /// When this worker's last batch ended (`util::clock::now_ns`).
+        static LAST: Cell<u64> = const { Cell::new(0) };
+        /// The waiting spinner's waker, taken by the next batch.
+        static WAITING: Cell<Option<Waker>> = const { Cell::new(None) };
+    }
+
+    /// A connection of this worker ran a batch.
+    #[inline]
+    pub fn busy() {
+        LAST.with(|l| l.set(crate::util::clock::now_ns()));
+        if let Some(w) = WAITING.with(Cell::take) {
+            w.wake();
+        }
+    }
+
+    /// The worker runtime's main future. Within `WINDOW_NS` of the last batch it yields:
+    /// with a yielded task pending, tokio polls the sockets without blocking and runs what
+    /// became ready, so the worker does not sleep between two requests that arrive a few
+    /// microseconds apart. Past the window it waits for the next batch (and the runtime
+    /// sleeps in `epoll_wait` as before).
+    pub async fn spinner() {
+        loop {
+            let idle = crate::util::clock::now_ns().saturating_sub(LAST.with(Cell::get));
+            if idle < WINDOW_NS {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let mut registered = false;
+            std::future::poll_fn(|cx| {
+                // Woken: `busy` took the waker this future left.
+                let woken = registered && WAITING.with(|w| w.take()).is_none();
+                if woken {
+                    return Poll::Ready(());
+                }
+                WAITING.with(|w| w.set(Some(cx.waker().clone())));
+                registered = true;
+                Poll::Pending
+            })
+            .await;
         }
     }
 }
