@@ -611,7 +611,7 @@ mod spin {
     use std::task::{Poll, Waker};
 
     /// How long after its last batch a worker polls instead of sleeping.
-    const WINDOW_NS: u64 = 8_000;
+    const WINDOW_NS: u64 = 6_000;
 
     thread_local! {
         /// When this worker's last batch ended (`util::clock::now_ns`).
