@@ -304,9 +304,9 @@ def redis_benchmark(port, test, pipeline, args):
     procs_n = max(1, args.bench_procs)
     shares = [(args.clients // procs_n + (i < args.clients % procs_n),
                args.requests // procs_n + (i < args.requests % procs_n)) for i in range(procs_n)]
+    procs = []
     try:
         client_before, wall_before = children_cpu_seconds(), time.monotonic()
-        procs = []
         for clients, requests in shares:
             argv = list(cmd)
             argv[argv.index("-c") + 1] = str(clients)
@@ -315,7 +315,7 @@ def redis_benchmark(port, test, pipeline, args):
         outputs = [p.communicate(timeout=args.timeout) for p in procs]
         client = client_busy(client_before, wall_before)
     finally:
-        for p in procs if "procs" in locals() else []:
+        for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
@@ -553,8 +553,8 @@ def main():
     p.add_argument("-d", "--data-size", type=int, default=0, help="value size for SET/MSET (redis-benchmark default 3)")
     p.add_argument("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),
                    help="redis-benchmark --threads (default 1). redis-benchmark 7.0's threaded mode rounds "
-                        "its run time to steps of 250 ms, and its LRANGE runs failed here with 'wrong number of "
-                        "arguments' from both servers; "
+                        "its run time up to steps of about 250 ms, and bench.py's LRANGE runs with it failed once here "
+                        "with 'wrong number of arguments' from both servers; "
                         "use --bench-procs for more than one core of load")
     p.add_argument("--bench-procs", type=int, default=int(os.environ.get("BENCH_PROCS", 1)),
                    help="redis-benchmark processes run side by side per measured run, the clients and "

@@ -88,7 +88,7 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
     let mut handles = Vec::with_capacity(threads);
     for w in 0..threads {
         let (tx, rx) = std::sync::mpsc::channel();
-        let (park, unpark) = (srv.clone(), srv.clone());
+        let (park, unpark, wake) = (srv.clone(), srv.clone(), srv.clone());
         std::thread::Builder::new().name(format!("worker-{w}")).spawn(move || {
             crate::server::pubsub::WorkerWakes::enter(w);
             let rt = match tokio::runtime::Builder::new_current_thread()
@@ -108,7 +108,7 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
                 }
             };
             let _ = tx.send(rt.handle().clone());
-            rt.block_on(spin::spinner());
+            rt.block_on(spin::spinner(move || wake.worker_wakes[w].wake_pushed()));
         })?;
         handles.push(rx.recv().map_err(std::io::Error::other)?);
     }
@@ -633,11 +633,14 @@ mod spin {
     /// with a yielded task pending, tokio polls the sockets without blocking and runs what
     /// became ready, so the worker does not sleep between two requests that arrive a few
     /// microseconds apart. Past the window it waits for the next batch (and the runtime
-    /// sleeps in `epoll_wait` as before).
-    pub async fn spinner() {
+    /// sleeps in `epoll_wait` as before). `wake_pushed` (the worker's `WorkerWakes`) runs on
+    /// every turn of the window: a worker that polls is not parked, so other threads'
+    /// pushes to its clients wait for it to look, as they do between batches.
+    pub async fn spinner(wake_pushed: impl Fn()) {
         loop {
             let idle = crate::util::clock::now_ns().saturating_sub(LAST.with(Cell::get));
             if idle < WINDOW_NS {
+                wake_pushed();
                 tokio::task::yield_now().await;
                 continue;
             }

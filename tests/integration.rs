@@ -303,3 +303,22 @@ fn recent_max_buffers_show_pending_bytes() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn an_idle_worker_stops_polling() {
+    // After a batch a worker polls its sockets for a few microseconds before it sleeps
+    // (net::spin); once the clients are quiet it must sleep, not keep a core busy.
+    let s = Server::start(&["--threads", "1"]);
+    let mut c = s.client();
+    for i in 0..2000 {
+        let _: () = c.set(format!("k{i}"), i).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let before = s.cpu_ticks();
+    std::thread::sleep(Duration::from_secs(1));
+    let used = s.cpu_ticks() - before;
+    // A worker that kept polling would use about one core: ~100 ticks a second.
+    assert!(used < 20, "{used} ticks of CPU in one idle second");
+    let v: i64 = c.get("k1999").unwrap();
+    assert_eq!(v, 1999);
+}
