@@ -419,6 +419,9 @@ pub(crate) fn split_keys<'x>(args: &[&'x [u8]]) -> Result<(Vec<&'x [u8]>, Vec<&'
     Ok((k.to_vec(), a.to_vec()))
 }
 
+/// The Lua heap above which scripts step the collector every 50 calls, as Redis does.
+const GC_STEP_ABOVE: usize = 1 << 20;
+
 /// Run `func` for the client of `ctx`: KEYS/ARGV set, redis.call wired to the held
 /// keyspace, busy/kill state kept, the result converted into the reply.
 pub fn run_function(
@@ -431,7 +434,6 @@ pub fn run_function(
     eval_mode: bool,
     name: &str,
 ) -> CmdResult {
-    let call_args = vm.keys_argv(keys, argv, eval_mode).map_err(|_| Error::msg("ERR out of memory"))?;
     let mut client = Client::new(ctx.client.handle.clone(), ctx.client.worker);
     client.db = ctx.client.db;
     client.authenticated = true;
@@ -450,7 +452,7 @@ pub fn run_function(
     let state = &ctx.srv.scripting.state;
     let threshold = ctx.srv.busy_threshold_ms.load(Ordering::Relaxed);
     state.begin(eval_mode, threshold);
-    let result = vm.run(func, call_args, &mut rc);
+    let result = vm.run(func, keys, argv, eval_mode, &mut rc);
     let killed = state.killed.load(Ordering::Acquire);
     if killed != 0 {
         // The kill switched the hook to every line: back to the cheap one.
@@ -462,8 +464,12 @@ pub fn run_function(
         MIGRATED.with(|m| m.set(true));
         return Ok(());
     }
-    // Redis steps the collector every 50 calls (LUA_GC_CYCLE_PERIOD), not after each one.
-    if state.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49 {
+    // Lua's incremental collector frees a script's garbage as more is allocated (a cycle
+    // each time the heap doubles). Redis also steps it every 50 calls
+    // (LUA_GC_CYCLE_PERIOD), which works off what a large script left behind; on a small
+    // heap that step is a whole cycle every 50 calls, so it is only taken here once the
+    // heap is past GC_STEP_ABOVE.
+    if state.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49 && vm.lua.used_memory() > GC_STEP_ABOVE {
         let _ = vm.lua.gc_step_kbytes(50);
     }
     match result {

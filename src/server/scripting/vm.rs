@@ -73,8 +73,8 @@ fn with_ctx<R>(f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
 const PRELUDE: &str = r#"
 local raw, R, version, version_num = ...
 local dbg = debug
-local error, type, tostring, select, rawset, rawget, rawnext, setmetatable, setfenv, loadstring, load, xpcall =
-      error, type, tostring, select, rawset, rawget, next, setmetatable, setfenv, loadstring, load, xpcall
+local error, type, tostring, select, rawset, rawget, rawnext, setmetatable, setfenv, loadstring, load =
+      error, type, tostring, select, rawset, rawget, next, setmetatable, setfenv, loadstring, load
 
 -- What Redis does not expose.
 for _, name in ipairs({'debug', 'print', 'dofile', 'loadfile', 'setfenv', 'getfenv', 'newproxy',
@@ -196,13 +196,7 @@ local function library_env(load_api)
   return E, function() mt.__index = R end
 end
 
-local function run(f, keys, args)
-  if keys then
-    return xpcall(function() return f(keys, args) end, handler)
-  end
-  return xpcall(f, handler)
-end
-return run, G, library_env
+return handler, G, library_env
 "#;
 
 #[derive(Clone)]
@@ -212,7 +206,8 @@ pub struct Vm {
     pub globals: Table,
     /// What scripts see as their globals.
     pub env: Table,
-    runner: Function,
+    /// The error handler every call of a script runs under.
+    handler: Function,
     /// library_env(load_api) -> (env, switch_to_runtime), for FUNCTION LOAD.
     pub library_env: Function,
 }
@@ -277,11 +272,11 @@ impl Vm {
             })?,
         )?;
         let globals = lua.globals();
-        let (runner, env, library_env): (Function, Table, Function) = lua
+        let (handler, env, library_env): (Function, Table, Function) = lua
             .load(PRELUDE)
             .set_name("=redis")
             .call((raw, globals.clone(), crate::REDIS_VERSION, version_num()))?;
-        Ok(Vm { lua, globals, env, runner, library_env })
+        Ok(Vm { lua, globals, env, handler, library_env })
     }
 
     /// Compile a script body (chunk "@user_script", or "@user_function" for libraries).
@@ -301,41 +296,45 @@ impl Vm {
             })
     }
 
-    /// Run `f` with `rc` as the context of redis.call. Ok(value) or Err(error table).
-    pub fn run(&self, f: &Function, args: Option<(Table, Table)>, rc: &mut RunCtx) -> Result<Value, Value> {
+    /// Run `f` with `rc` as the context of redis.call, KEYS and ARGV set as globals
+    /// (EVAL, EVALSHA: `as_globals`) or passed as its two arguments (FCALL). Ok(value) or
+    /// Err(error table).
+    pub fn run(&self, f: &Function, keys: &[&[u8]], argv: &[&[u8]], as_globals: bool, rc: &mut RunCtx) -> Result<Value, Value> {
         let _entered = Entered::new(rc);
-        let (keys, argv) = match args {
-            Some((k, a)) => (Value::Table(k), Value::Table(a)),
-            None => (Value::Nil, Value::Nil),
-        };
-        match self.runner.call::<(bool, Value)>((f.clone(), keys, argv)) {
+        match self.protected_call(f, Some((keys, argv, as_globals))) {
             Ok((true, v)) => Ok(v),
             Ok((false, e)) => Err(e),
             Err(e) => {
                 let t = self.lua.create_table().ok();
                 if let Some(t) = &t {
-                    let _ = t.raw_set("err", format!("ERR {e}"));
+                    let _ = match e {
+                        mlua::Error::MemoryError(_) => t.raw_set("err", "ERR out of memory"),
+                        e => t.raw_set("err", format!("ERR {e}")),
+                    };
                 }
                 Err(t.map(Value::Table).unwrap_or(Value::Nil))
             }
         }
     }
 
-    /// Run library code at FUNCTION LOAD (no redis.call context).
+    /// Run library code at FUNCTION LOAD (no redis.call context, no arguments).
     pub fn run_plain(&self, f: &Function) -> Result<Value, Value> {
-        match self.runner.call::<(bool, Value)>((f.clone(), Value::Nil, Value::Nil)) {
+        match self.protected_call(f, None) {
             Ok((true, v)) => Ok(v),
             Ok((false, e)) => Err(e),
             Err(_) => Err(Value::Nil),
         }
     }
 
-    /// KEYS and ARGV, built in one protected call: set as globals (EVAL, EVALSHA) or
-    /// returned (FCALL passes them as arguments).
-    pub fn keys_argv(&self, keys: &[&[u8]], argv: &[&[u8]], as_globals: bool) -> mlua::Result<Option<(Table, Table)>> {
+    /// One protected call does it all, as Redis's luaCallFunction does: KEYS and ARGV
+    /// built, then `f` called under the error handler with lua_pcall. (ok, value or error
+    /// value); Err only if building the arguments failed (out of memory).
+    fn protected_call(&self, f: &Function, args: Option<(&[&[u8]], &[&[u8]], bool)>) -> mlua::Result<(bool, Value)> {
         use mlua::ffi;
-        // SAFETY: plain stack operations inside mlua's protected call; nothing here owns
-        // heap memory, so an allocation error raised by Lua jumps over plain frames only.
+        // SAFETY: plain stack operations inside mlua's protected call. Nothing in this
+        // frame owns heap memory, so an allocation error raised while the arguments are
+        // built jumps over plain frames only; errors of the script itself stop at the inner
+        // lua_pcall.
         unsafe fn push_strings(l: *mut ffi::lua_State, items: &[&[u8]]) {
             ffi::lua_createtable(l, items.len().min(i32::MAX as usize) as std::os::raw::c_int, 0);
             for (i, s) in items.iter().enumerate() {
@@ -344,25 +343,30 @@ impl Vm {
             }
         }
         unsafe {
-            if as_globals {
-                // Stack: the globals table (the argument).
-                self.lua.exec_raw::<()>(self.globals.clone(), |l| {
-                    ffi::lua_pushlstring(l, c"KEYS".as_ptr(), 4);
-                    push_strings(l, keys);
-                    ffi::lua_rawset(l, 1);
-                    ffi::lua_pushlstring(l, c"ARGV".as_ptr(), 4);
-                    push_strings(l, argv);
-                    ffi::lua_rawset(l, 1);
-                    ffi::lua_settop(l, 0);
-                })?;
-                Ok(None)
-            } else {
-                let pair = self.lua.exec_raw::<(Table, Table)>((), |l| {
-                    push_strings(l, keys);
-                    push_strings(l, argv);
-                })?;
-                Ok(Some(pair))
-            }
+            // Stack: 1 the error handler, 2 the function.
+            self.lua.exec_raw::<(bool, Value)>((&self.handler, f), |l| {
+                let nargs = match args {
+                    Some((keys, argv, true)) => {
+                        ffi::lua_pushlstring(l, c"KEYS".as_ptr(), 4);
+                        push_strings(l, keys);
+                        ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
+                        ffi::lua_pushlstring(l, c"ARGV".as_ptr(), 4);
+                        push_strings(l, argv);
+                        ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
+                        0
+                    }
+                    Some((keys, argv, false)) => {
+                        push_strings(l, keys);
+                        push_strings(l, argv);
+                        2
+                    }
+                    None => 0,
+                };
+                let status = ffi::lua_pcall(l, nargs, 1, 1);
+                // Stack: the handler, the result (or the error value).
+                ffi::lua_pushboolean(l, (status == 0) as std::os::raw::c_int);
+                ffi::lua_replace(l, 1);
+            })
         }
     }
 }
