@@ -9,10 +9,10 @@
 //! Lua VM with read-only tables; stock Lua gets there with proxies). `next`, `pairs`,
 //! `rawget`, `rawset`, `loadstring` and `load` see through the proxies.
 //!
-//! Errors raised by the `redis` API are `{err="CODE message"}` tables thrown from small
-//! Lua wrappers (chunk "=redis") around Rust functions, so `pcall` in a script receives the
-//! same values as in Redis; the error handler skips those wrapper frames when it records
-//! the script's line.
+//! Errors raised by the `redis` API are `{err="CODE message"}` tables thrown from C
+//! functions (`call_c`, and the trampolines of `raising` around Rust functions), so `pcall`
+//! in a script receives the same values as in Redis; the error handler skips C frames and
+//! the prelude's own (chunk "=redis") when it records the script's line.
 
 use std::cell::Cell;
 
