@@ -16,7 +16,7 @@ pub mod libs;
 pub mod vm;
 
 use ahash::AHashMap as HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use mlua::{Function, HookTriggers, VmState};
@@ -119,6 +119,35 @@ struct Script {
     flags: u32,
 }
 
+/// What INFO memory reports of scripting. Kept in atomics by the threads that change it:
+/// INFO must not lock a Lua state that another thread may be running a script in.
+#[derive(Default)]
+pub struct Footprint {
+    /// Lua heap of the EVAL state (bytes): sampled when it is created and every 50 runs.
+    pub vm_eval: AtomicUsize,
+    /// Lua heap of the function libraries' state, sampled the same way and after loads.
+    pub vm_functions: AtomicUsize,
+    /// Scripts in the EVAL cache, and their size as Redis counts it (SHA-1 and body).
+    pub scripts: AtomicUsize,
+    pub scripts_bytes: AtomicUsize,
+}
+
+impl Footprint {
+    /// Record `vm`'s heap for its engine (EVAL or functions); its size.
+    pub fn sample(&self, eval: bool, vm: &Vm) -> usize {
+        // Whole KB, as Redis reports it (lua_gc COUNT * 1024).
+        let used = vm.lua.used_memory() / 1024 * 1024;
+        if eval { &self.vm_eval } else { &self.vm_functions }.store(used, Ordering::Relaxed);
+        used
+    }
+}
+
+/// One cached script's size as INFO counts it: its SHA-1 and body, and about 100 bytes of
+/// bookkeeping (Redis 7.0 reports 136 for "return 1").
+fn script_bytes(body_len: usize) -> usize {
+    40 + body_len + 88
+}
+
 struct Cache {
     vm: Vm,
     scripts: HashMap<String, Script>,
@@ -133,6 +162,7 @@ pub struct Scripting {
     executor: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
     /// EVALSHA scripts by SHA-1: seen to finish quickly every time (true), or not (false).
     speed: parking_lot::RwLock<HashMap<[u8; 40], bool>>,
+    pub footprint: Footprint,
 }
 
 /// Scripts remembered by `Scripting::speed` (past this it starts over).
@@ -190,6 +220,9 @@ fn install_hook(lua: &mlua::Lua, state: Arc<RunState>, every_line: bool) {
 pub fn new_vm(state: &Arc<RunState>) -> Result<Vm, Error> {
     let vm = Vm::new(state.killed.clone()).map_err(|e| Error::msg(format!("ERR could not create the Lua state: {e}")))?;
     install_hook(&vm.lua, state.clone(), false);
+    // Setting the state up leaves garbage (the prelude's chunk and temporaries): collect it
+    // now, so the heap the collector works over starts at what stays.
+    let _ = vm.lua.gc_collect();
     Ok(vm)
 }
 
@@ -259,11 +292,16 @@ impl Scripting {
             state: Arc::new(RunState::default()),
             executor: Mutex::new(None),
             speed: Default::default(),
+            footprint: Footprint::default(),
         }
     }
 
-    /// Start the thread scripts sent by clients run on.
+    /// Start the thread scripts sent by clients run on. The EVAL Lua state is created now,
+    /// as Redis creates its own at startup (INFO reports its heap from the start).
     pub fn start_executor(srv: &Arc<crate::server::Server>) {
+        if let Err(e) = srv.scripting.with_cache(|_| Ok(())) {
+            crate::net::log(srv, &format!("Lua state not created at startup: {}", e.0));
+        }
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let s = srv.clone();
         let spawned = std::thread::Builder::new().name("scripts".into()).stack_size(64 << 20).spawn(move || {
@@ -380,19 +418,25 @@ impl Scripting {
     }
 
     fn with_cache<R>(&self, f: impl FnOnce(&mut Cache) -> Result<R, Error>) -> Result<R, Error> {
-        let mut guard = self.cache.lock();
+        f(self.cache_in(&mut self.cache.lock())?)
+    }
+
+    /// The EVAL cache behind `guard`, its Lua state created on first use (and after SCRIPT
+    /// FLUSH).
+    fn cache_in<'g>(&self, guard: &'g mut Option<Cache>) -> Result<&'g mut Cache, Error> {
         if guard.is_none() {
-            *guard = Some(Cache { vm: new_vm(&self.state)?, scripts: HashMap::new() });
+            let vm = new_vm(&self.state)?;
+            self.footprint.sample(true, &vm);
+            self.footprint.scripts.store(0, Ordering::Relaxed);
+            self.footprint.scripts_bytes.store(0, Ordering::Relaxed);
+            *guard = Some(Cache { vm, scripts: HashMap::new() });
         }
-        match guard.as_mut() {
-            Some(c) => f(c),
-            None => Err(Error::msg("ERR scripting unavailable")),
-        }
+        guard.as_mut().ok_or_else(|| Error::msg("ERR scripting unavailable"))
     }
 }
 
 /// Compile and cache `body`; its sha.
-fn load(cache: &mut Cache, body: &[u8]) -> Result<String, Error> {
+fn load(cache: &mut Cache, body: &[u8], footprint: &Footprint) -> Result<String, Error> {
     let sha = crate::util::sha1::sha1_hex(body);
     if !cache.scripts.contains_key(&sha) {
         let (flags, _, code) = parse_shebang(body, false)?;
@@ -401,6 +445,8 @@ fn load(cache: &mut Cache, body: &[u8]) -> Result<String, Error> {
             .compile(&code, "@user_script")
             .map_err(|m| Error::msg(format!("ERR Error compiling script (new function): {m}")))?;
         cache.scripts.insert(sha.clone(), Script { func, flags });
+        footprint.scripts.store(cache.scripts.len(), Ordering::Relaxed);
+        footprint.scripts_bytes.fetch_add(script_bytes(body.len()), Ordering::Relaxed);
     }
     Ok(sha)
 }
@@ -469,7 +515,7 @@ pub fn run_function(
     // (LUA_GC_CYCLE_PERIOD), which works off what a large script left behind; on a small
     // heap that step is a whole cycle every 50 calls, so it is only taken here once the
     // heap is past GC_STEP_ABOVE.
-    if state.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49 && vm.lua.used_memory() > GC_STEP_ABOVE {
+    if state.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49 && ctx.srv.scripting.footprint.sample(eval_mode, vm) > GC_STEP_ABOVE {
         let _ = vm.lua.gc_step_kbytes(50);
     }
     match result {
@@ -485,10 +531,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro_cmd: bool) -> CmdResult {
     let (keys, argv) = split_keys(ctx.args)?;
     let srv = ctx.srv;
     let mut guard = srv.scripting.cache.lock();
-    if guard.is_none() {
-        *guard = Some(Cache { vm: new_vm(&srv.scripting.state)?, scripts: HashMap::new() });
-    }
-    let Some(cache) = guard.as_mut() else { return Err(Error::msg("ERR scripting unavailable")) };
+    let cache = srv.scripting.cache_in(&mut guard)?;
     let sha = if by_sha {
         // A SHA-1 in hex: anything else (wrong length, not UTF-8) names no script.
         match std::str::from_utf8(ctx.args[1]) {
@@ -496,7 +539,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro_cmd: bool) -> CmdResult {
             _ => return Err(Error::msg("NOSCRIPT No matching script. Please use EVAL.")),
         }
     } else {
-        load(cache, ctx.args[1])?
+        load(cache, ctx.args[1], &srv.scripting.footprint)?
     };
     let Some(script) = cache.scripts.get(&sha) else {
         return Err(Error::msg("NOSCRIPT No matching script. Please use EVAL."));
@@ -527,7 +570,7 @@ pub fn evalsha_ro(ctx: &mut Ctx) -> CmdResult {
 
 pub fn script_load(ctx: &mut Ctx) -> CmdResult {
     let body = ctx.args[2];
-    let sha = ctx.srv.scripting.with_cache(|c| load(c, body))?;
+    let sha = ctx.srv.scripting.with_cache(|c| load(c, body, &ctx.srv.scripting.footprint))?;
     ctx.out.bulk(sha.as_bytes());
     Ok(())
 }
@@ -546,7 +589,10 @@ pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
     crate::command::args::flush_mode(ctx.srv, &ctx.args[2..])
         .ok_or_else(|| Error::msg("ERR SCRIPT FLUSH only support SYNC|ASYNC option"))?;
     // A new Lua state, as Redis does: nothing a script left behind survives.
-    *ctx.srv.scripting.cache.lock() = None;
+    let scripting = &ctx.srv.scripting;
+    let mut guard = scripting.cache.lock();
+    *guard = None;
+    scripting.cache_in(&mut guard)?;
     ctx.out.ok();
     Ok(())
 }
@@ -600,8 +646,24 @@ pub fn script_help(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Number of cached scripts (INFO memory's number_of_cached_scripts).
-pub fn cached_scripts(srv: &crate::server::Server) -> usize {
-    srv.scripting.cache.lock().as_ref().map_or(0, |c| c.scripts.len())
+/// INFO memory's scripting fields, in Redis's order: the Lua heaps (sampled, see
+/// `Footprint`), the EVAL script cache, and the function libraries.
+pub fn memory_info(srv: &crate::server::Server, human: fn(u64) -> String) -> String {
+    let fp = &srv.scripting.footprint;
+    let vm_eval = fp.vm_eval.load(Ordering::Relaxed) as u64;
+    let vm_functions = fp.vm_functions.load(Ordering::Relaxed) as u64;
+    let scripts_eval = fp.scripts_bytes.load(Ordering::Relaxed) as u64;
+    let (functions, libraries, functions_bytes) = {
+        let reg = srv.scripting.functions.lock();
+        (reg.function_count(), reg.libraries.len(), reg.overhead_bytes() as u64)
+    };
+    format!(
+        "used_memory_lua:{vm_eval}\r\nused_memory_vm_eval:{vm_eval}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{scripts_eval}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{functions}\r\nnumber_of_libraries:{libraries}\r\nused_memory_vm_functions:{vm_functions}\r\nused_memory_vm_total:{}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{functions_bytes}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\n",
+        human(vm_eval),
+        fp.scripts.load(Ordering::Relaxed),
+        vm_eval + vm_functions,
+        human(vm_eval + vm_functions),
+        scripts_eval + functions_bytes,
+        human(scripts_eval + functions_bytes),
+    )
 }
-
