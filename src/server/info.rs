@@ -30,6 +30,22 @@ pub fn allocated_bytes() -> u64 {
     tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64
 }
 
+/// used_memory_peak: the most `allocated_bytes` seen by the cron (every tick) or by INFO
+/// (which also raises it, as Redis does, so the peak is never below the current figure).
+static PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The bytes allocated now, recorded in the peak.
+pub fn sample_used_memory() -> u64 {
+    let used = allocated_bytes();
+    PEAK.fetch_max(used, Ordering::Relaxed);
+    used
+}
+
+/// CONFIG RESETSTAT: the peak starts over (from the next sample), as in Redis.
+pub fn reset_peak() {
+    PEAK.store(0, Ordering::Relaxed);
+}
+
 fn human(bytes: u64) -> String {
     let b = bytes as f64;
     if b < 1024.0 {
@@ -97,16 +113,18 @@ fn section(srv: &Server, figures: &Figures, name: &str, out: &mut String) {
             );
         }
         "memory" => {
-            let used = allocated_bytes();
+            let used = sample_used_memory();
+            let peak = PEAK.load(Ordering::Relaxed).max(used);
             let rss = rss_bytes();
             let cfg = srv.config.read();
             let maxmemory = cfg.int("maxmemory") as u64;
             let _ = write!(
                 out,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\n{}maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\n{}maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\n",
                 human(used),
                 human(rss),
-                human(used),
+                human(peak),
+                if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 0.0 },
                 crate::server::scripting::memory_info(srv, human),
                 human(maxmemory),
                 cfg.str("maxmemory-policy"),

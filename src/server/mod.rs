@@ -306,6 +306,7 @@ impl Server {
             c.reset_stats();
         }
         self.stats_reset_ms.store(now_ms(), Ordering::Relaxed);
+        info::reset_peak();
     }
 
     /// Remaining pause for a command of this kind, if CLIENT PAUSE is in force.
@@ -349,6 +350,7 @@ impl Server {
                 }
             }
             client::close_idle_clients(&self);
+            info::sample_used_memory();
         }
     }
 }

@@ -67,6 +67,30 @@ def test_info_sections(r):
     everything = r.info("all")
     assert "redis_version" in everything and "used_memory" in everything
 
+def test_info_memory_peak(r):
+    """used_memory_peak keeps the high-water mark after the data is gone, with
+    used_memory_peak_perc (used / peak, "%.2f%%"), and CONFIG RESETSTAT starts it over."""
+    def memory():
+        m = r.info("memory")
+        assert m["used_memory_peak"] >= m["used_memory"]
+        assert m["used_memory_peak_perc"] == f"{m['used_memory'] * 100 / m['used_memory_peak']:.2f}%"
+        return m
+
+    pipe = r.pipeline(transaction=False)
+    for i in range(50000):
+        pipe.set(f"peak:{i}", "x" * 100)
+    pipe.execute()
+    full = memory()
+    r.flushall(asynchronous=False)
+    after = memory()
+    assert after["used_memory"] < full["used_memory"] - 5_000_000
+    assert after["used_memory_peak"] >= full["used_memory"]
+    assert float(after["used_memory_peak_perc"].rstrip("%")) < 50
+    assert r.config_resetstat()
+    reset = memory()
+    assert reset["used_memory_peak"] < full["used_memory"] - 5_000_000
+
+
 
 def test_dbsize_flushdb_keys_scan(r):
     pipe = r.pipeline(transaction=False)
