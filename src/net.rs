@@ -84,6 +84,7 @@ const EVENT_INTERVAL: u32 = 256;
 
 pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<()> {
     use_tsc_if_invariant();
+    crate::server::info::record_startup_memory();
     let threads = srv.threads;
     let mut handles = Vec::with_capacity(threads);
     for w in 0..threads {

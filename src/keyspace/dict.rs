@@ -618,6 +618,17 @@ impl<E: Keyed> Dict<E> {
     }
 }
 
+impl Dict<Entry> {
+    /// Bytes of the table's own structure: the bucket arrays, and each entry's node apart
+    /// from its key and value (chain link, expiry, LRU clock, padding). Keys and values,
+    /// inline or not, are the dataset.
+    pub fn table_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let per_entry = size_of::<Node<Entry>>() - size_of::<CompactBytes>() - size_of::<Value>();
+        self.bucket_bytes() + self.len() * per_entry
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,10 @@ pub struct Figures {
     pub blocking_keys: usize,
     /// (keys, keys with a TTL) per database.
     pub dbs: Vec<(usize, usize)>,
+    /// Bytes the keyspace tables take apart from the data: bucket arrays and each key's
+    /// entry (INFO memory's part of used_memory_overhead, as Redis counts its dictEntry and
+    /// robj per key).
+    pub table_bytes: usize,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -590,6 +594,7 @@ impl<'a> Access<'a> {
                 self.with_shard(db, s, |sh| {
                     keys += sh.dict.len();
                     expires += sh.expires;
+                    f.table_bytes += sh.dict.table_bytes();
                     f.blocking_keys += sh.waiters.len();
                     f.stats.hits += sh.stats.hits;
                     f.stats.misses += sh.stats.misses;

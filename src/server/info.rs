@@ -30,6 +30,32 @@ pub fn allocated_bytes() -> u64 {
     tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64
 }
 
+/// jemalloc's allocated, active and resident bytes (after refreshing its statistics).
+fn allocator_bytes() -> (u64, u64, u64) {
+    use tikv_jemalloc_ctl::stats;
+    let _ = tikv_jemalloc_ctl::epoch::advance();
+    let read = |r: tikv_jemalloc_ctl::Result<usize>| r.unwrap_or(0) as u64;
+    (read(stats::allocated::read()), read(stats::active::read()), read(stats::resident::read()))
+}
+
+/// The machine's memory (/proc/meminfo's MemTotal), as total_system_memory.
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// used_memory_startup: what was allocated once the server was set up, before clients.
+static STARTUP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn record_startup_memory() {
+    STARTUP.store(allocated_bytes(), Ordering::Relaxed);
+}
+
 /// used_memory_peak: the most `allocated_bytes` seen by the cron (every tick) or by INFO
 /// (which also raises it, as Redis does, so the peak is never below the current figure).
 static PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -116,19 +142,51 @@ fn section(srv: &Server, figures: &Figures, name: &str, out: &mut String) {
             let used = sample_used_memory();
             let peak = PEAK.load(Ordering::Relaxed).max(used);
             let rss = rss_bytes();
+            let (allocated, active, resident) = allocator_bytes();
+            let system = total_system_memory();
+            let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+            let diff = |a: u64, b: u64| a as i64 - b as i64;
+            let clients_normal: u64 = {
+                let clients = srv.clients.lock();
+                clients
+                    .values()
+                    .map(|h| h.qbuf.load(Ordering::Relaxed) + h.outbox.pending_bytes() as u64 + h.writing.load(Ordering::Relaxed))
+                    .sum()
+            };
+            // Redis's used_memory_overhead: the memory at startup, clients' buffers, the
+            // script caches and the keyspace's own structure; the rest is the dataset.
+            let startup = STARTUP.load(Ordering::Relaxed);
+            let scripts = crate::server::scripting::cache_bytes(srv) as u64;
+            let overhead = startup + clients_normal + scripts + figures.table_bytes as u64;
+            let dataset = used.saturating_sub(overhead);
             let cfg = srv.config.read();
             let maxmemory = cfg.int("maxmemory") as u64;
             let _ = write!(
                 out,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\n{}maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{overhead}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{allocated}\r\nallocator_active:{active}\r\nallocator_resident:{resident}\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\n",
                 human(used),
                 human(rss),
                 human(peak),
-                if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 0.0 },
-                crate::server::scripting::memory_info(srv, human),
+                ratio(used * 100, peak),
+                ratio(dataset * 100, used.saturating_sub(startup).max(1)),
+                human(system),
+            );
+            out.push_str(&crate::server::scripting::memory_info(srv, human));
+            let _ = write!(
+                out,
+                "maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients_normal}\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:jemalloc-5.3.0\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
                 human(maxmemory),
                 cfg.str("maxmemory-policy"),
-                if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+                ratio(active, allocated),
+                diff(active, allocated),
+                ratio(resident, active),
+                diff(resident, active),
+                ratio(rss, resident),
+                diff(rss, resident),
+                ratio(rss, used),
+                diff(rss, used),
+                crate::types::generic::LAZYFREE_PENDING.load(Ordering::Relaxed),
+                crate::types::generic::LAZYFREED.load(Ordering::Relaxed),
             );
         }
         "persistence" => {

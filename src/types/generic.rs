@@ -7,6 +7,8 @@
 //! a time: they hold no other shard lock, so the order discipline holds trivially, and a
 //! long SCAN never stalls writers.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rand::Rng;
 
 use crate::command::args::{eq, int, parse_expire_cond};
@@ -459,10 +461,27 @@ fn flush_mode(ctx: &Ctx) -> Result<bool, Error> {
     crate::command::args::flush_mode(ctx.srv, &ctx.args[1..]).ok_or(err::SYNTAX)
 }
 
-/// Free dropped tables on a background thread (FLUSH* ASYNC), like Redis's lazyfree.
+/// Keys handed to the lazyfree thread and not yet freed, and keys it has freed
+/// (INFO memory's lazyfree_pending_objects and lazyfreed_objects).
+pub static LAZYFREE_PENDING: AtomicU64 = AtomicU64::new(0);
+pub static LAZYFREED: AtomicU64 = AtomicU64::new(0);
+
+/// Free dropped tables on a background thread (FLUSH* ASYNC), like Redis's lazyfree, which
+/// counts their keys as pending, then as freed.
 fn free_tables(tables: Vec<Dict>, lazy: bool) {
     if lazy && !tables.is_empty() {
-        let _ = std::thread::Builder::new().name("lazyfree".into()).spawn(move || drop(tables));
+        let keys = tables.iter().map(|t| t.len() as u64).sum::<u64>();
+        LAZYFREE_PENDING.fetch_add(keys, Ordering::Relaxed);
+        let job = move || {
+            drop(tables);
+            LAZYFREE_PENDING.fetch_sub(keys, Ordering::Relaxed);
+            LAZYFREED.fetch_add(keys, Ordering::Relaxed);
+        };
+        if std::thread::Builder::new().name("lazyfree".into()).spawn(job).is_err() {
+            // No thread: the tables went with the closure; only the counts are left to fix.
+            LAZYFREE_PENDING.fetch_sub(keys, Ordering::Relaxed);
+            LAZYFREED.fetch_add(keys, Ordering::Relaxed);
+        }
     } else {
         drop(tables);
     }

@@ -646,6 +646,11 @@ pub fn script_help(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// The script cache and the function libraries, as INFO's used_memory_scripts counts them.
+pub fn cache_bytes(srv: &crate::server::Server) -> usize {
+    srv.scripting.footprint.scripts_bytes.load(Ordering::Relaxed) + srv.scripting.functions.lock().overhead_bytes()
+}
+
 /// INFO memory's scripting fields, in Redis's order: the Lua heaps (sampled, see
 /// `Footprint`), the EVAL script cache, and the function libraries.
 pub fn memory_info(srv: &crate::server::Server, human: fn(u64) -> String) -> String {

@@ -199,6 +199,9 @@ end
 return handler, G, library_env
 "#;
 
+/// KEYS, ARGV, and whether they are set as globals (EVAL) or passed as arguments (FCALL).
+type ScriptArgs<'a, 'b> = (&'a [&'b [u8]], &'a [&'b [u8]], bool);
+
 #[derive(Clone)]
 pub struct Vm {
     pub lua: Lua,
@@ -329,7 +332,7 @@ impl Vm {
     /// One protected call does it all, as Redis's luaCallFunction does: KEYS and ARGV
     /// built, then `f` called under the error handler with lua_pcall. (ok, value or error
     /// value); Err only if building the arguments failed (out of memory).
-    fn protected_call(&self, f: &Function, args: Option<(&[&[u8]], &[&[u8]], bool)>) -> mlua::Result<(bool, Value)> {
+    fn protected_call(&self, f: &Function, args: Option<ScriptArgs<'_, '_>>) -> mlua::Result<(bool, Value)> {
         use mlua::ffi;
         // SAFETY: plain stack operations inside mlua's protected call. Nothing in this
         // frame owns heap memory, so an allocation error raised while the arguments are

@@ -1,9 +1,11 @@
-"""INFO memory's scripting fields against redis-server's: the same field names in the same
-order, the same counts (cached scripts, functions, libraries) through SCRIPT LOAD, EVAL,
-FUNCTION LOAD / DELETE / RESTORE and the flushes, and byte figures that hang together
-(totals are sums, *_human matches, the script cache's size is 0 exactly when it is empty
-and grows with it). The byte figures themselves differ: each server reports its own Lua
-heaps."""
+"""INFO memory against redis-server's: the same field names in the same order; the
+scripting fields' counts (cached scripts, functions, libraries) through SCRIPT LOAD, EVAL,
+FUNCTION LOAD / DELETE and the flushes; lazyfree counts through FLUSHALL / FLUSHDB ASYNC;
+and byte figures that hang together (totals are sums, *_human and *_perc match, the script
+cache's size is 0 exactly when it is empty and grows with it, overhead + dataset = used).
+The byte figures themselves differ: each server reports its own heaps."""
+import time
+
 from harness import start_pair, stop_pair, subject_name
 from resp import RawConnection
 
@@ -85,5 +87,50 @@ def test_info_memory_scripting_fields_match():
         for w, g in zip(want, got):
             assert g == w, f"redis: {w!r}\n{subject_name()}: {g!r}"
         assert len(got) == len(want)
+    finally:
+        stop_pair(servers)
+
+
+def memory_fields(c):
+    return [line.partition(":") for line in c.command("INFO", "memory").decode().split("\r\n")[1:] if line]
+
+
+def memory_scenario(server):
+    """Field names in order, lazyfree counts through FLUSHALL ASYNC and FLUSHDB ASYNC, and
+    how the figures relate (each server has its own sizes)."""
+    c = RawConnection(server.port)
+    try:
+        names = [name for name, _, _ in memory_fields(c)]
+        counts = []
+        for flush in (("FLUSHALL", "ASYNC"), ("FLUSHDB", "ASYNC"), ("FLUSHALL", "SYNC")):
+            assert c.command("EVAL", "for i = 1, 5000 do redis.call('set', 'k' .. i, i) end", "0") == b"$-1\r\n"
+            assert c.command(*flush) == b"+OK\r\n"
+            for _ in range(200):
+                f = {name: value for name, _, value in memory_fields(c)}
+                if f["lazyfree_pending_objects"] == "0":
+                    break
+                time.sleep(0.01)
+            counts.append((f["lazyfree_pending_objects"], f["lazyfreed_objects"]))
+        f = {name: value for name, _, value in memory_fields(c)}
+        used, overhead, dataset = (int(f[k]) for k in ("used_memory", "used_memory_overhead", "used_memory_dataset"))
+        startup = int(f["used_memory_startup"])
+        assert overhead + dataset == used and startup <= overhead
+        assert f["used_memory_dataset_perc"] == f"{dataset * 100 / max(used - startup, 1):.2f}%"
+        assert f["used_memory_peak_perc"] == f"{used * 100 / int(f['used_memory_peak']):.2f}%"
+        allocated, active, resident = (int(f[k]) for k in ("allocator_allocated", "allocator_active", "allocator_resident"))
+        assert 0 < allocated <= active <= resident
+        assert int(f["allocator_frag_bytes"]) == active - allocated
+        assert int(f["allocator_rss_bytes"]) == resident - active
+        assert int(f["total_system_memory"]) > 0
+        return names, counts
+    finally:
+        c.close()
+
+
+def test_info_memory_fields_match():
+    servers = start_pair()
+    try:
+        want, got = [memory_scenario(s) for s in servers]
+        assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
     finally:
         stop_pair(servers)
