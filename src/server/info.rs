@@ -13,6 +13,11 @@ const DEFAULT: &[&str] = &[
     "keyspace",
 ];
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
+/// The order Redis prints sections in, whatever order they were asked in.
+const ORDER: &[&str] = &[
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats",
+    "latencystats", "cluster", "keyspace",
+];
 
 /// Resident set size in bytes, from /proc.
 pub fn rss_bytes() -> u64 {
@@ -300,9 +305,7 @@ pub fn render(srv: &Server, figures: &Figures, requested: &[&[u8]]) -> String {
             }
         }
     }
-    // Redis prints sections in its fixed order, whatever order they were asked in.
-    let order: Vec<&str> = DEFAULT.iter().chain(ALL_EXTRA).copied().collect();
-    names.sort_by_key(|n| order.iter().position(|o| o == n));
+    names.sort_by_key(|n| ORDER.iter().position(|o| o == n));
     let mut out = String::new();
     for (i, n) in names.iter().enumerate() {
         if i > 0 {

@@ -1,9 +1,10 @@
-"""INFO memory against redis-server's: the same field names in the same order; the
-scripting fields' counts (cached scripts, functions, libraries) through SCRIPT LOAD, EVAL,
-FUNCTION LOAD / DELETE and the flushes; lazyfree counts through FLUSHALL / FLUSHDB ASYNC;
-and byte figures that hang together (totals are sums, *_human and *_perc match, the script
-cache's size is 0 exactly when it is empty and grows with it, overhead + dataset = used).
-The byte figures themselves differ: each server reports its own heaps."""
+"""INFO against redis-server's: sections in Redis's order whatever order they were asked in;
+and the memory section: the same field names in the same order, the scripting fields' counts
+(cached scripts, functions, libraries) through SCRIPT LOAD, EVAL, FUNCTION LOAD / DELETE
+and the flushes, lazyfree counts through FLUSHALL / FLUSHDB ASYNC, and byte figures that
+hang together (totals are sums, *_human and *_perc match, the script cache's size is 0
+exactly when it is empty and grows with it, overhead + dataset = used). The byte figures
+themselves differ: each server reports its own heaps."""
 import time
 
 from harness import start_pair, stop_pair, subject_name
@@ -131,6 +132,28 @@ def test_info_memory_fields_match():
     servers = start_pair()
     try:
         want, got = [memory_scenario(s) for s in servers]
+        assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
+    finally:
+        stop_pair(servers)
+
+
+def section_headers(server):
+    c = RawConnection(server.port)
+    try:
+        out = []
+        for args in [(), ("all",), ("everything",), ("default",), ("keyspace", "commandstats", "server"),
+                     ("latencystats", "errorstats", "clients"), ("KEYSPACE", "Memory"), ("nosuchsection",)]:
+            text = c.command("INFO", *args).decode()
+            out.append((args, [l for l in text.split("\r\n") if l.startswith("#")]))
+        return out
+    finally:
+        c.close()
+
+
+def test_info_sections_come_in_redis_order():
+    servers = start_pair()
+    try:
+        want, got = [section_headers(s) for s in servers]
         assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
     finally:
         stop_pair(servers)
