@@ -61,7 +61,7 @@ pub fn record_startup_memory() {
     STARTUP.store(allocated_bytes(), Ordering::Relaxed);
 }
 
-/// used_memory_peak: the most `allocated_bytes` seen by the cron (every tick) or by INFO
+/// used_memory_peak: the most `allocated_bytes` seen by the cron (every 100 ms) or by INFO
 /// (which also raises it, as Redis does, so the peak is never below the current figure).
 static PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 

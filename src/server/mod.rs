@@ -325,10 +325,11 @@ impl Server {
         Some(Duration::from_millis((until - now) as u64))
     }
 
-    /// The cron: ~hz times a second, expire keys, rehash, close idle clients.
+    /// The cron: ~hz times a second, expire keys, rehash, close idle clients, sample memory.
     pub fn cron(self: Arc<Self>) {
         let gate = self.threads; // the cron's own gate
         notify::install_hook(&self);
+        let mut memory_sampled = Instant::now();
         while !self.shutdown.load(Ordering::Relaxed) {
             let hz = self.config.read().int("hz").clamp(1, 500) as u64;
             std::thread::sleep(Duration::from_millis(1000 / hz));
@@ -350,7 +351,12 @@ impl Server {
                 }
             }
             client::close_idle_clients(&self);
-            info::sample_used_memory();
+            // The peak of used_memory, every 100 ms whatever hz is (refreshing jemalloc's
+            // statistics is not free).
+            if memory_sampled.elapsed() >= Duration::from_millis(100) {
+                info::sample_used_memory();
+                memory_sampled = Instant::now();
+            }
         }
     }
 }
