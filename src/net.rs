@@ -362,6 +362,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             }
             Some(Ok(n)) => {
                 srv.stats.net_input_bytes.add(client.worker, n as u64);
+                srv.stats.reads.add(client.worker, 1);
             }
         }
         if handle.killed.load(Ordering::Acquire) {
@@ -554,6 +555,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         handle.outbox.drain_into(&mut out.buf);
         if !out.is_empty() {
             srv.stats.net_output_bytes.add(client.worker, out.buf.len() as u64);
+            srv.stats.writes.add(client.worker, 1);
             // client-output-buffer-limit of the client's class, on what exceeds the 16 KiB
             // a Redis client buffers before its reply list: over the hard limit the client
             // is closed at once; over the soft limit, if the write is not done once the soft
@@ -859,6 +861,7 @@ async fn wait_blocked(
 ) -> bool {
     if !out.is_empty() {
         srv.stats.net_output_bytes.add(0, out.buf.len() as u64);
+        srv.stats.writes.add(0, 1);
         if stream.write_all(&out.buf).await.is_err() {
             w.cancel_with(None);
             return false;
@@ -901,6 +904,7 @@ async fn wait_blocked(
                 }
                 Ok(n) => {
                     srv.stats.net_input_bytes.add(0, n as u64);
+                    srv.stats.reads.add(0, 1);
                     if rbuf.len() > qlimit {
                         query_buffer_overflow(srv, 0);
                         w.cancel_with(None);

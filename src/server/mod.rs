@@ -40,6 +40,39 @@ pub struct Stats {
     /// Clients closed for client-query-buffer-limit / client-output-buffer-limit.
     pub query_buffer_disconnections: Counter,
     pub output_buffer_disconnections: Counter,
+    /// Reads from and writes to client sockets (total_reads_processed,
+    /// total_writes_processed).
+    pub reads: Counter,
+    pub writes: Counter,
+    /// instantaneous_ops_per_sec and instantaneous_input/output_kbps, sampled by the cron.
+    pub instantaneous: Mutex<[InstMetric; 3]>,
+}
+
+/// A rate as Redis tracks it: a sample every 100 ms (the change of a counter per second
+/// since the previous sample), reported as the mean of the last 16.
+#[derive(Default, Clone, Copy)]
+pub struct InstMetric {
+    samples: [u64; 16],
+    idx: usize,
+    last_ms: i64,
+    last_value: u64,
+}
+
+impl InstMetric {
+    pub fn track(&mut self, now_ms: i64, value: u64) {
+        if self.last_ms > 0 {
+            let ms = (now_ms - self.last_ms).max(0) as u64;
+            let delta = value.saturating_sub(self.last_value);
+            self.samples[self.idx] = if ms > 0 { delta * 1000 / ms } else { 0 };
+            self.idx = (self.idx + 1) % self.samples.len();
+        }
+        self.last_ms = now_ms;
+        self.last_value = value;
+    }
+
+    pub fn per_sec(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / self.samples.len() as u64
+    }
 }
 
 impl Stats {
@@ -53,6 +86,18 @@ impl Stats {
             net_output_bytes: Counter::new(slots),
             query_buffer_disconnections: Counter::new(slots),
             output_buffer_disconnections: Counter::new(slots),
+            reads: Counter::new(slots),
+            writes: Counter::new(slots),
+            instantaneous: Mutex::new([InstMetric::default(); 3]),
+        }
+    }
+
+    /// The cron's sample of the instantaneous rates (commands, bytes in, bytes out).
+    pub fn track_instantaneous(&self, now_ms: i64) {
+        let values = [self.commands.get(), self.net_input_bytes.get(), self.net_output_bytes.get()];
+        let mut m = self.instantaneous.lock();
+        for (metric, value) in m.iter_mut().zip(values) {
+            metric.track(now_ms, value);
         }
     }
 
@@ -66,9 +111,12 @@ impl Stats {
             &self.net_output_bytes,
             &self.query_buffer_disconnections,
             &self.output_buffer_disconnections,
+            &self.reads,
+            &self.writes,
         ] {
             c.reset();
         }
+        *self.instantaneous.lock() = [InstMetric::default(); 3];
     }
 }
 
@@ -351,10 +399,12 @@ impl Server {
                 }
             }
             client::close_idle_clients(&self);
-            // The peak of used_memory, every 100 ms whatever hz is (refreshing jemalloc's
-            // statistics is not free).
+            // The peak of used_memory and the instantaneous rates, every 100 ms whatever hz
+            // is (as Redis's run_with_period(100); refreshing jemalloc's statistics is not
+            // free).
             if memory_sampled.elapsed() >= Duration::from_millis(100) {
                 info::sample_used_memory();
+                self.stats.track_instantaneous(now_ms());
                 memory_sampled = Instant::now();
             }
         }

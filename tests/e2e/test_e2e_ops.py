@@ -92,6 +92,48 @@ def test_info_memory_peak(r):
 
 
 
+def test_info_instantaneous_rates(port, protocol):
+    """instantaneous_ops_per_sec and instantaneous_input/output_kbps follow the load (Redis
+    samples every 100 ms and averages the last 16 samples), fall to 0 once the load stops,
+    and total_reads/writes_processed count the socket reads and writes."""
+    import threading
+    import time
+
+    stop = threading.Event()
+    done = []
+
+    def load():
+        c = redis.Redis(port=port, protocol=protocol)
+        n = 0
+        started = time.monotonic()
+        while not stop.is_set():
+            c.incr("rate:counter")
+            n += 1
+        done.append(n / (time.monotonic() - started))
+        c.close()
+
+    r = redis.Redis(port=port, protocol=protocol, decode_responses=True)
+    r.config_resetstat()
+    t = threading.Thread(target=load)
+    t.start()
+    time.sleep(2.0)
+    busy = r.info("stats")
+    stop.set()
+    t.join()
+    rate = done[0]
+    assert rate / 3 < busy["instantaneous_ops_per_sec"] < rate * 3, (busy["instantaneous_ops_per_sec"], rate)
+    assert busy["instantaneous_input_kbps"] > 0 and busy["instantaneous_output_kbps"] > 0
+    assert busy["total_reads_processed"] >= busy["total_commands_processed"] - 2
+    assert busy["total_writes_processed"] >= busy["total_commands_processed"] - 2
+    time.sleep(2.0)
+    idle = r.info("stats")
+    assert idle["instantaneous_ops_per_sec"] == 0
+    assert idle["instantaneous_input_kbps"] == 0 and idle["instantaneous_output_kbps"] == 0
+    r.config_resetstat()
+    assert r.info("stats")["total_reads_processed"] <= 3
+    r.close()
+
+
 def test_dbsize_flushdb_keys_scan(r):
     pipe = r.pipeline(transaction=False)
     for i in range(300):
