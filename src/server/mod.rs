@@ -63,7 +63,7 @@ impl InstMetric {
         if self.last_ms > 0 {
             let ms = (now_ms - self.last_ms).max(0) as u64;
             let delta = value.saturating_sub(self.last_value);
-            self.samples[self.idx] = (delta * 1000).checked_div(ms).unwrap_or(0);
+            self.samples[self.idx] = delta.saturating_mul(1000).checked_div(ms).unwrap_or(0);
             self.idx = (self.idx + 1) % self.samples.len();
         }
         self.last_ms = now_ms;
