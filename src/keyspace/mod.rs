@@ -66,6 +66,8 @@ pub struct Figures {
     pub blocking_keys: usize,
     /// (keys, keys with a TTL) per database.
     pub dbs: Vec<(usize, usize)>,
+    /// Estimated average remaining TTL (ms) of the keys with one, per database (avg_ttl).
+    pub avg_ttls: Vec<i64>,
     /// Bytes the keyspace tables take apart from the data: bucket arrays and each key's
     /// entry (INFO memory's part of used_memory_overhead, as Redis counts its dictEntry and
     /// robj per key).
@@ -85,6 +87,9 @@ pub struct Shard {
     pub expires: usize,
     /// Where the active-expiry sweep resumes.
     pub expire_cursor: u64,
+    /// Running estimate of the remaining TTL of this shard's keys with one (ms), from the
+    /// keys active expiry looks at, as Redis keeps avg_ttl per database: 0 for none.
+    pub avg_ttl_ms: i64,
     pub stats: ShardStats,
     /// Clients blocked on keys of this shard (BLPOP & co).
     pub waiters: blocking::Waiters,
@@ -98,6 +103,7 @@ impl Shard {
             dict: Dict::new(key_hash),
             expires: 0,
             expire_cursor: 0,
+            avg_ttl_ms: 0,
             stats: ShardStats::default(),
             waiters: blocking::Waiters::default(),
             watched: watch::Watched::default(),
@@ -110,6 +116,7 @@ impl Shard {
         std::mem::swap(&mut self.dict, &mut other.dict);
         std::mem::swap(&mut self.expires, &mut other.expires);
         std::mem::swap(&mut self.expire_cursor, &mut other.expire_cursor);
+        std::mem::swap(&mut self.avg_ttl_ms, &mut other.avg_ttl_ms);
     }
 
     /// Remove a key, keeping the expiry count right.
@@ -135,6 +142,7 @@ impl Shard {
     pub fn clear(&mut self) -> Dict {
         self.expires = 0;
         self.expire_cursor = 0;
+        self.avg_ttl_ms = 0;
         self.dict.take_all()
     }
 }
@@ -161,6 +169,17 @@ pub struct Keyspace {
     /// How much client-side caching state the server keeps: while there is some, writes
     /// report the keys they modify (`KeyEvent::Modified`) so it can invalidate them.
     pub tracking: std::sync::Arc<TrackingCounts>,
+    /// What active expiry measured (INFO expired_stale_perc, expire_cycle_cpu_milliseconds).
+    pub expire_stats: parking_lot::Mutex<ExpireStats>,
+}
+
+#[derive(Default)]
+pub struct ExpireStats {
+    /// Running estimate of the share of keys with a TTL that are expired but not yet
+    /// removed (each cycle's share weighs 5%, as in Redis).
+    pub stale_perc: f64,
+    /// Time spent in active expiry cycles.
+    pub cpu_us: u64,
 }
 
 /// Keys in the server's tracking table and BCAST prefixes (kept by server::tracking). A
@@ -231,6 +250,7 @@ impl Keyspace {
             dirty: crate::util::counter::Counter::new(gates + 1),
             on_event: OnceLock::new(),
             tracking: Default::default(),
+            expire_stats: Default::default(),
         }
     }
 
@@ -370,6 +390,25 @@ impl Keyspace {
     /// over 100k keys with a TTL). Returns the number of keys deleted.
     pub fn active_expire_cycle(&self, gate: usize, buckets_per_shard: usize, now_ms: i64, budget: std::time::Duration) -> usize {
         let started = std::time::Instant::now();
+        // (expired, looked at with a TTL) over the whole cycle.
+        let mut sampled = (0, 0);
+        let n = self.active_expire_sweeps(gate, buckets_per_shard, now_ms, budget, started, &mut sampled);
+        let mut stats = self.expire_stats.lock();
+        stats.cpu_us += started.elapsed().as_micros() as u64;
+        let current = if sampled.1 > 0 { sampled.0 as f64 / sampled.1 as f64 } else { 0.0 };
+        stats.stale_perc = current * 0.05 + stats.stale_perc * 0.95;
+        n
+    }
+
+    fn active_expire_sweeps(
+        &self,
+        gate: usize,
+        buckets_per_shard: usize,
+        now_ms: i64,
+        budget: std::time::Duration,
+        started: std::time::Instant,
+        sampled: &mut (usize, usize),
+    ) -> usize {
         let mut n = 0;
         for (dbi, db) in self.dbs.iter().enumerate() {
             for shard in db.shards.iter() {
@@ -377,13 +416,33 @@ impl Keyspace {
                     let _entered = self.enter(gate);
                     let mut s = shard.lock();
                     if s.expires == 0 {
+                        s.avg_ttl_ms = 0;
                         break;
                     }
                     let cursor = s.expire_cursor;
+                    let (mut ttl_sum, mut ttl_samples, mut with_ttl) = (0i64, 0i64, 0usize);
                     let (next, removed, seen) = s.dict.sweep(cursor, buckets_per_shard, |e| {
-                        e.expire_at_ms != NO_EXPIRE && now_ms > e.expire_at_ms
+                        if e.expire_at_ms == NO_EXPIRE {
+                            return false;
+                        }
+                        with_ttl += 1;
+                        if now_ms > e.expire_at_ms {
+                            return true;
+                        }
+                        ttl_sum += e.expire_at_ms - now_ms;
+                        ttl_samples += 1;
+                        false
                     });
                     let count = removed.len();
+                    // Redis's estimates: the TTL average with a 2% weight for each new
+                    // sample, and the share of stale keys among those with a TTL with 5%.
+                    if ttl_samples > 0 {
+                        let avg = ttl_sum / ttl_samples;
+                        let old = if s.avg_ttl_ms == 0 { avg } else { s.avg_ttl_ms };
+                        s.avg_ttl_ms = old / 50 * 49 + avg / 50;
+                    }
+                    sampled.0 += count;
+                    sampled.1 += with_ttl;
                     if !s.watched.is_empty() {
                         for e in &removed {
                             s.watched.touch(e.key.as_ref(), false);
@@ -590,10 +649,15 @@ impl<'a> Access<'a> {
         let mut f = Figures::default();
         for db in 0..self.ks.dbs.len() {
             let (mut keys, mut expires) = (0, 0);
+            let (mut ttl_weighted, mut ttl_weight) = (0i128, 0i128);
             for s in 0..self.ks.shards_per_db() {
                 self.with_shard(db, s, |sh| {
                     keys += sh.dict.len();
                     expires += sh.expires;
+                    if sh.avg_ttl_ms > 0 && sh.expires > 0 {
+                        ttl_weighted += sh.avg_ttl_ms as i128 * sh.expires as i128;
+                        ttl_weight += sh.expires as i128;
+                    }
                     f.table_bytes += sh.dict.table_bytes();
                     f.blocking_keys += sh.waiters.len();
                     f.stats.hits += sh.stats.hits;
@@ -602,6 +666,7 @@ impl<'a> Access<'a> {
                 });
             }
             f.dbs.push((keys, expires));
+            f.avg_ttls.push(if ttl_weight > 0 { (ttl_weighted / ttl_weight) as i64 } else { 0 });
         }
         f
     }

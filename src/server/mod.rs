@@ -355,6 +355,7 @@ impl Server {
         }
         self.stats_reset_ms.store(now_ms(), Ordering::Relaxed);
         info::reset_peak();
+        *self.ks.expire_stats.lock() = Default::default();
     }
 
     /// Remaining pause for a command of this kind, if CLIENT PAUSE is in force.

@@ -162,3 +162,30 @@ def test_info_keyspace_counts_expires(r):
     ks = r.info("keyspace")
     assert ks["db0"]["keys"] == 3
     assert ks["db0"]["expires"] == 2
+
+
+def test_info_expiry_estimates(r):
+    """avg_ttl estimates the remaining TTL of the keys with one, from what active expiry
+    looks at (Redis's running average); expired_stale_perc and expire_cycle_cpu_milliseconds
+    come from the same cycles, and CONFIG RESETSTAT starts them over."""
+    def avg_ttl():
+        return r.info("keyspace")["db0"]["avg_ttl"]
+
+    pipe = r.pipeline(transaction=False)
+    for i in range(2000):
+        pipe.set(f"ttl:{i}", i, ex=1000)
+    pipe.execute()
+    assert wait_until(lambda: 900_000 <= avg_ttl() <= 1_000_000, timeout=10), avg_ttl()
+    for i in range(2000):
+        pipe.set(f"short:{i}", i, px=50)
+    pipe.execute()
+    assert wait_until(lambda: r.dbsize() == 2000, timeout=10)
+    stats = r.info("stats")
+    assert 0 <= float(stats["expired_stale_perc"]) <= 100
+    assert stats["expire_cycle_cpu_milliseconds"] >= 0
+    r.config_resetstat()
+    stats = r.info("stats")
+    assert float(stats["expired_stale_perc"]) < 1 and stats["expire_cycle_cpu_milliseconds"] < 5
+    r.flushall()
+    r.set("ttl:again", 1, ex=10)
+    assert wait_until(lambda: 0 < avg_ttl() <= 10_000, timeout=10), avg_ttl()
