@@ -58,6 +58,30 @@ def stop_pair(pair):
                 pass
 
 
+def same_on_both(servers, run, *args):
+    """Run a scenario on both servers; the results must be equal. The oracle's result."""
+    want, got = [run(s, *args) for s in servers]
+    assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
+    return want
+
+
+def same_on_fresh_pair(scenario, config=None):
+    """Start a pair, run scenario(connection) with one connection to each server, require
+    equal results, stop the pair. The oracle's result."""
+    def run(server):
+        c = RawConnection(server.port)
+        try:
+            return scenario(c)
+        finally:
+            c.close()
+
+    servers = start_pair(config)
+    try:
+        return same_on_both(servers, run)
+    finally:
+        stop_pair(servers)
+
+
 # ---- comparison ---------------------------------------------------------------------------
 def _sorted_children(node):
     return sorted(c.raw for c in node.children)

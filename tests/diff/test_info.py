@@ -7,20 +7,22 @@ exactly when it is empty and grows with it, overhead + dataset = used). The byte
 themselves differ: each server reports its own heaps."""
 import time
 
-from harness import start_pair, stop_pair, subject_name
-from resp import RawConnection
+from harness import same_on_fresh_pair
 
 LIB = "#!lua name=infolib\nredis.register_function('f1', function() return 1 end)\nredis.register_function('f2', function() return 2 end)"
 COUNTS = ("number_of_cached_scripts", "number_of_functions", "number_of_libraries")
 
 
+def info_fields(c, *sections):
+    """(name, value) of every field line of INFO `sections`: no headers, no blank lines, and
+    not the bulk string's length line."""
+    lines = c.command("INFO", *sections).decode().split("\r\n")[1:]
+    return [line.partition(":")[::2] for line in lines if line and not line.startswith("#")]
+
+
 def scripting_fields(c):
-    fields = []
-    for line in c.command("INFO", "memory").decode().split("\r\n"):
-        name, _, value = line.partition(":")
-        if any(w in name for w in ("lua", "vm", "script", "function", "librar")):
-            fields.append((name, value))
-    return fields
+    return [(n, v) for n, v in info_fields(c, "memory")
+            if any(w in n for w in ("lua", "vm", "script", "function", "librar"))]
 
 
 def human(n):
@@ -43,120 +45,87 @@ def check_consistent(fields):
     return num
 
 
-def scenario(server):
-    c = RawConnection(server.port)
-    try:
-        steps = [
-            ("fresh", None),
-            ("script load", ("SCRIPT", "LOAD", "return 1")),
-            ("script load again", ("SCRIPT", "LOAD", "return 1")),
-            ("eval", ("EVAL", "return 2", "0")),
-            ("evalsha", ("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0")),
-            ("function load", ("FUNCTION", "LOAD", LIB)),
-            ("fcall", ("FCALL", "f2", "0")),
-            ("function delete", ("FUNCTION", "DELETE", "infolib")),
-            ("function load again", ("FUNCTION", "LOAD", LIB)),
-            ("script flush", ("SCRIPT", "FLUSH")),
-            ("function flush", ("FUNCTION", "FLUSH")),
-        ]
-        out = []
-        previous = None
-        for label, cmd in steps:
-            reply = c.command(*cmd) if cmd else None
-            fields = scripting_fields(c)
-            num = check_consistent(fields)
-            eval_bytes = num["used_memory_scripts_eval"]
-            out.append((
-                label,
-                reply,
-                [name for name, _ in fields],
-                {k: num[k] for k in COUNTS},
-                eval_bytes == 0,
-                None if previous is None else eval_bytes > previous,
-                num["used_memory_functions"] > 0,
-            ))
-            previous = eval_bytes
-        return out
-    finally:
-        c.close()
+def scripting_scenario(c):
+    steps = [
+        ("fresh", None),
+        ("script load", ("SCRIPT", "LOAD", "return 1")),
+        ("script load again", ("SCRIPT", "LOAD", "return 1")),
+        ("eval", ("EVAL", "return 2", "0")),
+        ("evalsha", ("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0")),
+        ("function load", ("FUNCTION", "LOAD", LIB)),
+        ("fcall", ("FCALL", "f2", "0")),
+        ("function delete", ("FUNCTION", "DELETE", "infolib")),
+        ("function load again", ("FUNCTION", "LOAD", LIB)),
+        ("script flush", ("SCRIPT", "FLUSH")),
+        ("function flush", ("FUNCTION", "FLUSH")),
+    ]
+    out = []
+    previous = None
+    for label, cmd in steps:
+        reply = c.command(*cmd) if cmd else None
+        fields = scripting_fields(c)
+        num = check_consistent(fields)
+        eval_bytes = num["used_memory_scripts_eval"]
+        out.append((
+            label,
+            reply,
+            [name for name, _ in fields],
+            {k: num[k] for k in COUNTS},
+            eval_bytes == 0,
+            None if previous is None else eval_bytes > previous,
+            num["used_memory_functions"] > 0,
+        ))
+        previous = eval_bytes
+    return out
 
 
 def test_info_memory_scripting_fields_match():
-    servers = start_pair()
-    try:
-        want, got = [scenario(s) for s in servers]
-        for w, g in zip(want, got):
-            assert g == w, f"redis: {w!r}\n{subject_name()}: {g!r}"
-        assert len(got) == len(want)
-    finally:
-        stop_pair(servers)
+    same_on_fresh_pair(scripting_scenario)
 
 
-def memory_fields(c):
-    return [line.partition(":") for line in c.command("INFO", "memory").decode().split("\r\n")[1:] if line]
-
-
-def memory_scenario(server):
+def memory_scenario(c):
     """Field names in order, lazyfree counts through FLUSHALL ASYNC and FLUSHDB ASYNC, and
     how the figures relate (each server has its own sizes)."""
-    c = RawConnection(server.port)
-    try:
-        names = [name for name, _, _ in memory_fields(c)]
-        counts = []
-        for flush in (("FLUSHALL", "ASYNC"), ("FLUSHDB", "ASYNC"), ("FLUSHALL", "SYNC")):
-            assert c.command("EVAL", "for i = 1, 5000 do redis.call('set', 'k' .. i, i) end", "0") == b"$-1\r\n"
-            assert c.command(*flush) == b"+OK\r\n"
-            for _ in range(200):
-                f = {name: value for name, _, value in memory_fields(c)}
-                if f["lazyfree_pending_objects"] == "0":
-                    break
-                time.sleep(0.01)
-            counts.append((f["lazyfree_pending_objects"], f["lazyfreed_objects"]))
-        f = {name: value for name, _, value in memory_fields(c)}
-        used, overhead, dataset = (int(f[k]) for k in ("used_memory", "used_memory_overhead", "used_memory_dataset"))
-        startup = int(f["used_memory_startup"])
-        assert overhead + dataset == used and startup <= overhead
-        assert f["used_memory_dataset_perc"] == f"{dataset * 100 / max(used - startup, 1):.2f}%"
-        assert f["used_memory_peak_perc"] == f"{used * 100 / int(f['used_memory_peak']):.2f}%"
-        allocated, active, resident = (int(f[k]) for k in ("allocator_allocated", "allocator_active", "allocator_resident"))
-        assert 0 < allocated <= active <= resident
-        assert int(f["allocator_frag_bytes"]) == active - allocated
-        assert int(f["allocator_rss_bytes"]) == resident - active
-        assert int(f["total_system_memory"]) > 0
-        return names, counts
-    finally:
-        c.close()
+    names = [name for name, _ in info_fields(c, "memory")]
+    counts = []
+    for flush in (("FLUSHALL", "ASYNC"), ("FLUSHDB", "ASYNC"), ("FLUSHALL", "SYNC")):
+        assert c.command("EVAL", "for i = 1, 5000 do redis.call('set', 'k' .. i, i) end", "0") == b"$-1\r\n"
+        assert c.command(*flush) == b"+OK\r\n"
+        for _ in range(200):
+            f = dict(info_fields(c, "memory"))
+            if f["lazyfree_pending_objects"] == "0":
+                break
+            time.sleep(0.01)
+        counts.append((f["lazyfree_pending_objects"], f["lazyfreed_objects"]))
+    f = dict(info_fields(c, "memory"))
+    used, overhead, dataset = (int(f[k]) for k in ("used_memory", "used_memory_overhead", "used_memory_dataset"))
+    startup = int(f["used_memory_startup"])
+    assert overhead + dataset == used and startup <= overhead
+    assert f["used_memory_dataset_perc"] == f"{dataset * 100 / max(used - startup, 1):.2f}%"
+    assert f["used_memory_peak_perc"] == f"{used * 100 / int(f['used_memory_peak']):.2f}%"
+    allocated, active, resident = (int(f[k]) for k in ("allocator_allocated", "allocator_active", "allocator_resident"))
+    assert 0 < allocated <= active <= resident
+    assert int(f["allocator_frag_bytes"]) == active - allocated
+    assert int(f["allocator_rss_bytes"]) == resident - active
+    assert int(f["total_system_memory"]) > 0
+    return names, counts
 
 
 def test_info_memory_fields_match():
-    servers = start_pair()
-    try:
-        want, got = [memory_scenario(s) for s in servers]
-        assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
-    finally:
-        stop_pair(servers)
+    same_on_fresh_pair(memory_scenario)
 
 
-def section_headers(server):
-    c = RawConnection(server.port)
-    try:
-        out = []
-        for args in [(), ("all",), ("everything",), ("default",), ("keyspace", "commandstats", "server"),
-                     ("latencystats", "errorstats", "clients"), ("KEYSPACE", "Memory"), ("nosuchsection",)]:
-            text = c.command("INFO", *args).decode()
-            out.append((args, [l for l in text.split("\r\n") if l.startswith("#")]))
-        return out
-    finally:
-        c.close()
+def section_headers(c):
+    out = []
+    for args in [(), ("all",), ("everything",), ("default",), ("keyspace", "commandstats", "server"),
+                 ("latencystats", "errorstats", "clients"), ("KEYSPACE", "Memory"), ("nosuchsection",)]:
+        text = c.command("INFO", *args).decode()
+        out.append((args, [l for l in text.split("\r\n") if l.startswith("#")]))
+    return out
 
 
 def test_info_sections_come_in_redis_order():
-    servers = start_pair()
-    try:
-        want, got = [section_headers(s) for s in servers]
-        assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
-    finally:
-        stop_pair(servers)
+    same_on_fresh_pair(section_headers)
 
 
 # Fields cinnabar adds: its own, and Redis 7.2's that the 7.0 oracle lacks (COMPATIBILITY.md).
@@ -164,24 +133,12 @@ EXTRA_FIELDS = {"cinnabar_version", "cinnabar_threads", "total_blocking_keys", "
                 "client_query_buffer_limit_disconnections", "client_output_buffer_limit_disconnections"}
 
 
-def field_names(server):
+def field_names(c):
     """Every field name of INFO everything, in order, but the per-command and per-error lines."""
-    c = RawConnection(server.port)
-    try:
-        assert c.command("SET", "k", "v") == b"+OK\r\n"
-        text = c.command("INFO", "everything").decode()
-        lines = text.split("\r\n")[1:]  # after the bulk string's length
-        return [l.partition(":")[0] for l in lines
-                if l and not l.startswith(("#", "cmdstat_", "errorstat_", "latency_percentiles_usec_"))
-                and l.partition(":")[0] not in EXTRA_FIELDS]
-    finally:
-        c.close()
+    assert c.command("SET", "k", "v") == b"+OK\r\n"
+    return [name for name, _ in info_fields(c, "everything")
+            if not name.startswith(("cmdstat_", "errorstat_", "latency_percentiles_usec_")) and name not in EXTRA_FIELDS]
 
 
 def test_info_field_names_match():
-    servers = start_pair()
-    try:
-        want, got = [field_names(s) for s in servers]
-        assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
-    finally:
-        stop_pair(servers)
+    same_on_fresh_pair(field_names)

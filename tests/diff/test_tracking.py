@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from harness import start_pair, stop_pair, subject_name
+from harness import same_on_both, start_pair, stop_pair, subject_name
 from resp import RawConnection, encode_command
 from test_notifications import GENERIC, HASH, LIST, SET, STRING, ZSET
 
@@ -48,13 +48,6 @@ def tracker(server, *options):
     assert t.command("HELLO", "3")[:1] == b"%"
     assert t.command("CLIENT", "TRACKING", "on", *options) == b"+OK\r\n"
     return t
-
-
-def same_on_both(servers, run, *args):
-    """Run a scenario on both servers; the results must be equal. The oracle's result."""
-    want, got = [run(s, *args) for s in servers]
-    assert got == want, f"redis: {want!r}\n{subject_name()}: {got!r}"
-    return want
 
 
 def keys_of(c, cmd):
