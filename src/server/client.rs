@@ -72,6 +72,11 @@ pub struct SharedInfo {
 }
 
 impl ClientHandle {
+    /// Reply bytes not yet on the socket: Pub/Sub messages waiting, and the write under way.
+    pub fn pending_output(&self) -> u64 {
+        self.outbox.pending_bytes() as u64 + self.writing.load(Ordering::Relaxed)
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill_notify.notify_one();

@@ -29,13 +29,8 @@ pub fn rss_bytes() -> u64 {
         .unwrap_or(0)
 }
 
-/// Bytes currently allocated (jemalloc's view), refreshed on each call.
-pub fn allocated_bytes() -> u64 {
-    let _ = tikv_jemalloc_ctl::epoch::advance();
-    tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64
-}
-
-/// jemalloc's allocated, active and resident bytes (after refreshing its statistics).
+/// jemalloc's allocated (used_memory), active and resident bytes, after refreshing its
+/// statistics.
 fn allocator_bytes() -> (u64, u64, u64) {
     use tikv_jemalloc_ctl::stats;
     let _ = tikv_jemalloc_ctl::epoch::advance();
@@ -58,18 +53,20 @@ fn total_system_memory() -> u64 {
 static STARTUP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 pub fn record_startup_memory() {
-    STARTUP.store(allocated_bytes(), Ordering::Relaxed);
+    STARTUP.store(allocator_bytes().0, Ordering::Relaxed);
 }
 
 /// used_memory_peak: the most `allocated_bytes` seen by the cron (every 100 ms) or by INFO
 /// (which also raises it, as Redis does, so the peak is never below the current figure).
 static PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// The bytes allocated now, recorded in the peak.
+/// Record the bytes allocated now in the peak; the peak.
 pub fn sample_used_memory() -> u64 {
-    let used = allocated_bytes();
-    PEAK.fetch_max(used, Ordering::Relaxed);
-    used
+    note_peak(allocator_bytes().0)
+}
+
+fn note_peak(used: u64) -> u64 {
+    PEAK.fetch_max(used, Ordering::Relaxed).max(used)
 }
 
 /// CONFIG RESETSTAT: the peak starts over (from the next sample), as in Redis.
@@ -131,7 +128,7 @@ fn section(srv: &Server, figures: &Figures, name: &str, out: &mut String) {
             let (n, max_in, max_out) = {
                 let clients = srv.clients.lock();
                 let max_in = clients.values().map(|h| h.qbuf.load(Ordering::Relaxed)).max();
-                let max_out = clients.values().map(|h| h.outbox.pending_bytes() + h.writing.load(Ordering::Relaxed) as usize).max();
+                let max_out = clients.values().map(|h| h.pending_output()).max();
                 (clients.len(), max_in.unwrap_or(0), max_out.unwrap_or(0))
             };
             let _ = write!(
@@ -144,10 +141,9 @@ fn section(srv: &Server, figures: &Figures, name: &str, out: &mut String) {
             );
         }
         "memory" => {
-            let used = sample_used_memory();
-            let peak = PEAK.load(Ordering::Relaxed).max(used);
+            let (used, active, resident) = allocator_bytes();
+            let peak = note_peak(used);
             let rss = rss_bytes();
-            let (allocated, active, resident) = allocator_bytes();
             let system = total_system_memory();
             let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
             let diff = |a: u64, b: u64| a as i64 - b as i64;
@@ -155,20 +151,20 @@ fn section(srv: &Server, figures: &Figures, name: &str, out: &mut String) {
                 let clients = srv.clients.lock();
                 clients
                     .values()
-                    .map(|h| h.qbuf.load(Ordering::Relaxed) + h.outbox.pending_bytes() as u64 + h.writing.load(Ordering::Relaxed))
+                    .map(|h| h.qbuf.load(Ordering::Relaxed) + h.pending_output())
                     .sum()
             };
             // Redis's used_memory_overhead: the memory at startup, clients' buffers, the
             // script caches and the keyspace's own structure; the rest is the dataset.
             let startup = STARTUP.load(Ordering::Relaxed);
-            let scripts = crate::server::scripting::cache_bytes(srv) as u64;
-            let overhead = startup + clients_normal + scripts + figures.table_bytes as u64;
+            let lua = crate::server::scripting::memory(srv);
+            let overhead = startup + clients_normal + lua.scripts_bytes + lua.functions_bytes + figures.table_bytes as u64;
             let dataset = used.saturating_sub(overhead);
             let cfg = srv.config.read();
             let maxmemory = cfg.int("maxmemory") as u64;
             let _ = write!(
                 out,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{overhead}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{allocated}\r\nallocator_active:{active}\r\nallocator_resident:{resident}\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{overhead}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{used}\r\nallocator_active:{active}\r\nallocator_resident:{resident}\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\n",
                 human(used),
                 human(rss),
                 human(peak),
@@ -176,14 +172,30 @@ fn section(srv: &Server, figures: &Figures, name: &str, out: &mut String) {
                 ratio(dataset * 100, used.saturating_sub(startup).max(1)),
                 human(system),
             );
-            out.push_str(&crate::server::scripting::memory_info(srv, human));
+            let vm_total = lua.vm_eval + lua.vm_functions;
+            let scripts_total = lua.scripts_bytes + lua.functions_bytes;
+            let _ = write!(
+                out,
+                "used_memory_lua:{}\r\nused_memory_vm_eval:{}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nused_memory_vm_functions:{}\r\nused_memory_vm_total:{vm_total}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{}\r\nused_memory_scripts:{scripts_total}\r\nused_memory_scripts_human:{}\r\n",
+                lua.vm_eval,
+                lua.vm_eval,
+                human(lua.vm_eval),
+                lua.scripts_bytes,
+                lua.scripts,
+                lua.functions,
+                lua.libraries,
+                lua.vm_functions,
+                human(vm_total),
+                lua.functions_bytes,
+                human(scripts_total),
+            );
             let _ = write!(
                 out,
                 "maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients_normal}\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:jemalloc-5.3.0\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
                 human(maxmemory),
                 cfg.str("maxmemory-policy"),
-                ratio(active, allocated),
-                diff(active, allocated),
+                ratio(active, used),
+                diff(active, used),
                 ratio(resident, active),
                 diff(resident, active),
                 ratio(rss, resident),

@@ -427,8 +427,6 @@ impl Scripting {
         if guard.is_none() {
             let vm = new_vm(&self.state)?;
             self.footprint.sample(true, &vm);
-            self.footprint.scripts.store(0, Ordering::Relaxed);
-            self.footprint.scripts_bytes.store(0, Ordering::Relaxed);
             *guard = Some(Cache { vm, scripts: HashMap::new() });
         }
         guard.as_mut().ok_or_else(|| Error::msg("ERR scripting unavailable"))
@@ -592,7 +590,11 @@ pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
     let scripting = &ctx.srv.scripting;
     let mut guard = scripting.cache.lock();
     *guard = None;
-    scripting.cache_in(&mut guard)?;
+    scripting.footprint.scripts.store(0, Ordering::Relaxed);
+    scripting.footprint.scripts_bytes.store(0, Ordering::Relaxed);
+    // Made now, as Redis makes its new state; if it cannot be made now (no memory), the
+    // flush still succeeded and the next script makes it.
+    let _ = scripting.cache_in(&mut guard);
     ctx.out.ok();
     Ok(())
 }
@@ -646,29 +648,31 @@ pub fn script_help(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// The script cache and the function libraries, as INFO's used_memory_scripts counts them.
-pub fn cache_bytes(srv: &crate::server::Server) -> usize {
-    srv.scripting.footprint.scripts_bytes.load(Ordering::Relaxed) + srv.scripting.functions.lock().overhead_bytes()
+/// Scripting's memory figures for INFO memory (its used_memory_vm_*, *scripts*,
+/// *functions* and *libraries* fields).
+pub struct Memory {
+    /// The Lua heaps, sampled (see `Footprint`).
+    pub vm_eval: u64,
+    pub vm_functions: u64,
+    /// The EVAL script cache: scripts and their size.
+    pub scripts: u64,
+    pub scripts_bytes: u64,
+    /// The function libraries: functions, libraries and their size.
+    pub functions: u64,
+    pub libraries: u64,
+    pub functions_bytes: u64,
 }
 
-/// INFO memory's scripting fields, in Redis's order: the Lua heaps (sampled, see
-/// `Footprint`), the EVAL script cache, and the function libraries.
-pub fn memory_info(srv: &crate::server::Server, human: fn(u64) -> String) -> String {
+pub fn memory(srv: &crate::server::Server) -> Memory {
     let fp = &srv.scripting.footprint;
-    let vm_eval = fp.vm_eval.load(Ordering::Relaxed) as u64;
-    let vm_functions = fp.vm_functions.load(Ordering::Relaxed) as u64;
-    let scripts_eval = fp.scripts_bytes.load(Ordering::Relaxed) as u64;
-    let (functions, libraries, functions_bytes) = {
-        let reg = srv.scripting.functions.lock();
-        (reg.function_count(), reg.libraries.len(), reg.overhead_bytes() as u64)
-    };
-    format!(
-        "used_memory_lua:{vm_eval}\r\nused_memory_vm_eval:{vm_eval}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{scripts_eval}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{functions}\r\nnumber_of_libraries:{libraries}\r\nused_memory_vm_functions:{vm_functions}\r\nused_memory_vm_total:{}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{functions_bytes}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\n",
-        human(vm_eval),
-        fp.scripts.load(Ordering::Relaxed),
-        vm_eval + vm_functions,
-        human(vm_eval + vm_functions),
-        scripts_eval + functions_bytes,
-        human(scripts_eval + functions_bytes),
-    )
+    let reg = srv.scripting.functions.lock();
+    Memory {
+        vm_eval: fp.vm_eval.load(Ordering::Relaxed) as u64,
+        vm_functions: fp.vm_functions.load(Ordering::Relaxed) as u64,
+        scripts: fp.scripts.load(Ordering::Relaxed) as u64,
+        scripts_bytes: fp.scripts_bytes.load(Ordering::Relaxed) as u64,
+        functions: reg.function_count() as u64,
+        libraries: reg.libraries.len() as u64,
+        functions_bytes: reg.overhead_bytes() as u64,
+    }
 }
