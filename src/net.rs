@@ -84,7 +84,6 @@ const EVENT_INTERVAL: u32 = 256;
 
 pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<()> {
     use_tsc_if_invariant();
-    crate::server::info::record_startup_memory();
     let threads = srv.threads;
     let mut handles = Vec::with_capacity(threads);
     for w in 0..threads {
@@ -114,6 +113,8 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
         handles.push(rx.recv().map_err(std::io::Error::other)?);
     }
     Scripting::start_executor(&srv);
+    // After the Lua state is made, as Redis measures it after its own set-up.
+    crate::server::info::record_startup_memory();
     {
         let s = srv.clone();
         std::thread::Builder::new().name("cron".into()).spawn(move || s.cron())?;

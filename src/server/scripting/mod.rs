@@ -127,7 +127,7 @@ pub struct Footprint {
     pub vm_eval: AtomicUsize,
     /// Lua heap of the function libraries' state, sampled the same way and after loads.
     pub vm_functions: AtomicUsize,
-    /// Scripts in the EVAL cache, and their size as Redis counts it (SHA-1 and body).
+    /// Scripts in the EVAL cache, and about their size as Redis counts it (`script_bytes`).
     pub scripts: AtomicUsize,
     pub scripts_bytes: AtomicUsize,
 }
