@@ -390,15 +390,15 @@ impl Keyspace {
     /// over 100k keys with a TTL). Returns the number of keys deleted.
     pub fn active_expire_cycle(&self, gate: usize, buckets_per_shard: usize, now_ms: i64, budget: std::time::Duration) -> usize {
         let started = std::time::Instant::now();
-        // (expired, looked at with a TTL) over the whole cycle.
-        let mut sampled = (0, 0);
-        let n = self.active_expire_sweeps(gate, buckets_per_shard, now_ms, budget, started, &mut sampled);
+        let (expired, looked_at) = self.active_expire_sweeps(gate, buckets_per_shard, now_ms, budget, started);
         let mut stats = self.expire_stats.lock();
         stats.cpu_us += started.elapsed().as_micros() as u64;
-        let current = if sampled.1 > 0 { sampled.0 as f64 / sampled.1 as f64 } else { 0.0 };
+        let current = if looked_at > 0 { expired as f64 / looked_at as f64 } else { 0.0 };
         stats.stale_perc = current * 0.05 + stats.stale_perc * 0.95;
-        n
+        expired
     }
+
+    /// The sweeps of one cycle: (keys expired, keys with a TTL looked at).
 
     fn active_expire_sweeps(
         &self,
@@ -407,9 +407,8 @@ impl Keyspace {
         now_ms: i64,
         budget: std::time::Duration,
         started: std::time::Instant,
-        sampled: &mut (usize, usize),
-    ) -> usize {
-        let mut n = 0;
+    ) -> (usize, usize) {
+        let (mut n, mut looked_at) = (0, 0);
         for (dbi, db) in self.dbs.iter().enumerate() {
             for shard in db.shards.iter() {
                 loop {
@@ -441,8 +440,7 @@ impl Keyspace {
                         let old = if s.avg_ttl_ms == 0 { avg } else { s.avg_ttl_ms };
                         s.avg_ttl_ms = old / 50 * 49 + avg / 50;
                     }
-                    sampled.0 += count;
-                    sampled.1 += with_ttl;
+                    looked_at += with_ttl;
                     if !s.watched.is_empty() {
                         for e in &removed {
                             s.watched.touch(e.key.as_ref(), false);
@@ -463,11 +461,11 @@ impl Keyspace {
                     }
                 }
                 if started.elapsed() > budget {
-                    return n;
+                    return (n, looked_at);
                 }
             }
         }
-        n
+        (n, looked_at)
     }
 
     /// Give every shard's table a few incremental rehash steps (background rehashing).
