@@ -399,7 +399,6 @@ impl Keyspace {
     }
 
     /// The sweeps of one cycle: (keys expired, keys with a TTL looked at).
-
     fn active_expire_sweeps(
         &self,
         gate: usize,
