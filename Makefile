@@ -2,7 +2,7 @@
 #
 #   make test    install missing prerequisites, build, cargo test, then the Python suites
 #   make bench   cinnabar vs redis-server side by side (BENCH_ARGS="--memory" etc.)
-#   make run     start the server (ARGS="--port 7000 --threads 2")
+#   make run     start the server (ARGS="--port 7000 --io-threads 2")
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c

@@ -96,7 +96,7 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
         return 0;
     }
     if argv.iter().any(|a| a == "-h" || a == "--help") {
-        println!("Usage: ./cinnabar-server [/path/to/redis.conf] [options] [-]\n       ./cinnabar-server -v or --version\n       ./cinnabar-server -h or --help\n\nExamples:\n       ./cinnabar-server (run the server with default conf)\n       ./cinnabar-server /etc/redis/6379.conf\n       ./cinnabar-server --port 7777\n       ./cinnabar-server /etc/myredis.conf --loglevel verbose -\n       ./cinnabar-server --threads 4");
+        println!("Usage: ./cinnabar-server [/path/to/redis.conf] [options] [-]\n       ./cinnabar-server -v or --version\n       ./cinnabar-server -h or --help\n\nExamples:\n       ./cinnabar-server (run the server with default conf)\n       ./cinnabar-server /etc/redis/6379.conf\n       ./cinnabar-server --port 7777\n       ./cinnabar-server /etc/myredis.conf --loglevel verbose -\n       ./cinnabar-server --io-threads 4");
         return 0;
     }
     let (text, file) = match config_text(&argv) {
@@ -111,10 +111,7 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
         eprint!("{e}");
         return 1;
     }
-    let threads = match cfg.int("threads") {
-        n if n > 0 => n as usize,
-        _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-    };
+    let threads = worker_count(&mut cfg);
     let binds: Vec<String> = cfg.str("bind").split_whitespace().map(|s| s.to_string()).collect();
     let port = cfg.int("port") as u16;
     let logfile = cfg.str("logfile").to_string();
@@ -138,6 +135,21 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
             1
         }
     }
+}
+
+/// The number of workers: `threads` (our own name) if set, else `io-threads` (Redis's
+/// name for its I/O threads; our workers do the I/O and run the commands) if above 1, else
+/// one per core. Both parameters then report the count in use.
+fn worker_count(cfg: &mut server::config::Config) -> usize {
+    use server::config::Val;
+    let count = match (cfg.int("threads"), cfg.int("io-threads")) {
+        (n, _) if n > 0 => n,
+        (_, n) if n > 1 => n,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()).min(128) as i64,
+    };
+    cfg.set_parsed("threads", Val::Int(count));
+    cfg.set_parsed("io-threads", Val::Int(count));
+    count as usize
 }
 
 fn redirect_stderr(path: &str) {

@@ -147,8 +147,8 @@ const SHUTDOWN_FLAGS: &[(&str, u32)] = &[("default", 0), ("save", 1), ("nosave",
 const COBL_DEFAULT: &str = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
 
 /// Every parameter Redis 7.2 has (CONFIG GET * of the 7.0 oracle, its hidden ones, the
-/// 7.2 additions), plus our own `threads`. Parameters we accept but whose feature is not
-/// built are listed in docs/COMPATIBILITY.md.
+/// 7.2 additions), plus our own `threads`, hidden. Parameters we accept but whose feature is
+/// not built are listed in docs/COMPATIBILITY.md.
 pub static DEFS: &[Def] = &[
     // ---- bool
     def("rdbchecksum", Kind::Bool, YES, I),
@@ -195,7 +195,8 @@ pub static DEFS: &[Def] = &[
     def("cluster-allow-replica-migration", Kind::Bool, YES, M),
     def("replica-announced", Kind::Bool, YES, M),
     def("latency-tracking", Kind::Bool, YES, M),
-    def("aof-disable-auto-gc", Kind::Bool, NO, M),
+    // Hidden in Redis 7.2 (listed by 7.0's CONFIG GET *).
+    def("aof-disable-auto-gc", Kind::Bool, NO, M | HIDDEN),
     def("replica-ignore-disk-write-errors", Kind::Bool, NO, M),
     // ---- strings
     def("aclfile", Kind::Str, "", I),
@@ -255,6 +256,8 @@ pub static DEFS: &[Def] = &[
     // ---- int
     def("databases", Kind::Int { min: 1, max: INT_MAX }, "16", I),
     def("port", PORT, "6379", M),
+    // The worker count (cinnabar's workers do I/O and run commands): 1, Redis's default,
+    // means one worker per core; set after start-up to the count in use (`lib.rs`).
     def("io-threads", Kind::Int { min: 1, max: 128 }, "1", I),
     def("auto-aof-rewrite-percentage", I32, "100", M),
     aliased("cluster-replica-validity-factor", "cluster-slave-validity-factor", I32, "10", M),
@@ -344,8 +347,10 @@ pub static DEFS: &[Def] = &[
     def("bind", Kind::Bind, "* -::*", M),
     aliased("replicaof", "slaveof", Kind::ReplicaOf, "", I),
     def("latency-tracking-info-percentiles", Kind::Percentiles, "50 99 99.9", M),
-    // ---- cinnabar's own: worker threads (0 = one per core)
-    def("threads", Kind::Int { min: 0, max: 1024 }, "0", I),
+    // ---- cinnabar's own: the worker count under its first name (0: as io-threads says).
+    // Hidden, so CONFIG GET * lists only Redis's parameters: tools copy every listed one
+    // back with CONFIG SET but for Redis's immutable ones, and this one is immutable too.
+    def("threads", Kind::Int { min: 0, max: 128 }, "0", I | HIDDEN),
 ];
 
 #[derive(Clone)]
@@ -1587,10 +1592,11 @@ mod tests {
                 assert!(d.parse(d.default).is_ok(), "default of {} does not parse", d.name);
             }
         }
-        // 192 visible entries of the 7.0 oracle + 7.2's set-max-listpack-*, locale-collate,
-        // cluster-announce-human-nodename + threads.
+        // What Redis 7.2's CONFIG GET * lists: the 192 visible entries of the 7.0 oracle,
+        // less aof-disable-auto-gc (hidden in 7.2), plus 7.2's set-max-listpack-*,
+        // locale-collate and cluster-announce-human-nodename.
         let visible: usize = DEFS.iter().filter(|d| !d.hidden()).map(|d| 1 + d.alias.is_some() as usize).sum();
-        assert_eq!(visible, 192 + 4 + 1);
+        assert_eq!(visible, 192 - 1 + 4);
     }
 
     #[test]
