@@ -111,7 +111,7 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
         eprint!("{e}");
         return 1;
     }
-    let threads = worker_count(&mut cfg);
+    let threads = worker_count(&cfg);
     let binds: Vec<String> = cfg.str("bind").split_whitespace().map(|s| s.to_string()).collect();
     let port = cfg.int("port") as u16;
     let logfile = cfg.str("logfile").to_string();
@@ -139,17 +139,14 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
 
 /// The number of workers: `threads` (our own name) if set, else `io-threads` (Redis's
 /// name for its I/O threads; our workers do the I/O and run the commands) if above 1, else
-/// one per core. Both parameters then report the count in use.
-fn worker_count(cfg: &mut server::config::Config) -> usize {
-    use server::config::Val;
-    let count = match (cfg.int("threads"), cfg.int("io-threads")) {
-        (n, _) if n > 0 => n,
-        (_, n) if n > 1 => n,
-        _ => std::thread::available_parallelism().map_or(1, |n| n.get()).min(128) as i64,
-    };
-    cfg.set_parsed("threads", Val::Int(count));
-    cfg.set_parsed("io-threads", Val::Int(count));
-    count as usize
+/// one per core. CONFIG GET reports both as configured (io-threads 1 by default, as in
+/// Redis, so CONFIG REWRITE pins no count); INFO's cinnabar_threads has the count in use.
+fn worker_count(cfg: &server::config::Config) -> usize {
+    match (cfg.int("threads"), cfg.int("io-threads")) {
+        (n, _) if n > 0 => n as usize,
+        (_, n) if n > 1 => n as usize,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
 }
 
 fn redirect_stderr(path: &str) {

@@ -257,7 +257,7 @@ pub static DEFS: &[Def] = &[
     def("databases", Kind::Int { min: 1, max: INT_MAX }, "16", I),
     def("port", PORT, "6379", M),
     // The worker count (cinnabar's workers do I/O and run commands): 1, Redis's default,
-    // means one worker per core; set after start-up to the count in use (`lib.rs`).
+    // means one worker per core (`lib.rs`).
     def("io-threads", Kind::Int { min: 1, max: 128 }, "1", I),
     def("auto-aof-rewrite-percentage", I32, "100", M),
     aliased("cluster-replica-validity-factor", "cluster-slave-validity-factor", I32, "10", M),
