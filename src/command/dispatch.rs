@@ -231,7 +231,7 @@ pub fn execute_held<'a>(
             cmd.rejected_calls.add(slot, 1);
             reject(srv, client, "ERR Command not allowed inside a transaction", out, mark);
         } else {
-            multi::queue(client, args);
+            multi::queue(client, cmd, args);
             out.simple("QUEUED");
             client.after_reply(out, mark);
         }
