@@ -1,4 +1,6 @@
-"""Writes cases/watch_noop.txt: python3 tests/diff/watch_noop_gen.py tests/diff/cases/watch_noop.txt"""
+"""The writes that change, or leave unchanged, the key a client watches (C), shared by
+cases/watch_noop.txt (written by: python3 tests/diff/watch_noop_gen.py tests/diff/cases/watch_noop.txt)
+and test_noop_signals.py (tracking invalidations and keyspace events of the same writes)."""
 # (title, setup, watched key, write on the other client)
 C = [
  ("SMOVE member already in dst: dst unchanged", ["SADD src a b", "SADD dst a"], "dst", "SMOVE src dst a"),
@@ -102,15 +104,22 @@ C = [
  ("FLUSHDB on an empty db", [], "k", "FLUSHDB"),
  ("SWAPDB of two empty dbs", [], "k", "SWAPDB 0 1"),
 ]
-import sys
-out = ["# WATCH is invalidated only by a write that changes the watched key (Redis's",
-       "# signalModifiedKey): each case watches one key on `main`, another client writes,",
-       "# and main's EXEC tells whether the watch was broken (nil) or not. Then the same",
-       "# write by the watching client itself. The replies of the writes are compared too."]
-for title, setup, key, write in C:
-    write = write if isinstance(write, list) else [write]
-    out += ["", f"# {title}", "FLUSHALL"] + setup + [f"WATCH {key}", "@conn b"] + write + ["@conn main",
-            "MULTI", "PING", "EXEC"]
-    if write[0] != "MULTI":
-        out += ["FLUSHALL"] + setup + [f"WATCH {key}"] + write + ["MULTI", "PING", "EXEC"]
-open(sys.argv[1], "w").write("\n".join(out) + "\n")
+
+
+def main():
+    import sys
+    out = ["# WATCH is invalidated only by a write that changes the watched key (Redis's",
+           "# signalModifiedKey): each case watches one key on `main`, another client writes,",
+           "# and main's EXEC tells whether the watch was broken (nil) or not. Then the same",
+           "# write by the watching client itself. The replies of the writes are compared too."]
+    for title, setup, key, write in C:
+        write = write if isinstance(write, list) else [write]
+        out += ["", f"# {title}", "FLUSHALL"] + setup + [f"WATCH {key}", "@conn b"] + write + ["@conn main",
+                "MULTI", "PING", "EXEC"]
+        if write[0] != "MULTI":
+            out += ["FLUSHALL"] + setup + [f"WATCH {key}"] + write + ["MULTI", "PING", "EXEC"]
+    open(sys.argv[1], "w").write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
