@@ -933,8 +933,7 @@ fn paused_command(srv: &Server, client: &Client, args: &[&[u8]]) -> Option<(&'st
     if srv.auth_required() && !client.authenticated && !cmd.def.has(flags::NO_AUTH) {
         return None;
     }
-    let is_write = cmd.def.has(flags::WRITE)
-        || cmd.def.has(flags::MAY_REPLICATE)
+    let is_write = dispatch::pauses_as_write(srv, cmd, args)
         || (cmd.def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.writes));
     srv.pause_remaining(is_write).map(|_| (cmd.def.name, is_write))
 }

@@ -15,7 +15,6 @@ use std::sync::atomic::Ordering;
 use smallvec::SmallVec;
 
 use super::dispatch::{self, hold, serve_filled, BatchClock};
-use super::spec::flags;
 use super::table::{Command, Lock};
 use super::{blocking, CmdResult, Ctx, Error};
 use crate::keyspace::key_hash;
@@ -35,8 +34,8 @@ pub struct Queued {
     cmds: Vec<(usize, usize)>,
     /// A command was refused while queueing: EXEC answers EXECABORT.
     pub doomed: bool,
-    /// A queued command writes or may replicate (Redis's mstate.cmd_flags): CLIENT PAUSE
-    /// WRITE holds EXEC.
+    /// A queued command writes or may replicate (Redis's mstate.cmd_flags, see
+    /// `dispatch::pauses_as_write`): CLIENT PAUSE WRITE holds EXEC.
     pub writes: bool,
 }
 
@@ -81,14 +80,14 @@ pub fn runs_in_multi(cmd: &Command) -> bool {
 /// Queue a command. A doomed transaction (refused command, or a watched key already
 /// modified) keeps nothing, as Redis does: EXEC will not run it anyway (CLIENT LIST shows
 /// multi=0 then).
-pub fn queue(client: &mut Client, cmd: &Command, args: &[&[u8]]) {
+pub fn queue(client: &mut Client, args: &[&[u8]], writes: bool) {
     let doomed = client.cas.load(Ordering::Acquire);
     if let Some(q) = client.multi.as_mut() {
         if doomed || q.doomed {
             return;
         }
         q.push(args);
-        q.writes |= cmd.def.has(flags::WRITE) || cmd.def.has(flags::MAY_REPLICATE);
+        q.writes |= writes;
         client.handle.multi.store(q.len() as i64, Ordering::Relaxed);
     }
 }

@@ -136,7 +136,39 @@ def all_holds_everything_run(server, proto):
     return out
 
 
-SCENARIOS = [held_write_run, held_exec_run, extended_run, stricter_run, all_holds_everything_run]
+NO_WRITES = "#!lua flags=no-writes\nreturn 1"
+LIBRARY = ("#!lua name=paused\n"
+           "redis.register_function{function_name='ro', callback=function() return 1 end, flags={'no-writes'}}\n"
+           "redis.register_function('rw', function() return 2 end)")
+
+
+def which_held_by_write_run(server, proto):
+    """Which commands a WRITE pause holds: writes and may-replicate commands (PUBLISH, EVAL
+    without a shebang), scripts and functions by the flags they declared (Redis's
+    getCommandFlags), EXEC by what was queued; not reads (GET, EVAL_RO, CLIENT GETNAME)."""
+    m, b = conn(server, proto), conn(server, proto)
+    sha = m.command("SCRIPT", "LOAD", NO_WRITES).split(b"\r\n")[1].decode()
+    m.command("FUNCTION", "LOAD", "REPLACE", LIBRARY)
+    out = []
+    for cmds in [[("GET", "k")], [("EVAL", NO_WRITES, "0")], [("EVAL", "return 1", "0")],
+                 [("EVAL", "#!lua\nreturn 1", "0")], [("EVAL", "#!lua flags=allow-oom\nreturn 1", "0")],
+                 [("EVALSHA", sha, "0")], [("EVALSHA", "0" * 40, "0")], [("EVAL_RO", "return 1", "0")],
+                 [("FCALL", "ro", "0")], [("FCALL", "rw", "0")], [("FCALL_RO", "ro", "0")],
+                 [("FCALL", "nosuchfunction", "0")], [("PUBLISH", "x", "y")], [("FLUSHALL",)],
+                 [("CLIENT", "GETNAME")], [("MULTI",), ("EVAL", NO_WRITES, "0"), ("GET", "k"), ("EXEC",)],
+                 [("MULTI",), ("FCALL", "rw", "0"), ("EXEC",)]]:
+        for cmd in cmds[:-1]:
+            out.append(b.command(*cmd))
+        out.append(m.command("CLIENT", "PAUSE", "5000", "WRITE"))
+        b.send_command(*cmds[-1])
+        out.append(answer(b, 0.2))
+        out.append(m.command("CLIENT", "UNPAUSE"))
+        out.append(answer(b, 1.0))
+    m.command("FUNCTION", "DELETE", "paused")
+    return out
+
+
+SCENARIOS = [which_held_by_write_run, held_write_run, held_exec_run, extended_run, stricter_run, all_holds_everything_run]
 
 
 @pytest.mark.parametrize("proto", [2, 3])
