@@ -401,7 +401,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     if client.multi.is_none() {
                         ahead.step(srv, &mut sticky, client.db, &rbuf, base, base + end, &parser.args);
                     }
-                    if let Some(wait) = pause_for(srv, &args) {
+                    if let Some(held) = paused_command(srv, client, &args) {
                         sticky.release();
                         // CLIENT PAUSE: flush what we have and wait before running this one.
                         if !out.is_empty() {
@@ -410,7 +410,9 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                             }
                             out.buf.clear();
                         }
-                        tokio::time::sleep(wait).await;
+                        if !hold_while_paused(srv, client, held).await {
+                            return;
+                        }
                         clock = BatchClock::new();
                     }
                     let script_running = srv.scripting.state.running.load(Ordering::Acquire);
@@ -917,19 +919,53 @@ async fn wait_blocked(
     }
 }
 
-/// How long CLIENT PAUSE holds this command (None: run now).
-fn pause_for(srv: &Server, args: &[&[u8]]) -> Option<Duration> {
+/// Does CLIENT PAUSE hold this command? Some((its name, whether it counts as a write)) if
+/// so. As Redis's processCommand: a command refused before the pause check (unknown, wrong
+/// arity, not authenticated) is answered at once; under ALL every other command waits,
+/// CLIENT UNPAUSE too; under WRITE those that write or may replicate, and EXEC of a
+/// transaction that queued one.
+fn paused_command(srv: &Server, client: &Client, args: &[&[u8]]) -> Option<(&'static str, bool)> {
     if srv.pause_until_ms.load(Ordering::Relaxed) == 0 {
         return None;
     }
-    let cmd = srv.commands.get(args[0])?;
+    let cmd = dispatch::resolve(srv, args).ok()?;
     use crate::command::spec::flags;
-    // Commands that never pause: CLIENT (so UNPAUSE works), and non-writes under WRITE mode.
-    if cmd.def.name == "client" {
+    if srv.auth_required() && !client.authenticated && !cmd.def.has(flags::NO_AUTH) {
         return None;
     }
-    let is_write = cmd.def.has(flags::WRITE) || cmd.def.has(flags::MAY_REPLICATE);
-    srv.pause_remaining(is_write)
+    let is_write = dispatch::pauses_as_write(srv, cmd, args)
+        || (cmd.def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.writes));
+    srv.pause_remaining(is_write).map(|_| (cmd.def.name, is_write))
+}
+
+/// Hold the client while CLIENT PAUSE holds its command, looking again whenever the pause
+/// changes (extended, made stricter, lifted by UNPAUSE) or ends. Meanwhile it counts as
+/// blocked (INFO blocked_clients, flag b) and CLIENT LIST shows the held command, as Redis
+/// shows a postponed client. False if the client was killed meanwhile.
+async fn hold_while_paused(srv: &Server, client: &mut Client, (name, is_write): (&'static str, bool)) -> bool {
+    client.last_command = name;
+    client.publish();
+    let handle = client.handle.clone();
+    handle.paused.store(true, Ordering::Relaxed);
+    srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
+    let alive = loop {
+        // Registered before the pause is read: a change made after the read still wakes us.
+        let changed = srv.pause_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let Some(wait) = srv.pause_remaining(is_write) else { break true };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = changed => {}
+            _ = handle.kill_notify.notified() => break false,
+        }
+        if handle.killed.load(Ordering::Acquire) {
+            break false;
+        }
+    };
+    handle.paused.store(false, Ordering::Relaxed);
+    srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+    alive
 }
 
 #[cfg(test)]

@@ -137,11 +137,24 @@ fn serve_key<'a>(srv: &'a Server, ks: &mut Access<'a>, db: usize, key: &[u8], de
         client.resp3 = w.resp3;
         client.serving = true;
         let mut out = ReplyWriter::new(w.resp3);
-        let saved_db = ks.db;
+        let (saved_db, saved_now) = (ks.db, ks.now_ms);
         ks.db = db;
+        // The waiter's command runs after the writer's, at the real now, as Redis
+        // re-processes it with a new time snapshot: a key that expired inside the writing
+        // transaction or script (which saw one frozen time) is found expired here, and
+        // the client blocks again with its place in the queue and its deadline.
+        ks.renew(crate::keyspace::now_ms().max(saved_now));
         call(srv, &mut client, cmd, &args, &mut out, ks);
         ks.db = saved_db;
+        ks.renew(saved_now);
         if client.would_block {
+            // Redis unblocks the client, re-processes its command and blocks it again: at
+            // the back of each of its keys' queues (its deadline is the waiter's, kept).
+            for k in &w.keys {
+                let waiters = &mut ks.shard_at(db, ks.keyspace().shard_of(key_hash(k))).waiters;
+                waiters.remove(k, &w);
+                waiters.add(k, w.clone());
+            }
             w.abort_serve();
             return;
         }

@@ -231,7 +231,7 @@ pub fn execute_held<'a>(
             cmd.rejected_calls.add(slot, 1);
             reject(srv, client, "ERR Command not allowed inside a transaction", out, mark);
         } else {
-            multi::queue(client, args);
+            multi::queue(client, args, pauses_as_write(srv, cmd, args));
             out.simple("QUEUED");
             client.after_reply(out, mark);
         }
@@ -439,6 +439,16 @@ fn run<'a>(
         blocking::serve_deferred(srv, client.worker, deferred, now);
     }
     failed
+}
+
+/// Does CLIENT PAUSE WRITE hold the command (Redis's getCommandFlags having CMD_WRITE or
+/// CMD_MAY_REPLICATE)? A script command whose script or function declared flags writes
+/// unless it declared no-writes (scriptFlagsToCmdFlags).
+pub fn pauses_as_write(srv: &Server, cmd: &Command, args: &[&[u8]]) -> bool {
+    match srv.scripting.declared_flags(cmd.def.name, args) {
+        Some(declared) => declared & crate::server::scripting::sflags::NO_WRITES == 0,
+        None => cmd.def.has(flags::WRITE) || cmd.def.has(flags::MAY_REPLICATE),
+    }
 }
 
 /// Call a command's handler with a locked keyspace view; an error becomes the reply. True

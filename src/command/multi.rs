@@ -34,12 +34,15 @@ pub struct Queued {
     cmds: Vec<(usize, usize)>,
     /// A command was refused while queueing: EXEC answers EXECABORT.
     pub doomed: bool,
+    /// A queued command writes or may replicate (Redis's mstate.cmd_flags, see
+    /// `dispatch::pauses_as_write`): CLIENT PAUSE WRITE holds EXEC.
+    pub writes: bool,
 }
 
 impl Queued {
     /// Room for a typical transaction (a few short commands) in one allocation per vector.
     fn new() -> Queued {
-        Queued { bytes: Vec::with_capacity(256), args: Vec::with_capacity(24), cmds: Vec::with_capacity(8), doomed: false }
+        Queued { bytes: Vec::with_capacity(256), args: Vec::with_capacity(24), cmds: Vec::with_capacity(8), doomed: false, writes: false }
     }
 
     /// Queued commands.
@@ -77,13 +80,14 @@ pub fn runs_in_multi(cmd: &Command) -> bool {
 /// Queue a command. A doomed transaction (refused command, or a watched key already
 /// modified) keeps nothing, as Redis does: EXEC will not run it anyway (CLIENT LIST shows
 /// multi=0 then).
-pub fn queue(client: &mut Client, args: &[&[u8]]) {
+pub fn queue(client: &mut Client, args: &[&[u8]], writes: bool) {
     let doomed = client.cas.load(Ordering::Acquire);
     if let Some(q) = client.multi.as_mut() {
         if doomed || q.doomed {
             return;
         }
         q.push(args);
+        q.writes |= writes;
         client.handle.multi.store(q.len() as i64, Ordering::Relaxed);
     }
 }

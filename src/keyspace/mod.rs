@@ -748,6 +748,15 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// The command looked `key` (selected db) up for writing but left it as it was,
+    /// although it changed other keys: its watchers and tracking clients are not told
+    /// (Redis signals each key that changes, e.g. not SMOVE's destination that already
+    /// held the member).
+    pub fn unchanged(&mut self, key: &[u8]) {
+        let db = self.db;
+        self.touched.retain(|(d, k)| *d != db || k != key);
+    }
+
     /// The command modified something (its dirty count grew): flag the clients watching
     /// the keys it looked up for writing. Otherwise (a no-op write) just forget them.
     pub fn signal_touched(&mut self, modified: bool) {

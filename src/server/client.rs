@@ -45,6 +45,9 @@ pub struct ClientHandle {
     pub info: Mutex<SharedInfo>,
     /// The waiter while the client is blocked (for CLIENT UNBLOCK).
     pub blocked: Mutex<Option<Arc<Waiter>>>,
+    /// A command of the client is held by CLIENT PAUSE (blocked too, for CLIENT LIST and
+    /// INFO blocked_clients, as Redis counts it).
+    pub paused: AtomicBool,
     /// Commands queued since MULTI, -1 outside a transaction (CLIENT LIST multi=).
     pub multi: AtomicI64,
     /// WATCH flags, for CLIENT LIST: a watched key was modified.
@@ -185,6 +188,7 @@ pub fn register(srv: &Server, addr: String, laddr: String, fd: i32, worker: usiz
         tot_mem: AtomicU64::new(0),
         info: Mutex::new(SharedInfo { last_cmd: "NULL", ..Default::default() }),
         blocked: Mutex::new(None),
+        paused: AtomicBool::new(false),
         multi: AtomicI64::new(-1),
         cas: Default::default(),
         outbox: Default::default(),
@@ -227,7 +231,7 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
         (h.monitoring.load(Ordering::Relaxed), 'O'),
         (subs.iter().sum::<usize>() > 0, 'P'),
         (multi >= 0, 'x'),
-        (h.blocked.lock().is_some(), 'b'),
+        (h.blocked.lock().is_some() || h.paused.load(Ordering::Relaxed), 'b'),
     ] {
         if on {
             flags.push(letter);
@@ -540,12 +544,15 @@ pub fn pause(ctx: &mut Ctx) -> CmdResult {
         *cur_mode = mode;
         srv.pause_until_ms.store(until, Ordering::Relaxed);
     }
+    drop(cur_mode);
+    srv.pause_changed.notify_waiters();
     ctx.out.ok();
     Ok(())
 }
 
 pub fn unpause(ctx: &mut Ctx) -> CmdResult {
     ctx.srv.pause_until_ms.store(0, Ordering::Relaxed);
+    ctx.srv.pause_changed.notify_waiters();
     ctx.out.ok();
     Ok(())
 }

@@ -186,6 +186,8 @@ pub struct Server {
     /// CLIENT PAUSE: deadline (unix ms, 0 = not paused) and mode.
     pub pause_until_ms: AtomicI64,
     pub pause_mode: Mutex<PauseMode>,
+    /// Rung when CLIENT PAUSE or UNPAUSE changes the pause: held clients look again.
+    pub pause_changed: tokio::sync::Notify,
     pub shutdown: AtomicBool,
     pub lastsave_unix: AtomicI64,
     pub stats_reset_ms: AtomicI64,
@@ -250,6 +252,7 @@ impl Server {
             executable: std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
             pause_until_ms: AtomicI64::new(0),
             pause_mode: Mutex::new(PauseMode::All),
+            pause_changed: tokio::sync::Notify::new(),
             shutdown: AtomicBool::new(false),
             lastsave_unix: AtomicI64::new(now_ms() / 1000),
             stats_reset_ms: AtomicI64::new(now_ms()),

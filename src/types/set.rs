@@ -704,6 +704,8 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
     if added {
         ctx.ks.mark_dirty(1);
         notify::event(ctx, notify::SET, "sadd", dst);
+    } else {
+        ctx.ks.unchanged(dst);
     }
     ctx.out.int(1);
     Ok(())

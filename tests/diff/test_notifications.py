@@ -69,6 +69,8 @@ SET = [
     ("SPOP", "s1"), ("SPOP", "nos"), ("SADD", "s2", "1", "2", "3", "4"), ("SPOP", "s2", "2"), ("SPOP", "s2", "10"),
     ("SADD", "s3", "x", "y"), ("SMOVE", "s3", "s4", "x"), ("SMOVE", "s3", "s4", "nope"), ("SMOVE", "s3", "s4", "y"),
     ("SMOVE", "s4", "s4", "x"),
+    # The member is already in the destination: only the source changes (and is emptied).
+    ("SADD", "s5", "p", "q"), ("SADD", "s6", "p", "q"), ("SMOVE", "s5", "s6", "p"), ("SMOVE", "s5", "s6", "q"),
     ("SADD", "a", "1", "2", "3"), ("SADD", "b", "2", "3", "4"),
     ("SINTERSTORE", "d1", "a", "b"), ("SUNIONSTORE", "d2", "a", "b"), ("SDIFFSTORE", "d3", "a", "b"),
     ("SINTERSTORE", "d1", "a", "nos"), ("SDIFFSTORE", "d9", "nos", "a"), ("SUNIONSTORE", "d2", "nos"),

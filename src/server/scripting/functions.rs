@@ -37,7 +37,7 @@ pub struct Registry {
 
 impl Registry {
     /// Function names match case-insensitively, as in Redis.
-    fn find(&self, name: &str) -> Option<&FunctionDef> {
+    pub(super) fn find(&self, name: &str) -> Option<&FunctionDef> {
         let key = name.to_ascii_lowercase();
         self.libraries.values().find_map(|l| l.functions.get(&key))
     }

@@ -423,6 +423,29 @@ impl Scripting {
 
     /// The EVAL cache behind `guard`, its Lua state created on first use (and after SCRIPT
     /// FLUSH).
+    /// The flags the script or function of a script command declared, as Redis's
+    /// evalGetCommandFlags / fcallGetCommandFlags find them before the command runs (CLIENT
+    /// PAUSE WRITE holds it by them). None where Redis keeps the command's own flags: no
+    /// shebang, a bad one, an unknown script or function. EVALSHA and FCALL look without
+    /// waiting: while a script runs (holding the cache) the command's own flags are used.
+    pub fn declared_flags(&self, name: &str, args: &[&[u8]]) -> Option<u32> {
+        let flags = match name {
+            // A cached script's flags are its body's: the shebang line is enough.
+            "eval" | "eval_ro" => {
+                let body = args.get(1)?;
+                let line = body.iter().position(|&b| b == b'\n').map_or(&body[..], |end| &body[..=end]);
+                parse_shebang(line, false).ok()?.0
+            }
+            "evalsha" | "evalsha_ro" => {
+                let sha = std::str::from_utf8(args.get(1)?).ok().filter(|s| s.len() == 40)?.to_ascii_lowercase();
+                self.cache.try_lock()?.as_ref()?.scripts.get(&sha)?.flags
+            }
+            "fcall" | "fcall_ro" => self.functions.try_lock()?.find(&String::from_utf8_lossy(args.get(1)?))?.flags,
+            _ => return None,
+        };
+        (flags & sflags::EVAL_COMPAT == 0).then_some(flags)
+    }
+
     fn cache_in<'g>(&self, guard: &'g mut Option<Cache>) -> Result<&'g mut Cache, Error> {
         if guard.is_none() {
             let vm = new_vm(&self.state)?;
