@@ -13,6 +13,7 @@
 pub mod convert;
 pub mod functions;
 pub mod libs;
+mod sandbox;
 pub mod vm;
 
 use ahash::AHashMap as HashMap;

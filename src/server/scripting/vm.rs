@@ -1,13 +1,16 @@
 //! The Lua 5.1 state scripts run in, set up as Redis 7.2 sets up its own: the libraries it
-//! loads (base without print/dofile/loadfile/setfenv/getfenv, table, string, math,
-//! coroutine, cjson, cmsgpack, bit, struct), the `redis` API, protected globals and
-//! library tables, and the error handler that records where a script failed.
+//! loads (base without print/dofile/loadfile, table, string, math, coroutine, cjson,
+//! cmsgpack, bit, struct), the `redis` API, protected globals and library tables, and the
+//! error handler that records where a script failed.
 //!
 //! Protection: scripts see a proxy `_G` whose reads of a missing name fail with "Script
 //! attempted to access nonexistent global variable" and whose writes fail with "Attempt to
-//! modify a readonly table"; library tables are proxies the same way (Redis patches its
-//! Lua VM with read-only tables; stock Lua gets there with proxies). `next`, `pairs`,
-//! `rawget`, `rawset`, `loadstring` and `load` see through the proxies.
+//! modify a readonly table"; library tables and the strings' metatable are proxies the
+//! same way (Redis patches its Lua VM with read-only tables; stock Lua gets there with
+//! proxies). The base functions that reach tables, environments, metatables and chunks
+//! (`next`, `pairs`, `rawget`, `rawset`, `getmetatable`, `setmetatable`, `getfenv`,
+//! `setfenv`, `loadstring`, `load`, `pcall`) are C functions around Lua's own that know the
+//! proxies (`sandbox.rs`); no chunk is ever loaded as bytecode.
 //!
 //! Errors raised by the `redis` API are `{err="CODE message"}` tables thrown from C
 //! functions (`call_c`, and the trampolines of `raising` around Rust functions), so `pcall`
@@ -73,16 +76,20 @@ fn with_ctx<R>(f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
 const PRELUDE: &str = r#"
 local raw, R, version, version_num = ...
 local dbg = debug
-local error, type, tostring, select, rawset, rawget, rawnext, setmetatable, setfenv, loadstring, load =
-      error, type, tostring, select, rawset, rawget, next, setmetatable, setfenv, loadstring, load
+local error, type, tostring, rawget, setmetatable, getmetatable =
+      error, type, tostring, rawget, setmetatable, getmetatable
 
 -- What Redis does not expose.
-for _, name in ipairs({'debug', 'print', 'dofile', 'loadfile', 'setfenv', 'getfenv', 'newproxy',
-                       'module', 'require', 'package', 'os', 'io'}) do
+for _, name in ipairs({'debug', 'print', 'dofile', 'loadfile', 'module', 'require', 'package', 'os', 'io'}) do
   R[name] = nil
 end
 
+-- proxy -> the table it protects, and proxy -> what getmetatable answers for it (sandbox.rs).
 local readonly = setmetatable({}, {__mode = 'k'})
+local public_mt = setmetatable({}, {__mode = 'k'})
+local registry = dbg.getregistry()
+registry['cinnabar.readonly'] = readonly
+registry['cinnabar.public_mt'] = public_mt
 local function ro_error() error('Attempt to modify a readonly table', 2) end
 local function protect(t)
   local p = {}
@@ -95,7 +102,7 @@ local redis = {}
 -- vm.rs): called directly, they keep the caller's frame, so errors point at the script's
 -- line as in Redis.
 redis.call = raw.call
-redis.pcall = raw.pcall
+redis.pcall = raw.redis_pcall
 redis.error_reply = raw.error_reply
 redis.status_reply = raw.status_reply
 redis.sha1hex = raw.sha1hex
@@ -115,6 +122,11 @@ R.redis = redis
 for _, name in ipairs({'redis', 'string', 'table', 'math', 'coroutine', 'cjson', 'cmsgpack', 'bit', 'struct'}) do
   if type(rawget(R, name)) == 'table' then R[name] = protect(R[name]) end
 end
+-- Strings' methods come from the protected string table, and their metatable is read-only
+-- (getmetatable('') answers this proxy).
+local string_mt = getmetatable('')
+string_mt.__index = R.string
+registry['cinnabar.string_mt'] = protect(string_mt)
 
 local function lookup_in(t)
   return function(_, k)
@@ -126,43 +138,22 @@ local function lookup_in(t)
   end
 end
 -- Reads of a script's globals go G -> R (a table: no Lua call for a name that exists) ->
--- R's own __index (the error) for a name that does not.
-setmetatable(R, {__index = lookup_in(R)})
+-- R's own __index (the error, a C function) for a name that does not. getmetatable(_G)
+-- answers a read-only table like Redis's globals' metatable.
+setmetatable(R, {__index = raw.missing_global})
 local G = setmetatable({}, {__index = R, __newindex = ro_error, __metatable = false})
 readonly[G] = R
+public_mt[G] = protect({__index = raw.missing_global})
 R._G = G
+registry['cinnabar.globals'] = R
+registry['cinnabar.env'] = G
 
-R.next = function(t, k) return rawnext(readonly[t] or t, k) end
-local next = R.next
-R.pairs = function(t) return next, t, nil end
--- Redis's pcall hands a script the text of an error table, not the table.
-local rawpcall = pcall
-local function unwrap(ok, ...)
-  if not ok then
-    local e = ...
-    if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
-      return false, rawget(e, 'err')
-    end
-  end
-  return ok, ...
+-- The base functions that see through the proxies, refuse to change them, and never load
+-- bytecode (sandbox.rs).
+for _, name in ipairs({'next', 'pairs', 'rawget', 'rawset', 'getmetatable', 'setmetatable', 'getfenv',
+                       'setfenv', 'loadstring', 'load', 'pcall'}) do
+  R[name] = raw[name]
 end
-R.pcall = function(...) return unwrap(rawpcall(...)) end
-R.rawget = function(t, k) return rawget(readonly[t] or t, k) end
-R.rawset = function(t, k, v)
-  if readonly[t] then error('Attempt to modify a readonly table', 0) end
-  return rawset(t, k, v)
-end
-R.loadstring = function(s, name)
-  local f, e = loadstring(s, name)
-  if f then setfenv(f, G) end
-  return f, e
-end
-R.load = function(fn, name)
-  local f, e = load(fn, name)
-  if f then setfenv(f, G) end
-  return f, e
-end
-
 local function handler(err)
   local level = 2
   local i = dbg.getinfo(level, 'nSl')
@@ -254,8 +245,22 @@ impl Vm {
         super::libs::install(&lua)?;
         install_random(&lua)?;
         let raw = lua.create_table()?;
+        // SAFETY: reads globals of a fresh state inside a protected call.
+        let captured = unsafe {
+            lua.exec_raw::<bool>((), |l| {
+                let ok = super::sandbox::capture_builtins(l);
+                mlua::ffi::lua_pushboolean(l, ok as std::os::raw::c_int);
+            })?
+        };
+        if !captured {
+            return Err(mlua::Error::RuntimeError("the Lua base library is incomplete".into()));
+        }
+        for (name, f) in super::sandbox::FUNCTIONS {
+            // SAFETY: the sandbox functions follow the C function protocol.
+            raw.set(*name, unsafe { lua.create_c_function(*f)? })?;
+        }
         // SAFETY: call_c and pcall_c follow the C function protocol (see call_on_stack).
-        raw.set("pcall", unsafe { lua.create_c_function(pcall_c)? })?;
+        raw.set("redis_pcall", unsafe { lua.create_c_function(pcall_c)? })?;
         raw.set("call", unsafe { lua.create_c_function(call_c)? })?;
         raw.set("error_reply", lua.create_function(|lua, args: MultiValue| reply_table(lua, args, "err"))?)?;
         raw.set("status_reply", lua.create_function(|lua, args: MultiValue| reply_table(lua, args, "ok"))?)?;
@@ -288,8 +293,14 @@ impl Vm {
     }
 
     pub fn compile_in(&self, body: &[u8], chunk: &str, env: Table) -> Result<Function, String> {
+        // Never bytecode (see `sandbox::loadstring_c`): a body starting with ESC is parsed
+        // as text, and fails there, as in Redis.
+        let text: std::borrow::Cow<[u8]> = match body.first() {
+            Some(0x1b) => [&b" "[..], body].concat().into(),
+            _ => body.into(),
+        };
         self.lua
-            .load(body)
+            .load(&text[..])
             .set_name(chunk)
             .set_environment(env)
             .into_function()
