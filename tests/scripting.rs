@@ -49,3 +49,37 @@ fn function_restore_of_a_looping_library_times_out_and_leaves_no_busy_state() {
         assert!(nothing.unwrap_err().to_string().contains("No scripts in execution right now"));
     }
 }
+
+/// The Lua heap has a cap (1 GiB) where Redis has none. A script that runs into it fails
+/// the way Redis reports Lua's own errors ("Error running script <sha or function>, not
+/// enough memory"), twice in a row, in EVAL, EVALSHA and FCALL, and what it filled is
+/// given back at once.
+#[test]
+fn lua_heap_cap_is_reported_as_redis_reports_lua_errors() {
+    let s = Server::start(&[]);
+    let mut c = s.client();
+    let body = "local s = string.rep('x', 2^29) return #(s .. s)";
+    let sha: String = redis::cmd("SCRIPT").arg("LOAD").arg(body).query(&mut c).unwrap();
+    let expected = format!("Error running script {sha}, not enough memory");
+    for _ in 0..2 {
+        let err = redis::cmd("EVAL").arg(body).arg(0).query::<i64>(&mut c).unwrap_err().to_string();
+        assert!(err.contains(&expected), "{err}");
+    }
+    let err = redis::cmd("EVALSHA").arg(&sha).arg(0).query::<i64>(&mut c).unwrap_err().to_string();
+    assert!(err.contains(&expected), "{err}");
+    let lua_heap = common::info_field(&mut c, "memory", "used_memory_lua");
+    assert!(lua_heap < 1 << 20, "the Lua heap kept {lua_heap} bytes");
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(format!("#!lua name=big\nredis.register_function('big', function() {body} end)"))
+        .query(&mut c)
+        .unwrap();
+    for _ in 0..2 {
+        let err = redis::cmd("FCALL").arg("big").arg(0).query::<i64>(&mut c).unwrap_err().to_string();
+        assert!(err.contains("Error running script big, not enough memory"), "{err}");
+    }
+    let functions_heap = common::info_field(&mut c, "memory", "used_memory_vm_functions");
+    assert!(functions_heap < 1 << 20, "the functions' Lua heap kept {functions_heap} bytes");
+    let n: i64 = redis::cmd("EVAL").arg("return #string.rep('x', 1000)").arg(0).query(&mut c).unwrap();
+    assert_eq!(n, 1000);
+}

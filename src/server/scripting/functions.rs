@@ -245,6 +245,8 @@ fn build_library(vm: &Vm, state: &std::sync::Arc<super::RunState>, code: &[u8], 
                 Ok(Value::String(s)) => s.to_string_lossy(),
                 _ => "ERR unknown error".into(),
             },
+            // Lua's own errors ("not enough memory"), as Redis's luaExtractErrorInformation.
+            Value::String(s) => format!("ERR {}", s.to_string_lossy()),
             _ => "ERR unknown error".into(),
         };
         return Err(Error::msg(format!("ERR Error registering functions: {msg}")));

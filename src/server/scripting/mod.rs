@@ -567,7 +567,26 @@ pub fn run_function(
             convert::lua_to_reply(&v, ctx.out, rc.resp3);
             Ok(())
         }
-        Err(e) => Err(Error::msg(vm::format_error(&e, name))),
+        Err(e) => {
+            let msg = vm::format_error(&e, name);
+            if !matches!(e, mlua::Value::Table(_)) {
+                // Lua's own error, above all the cap on the heap: give back what the script
+                // filled now rather than over the collector's next cycles. Each full cycle
+                // only halves Lua's concatenation buffer, so collect until nothing shrinks.
+                drop(e);
+                let mut used = vm.lua.used_memory();
+                for _ in 0..64 {
+                    let _ = vm.lua.gc_collect();
+                    let now = vm.lua.used_memory();
+                    if now >= used {
+                        break;
+                    }
+                    used = now;
+                }
+                ctx.srv.scripting.footprint.sample(eval_mode, vm);
+            }
+            Err(Error::msg(msg))
+        }
     }
 }
 

@@ -216,7 +216,22 @@ fn err_pair(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
 
 /// A script error as Redis replies it: the `err` text, then where it happened.
 pub fn format_error(err: &Value, name: &str) -> String {
-    let Value::Table(t) = err else { return "ERR unknown error".into() };
+    let Value::Table(t) = err else {
+        // Lua's own errors never reach the error handler, so they are not error tables:
+        // "not enough memory" (the cap on the Lua heap) and "error in error handling".
+        // Redis's luaCallFunction replies those as "Error running script <name>, <at most
+        // 100 bytes of the message>" (newlines become spaces in an error reply).
+        let msg = match err {
+            Value::String(s) => s.as_bytes().to_vec(),
+            Value::Number(n) => fmt_lua_number(*n).into_bytes(),
+            Value::Integer(n) => n.to_string().into_bytes(),
+            _ => b"execution failure".to_vec(),
+        };
+        let msg = String::from_utf8_lossy(&msg[..msg.len().min(100)]);
+        let msg: String =
+            msg.trim_end_matches(['\r', '\n']).chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
+        return format!("ERR Error running script {name}, {msg}");
+    };
     let msg = match t.raw_get::<Value>("err") {
         Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
         _ => "ERR unknown error".into(),
@@ -318,15 +333,14 @@ impl Vm {
         match self.protected_call(f, Some((keys, argv, as_globals))) {
             Ok((true, v)) => Ok(v),
             Ok((false, e)) => Err(e),
+            // Building KEYS and ARGV failed: out of memory (as Lua reports it, see
+            // `format_error`), or an error of mlua's own.
             Err(e) => {
-                let t = self.lua.create_table().ok();
-                if let Some(t) = &t {
-                    let _ = match e {
-                        mlua::Error::MemoryError(_) => t.raw_set("err", "ERR out of memory"),
-                        e => t.raw_set("err", format!("ERR {e}")),
-                    };
-                }
-                Err(t.map(Value::Table).unwrap_or(Value::Nil))
+                let msg = match e {
+                    mlua::Error::MemoryError(_) => "not enough memory".to_string(),
+                    e => e.to_string(),
+                };
+                Err(self.lua.create_string(msg).map(Value::String).unwrap_or(Value::Nil))
             }
         }
     }
@@ -336,6 +350,7 @@ impl Vm {
         match self.protected_call(f, None) {
             Ok((true, v)) => Ok(v),
             Ok((false, e)) => Err(e),
+            Err(mlua::Error::MemoryError(_)) => Err(self.lua.create_string("not enough memory").map(Value::String).unwrap_or(Value::Nil)),
             Err(_) => Err(Value::Nil),
         }
     }
