@@ -570,6 +570,10 @@ unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
             }
         }
     };
+    // The arguments are no longer needed (nothing borrows them now): the reply gets the
+    // whole stack. A call may have up to LUAI_MAXCSTACK (8000) arguments, as many as
+    // unpack can produce; left there, they would leave no room for the reply.
+    ffi::lua_settop(l, 0);
     match outcome {
         Ok(reply) => {
             if convert::push_reply(l, &reply) {
