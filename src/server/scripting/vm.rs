@@ -204,6 +204,8 @@ pub struct Vm {
     handler: Function,
     /// library_env(load_api) -> (env, switch_to_runtime), for FUNCTION LOAD.
     pub library_env: Function,
+    /// The heap once the state is set up and collected (`new_vm`): paces the collector.
+    pub base_heap: usize,
 }
 
 fn ok_pair(v: Value) -> mlua::Result<(bool, Value)> {
@@ -299,7 +301,7 @@ impl Vm {
             .load(PRELUDE)
             .set_name("=redis")
             .call((raw, globals.clone(), crate::REDIS_VERSION, version_num()))?;
-        Ok(Vm { lua, globals, env, handler, library_env })
+        Ok(Vm { lua, globals, env, handler, library_env, base_heap: 0 })
     }
 
     /// Compile a script body (chunk "@user_script", or "@user_function" for libraries).
