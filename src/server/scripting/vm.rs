@@ -411,55 +411,59 @@ pub fn log_notice(msg: &str) {
     });
 }
 
-/// math.random / math.randomseed as Redis replaces them: a 48-bit linear congruential
-/// generator (rand48's constants and initial state), so seeded sequences match Redis's.
-fn install_random(lua: &Lua) -> mlua::Result<()> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
+/// The state of Redis's rand48 generator (rand.c): one per process, shared by the EVAL and
+/// functions states, kept across SCRIPT FLUSH, as in Redis.
+static RAND48: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x1234_ABCD_330E);
+
+/// Redis's redisLrand48() % REDIS_LRAND48_MAX.
+fn lrand48() -> u64 {
+    use std::sync::atomic::Ordering;
     const MASK: u64 = (1 << 48) - 1;
-    const MAX: u64 = i32::MAX as u64;
-    let state = Arc::new(AtomicU64::new(0x1234_ABCD_330E));
-    let next = {
-        let state = state.clone();
-        move || {
-            let s = (state.load(Ordering::Relaxed).wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB)) & MASK;
-            state.store(s, Ordering::Relaxed);
-            (s >> 17) % MAX
-        }
-    };
-    let random = lua.create_function(move |_, args: MultiValue| {
-        let r = next() as f64 / MAX as f64;
-        let int = |v: Option<&Value>| match v {
-            Some(Value::Number(n)) => Ok(*n as i64),
-            Some(Value::Integer(n)) => Ok(*n),
-            _ => Err(mlua::Error::RuntimeError("bad argument to 'random' (number expected)".into())),
-        };
-        match args.len() {
-            0 => Ok(r),
-            1 => {
-                let u = int(args.front())?;
-                if u < 1 {
-                    return Err(mlua::Error::RuntimeError("bad argument #1 to 'random' (interval is empty)".into()));
-                }
-                Ok((r * u as f64).floor() + 1.0)
-            }
-            2 => {
-                let (l, u) = (int(args.front())?, int(args.get(1))?);
-                if l > u {
-                    return Err(mlua::Error::RuntimeError("bad argument #2 to 'random' (interval is empty)".into()));
-                }
-                Ok((r * (u - l + 1) as f64).floor() + l as f64)
-            }
-            _ => Err(mlua::Error::RuntimeError("wrong number of arguments".into())),
-        }
-    })?;
-    let seed = lua.create_function(move |_, v: f64| {
-        state.store((((v as i64 as u32) as u64) << 16) | 0x330E, Ordering::Relaxed);
-        Ok(())
-    })?;
+    let s = (RAND48.load(Ordering::Relaxed).wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB)) & MASK;
+    RAND48.store(s, Ordering::Relaxed);
+    (s >> 17) % i32::MAX as u64
+}
+
+/// math.random / math.randomseed as Redis replaces them (redis_math_random,
+/// redis_math_randomseed): C functions, so their argument errors are Lua's own, and seeded
+/// sequences match Redis's.
+fn install_random(lua: &Lua) -> mlua::Result<()> {
     let math: Table = lua.globals().get("math")?;
-    math.set("random", random)?;
-    math.set("randomseed", seed)
+    // SAFETY: both follow the C function protocol.
+    math.set("random", unsafe { lua.create_c_function(random_c)? })?;
+    math.set("randomseed", unsafe { lua.create_c_function(randomseed_c)? })
+}
+
+unsafe extern "C-unwind" fn random_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    // Drawn before the arguments are checked, as in Redis.
+    let r = lrand48() as f64 / i32::MAX as f64;
+    let int = |i| ffi::luaL_checkinteger(l, i) as i32;
+    match ffi::lua_gettop(l) {
+        0 => ffi::lua_pushnumber(l, r),
+        1 => {
+            let u = int(1);
+            if u < 1 {
+                return ffi::luaL_argerror(l, 1, c"interval is empty".as_ptr());
+            }
+            ffi::lua_pushnumber(l, (r * u as f64).floor() + 1.0);
+        }
+        2 => {
+            let (low, up) = (int(1), int(2));
+            if low > up {
+                return ffi::luaL_argerror(l, 2, c"interval is empty".as_ptr());
+            }
+            ffi::lua_pushnumber(l, (r * up.wrapping_sub(low).wrapping_add(1) as f64).floor() + low as f64);
+        }
+        _ => return ffi::luaL_error(l, c"wrong number of arguments".as_ptr()),
+    }
+    1
+}
+
+unsafe extern "C-unwind" fn randomseed_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    let seed = mlua::ffi::luaL_checkinteger(l, 1) as i32 as u32;
+    RAND48.store(((seed as u64) << 16) | 0x330E, std::sync::atomic::Ordering::Relaxed);
+    0
 }
 
 fn version_num() -> i64 {
@@ -720,7 +724,8 @@ fn setresp(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
 
 fn set_repl(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     if args.len() != 1 {
-        return err_pair(lua, "redis.set_repl() requires two arguments.");
+        // Redis 7.2's text (7.0 said "two arguments").
+        return err_pair(lua, "redis.set_repl() requires one argument.");
     }
     let v = match args.front() {
         Some(Value::Number(n)) => *n as i64,
