@@ -179,7 +179,9 @@ R.__redis__err__handler = handler
 -- see (Redis gives library code nothing but redis.register_function and redis.log).
 local function library_env(load_api)
   if type(load_api.redis) == 'table' then
-    load_api.redis = setmetatable({}, {__index = lookup_in(load_api.redis), __newindex = ro_error, __metatable = false})
+    local api = load_api.redis
+    load_api.redis = setmetatable({}, {__index = lookup_in(api), __newindex = ro_error, __metatable = false})
+    readonly[load_api.redis] = api
   end
   local mt = {__index = lookup_in(load_api), __newindex = ro_error, __metatable = false}
   local E = setmetatable({}, mt)
