@@ -281,8 +281,10 @@ impl Vm {
         // SAFETY: call_c and pcall_c follow the C function protocol (see call_on_stack).
         raw.set("redis_pcall", unsafe { lua.create_c_function(pcall_c)? })?;
         raw.set("call", unsafe { lua.create_c_function(call_c)? })?;
-        raw.set("error_reply", lua.create_function(|lua, args: MultiValue| reply_table(lua, args, "err"))?)?;
-        raw.set("status_reply", lua.create_function(|lua, args: MultiValue| reply_table(lua, args, "ok"))?)?;
+        let error_reply = lua.create_function(|lua, args: MultiValue| Ok((true, reply_table(lua, args, "err")?)))?;
+        raising(&lua, &raw, "error_reply", error_reply, error_reply_c)?;
+        let status_reply = lua.create_function(|lua, args: MultiValue| Ok((true, reply_table(lua, args, "ok")?)))?;
+        raising(&lua, &raw, "status_reply", status_reply, status_reply_c)?;
         raising(&lua, &raw, "sha1hex", lua.create_function(sha1hex)?, sha1hex_c)?;
         raising(&lua, &raw, "log", lua.create_function(log)?, log_c)?;
         raising(&lua, &raw, "setresp", lua.create_function(setresp)?, setresp_c)?;
@@ -487,9 +489,20 @@ fn raising(lua: &Lua, raw: &Table, name: &str, f: Function, c: mlua::ffi::lua_CF
     raw.set(name, unsafe { lua.create_c_function(c)? })
 }
 
+/// The most arguments a raising function is handed. Each one handed to Rust takes a slot
+/// of mlua's reference stack (about 8000 in all), and a script may pass 7999 (unpack). Past
+/// this many, none of these functions looks at more than their count: with more than one or
+/// two arguments every call is "wrong number of arguments", acl_check_cmd looks a command
+/// up by its first ones (no command has a fixed arity this large), and redis.log gets its
+/// message joined beforehand (`log_c`).
+const DIRECT_ARGS: std::os::raw::c_int = 64;
+
 /// SAFETY: called by Lua as a C function; see `raising`.
 pub(crate) unsafe fn trampoline(l: *mut mlua::ffi::lua_State, key: &std::ffi::CStr) -> std::os::raw::c_int {
     use mlua::ffi;
+    if ffi::lua_gettop(l) > DIRECT_ARGS {
+        ffi::lua_settop(l, DIRECT_ARGS);
+    }
     let nargs = ffi::lua_gettop(l);
     ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
     ffi::lua_insert(l, 1);
@@ -508,9 +521,43 @@ macro_rules! trampolines {
     )*};
 }
 
+/// redis.log: past DIRECT_ARGS arguments, the message (every argument after the level) is
+/// joined here into one, as `log` joins it, so that none is lost.
+unsafe extern "C-unwind" fn log_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let n = ffi::lua_gettop(l);
+    if n > DIRECT_ARGS {
+        // Folded into slot 2 a few arguments at a time: the stack may be full to
+        // LUAI_MAXCSTACK, but a C function always has LUA_MINSTACK (20) free slots.
+        let is_text = |j| matches!(ffi::lua_type(l, j), ffi::LUA_TSTRING | ffi::LUA_TNUMBER);
+        if !is_text(2) {
+            ffi::lua_pushlstring(l, c"".as_ptr(), 0);
+            ffi::lua_replace(l, 2);
+        }
+        let mut j = 3;
+        while j <= n {
+            ffi::lua_pushvalue(l, 2);
+            let mut pieces = 1;
+            while j <= n && pieces < 16 {
+                if is_text(j) {
+                    ffi::lua_pushlstring(l, c" ".as_ptr(), 1);
+                    ffi::lua_pushvalue(l, j);
+                    pieces += 2;
+                }
+                j += 1;
+            }
+            ffi::lua_concat(l, pieces);
+            ffi::lua_replace(l, 2);
+        }
+        ffi::lua_settop(l, 2);
+    }
+    trampoline(l, c"cinnabar.log")
+}
+
 trampolines! {
     sha1hex_c => c"cinnabar.sha1hex",
-    log_c => c"cinnabar.log",
+    error_reply_c => c"cinnabar.error_reply",
+    status_reply_c => c"cinnabar.status_reply",
     setresp_c => c"cinnabar.setresp",
     set_repl_c => c"cinnabar.set_repl",
     acl_check_cmd_c => c"cinnabar.acl_check_cmd",
@@ -682,20 +729,24 @@ fn log(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     if args.len() < 2 {
         return err_pair(lua, "redis.log() requires two arguments or more.");
     }
+    // lua_isnumber: numbers, and strings that read as one.
     let level = match args.front() {
-        Some(Value::Number(n)) => *n as i64,
-        Some(Value::Integer(n)) => *n,
-        _ => return err_pair(lua, "First argument must be a number (log level)."),
+        Some(Value::Number(n)) => Some(*n as i64),
+        Some(Value::Integer(n)) => Some(*n),
+        Some(Value::String(s)) => s.to_str().ok().and_then(|t| t.trim().parse::<f64>().ok()).map(|n| n as i64),
+        _ => None,
     };
+    let Some(level) = level else { return err_pair(lua, "First argument must be a number (log level).") };
     if !(0..=3).contains(&level) {
         return err_pair(lua, "Invalid debug level.");
     }
+    // Strings and numbers, a space before each but the first argument's, as Redis glues them.
     let mut msg = Vec::new();
     for (i, v) in args.iter().skip(1).enumerate() {
-        if i > 0 {
-            msg.push(b' ');
-        }
         if let Some(s) = to_lua_string(v) {
+            if i > 0 {
+                msg.push(b' ');
+            }
             msg.extend_from_slice(&s);
         }
     }
@@ -745,11 +796,17 @@ fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     if argv.is_empty() || argv.len() != args.len() {
         return err_pair(lua, "Please specify at least one argument for this redis lib call");
     }
+    // Redis's lookupCommand, not strict: the command (and its subcommand, if it has
+    // some), whatever the number of arguments.
     let known = with_ctx(|rc| {
         // SAFETY: see `RunCtx`.
         let srv: &Server = unsafe { &*rc.srv };
-        let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
-        dispatch::resolve(srv, &args).is_ok()
+        match srv.commands.get(&argv[0]) {
+            Some(base) if argv.len() > 1 && !base.def.subcommands.is_empty() => {
+                base.subcommands.contains_key(&argv[1].to_ascii_lowercase())
+            }
+            found => found.is_some(),
+        }
     })
     .unwrap_or(false);
     if !known {
