@@ -551,50 +551,48 @@ pub fn run_function(
     let threshold_ms = ctx.srv.busy_threshold_ms.load(Ordering::Relaxed);
     let running = state.enter(&vm.lua, Run::Script { eval_mode, threshold_ms });
     let result = vm.run(func, keys, argv, eval_mode, &mut rc);
-    let killed = running.killed();
-    drop(running);
-    if killed == 3 {
+    if running.killed() == 3 {
         // Stopped to run again on the scripts thread (`Scripting::execute_timed`).
+        drop(running);
         MIGRATED.with(|m| m.set(true));
         return Ok(());
     }
-    // Lua's incremental collector frees a script's garbage as more is allocated (a cycle
-    // each time the heap doubles). Redis also steps it every 50 calls
-    // (LUA_GC_CYCLE_PERIOD), which works off what a large script left behind, and keeps
-    // the heap of small scripts near its live size. On a small heap that step is a whole
-    // cycle, so it is taken only once the heap is a quarter past its size at creation:
-    // small scripts then leave a heap of about 60 KB (Redis about 32 KB, from a 29 KB
-    // state; the collector alone let ours double to about 100 KB), for a cycle every few
-    // hundred calls instead of every 50.
-    if state.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49 && ctx.srv.scripting.footprint.sample(eval_mode, vm) > gc_step_above(vm) {
+    let result = result.map_err(|e| (vm::format_error(&e, name), !matches!(e, mlua::Value::Table(_))));
+    if let Err((_, true)) = &result {
+        // Lua's own error, above all the cap on the heap: give back what the script filled
+        // now rather than over the collector's next cycles. Each full cycle only halves
+        // Lua's concatenation buffer, so collect until nothing shrinks.
+        let mut used = vm.lua.used_memory();
+        for _ in 0..64 {
+            let _ = vm.lua.gc_collect();
+            let now = vm.lua.used_memory();
+            if now >= used {
+                break;
+            }
+            used = now;
+        }
+        ctx.srv.scripting.footprint.sample(eval_mode, vm);
+    } else if state.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49
+        && ctx.srv.scripting.footprint.sample(eval_mode, vm) > gc_step_above(vm)
+    {
+        // Lua's incremental collector frees a script's garbage as more is allocated (a
+        // cycle each time the heap doubles). Redis also steps it every 50 calls
+        // (LUA_GC_CYCLE_PERIOD), which works off what a large script left behind, and
+        // keeps the heap of small scripts near its live size. On a small heap that step is
+        // a whole cycle, so it is taken only once the heap is a quarter past its size at
+        // creation: small scripts then leave a heap of about 60 KB (Redis about 32 KB, from
+        // a 29 KB state; the collector alone let ours double to about 100 KB), for a cycle
+        // every few hundred calls instead of every 50.
         let _ = vm.lua.gc_step_kbytes(50);
         ctx.srv.scripting.footprint.sample(eval_mode, vm);
     }
+    drop(running);
     match result {
         Ok(v) => {
             convert::lua_to_reply(&v, ctx.out, rc.resp3);
             Ok(())
         }
-        Err(e) => {
-            let msg = vm::format_error(&e, name);
-            if !matches!(e, mlua::Value::Table(_)) {
-                // Lua's own error, above all the cap on the heap: give back what the script
-                // filled now rather than over the collector's next cycles. Each full cycle
-                // only halves Lua's concatenation buffer, so collect until nothing shrinks.
-                drop(e);
-                let mut used = vm.lua.used_memory();
-                for _ in 0..64 {
-                    let _ = vm.lua.gc_collect();
-                    let now = vm.lua.used_memory();
-                    if now >= used {
-                        break;
-                    }
-                    used = now;
-                }
-                ctx.srv.scripting.footprint.sample(eval_mode, vm);
-            }
-            Err(Error::msg(msg))
-        }
+        Err((msg, _)) => Err(Error::msg(msg)),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The Lua 5.1 state scripts run in, set up as Redis 7.2 sets up its own: the libraries it
-//! loads (base without print/dofile/loadfile, table, string, math, coroutine, cjson,
+//! loads (base without print/dofile/loadfile/newproxy, table, string, math, coroutine, cjson,
 //! cmsgpack, bit, struct), the `redis` API, protected globals and library tables, and the
 //! error handler that records where a script failed.
 //!
@@ -79,8 +79,11 @@ local dbg = debug
 local error, type, tostring, rawget, setmetatable, getmetatable =
       error, type, tostring, rawget, setmetatable, getmetatable
 
--- What Redis does not expose.
-for _, name in ipairs({'debug', 'print', 'dofile', 'loadfile', 'module', 'require', 'package', 'os', 'io'}) do
+-- What Redis does not expose; and newproxy, which Redis 7.2 does: the __gc of its userdata
+-- runs with hooks off (Lua's GCTM), so a finalizer that never ends hangs the server for
+-- good, with no BUSY and no SCRIPT KILL (as it hangs Redis 7.2.6).
+for _, name in ipairs({'debug', 'print', 'dofile', 'loadfile', 'module', 'require', 'package', 'os', 'io',
+                       'newproxy'}) do
   R[name] = nil
 end
 
