@@ -25,6 +25,7 @@ fn note(name: &str) -> &'static str {
         "evalsha" | "evalsha_ro" => "a script holds the whole keyspace while it runs; library tables are proxies: pairs/next see through them, # and ipairs on them do not; a table with string keys of 32 bytes or more iterates in another order than Redis's (see EVAL); a script seen to be short runs on its connection's worker: if it then turns long after writing, the other clients of that worker wait for its end instead of getting BUSY (one that has not written is restarted on the scripts thread halfway to BUSY)",
         "multi" | "exec" => "EXEC holds the shards of the queued and watched keys (every shard if a queued command names no key)",
         "function|stats" => "counts only; running_script while a function runs",
+        "function|restore" => "library code runs under FUNCTION LOAD's 500 ms limit (Redis runs restored code without one, and hangs on a library that loops)",
         "function|dump" => "library code is written uncompressed (Redis LZF-compresses it when rdbcompression is yes); RDB version 11",
         "spop" | "zrandmember" => "exactly uniform draws (Redis's dictGetFairRandomKey is approximate)",
         "srandmember" | "hrandfield" => "exactly uniform draws (Redis samples tables approximately); a positive count well below the size answers in draw order",

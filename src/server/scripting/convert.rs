@@ -281,20 +281,21 @@ fn write_table(t: &Table, out: &mut ReplyWriter, script_resp3: bool, depth: usiz
         out.big_number(&digits);
         return;
     }
+    // Counted in one pass and written in another: every Lua value held on the Rust side
+    // takes a slot of mlua's reference stack (at most about 8000), so a reply of thousands of
+    // elements must never be collected first.
     if let Value::Table(m) = field("map") {
-        let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(Result::ok).collect();
-        out.map(pairs.len());
-        for (k, v) in &pairs {
-            write_value(k, out, script_resp3, depth + 1);
-            write_value(v, out, script_resp3, depth + 1);
+        out.map(m.pairs::<Value, Value>().filter_map(Result::ok).count());
+        for (k, v) in m.pairs::<Value, Value>().filter_map(Result::ok) {
+            write_value(&k, out, script_resp3, depth + 1);
+            write_value(&v, out, script_resp3, depth + 1);
         }
         return;
     }
     if let Value::Table(s) = field("set") {
-        let keys: Vec<Value> = s.pairs::<Value, Value>().filter_map(Result::ok).map(|(k, _)| k).collect();
-        out.set(keys.len());
-        for k in &keys {
-            write_value(k, out, script_resp3, depth + 1);
+        out.set(s.pairs::<Value, Value>().filter_map(Result::ok).count());
+        for (k, _) in s.pairs::<Value, Value>().filter_map(Result::ok) {
+            write_value(&k, out, script_resp3, depth + 1);
         }
         return;
     }
@@ -309,18 +310,15 @@ fn write_table(t: &Table, out: &mut ReplyWriter, script_resp3: bool, depth: usiz
             }
         }
     }
-    let mut items = Vec::new();
-    let mut i = 1;
-    loop {
-        match t.raw_get::<Value>(i) {
-            Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(v),
-        }
-        i += 1;
-    }
-    out.array(items.len());
-    for v in &items {
-        write_value(v, out, script_resp3, depth + 1);
+    // An array up to the first nil (see the reference stack above).
+    let item = |i: usize| match t.raw_get::<Value>(i) {
+        Ok(Value::Nil) | Err(_) => None,
+        Ok(v) => Some(v),
+    };
+    let len = (1..).find(|&i| item(i).is_none()).map_or(0, |end| end - 1);
+    out.array(len);
+    for i in 1..=len {
+        write_value(&item(i).unwrap_or(Value::Nil), out, script_resp3, depth + 1);
     }
 }
 

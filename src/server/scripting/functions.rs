@@ -235,11 +235,9 @@ fn build_library(vm: &Vm, state: &std::sync::Arc<super::RunState>, code: &[u8], 
         .compile_in(&code[end..], "@user_function", env)
         .map_err(|m| Error::msg(format!("ERR Error compiling function: {m}")))?;
     PENDING.with(|p| *p.borrow_mut() = Some(Vec::new()));
-    state.load_deadline_ms.store(crate::keyspace::now_ms() + 500, Ordering::Release);
-    state.killed.store(0, Ordering::Release);
+    let running = state.enter(&vm.lua, super::Run::Load);
     let result = vm.run_plain(&chunk);
-    state.load_deadline_ms.store(0, Ordering::Release);
-    state.killed.store(0, Ordering::Release);
+    drop(running);
     let registered = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
     if let Err(e) = result {
         let msg = match &e {
@@ -247,6 +245,8 @@ fn build_library(vm: &Vm, state: &std::sync::Arc<super::RunState>, code: &[u8], 
                 Ok(Value::String(s)) => s.to_string_lossy(),
                 _ => "ERR unknown error".into(),
             },
+            // Lua's own errors ("not enough memory"), as Redis's luaExtractErrorInformation.
+            Value::String(s) => format!("ERR {}", s.to_string_lossy()),
             _ => "ERR unknown error".into(),
         };
         return Err(Error::msg(format!("ERR Error registering functions: {msg}")));

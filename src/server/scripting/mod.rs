@@ -13,6 +13,7 @@
 pub mod convert;
 pub mod functions;
 pub mod libs;
+mod sandbox;
 pub mod vm;
 
 use ahash::AHashMap as HashMap;
@@ -65,7 +66,7 @@ pub struct RunState {
     pub wrote: AtomicBool,
     /// 1: SCRIPT KILL / FUNCTION KILL asked for; 2: FUNCTION LOAD ran out of time.
     pub killed: Arc<AtomicU8>,
-    /// While FUNCTION LOAD runs library code: its deadline (unix ms), else 0.
+    /// While FUNCTION LOAD runs library code: its deadline (`mono_ms`), else 0.
     pub load_deadline_ms: AtomicI64,
     /// Running for longer than busy-reply-threshold: other clients get BUSY.
     pub busy: AtomicBool,
@@ -93,24 +94,72 @@ impl RunState {
         }))
     }
 
-    fn begin(&self, eval_mode: bool, threshold_ms: i64) {
+    /// Start a run of Lua code in `lua` under the hook: the only way a run starts. The
+    /// returned guard ends it, on every path out (errors and kills included), so nothing
+    /// a run or a kill of it changes outlives the run.
+    fn enter<'a>(self: &'a Arc<Self>, lua: &'a mlua::Lua, run: Run) -> Running<'a> {
         // Per run, from the thread that runs it (under the exclusive hold): a worker may
         // be waiting for the keyspace with an inline script while another one runs.
-        self.inline.store(RUN_INLINE.with(|r| r.get()), Ordering::Release);
+        let script = matches!(run, Run::Script { .. });
+        self.inline.store(script && RUN_INLINE.with(|r| r.get()), Ordering::Release);
         self.wrote.store(false, Ordering::Release);
         self.killed.store(0, Ordering::Release);
         self.busy.store(false, Ordering::Release);
-        self.eval_mode.store(eval_mode, Ordering::Release);
-        self.threshold_ms.store(threshold_ms, Ordering::Release);
-        self.started_ms.store(crate::util::clock::mono_ms(), Ordering::Release);
-        self.running.store(true, Ordering::Release);
+        let now = crate::util::clock::mono_ms();
+        self.started_ms.store(now, Ordering::Release);
+        match run {
+            Run::Script { eval_mode, threshold_ms } => {
+                self.eval_mode.store(eval_mode, Ordering::Release);
+                self.threshold_ms.store(threshold_ms, Ordering::Release);
+                self.load_deadline_ms.store(0, Ordering::Release);
+                self.running.store(true, Ordering::Release);
+            }
+            // Library code is not a script: Redis runs it under its own hook, which only
+            // enforces the load timeout (no BUSY, no SCRIPT KILL / FUNCTION KILL).
+            Run::Load => self.load_deadline_ms.store(now + LOAD_TIMEOUT_MS, Ordering::Release),
+        }
+        Running { state: self, lua }
     }
+}
 
-    fn end(&self) {
-        self.inline.store(false, Ordering::Release);
-        self.running.store(false, Ordering::Release);
-        self.busy.store(false, Ordering::Release);
-        self.killed.store(0, Ordering::Release);
+/// What `RunState::enter` starts.
+enum Run {
+    /// A script or function called by a client (EVAL family, FCALL family).
+    Script { eval_mode: bool, threshold_ms: i64 },
+    /// A library's code at FUNCTION LOAD / RESTORE.
+    Load,
+}
+
+/// FUNCTION LOAD's limit on a library's code, as Redis's (LOAD_TIMEOUT_MS).
+const LOAD_TIMEOUT_MS: i64 = 500;
+
+/// A run in progress (`RunState::enter`); dropping it ends the run.
+struct Running<'a> {
+    state: &'a Arc<RunState>,
+    lua: &'a mlua::Lua,
+}
+
+impl Running<'_> {
+    /// Why the run was stopped: 0 not, 1 SCRIPT KILL / FUNCTION KILL, 2 load timeout,
+    /// 3 stopped to run again on the scripts thread.
+    fn killed(&self) -> u8 {
+        self.state.killed.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let st = self.state;
+        // A kill switches the hook to every line (`install_hook`): back to the cheap one.
+        // Only `enter` and this clear `killed`, so it still says whether that happened.
+        if st.killed.load(Ordering::Acquire) != 0 {
+            install_hook(self.lua, st.clone(), false);
+        }
+        st.inline.store(false, Ordering::Release);
+        st.running.store(false, Ordering::Release);
+        st.busy.store(false, Ordering::Release);
+        st.load_deadline_ms.store(0, Ordering::Release);
+        st.killed.store(0, Ordering::Release);
     }
 }
 
@@ -184,7 +233,7 @@ fn install_hook(lua: &mlua::Lua, state: Arc<RunState>, every_line: bool) {
     };
     lua.set_hook(triggers, move |lua, _| {
         let deadline = state.load_deadline_ms.load(Ordering::Relaxed);
-        if deadline > 0 && crate::keyspace::now_ms() > deadline {
+        if deadline > 0 && crate::util::clock::mono_ms() > deadline {
             state.killed.store(2, Ordering::Release);
         }
         // A script run on a worker that has not written and is halfway to BUSY: stop it,
@@ -201,7 +250,8 @@ fn install_hook(lua: &mlua::Lua, state: Arc<RunState>, every_line: bool) {
             }
             return Err(mlua::Error::RuntimeError("ERR Script killed by user with SCRIPT KILL...".into()));
         }
-        if !state.busy.load(Ordering::Relaxed) {
+        // Only a script turns busy: library code at FUNCTION LOAD has its own limit.
+        if state.running.load(Ordering::Relaxed) && !state.busy.load(Ordering::Relaxed) {
             let elapsed = crate::util::clock::mono_ms() - state.started_ms.load(Ordering::Relaxed);
             let threshold = state.threshold_ms.load(Ordering::Relaxed);
             if threshold > 0 && elapsed >= threshold {
@@ -218,11 +268,12 @@ fn install_hook(lua: &mlua::Lua, state: Arc<RunState>, every_line: bool) {
 
 /// A new Lua state with the hook installed.
 pub fn new_vm(state: &Arc<RunState>) -> Result<Vm, Error> {
-    let vm = Vm::new(state.killed.clone()).map_err(|e| Error::msg(format!("ERR could not create the Lua state: {e}")))?;
+    let mut vm = Vm::new(state.killed.clone()).map_err(|e| Error::msg(format!("ERR could not create the Lua state: {e}")))?;
     install_hook(&vm.lua, state.clone(), false);
     // Setting the state up leaves garbage (the prelude's chunk and temporaries): collect it
     // now, so the heap the collector works over starts at what stays.
     let _ = vm.lua.gc_collect();
+    vm.base_heap = vm.lua.used_memory();
     Ok(vm)
 }
 
@@ -486,8 +537,11 @@ pub(crate) fn split_keys<'x>(args: &[&'x [u8]]) -> Result<(Vec<&'x [u8]>, Vec<&'
     Ok((k.to_vec(), a.to_vec()))
 }
 
-/// The Lua heap above which scripts step the collector every 50 calls, as Redis does.
-const GC_STEP_ABOVE: usize = 1 << 20;
+/// The Lua heap above which scripts step the collector every 50 calls, as Redis does: a
+/// quarter past the heap of the state when it was made (`Vm::base_heap`).
+fn gc_step_above(vm: &Vm) -> usize {
+    vm.base_heap + vm.base_heap / 4
+}
 
 /// Run `func` for the client of `ctx`: KEYS/ARGV set, redis.call wired to the held
 /// keyspace, busy/kill state kept, the result converted into the reply.
@@ -517,34 +571,51 @@ pub fn run_function(
     };
     crate::server::pubsub::feed_line(ctx.srv, ctx.client.db, &ctx.client.handle.addr, ctx.args, ctx.client.id);
     let state = &ctx.srv.scripting.state;
-    let threshold = ctx.srv.busy_threshold_ms.load(Ordering::Relaxed);
-    state.begin(eval_mode, threshold);
+    let threshold_ms = ctx.srv.busy_threshold_ms.load(Ordering::Relaxed);
+    let running = state.enter(&vm.lua, Run::Script { eval_mode, threshold_ms });
     let result = vm.run(func, keys, argv, eval_mode, &mut rc);
-    let killed = state.killed.load(Ordering::Acquire);
-    if killed != 0 {
-        // The kill switched the hook to every line: back to the cheap one.
-        install_hook(&vm.lua, ctx.srv.scripting.state.clone(), false);
-    }
-    state.end();
-    if killed == 3 {
+    if running.killed() == 3 {
         // Stopped to run again on the scripts thread (`Scripting::execute_timed`).
+        drop(running);
         MIGRATED.with(|m| m.set(true));
         return Ok(());
     }
-    // Lua's incremental collector frees a script's garbage as more is allocated (a cycle
-    // each time the heap doubles). Redis also steps it every 50 calls
-    // (LUA_GC_CYCLE_PERIOD), which works off what a large script left behind; on a small
-    // heap that step is a whole cycle every 50 calls, so it is only taken here once the
-    // heap is past GC_STEP_ABOVE.
-    if state.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49 && ctx.srv.scripting.footprint.sample(eval_mode, vm) > GC_STEP_ABOVE {
+    let result = result.map_err(|e| (vm::format_error(&e, name), !matches!(e, mlua::Value::Table(_))));
+    if let Err((_, true)) = &result {
+        // Lua's own error, above all the cap on the heap: give back what the script filled
+        // now rather than over the collector's next cycles. Each full cycle only halves
+        // Lua's concatenation buffer, so collect until nothing shrinks.
+        let mut used = vm.lua.used_memory();
+        for _ in 0..64 {
+            let _ = vm.lua.gc_collect();
+            let now = vm.lua.used_memory();
+            if now >= used {
+                break;
+            }
+            used = now;
+        }
+        ctx.srv.scripting.footprint.sample(eval_mode, vm);
+    } else if state.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49
+        && ctx.srv.scripting.footprint.sample(eval_mode, vm) > gc_step_above(vm)
+    {
+        // Lua's incremental collector frees a script's garbage as more is allocated (a
+        // cycle each time the heap doubles). Redis also steps it every 50 calls
+        // (LUA_GC_CYCLE_PERIOD), which works off what a large script left behind, and
+        // keeps the heap of small scripts near its live size. On a small heap that step is
+        // a whole cycle, so it is taken only once the heap is a quarter past its size at
+        // creation: small scripts then leave a heap of about 60 KB (Redis about 32 KB, from
+        // a 29 KB state; the collector alone let ours double to about 100 KB), for a cycle
+        // every few hundred calls instead of every 50.
         let _ = vm.lua.gc_step_kbytes(50);
+        ctx.srv.scripting.footprint.sample(eval_mode, vm);
     }
+    drop(running);
     match result {
         Ok(v) => {
             convert::lua_to_reply(&v, ctx.out, rc.resp3);
             Ok(())
         }
-        Err(e) => Err(Error::msg(vm::format_error(&e, name))),
+        Err((msg, _)) => Err(Error::msg(msg)),
     }
 }
 

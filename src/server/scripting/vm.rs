@@ -1,13 +1,16 @@
 //! The Lua 5.1 state scripts run in, set up as Redis 7.2 sets up its own: the libraries it
-//! loads (base without print/dofile/loadfile/setfenv/getfenv, table, string, math,
-//! coroutine, cjson, cmsgpack, bit, struct), the `redis` API, protected globals and
-//! library tables, and the error handler that records where a script failed.
+//! loads (base without print/dofile/loadfile/newproxy, table, string, math, coroutine, cjson,
+//! cmsgpack, bit, struct), the `redis` API, protected globals and library tables, and the
+//! error handler that records where a script failed.
 //!
 //! Protection: scripts see a proxy `_G` whose reads of a missing name fail with "Script
 //! attempted to access nonexistent global variable" and whose writes fail with "Attempt to
-//! modify a readonly table"; library tables are proxies the same way (Redis patches its
-//! Lua VM with read-only tables; stock Lua gets there with proxies). `next`, `pairs`,
-//! `rawget`, `rawset`, `loadstring` and `load` see through the proxies.
+//! modify a readonly table"; library tables and the strings' metatable are proxies the
+//! same way (Redis patches its Lua VM with read-only tables; stock Lua gets there with
+//! proxies). The base functions that reach tables, environments, metatables and chunks
+//! (`next`, `pairs`, `rawget`, `rawset`, `getmetatable`, `setmetatable`, `getfenv`,
+//! `setfenv`, `loadstring`, `load`, `pcall`) are C functions around Lua's own that know the
+//! proxies (`sandbox.rs`); no chunk is ever loaded as bytecode.
 //!
 //! Errors raised by the `redis` API are `{err="CODE message"}` tables thrown from C
 //! functions (`call_c`, and the trampolines of `raising` around Rust functions), so `pcall`
@@ -73,16 +76,23 @@ fn with_ctx<R>(f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
 const PRELUDE: &str = r#"
 local raw, R, version, version_num = ...
 local dbg = debug
-local error, type, tostring, select, rawset, rawget, rawnext, setmetatable, setfenv, loadstring, load =
-      error, type, tostring, select, rawset, rawget, next, setmetatable, setfenv, loadstring, load
+local error, type, tostring, rawget, setmetatable, getmetatable =
+      error, type, tostring, rawget, setmetatable, getmetatable
 
--- What Redis does not expose.
-for _, name in ipairs({'debug', 'print', 'dofile', 'loadfile', 'setfenv', 'getfenv', 'newproxy',
-                       'module', 'require', 'package', 'os', 'io'}) do
+-- What Redis does not expose; and newproxy, which Redis 7.2 does: the __gc of its userdata
+-- runs with hooks off (Lua's GCTM), so a finalizer that never ends hangs the server for
+-- good, with no BUSY and no SCRIPT KILL (as it hangs Redis 7.2.6).
+for _, name in ipairs({'debug', 'print', 'dofile', 'loadfile', 'module', 'require', 'package', 'os', 'io',
+                       'newproxy'}) do
   R[name] = nil
 end
 
+-- proxy -> the table it protects, and proxy -> what getmetatable answers for it (sandbox.rs).
 local readonly = setmetatable({}, {__mode = 'k'})
+local public_mt = setmetatable({}, {__mode = 'k'})
+local registry = dbg.getregistry()
+registry['cinnabar.readonly'] = readonly
+registry['cinnabar.public_mt'] = public_mt
 local function ro_error() error('Attempt to modify a readonly table', 2) end
 local function protect(t)
   local p = {}
@@ -95,7 +105,7 @@ local redis = {}
 -- vm.rs): called directly, they keep the caller's frame, so errors point at the script's
 -- line as in Redis.
 redis.call = raw.call
-redis.pcall = raw.pcall
+redis.pcall = raw.redis_pcall
 redis.error_reply = raw.error_reply
 redis.status_reply = raw.status_reply
 redis.sha1hex = raw.sha1hex
@@ -115,6 +125,11 @@ R.redis = redis
 for _, name in ipairs({'redis', 'string', 'table', 'math', 'coroutine', 'cjson', 'cmsgpack', 'bit', 'struct'}) do
   if type(rawget(R, name)) == 'table' then R[name] = protect(R[name]) end
 end
+-- Strings' methods come from the protected string table, and their metatable is read-only
+-- (getmetatable('') answers this proxy).
+local string_mt = getmetatable('')
+string_mt.__index = R.string
+registry['cinnabar.string_mt'] = protect(string_mt)
 
 local function lookup_in(t)
   return function(_, k)
@@ -126,43 +141,22 @@ local function lookup_in(t)
   end
 end
 -- Reads of a script's globals go G -> R (a table: no Lua call for a name that exists) ->
--- R's own __index (the error) for a name that does not.
-setmetatable(R, {__index = lookup_in(R)})
+-- R's own __index (the error, a C function) for a name that does not. getmetatable(_G)
+-- answers a read-only table like Redis's globals' metatable.
+setmetatable(R, {__index = raw.missing_global})
 local G = setmetatable({}, {__index = R, __newindex = ro_error, __metatable = false})
 readonly[G] = R
+public_mt[G] = protect({__index = raw.missing_global})
 R._G = G
+registry['cinnabar.globals'] = R
+registry['cinnabar.env'] = G
 
-R.next = function(t, k) return rawnext(readonly[t] or t, k) end
-local next = R.next
-R.pairs = function(t) return next, t, nil end
--- Redis's pcall hands a script the text of an error table, not the table.
-local rawpcall = pcall
-local function unwrap(ok, ...)
-  if not ok then
-    local e = ...
-    if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
-      return false, rawget(e, 'err')
-    end
-  end
-  return ok, ...
+-- The base functions that see through the proxies, refuse to change them, and never load
+-- bytecode (sandbox.rs).
+for _, name in ipairs({'next', 'pairs', 'rawget', 'rawset', 'getmetatable', 'setmetatable', 'getfenv',
+                       'setfenv', 'loadstring', 'load', 'pcall'}) do
+  R[name] = raw[name]
 end
-R.pcall = function(...) return unwrap(rawpcall(...)) end
-R.rawget = function(t, k) return rawget(readonly[t] or t, k) end
-R.rawset = function(t, k, v)
-  if readonly[t] then error('Attempt to modify a readonly table', 0) end
-  return rawset(t, k, v)
-end
-R.loadstring = function(s, name)
-  local f, e = loadstring(s, name)
-  if f then setfenv(f, G) end
-  return f, e
-end
-R.load = function(fn, name)
-  local f, e = load(fn, name)
-  if f then setfenv(f, G) end
-  return f, e
-end
-
 local function handler(err)
   local level = 2
   local i = dbg.getinfo(level, 'nSl')
@@ -188,7 +182,9 @@ R.__redis__err__handler = handler
 -- see (Redis gives library code nothing but redis.register_function and redis.log).
 local function library_env(load_api)
   if type(load_api.redis) == 'table' then
-    load_api.redis = setmetatable({}, {__index = lookup_in(load_api.redis), __newindex = ro_error, __metatable = false})
+    local api = load_api.redis
+    load_api.redis = setmetatable({}, {__index = lookup_in(api), __newindex = ro_error, __metatable = false})
+    readonly[load_api.redis] = api
   end
   local mt = {__index = lookup_in(load_api), __newindex = ro_error, __metatable = false}
   local E = setmetatable({}, mt)
@@ -213,6 +209,8 @@ pub struct Vm {
     handler: Function,
     /// library_env(load_api) -> (env, switch_to_runtime), for FUNCTION LOAD.
     pub library_env: Function,
+    /// The heap once the state is set up and collected (`new_vm`): paces the collector.
+    pub base_heap: usize,
 }
 
 fn ok_pair(v: Value) -> mlua::Result<(bool, Value)> {
@@ -225,7 +223,22 @@ fn err_pair(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
 
 /// A script error as Redis replies it: the `err` text, then where it happened.
 pub fn format_error(err: &Value, name: &str) -> String {
-    let Value::Table(t) = err else { return "ERR unknown error".into() };
+    let Value::Table(t) = err else {
+        // Lua's own errors never reach the error handler, so they are not error tables:
+        // "not enough memory" (the cap on the Lua heap) and "error in error handling".
+        // Redis's luaCallFunction replies those as "Error running script <name>, <at most
+        // 100 bytes of the message>" (newlines become spaces in an error reply).
+        let msg = match err {
+            Value::String(s) => s.as_bytes().to_vec(),
+            Value::Number(n) => fmt_lua_number(*n).into_bytes(),
+            Value::Integer(n) => n.to_string().into_bytes(),
+            _ => b"execution failure".to_vec(),
+        };
+        let msg = String::from_utf8_lossy(&msg[..msg.len().min(100)]);
+        let msg: String =
+            msg.trim_end_matches(['\r', '\n']).chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
+        return format!("ERR Error running script {name}, {msg}");
+    };
     let msg = match t.raw_get::<Value>("err") {
         Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
         _ => "ERR unknown error".into(),
@@ -254,11 +267,27 @@ impl Vm {
         super::libs::install(&lua)?;
         install_random(&lua)?;
         let raw = lua.create_table()?;
+        // SAFETY: reads globals of a fresh state inside a protected call.
+        let captured = unsafe {
+            lua.exec_raw::<bool>((), |l| {
+                let ok = super::sandbox::capture_builtins(l);
+                mlua::ffi::lua_pushboolean(l, ok as std::os::raw::c_int);
+            })?
+        };
+        if !captured {
+            return Err(mlua::Error::RuntimeError("the Lua base library is incomplete".into()));
+        }
+        for (name, f) in super::sandbox::FUNCTIONS {
+            // SAFETY: the sandbox functions follow the C function protocol.
+            raw.set(*name, unsafe { lua.create_c_function(*f)? })?;
+        }
         // SAFETY: call_c and pcall_c follow the C function protocol (see call_on_stack).
-        raw.set("pcall", unsafe { lua.create_c_function(pcall_c)? })?;
+        raw.set("redis_pcall", unsafe { lua.create_c_function(pcall_c)? })?;
         raw.set("call", unsafe { lua.create_c_function(call_c)? })?;
-        raw.set("error_reply", lua.create_function(|lua, args: MultiValue| reply_table(lua, args, "err"))?)?;
-        raw.set("status_reply", lua.create_function(|lua, args: MultiValue| reply_table(lua, args, "ok"))?)?;
+        let error_reply = lua.create_function(|lua, args: MultiValue| Ok((true, reply_table(lua, args, "err")?)))?;
+        raising(&lua, &raw, "error_reply", error_reply, error_reply_c)?;
+        let status_reply = lua.create_function(|lua, args: MultiValue| Ok((true, reply_table(lua, args, "ok")?)))?;
+        raising(&lua, &raw, "status_reply", status_reply, status_reply_c)?;
         raising(&lua, &raw, "sha1hex", lua.create_function(sha1hex)?, sha1hex_c)?;
         raising(&lua, &raw, "log", lua.create_function(log)?, log_c)?;
         raising(&lua, &raw, "setresp", lua.create_function(setresp)?, setresp_c)?;
@@ -279,7 +308,7 @@ impl Vm {
             .load(PRELUDE)
             .set_name("=redis")
             .call((raw, globals.clone(), crate::REDIS_VERSION, version_num()))?;
-        Ok(Vm { lua, globals, env, handler, library_env })
+        Ok(Vm { lua, globals, env, handler, library_env, base_heap: 0 })
     }
 
     /// Compile a script body (chunk "@user_script", or "@user_function" for libraries).
@@ -288,8 +317,14 @@ impl Vm {
     }
 
     pub fn compile_in(&self, body: &[u8], chunk: &str, env: Table) -> Result<Function, String> {
+        // Never bytecode (see `sandbox::loadstring_c`): a body starting with ESC is parsed
+        // as text, and fails there, as in Redis.
+        let text: std::borrow::Cow<[u8]> = match body.first() {
+            Some(0x1b) => [&b" "[..], body].concat().into(),
+            _ => body.into(),
+        };
         self.lua
-            .load(body)
+            .load(&text[..])
             .set_name(chunk)
             .set_environment(env)
             .into_function()
@@ -307,15 +342,14 @@ impl Vm {
         match self.protected_call(f, Some((keys, argv, as_globals))) {
             Ok((true, v)) => Ok(v),
             Ok((false, e)) => Err(e),
+            // Building KEYS and ARGV failed: out of memory (as Lua reports it, see
+            // `format_error`), or an error of mlua's own.
             Err(e) => {
-                let t = self.lua.create_table().ok();
-                if let Some(t) = &t {
-                    let _ = match e {
-                        mlua::Error::MemoryError(_) => t.raw_set("err", "ERR out of memory"),
-                        e => t.raw_set("err", format!("ERR {e}")),
-                    };
-                }
-                Err(t.map(Value::Table).unwrap_or(Value::Nil))
+                let msg = match e {
+                    mlua::Error::MemoryError(_) => "not enough memory".to_string(),
+                    e => e.to_string(),
+                };
+                Err(self.lua.create_string(msg).map(Value::String).unwrap_or(Value::Nil))
             }
         }
     }
@@ -325,6 +359,7 @@ impl Vm {
         match self.protected_call(f, None) {
             Ok((true, v)) => Ok(v),
             Ok((false, e)) => Err(e),
+            Err(mlua::Error::MemoryError(_)) => Err(self.lua.create_string("not enough memory").map(Value::String).unwrap_or(Value::Nil)),
             Err(_) => Err(Value::Nil),
         }
     }
@@ -383,55 +418,59 @@ pub fn log_notice(msg: &str) {
     });
 }
 
-/// math.random / math.randomseed as Redis replaces them: a 48-bit linear congruential
-/// generator (rand48's constants and initial state), so seeded sequences match Redis's.
-fn install_random(lua: &Lua) -> mlua::Result<()> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
+/// The state of Redis's rand48 generator (rand.c): one per process, shared by the EVAL and
+/// functions states, kept across SCRIPT FLUSH, as in Redis.
+static RAND48: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x1234_ABCD_330E);
+
+/// Redis's redisLrand48() % REDIS_LRAND48_MAX.
+fn lrand48() -> u64 {
+    use std::sync::atomic::Ordering;
     const MASK: u64 = (1 << 48) - 1;
-    const MAX: u64 = i32::MAX as u64;
-    let state = Arc::new(AtomicU64::new(0x1234_ABCD_330E));
-    let next = {
-        let state = state.clone();
-        move || {
-            let s = (state.load(Ordering::Relaxed).wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB)) & MASK;
-            state.store(s, Ordering::Relaxed);
-            (s >> 17) % MAX
-        }
-    };
-    let random = lua.create_function(move |_, args: MultiValue| {
-        let r = next() as f64 / MAX as f64;
-        let int = |v: Option<&Value>| match v {
-            Some(Value::Number(n)) => Ok(*n as i64),
-            Some(Value::Integer(n)) => Ok(*n),
-            _ => Err(mlua::Error::RuntimeError("bad argument to 'random' (number expected)".into())),
-        };
-        match args.len() {
-            0 => Ok(r),
-            1 => {
-                let u = int(args.front())?;
-                if u < 1 {
-                    return Err(mlua::Error::RuntimeError("bad argument #1 to 'random' (interval is empty)".into()));
-                }
-                Ok((r * u as f64).floor() + 1.0)
-            }
-            2 => {
-                let (l, u) = (int(args.front())?, int(args.get(1))?);
-                if l > u {
-                    return Err(mlua::Error::RuntimeError("bad argument #2 to 'random' (interval is empty)".into()));
-                }
-                Ok((r * (u - l + 1) as f64).floor() + l as f64)
-            }
-            _ => Err(mlua::Error::RuntimeError("wrong number of arguments".into())),
-        }
-    })?;
-    let seed = lua.create_function(move |_, v: f64| {
-        state.store((((v as i64 as u32) as u64) << 16) | 0x330E, Ordering::Relaxed);
-        Ok(())
-    })?;
+    let s = (RAND48.load(Ordering::Relaxed).wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB)) & MASK;
+    RAND48.store(s, Ordering::Relaxed);
+    (s >> 17) % i32::MAX as u64
+}
+
+/// math.random / math.randomseed as Redis replaces them (redis_math_random,
+/// redis_math_randomseed): C functions, so their argument errors are Lua's own, and seeded
+/// sequences match Redis's.
+fn install_random(lua: &Lua) -> mlua::Result<()> {
     let math: Table = lua.globals().get("math")?;
-    math.set("random", random)?;
-    math.set("randomseed", seed)
+    // SAFETY: both follow the C function protocol.
+    math.set("random", unsafe { lua.create_c_function(random_c)? })?;
+    math.set("randomseed", unsafe { lua.create_c_function(randomseed_c)? })
+}
+
+unsafe extern "C-unwind" fn random_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    // Drawn before the arguments are checked, as in Redis.
+    let r = lrand48() as f64 / i32::MAX as f64;
+    let int = |i| ffi::luaL_checkinteger(l, i) as i32;
+    match ffi::lua_gettop(l) {
+        0 => ffi::lua_pushnumber(l, r),
+        1 => {
+            let u = int(1);
+            if u < 1 {
+                return ffi::luaL_argerror(l, 1, c"interval is empty".as_ptr());
+            }
+            ffi::lua_pushnumber(l, (r * u as f64).floor() + 1.0);
+        }
+        2 => {
+            let (low, up) = (int(1), int(2));
+            if low > up {
+                return ffi::luaL_argerror(l, 2, c"interval is empty".as_ptr());
+            }
+            ffi::lua_pushnumber(l, (r * up.wrapping_sub(low).wrapping_add(1) as f64).floor() + low as f64);
+        }
+        _ => return ffi::luaL_error(l, c"wrong number of arguments".as_ptr()),
+    }
+    1
+}
+
+unsafe extern "C-unwind" fn randomseed_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    let seed = mlua::ffi::luaL_checkinteger(l, 1) as i32 as u32;
+    RAND48.store(((seed as u64) << 16) | 0x330E, std::sync::atomic::Ordering::Relaxed);
+    0
 }
 
 fn version_num() -> i64 {
@@ -453,9 +492,20 @@ fn raising(lua: &Lua, raw: &Table, name: &str, f: Function, c: mlua::ffi::lua_CF
     raw.set(name, unsafe { lua.create_c_function(c)? })
 }
 
+/// The most arguments a raising function is handed. Each one handed to Rust takes a slot
+/// of mlua's reference stack (about 8000 in all), and a script may pass 7999 (unpack). Past
+/// this many, none of these functions looks at more than their count: with more than one or
+/// two arguments every call is "wrong number of arguments", acl_check_cmd looks a command
+/// up by its first ones (no command has a fixed arity this large), and redis.log gets its
+/// message joined beforehand (`log_c`).
+const DIRECT_ARGS: std::os::raw::c_int = 64;
+
 /// SAFETY: called by Lua as a C function; see `raising`.
 pub(crate) unsafe fn trampoline(l: *mut mlua::ffi::lua_State, key: &std::ffi::CStr) -> std::os::raw::c_int {
     use mlua::ffi;
+    if ffi::lua_gettop(l) > DIRECT_ARGS {
+        ffi::lua_settop(l, DIRECT_ARGS);
+    }
     let nargs = ffi::lua_gettop(l);
     ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
     ffi::lua_insert(l, 1);
@@ -474,9 +524,43 @@ macro_rules! trampolines {
     )*};
 }
 
+/// redis.log: past DIRECT_ARGS arguments, the message (every argument after the level) is
+/// joined here into one, as `log` joins it, so that none is lost.
+unsafe extern "C-unwind" fn log_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let n = ffi::lua_gettop(l);
+    if n > DIRECT_ARGS {
+        // Folded into slot 2 a few arguments at a time: the stack may be full to
+        // LUAI_MAXCSTACK, but a C function always has LUA_MINSTACK (20) free slots.
+        let is_text = |j| matches!(ffi::lua_type(l, j), ffi::LUA_TSTRING | ffi::LUA_TNUMBER);
+        if !is_text(2) {
+            ffi::lua_pushlstring(l, c"".as_ptr(), 0);
+            ffi::lua_replace(l, 2);
+        }
+        let mut j = 3;
+        while j <= n {
+            ffi::lua_pushvalue(l, 2);
+            let mut pieces = 1;
+            while j <= n && pieces < 16 {
+                if is_text(j) {
+                    ffi::lua_pushlstring(l, c" ".as_ptr(), 1);
+                    ffi::lua_pushvalue(l, j);
+                    pieces += 2;
+                }
+                j += 1;
+            }
+            ffi::lua_concat(l, pieces);
+            ffi::lua_replace(l, 2);
+        }
+        ffi::lua_settop(l, 2);
+    }
+    trampoline(l, c"cinnabar.log")
+}
+
 trampolines! {
     sha1hex_c => c"cinnabar.sha1hex",
-    log_c => c"cinnabar.log",
+    error_reply_c => c"cinnabar.error_reply",
+    status_reply_c => c"cinnabar.status_reply",
     setresp_c => c"cinnabar.setresp",
     set_repl_c => c"cinnabar.set_repl",
     acl_check_cmd_c => c"cinnabar.acl_check_cmd",
@@ -544,6 +628,10 @@ unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
             }
         }
     };
+    // The arguments are no longer needed (nothing borrows them now): the reply gets the
+    // whole stack. A call may have up to LUAI_MAXCSTACK (8000) arguments, as many as
+    // unpack can produce; left there, they would leave no room for the reply.
+    ffi::lua_settop(l, 0);
     match outcome {
         Ok(reply) => {
             if convert::push_reply(l, &reply) {
@@ -644,20 +732,24 @@ fn log(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     if args.len() < 2 {
         return err_pair(lua, "redis.log() requires two arguments or more.");
     }
+    // lua_isnumber: numbers, and strings that read as one.
     let level = match args.front() {
-        Some(Value::Number(n)) => *n as i64,
-        Some(Value::Integer(n)) => *n,
-        _ => return err_pair(lua, "First argument must be a number (log level)."),
+        Some(Value::Number(n)) => Some(*n as i64),
+        Some(Value::Integer(n)) => Some(*n),
+        Some(Value::String(s)) => s.to_str().ok().and_then(|t| t.trim().parse::<f64>().ok()).map(|n| n as i64),
+        _ => None,
     };
+    let Some(level) = level else { return err_pair(lua, "First argument must be a number (log level).") };
     if !(0..=3).contains(&level) {
         return err_pair(lua, "Invalid debug level.");
     }
+    // Strings and numbers, a space before each but the first argument's, as Redis glues them.
     let mut msg = Vec::new();
     for (i, v) in args.iter().skip(1).enumerate() {
-        if i > 0 {
-            msg.push(b' ');
-        }
         if let Some(s) = to_lua_string(v) {
+            if i > 0 {
+                msg.push(b' ');
+            }
             msg.extend_from_slice(&s);
         }
     }
@@ -688,7 +780,8 @@ fn setresp(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
 
 fn set_repl(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     if args.len() != 1 {
-        return err_pair(lua, "redis.set_repl() requires two arguments.");
+        // Redis 7.2's text (7.0 said "two arguments").
+        return err_pair(lua, "redis.set_repl() requires one argument.");
     }
     let v = match args.front() {
         Some(Value::Number(n)) => *n as i64,
@@ -706,11 +799,17 @@ fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     if argv.is_empty() || argv.len() != args.len() {
         return err_pair(lua, "Please specify at least one argument for this redis lib call");
     }
+    // Redis's lookupCommand, not strict: the command (and its subcommand, if it has
+    // some), whatever the number of arguments.
     let known = with_ctx(|rc| {
         // SAFETY: see `RunCtx`.
         let srv: &Server = unsafe { &*rc.srv };
-        let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
-        dispatch::resolve(srv, &args).is_ok()
+        match srv.commands.get(&argv[0]) {
+            Some(base) if argv.len() > 1 && !base.def.subcommands.is_empty() => {
+                base.subcommands.contains_key(&argv[1].to_ascii_lowercase())
+            }
+            found => found.is_some(),
+        }
     })
     .unwrap_or(false);
     if !known {
