@@ -9,6 +9,11 @@
 pub struct ReplyWriter {
     pub buf: Vec<u8>,
     pub resp3: bool,
+    /// Where the current command wrote Pub/Sub pushes to its own client (SUBSCRIBE's
+    /// confirmations, its own messages and keyspace events): Redis sends them whatever
+    /// CLIENT REPLY says (its CLIENT_PUSHING flag), so OFF/SKIP keeps them
+    /// (`Client::after_reply`, which forgets them after every command).
+    pub pushes: Vec<std::ops::Range<usize>>,
 }
 
 /// What a deferred aggregate header will become.
@@ -26,12 +31,12 @@ pub struct Deferred {
 
 impl ReplyWriter {
     pub fn new(resp3: bool) -> Self {
-        ReplyWriter { buf: Vec::with_capacity(16 * 1024), resp3 }
+        ReplyWriter { buf: Vec::with_capacity(16 * 1024), resp3, pushes: Vec::new() }
     }
 
     /// A small writer, for one reply inside a script (redis.call).
     pub fn small(resp3: bool) -> Self {
-        ReplyWriter { buf: Vec::with_capacity(64), resp3 }
+        ReplyWriter { buf: Vec::with_capacity(64), resp3, pushes: Vec::new() }
     }
 
     fn header(&mut self, tag: u8, n: i64) {
@@ -233,6 +238,11 @@ impl ReplyWriter {
 
     /// Drop everything written after `mark` (used when a reply must be withdrawn, e.g.
     /// CLIENT REPLY OFF/SKIP).
+    /// What was written from `start` is a push (see `pushes`).
+    pub fn pushed_from(&mut self, start: usize) {
+        self.pushes.push(start..self.buf.len());
+    }
+
     pub fn truncate(&mut self, mark: usize) {
         self.buf.truncate(mark);
     }
