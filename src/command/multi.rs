@@ -42,6 +42,11 @@ impl Queued {
         Queued { bytes: Vec::with_capacity(256), args: Vec::with_capacity(24), cmds: Vec::with_capacity(8), doomed: false }
     }
 
+    /// Redis's mstate.argv_len_sums: the queued arguments' bytes and a pointer for each.
+    pub fn mem(&self) -> usize {
+        self.bytes.len() + 8 * self.args.len()
+    }
+
     /// Queued commands.
     pub fn len(&self) -> usize {
         self.cmds.len()
@@ -84,6 +89,7 @@ pub fn queue(client: &mut Client, args: &[&[u8]]) {
             return;
         }
         q.push(args);
+        client.handle.multi_mem.store(q.mem() as u64, Ordering::Relaxed);
         client.handle.multi.store(q.len() as i64, Ordering::Relaxed);
     }
 }
@@ -93,6 +99,7 @@ pub fn multi(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::msg("ERR MULTI calls can not be nested"));
     }
     ctx.client.multi = Some(Queued::new());
+    ctx.client.handle.multi_mem.store(0, Ordering::Relaxed);
     ctx.client.handle.multi.store(0, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())

@@ -14,6 +14,9 @@ pub struct ReplyWriter {
     /// CLIENT REPLY says (its CLIENT_PUSHING flag), so OFF/SKIP keeps them
     /// (`Client::after_reply`, which forgets them after every command).
     pub pushes: Vec<std::ops::Range<usize>>,
+    /// The bytes at the front of `buf` that are on the socket already (the connection
+    /// drops them once they are worth moving the rest for: `net::settle`).
+    pub sent: usize,
 }
 
 /// What a deferred aggregate header will become.
@@ -31,12 +34,12 @@ pub struct Deferred {
 
 impl ReplyWriter {
     pub fn new(resp3: bool) -> Self {
-        ReplyWriter { buf: Vec::with_capacity(16 * 1024), resp3, pushes: Vec::new() }
+        ReplyWriter { buf: Vec::with_capacity(16 * 1024), resp3, pushes: Vec::new(), sent: 0 }
     }
 
     /// A small writer, for one reply inside a script (redis.call).
     pub fn small(resp3: bool) -> Self {
-        ReplyWriter { buf: Vec::with_capacity(64), resp3, pushes: Vec::new() }
+        ReplyWriter { buf: Vec::with_capacity(64), resp3, pushes: Vec::new(), sent: 0 }
     }
 
     fn header(&mut self, tag: u8, n: i64) {
@@ -234,6 +237,11 @@ impl ReplyWriter {
 
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
+    }
+
+    /// Reply bytes not on the socket yet.
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.sent
     }
 
     /// Drop everything written after `mark` (used when a reply must be withdrawn, e.g.

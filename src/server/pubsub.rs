@@ -340,7 +340,7 @@ pub fn sunsubscribe(ctx: &mut Ctx) -> CmdResult {
 
 /// The message as one protocol encodes it.
 fn encode(resp3: bool, words: &[&[u8]]) -> Vec<u8> {
-    let mut w = ReplyWriter { buf: Vec::with_capacity(64 + words.iter().map(|x| x.len()).sum::<usize>()), resp3, pushes: Vec::new() };
+    let mut w = ReplyWriter { buf: Vec::with_capacity(64 + words.iter().map(|x| x.len()).sum::<usize>()), resp3, pushes: Vec::new(), sent: 0 };
     push_header(&mut w, words.len());
     for x in words {
         w.bulk(x);
@@ -440,9 +440,14 @@ pub fn drop_over_limit(srv: &Server, h: &ClientHandle) {
             !list.is_empty()
         });
     }
-    crate::net::log(
+    // Redis's warning, with the client's CLIENT LIST line.
+    crate::net::log_at(
         srv,
-        &format!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", h.id, h.addr),
+        3,
+        &format!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            super::client::describe(h, None)
+        ),
     );
     h.kill();
 }
