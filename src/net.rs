@@ -332,7 +332,11 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         if rbuf.capacity() - rbuf.len() < 4096 && rbuf.capacity() > 0 {
             rbuf.reserve(16 * 1024);
         }
+        // `timeout`: an idle client is closed silently, as Redis does; replies the socket
+        // takes count as activity (Redis's lastinteraction moves on writes too).
         let timeout = srv.timeout_secs.load(Ordering::Relaxed);
+        let idle_limit = |timeout: u64| (timeout > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(timeout));
+        let mut idle_until = idle_limit(timeout);
         // One notification for both pushes and CLIENT KILL (`ClientHandle::kill` rings the
         // outbox's too), the read polled first: no random branch order. Pushes are written
         // after every batch anyway, and a kill is looked at after every read. The waiter
@@ -350,27 +354,21 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                         Io::Wrote => {
                             settle(&mut out, &handle);
                             backlog.check(srv, &handle, out.pending());
+                            idle_until = idle_limit(timeout);
                         }
                     },
                     _ = pushed.as_mut() => {
                         break if handle.killed.load(Ordering::Acquire) { None } else { Some(usize::MAX) };
                     }
-                    _ = backlog.expired() => {
+                    _ = sleep_until(backlog.soft_until) => {
                         crate::server::pubsub::drop_over_limit(srv, &handle);
                         break None;
                     }
+                    _ = sleep_until(idle_until) => break Some(0),
                 }
             }
         };
-        let r = if timeout > 0 {
-            match tokio::time::timeout(Duration::from_secs(timeout), read).await {
-                Ok(r) => r,
-                Err(_) => return, // idle timeout: close silently, as Redis does
-            }
-        } else {
-            read.await
-        };
-        match r {
+        match read.await {
             None => return, // CLIENT KILL
             Some(0) => return,
             // Pub/Sub messages for this client: written below with whatever replies there
@@ -1077,12 +1075,13 @@ impl Backlog {
         true
     }
 
-    /// Ready once the client has stayed past the soft limit too long.
-    async fn expired(&self) {
-        match self.soft_until {
-            Some(t) => tokio::time::sleep_until(t).await,
-            None => std::future::pending::<()>().await,
-        }
+}
+
+/// Ready at `t`; never without one.
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending::<()>().await,
     }
 }
 
