@@ -264,6 +264,8 @@ struct Memory {
     qbuf_free: u64,
     argv: u64,
     multi: u64,
+    /// The reply buffer's allocation (rbs; rbp too: we keep no peak).
+    reply: u64,
     /// Bytes in the reply buffer, blocks of the reply list and their memory (obl, oll, omem).
     obl: u64,
     oll: u64,
@@ -307,8 +309,8 @@ impl Memory {
         // own structures, a dictionary entry per subscription.
         let subs: u64 = h.sub_counts.iter().map(|c| c.load(Ordering::Relaxed) as u64).sum();
         let structs = (std::mem::size_of::<Client>() + std::mem::size_of::<ClientHandle>()) as u64;
-        let total = qbuf + qfree + reply.max(REPLY_CHUNK) + argv + 8 * argc + multi + structs + 24 * subs;
-        Memory { qbuf, qbuf_free: qfree, argv, multi, obl, oll, omem, total }
+        let total = qbuf + qfree + reply + argv + 8 * argc + multi + structs + 24 * subs;
+        Memory { qbuf, qbuf_free: qfree, argv, multi, reply, obl, oll, omem, total }
     }
 }
 
@@ -349,7 +351,7 @@ pub(crate) fn describe(h: &ClientHandle, own: Option<&Running>) -> String {
     let resp = own.map(|c| if c.resp3 { 3 } else { 2 }).unwrap_or_else(|| h.resp.load(Ordering::Relaxed));
     let idle = if own.is_some() { 0 } else { (now - h.last_interaction_ms.load(Ordering::Relaxed)) / 1000 };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs=16384 rbp=16384 obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -367,6 +369,8 @@ pub(crate) fn describe(h: &ClientHandle, own: Option<&Running>) -> String {
         mem.qbuf_free,
         mem.argv,
         mem.multi,
+        mem.reply,
+        mem.reply,
         mem.obl,
         mem.oll,
         mem.omem,

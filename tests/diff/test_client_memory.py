@@ -103,3 +103,27 @@ def test_client_memory_figures(pair):
         assert got["backlog"]["omem"] > 0 and got["backlog"]["oll"] > 0, got["backlog"]
         bad = check(want, got)
         assert not bad, f"RESP{protocol}:\n" + "\n".join(bad) + f"\nredis: {want}\ncinnabar: {got}"
+
+
+def idle_run(server):
+    """A client idle for more than 2 s: Redis's cron gives its query buffer's room back and
+    shrinks its reply buffer (issue 19, defect 13)."""
+    s = RawConnection(server.port)
+    s.command("CLIENT", "SETNAME", "idler")
+    s.command("GET", "x")
+    time.sleep(3.5)
+    c = RawConnection(server.port)
+    line = [l for l in lines(c.command("CLIENT", "LIST")) if l["name"] == "idler"][0]
+    # It still works, with a new buffer for the request.
+    pong = s.command("PING")
+    s.close()
+    c.close()
+    return line, pong
+
+
+def test_idle_client_gives_buffers_back(pair):
+    (want, want_pong), (got, got_pong) = (idle_run(s) for s in pair)
+    assert got_pong == want_pong == b"+PONG\r\n"
+    assert got["qbuf"] == want["qbuf"] == 0 and got["qbuf-free"] == want["qbuf-free"] == 0, (want, got)
+    # A few KiB at most on both (Redis 7.2: 1,832), where a busy client holds 30 KiB or more.
+    assert want["tot-mem"] < 8192 and got["tot-mem"] < 8192, (want, got)
