@@ -323,58 +323,77 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
     let mut ahead = Prefetch::default();
     // The only waiter on this client's outbox notification (see the read below).
     let mut pushed = std::pin::pin!(handle.outbox.notify.notified());
+    // When the client's unsent replies stop being tolerated: past the soft
+    // client-output-buffer-limit, the soft seconds later (`Backlog::check`).
+    let mut backlog = Backlog::default();
     loop {
-        // Read what is available (growing the buffer for big bulks in one step).
-        if rbuf.capacity() - rbuf.len() < 4096 {
+        // Read what is available (growing the buffer for big bulks in one step). An idle
+        // connection that gave its buffer back gets one when a request arrives (`pump`).
+        if rbuf.capacity() - rbuf.len() < 4096 && rbuf.capacity() > 0 {
             rbuf.reserve(16 * 1024);
         }
+        // `timeout`: an idle client is closed silently, as Redis does; replies the socket
+        // takes count as activity (Redis's lastinteraction moves on writes too).
         let timeout = srv.timeout_secs.load(Ordering::Relaxed);
+        let idle_limit = |timeout: u64| (timeout > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(timeout));
+        let mut idle_until = idle_limit(timeout);
         // One notification for both pushes and CLIENT KILL (`ClientHandle::kill` rings the
         // outbox's too), the read polled first: no random branch order. Pushes are written
         // after every batch anyway, and a kill is looked at after every read. The waiter
         // (`pushed`) stays registered from one turn to the next until it fires, instead
         // of being added to the notification's list and removed again on every turn.
+        // Replies still waiting for the socket are written as it takes them, while the
+        // client's requests go on being read and run (`pump`).
         let read = async {
-            tokio::select! {
-                biased;
-                r = stream.read_buf(&mut rbuf) => Some(r),
-                _ = pushed.as_mut() => {
-                    if handle.killed.load(Ordering::Acquire) { None } else { Some(Ok(usize::MAX)) }
+            loop {
+                tokio::select! {
+                    biased;
+                    io = pump(srv, client.worker, stream, &mut rbuf, &mut out) => match io {
+                        Io::Read(n) => break Some(n),
+                        Io::Closed => break Some(0),
+                        Io::Wrote => {
+                            settle(&mut out, &handle);
+                            backlog.check(srv, &handle, out.pending());
+                            idle_until = idle_limit(timeout);
+                        }
+                    },
+                    _ = pushed.as_mut() => {
+                        break if handle.killed.load(Ordering::Acquire) { None } else { Some(usize::MAX) };
+                    }
+                    _ = sleep_until(backlog.soft_until) => {
+                        crate::server::pubsub::drop_over_limit(srv, &handle);
+                        break None;
+                    }
+                    _ = sleep_until(idle_until) => break Some(0),
                 }
             }
         };
-        let r = if timeout > 0 {
-            match tokio::time::timeout(Duration::from_secs(timeout), read).await {
-                Ok(r) => r,
-                Err(_) => return, // idle timeout: close silently, as Redis does
-            }
-        } else {
-            read.await
-        };
-        match r {
+        match read.await {
             None => return, // CLIENT KILL
-            Some(Ok(0)) | Some(Err(_)) => return,
+            Some(0) => return,
             // Pub/Sub messages for this client: written below with whatever replies there
             // are. Let the other ready connections (publishers) run first, so that one
             // write carries their messages too, as Redis's one write per event-loop turn.
-            Some(Ok(usize::MAX)) => {
+            Some(usize::MAX) => {
                 pushed.set(handle.outbox.notify.notified());
                 tokio::task::yield_now().await
             }
-            Some(Ok(n)) => {
-                srv.stats.net_input_bytes.add(client.worker, n as u64);
-                srv.stats.reads.add(client.worker, 1);
-            }
+            Some(_) => {}
         }
         if handle.killed.load(Ordering::Acquire) {
             return;
         }
+        // What CLIENT LIST / INFO of this client show while the batch runs (Redis's
+        // querybuf, trimmed only after it).
+        client.query_buf = (rbuf.len() as u64, (rbuf.capacity() - rbuf.len()) as u64);
         let qlimit = srv.query_buffer_limit.load(Ordering::Relaxed) as usize;
         let mut clock = BatchClock::new();
         let mut consumed = 0;
         // Commands of this batch (a client waiting for each reply sends one).
         let mut commands = 0u32;
         let mut close = false;
+        // The batch ends inside a big bulk: its buffer is being grown for it.
+        let mut mid_bulk = false;
         ahead.reset();
         loop {
             let limits = Limits {
@@ -389,6 +408,22 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                 Ok(Parsed::Command(end)) => {
                     commands += 1;
                     let base = consumed;
+                    // CLIENT PAUSE: this command waits; the replies before it go out, and what
+                    // the client sends meanwhile is read (`park`), as Redis does. (Decided
+                    // before `args` below borrows the buffer, which reading may move.)
+                    let held = if srv.pause_until_ms.load(Ordering::Relaxed) == 0 {
+                        None
+                    } else {
+                        let args: smallvec::SmallVec<[&[u8]; 8]> = parser.args.iter().map(|a| arg_of(a, &rbuf[base..])).collect();
+                        paused_command(srv, client, &args)
+                    };
+                    if let Some(held) = held {
+                        sticky.release();
+                        if !hold_while_paused(srv, client, held, stream, &mut rbuf, &mut out, qlimit).await {
+                            return;
+                        }
+                        clock = BatchClock::new();
+                    }
                     let args: smallvec::SmallVec<[&[u8]; 8]> = parser
                         .args
                         .iter()
@@ -400,20 +435,6 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     // (Commands queued by MULTI touch no key until EXEC.)
                     if client.multi.is_none() {
                         ahead.step(srv, &mut sticky, client.db, &rbuf, base, base + end, &parser.args);
-                    }
-                    if let Some(held) = paused_command(srv, client, &args) {
-                        sticky.release();
-                        // CLIENT PAUSE: flush what we have and wait before running this one.
-                        if !out.is_empty() {
-                            if stream.write_all(&out.buf).await.is_err() {
-                                return;
-                            }
-                            out.buf.clear();
-                        }
-                        if !hold_while_paused(srv, client, held).await {
-                            return;
-                        }
-                        clock = BatchClock::new();
                     }
                     let script_running = srv.scripting.state.running.load(Ordering::Acquire);
                     // A script known to be short, alone in the buffer, runs here, as Redis
@@ -501,7 +522,10 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                         // A blocking command found nothing: stop processing this client's
                         // commands until the waiter is served, times out or is unblocked.
                         client.publish();
-                        let keep = wait_blocked(srv, stream, &mut rbuf, &mut out, &handle, &w, qlimit).await;
+                        // Redis trims what it ran from its query buffer when a client blocks.
+                        handle.qbuf.store((rbuf.len() - consumed) as u64, Ordering::Relaxed);
+                        handle.qbuf_free.store((rbuf.capacity() - rbuf.len()) as u64, Ordering::Relaxed);
+                        let keep = wait_blocked(srv, client.worker, stream, &mut rbuf, &mut out, &handle, &w, qlimit).await;
                         crate::command::blocking::unregister(srv, client, &w);
                         if !keep {
                             return;
@@ -519,6 +543,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     // re-copying), but never reserve more than we already hold plus 1 MiB
                     // on a header's word alone.
                     if want >= BIG_ARG {
+                        mid_bulk = true;
                         let room = rbuf.capacity() - rbuf.len();
                         let step = want.min(rbuf.len().max(1 << 20));
                         if room < step {
@@ -556,54 +581,40 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             BackOfQueue::default().await;
         }
         handle.outbox.drain_into(&mut out.buf);
-        if !out.is_empty() {
-            srv.stats.net_output_bytes.add(client.worker, out.buf.len() as u64);
-            srv.stats.writes.add(client.worker, 1);
-            // client-output-buffer-limit of the client's class, on what exceeds the 16 KiB
-            // a Redis client buffers before its reply list: over the hard limit the client
-            // is closed at once; over the soft limit, if the write is not done once the soft
-            // seconds have passed (Redis compares whole unix seconds, so a reader that
-            // empties the buffer within the second is never closed, even with 0 seconds).
-            let (hard, soft, soft_secs) = srv.output_limits(&handle);
-            let pending = out.buf.len().saturating_sub(16 * 1024) as u64;
-            if hard > 0 && pending > hard {
+        if out.pending() > 0 {
+            // client-output-buffer-limit of the client's class (`Backlog::check`); then what
+            // the socket takes now. The rest waits for the socket while the client is read
+            // (the read above): Redis queues the replies of a client that does not read yet,
+            // within these limits only.
+            if !backlog.check(srv, &handle, out.pending()) {
                 crate::server::pubsub::drop_over_limit(srv, &handle);
                 return;
             }
-            let soft_timer = async move {
-                if soft > 0 && pending > soft {
-                    tokio::time::sleep(Duration::from_secs(soft_secs.max(0) as u64 + 1)).await;
-                } else {
-                    std::future::pending::<()>().await;
+            match write_now(stream, &out.buf[out.sent..]) {
+                Ok(n) => {
+                    srv.stats.net_output_bytes.add(client.worker, n as u64);
+                    srv.stats.writes.add(client.worker, 1);
+                    out.sent += n;
                 }
-            };
-            // A client that does not read must still be droppable (CLIENT KILL, output
-            // buffer limits): the write races the kill notification. The write is polled
-            // first: one that completes at once (the usual case) sets up no waiter.
-            handle.writing.store(out.buf.len() as u64, Ordering::Relaxed);
-            let written = tokio::select! {
-                biased;
-                r = stream.write_all(&out.buf) => r.is_ok(),
-                _ = handle.kill_notify.notified() => false,
-                _ = soft_timer => {
-                    crate::server::pubsub::drop_over_limit(srv, &handle);
-                    false
-                }
-            };
-            handle.writing.store(0, Ordering::Relaxed);
-            if !written {
-                return;
+                Err(_) => return,
             }
-            out.buf.clear();
-            if out.buf.capacity() > 1 << 20 {
-                out.buf.shrink_to(16 * 1024);
-            }
+            settle(&mut out, &handle);
+            backlog.check(srv, &handle, out.pending());
         }
         spin::busy();
+        resize_buffers(&mut rbuf, &mut out, mid_bulk, &handle);
         handle.qbuf.store(rbuf.len() as u64, Ordering::Relaxed);
         handle.qbuf_free.store((rbuf.capacity() - rbuf.len()) as u64, Ordering::Relaxed);
+        handle.reply_cap.store(out.buf.capacity() as u64, Ordering::Relaxed);
         client.publish();
         if close {
+            // The replies still waiting go out first (Redis's close-after-reply).
+            if out.pending() > 0 {
+                tokio::select! {
+                    _ = stream.write_all(&out.buf[out.sent..]) => {}
+                    _ = handle.kill_notify.notified() => return,
+                }
+            }
             let _ = stream.shutdown().await;
             return;
         }
@@ -851,10 +862,12 @@ fn query_buffer_overflow(srv: &Server, worker: usize) {
     srv.stats.query_buffer_disconnections.add(worker, 1);
 }
 
-/// Wait for a blocked client's waiter, flushing the replies before it first. Keeps reading
-/// the socket (buffering what arrives) to notice a disconnect. False: close the connection.
+/// Wait for a blocked client's waiter while the replies before it go out and what the
+/// client sends is buffered (`park`). False: close the connection.
+#[allow(clippy::too_many_arguments)]
 async fn wait_blocked(
     srv: &Server,
+    worker: usize,
     stream: &mut TcpStream,
     rbuf: &mut Vec<u8>,
     out: &mut ReplyWriter,
@@ -862,15 +875,6 @@ async fn wait_blocked(
     w: &crate::keyspace::blocking::Waiter,
     qlimit: usize,
 ) -> bool {
-    if !out.is_empty() {
-        srv.stats.net_output_bytes.add(0, out.buf.len() as u64);
-        srv.stats.writes.add(0, 1);
-        if stream.write_all(&out.buf).await.is_err() {
-            w.cancel_with(None);
-            return false;
-        }
-        out.buf.clear();
-    }
     loop {
         if let Some(reply) = w.outcome() {
             if let Some(reply) = reply {
@@ -879,43 +883,216 @@ async fn wait_blocked(
             return true;
         }
         let deadline = w.deadline;
-        let timer = async move {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                None => std::future::pending::<()>().await,
+        // True: the timeout passed.
+        let woken = async move {
+            let timer = async move {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = w.notify.notified() => false,
+                _ = timer => true,
             }
         };
-        if rbuf.capacity() - rbuf.len() < 1024 {
-            rbuf.reserve(16 * 1024);
-        }
-        tokio::select! {
-            _ = w.notify.notified() => {}
-            _ = timer => {
-                if !w.cancel_with(Some(w.timeout_reply.clone())) {
-                    // Being served right now: the reply is coming.
-                    w.notify.notified().await;
-                }
-            }
-            _ = handle.kill_notify.notified() => {
+        match park(srv, worker, stream, rbuf, out, handle, qlimit, woken).await {
+            None => {
                 w.cancel_with(None);
                 return false;
             }
-            r = stream.read_buf(rbuf) => match r {
-                Ok(0) | Err(_) => {
-                    w.cancel_with(None);
-                    return false;
-                }
-                Ok(n) => {
-                    srv.stats.net_input_bytes.add(0, n as u64);
-                    srv.stats.reads.add(0, 1);
-                    if rbuf.len() > qlimit {
-                        query_buffer_overflow(srv, 0);
-                        w.cancel_with(None);
-                        return false;
-                    }
-                }
-            },
+            Some(true) if !w.cancel_with(Some(w.timeout_reply.clone())) => {
+                // Being served right now: the reply is coming.
+                w.notify.notified().await;
+            }
+            Some(_) => {}
         }
+    }
+}
+
+/// What one step of a connection's I/O did (`pump`).
+enum Io {
+    Read(usize),
+    Wrote,
+    Closed,
+}
+
+/// One step of a connection's I/O: read what the client sent into `rbuf`, or write some of
+/// the replies the socket has not taken yet (`ReplyWriter::pending`), whichever can go first
+/// (the read if both). Redis reads a client whose replies wait for the socket: a client
+/// that writes its whole pipeline before it reads (redis-py's pipeline) would otherwise
+/// wait for us while we wait for it.
+async fn pump(srv: &Server, worker: usize, stream: &mut TcpStream, rbuf: &mut Vec<u8>, out: &mut ReplyWriter) -> Io {
+    let (mut rd, mut wr) = stream.split();
+    let waiting = &out.buf[out.sent..];
+    let read = async {
+        if rbuf.capacity() == rbuf.len() {
+            // An idle connection gave its buffer back (`resize_buffers`).
+            rd.readable().await?;
+            rbuf.reserve(16 * 1024);
+        }
+        rd.read_buf(rbuf).await
+    };
+    let r = tokio::select! {
+        biased;
+        r = read => Ok(r),
+        r = wr.write(waiting), if !waiting.is_empty() => Err(r),
+    };
+    match r {
+        Ok(Ok(n)) if n > 0 => {
+            srv.stats.net_input_bytes.add(worker, n as u64);
+            srv.stats.reads.add(worker, 1);
+            Io::Read(n)
+        }
+        Err(Ok(n)) if n > 0 => {
+            srv.stats.net_output_bytes.add(worker, n as u64);
+            srv.stats.writes.add(worker, 1);
+            out.sent += n;
+            Io::Wrote
+        }
+        _ => Io::Closed,
+    }
+}
+
+/// Write as much of `buf` as the socket takes without waiting.
+fn write_now(stream: &TcpStream, buf: &[u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match stream.try_write(&buf[n..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// After a write: forget what the socket took (the buffer emptied, or its written part
+/// dropped once it is at least half the buffer, so that the replies of a client far behind
+/// are not moved for every write), and publish how much waits (CLIENT LIST, INFO).
+fn settle(out: &mut ReplyWriter, handle: &client::ClientHandle) {
+    if out.sent == out.buf.len() {
+        out.buf.clear();
+        out.sent = 0;
+        if out.buf.capacity() > 1 << 20 {
+            out.buf.shrink_to(16 * 1024);
+        }
+    } else if out.sent >= out.buf.len() - out.sent {
+        out.buf.drain(..out.sent);
+        out.sent = 0;
+    }
+    handle.writing.store((out.buf.len() - out.sent) as u64, Ordering::Relaxed);
+}
+
+/// Shrink a connection's buffers after a batch, as Redis's clientsCron does
+/// (clientsCronResizeQueryBuffer, clientsCronResizeOutputBuffer), so that a connection does
+/// not keep the memory of its biggest request or reply. Right away for a big query buffer
+/// mostly unused (a big request is done; not while a big bulk is arriving): back to 16 KiB.
+/// When the cron finds the connection idle for 2 s (`ClientHandle::resize_due`): the query
+/// buffer's free room given back (all of it when empty: the next request gets a new one),
+/// and a written reply buffer down to 1 KiB (Redis's PROTO_REPLY_MIN_BYTES). (`settle`
+/// shrinks a reply buffer past 1 MiB once written.)
+fn resize_buffers(rbuf: &mut Vec<u8>, out: &mut ReplyWriter, mid_bulk: bool, handle: &client::ClientHandle) {
+    let idle = handle.resize_due.load(Ordering::Relaxed) && handle.resize_due.swap(false, Ordering::Relaxed);
+    let room = rbuf.capacity() - rbuf.len();
+    if room > 4096 && !mid_bulk {
+        if idle {
+            rbuf.shrink_to_fit();
+        } else if rbuf.capacity() > 1 << 20 && rbuf.len() < rbuf.capacity() / 4 {
+            rbuf.shrink_to(16 * 1024);
+        }
+    }
+    if idle && out.pending() == 0 && out.buf.capacity() > 1024 {
+        out.buf = Vec::with_capacity(1024);
+        out.sent = 0;
+    }
+}
+
+/// Wait for `until` while the replies so far go out and what the client sends is buffered,
+/// not run (a command held by CLIENT PAUSE, a blocked client): Redis keeps reading a client
+/// it does not serve yet, up to client-query-buffer-limit. None: close the connection.
+#[allow(clippy::too_many_arguments)]
+async fn park<F: std::future::Future>(
+    srv: &Server,
+    worker: usize,
+    stream: &mut TcpStream,
+    rbuf: &mut Vec<u8>,
+    out: &mut ReplyWriter,
+    handle: &client::ClientHandle,
+    qlimit: usize,
+    until: F,
+) -> Option<F::Output> {
+    let mut until = std::pin::pin!(until);
+    loop {
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            rbuf.reserve(16 * 1024);
+        }
+        let io = tokio::select! {
+            biased;
+            v = until.as_mut() => return Some(v),
+            _ = handle.kill_notify.notified() => return None,
+            io = pump(srv, worker, stream, rbuf, out) => io,
+        };
+        match io {
+            Io::Closed => return None,
+            Io::Wrote => settle(out, handle),
+            Io::Read(_) if rbuf.len() > qlimit => {
+                query_buffer_overflow(srv, worker);
+                return None;
+            }
+            Io::Read(_) => {}
+        }
+    }
+}
+
+/// client-output-buffer-limit for the replies waiting for a client's socket, on what exceeds
+/// the 16 KiB a Redis client buffers before its reply list: past the hard limit the client
+/// is closed at once; past the soft limit, once it has stayed past it for the soft seconds.
+#[derive(Default)]
+struct Backlog {
+    /// Past the soft limit: when the client is closed if it is still past it.
+    soft_until: Option<tokio::time::Instant>,
+}
+
+impl Backlog {
+    /// `pending` reply bytes wait for the socket. False: past the hard limit. Redis compares
+    /// whole unix seconds for the soft limit, so a reader that empties its buffer within
+    /// the second is never closed, even with 0 seconds: it gets the soft seconds plus one.
+    fn check(&mut self, srv: &Server, handle: &client::ClientHandle, pending: usize) -> bool {
+        let pending = pending.saturating_sub(16 * 1024) as u64;
+        if pending == 0 {
+            self.soft_until = None;
+            return true;
+        }
+        let (hard, soft, soft_secs) = srv.output_limits(handle);
+        if hard > 0 && pending > hard {
+            return false;
+        }
+        if soft > 0 && pending > soft {
+            let secs = Duration::from_secs(soft_secs.max(0) as u64 + 1);
+            self.soft_until.get_or_insert_with(|| tokio::time::Instant::now() + secs);
+        } else {
+            self.soft_until = None;
+        }
+        true
+    }
+
+}
+
+/// Ready at `t`; never without one.
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// An argument of the command the parser completed in `buf`.
+fn arg_of<'b>(a: &'b ArgLoc, buf: &'b [u8]) -> &'b [u8] {
+    match a {
+        ArgLoc::Range(s, e) => &buf[*s..*e],
+        ArgLoc::Owned(v) => &v[..],
     }
 }
 
@@ -939,30 +1116,40 @@ fn paused_command(srv: &Server, client: &Client, args: &[&[u8]]) -> Option<(&'st
 }
 
 /// Hold the client while CLIENT PAUSE holds its command, looking again whenever the pause
-/// changes (extended, made stricter, lifted by UNPAUSE) or ends. Meanwhile it counts as
-/// blocked (INFO blocked_clients, flag b) and CLIENT LIST shows the held command, as Redis
-/// shows a postponed client. False if the client was killed meanwhile.
-async fn hold_while_paused(srv: &Server, client: &mut Client, (name, is_write): (&'static str, bool)) -> bool {
+/// changes (extended, made stricter, lifted by UNPAUSE) or ends; meanwhile its replies so
+/// far go out and what it sends is read (`park`). It counts as blocked (INFO
+/// blocked_clients, flag b) and CLIENT LIST shows the held command, as Redis shows a
+/// postponed client. False if the client was killed or went away meanwhile.
+#[allow(clippy::too_many_arguments)]
+async fn hold_while_paused(
+    srv: &Server,
+    client: &mut Client,
+    (name, is_write): (&'static str, bool),
+    stream: &mut TcpStream,
+    rbuf: &mut Vec<u8>,
+    out: &mut ReplyWriter,
+    qlimit: usize,
+) -> bool {
     client.last_command = name;
     client.publish();
     let handle = client.handle.clone();
     handle.paused.store(true, Ordering::Relaxed);
     srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
-    let alive = loop {
-        // Registered before the pause is read: a change made after the read still wakes us.
-        let changed = srv.pause_changed.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        let Some(wait) = srv.pause_remaining(is_write) else { break true };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = changed => {}
-            _ = handle.kill_notify.notified() => break false,
-        }
-        if handle.killed.load(Ordering::Acquire) {
-            break false;
+    let lifted = async {
+        loop {
+            // Registered before the pause is read: a change made after the read still wakes us.
+            let changed = srv.pause_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let Some(wait) = srv.pause_remaining(is_write) else { break };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = changed => {}
+            }
         }
     };
+    let alive = park(srv, client.worker, stream, rbuf, out, &handle, qlimit, lifted).await.is_some()
+        && !handle.killed.load(Ordering::Acquire);
     handle.paused.store(false, Ordering::Relaxed);
     srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
     alive

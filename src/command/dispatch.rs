@@ -492,13 +492,29 @@ impl Client {
     /// Apply CLIENT REPLY OFF/SKIP to the reply just written.
     pub(crate) fn after_reply(&mut self, out: &mut ReplyWriter, mark: usize) {
         match self.reply_mode {
-            ReplyMode::On => {}
-            ReplyMode::Off => out.truncate(mark),
+            ReplyMode::On => {
+                if !out.pushes.is_empty() {
+                    out.pushes.clear();
+                }
+            }
+            ReplyMode::Off => self.drop_reply(out, mark),
             ReplyMode::SkipNext => self.reply_mode = ReplyMode::Skip,
             ReplyMode::Skip => {
-                out.truncate(mark);
+                self.drop_reply(out, mark);
                 self.reply_mode = ReplyMode::On;
             }
         }
+    }
+
+    /// Drop the reply written since `mark`, but not the pushes in it (`ReplyWriter::pushes`).
+    fn drop_reply(&mut self, out: &mut ReplyWriter, mark: usize) {
+        let mut end = mark;
+        for span in std::mem::take(&mut out.pushes) {
+            if span.start >= end {
+                out.buf.copy_within(span.clone(), end);
+                end += span.len();
+            }
+        }
+        out.truncate(end);
     }
 }

@@ -45,6 +45,11 @@ impl Queued {
         Queued { bytes: Vec::with_capacity(256), args: Vec::with_capacity(24), cmds: Vec::with_capacity(8), doomed: false, writes: false }
     }
 
+    /// Redis's mstate.argv_len_sums: the queued arguments' bytes and a pointer for each.
+    pub fn mem(&self) -> usize {
+        self.bytes.len() + 8 * self.args.len()
+    }
+
     /// Queued commands.
     pub fn len(&self) -> usize {
         self.cmds.len()
@@ -88,6 +93,7 @@ pub fn queue(client: &mut Client, args: &[&[u8]], writes: bool) {
         }
         q.push(args);
         q.writes |= writes;
+        client.handle.multi_mem.store(q.mem() as u64, Ordering::Relaxed);
         client.handle.multi.store(q.len() as i64, Ordering::Relaxed);
     }
 }
@@ -97,6 +103,7 @@ pub fn multi(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::msg("ERR MULTI calls can not be nested"));
     }
     ctx.client.multi = Some(Queued::new());
+    ctx.client.handle.multi_mem.store(0, Ordering::Relaxed);
     ctx.client.handle.multi.store(0, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())

@@ -9,6 +9,14 @@
 pub struct ReplyWriter {
     pub buf: Vec<u8>,
     pub resp3: bool,
+    /// Where the current command wrote Pub/Sub pushes to its own client (SUBSCRIBE's
+    /// confirmations, its own messages and keyspace events): Redis sends them whatever
+    /// CLIENT REPLY says (its CLIENT_PUSHING flag), so OFF/SKIP keeps them
+    /// (`Client::after_reply`, which forgets them after every command).
+    pub pushes: Vec<std::ops::Range<usize>>,
+    /// The bytes at the front of `buf` that are on the socket already (the connection
+    /// drops them once they are worth moving the rest for: `net::settle`).
+    pub sent: usize,
 }
 
 /// What a deferred aggregate header will become.
@@ -26,12 +34,12 @@ pub struct Deferred {
 
 impl ReplyWriter {
     pub fn new(resp3: bool) -> Self {
-        ReplyWriter { buf: Vec::with_capacity(16 * 1024), resp3 }
+        ReplyWriter { buf: Vec::with_capacity(16 * 1024), resp3, pushes: Vec::new(), sent: 0 }
     }
 
     /// A small writer, for one reply inside a script (redis.call).
     pub fn small(resp3: bool) -> Self {
-        ReplyWriter { buf: Vec::with_capacity(64), resp3 }
+        ReplyWriter { buf: Vec::with_capacity(64), resp3, pushes: Vec::new(), sent: 0 }
     }
 
     fn header(&mut self, tag: u8, n: i64) {
@@ -231,8 +239,18 @@ impl ReplyWriter {
         self.buf.is_empty()
     }
 
+    /// Reply bytes not on the socket yet.
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.sent
+    }
+
     /// Drop everything written after `mark` (used when a reply must be withdrawn, e.g.
     /// CLIENT REPLY OFF/SKIP).
+    /// What was written from `start` is a push (see `pushes`).
+    pub fn pushed_from(&mut self, start: usize) {
+        self.pushes.push(start..self.buf.len());
+    }
+
     pub fn truncate(&mut self, mark: usize) {
         self.buf.truncate(mark);
     }

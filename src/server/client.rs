@@ -12,6 +12,7 @@ use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::keyspace::blocking::Waiter;
 use crate::keyspace::now_ms;
+use crate::resp::write::ReplyWriter;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -36,12 +37,20 @@ pub struct ClientHandle {
     pub kill_notify: tokio::sync::Notify,
     pub db: AtomicUsize,
     pub resp: AtomicUsize,
+    /// The query buffer's unread bytes and free room (CLIENT LIST qbuf, qbuf-free) between
+    /// batches (`Client::query_buf` while one runs).
     pub qbuf: AtomicU64,
     pub qbuf_free: AtomicU64,
-    pub obl: AtomicU64,
-    /// Reply bytes being written to the socket right now (INFO client_recent_max_output_buffer).
+    /// The reply buffer's allocation, as of the end of the last batch (CLIENT LIST tot-mem).
+    pub reply_cap: AtomicU64,
+    /// Reply bytes waiting for the socket (INFO client_recent_max_output_buffer, CLIENT LIST
+    /// obl/oll/omem).
     pub writing: AtomicU64,
-    pub tot_mem: AtomicU64,
+    /// The queued commands' argument bytes plus a pointer each, Redis's
+    /// mstate.argv_len_sums (CLIENT LIST multi-mem; meaningful while `multi` >= 0).
+    pub multi_mem: AtomicU64,
+    /// Set by the cron for an idle connection whose buffers it should shrink.
+    pub resize_due: AtomicBool,
     pub info: Mutex<SharedInfo>,
     /// The waiter while the client is blocked (for CLIENT UNBLOCK).
     pub blocked: Mutex<Option<Arc<Waiter>>>,
@@ -121,6 +130,9 @@ pub struct Client {
     pub subs: super::pubsub::ClientSubs,
     /// In MONITOR mode.
     pub monitor: bool,
+    /// The query buffer's length and free room as of the last read, for CLIENT LIST / INFO
+    /// of the client itself (the handle's figures are those between batches).
+    pub query_buf: (u64, u64),
 }
 
 impl Client {
@@ -149,6 +161,7 @@ impl Client {
             in_script: false,
             subs: Default::default(),
             monitor: false,
+            query_buf: (0, 0),
         }
     }
 
@@ -183,9 +196,10 @@ pub fn register(srv: &Server, addr: String, laddr: String, fd: i32, worker: usiz
         resp: AtomicUsize::new(2),
         qbuf: AtomicU64::new(0),
         qbuf_free: AtomicU64::new(0),
-        obl: AtomicU64::new(0),
+        reply_cap: AtomicU64::new(0),
         writing: AtomicU64::new(0),
-        tot_mem: AtomicU64::new(0),
+        multi_mem: AtomicU64::new(0),
+        resize_due: AtomicBool::new(false),
         info: Mutex::new(SharedInfo { last_cmd: "NULL", ..Default::default() }),
         blocked: Mutex::new(None),
         paused: AtomicBool::new(false),
@@ -219,8 +233,93 @@ pub fn close_idle_clients(srv: &Server) {
     }
 }
 
+/// Connections idle for more than 2 s whose buffers are bigger than an idle connection
+/// needs are asked to shrink them (`net::resize_buffers`), as Redis's clientsCron resizes
+/// the buffers of idle clients.
+pub fn resize_idle_buffers(srv: &Server) {
+    let now = now_ms();
+    for h in srv.clients.lock().values() {
+        let big = h.qbuf_free.load(Ordering::Relaxed) > 4096 || h.reply_cap.load(Ordering::Relaxed) > 1024;
+        if big
+            && now - h.last_interaction_ms.load(Ordering::Relaxed) > 2000
+            && !h.resize_due.swap(true, Ordering::Relaxed)
+        {
+            // The connection waits on its outbox's notification between requests.
+            h.outbox.notify.notify_one();
+        }
+    }
+}
+
+/// The client whose command is running CLIENT LIST or CLIENT INFO: what of it its handle
+/// does not show.
+pub(crate) struct Running<'a> {
+    pub client: &'a Client,
+    pub args: &'a [&'a [u8]],
+    pub out: &'a ReplyWriter,
+}
+
+/// Redis's reply buffer before its reply list (CLIENT LIST rbs), and the size of a list
+/// block (PROTO_REPLY_CHUNK_BYTES).
+const REPLY_CHUNK: u64 = 16 * 1024;
+
+/// The memory figures of a CLIENT LIST line, as Redis's catClientInfoString computes them.
+struct Memory {
+    qbuf: u64,
+    qbuf_free: u64,
+    argv: u64,
+    multi: u64,
+    /// The reply buffer's allocation (rbs; rbp too: we keep no peak).
+    reply: u64,
+    /// Bytes in the reply buffer, blocks of the reply list and their memory (obl, oll, omem).
+    obl: u64,
+    oll: u64,
+    omem: u64,
+    total: u64,
+}
+
+impl Memory {
+    fn of(h: &ClientHandle, own: Option<&Running>) -> Memory {
+        let sum = |args: &mut dyn Iterator<Item = usize>| args.fold((0, 0), |(n, len), a| (n + 1, len + a as u64));
+        // The arguments of the command running: the client's own, or the one it is blocked
+        // in (Redis frees a client's argv between commands).
+        let (argc, argv) = match own {
+            Some(r) => sum(&mut r.args.iter().map(|a| a.len())),
+            None => h.blocked.lock().as_ref().map(|w| sum(&mut w.args.iter().map(|a| a.len()))).unwrap_or((0, 0)),
+        };
+        let multi = match own {
+            Some(r) => r.client.multi.as_ref().map_or(0, |q| q.mem() as u64),
+            None if h.multi.load(Ordering::Relaxed) >= 0 => h.multi_mem.load(Ordering::Relaxed),
+            None => 0,
+        };
+        let pending = match own {
+            Some(r) => r.out.pending() as u64 + h.outbox.pending_bytes() as u64,
+            None => h.pending_output(),
+        };
+        // Redis fills its 16 KiB buffer, then 16 KiB blocks of a list (a list node and a
+        // block header each) once it is full; a client that far behind has had its
+        // buffer written, and what waits is in the list.
+        let (obl, oll) = if pending <= REPLY_CHUNK { (pending, 0) } else { (0, pending.div_ceil(REPLY_CHUNK)) };
+        let omem = oll * (REPLY_CHUNK + 40);
+        let (qbuf, qfree) = match own {
+            Some(r) => r.client.query_buf,
+            None => (h.qbuf.load(Ordering::Relaxed), h.qbuf_free.load(Ordering::Relaxed)),
+        };
+        let reply = match own {
+            Some(r) => r.out.buf.capacity() as u64,
+            None => h.reply_cap.load(Ordering::Relaxed),
+        };
+        // The query buffer, the reply buffer (pending replies included: our reply list is
+        // the same buffer), the arguments and a pointer each, the transaction, the client's
+        // own structures, a dictionary entry per subscription.
+        let subs: u64 = h.sub_counts.iter().map(|c| c.load(Ordering::Relaxed) as u64).sum();
+        let structs = (std::mem::size_of::<Client>() + std::mem::size_of::<ClientHandle>()) as u64;
+        let total = qbuf + qfree + reply + argv + 8 * argc + multi + structs + 24 * subs;
+        Memory { qbuf, qbuf_free: qfree, argv, multi, reply, obl, oll, omem, total }
+    }
+}
+
 /// One CLIENT LIST / CLIENT INFO line (Redis 7.2 field order).
-fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
+pub(crate) fn describe(h: &ClientHandle, own: Option<&Running>) -> String {
     let now = now_ms();
     let info = h.info.lock().clone();
     // Redis's order of the flag letters.
@@ -246,6 +345,8 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
     if flags.is_empty() {
         flags.push('N');
     }
+    let mem = Memory::of(h, own);
+    let own = own.map(|r| r.client);
     let last_cmd = match own {
         Some(c) => c.last_command,
         None => info.last_cmd,
@@ -254,7 +355,7 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
     let resp = own.map(|c| if c.resp3 { 3 } else { 2 }).unwrap_or_else(|| h.resp.load(Ordering::Relaxed));
     let idle = if own.is_some() { 0 } else { (now - h.last_interaction_ms.load(Ordering::Relaxed)) / 1000 };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -268,10 +369,16 @@ fn describe(h: &ClientHandle, own: Option<&Client>) -> String {
         subs[1],
         subs[2],
         multi,
-        h.qbuf.load(Ordering::Relaxed),
-        h.qbuf_free.load(Ordering::Relaxed),
-        h.obl.load(Ordering::Relaxed),
-        h.tot_mem.load(Ordering::Relaxed),
+        mem.qbuf,
+        mem.qbuf_free,
+        mem.argv,
+        mem.multi,
+        mem.reply,
+        mem.reply,
+        mem.obl,
+        mem.oll,
+        mem.omem,
+        mem.total,
         last_cmd,
         super::tracking::redirect_of(h),
         resp,
@@ -380,8 +487,8 @@ pub fn list(ctx: &mut Ctx) -> CmdResult {
                 continue;
             }
         }
-        let own = (h.id == ctx.client.id).then_some(&*ctx.client);
-        text.push_str(&describe(&h, own));
+        let own = (h.id == ctx.client.id).then_some(Running { client: ctx.client, args: ctx.args, out: ctx.out });
+        text.push_str(&describe(&h, own.as_ref()));
         text.push('\n');
     }
     ctx.out.verbatim("txt", text.as_bytes());
@@ -389,7 +496,8 @@ pub fn list(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn info(ctx: &mut Ctx) -> CmdResult {
-    let mut line = describe(&ctx.client.handle, Some(ctx.client));
+    let own = Running { client: ctx.client, args: ctx.args, out: ctx.out };
+    let mut line = describe(&ctx.client.handle, Some(&own));
     line.push('\n');
     ctx.out.verbatim("txt", line.as_bytes());
     Ok(())

@@ -292,6 +292,7 @@ impl Server {
         self.query_buffer_limit.store(cfg.int("client-query-buffer-limit") as u64, Ordering::Relaxed);
         self.busy_threshold_ms.store(cfg.int("busy-reply-threshold"), Ordering::Relaxed);
         self.tracking.max_keys.store(cfg.int("tracking-table-max-keys").max(0) as usize, Ordering::Relaxed);
+        crate::util::alloc::set_background_threads(cfg.bool("jemalloc-bg-thread"));
         let cobl = cfg.render("client-output-buffer-limit");
         let words: Vec<&str> = cobl.split(' ').collect();
         for (class, slots) in [("pubsub", &self.pubsub_limit), ("normal", &self.normal_limit)] {
@@ -382,6 +383,7 @@ impl Server {
         let gate = self.threads; // the cron's own gate
         notify::install_hook(&self);
         let mut memory_sampled = Instant::now();
+        let mut buffers_resized = Instant::now();
         while !self.shutdown.load(Ordering::Relaxed) {
             let hz = self.config.read().int("hz").clamp(1, 500) as u64;
             std::thread::sleep(Duration::from_millis(1000 / hz));
@@ -405,11 +407,17 @@ impl Server {
             client::close_idle_clients(&self);
             // The peak of used_memory and the instantaneous rates, every 100 ms whatever hz
             // is (as Redis's run_with_period(100); refreshing jemalloc's statistics is not
-            // free).
+            // free); freed memory back to the system (util::alloc); once a second, idle
+            // connections asked to shrink their buffers (Redis's clientsCron resizing).
             if memory_sampled.elapsed() >= Duration::from_millis(100) {
                 info::sample_used_memory();
+                crate::util::alloc::purge_if_dirty();
                 self.stats.track_instantaneous(now_ms());
                 memory_sampled = Instant::now();
+            }
+            if buffers_resized.elapsed() >= Duration::from_secs(1) {
+                client::resize_idle_buffers(&self);
+                buffers_resized = Instant::now();
             }
         }
     }

@@ -257,6 +257,7 @@ fn confirm(out: &mut ReplyWriter, word: &[u8], name: Option<&[u8]>, count: usize
 
 fn subscribe(ctx: &mut Ctx, kind: Kind) -> CmdResult {
     let ps = &ctx.srv.pubsub;
+    let start = ctx.out.buf.len();
     ctx.client.handle.outbox.split_here();
     for name in &ctx.args[1..] {
         if ctx.client.subs.insert(kind, name) {
@@ -266,6 +267,7 @@ fn subscribe(ctx: &mut Ctx, kind: Kind) -> CmdResult {
         let n = ctx.client.subs.count(kind);
         confirm(ctx.out, kind.subscribe_word(), Some(name), n);
     }
+    ctx.out.pushed_from(start);
     publish_counts(ctx.client);
     Ok(())
 }
@@ -283,6 +285,7 @@ fn remove(ps: &PubSub, kind: Kind, name: &[u8], id: u64) {
 fn unsubscribe(ctx: &mut Ctx, kind: Kind) -> CmdResult {
     let ps = &ctx.srv.pubsub;
     let id = ctx.client.id;
+    let start = ctx.out.buf.len();
     let names: Vec<Vec<u8>> = if ctx.args.len() > 1 {
         ctx.args[1..].iter().map(|a| a.to_vec()).collect()
     } else {
@@ -299,6 +302,7 @@ fn unsubscribe(ctx: &mut Ctx, kind: Kind) -> CmdResult {
         let n = ctx.client.subs.count(kind);
         confirm(ctx.out, kind.unsubscribe_word(), Some(&name), n);
     }
+    ctx.out.pushed_from(start);
     ctx.client.handle.outbox.note_unsubscribed();
     publish_counts(ctx.client);
     Ok(())
@@ -336,7 +340,7 @@ pub fn sunsubscribe(ctx: &mut Ctx) -> CmdResult {
 
 /// The message as one protocol encodes it.
 fn encode(resp3: bool, words: &[&[u8]]) -> Vec<u8> {
-    let mut w = ReplyWriter { buf: Vec::with_capacity(64 + words.iter().map(|x| x.len()).sum::<usize>()), resp3 };
+    let mut w = ReplyWriter { buf: Vec::with_capacity(64 + words.iter().map(|x| x.len()).sum::<usize>()), resp3, pushes: Vec::new(), sent: 0 };
     push_header(&mut w, words.len());
     for x in words {
         w.bulk(x);
@@ -374,8 +378,10 @@ fn deliver(
 ) -> bool {
     if let Some((id, out)) = own {
         if h.id == *id {
+            let start = out.buf.len();
             let bytes = encode(out.resp3, words);
             out.buf.extend_from_slice(&bytes);
+            out.pushed_from(start);
             return true;
         }
     }
@@ -434,9 +440,14 @@ pub fn drop_over_limit(srv: &Server, h: &ClientHandle) {
             !list.is_empty()
         });
     }
-    crate::net::log(
+    // Redis's warning, with the client's CLIENT LIST line.
+    crate::net::log_at(
         srv,
-        &format!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", h.id, h.addr),
+        3,
+        &format!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            super::client::describe(h, None)
+        ),
     );
     h.kill();
 }

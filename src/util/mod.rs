@@ -2,7 +2,8 @@
 //! keyspace, no allocation beyond their results. `glob` is Redis's
 //! `stringmatchlen`; `number` is string2ll / string2d / d2string / ld2string; `counter` is a
 //! per-thread statistics counter; `rng` the generator of commands' random picks; `clock`
-//! the cheap monotonic clock commands are timed with.
+//! the cheap monotonic clock commands are timed with; `alloc` gives freed memory back.
+pub mod alloc;
 pub mod clock;
 pub mod counter;
 pub mod crc64;

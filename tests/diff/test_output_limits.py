@@ -86,3 +86,35 @@ def soft_run(server):
 def test_soft_limit(pair):
     results = [soft_run(s) for s in pair]
     assert results == [True, True], results
+
+
+def pipeline_past_limit_run(server):
+    """A client writes a pipeline of PINGs far past the configured hard limit before it
+    reads: closed, with Redis's warning in the log (issue 19, defect 12: the server keeps
+    reading a client whose replies wait, and the limit, not a stall, ends it)."""
+    c = RawConnection(server.port)
+    c.command("CONFIG", "SET", "client-output-buffer-limit", "normal 4mb 0 0")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", server.port))
+    block = b"PING\r\n" * 10_000
+    sent_all = True
+    try:
+        for _ in range(600):  # 36 MB of requests, 42 MB of replies
+            s.sendall(block)
+    except OSError:
+        sent_all = False  # closed by the server
+    data, closed = read_all(s, timeout=10)
+    s.close()
+    c.command("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0")
+    c.close()
+    time.sleep(0.1)
+    logged = "scheduled to be closed ASAP for overcoming of output buffer limits." in server.read_log()
+    # Not every reply arrived: the connection was closed on the limit, not served to the end.
+    return closed or not sent_all, len(data) < 6_000_000 * 7 // 6, logged
+
+
+def test_pipeline_past_the_hard_limit(pair):
+    results = [pipeline_past_limit_run(s) for s in pair]
+    assert results == [(True, True, True)] * 2, results

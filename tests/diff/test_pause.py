@@ -136,6 +136,23 @@ def all_holds_everything_run(server, proto):
     return out
 
 
+def held_then_gone_run(server, proto):
+    """A held client that disconnects is no longer counted as blocked (nor listed), twice
+    in a row; what it sent while held never runs."""
+    m = conn(server, proto)
+    out = [m.command("DEL", "gone"), m.command("CLIENT", "PAUSE", "5000", "WRITE")]
+    for _ in range(2):
+        a = conn(server, proto)
+        a.send_command("INCR", "gone")
+        time.sleep(0.2)
+        out.append(blocked(m))
+        a.close()
+        time.sleep(0.2)
+        out.append(blocked(m))
+    out += [m.command("CLIENT", "UNPAUSE"), m.command("GET", "gone")]
+    return out
+
+
 NO_WRITES = "#!lua flags=no-writes\nreturn 1"
 LIBRARY = ("#!lua name=paused\n"
            "redis.register_function{function_name='ro', callback=function() return 1 end, flags={'no-writes'}}\n"
@@ -168,7 +185,7 @@ def which_held_by_write_run(server, proto):
     return out
 
 
-SCENARIOS = [which_held_by_write_run, held_write_run, held_exec_run, extended_run, stricter_run, all_holds_everything_run]
+SCENARIOS = [which_held_by_write_run, held_write_run, held_then_gone_run, held_exec_run, extended_run, stricter_run, all_holds_everything_run]
 
 
 @pytest.mark.parametrize("proto", [2, 3])
