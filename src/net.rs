@@ -442,7 +442,12 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     // below: one exclusive hold of the keyspace after another on this worker
                     // would stall the other workers more). With one worker there are no
                     // others to stall: every short script runs here.
-                    let script = client.multi.is_none() && !script_running && crate::resp::parse::is_script_call(args[0]);
+                    // So does EXEC of a transaction that queued a script.
+                    let script = !script_running
+                        && match &client.multi {
+                            None => crate::resp::parse::is_script_call(args[0]),
+                            Some(q) => q.scripts && !q.doomed && args[0].eq_ignore_ascii_case(b"exec"),
+                        };
                     if script {
                         // A script holds every gate, this worker's too.
                         sticky.release();

@@ -37,12 +37,16 @@ pub struct Queued {
     /// A queued command writes or may replicate (Redis's mstate.cmd_flags, see
     /// `dispatch::pauses_as_write`): CLIENT PAUSE WRITE holds EXEC.
     pub writes: bool,
+    /// A queued command runs a script (EVAL, FCALL, ...): EXEC goes to the scripts thread,
+    /// as a script sent alone does, so that a script turning long inside it leaves the
+    /// worker free to answer BUSY and SCRIPT KILL to its other clients.
+    pub scripts: bool,
 }
 
 impl Queued {
     /// Room for a typical transaction (a few short commands) in one allocation per vector.
     fn new() -> Queued {
-        Queued { bytes: Vec::with_capacity(256), args: Vec::with_capacity(24), cmds: Vec::with_capacity(8), doomed: false, writes: false }
+        Queued { bytes: Vec::with_capacity(256), args: Vec::with_capacity(24), cmds: Vec::with_capacity(8), doomed: false, writes: false, scripts: false }
     }
 
     /// Redis's mstate.argv_len_sums: the queued arguments' bytes and a pointer for each.
@@ -93,6 +97,7 @@ pub fn queue(client: &mut Client, args: &[&[u8]], writes: bool) {
         }
         q.push(args);
         q.writes |= writes;
+        q.scripts |= crate::resp::parse::is_script_call(args[0]);
         client.handle.multi_mem.store(q.mem() as u64, Ordering::Relaxed);
         client.handle.multi.store(q.len() as i64, Ordering::Relaxed);
     }

@@ -8,7 +8,8 @@
 //! thread (`executor`), not on the connection's worker: while a script runs past
 //! busy-reply-threshold, the workers stay free to answer every other client with BUSY
 //! (and to run SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE), as Redis answers from inside
-//! its Lua hook. A script inside MULTI/EXEC runs inline with the transaction's hold.
+//! its Lua hook. A script inside MULTI/EXEC runs inline with the transaction's hold, on the
+//! scripts thread too: EXEC of a transaction that queued one is sent there (`net`).
 
 pub mod convert;
 pub mod functions;
