@@ -253,6 +253,10 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Vec<tokio
         };
         let w = next % workers.len();
         next = next.wrapping_add(1);
+        // Numbered here, in the order connections are accepted (as Redis numbers them):
+        // numbered by the workers, two connections accepted one after the other could get
+        // their ids the other way round, and CLIENT LIST lists by id.
+        let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
         let std_stream = match stream.into_std() {
             Ok(s) => s,
             Err(_) => continue,
@@ -261,7 +265,7 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Vec<tokio
         let srv = srv.clone();
         workers[w].spawn(async move {
             if let Ok(stream) = TcpStream::from_std(std_stream) {
-                serve(srv, stream, peer, w).await;
+                serve(srv, stream, peer, w, id).await;
             }
         });
     }
@@ -274,7 +278,7 @@ fn fmt_addr(a: &SocketAddr) -> String {
     }
 }
 
-async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker: usize) {
+async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker: usize, id: u64) {
     let _ = stream.set_nodelay(true);
     srv.stats.connections.add(worker, 1);
     let max = srv.maxclients.load(Ordering::Relaxed) as usize;
@@ -288,7 +292,7 @@ async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker
     let fd = std::os::unix::io::AsRawFd::as_raw_fd(&stream);
     #[cfg(not(unix))]
     let fd = -1;
-    let handle = client::register(&srv, fmt_addr(&peer), laddr, fd, worker);
+    let handle = client::register(&srv, id, fmt_addr(&peer), laddr, fd, worker);
     let mut client = Client::new(handle.clone(), worker);
     client.authenticated = !srv.auth_required();
     connection_loop(&srv, &mut stream, &mut client).await;

@@ -180,8 +180,9 @@ impl Client {
     }
 }
 
-pub fn register(srv: &Server, addr: String, laddr: String, fd: i32, worker: usize) -> Arc<ClientHandle> {
-    let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
+/// Register a new connection: `id` is from `Server::next_client_id`, taken when it was
+/// accepted.
+pub fn register(srv: &Server, id: u64, addr: String, laddr: String, fd: i32, worker: usize) -> Arc<ClientHandle> {
     let h = Arc::new(ClientHandle {
         id,
         worker,
@@ -445,48 +446,69 @@ pub fn setinfo(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-pub fn list(ctx: &mut Ctx) -> CmdResult {
-    let args = &ctx.args[2..];
-    let mut ids: Option<Vec<u64>> = None;
-    let mut i = 0;
-    while i < args.len() {
-        if eq(args[i], "type") && i + 1 < args.len() {
-            let t = args[i + 1];
-            if !(eq(t, "normal") || eq(t, "master") || eq(t, "replica") || eq(t, "slave") || eq(t, "pubsub")) {
-                return Err(Error::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t))));
-            }
-            if !eq(t, "normal") {
-                ids = Some(Vec::new());
-            }
-            i += 2;
-        } else if eq(args[i], "id") && i + 1 < args.len() {
-            let mut v = Vec::new();
-            for a in &args[i + 1..] {
-                let n = crate::util::number::parse_i64(a)
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| Error::msg("ERR Invalid client ID"))?;
-                v.push(n as u64);
-            }
-            ids = Some(v);
-            i = args.len();
+/// Redis's client types (getClientTypeByName). No client is a master or a replica yet.
+#[derive(Clone, Copy, PartialEq)]
+enum ClientType {
+    Normal,
+    Replica,
+    Master,
+    Pubsub,
+}
+
+impl ClientType {
+    fn by_name(name: &[u8]) -> Result<ClientType, Error> {
+        Ok(match () {
+            _ if eq(name, "normal") => ClientType::Normal,
+            _ if eq(name, "slave") || eq(name, "replica") => ClientType::Replica,
+            _ if eq(name, "master") => ClientType::Master,
+            _ if eq(name, "pubsub") => ClientType::Pubsub,
+            _ => return Err(Error::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(name)))),
+        })
+    }
+
+    /// Redis's getClientType: a client with subscriptions is a pubsub client (a MONITOR
+    /// client is a normal one).
+    fn of(h: &ClientHandle) -> ClientType {
+        if h.sub_counts.iter().any(|c| c.load(Ordering::Relaxed) > 0) {
+            ClientType::Pubsub
         } else {
-            return Err(err::SYNTAX);
+            ClientType::Normal
         }
     }
+}
+
+/// CLIENT LIST [TYPE type | ID id [id ...]], parsed as Redis does: the ids are listed in
+/// the order given (a repeated one twice; ids no client has, 0 and negative ones among
+/// them, list nothing).
+pub fn list(ctx: &mut Ctx) -> CmdResult {
+    enum Which {
+        All(Option<ClientType>),
+        Ids(Vec<i64>),
+    }
+    let which = match &ctx.args[2..] {
+        [] => Which::All(None),
+        [t, name] if eq(t, "type") => Which::All(Some(ClientType::by_name(name)?)),
+        [i, ids @ ..] if eq(i, "id") && !ids.is_empty() => Which::Ids(
+            ids.iter()
+                .map(|a| crate::util::number::parse_i64(a).ok_or_else(|| Error::msg("ERR Invalid client ID")))
+                .collect::<Result<_, _>>()?,
+        ),
+        _ => return Err(err::SYNTAX),
+    };
     ctx.client.publish();
     let handles: Vec<Arc<ClientHandle>> = {
         let reg = ctx.srv.clients.lock();
-        let mut v: Vec<_> = reg.values().cloned().collect();
-        v.sort_by_key(|h| h.id);
-        v
+        match which {
+            Which::All(ty) => {
+                let mut v: Vec<_> = reg.values().filter(|h| ty.is_none_or(|t| ClientType::of(h) == t)).cloned().collect();
+                v.sort_by_key(|h| h.id);
+                v
+            }
+            Which::Ids(ids) => ids.iter().filter_map(|&id| reg.get(&(id as u64))).cloned().collect(),
+        }
     };
     let mut text = String::new();
     for h in handles {
-        if let Some(ids) = &ids {
-            if !ids.contains(&h.id) {
-                continue;
-            }
-        }
         let own = (h.id == ctx.client.id).then_some(Running { client: ctx.client, args: ctx.args, out: ctx.out });
         text.push_str(&describe(&h, own.as_ref()));
         text.push('\n');
@@ -525,7 +547,7 @@ pub fn kill(ctx: &mut Ctx) -> CmdResult {
     let mut by_addr = None;
     let mut by_laddr = None;
     let mut skipme = true;
-    let mut by_type_normal = None;
+    let mut by_type = None;
     for pair in args.chunks(2) {
         let (k, v) = (pair[0], pair[1]);
         if eq(k, "id") {
@@ -538,13 +560,7 @@ pub fn kill(ctx: &mut Ctx) -> CmdResult {
         } else if eq(k, "laddr") {
             by_laddr = Some(String::from_utf8_lossy(v).into_owned());
         } else if eq(k, "type") {
-            if eq(v, "normal") {
-                by_type_normal = Some(true);
-            } else if eq(v, "master") || eq(v, "replica") || eq(v, "slave") || eq(v, "pubsub") {
-                by_type_normal = Some(false);
-            } else {
-                return Err(Error::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v))));
-            }
+            by_type = Some(ClientType::by_name(v)?);
         } else if eq(k, "user") {
             if !eq(v, "default") {
                 return Err(Error::msg(format!("ERR No such user '{}'", String::from_utf8_lossy(v))));
@@ -569,7 +585,7 @@ pub fn kill(ctx: &mut Ctx) -> CmdResult {
         .filter(|h| by_id.is_none_or(|id| h.id == id))
         .filter(|h| by_addr.as_ref().is_none_or(|a| &h.addr == a))
         .filter(|h| by_laddr.as_ref().is_none_or(|a| &h.laddr == a))
-        .filter(|_| by_type_normal != Some(false))
+        .filter(|h| by_type.is_none_or(|t| ClientType::of(h) == t))
         .filter(|h| !(skipme && h.id == ctx.client.id))
         .cloned()
         .collect();

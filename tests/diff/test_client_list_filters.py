@@ -1,0 +1,60 @@
+"""CLIENT LIST TYPE / ID and CLIENT KILL TYPE compared with redis-server, for what a case
+file cannot compare (the lines hold ids and ports): which clients each form lists, in which
+order, and the errors. A client with subscriptions is of type pubsub (not normal); the ids
+of CLIENT LIST ID are listed in the order given, a repeated one twice, unknown ones (0 and
+negative included) not at all."""
+import pytest
+
+from resp import RawConnection
+
+
+def conn(server, proto):
+    c = RawConnection(server.port)
+    if proto == 3:
+        assert c.command("HELLO", "3")[:1] == b"%"
+    return c
+
+
+def listed(reply, names):
+    """The clients a CLIENT LIST reply shows, by their names in `names` (id -> name)."""
+    assert reply[:1] in (b"$", b"="), reply
+    text = reply.split(b"\r\n", 1)[1].decode()
+    text = text[4:] if reply[:1] == b"=" else text  # RESP3 verbatim: "txt:" first
+    ids = [int(l.split(" ", 1)[0][3:]) for l in text.split("\n") if l.startswith("id=")]
+    return [names.get(i, "?") for i in ids]
+
+
+def run(server, proto):
+    m, sub, psub, plain = (conn(server, proto) for _ in range(4))
+    names = {int(c.command("CLIENT", "ID")[1:-2]): n for c, n in ((m, "m"), (sub, "sub"), (psub, "psub"), (plain, "plain"))}
+    ids = {n: str(i) for i, n in names.items()}
+    sub.command("SUBSCRIBE", "ch")
+    psub.command("PSUBSCRIBE", "p*")
+    out = []
+    for args in (["TYPE", "normal"], ["TYPE", "pubsub"], ["TYPE", "PUBSUB"], ["TYPE", "master"], ["TYPE", "replica"],
+                 ["TYPE", "slave"], ["ID", ids["plain"], ids["sub"], ids["m"]], ["ID", ids["plain"], ids["plain"]],
+                 ["ID", "0"], ["ID", "-1"], ["ID", "99999", ids["psub"]], []):
+        shown = [names.get(int(a), a) if a.lstrip("-").isdigit() else a for a in args]
+        out.append((shown, listed(m.command("CLIENT", "LIST", *args), names)))
+    for args in (["TYPE", "nosuch"], ["TYPE"], ["TYPE", "normal", "ID", "1"], ["ID"], ["ID", "abc"],
+                 ["ID", ids["m"], "x"], ["ID", "1.5"], ["FOO", "bar"], ["TYPE", "normal", "x"]):
+        for _ in range(2):
+            out.append(m.command("CLIENT", "LIST", *args))
+    # Unsubscribed from everything: normal again.
+    psub.command("PUNSUBSCRIBE")
+    out.append(listed(m.command("CLIENT", "LIST", "TYPE", "pubsub"), names))
+    # CLIENT KILL TYPE picks the same clients.
+    out.append(m.command("CLIENT", "KILL", "TYPE", "master"))
+    out.append(m.command("CLIENT", "KILL", "TYPE", "pubsub"))
+    out.append(sub.wait_closed(1.0))
+    out.append(listed(m.command("CLIENT", "LIST"), names))
+    out.append(m.command("CLIENT", "KILL", "TYPE", "nosuch"))
+    for c in (m, sub, psub, plain):
+        c.close()
+    return out
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_client_list_filters(pair, proto):
+    want, got = [run(s, proto) for s in pair]
+    assert got == want, f"RESP{proto}:\n redis    {want}\n subject  {got}"
