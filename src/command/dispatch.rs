@@ -22,6 +22,17 @@ pub fn resolve<'t>(srv: &'t Server, args: &[&[u8]]) -> Result<&'t Command, Error
     resolve_in(base_command(srv, args)?, args)
 }
 
+/// Redis's lookupCommand: the entry `args` names (a subcommand's when it has them), arity
+/// unchecked; None if the command or subcommand is unknown. What CLIENT LIST shows as the
+/// `cmd=` of a command refused before it ran.
+fn lookup<'t>(srv: &'t Server, args: &[&[u8]]) -> Option<&'t Command> {
+    let base = srv.commands.get(args[0])?;
+    if args.len() < 2 || base.def.subcommands.is_empty() {
+        return Some(base);
+    }
+    base.subcommands.get(&args[1].to_ascii_lowercase())
+}
+
 /// The table entry named by `args[0]` (any case), or the unknown-command error.
 fn base_command<'t>(srv: &'t Server, args: &[&[u8]]) -> Result<&'t Command, Error> {
     let Some(base) = srv.commands.get(args[0]) else {
@@ -202,11 +213,15 @@ pub fn execute_held<'a>(
     let cmd = match sticky.resolve(srv, args) {
         Ok(c) => c,
         Err(e) => {
+            client.last_command = lookup(srv, args).map_or("NULL", |c| c.def.name);
             srv.stats.rejected_calls.add(slot, 1);
             reject(srv, client, &e.0, out, mark);
             return;
         }
     };
+    // As Redis's processCommand: the command is the client's last one (CLIENT LIST cmd=)
+    // from here, whether it is refused, queued by MULTI or run.
+    client.last_command = cmd.def.name;
     if srv.auth_required() && !client.authenticated && !cmd.def.has(flags::NO_AUTH) {
         cmd.rejected_calls.add(slot, 1);
         reject(srv, client, "NOAUTH Authentication required.", out, mark);
@@ -237,7 +252,6 @@ pub fn execute_held<'a>(
         }
         return;
     }
-    client.last_command = cmd.def.name;
     // Pushes that reached this client before the command precede its reply.
     client.handle.outbox.drain_into(&mut out.buf);
     let failed = match cmd.lock {
@@ -249,6 +263,7 @@ pub fn execute_held<'a>(
     };
     feed_monitors(srv, client, cmd, args);
     cmd.record(slot, clock.lap(), failed);
+    // Again: EXEC ran its queued commands with this client.
     client.last_command = cmd.def.name;
     client.after_reply(out, mark);
     crate::server::tracking::after_command(srv, client, cmd.def.name);

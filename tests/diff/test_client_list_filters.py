@@ -58,3 +58,30 @@ def run(server, proto):
 def test_client_list_filters(pair, proto):
     want, got = [run(s, proto) for s in pair]
     assert got == want, f"RESP{proto}:\n redis    {want}\n subject  {got}"
+
+
+def last_command_run(server, proto):
+    """CLIENT LIST's cmd= of another client: its last command as Redis's processCommand
+    records it, whether run, queued by MULTI or refused (NULL when unknown, the container
+    when a subcommand is missing), twice in a row."""
+    a, m = conn(server, proto), conn(server, proto)
+    aid = int(a.command("CLIENT", "ID")[1:-2])
+
+    def cmd_of():
+        text = m.command("CLIENT", "LIST", "ID", str(aid)).decode()
+        return next(f for f in text.split() if f.startswith("cmd="))
+
+    out = []
+    for args in (["GET"], ["NOSUCH"], ["CLIENT", "FOO"], ["SET", "k", "v"], ["MULTI"], ["GET", "k"],
+                 ["NOSUCH"], ["INCR", "k"], ["EXEC"], ["GET", "k", "x"], ["CONFIG"], ["PING"],
+                 ["CONFIG", "GET"], ["CONFIG", "GET"], ["CLIENT", "NOSUCH"], ["OBJECT", "ENCODING", "k"]):
+        out.append((args, a.command(*args), cmd_of()))
+    a.close()
+    m.close()
+    return out
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_client_list_last_command(pair, proto):
+    want, got = [last_command_run(s, proto) for s in pair]
+    assert got == want, f"RESP{proto}:\n redis    {want}\n subject  {got}"
