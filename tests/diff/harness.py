@@ -49,6 +49,14 @@ def start_pair_without_active_expiry(config=None):
     return pair
 
 
+def connect(server, proto):
+    """A raw connection to `server`, switched to RESP3 by HELLO 3 when `proto` is 3."""
+    c = RawConnection(server.port)
+    if proto == 3:
+        assert c.command("HELLO", "3")[:1] == b"%"
+    return c
+
+
 def stop_pair(pair):
     for s in pair:
         if s is not None:

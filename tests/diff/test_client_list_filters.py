@@ -5,14 +5,7 @@ of CLIENT LIST ID are listed in the order given, a repeated one twice, unknown o
 negative included) not at all."""
 import pytest
 
-from resp import RawConnection
-
-
-def conn(server, proto):
-    c = RawConnection(server.port)
-    if proto == 3:
-        assert c.command("HELLO", "3")[:1] == b"%"
-    return c
+from harness import connect as conn
 
 
 def listed(reply, names):

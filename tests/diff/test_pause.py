@@ -11,16 +11,9 @@ import time
 
 import pytest
 
-from resp import RawConnection
+from harness import connect as conn
 
 HELD = "held"
-
-
-def conn(server, proto):
-    c = RawConnection(server.port)
-    if proto == 3:
-        assert c.command("HELLO", "3")[:1] == b"%"
-    return c
 
 
 def answer(c, wait):
