@@ -423,7 +423,8 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     };
                     if let Some(held) = held {
                         sticky.release();
-                        if !hold_while_paused(srv, client, held, stream, &mut rbuf, &mut out, qlimit).await {
+                        let mut io = Parked { srv, worker: client.worker, stream: &mut *stream, rbuf: &mut rbuf, out: &mut out, handle: &handle, qlimit };
+                        if !hold_while_paused(&mut io, client, held).await {
                             return;
                         }
                         clock = BatchClock::new();
@@ -534,7 +535,8 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                         // Redis trims what it ran from its query buffer when a client blocks.
                         handle.qbuf.store((rbuf.len() - consumed) as u64, Ordering::Relaxed);
                         handle.qbuf_free.store((rbuf.capacity() - rbuf.len()) as u64, Ordering::Relaxed);
-                        let keep = wait_blocked(srv, client.worker, stream, &mut rbuf, &mut out, &handle, &w, qlimit).await;
+                        let mut io = Parked { srv, worker: client.worker, stream: &mut *stream, rbuf: &mut rbuf, out: &mut out, handle: &handle, qlimit };
+                        let keep = wait_blocked(&mut io, &w).await;
                         crate::command::blocking::unregister(srv, client, &w);
                         if !keep {
                             return;
@@ -873,39 +875,22 @@ fn query_buffer_overflow(srv: &Server, worker: usize) {
 
 /// Wait for a blocked client's waiter while the replies before it go out and what the
 /// client sends is buffered (`park`). False: close the connection.
-#[allow(clippy::too_many_arguments)]
-async fn wait_blocked(
-    srv: &Server,
-    worker: usize,
-    stream: &mut TcpStream,
-    rbuf: &mut Vec<u8>,
-    out: &mut ReplyWriter,
-    handle: &client::ClientHandle,
-    w: &crate::keyspace::blocking::Waiter,
-    qlimit: usize,
-) -> bool {
+async fn wait_blocked(io: &mut Parked<'_>, w: &crate::keyspace::blocking::Waiter) -> bool {
     loop {
         if let Some(reply) = w.outcome() {
             if let Some(reply) = reply {
-                out.buf.extend_from_slice(&reply);
+                io.out.buf.extend_from_slice(&reply);
             }
             return true;
         }
-        let deadline = w.deadline;
         // True: the timeout passed.
         let woken = async move {
-            let timer = async move {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
             tokio::select! {
                 _ = w.notify.notified() => false,
-                _ = timer => true,
+                _ = sleep_until(w.deadline.map(tokio::time::Instant::from_std)) => true,
             }
         };
-        match park(srv, worker, stream, rbuf, out, handle, qlimit, woken).await {
+        match park(io, woken).await {
             None => {
                 w.cancel_with(None);
                 return false;
@@ -1018,36 +1003,39 @@ fn resize_buffers(rbuf: &mut Vec<u8>, out: &mut ReplyWriter, mid_bulk: bool, han
     }
 }
 
+/// A connection's socket, buffers and limits while it waits without running commands
+/// (`park`: a blocked client, a command held by CLIENT PAUSE).
+struct Parked<'c> {
+    srv: &'c Server,
+    worker: usize,
+    stream: &'c mut TcpStream,
+    rbuf: &'c mut Vec<u8>,
+    out: &'c mut ReplyWriter,
+    handle: &'c client::ClientHandle,
+    /// client-query-buffer-limit.
+    qlimit: usize,
+}
+
 /// Wait for `until` while the replies so far go out and what the client sends is buffered,
 /// not run (a command held by CLIENT PAUSE, a blocked client): Redis keeps reading a client
 /// it does not serve yet, up to client-query-buffer-limit. None: close the connection.
-#[allow(clippy::too_many_arguments)]
-async fn park<F: std::future::Future>(
-    srv: &Server,
-    worker: usize,
-    stream: &mut TcpStream,
-    rbuf: &mut Vec<u8>,
-    out: &mut ReplyWriter,
-    handle: &client::ClientHandle,
-    qlimit: usize,
-    until: F,
-) -> Option<F::Output> {
+async fn park<F: std::future::Future>(io: &mut Parked<'_>, until: F) -> Option<F::Output> {
     let mut until = std::pin::pin!(until);
     loop {
-        if rbuf.capacity() - rbuf.len() < 1024 {
-            rbuf.reserve(16 * 1024);
+        if io.rbuf.capacity() - io.rbuf.len() < 1024 {
+            io.rbuf.reserve(16 * 1024);
         }
-        let io = tokio::select! {
+        let step = tokio::select! {
             biased;
             v = until.as_mut() => return Some(v),
-            _ = handle.kill_notify.notified() => return None,
-            io = pump(srv, worker, stream, rbuf, out) => io,
+            _ = io.handle.kill_notify.notified() => return None,
+            step = pump(io.srv, io.worker, io.stream, io.rbuf, io.out) => step,
         };
-        match io {
+        match step {
             Io::Closed => return None,
-            Io::Wrote => settle(out, handle),
-            Io::Read(_) if rbuf.len() > qlimit => {
-                query_buffer_overflow(srv, worker);
+            Io::Wrote => settle(io.out, io.handle),
+            Io::Read(_) if io.rbuf.len() > io.qlimit => {
+                query_buffer_overflow(io.srv, io.worker);
                 return None;
             }
             Io::Read(_) => {}
@@ -1086,7 +1074,6 @@ impl Backlog {
         }
         true
     }
-
 }
 
 /// Ready at `t`; never without one.
@@ -1129,20 +1116,11 @@ fn paused_command(srv: &Server, client: &Client, args: &[&[u8]]) -> Option<(&'st
 /// far go out and what it sends is read (`park`). It counts as blocked (INFO
 /// blocked_clients, flag b) and CLIENT LIST shows the held command, as Redis shows a
 /// postponed client. False if the client was killed or went away meanwhile.
-#[allow(clippy::too_many_arguments)]
-async fn hold_while_paused(
-    srv: &Server,
-    client: &mut Client,
-    (name, is_write): (&'static str, bool),
-    stream: &mut TcpStream,
-    rbuf: &mut Vec<u8>,
-    out: &mut ReplyWriter,
-    qlimit: usize,
-) -> bool {
+async fn hold_while_paused(io: &mut Parked<'_>, client: &mut Client, (name, is_write): (&'static str, bool)) -> bool {
     client.last_command = name;
     client.publish();
-    let handle = client.handle.clone();
-    handle.paused.store(true, Ordering::Relaxed);
+    let srv = io.srv;
+    io.handle.paused.store(true, Ordering::Relaxed);
     srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
     let lifted = async {
         loop {
@@ -1157,9 +1135,8 @@ async fn hold_while_paused(
             }
         }
     };
-    let alive = park(srv, client.worker, stream, rbuf, out, &handle, qlimit, lifted).await.is_some()
-        && !handle.killed.load(Ordering::Acquire);
-    handle.paused.store(false, Ordering::Relaxed);
+    let alive = park(io, lifted).await.is_some() && !io.handle.killed.load(Ordering::Acquire);
+    io.handle.paused.store(false, Ordering::Relaxed);
     srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
     alive
 }

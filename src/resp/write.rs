@@ -34,12 +34,16 @@ pub struct Deferred {
 
 impl ReplyWriter {
     pub fn new(resp3: bool) -> Self {
-        ReplyWriter { buf: Vec::with_capacity(16 * 1024), resp3, pushes: Vec::new(), sent: 0 }
+        Self::with_capacity(16 * 1024, resp3)
     }
 
     /// A small writer, for one reply inside a script (redis.call).
     pub fn small(resp3: bool) -> Self {
-        ReplyWriter { buf: Vec::with_capacity(64), resp3, pushes: Vec::new(), sent: 0 }
+        Self::with_capacity(64, resp3)
+    }
+
+    pub fn with_capacity(bytes: usize, resp3: bool) -> Self {
+        ReplyWriter { buf: Vec::with_capacity(bytes), resp3, pushes: Vec::new(), sent: 0 }
     }
 
     fn header(&mut self, tag: u8, n: i64) {
@@ -244,13 +248,13 @@ impl ReplyWriter {
         self.buf.len() - self.sent
     }
 
-    /// Drop everything written after `mark` (used when a reply must be withdrawn, e.g.
-    /// CLIENT REPLY OFF/SKIP).
     /// What was written from `start` is a push (see `pushes`).
     pub fn pushed_from(&mut self, start: usize) {
         self.pushes.push(start..self.buf.len());
     }
 
+    /// Drop everything written after `mark` (used when a reply must be withdrawn, e.g.
+    /// CLIENT REPLY OFF/SKIP).
     pub fn truncate(&mut self, mark: usize) {
         self.buf.truncate(mark);
     }

@@ -340,7 +340,7 @@ pub fn sunsubscribe(ctx: &mut Ctx) -> CmdResult {
 
 /// The message as one protocol encodes it.
 fn encode(resp3: bool, words: &[&[u8]]) -> Vec<u8> {
-    let mut w = ReplyWriter { buf: Vec::with_capacity(64 + words.iter().map(|x| x.len()).sum::<usize>()), resp3, pushes: Vec::new(), sent: 0 };
+    let mut w = ReplyWriter::with_capacity(64 + words.iter().map(|x| x.len()).sum::<usize>(), resp3);
     push_header(&mut w, words.len());
     for x in words {
         w.bulk(x);
