@@ -5,7 +5,7 @@ of CLIENT LIST ID are listed in the order given, a repeated one twice, unknown o
 negative included) not at all."""
 import pytest
 
-from harness import connect as conn
+from harness import connect as conn, same_on_both
 
 
 def listed(reply, names):
@@ -17,7 +17,7 @@ def listed(reply, names):
     return [names.get(i, "?") for i in ids]
 
 
-def run(server, proto):
+def filters_run(server, proto):
     m, sub, psub, plain = (conn(server, proto) for _ in range(4))
     names = {int(c.command("CLIENT", "ID")[1:-2]): n for c, n in ((m, "m"), (sub, "sub"), (psub, "psub"), (plain, "plain"))}
     ids = {n: str(i) for i, n in names.items()}
@@ -47,12 +47,6 @@ def run(server, proto):
     return out
 
 
-@pytest.mark.parametrize("proto", [2, 3])
-def test_client_list_filters(pair, proto):
-    want, got = [run(s, proto) for s in pair]
-    assert got == want, f"RESP{proto}:\n redis    {want}\n subject  {got}"
-
-
 def last_command_run(server, proto):
     """CLIENT LIST's cmd= of another client: its last command as Redis's processCommand
     records it, whether run, queued by MULTI or refused (NULL when unknown, the container
@@ -75,6 +69,6 @@ def last_command_run(server, proto):
 
 
 @pytest.mark.parametrize("proto", [2, 3])
-def test_client_list_last_command(pair, proto):
-    want, got = [last_command_run(s, proto) for s in pair]
-    assert got == want, f"RESP{proto}:\n redis    {want}\n subject  {got}"
+@pytest.mark.parametrize("scenario", [filters_run, last_command_run], ids=lambda f: f.__name__)
+def test_client_list(pair, scenario, proto):
+    same_on_both(pair, scenario, proto)
