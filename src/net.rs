@@ -592,6 +592,10 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             BackOfQueue::default().await;
         }
         handle.outbox.drain_into(&mut out.buf);
+        // What CLIENT LIST shows of this client (its last command...) is published before
+        // the replies go out: a client that reads a reply and then asks, on another
+        // connection, about this one must see the command it answered.
+        client.publish();
         if out.pending() > 0 {
             // client-output-buffer-limit of the client's class (`Backlog::check`); then what
             // the socket takes now. The rest waits for the socket while the client is read
@@ -617,7 +621,6 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         handle.qbuf.store(rbuf.len() as u64, Ordering::Relaxed);
         handle.qbuf_free.store((rbuf.capacity() - rbuf.len()) as u64, Ordering::Relaxed);
         handle.reply_cap.store(out.buf.capacity() as u64, Ordering::Relaxed);
-        client.publish();
         if close {
             // The replies still waiting go out first (Redis's close-after-reply).
             if out.pending() > 0 {
