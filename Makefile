@@ -1,6 +1,7 @@
 # cinnabar — build, test, benchmark.
 #
-#   make test    install missing prerequisites, build, cargo test, then the Python suites
+#   make test    install missing prerequisites, check formatting and clippy, build, cargo test,
+#                then the Python suites
 #   make bench   cinnabar vs redis-server side by side (BENCH_ARGS="--memory" etc.)
 #   make run     start the server (ARGS="--port 7000 --io-threads 2")
 
@@ -18,9 +19,14 @@ export DEBIAN_FRONTEND := noninteractive
 # rustup installs cargo here; a non-login shell (CI) may not have it on PATH
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: test deps build cargo-test pytest bench run clean
+.PHONY: test deps lint build cargo-test pytest bench run clean
 
-test: deps build cargo-test pytest
+test: deps lint build cargo-test pytest
+
+# The tree stays rustfmt-formatted (rustfmt.toml) and clippy-clean, tests included.
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets --release -- -D warnings
 
 # Everything the tests need on a fresh Debian machine, installed only when missing.
 deps:

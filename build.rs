@@ -2,8 +2,5 @@
 // (x87 80-bit on x86_64) plus strtod/strtold/printf from libc, which Rust lacks.
 fn main() {
     println!("cargo:rerun-if-changed=csrc/longdouble.c");
-    cc::Build::new()
-        .file("csrc/longdouble.c")
-        .warnings(true)
-        .compile("cinnabar_longdouble");
+    cc::Build::new().file("csrc/longdouble.c").warnings(true).compile("cinnabar_longdouble");
 }

@@ -70,8 +70,8 @@ fn use_tsc_if_invariant() {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let flags = cpuinfo.lines().find(|l| l.starts_with("flags")).unwrap_or("");
     let has = |f: &str| flags.split_whitespace().any(|w| w == f);
-    let source = std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
-        .unwrap_or_default();
+    let source =
+        std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource").unwrap_or_default();
     if has("constant_tsc") && has("nonstop_tsc") && source.trim() == "tsc" {
         if let Some(m) = crate::util::clock::measure_tsc(Duration::from_millis(5)) {
             crate::util::clock::use_tsc(m);
@@ -339,7 +339,8 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
         // `timeout`: an idle client is closed silently, as Redis does; replies the socket
         // takes count as activity (Redis's lastinteraction moves on writes too).
         let timeout = srv.timeout_secs.load(Ordering::Relaxed);
-        let idle_limit = |timeout: u64| (timeout > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(timeout));
+        let idle_limit =
+            |timeout: u64| (timeout > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(timeout));
         let mut idle_until = idle_limit(timeout);
         // One notification for both pushes and CLIENT KILL (`ClientHandle::kill` rings the
         // outbox's too), the read polled first: no random branch order. Pushes are written
@@ -418,12 +419,21 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     let held = if srv.pause_until_ms.load(Ordering::Relaxed) == 0 {
                         None
                     } else {
-                        let args: smallvec::SmallVec<[&[u8]; 8]> = parser.args.iter().map(|a| arg_of(a, &rbuf[base..])).collect();
+                        let args: smallvec::SmallVec<[&[u8]; 8]> =
+                            parser.args.iter().map(|a| arg_of(a, &rbuf[base..])).collect();
                         paused_command(srv, client, &args)
                     };
                     if let Some(held) = held {
                         sticky.release();
-                        let mut io = Parked { srv, worker: client.worker, stream: &mut *stream, rbuf: &mut rbuf, out: &mut out, handle: &handle, qlimit };
+                        let mut io = Parked {
+                            srv,
+                            worker: client.worker,
+                            stream: &mut *stream,
+                            rbuf: &mut rbuf,
+                            out: &mut out,
+                            handle: &handle,
+                            qlimit,
+                        };
                         if !hold_while_paused(&mut io, client, held).await {
                             return;
                         }
@@ -535,7 +545,15 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                         // Redis trims what it ran from its query buffer when a client blocks.
                         handle.qbuf.store((rbuf.len() - consumed) as u64, Ordering::Relaxed);
                         handle.qbuf_free.store((rbuf.capacity() - rbuf.len()) as u64, Ordering::Relaxed);
-                        let mut io = Parked { srv, worker: client.worker, stream: &mut *stream, rbuf: &mut rbuf, out: &mut out, handle: &handle, qlimit };
+                        let mut io = Parked {
+                            srv,
+                            worker: client.worker,
+                            stream: &mut *stream,
+                            rbuf: &mut rbuf,
+                            out: &mut out,
+                            handle: &handle,
+                            qlimit,
+                        };
                         let keep = wait_blocked(&mut io, &w).await;
                         crate::command::blocking::unregister(srv, client, &w);
                         if !keep {
@@ -803,9 +821,8 @@ impl Prefetch {
                 return;
             }
             // First command of the batch: request the slots of the next two.
-            self.last_key = crate::resp::parse::peek_args(&rbuf[start..end], args)
-                .0
-                .map(|(s, e)| (start + s, start + e));
+            self.last_key =
+                crate::resp::parse::peek_args(&rbuf[start..end], args).0.map(|(s, e)| (start + s, start + e));
             self.pos = end;
             self.request(srv, sticky, db, rbuf);
             if !self.off {
@@ -825,9 +842,7 @@ impl Prefetch {
 
     /// Prefetch a member's stage, through the batch's kept hold if it has the shard.
     fn member(srv: &Server, sticky: &mut dispatch::Sticky, db: usize, key: &[u8], member: &[u8], entry: bool) -> bool {
-        sticky
-            .prefetch_member(db, key, member, entry)
-            .unwrap_or_else(|| srv.ks.prefetch_member(db, key, member, entry))
+        sticky.prefetch_member(db, key, member, entry).unwrap_or_else(|| srv.ks.prefetch_member(db, key, member, entry))
     }
 
     /// Look at the command at `pos` and request its key's slot, or its member's slot when
@@ -835,8 +850,7 @@ impl Prefetch {
     fn request(&mut self, srv: &Server, sticky: &mut dispatch::Sticky, db: usize, rbuf: &[u8]) {
         let slot = &mut self.scanned[self.turn];
         slot.args.clear();
-        let Some((len, longest)) = crate::resp::parse::scan_request(&rbuf[self.pos..], i64::MAX, &mut slot.args)
-        else {
+        let Some((len, longest)) = crate::resp::parse::scan_request(&rbuf[self.pos..], i64::MAX, &mut slot.args) else {
             self.off = true;
             return;
         };

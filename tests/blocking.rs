@@ -144,7 +144,8 @@ fn timeouts_are_honoured() {
     assert!(r.is_none());
     // Not a performance assertion: a 0.3 s timeout must not answer before 0.3 s.
     assert!(t.elapsed() >= Duration::from_millis(290), "answered after {:?}", t.elapsed());
-    let r: Option<String> = redis::cmd("BLMOVE").arg("none").arg("d").arg("LEFT").arg("LEFT").arg(0.1).query(&mut c).unwrap();
+    let r: Option<String> =
+        redis::cmd("BLMOVE").arg("none").arg("d").arg("LEFT").arg("LEFT").arg(0.1).query(&mut c).unwrap();
     assert!(r.is_none());
 }
 
@@ -198,7 +199,8 @@ fn client_unblock_and_kill_release_waiters_without_losing_elements() {
         r.is_err()
     });
     wait_blocked(&mut main, 1);
-    let n: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("normal").arg("SKIPME").arg("yes").query(&mut main).unwrap();
+    let n: i64 =
+        redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("normal").arg("SKIPME").arg("yes").query(&mut main).unwrap();
     assert!(n >= 1);
     assert!(t.join().unwrap());
     wait_blocked(&mut main, 0);

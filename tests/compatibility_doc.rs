@@ -58,7 +58,9 @@ fn generate() -> String {
             "supported".to_string()
         } else {
             match def.name {
-                "function|dump" | "function|restore" => "not yet: needs the RDB payload encoding (persistence issue)".to_string(),
+                "function|dump" | "function|restore" => {
+                    "not yet: needs the RDB payload encoding (persistence issue)".to_string()
+                }
                 "script|debug" => "not yet: the Lua debugger (LDB) is not planned".to_string(),
                 _ => format!("not yet: {}", planned(def.doc.group)),
             }

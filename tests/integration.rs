@@ -47,7 +47,8 @@ fn concurrent_increments_are_exact() {
     let threads: Vec<_> = (0..16)
         .map(|_| {
             std::thread::spawn(move || {
-                let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+                let mut c =
+                    redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
                 for _ in 0..500 {
                     let _: i64 = c.incr("counter", 1).unwrap();
                     let _: () = redis::cmd("MSET").arg("a").arg(1).arg("b").arg(1).query(&mut c).unwrap();
@@ -262,11 +263,13 @@ fn buffer_limit_disconnections_are_counted() {
     assert_eq!(info_field(&mut c, "stats", "client_query_buffer_limit_disconnections"), 1);
     let _: () = redis::cmd("CONFIG").arg("SET").arg("client-query-buffer-limit").arg("1gb").query(&mut c).unwrap();
     let _: () = c.set("big", "y".repeat(3 << 20)).unwrap();
-    let _: () = redis::cmd("CONFIG").arg("SET").arg("client-output-buffer-limit").arg("normal 1mb 0 0").query(&mut c).unwrap();
+    let _: () =
+        redis::cmd("CONFIG").arg("SET").arg("client-output-buffer-limit").arg("normal 1mb 0 0").query(&mut c).unwrap();
     let mut raw = s.raw();
     let (got, closed) = exchange(&mut raw, b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n", usize::MAX);
     assert!(closed && got.len() < 3 << 20, "the output buffer limit closes the connection without the reply");
-    let _: () = redis::cmd("CONFIG").arg("SET").arg("client-output-buffer-limit").arg("normal 0 0 0").query(&mut c).unwrap();
+    let _: () =
+        redis::cmd("CONFIG").arg("SET").arg("client-output-buffer-limit").arg("normal 0 0 0").query(&mut c).unwrap();
     assert_eq!(info_field(&mut c, "stats", "client_output_buffer_limit_disconnections"), 1);
     let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
     assert_eq!(info_field(&mut c, "stats", "client_output_buffer_limit_disconnections"), 0);

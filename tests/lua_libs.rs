@@ -41,22 +41,23 @@ enum Reply {
 
 impl Oracle {
     fn start() -> Oracle {
-        let (child, port) = common::spawn_listening("redis-server (the oracle: apt-get install redis-server)", |port| {
-            let mut cmd = Command::new("redis-server");
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            // Should the test process die without running Drop (an abort), take the server along.
-            // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-            unsafe {
-                use std::os::unix::process::CommandExt;
-                cmd.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
-            cmd
-        });
+        let (child, port) =
+            common::spawn_listening("redis-server (the oracle: apt-get install redis-server)", |port| {
+                let mut cmd = Command::new("redis-server");
+                cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                // Should the test process die without running Drop (an abort), take the server along.
+                // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+                unsafe {
+                    use std::os::unix::process::CommandExt;
+                    cmd.pre_exec(|| {
+                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                        Ok(())
+                    });
+                }
+                cmd
+            });
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to redis-server");
         s.set_read_timeout(Some(Duration::from_secs(30))).ok();
         Oracle { child, conn: BufReader::new(s), evals: 0 }
@@ -980,10 +981,44 @@ fn lua_string(b: &[u8]) -> String {
 
 fn random_number(rng: &mut SmallRng) -> f64 {
     const EDGES: &[f64] = &[
-        0.0, -0.0, 1.0, -1.0, 31.0, 32.0, -32.0, -33.0, 127.0, 128.0, 255.0, 256.0, -128.0, -129.0, 65535.0, 65536.0,
-        -32768.0, -32769.0, 4294967295.0, 4294967296.0, 2147483647.0, 2147483648.0, -2147483648.0, -2147483649.0,
-        9007199254740992.0, 9007199254740993.0, 9223372036854775807.0, -9223372036854775808.0, 18446744073709551615.0,
-        1e15, 1e16, 1e21, 0.5, 0.1, 0.25, 1e-5, 123456789012345.0, 99999999999999.5,
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        31.0,
+        32.0,
+        -32.0,
+        -33.0,
+        127.0,
+        128.0,
+        255.0,
+        256.0,
+        -128.0,
+        -129.0,
+        65535.0,
+        65536.0,
+        -32768.0,
+        -32769.0,
+        4294967295.0,
+        4294967296.0,
+        2147483647.0,
+        2147483648.0,
+        -2147483648.0,
+        -2147483649.0,
+        9007199254740992.0,
+        9007199254740993.0,
+        9223372036854775807.0,
+        -9223372036854775808.0,
+        18446744073709551615.0,
+        1e15,
+        1e16,
+        1e21,
+        0.5,
+        0.1,
+        0.25,
+        1e-5,
+        123456789012345.0,
+        99999999999999.5,
     ];
     match rng.gen_range(0..10) {
         0 | 1 => EDGES[rng.gen_range(0..EDGES.len())],
@@ -1282,9 +1317,38 @@ fn random_json(rng: &mut SmallRng, out: &mut String, depth: u32) {
     match rng.gen_range(0..top) {
         0 | 1 => {
             let n = [
-                "0", "-0", "1", "-1", "12", "1.5", "-2.25", "1e3", "1E-3", "1e+30", "123456789012345678", "0.1",
-                "3.14159265358979323846", "1e400", "-1e400", "1e-400", "0x1f", "0X1P4", "012", "+1", "-", "1.",
-                ".5", "1e", "1.5e", "nan", "-nan", "inf", "-Infinity", "NaN", "9007199254740993", "2.5e-324",
+                "0",
+                "-0",
+                "1",
+                "-1",
+                "12",
+                "1.5",
+                "-2.25",
+                "1e3",
+                "1E-3",
+                "1e+30",
+                "123456789012345678",
+                "0.1",
+                "3.14159265358979323846",
+                "1e400",
+                "-1e400",
+                "1e-400",
+                "0x1f",
+                "0X1P4",
+                "012",
+                "+1",
+                "-",
+                "1.",
+                ".5",
+                "1e",
+                "1.5e",
+                "nan",
+                "-nan",
+                "inf",
+                "-Infinity",
+                "NaN",
+                "9007199254740993",
+                "2.5e-324",
             ];
             out.push_str(n[rng.gen_range(0..n.len())]);
         }

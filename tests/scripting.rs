@@ -16,8 +16,7 @@ fn function_restore_of_a_looping_library_times_out_and_leaves_no_busy_state() {
     let s = Server::start(&["--busy-reply-threshold", "10"]);
     let mut c = s.client();
     // A payload as Redis 7.0 dumps it: RDB_OPCODE_FUNCTION2, the code, RDB version 10, CRC64.
-    let payload: &[u8] =
-        b"\xf54#!lua name=spin\nlocal a = 1\nwhile 1 do a = a + 1 end\n\x00\xdf\x02s\xc7'\"\xbd\xac";
+    let payload: &[u8] = b"\xf54#!lua name=spin\nlocal a = 1\nwhile 1 do a = a + 1 end\n\x00\xdf\x02s\xc7'\"\xbd\xac";
     for _ in 0..2 {
         let spinner = {
             let mut a = s.client();

@@ -58,7 +58,13 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Error> {
 /// the command table), or, where blocking is not allowed (inside MULTI or a script),
 /// reply as if the timeout had expired. During a re-execution for a waiter, signal that
 /// there was nothing after all.
-pub fn block(ctx: &mut Ctx, keys: &[&[u8]], timeout: Option<Duration>, wants: &'static str, on_timeout: OnTimeout) -> CmdResult {
+pub fn block(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    timeout: Option<Duration>,
+    wants: &'static str,
+    on_timeout: OnTimeout,
+) -> CmdResult {
     if ctx.client.serving {
         ctx.client.would_block = true;
         return Ok(());

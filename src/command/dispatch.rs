@@ -2,7 +2,6 @@
 //! (unknown command / subcommand, arity, authentication), then the locks the command table
 //! asks for, the handler, and per-command statistics.
 
-
 use super::spec::{flags, key_positions};
 use super::table::{Command, Lock};
 use super::{blocking, multi, Ctx, Error};
@@ -155,6 +154,9 @@ pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut Repl
 /// Command names a connection's `Sticky` remembers.
 const NAMES: usize = 8;
 
+/// A command name as a client sent it, with its table entry.
+type RecentName<'a> = (smallvec::SmallVec<[u8; 16]>, &'a Command);
+
 #[derive(Default)]
 pub struct Sticky<'a> {
     held: Option<(usize, usize, Held<'a>)>,
@@ -162,7 +164,7 @@ pub struct Sticky<'a> {
     /// replaced first), with their table entries: a client mostly repeats a few commands
     /// (a pipeline of one, a transaction's MULTI ... EXEC), which then skip the table's
     /// lookup.
-    last: [Option<(smallvec::SmallVec<[u8; 16]>, &'a Command)>; NAMES],
+    last: [Option<RecentName<'a>>; NAMES],
     /// The slot of `last` the next new name goes to.
     next: usize,
 }
@@ -322,7 +324,13 @@ pub fn hold<'a, K: AsRef<[u8]>>(
 }
 
 /// `hold` of shards `ids` (`Keyspace::shard_ids`) instead of keys.
-fn hold_shards<'a>(srv: &'a Server, client: &Client, exclusive: bool, ids: &[u32], now: i64) -> Result<Held<'a>, Error> {
+fn hold_shards<'a>(
+    srv: &'a Server,
+    client: &Client,
+    exclusive: bool,
+    ids: &[u32],
+    now: i64,
+) -> Result<Held<'a>, Error> {
     let busy = || srv.scripting.state.busy_error();
     let (_shared, _exclusive, mut ks) = if exclusive {
         let mut gates = Vec::with_capacity(srv.ks.gate_count());

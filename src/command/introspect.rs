@@ -47,10 +47,7 @@ pub fn command(args: &[&[u8]], implemented: Implemented, out: &mut ReplyWriter) 
         return Ok(());
     };
     let Some(def) = spec::lookup(b"command").and_then(|c| c.subcommand(sub)) else {
-        return Err(format!(
-            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
-            truncated(sub, 128)
-        ));
+        return Err(format!("ERR unknown subcommand '{}'. Try COMMAND HELP.", truncated(sub, 128)));
     };
     let argc = args.len() as i64;
     let arity = def.arity as i64;
@@ -409,12 +406,9 @@ fn args_reply(args: &[spec::Arg], out: &mut ReplyWriter) {
             out.bulk(b"key_spec_index");
             out.int(a.key_spec_index as i64);
         }
-        for (field, value) in [
-            ("token", a.token),
-            ("summary", a.summary),
-            ("since", a.since),
-            ("deprecated_since", a.deprecated_since),
-        ] {
+        for (field, value) in
+            [("token", a.token), ("summary", a.summary), ("since", a.since), ("deprecated_since", a.deprecated_since)]
+        {
             if let Some(v) = value {
                 out.bulk(field.as_bytes());
                 out.bulk(v.as_bytes());
@@ -551,7 +545,10 @@ mod tests {
             (&["command", "getkeys", "get", "a", "b"], "-ERR Invalid number of arguments specified for command\r\n"),
             (&["command", "getkeys", "lmpop", "0", "a"], "-ERR Invalid number of arguments specified for command\r\n"),
             (&["command", "getkeys", "zunionstore", "d", "0", "a"], "-ERR Invalid arguments specified for command\r\n"),
-            (&["command", "getkeys", "xread", "count", "1", "streams"], "-ERR Invalid arguments specified for command\r\n"),
+            (
+                &["command", "getkeys", "xread", "count", "1", "streams"],
+                "-ERR Invalid arguments specified for command\r\n",
+            ),
             (&["command", "getkeys", "eval", "s", "0"], "*0\r\n"),
             (&["command", "getkeys", "mset", "a", "1", "b"], "*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
         ];
@@ -562,7 +559,8 @@ mod tests {
 
     #[test]
     fn only_implemented_commands_are_visible() {
-        let imp = |c: &CommandDef| matches!(c.name, "get" | "set" | "config" | "config|get" | "command" | "command|info");
+        let imp =
+            |c: &CommandDef| matches!(c.name, "get" | "set" | "config" | "config|get" | "command" | "command|info");
         assert_eq!(run(false, &["command", "count"], &imp), b":4\r\n");
         assert_eq!(
             show(&run(false, &["command", "list"], &imp)),
@@ -595,7 +593,11 @@ mod tests {
 
     #[test]
     fn hand_written_72_commands() {
-        let info = show(&run(false, &["command", "info", "waitaof", "client|setinfo", "client|no-touch", "cluster|myshardid"], &all));
+        let info = show(&run(
+            false,
+            &["command", "info", "waitaof", "client|setinfo", "client|no-touch", "cluster|myshardid"],
+            &all,
+        ));
         assert!(!info.contains("$-1"), "{info}");
         assert!(info.contains("$7\\r\\nwaitaof\\r\\n:4\\r\\n"));
         assert!(info.contains("$14\\r\\nclient|setinfo\\r\\n:4\\r\\n"));

@@ -46,7 +46,14 @@ pub struct Queued {
 impl Queued {
     /// Room for a typical transaction (a few short commands) in one allocation per vector.
     fn new() -> Queued {
-        Queued { bytes: Vec::with_capacity(256), args: Vec::with_capacity(24), cmds: Vec::with_capacity(8), doomed: false, writes: false, scripts: false }
+        Queued {
+            bytes: Vec::with_capacity(256),
+            args: Vec::with_capacity(24),
+            cmds: Vec::with_capacity(8),
+            doomed: false,
+            writes: false,
+            scripts: false,
+        }
     }
 
     /// Redis's mstate.argv_len_sums: the queued arguments' bytes and a pointer for each.
@@ -215,8 +222,7 @@ pub fn exec(srv: &Server, client: &mut Client, out: &mut ReplyWriter, clock: &mu
         };
         let ks = &mut held.ks;
         let cas = client.cas.clone();
-        let aborted =
-            cas.load(Ordering::Acquire) || watched.iter().any(|(d, k)| ks.watched_key_expired(*d, k, &cas));
+        let aborted = cas.load(Ordering::Acquire) || watched.iter().any(|(d, k)| ks.watched_key_expired(*d, k, &cas));
         if aborted {
             out.nil_array();
             Vec::new()

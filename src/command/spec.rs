@@ -115,10 +115,7 @@ pub mod acl {
 
     /// Category bit by name (case-insensitive, without '@'); 0 if unknown.
     pub fn by_name(name: &[u8]) -> u64 {
-        NAMES
-            .iter()
-            .find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(name))
-            .map_or(0, |(b, _)| *b)
+        NAMES.iter().find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(name)).map_or(0, |(b, _)| *b)
     }
 }
 
@@ -175,7 +172,10 @@ pub enum Begin {
     Index(i32),
     /// The argument after `keyword`, searched from `startfrom` (negative: from the end,
     /// backwards).
-    Keyword { keyword: &'static str, startfrom: i32 },
+    Keyword {
+        keyword: &'static str,
+        startfrom: i32,
+    },
     Unknown,
 }
 
@@ -183,9 +183,17 @@ pub enum Begin {
 pub enum Find {
     /// `lastkey` relative to the start (negative: from the end of argv); with a `limit`,
     /// only 1/limit of the remaining args are keys.
-    Range { lastkey: i32, keystep: i32, limit: i32 },
+    Range {
+        lastkey: i32,
+        keystep: i32,
+        limit: i32,
+    },
     /// The number of keys is the argument at start+keynumidx; keys start at start+firstkey.
-    Keynum { keynumidx: i32, firstkey: i32, keystep: i32 },
+    Keynum {
+        keynumidx: i32,
+        firstkey: i32,
+        keystep: i32,
+    },
     Unknown,
 }
 
@@ -204,7 +212,11 @@ pub enum GetKeys {
     None,
     /// numkeys at `count`, keys from `first` on; `store` (if non-zero) is a destination key,
     /// reported after the others.
-    Generic { store: u8, count: u8, first: u8 },
+    Generic {
+        store: u8,
+        count: u8,
+        first: u8,
+    },
     Sort,
     SortRo,
     Migrate,
@@ -384,7 +396,6 @@ pub fn keys_with_flags(def: &CommandDef, args: &[&[u8]]) -> Vec<(usize, u32)> {
     }
     keys_from_proc(def.getkeys, args)
 }
-
 
 /// C's atoi as glibc implements it: (int)strtol(s, NULL, 10).
 fn atoi(s: &[u8]) -> i32 {
@@ -678,7 +689,10 @@ mod tests {
             ("MIGRATE h p '' 0 5000 AUTH KEYS KEYS a", &[(9, rwa)]),
             ("GEORADIUS k 1 2 3 m STORE d", &[(1, RO), (7, key::OW | key::UPDATE)]),
             ("GEORADIUS k 1 2 3 m STORE", &[(1, RO)]),
-            ("GEORADIUS k 1 2 3 m STORE d STOREDIST e", &[(1, RO), (7, key::OW | key::UPDATE), (9, key::OW | key::UPDATE)]),
+            (
+                "GEORADIUS k 1 2 3 m STORE d STOREDIST e",
+                &[(1, RO), (7, key::OW | key::UPDATE), (9, key::OW | key::UPDATE)],
+            ),
             ("XREAD STREAMS a b 0 0", &[(2, RO), (3, RO)]),
             ("XREAD STREAMS a b 0", &[(2, RO)]),
             ("XREAD COUNT 1 STREAMS", &[]),
@@ -701,8 +715,25 @@ mod tests {
     #[test]
     fn never_panics() {
         let vocab: &[&[u8]] = &[
-            b"k", b"0", b"1", b"2", b"-1", b"2147483648", b"4294967297", b"-9223372036854775808", b"", b"STORE",
-            b"STREAMS", b"KEYS", b"GET", b"BY", b"LIMIT", b"SET", b"GROUP", b"AUTH2", b"COUNT",
+            b"k",
+            b"0",
+            b"1",
+            b"2",
+            b"-1",
+            b"2147483648",
+            b"4294967297",
+            b"-9223372036854775808",
+            b"",
+            b"STORE",
+            b"STREAMS",
+            b"KEYS",
+            b"GET",
+            b"BY",
+            b"LIMIT",
+            b"SET",
+            b"GROUP",
+            b"AUTH2",
+            b"COUNT",
         ];
         let mut seed: u64 = 0x2545F4914F6CDD1D;
         let mut next = || {

@@ -12,8 +12,8 @@ use super::{multi, Handler};
 use crate::server as srv;
 use crate::server::pubsub as ps;
 use crate::server::scripting as sc;
-use crate::types::string as st;
 use crate::types::generic as kc;
+use crate::types::string as st;
 use crate::util::counter::Counter;
 
 /// How a command holds the keyspace while it runs.
@@ -369,10 +369,9 @@ impl CommandTable {
     pub fn implements(&self, def: &CommandDef) -> bool {
         match def.name.split_once('|') {
             None => self.commands.contains_key(def.name.as_bytes()),
-            Some((parent, sub)) => self
-                .commands
-                .get(parent.as_bytes())
-                .is_some_and(|c| c.subcommands.contains_key(sub.as_bytes())),
+            Some((parent, sub)) => {
+                self.commands.get(parent.as_bytes()).is_some_and(|c| c.subcommands.contains_key(sub.as_bytes()))
+            }
         }
     }
 

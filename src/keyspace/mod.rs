@@ -52,10 +52,7 @@ fn prefetch_all(addrs: [*const u8; 2]) {
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Keyspace-wide figures for INFO.
@@ -388,7 +385,13 @@ impl Keyspace {
     /// at a time, not for the round: a script or another exclusive command waiting for every
     /// gate waits for one sweep of one shard, not for the whole round (about a millisecond
     /// over 100k keys with a TTL). Returns the number of keys deleted.
-    pub fn active_expire_cycle(&self, gate: usize, buckets_per_shard: usize, now_ms: i64, budget: std::time::Duration) -> usize {
+    pub fn active_expire_cycle(
+        &self,
+        gate: usize,
+        buckets_per_shard: usize,
+        now_ms: i64,
+        budget: std::time::Duration,
+    ) -> usize {
         let started = std::time::Instant::now();
         let (expired, looked_at) = self.active_expire_sweeps(gate, buckets_per_shard, now_ms, budget, started);
         let mut stats = self.expire_stats.lock();

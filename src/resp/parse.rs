@@ -433,12 +433,12 @@ mod tests {
         let cases: &[&[u8]] = &[
             b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
             b"*1\r\n$0\r\n\r\n",
-            b"*2\r\n$3\r\nGET\r\n$1\r\nkXY",  // the two bytes after a payload are not checked
+            b"*2\r\n$3\r\nGET\r\n$1\r\nkXY", // the two bytes after a payload are not checked
             b"*2\r\n$03\r\nGET\r\n$1\r\nk\r\n", // leading zero: invalid bulk length
             b"*02\r\n$3\r\nGET\r\n$1\r\nk\r\n",
             b"*2\r\n$-1\r\n",
             b"*2\r\n$3\0\r\nGET\r\n$1\r\nk\r\n", // NUL before CR: waits
-            b"*1\r$3\r\nGET\r\n",                 // byte after CR taken as LF
+            b"*1\r$3\r\nGET\r\n",                // byte after CR taken as LF
             b"*0\r\n",
             b"*-1\r\n",
             b"*2\r\n$3\r\nGET\r\n",

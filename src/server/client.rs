@@ -500,7 +500,8 @@ pub fn list(ctx: &mut Ctx) -> CmdResult {
         let reg = ctx.srv.clients.lock();
         match which {
             Which::All(ty) => {
-                let mut v: Vec<_> = reg.values().filter(|h| ty.is_none_or(|t| ClientType::of(h) == t)).cloned().collect();
+                let mut v: Vec<_> =
+                    reg.values().filter(|h| ty.is_none_or(|t| ClientType::of(h) == t)).cloned().collect();
                 v.sort_by_key(|h| h.id);
                 v
             }

@@ -20,17 +20,35 @@ use crate::util::glob::glob_match;
 pub enum Kind {
     Bool,
     /// Signed integer (int, long, long long, time_t, off_t): strict string2ll.
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// Unsigned integer (unsigned int, size_t): negative input wraps and fails the bound check.
-    UInt { min: u64, max: u64 },
+    UInt {
+        min: u64,
+        max: u64,
+    },
     /// Byte size of a signed type, accepting b/k/kb/m/mb/g/gb suffixes.
-    Memory { min: i64, max: i64 },
+    Memory {
+        min: i64,
+        max: i64,
+    },
     /// Byte size of an unsigned type.
-    UMemory { min: u64, max: u64 },
+    UMemory {
+        min: u64,
+        max: u64,
+    },
     /// Byte size or "N%" (stored as -N), e.g. maxmemory-clients.
-    MemoryPercent { min: i64, max: i64 },
+    MemoryPercent {
+        min: i64,
+        max: i64,
+    },
     /// Octal number (unixsocketperm).
-    Octal { min: u64, max: u64 },
+    Octal {
+        min: u64,
+        max: u64,
+    },
     /// One of the names (case-insensitive on input, canonical lowercase on output).
     Enum(&'static [&'static str]),
     /// Several flag names at once (shutdown-on-sigint): (name, bit), bit 0 is the default name.
@@ -623,8 +641,7 @@ fn cobl_update(current: &str, args: &[&str]) -> Result<String, String> {
     let mut c = cobl_parse_canonical(current);
     let mut staged = Vec::new();
     for chunk in args.chunks(4) {
-        let class =
-            cobl_class(chunk[0]).ok_or("Invalid client class specified in buffer limit configuration.")?;
+        let class = cobl_class(chunk[0]).ok_or("Invalid client class specified in buffer limit configuration.")?;
         let hard = memtoull(chunk[1]);
         let soft = memtoull(chunk[2]);
         // soft_seconds is a C int assigned from strtoll.
@@ -863,9 +880,7 @@ impl Def {
                     // oom-score-adj: "relative" is "yes".
                     Some(&"relative") if self.name == "oom-score-adj" => Ok(Val::Str("yes".into())),
                     Some(o) => Ok(Val::Str(o.to_string())),
-                    None => {
-                        Err(format!("argument(s) must be one of the following: {}", options.join(", ")))
-                    }
+                    None => Err(format!("argument(s) must be one of the following: {}", options.join(", "))),
                 }
             }
             Kind::Flags(names) => Ok(Val::Str(flags_render(names, flags_parse(names, args)?))),
@@ -897,9 +912,7 @@ impl Def {
                 let args: &[&str] = if args.len() == 1 && args[0].is_empty() { &[] } else { args };
                 Ok(Val::Str(args.join(" ")))
             }
-            Kind::ClientOutputBufferLimit => {
-                Ok(Val::Str(cobl_update(current.unwrap_or(COBL_DEFAULT), args)?))
-            }
+            Kind::ClientOutputBufferLimit => Ok(Val::Str(cobl_update(current.unwrap_or(COBL_DEFAULT), args)?)),
             Kind::OomScoreAdjValues => Ok(Val::Str(oom_values_parse(args)?)),
             Kind::NotifyKeyspaceEvents => {
                 if args.len() != 1 {
@@ -1154,7 +1167,9 @@ fn load_text_depth(cfg: &mut Config, text: &str, depth: usize) -> Result<(), Str
                 if args.len() != 1 {
                     return Err(fatal("Module config specified without value"));
                 }
-                return Err(fatal("Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting"));
+                return Err(fatal(
+                    "Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting",
+                ));
             }
             _ => return Err(fatal("Bad directive or wrong number of arguments")),
         }
@@ -1209,7 +1224,11 @@ fn set_failed(arg: &str, reason: &str) -> Error {
 }
 
 fn is_local_client(addr: &str) -> bool {
-    addr.starts_with("127.") || addr.starts_with("[::1]") || addr.starts_with("::1") || addr.is_empty() || addr.starts_with('/')
+    addr.starts_with("127.")
+        || addr.starts_with("[::1]")
+        || addr.starts_with("::1")
+        || addr.is_empty()
+        || addr.starts_with('/')
 }
 
 pub fn config_set(ctx: &mut Ctx) -> CmdResult {
@@ -1233,7 +1252,8 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             return Err(set_failed(&typed, "can't set protected config"));
         }
         // Redis compares the registered entries: a name and its alias are distinct entries.
-        if staged.iter().any(|(s, t, _)| std::ptr::eq(*s, d) && is_alias_spelling(d, t) == is_alias_spelling(d, &typed)) {
+        if staged.iter().any(|(s, t, _)| std::ptr::eq(*s, d) && is_alias_spelling(d, t) == is_alias_spelling(d, &typed))
+        {
             return Err(set_failed(&typed, "duplicate parameter"));
         }
         staged.push((d, typed, pair[1]));
@@ -1267,7 +1287,8 @@ fn rebind_if_changed(srv: &crate::server::Server, trial: &Config) -> Result<(), 
     // (binds, port) of a configuration; port 0 means no TCP listening.
     let listen_on = |c: &Config| {
         let port = c.int("port");
-        let binds: Vec<String> = if port == 0 { Vec::new() } else { c.str("bind").split_whitespace().map(str::to_string).collect() };
+        let binds: Vec<String> =
+            if port == 0 { Vec::new() } else { c.str("bind").split_whitespace().map(str::to_string).collect() };
         (binds, port as u16)
     };
     let (old, port_changed) = {
@@ -1292,13 +1313,13 @@ fn rebind_if_changed(srv: &crate::server::Server, trial: &Config) -> Result<(), 
 fn after_set(cfg: &mut Config, d: &Def) -> Result<(), String> {
     match d.name {
         "tls-port" | "tls-cluster" | "tls-replication"
-            if (cfg.int("tls-port") != 0 || cfg.bool("tls-cluster") || cfg.bool("tls-replication")) => {
-                return Err("Unable to update TLS configuration. Check server logs.".into());
-            }
-        "repl-backlog-size"
-            if cfg.int(d.name) < 16 * 1024 => {
-                cfg.values.insert("repl-backlog-size", Val::Int(16 * 1024));
-            }
+            if (cfg.int("tls-port") != 0 || cfg.bool("tls-cluster") || cfg.bool("tls-replication")) =>
+        {
+            return Err("Unable to update TLS configuration. Check server logs.".into());
+        }
+        "repl-backlog-size" if cfg.int(d.name) < 16 * 1024 => {
+            cfg.values.insert("repl-backlog-size", Val::Int(16 * 1024));
+        }
         _ => {}
     }
     Ok(())
@@ -1692,7 +1713,9 @@ mod tests {
         assert!(set(&mut c, "notify-keyspace-events", "q").is_err());
         set(&mut c, "client-output-buffer-limit", "replica 1mb 2kb 5 pubsub 1gb 0 0").unwrap();
         assert_eq!(c.render("client-output-buffer-limit"), "normal 0 0 0 slave 1048576 2048 5 pubsub 1073741824 0 0");
-        assert!(set(&mut c, "client-output-buffer-limit", "master 0 0 0").unwrap_err().starts_with("Invalid client class"));
+        assert!(set(&mut c, "client-output-buffer-limit", "master 0 0 0")
+            .unwrap_err()
+            .starts_with("Invalid client class"));
         assert!(set(&mut c, "client-output-buffer-limit", "normal 0 0 -1").unwrap_err().starts_with("Error in hard"));
         assert!(set(&mut c, "client-output-buffer-limit", "normal 0 0").unwrap_err().starts_with("Wrong number"));
         assert_eq!(set(&mut c, "oom-score-adj-values", "1 2").unwrap_err(), "wrong number of arguments");
@@ -1712,7 +1735,10 @@ mod tests {
         load_text(&mut c, "# c\nsave 900 1\nsave 300 10\nbind 127.0.0.1 ::1\nclient-output-buffer-limit normal 1mb 0 0\nslaveof 10.0.0.1 6380\nhash-max-ziplist-entries 7\nrequirepass \"a b\"\nlist-max-ziplist-entries 5\n").unwrap();
         assert_eq!(c.render("save"), "900 1 300 10");
         assert_eq!(c.render("bind"), "127.0.0.1 ::1");
-        assert_eq!(c.render("client-output-buffer-limit"), "normal 1048576 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+        assert_eq!(
+            c.render("client-output-buffer-limit"),
+            "normal 1048576 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
         assert_eq!(c.render("replicaof"), "10.0.0.1 6380");
         assert_eq!(c.int("hash-max-listpack-entries"), 7);
         assert_eq!(c.str("requirepass"), "a b");
@@ -1736,7 +1762,11 @@ mod tests {
     fn rewrite() {
         let mut c = Config::new();
         let old = "# top\nport 16430\nsave 900 1\nsave 300 10\nhash-max-ziplist-entries 100\nslave-read-only no\nmaxmemory 10mb\ninclude /x.conf\nhz 11\nhz 12\n\n\ntimeout 5\n";
-        load_text(&mut c, "port 16430\nsave 900 1\nsave 300 10\nhash-max-ziplist-entries 100\nslave-read-only no\nhz 12\n").unwrap();
+        load_text(
+            &mut c,
+            "port 16430\nsave 900 1\nsave 300 10\nhash-max-ziplist-entries 100\nslave-read-only no\nhz 12\n",
+        )
+        .unwrap();
         set(&mut c, "maxmemory", "2gb").unwrap();
         set(&mut c, "timeout", "0").unwrap();
         set(&mut c, "notify-keyspace-events", "Ex").unwrap();

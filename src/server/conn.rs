@@ -117,10 +117,7 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
             name = Some(args[i + 1]);
             i += 2;
         } else {
-            return Err(Error::msg(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(args[i])
-            )));
+            return Err(Error::msg(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(args[i]))));
         }
     }
     if let Some((user, pass)) = auth {

@@ -9,14 +9,34 @@ use crate::keyspace::{now_ms, Figures};
 use crate::server::Server;
 
 const DEFAULT: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
     "keyspace",
 ];
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 /// The order Redis prints sections in, whatever order they were asked in.
 const ORDER: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats",
-    "latencystats", "cluster", "keyspace",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
 ];
 
 /// Resident set size in bytes, from /proc.
@@ -149,16 +169,14 @@ fn section(srv: &Server, figures: &Figures, name: &str, out: &mut String) {
             let diff = |a: u64, b: u64| a as i64 - b as i64;
             let clients_normal: u64 = {
                 let clients = srv.clients.lock();
-                clients
-                    .values()
-                    .map(|h| h.qbuf.load(Ordering::Relaxed) + h.pending_output())
-                    .sum()
+                clients.values().map(|h| h.qbuf.load(Ordering::Relaxed) + h.pending_output()).sum()
             };
             // Redis's used_memory_overhead: the memory at startup, clients' buffers, the
             // script caches and the keyspace's own structure; the rest is the dataset.
             let startup = STARTUP.load(Ordering::Relaxed);
             let lua = crate::server::scripting::memory(srv);
-            let overhead = startup + clients_normal + lua.scripts_bytes + lua.functions_bytes + figures.table_bytes as u64;
+            let overhead =
+                startup + clients_normal + lua.scripts_bytes + lua.functions_bytes + figures.table_bytes as u64;
             let dataset = used.saturating_sub(overhead);
             let cfg = srv.config.read();
             let maxmemory = cfg.int("maxmemory") as u64;

@@ -8,8 +8,8 @@ pub mod conn;
 pub mod info;
 pub mod notify;
 pub mod pubsub;
-pub mod tracking;
 pub mod scripting;
+pub mod tracking;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -303,7 +303,9 @@ impl Server {
             }
         }
         let lfu = if cfg.str("maxmemory-policy").ends_with("lfu") {
-            (1 << 63) | ((cfg.int("lfu-log-factor") as u64 & 0x7fff_ffff) << 32) | (cfg.int("lfu-decay-time") as u64 & 0xffff_ffff)
+            (1 << 63)
+                | ((cfg.int("lfu-log-factor") as u64 & 0x7fff_ffff) << 32)
+                | (cfg.int("lfu-decay-time") as u64 & 0xffff_ffff)
         } else {
             0
         };

@@ -463,7 +463,13 @@ pub fn push_to_outbox(srv: &Server, h: &Arc<ClientHandle>, bytes: &[u8], late: b
 }
 
 /// Append to an outbox if `still()` (asked with the outbox locked) says so; whether it was.
-pub(crate) fn append(srv: &Server, h: &Arc<ClientHandle>, bytes: &[u8], late: bool, still: impl FnOnce() -> bool) -> bool {
+pub(crate) fn append(
+    srv: &Server,
+    h: &Arc<ClientHandle>,
+    bytes: &[u8],
+    late: bool,
+    still: impl FnOnce() -> bool,
+) -> bool {
     if h.outbox.overflowed.load(Ordering::Relaxed) {
         return true;
     }
@@ -700,7 +706,6 @@ pub fn subscribed_ping(ctx: &mut Ctx) -> bool {
     true
 }
 
-
 // ---------------------------------------------------------------- MONITOR
 
 /// Clients in MONITOR mode (they receive every executed command through their outbox).
@@ -760,16 +765,21 @@ fn redacted(args: &[&[u8]], i: usize) -> bool {
         return i >= 1;
     }
     if crate::command::args::eq(name, "hello") {
-        return (2..args.len()).any(|j| {
-            crate::command::args::eq(args[j], "auth") && (i == j + 1 || i == j + 2)
-        });
+        return (2..args.len()).any(|j| crate::command::args::eq(args[j], "auth") && (i == j + 1 || i == j + 2));
     }
     false
 }
 
 /// Feed an executed command to the monitors (Redis's replicationFeedMonitors): one status
 /// line "+<unix seconds>.<micros> [<db> <addr>] "arg" ...".
-pub fn feed_monitors(srv: &Server, cmd: &crate::command::table::Command, db: usize, addr: &str, args: &[&[u8]], from: u64) {
+pub fn feed_monitors(
+    srv: &Server,
+    cmd: &crate::command::table::Command,
+    db: usize,
+    addr: &str,
+    args: &[&[u8]],
+    from: u64,
+) {
     use crate::command::spec::flags;
     if cmd.def.has(flags::SKIP_MONITOR) || cmd.def.has(flags::ADMIN) {
         return;

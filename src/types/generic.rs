@@ -364,7 +364,11 @@ fn expire_generic(ctx: &mut Ctx, base_ms: i64, seconds: bool) -> CmdResult {
     };
     let current = e.expire_at_ms;
     let has = current != NO_EXPIRE;
-    if (cond.nx && has) || (cond.xx && !has) || (cond.gt && (!has || when <= current)) || (cond.lt && has && when >= current) {
+    if (cond.nx && has)
+        || (cond.xx && !has)
+        || (cond.gt && (!has || when <= current))
+        || (cond.lt && has && when >= current)
+    {
         ctx.out.int(0);
         return Ok(());
     }

@@ -36,7 +36,6 @@ use std::borrow::Cow;
 
 use rand::Rng;
 
-use crate::server::notify;
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::keyspace::bytes::CompactBytes;
@@ -44,6 +43,7 @@ use crate::keyspace::dict::{Dict, Keyed};
 use crate::keyspace::key_hash;
 use crate::keyspace::value::Value;
 use crate::resp::write::ReplyWriter;
+use crate::server::notify;
 use crate::server::TypeLimits;
 use crate::types::generic::parse_cursor;
 use crate::util::glob::glob_match;
@@ -578,7 +578,10 @@ impl Hash {
     /// when a length or the entry count passes the thresholds (hashTypeSet).
     pub fn set(&mut self, field: &[u8], value: &[u8], lim: HashLimits) -> bool {
         if let Hash::Packed(p) = self {
-            if field.len() > lim.max_value || value.len() > lim.max_value || p.bytes() + field.len() + value.len() > PACKED_MAX_BYTES {
+            if field.len() > lim.max_value
+                || value.len() > lim.max_value
+                || p.bytes() + field.len() + value.len() > PACKED_MAX_BYTES
+            {
                 self.convert_to_table(0);
             }
         }

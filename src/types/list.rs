@@ -80,12 +80,12 @@ use std::collections::VecDeque;
 
 use smallvec::SmallVec;
 
-use crate::server::notify;
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::keyspace::value::Value;
 use crate::keyspace::{Access, SetExpire};
 use crate::resp::write::ReplyWriter;
+use crate::server::notify;
 use crate::server::TypeLimits;
 use crate::util::number::parse_i64;
 
@@ -1514,9 +1514,33 @@ mod tests {
     #[test]
     fn encoding_roundtrip() {
         for v in [
-            "0", "1", "127", "128", "-1", "-4096", "4095", "4096", "-4097", "32767", "-32768", "32768", "8388607",
-            "-8388608", "8388608", "2147483647", "-2147483648", "2147483648", "9223372036854775807",
-            "-9223372036854775808", "", "a", "007", "+1", "-0", "1.5", "9223372036854775808",
+            "0",
+            "1",
+            "127",
+            "128",
+            "-1",
+            "-4096",
+            "4095",
+            "4096",
+            "-4097",
+            "32767",
+            "-32768",
+            "32768",
+            "8388607",
+            "-8388608",
+            "8388608",
+            "2147483647",
+            "-2147483648",
+            "2147483648",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "",
+            "a",
+            "007",
+            "+1",
+            "-0",
+            "1.5",
+            "9223372036854775808",
         ] {
             enc_dec(v.as_bytes());
         }
@@ -1601,7 +1625,8 @@ mod tests {
                         let v = random_value(&mut r);
                         let limit = r.gen_range(0..3usize);
                         let tail = r.gen_bool(0.5);
-                        let mut idx: Vec<usize> = m.iter().enumerate().filter(|(_, x)| **x == v).map(|(i, _)| i).collect();
+                        let mut idx: Vec<usize> =
+                            m.iter().enumerate().filter(|(_, x)| **x == v).map(|(i, _)| i).collect();
                         if tail {
                             idx.reverse();
                         }

@@ -29,7 +29,6 @@
 
 use rand::Rng;
 
-use crate::server::notify;
 use crate::command::args::int;
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::keyspace::bytes::CompactBytes;
@@ -38,11 +37,12 @@ use crate::keyspace::key_hash;
 use crate::keyspace::value::Value;
 use crate::keyspace::SetExpire;
 use crate::resp::write::ReplyWriter;
+use crate::server::notify;
 use crate::server::TypeLimits;
 use crate::types::generic::parse_cursor;
 use crate::types::hash::{
-    as_canonical_int, distinct_draws, distinct_indices, empty_scan, parse_scan_opts, pattern_ok, random_entry, ChainBound, Elem,
-    Packed, Probe, MAX_RANDOM_REPLY,
+    as_canonical_int, distinct_draws, distinct_indices, empty_scan, parse_scan_opts, pattern_ok, random_entry,
+    ChainBound, Elem, Packed, Probe, MAX_RANDOM_REPLY,
 };
 
 // ------------------------------------------------------------------ intset
@@ -388,7 +388,10 @@ impl Set {
                 if p.find(&Probe::new(m), 1).is_some() {
                     return false;
                 }
-                if p.count() < lim.listpack_entries && m.len() <= lim.listpack_value && p.bytes() + m.len() < PACKED_MAX_BYTES {
+                if p.count() < lim.listpack_entries
+                    && m.len() <= lim.listpack_value
+                    && p.bytes() + m.len() < PACKED_MAX_BYTES
+                {
                     p.push(&[m]);
                 } else {
                     let n = p.count();
@@ -1048,7 +1051,8 @@ fn inter(l: &Lifted, out: &mut InterOut, lim: SetLimits) {
     order.sort_by_key(|&i| l.get(i).map_or(0, |s| s.len()));
     let first_slot = l.slots[order[0]];
     let Some(first) = l.get(order[0]) else { return };
-    let others: Vec<&Set> = order[1..].iter().filter(|&&i| l.slots[i] != first_slot).filter_map(|&i| l.get(i)).collect();
+    let others: Vec<&Set> =
+        order[1..].iter().filter(|&&i| l.slots[i] != first_slot).filter_map(|&i| l.get(i)).collect();
     if let InterOut::Build(dst, _) = out {
         *dst = match first {
             Set::Ints(_) => Set::Ints(IntSet::default()),

@@ -359,11 +359,7 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     let mut o = parse_options(&ctx.args[2..], readonly)?;
     o.in_script = ctx.client.in_script;
     let (elems, out) = load(ctx.ks, key, &mut o)?;
-    let elems = if o.dontsort {
-        elems
-    } else {
-        sort_elems(ctx.ks, elems, &o).ok_or(Error::from(CONVERSION_ERROR))?
-    };
+    let elems = if o.dontsort { elems } else { sort_elems(ctx.ks, elems, &o).ok_or(Error::from(CONVERSION_ERROR))? };
     let selected = elems.get(out).unwrap_or(&[]);
     match o.store {
         None => reply(ctx, selected, &o.gets),

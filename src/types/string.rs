@@ -11,11 +11,11 @@
 
 use std::borrow::Cow;
 
-use crate::server::notify;
 use crate::command::args::{eq, expire_at_ms, int, ExpiryOpts, TimeUnit};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::keyspace::value::Value;
 use crate::keyspace::SetExpire;
+use crate::server::notify;
 use crate::util::number::{incr_by_float, parse_i64, FloatIncrError};
 
 /// The bytes of a string value (formatting an "int" on the fly); WRONGTYPE otherwise.
@@ -210,12 +210,11 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
             notify::event(ctx, notify::GENERIC, "expire", key);
         }
         ctx.ks.mark_dirty(1);
-    } else if exp.persist
-        && ctx.ks.get_mut(key).is_some_and(|e| e.expire_at_ms != crate::keyspace::dict::NO_EXPIRE) {
-            ctx.ks.set_expire(key, crate::keyspace::dict::NO_EXPIRE);
-            ctx.ks.mark_dirty(1);
-            notify::event(ctx, notify::GENERIC, "persist", key);
-        }
+    } else if exp.persist && ctx.ks.get_mut(key).is_some_and(|e| e.expire_at_ms != crate::keyspace::dict::NO_EXPIRE) {
+        ctx.ks.set_expire(key, crate::keyspace::dict::NO_EXPIRE);
+        ctx.ks.mark_dirty(1);
+        notify::event(ctx, notify::GENERIC, "persist", key);
+    }
     Ok(())
 }
 
@@ -367,7 +366,10 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
         FloatIncrError::NotFloat => err::NOT_FLOAT,
         FloatIncrError::NanOrInf => Error::msg("ERR increment would produce NaN or Infinity"),
     })?;
-    let v = Value::Str { bytes: crate::keyspace::bytes::CompactBytes::new(&result), raw: result.len() > crate::keyspace::value::EMBSTR_LIMIT };
+    let v = Value::Str {
+        bytes: crate::keyspace::bytes::CompactBytes::new(&result),
+        raw: result.len() > crate::keyspace::value::EMBSTR_LIMIT,
+    };
     ctx.ks.set(key, v, SetExpire::Keep);
     ctx.ks.mark_dirty(1);
     notify::event(ctx, notify::STRING, "incrbyfloat", key);

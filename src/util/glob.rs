@@ -306,9 +306,7 @@ mod tests {
         let mut keys: Vec<Vec<u8>> = Vec::new();
         while keys.len() < 300 {
             let n = r.below(7) as usize;
-            let k: Vec<u8> = (0..n)
-                .map(|_| kalpha[r.below(kalpha.len() as u64) as usize])
-                .collect();
+            let k: Vec<u8> = (0..n).map(|_| kalpha[r.below(kalpha.len() as u64) as usize]).collect();
             if !keys.contains(&k) {
                 keys.push(k);
             }
@@ -318,9 +316,7 @@ mod tests {
         let mut pats = 0;
         while pats < 3000 {
             let n = r.below(10) as usize;
-            let p: Vec<u8> = (0..n)
-                .map(|_| palpha[r.below(palpha.len() as u64) as usize])
-                .collect();
+            let p: Vec<u8> = (0..n).map(|_| palpha[r.below(palpha.len() as u64) as usize]).collect();
             if p == b"*" {
                 continue; // KEYS special-cases a lone '*'
             }

@@ -442,10 +442,7 @@ mod grisu {
     fn mul(a: Fp, b: Fp) -> Fp {
         // High 64 bits of the 128-bit product, rounded at bit 63.
         let p = (a.f as u128) * (b.f as u128) + (1u128 << 63);
-        Fp {
-            f: (p >> 64) as u64,
-            e: a.e + b.e + 64,
-        }
+        Fp { f: (p >> 64) as u64, e: a.e + b.e + 64 }
     }
 
     /// Pick the cached power of ten that brings `e` into [-60, -32]; the
@@ -475,8 +472,7 @@ mod grisu {
         }
         while rem < frac
             && delta.wrapping_sub(rem) >= kappa
-            && (rem.wrapping_add(kappa) < frac
-                || frac.wrapping_sub(rem) > rem.wrapping_add(kappa).wrapping_sub(frac))
+            && (rem.wrapping_add(kappa) < frac || frac.wrapping_sub(rem) > rem.wrapping_add(kappa).wrapping_sub(frac))
         {
             digits[n - 1] = digits[n - 1].wrapping_sub(1);
             rem = rem.wrapping_add(kappa);
@@ -538,10 +534,7 @@ mod grisu {
     /// and non-zero.
     fn grisu2(d: f64, digits: &mut [u8; 32], k: &mut i32) -> usize {
         let bits = d.to_bits();
-        let mut w = Fp {
-            f: bits & FRAC_MASK,
-            e: ((bits >> 52) & 0x7ff) as i32,
-        };
+        let mut w = Fp { f: bits & FRAC_MASK, e: ((bits >> 52) & 0x7ff) as i32 };
         if w.e != 0 {
             w.f += HIDDEN;
             w.e -= 1075;
@@ -549,10 +542,7 @@ mod grisu {
             w.e = -1074;
         }
         // Boundaries m+ and m-, both with m+'s normalized exponent.
-        let mut upper = Fp {
-            f: (w.f << 1) + 1,
-            e: w.e - 1,
-        };
+        let mut upper = Fp { f: (w.f << 1) + 1, e: w.e - 1 };
         while upper.f & (HIDDEN << 1) == 0 {
             upper.f <<= 1;
             upper.e -= 1;
@@ -560,10 +550,7 @@ mod grisu {
         upper.f <<= 10;
         upper.e -= 10;
         let l_shift = if w.f == HIDDEN { 2 } else { 1 };
-        let mut lower = Fp {
-            f: (w.f << l_shift) - 1,
-            e: w.e - l_shift,
-        };
+        let mut lower = Fp { f: (w.f << l_shift) - 1, e: w.e - l_shift };
         lower.f <<= (lower.e - upper.e).clamp(0, 63) as u32;
         lower.e = upper.e;
         // Normalize w.
@@ -730,14 +717,8 @@ mod tests {
             (b"0x1p3", Some(("8", "8"))),
             (b"0X1P-2", Some(("0.25", "0.25"))),
             (b"4e-320", Some(("3.999955468730732e-320", "4e-320"))),
-            (
-                b"2.2250738585072014e-308",
-                Some(("2.2250738585072014e-308", "2.2250738585072014e-308")),
-            ),
-            (
-                b"1.7976931348623157e308",
-                Some(("1.7976931348623157e+308", "1.7976931348623157e+308")),
-            ),
+            (b"2.2250738585072014e-308", Some(("2.2250738585072014e-308", "2.2250738585072014e-308"))),
+            (b"1.7976931348623157e308", Some(("1.7976931348623157e+308", "1.7976931348623157e+308"))),
             (b"0.1", Some(("0.10000000000000001", "0.1"))),
             (b"0.3", Some(("0.29999999999999999", "0.3"))),
             (b"3.14159", Some(("3.1415899999999999", "3.14159"))),
@@ -745,21 +726,12 @@ mod tests {
             (b"1e20", Some(("1e+20", "1e+20"))),
             (b"1e21", Some(("1e+21", "1e+21"))),
             (b"1e17", Some(("1e+17", "100000000000000000"))),
-            (
-                b"123456789012345678",
-                Some(("1.2345678901234568e+17", "123456789012345680")),
-            ),
+            (b"123456789012345678", Some(("1.2345678901234568e+17", "123456789012345680"))),
             (b"-2.5e-7", Some(("-2.4999999999999999e-07", "-2.5e-7"))),
             (b"0.00001", Some(("1.0000000000000001e-05", "0.00001"))),
             (b"0.0001", Some(("0.0001", "0.0001"))),
-            (
-                b"1.0000000000000002",
-                Some(("1.0000000000000002", "1.0000000000000002")),
-            ),
-            (
-                b"4.9406564584124654e-324",
-                Some(("4.9406564584124654e-324", "5e-324")),
-            ),
+            (b"1.0000000000000002", Some(("1.0000000000000002", "1.0000000000000002"))),
+            (b"4.9406564584124654e-324", Some(("4.9406564584124654e-324", "5e-324"))),
             (b"0.1e1", Some(("1", "1"))),
             (b"00012", Some(("12", "12"))),
             (b"1e0001", Some(("10", "10"))),
@@ -788,26 +760,11 @@ mod tests {
         for &(s, want) in cases {
             let got = parse_f64(s);
             match want {
-                None => assert!(
-                    got.is_none(),
-                    "{:?} should be rejected",
-                    String::from_utf8_lossy(s)
-                ),
+                None => assert!(got.is_none(), "{:?} should be rejected", String::from_utf8_lossy(s)),
                 Some((g17, v72)) => {
-                    let v =
-                        got.unwrap_or_else(|| panic!("{:?} rejected", String::from_utf8_lossy(s)));
-                    assert_eq!(
-                        fmt_f64_g17(v),
-                        g17,
-                        "g17 of {:?}",
-                        String::from_utf8_lossy(s)
-                    );
-                    assert_eq!(
-                        fmt_f64(v),
-                        v72,
-                        "7.2 format of {:?}",
-                        String::from_utf8_lossy(s)
-                    );
+                    let v = got.unwrap_or_else(|| panic!("{:?} rejected", String::from_utf8_lossy(s)));
+                    assert_eq!(fmt_f64_g17(v), g17, "g17 of {:?}", String::from_utf8_lossy(s));
+                    assert_eq!(fmt_f64(v), v72, "7.2 format of {:?}", String::from_utf8_lossy(s));
                 }
             }
         }
@@ -920,11 +877,7 @@ mod tests {
             fnv(&mut h70, b"\n");
             n70 += b.len() + 1;
             // Every 7.2 string must parse back to the same double.
-            assert_eq!(
-                parse_f64(a.as_bytes()).map(f64::to_bits),
-                Some(v.to_bits()),
-                "{a}"
-            );
+            assert_eq!(parse_f64(a.as_bytes()).map(f64::to_bits), Some(v.to_bits()), "{a}");
         }
         assert_eq!((n72, h72), (4046500, 0xa1bcfb93142817d6));
         assert_eq!((n70, h70), (4459157, 0x17dc1f73fb59974f));
@@ -955,41 +908,21 @@ mod tests {
             (Some(b"5.0e3"), b"0", Ok("5000")),
             (Some(b"0x10"), b"0x1p-2", Ok("16.25")),
             (Some(b"1e-20"), b"0", Ok("0")),
-            (
-                Some(b"123456789012345678901234567890"),
-                b"1",
-                Ok("123456789012345678899921813504"),
-            ),
+            (Some(b"123456789012345678901234567890"), b"1", Ok("123456789012345678899921813504")),
             (Some(b"-1.5"), b"1.5", Ok("0")),
             (Some(b"1e18"), b"0.5", Ok("1000000000000000000.5")),
-            (
-                Some(b"9223372036854775807"),
-                b"1",
-                Ok("9223372036854775808"),
-            ),
+            (Some(b"9223372036854775807"), b"1", Ok("9223372036854775808")),
             (Some(b"0.1"), b"-0.1", Ok("0")),
             (Some(b"1e-300"), b"1e-300", Ok("0")),
-            (
-                Some(b"12345.6789"),
-                b"0.0001",
-                Ok("12345.67899999999999938"),
-            ),
-            (
-                Some(b"1e50"),
-                b"1",
-                Ok("100000000000000000003583830118858923890798487404544"),
-            ),
+            (Some(b"12345.6789"), b"0.0001", Ok("12345.67899999999999938")),
+            (Some(b"1e50"), b"1", Ok("100000000000000000003583830118858923890798487404544")),
             (Some(b"1"), b"1e-17", Ok("1.00000000000000001")),
             (Some(b"1"), b"1e-16", Ok("1.0000000000000001")),
             (Some(b"0"), b"1e-17", Ok("0.00000000000000001")),
             (Some(b"0"), b"1e-18", Ok("0")),
             (Some(b"1"), b"inf", Err((NanOrInf, IncrNotFinite))),
             (None, b"inf", Err((NanOrInf, IncrNotFinite))),
-            (
-                Some(b"inf"),
-                b"1",
-                Err((NanOrInf, HashFloatIncrError::NanOrInf)),
-            ),
+            (Some(b"inf"), b"1", Err((NanOrInf, HashFloatIncrError::NanOrInf))),
             (Some(b"abc"), b"1", Err((NotFloat, ValueNotFloat))),
             (Some(b""), b"1", Err((NotFloat, ValueNotFloat))),
             (Some(b" 1"), b"1", Err((NotFloat, ValueNotFloat))),
@@ -1004,11 +937,7 @@ mod tests {
             (Some(b"1"), b"2\x00y", Err((NotFloat, IncrNotFloat))),
         ];
         for &(a, b, ref want) in cases {
-            let ctx = format!(
-                "{:?} + {:?}",
-                a.map(String::from_utf8_lossy),
-                String::from_utf8_lossy(b)
-            );
+            let ctx = format!("{:?} + {:?}", a.map(String::from_utf8_lossy), String::from_utf8_lossy(b));
             let s = incr_by_float(a, b);
             let h = hincr_by_float(a, b);
             match want {
@@ -1039,30 +968,12 @@ mod tests {
 
     #[test]
     fn error_texts() {
-        assert_eq!(
-            FloatIncrError::NotFloat.message(),
-            "ERR value is not a valid float"
-        );
-        assert_eq!(
-            FloatIncrError::NanOrInf.message(),
-            "ERR increment would produce NaN or Infinity"
-        );
-        assert_eq!(
-            HashFloatIncrError::IncrNotFloat.message(),
-            "ERR value is not a valid float"
-        );
-        assert_eq!(
-            HashFloatIncrError::IncrNotFinite.message(),
-            "ERR value is NaN or Infinity"
-        );
-        assert_eq!(
-            HashFloatIncrError::ValueNotFloat.message(),
-            "ERR hash value is not a float"
-        );
-        assert_eq!(
-            HashFloatIncrError::NanOrInf.message(),
-            "ERR increment would produce NaN or Infinity"
-        );
+        assert_eq!(FloatIncrError::NotFloat.message(), "ERR value is not a valid float");
+        assert_eq!(FloatIncrError::NanOrInf.message(), "ERR increment would produce NaN or Infinity");
+        assert_eq!(HashFloatIncrError::IncrNotFloat.message(), "ERR value is not a valid float");
+        assert_eq!(HashFloatIncrError::IncrNotFinite.message(), "ERR value is NaN or Infinity");
+        assert_eq!(HashFloatIncrError::ValueNotFloat.message(), "ERR hash value is not a float");
+        assert_eq!(HashFloatIncrError::NanOrInf.message(), "ERR increment would produce NaN or Infinity");
     }
 
     #[test]

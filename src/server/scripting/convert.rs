@@ -361,7 +361,13 @@ mod tests {
         lua_to_reply(&v, &mut out, false);
         // false (the null) is a value: only nil ends the array conversion.
         assert_eq!(out.buf, b"*3\r\n:1\r\n$-1\r\n+OK\r\n");
-        for resp3 in [&b"%1\r\n$1\r\nk\r\n,1.5\r\n"[..], b"~2\r\n$1\r\na\r\n$1\r\nb\r\n", b"=7\r\ntxt:abc\r\n", b"#t\r\n", b"(12\r\n"] {
+        for resp3 in [
+            &b"%1\r\n$1\r\nk\r\n,1.5\r\n"[..],
+            b"~2\r\n$1\r\na\r\n$1\r\nb\r\n",
+            b"=7\r\ntxt:abc\r\n",
+            b"#t\r\n",
+            b"(12\r\n",
+        ] {
             let v = to_lua(&lua, resp3).unwrap();
             let mut out = ReplyWriter::new(true);
             lua_to_reply(&v, &mut out, true);

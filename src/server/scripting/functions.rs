@@ -101,7 +101,12 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)>
                 match &key[..] {
                     b"function_name" => match lua_text(&v) {
                         Some(s) => name = Some(s),
-                        None => return fail(lua, "function_name argument given to redis.register_function must be a string"),
+                        None => {
+                            return fail(
+                                lua,
+                                "function_name argument given to redis.register_function must be a string",
+                            )
+                        }
                     },
                     b"callback" => match v {
                         Value::Function(f) => func = Some(f),
@@ -109,20 +114,27 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)>
                     },
                     b"description" => match lua_text(&v) {
                         Some(s) => description = Some(s),
-                        None => return fail(lua, "description argument given to redis.register_function must be a string"),
+                        None => {
+                            return fail(lua, "description argument given to redis.register_function must be a string")
+                        }
                     },
                     b"flags" => {
                         let Value::Table(ft) = v else {
-                            return fail(lua, "flags argument to redis.register_function must be a table representing function flags");
+                            return fail(
+                                lua,
+                                "flags argument to redis.register_function must be a table representing function flags",
+                            );
                         };
                         let mut i = 1;
                         loop {
                             match ft.raw_get::<Value>(i)? {
                                 Value::Nil => break,
-                                Value::String(s) => match sflags::NAMES.iter().find(|(n, _)| n.as_bytes() == &s.as_bytes()[..]) {
-                                    Some((_, bit)) => flags |= bit,
-                                    None => return fail(lua, "unknown flag given"),
-                                },
+                                Value::String(s) => {
+                                    match sflags::NAMES.iter().find(|(n, _)| n.as_bytes() == &s.as_bytes()[..]) {
+                                        Some((_, bit)) => flags |= bit,
+                                        None => return fail(lua, "unknown flag given"),
+                                    }
+                                }
                                 _ => return fail(lua, "unknown flag given"),
                             }
                             i += 1;
@@ -131,7 +143,9 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)>
                     _ => return fail(lua, "unknown argument given to redis.register_function"),
                 }
             }
-            let Some(name) = name else { return fail(lua, "redis.register_function must get a function name argument") };
+            let Some(name) = name else {
+                return fail(lua, "redis.register_function must get a function name argument");
+            };
             let Some(func) = func else { return fail(lua, "redis.register_function must get a callback argument") };
             (name, func, flags, description)
         }
@@ -155,7 +169,9 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)>
     let name = String::from_utf8_lossy(&name).into_owned();
     let outcome = PENDING.with(|p| {
         let mut p = p.borrow_mut();
-        let Some(list) = p.as_mut() else { return Some("redis.register_function can only be called on FUNCTION LOAD command") };
+        let Some(list) = p.as_mut() else {
+            return Some("redis.register_function can only be called on FUNCTION LOAD command");
+        };
         if list.iter().any(|f| f.name.eq_ignore_ascii_case(&name)) {
             return Some("Function already exists in the library");
         }
@@ -224,7 +240,12 @@ fn library_name(code: &[u8]) -> Result<String, Error> {
 
 /// Compile and run a library's code in `vm`: the library with its registered functions
 /// (already switched to their run-time environment). No registry checks here.
-fn build_library(vm: &Vm, state: &std::sync::Arc<super::RunState>, code: &[u8], name: String) -> Result<Library, Error> {
+fn build_library(
+    vm: &Vm,
+    state: &std::sync::Arc<super::RunState>,
+    code: &[u8],
+    name: String,
+) -> Result<Library, Error> {
     let setup = || -> mlua::Result<(Table, Function)> {
         let api = load_api(vm, state)?;
         vm.library_env.call::<(Table, Function)>(api)
@@ -418,7 +439,9 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
         [p] if eq(p, "flush") => Policy::Flush,
         [p] if eq(p, "append") => Policy::Append,
         [p] if eq(p, "replace") => Policy::Replace,
-        [_] => return Err(Error::msg("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")),
+        [_] => {
+            return Err(Error::msg("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."))
+        }
         _ => return Err(ctx.subcommand_syntax_error()),
     };
     let data = ctx.args[2];
@@ -505,7 +528,11 @@ fn fcall_generic(ctx: &mut Ctx, ro_cmd: bool) -> CmdResult {
     }
     *srv.scripting.state.current.lock() = (name.clone(), ctx.args.iter().map(|a| a.to_vec()).collect());
     let read_only = ro_cmd || flags & sflags::NO_WRITES != 0;
-    super::run_function(ctx, &vm, &func, &keys, &argv, read_only, false, &name)
+    super::run_function(
+        ctx,
+        &vm,
+        super::Call { func: &func, keys: &keys, argv: &argv, read_only, eval_mode: false, name: &name },
+    )
 }
 
 pub fn fcall(ctx: &mut Ctx) -> CmdResult {
@@ -599,7 +626,9 @@ pub fn function_list(ctx: &mut Ctx) -> CmdResult {
 pub fn function_stats(ctx: &mut Ctx) -> CmdResult {
     let st = &ctx.srv.scripting.state;
     if st.running.load(Ordering::Acquire) && st.eval_mode.load(Ordering::Acquire) {
-        return Err(Error::msg("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."));
+        return Err(Error::msg(
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        ));
     }
     let running = st.running.load(Ordering::Acquire);
     let (libraries, functions) = match ctx.srv.scripting.functions.try_lock() {

@@ -269,7 +269,8 @@ fn install_hook(lua: &mlua::Lua, state: Arc<RunState>, every_line: bool) {
 
 /// A new Lua state with the hook installed.
 pub fn new_vm(state: &Arc<RunState>) -> Result<Vm, Error> {
-    let mut vm = Vm::new(state.killed.clone()).map_err(|e| Error::msg(format!("ERR could not create the Lua state: {e}")))?;
+    let mut vm =
+        Vm::new(state.killed.clone()).map_err(|e| Error::msg(format!("ERR could not create the Lua state: {e}")))?;
     install_hook(&vm.lua, state.clone(), false);
     // Setting the state up leaves garbage (the prelude's chunk and temporaries): collect it
     // now, so the heap the collector works over starts at what stays.
@@ -280,7 +281,10 @@ pub fn new_vm(state: &Arc<RunState>) -> Result<Vm, Error> {
 
 /// Split a `#!lua ...` first line off a script body: its flags, and the body to compile
 /// (the shebang line blanked, so line numbers stay right).
-pub fn parse_shebang(body: &[u8], allow_name: bool) -> Result<(u32, Option<Vec<u8>>, Vec<u8>), Error> {
+/// A script's shebang flags, its `name=` (functions only), and the body to compile.
+pub type Shebang = (u32, Option<Vec<u8>>, Vec<u8>);
+
+pub fn parse_shebang(body: &[u8], allow_name: bool) -> Result<Shebang, Error> {
     if !body.starts_with(b"#!") {
         return Ok((sflags::EVAL_COMPAT, None, body.to_vec()));
     }
@@ -291,10 +295,7 @@ pub fn parse_shebang(body: &[u8], allow_name: bool) -> Result<(u32, Option<Vec<u
     let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
     let engine = parts.next().unwrap_or(b"");
     if engine != b"#!lua" {
-        return Err(Error::msg(format!(
-            "ERR Unexpected engine in script shebang: {}",
-            String::from_utf8_lossy(line)
-        )));
+        return Err(Error::msg(format!("ERR Unexpected engine in script shebang: {}", String::from_utf8_lossy(line))));
     }
     let mut flags = 0;
     let mut name = None;
@@ -453,7 +454,9 @@ impl Scripting {
     /// Run script commands on the script thread, in order. Err gives everything back if
     /// there is no such thread (the caller runs them inline). The client travels with the
     /// job and comes back with the replies.
-    #[allow(clippy::type_complexity)]
+    // The Err hands the batch back on the cold path (no scripts thread): boxing it would
+    // cost an allocation per submit for nothing.
+    #[allow(clippy::type_complexity, clippy::result_large_err)]
     pub fn submit(
         &self,
         client: Client,
@@ -524,8 +527,10 @@ fn load(cache: &mut Cache, body: &[u8], footprint: &Footprint) -> Result<String,
     Ok(sha)
 }
 
+pub(crate) type KeysAndArgs<'x> = (Vec<&'x [u8]>, Vec<&'x [u8]>);
+
 /// Parse numkeys: (keys, args).
-pub(crate) fn split_keys<'x>(args: &[&'x [u8]]) -> Result<(Vec<&'x [u8]>, Vec<&'x [u8]>), Error> {
+pub(crate) fn split_keys<'x>(args: &[&'x [u8]]) -> Result<KeysAndArgs<'x>, Error> {
     let n = int(args[2])?;
     if n < 0 {
         return Err(Error::msg("ERR Number of keys can't be negative"));
@@ -544,18 +549,23 @@ fn gc_step_above(vm: &Vm) -> usize {
     vm.base_heap + vm.base_heap / 4
 }
 
+/// One run of a script or function: what `run_function` calls, with what, and how.
+pub struct Call<'x> {
+    pub func: &'x Function,
+    pub keys: &'x [&'x [u8]],
+    pub argv: &'x [&'x [u8]],
+    /// Writes refused (EVAL_RO, FCALL_RO, a no-writes script).
+    pub read_only: bool,
+    /// EVAL rather than FCALL (error formats, the scripts' own footprint).
+    pub eval_mode: bool,
+    /// The sha or function name errors name.
+    pub name: &'x str,
+}
+
 /// Run `func` for the client of `ctx`: KEYS/ARGV set, redis.call wired to the held
 /// keyspace, busy/kill state kept, the result converted into the reply.
-pub fn run_function(
-    ctx: &mut Ctx,
-    vm: &Vm,
-    func: &Function,
-    keys: &[&[u8]],
-    argv: &[&[u8]],
-    read_only: bool,
-    eval_mode: bool,
-    name: &str,
-) -> CmdResult {
+pub fn run_function(ctx: &mut Ctx, vm: &Vm, call: Call<'_>) -> CmdResult {
+    let Call { func, keys, argv, read_only, eval_mode, name } = call;
     let mut client = Client::new(ctx.client.handle.clone(), ctx.client.worker);
     client.db = ctx.client.db;
     client.authenticated = true;
@@ -563,13 +573,7 @@ pub fn run_function(
     client.in_script = true;
     client.no_touch = ctx.client.no_touch;
     let ks: *mut Access<'_> = &mut *ctx.ks;
-    let mut rc = RunCtx {
-        srv: ctx.srv as *const _,
-        ks: ks.cast::<Access<'static>>(),
-        client,
-        read_only,
-        resp3: false,
-    };
+    let mut rc = RunCtx { srv: ctx.srv as *const _, ks: ks.cast::<Access<'static>>(), client, read_only, resp3: false };
     crate::server::pubsub::feed_line(ctx.srv, ctx.client.db, &ctx.client.handle.addr, ctx.args, ctx.client.id);
     let state = &ctx.srv.scripting.state;
     let threshold_ms = ctx.srv.busy_threshold_ms.load(Ordering::Relaxed);
@@ -642,7 +646,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro_cmd: bool) -> CmdResult {
     }
     let read_only = ro_cmd || script.flags & sflags::NO_WRITES != 0;
     let func = script.func.clone();
-    run_function(ctx, &cache.vm, &func, &keys, &argv, read_only, true, &sha)
+    run_function(ctx, &cache.vm, Call { func: &func, keys: &keys, argv: &argv, read_only, eval_mode: true, name: &sha })
 }
 
 pub fn eval(ctx: &mut Ctx) -> CmdResult {
@@ -670,7 +674,8 @@ pub fn script_load(ctx: &mut Ctx) -> CmdResult {
 
 pub fn script_exists(ctx: &mut Ctx) -> CmdResult {
     let shas: Vec<String> = ctx.args[2..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
-    let found: Vec<bool> = ctx.srv.scripting.with_cache(|c| Ok(shas.iter().map(|s| c.scripts.contains_key(s)).collect()))?;
+    let found: Vec<bool> =
+        ctx.srv.scripting.with_cache(|c| Ok(shas.iter().map(|s| c.scripts.contains_key(s)).collect()))?;
     ctx.out.array(found.len());
     for f in found {
         ctx.out.int(f as i64);
@@ -705,10 +710,14 @@ pub fn kill(ctx: &mut Ctx, eval_mode: bool) -> CmdResult {
     }
     let running_eval = st.eval_mode.load(Ordering::Acquire);
     if eval_mode && !running_eval {
-        return Err(Error::msg("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."));
+        return Err(Error::msg(
+            "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+        ));
     }
     if !eval_mode && running_eval {
-        return Err(Error::msg("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."));
+        return Err(Error::msg(
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        ));
     }
     st.killed.store(1, Ordering::Release);
     ctx.out.ok();

@@ -240,7 +240,8 @@ unsafe fn below_the_script(l: *mut lua_State, level: c_int) -> bool {
     let mut ar: ffi::lua_Debug = std::mem::zeroed();
     let main = ffi::lua_pushthread(l) == 1;
     ffi::lua_settop(l, -2);
-    if !main || level < 1 || ffi::lua_getstack(l, level, &mut ar) == 0 || ffi::lua_getstack(l, level + 1, &mut ar) != 0 {
+    if !main || level < 1 || ffi::lua_getstack(l, level, &mut ar) == 0 || ffi::lua_getstack(l, level + 1, &mut ar) != 0
+    {
         return false;
     }
     ffi::lua_getstack(l, level, &mut ar);

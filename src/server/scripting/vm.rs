@@ -304,10 +304,8 @@ impl Vm {
             })?,
         )?;
         let globals = lua.globals();
-        let (handler, env, library_env): (Function, Table, Function) = lua
-            .load(PRELUDE)
-            .set_name("=redis")
-            .call((raw, globals.clone(), crate::REDIS_VERSION, version_num()))?;
+        let (handler, env, library_env): (Function, Table, Function) =
+            lua.load(PRELUDE).set_name("=redis").call((raw, globals.clone(), crate::REDIS_VERSION, version_num()))?;
         Ok(Vm { lua, globals, env, handler, library_env, base_heap: 0 })
     }
 
@@ -323,21 +321,23 @@ impl Vm {
             Some(0x1b) => [&b" "[..], body].concat().into(),
             _ => body.into(),
         };
-        self.lua
-            .load(&text[..])
-            .set_name(chunk)
-            .set_environment(env)
-            .into_function()
-            .map_err(|e| match e {
-                mlua::Error::SyntaxError { message, .. } => message,
-                other => other.to_string(),
-            })
+        self.lua.load(&text[..]).set_name(chunk).set_environment(env).into_function().map_err(|e| match e {
+            mlua::Error::SyntaxError { message, .. } => message,
+            other => other.to_string(),
+        })
     }
 
     /// Run `f` with `rc` as the context of redis.call, KEYS and ARGV set as globals
     /// (EVAL, EVALSHA: `as_globals`) or passed as its two arguments (FCALL). Ok(value) or
     /// Err(error table).
-    pub fn run(&self, f: &Function, keys: &[&[u8]], argv: &[&[u8]], as_globals: bool, rc: &mut RunCtx) -> Result<Value, Value> {
+    pub fn run(
+        &self,
+        f: &Function,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        as_globals: bool,
+        rc: &mut RunCtx,
+    ) -> Result<Value, Value> {
         let _entered = Entered::new(rc);
         match self.protected_call(f, Some((keys, argv, as_globals))) {
             Ok((true, v)) => Ok(v),
@@ -359,7 +359,9 @@ impl Vm {
         match self.protected_call(f, None) {
             Ok((true, v)) => Ok(v),
             Ok((false, e)) => Err(e),
-            Err(mlua::Error::MemoryError(_)) => Err(self.lua.create_string("not enough memory").map(Value::String).unwrap_or(Value::Nil)),
+            Err(mlua::Error::MemoryError(_)) => {
+                Err(self.lua.create_string("not enough memory").map(Value::String).unwrap_or(Value::Nil))
+            }
             Err(_) => Err(Value::Nil),
         }
     }
@@ -606,7 +608,9 @@ unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
                 }
                 ffi::LUA_TNUMBER => {
                     let v = ffi::lua_tonumber(l, i);
-                    owned.push(if v == 0.0 { b"0".to_vec() } else { crate::util::number::fmt_f64(v).into_bytes() }.into());
+                    owned.push(
+                        if v == 0.0 { b"0".to_vec() } else { crate::util::number::fmt_f64(v).into_bytes() }.into(),
+                    );
                 }
                 _ => {
                     bad_arg = true;
@@ -768,7 +772,9 @@ fn setresp(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     let v = match args.front() {
         Some(Value::Number(n)) => *n as i64,
         Some(Value::Integer(n)) => *n,
-        Some(Value::String(s)) => s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()).map(|n| n as i64).unwrap_or(0),
+        Some(Value::String(s)) => {
+            s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()).map(|n| n as i64).unwrap_or(0)
+        }
         _ => 0,
     };
     if v != 2 && v != 3 {

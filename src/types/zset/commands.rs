@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use rand::Rng;
 use smallvec::SmallVec;
 
-use super::{Limits, LexRange, ScoreRange, ZSet};
+use super::{LexRange, Limits, ScoreRange, ZSet};
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::keyspace::bytes::CompactBytes;
@@ -126,7 +126,7 @@ pub fn zadd(ctx: &mut Ctx) -> CmdResult {
     if f.nx && f.xx {
         return Err(Error::msg("ERR XX and NX options at the same time are not compatible"));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if [f.gt, f.lt, f.nx].iter().filter(|&&on| on).count() > 1 {
         return Err(Error::msg("ERR GT, LT, and/or NX options at the same time are not compatible"));
     }
     if f.incr && pairs.len() > 2 {
@@ -281,7 +281,10 @@ pub fn zrem(ctx: &mut Ctx) -> CmdResult {
 fn rank_generic(ctx: &mut Ctx, rev: bool) -> CmdResult {
     let args = ctx.args;
     if args.len() > 4 {
-        return Err(Error::msg(format!("ERR wrong number of arguments for '{}' command", if rev { "zrevrank" } else { "zrank" })));
+        return Err(Error::msg(format!(
+            "ERR wrong number of arguments for '{}' command",
+            if rev { "zrevrank" } else { "zrank" }
+        )));
     }
     let withscore = if args.len() == 4 {
         if !eq(args[3], "withscore") {
@@ -429,7 +432,9 @@ fn range_generic(ctx: &mut Ctx, first: usize, dst: Option<&[u8]>, by: Option<By>
     let rev = rev_opt.unwrap_or(false);
     let by = by_opt.unwrap_or(By::Rank);
     if limit != -1 && by == By::Rank {
-        return Err(Error::msg("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"));
+        return Err(Error::msg(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
     }
     if withscores && by == By::Lex {
         return Err(Error::msg("ERR syntax error, WITHSCORES not supported in combination with BYLEX"));

@@ -45,7 +45,8 @@ fn check_against(z: &ZSet, m: &std::collections::HashMap<Vec<u8>, f64>, rng: &mu
         let hi = lo + rng.gen_range(0..20) as f64;
         let range = ScoreRange { min: lo, max: hi, minex: rng.gen(), maxex: rng.gen() };
         let (s, e) = range.ranks(z);
-        let naive: Vec<usize> = (0..want.len()).filter(|&i| !range.below(want[i].0) && range.not_above(want[i].0)).collect();
+        let naive: Vec<usize> =
+            (0..want.len()).filter(|&i| !range.below(want[i].0) && range.not_above(want[i].0)).collect();
         assert_eq!(e - s, naive.len());
         if let Some(&f) = naive.first() {
             assert_eq!(s, f);

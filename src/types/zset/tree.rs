@@ -191,6 +191,10 @@ impl Tree {
         self.len
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     pub fn heap_size(&self) -> usize {
         self.root.heap_size()
     }

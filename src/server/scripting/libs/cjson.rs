@@ -215,9 +215,7 @@ unsafe fn array_length(l: *mut lua_State, cfg: &Config) -> LRes<c_int> {
         ffi::lua_settop(l, -3);
         return Ok(-1);
     }
-    if cfg.encode_sparse_ratio > 0
-        && max > items.wrapping_mul(cfg.encode_sparse_ratio)
-        && max > cfg.encode_sparse_safe
+    if cfg.encode_sparse_ratio > 0 && max > items.wrapping_mul(cfg.encode_sparse_ratio) && max > cfg.encode_sparse_safe
     {
         if cfg.encode_sparse_convert == 0 {
             return Err(encode_exception(l, -1, "excessively sparse array"));

@@ -14,8 +14,8 @@ use std::os::raw::c_int;
 use mlua::ffi::{self, lua_State};
 
 use super::{
-    arg_err, c_double_to_i32, c_double_to_i64, check_integer, check_lstring, check_stack, err, lua_cfn,
-    opt_integer, push_bytes, set_field_str, set_funcs, LErr, LRes,
+    arg_err, c_double_to_i32, c_double_to_i64, check_integer, check_lstring, check_stack, err, lua_cfn, opt_integer,
+    push_bytes, set_field_str, set_funcs, LErr, LRes,
 };
 
 const MAX_NESTING: c_int = 16;
@@ -397,9 +397,7 @@ unsafe fn decode_one(l: *mut lua_State, c: &mut Cur) -> LRes<()> {
 unsafe fn store_pair(l: *mut lua_State) -> LRes<()> {
     match ffi::lua_type(l, -2) {
         ffi::LUA_TNIL => return Err(LErr::Raw(b"table index is nil".to_vec())),
-        ffi::LUA_TNUMBER if ffi::lua_tonumber(l, -2).is_nan() => {
-            return Err(LErr::Raw(b"table index is NaN".to_vec()))
-        }
+        ffi::LUA_TNUMBER if ffi::lua_tonumber(l, -2).is_nan() => return Err(LErr::Raw(b"table index is NaN".to_vec())),
         _ => {}
     }
     ffi::lua_settable(l, -3);
@@ -467,12 +465,7 @@ pub(crate) unsafe extern "C-unwind" fn open(l: *mut lua_State) -> c_int {
     ffi::lua_createtable(l, 0, 0);
     set_funcs(
         l,
-        &[
-            (c"pack", l_pack),
-            (c"unpack", l_unpack),
-            (c"unpack_one", l_unpack_one),
-            (c"unpack_limit", l_unpack_limit),
-        ],
+        &[(c"pack", l_pack), (c"unpack", l_unpack), (c"unpack_one", l_unpack_one), (c"unpack_limit", l_unpack_limit)],
         0,
     );
     set_field_str(l, c"_NAME", "cmsgpack");

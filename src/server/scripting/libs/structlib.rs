@@ -12,8 +12,8 @@ use std::os::raw::c_int;
 use mlua::ffi::{self, lua_State};
 
 use super::{
-    arg_err, c_double_to_i64, c_double_to_u64, check_lstring, check_number, check_stack, err, lua_cfn,
-    opt_integer, push_bytes, set_funcs, LRes, LuaBuffer,
+    arg_err, c_double_to_i64, c_double_to_u64, check_lstring, check_number, check_stack, err, lua_cfn, opt_integer,
+    push_bytes, set_funcs, LRes, LuaBuffer,
 };
 
 const MAXINTSIZE: i32 = 32;
