@@ -1,4 +1,12 @@
-//! LZF decompression (the format of compressed strings in RDB files and DUMP payloads).
+//! LZF (the format of compressed strings in RDB files and DUMP payloads).
+//!
+//! A compressed stream is a run of items: `000LLLLL` + L+1 literal bytes; `LLLooooo oooooooo`
+//! a back reference of L+2 bytes (L 1..6) at distance o+1; `111ooooo LLLLLLLL oooooooo` one of
+//! L+9 bytes. `compress` makes the same choices as the liblzf Redis links (a 2^16-slot table
+//! of the last position of each 3-byte hash, the position 0 never referenced, two table
+//! updates after each match, the same output-size checks), so our RDB strings and DUMP
+//! payloads are Redis's byte for byte, and a string that Redis keeps raw (too little gain)
+//! we keep raw too.
 
 /// Decompress `input` into exactly `out_len` bytes; None if the data is malformed.
 pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
@@ -34,6 +42,126 @@ pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
         }
     }
     (out.len() == out_len).then_some(out)
+}
+
+const HASH_LOG: u32 = 16;
+const MAX_LITERAL: usize = 32;
+const MAX_DISTANCE: usize = 1 << 13;
+const MAX_MATCH: usize = (1 << 8) + (1 << 3);
+
+/// The table slot of the 3 bytes whose big-endian value is the low 24 bits of `h`.
+#[inline]
+fn slot(h: u32) -> usize {
+    ((h >> (3 * 8 - HASH_LOG)).wrapping_sub(h.wrapping_mul(5)) & ((1 << HASH_LOG) - 1)) as usize
+}
+
+/// Compress `input` into at most `max_out` bytes (lzf_compress); None when it does not fit
+/// (or `input` is empty), which is how a caller learns compression does not pay.
+pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    let n = input.len();
+    if n == 0 || max_out == 0 {
+        return None;
+    }
+    // Slot -> 1 + position (0: empty).
+    let mut table = vec![0u32; 1 << HASH_LOG];
+    let mut out = vec![0u8; max_out];
+    let mut op = 1; // out[op - lit - 1] is the header of the literal run being built
+    let mut lit = 0usize;
+    let mut ip = 0usize;
+    let byte = |i: usize| input.get(i).copied().unwrap_or(0) as u32;
+    let mut hval = (byte(0) << 8) | byte(1);
+    while ip + 2 < n {
+        hval = (hval << 8) | input[ip + 2] as u32;
+        let s = slot(hval);
+        let candidate = table[s] as usize;
+        table[s] = ip as u32 + 1;
+        let reference = candidate
+            .checked_sub(1)
+            .filter(|&r| r > 0 && r < ip && ip - r - 1 < MAX_DISTANCE && input[r..r + 3] == input[ip..ip + 3]);
+        let Some(r) = reference else {
+            *out.get_mut(op)? = input[ip];
+            op += 1;
+            ip += 1;
+            lit += 1;
+            if lit == MAX_LITERAL {
+                out[op - lit - 1] = (lit - 1) as u8;
+                lit = 0;
+                op += 1;
+            }
+            continue;
+        };
+        let max_len = (n - ip - 2).min(MAX_MATCH);
+        if op + 4 >= max_out && op - usize::from(lit == 0) + 4 >= max_out {
+            return None;
+        }
+        out[op - lit - 1] = lit.wrapping_sub(1) as u8;
+        op -= usize::from(lit == 0);
+        // liblzf compares 16 bytes unchecked before honouring `max_len`; near the end of the
+        // input that can take a match one or two bytes past it (never past the input).
+        let mut len = 2;
+        let mut unrolled_all = max_len > 16;
+        if unrolled_all {
+            for _ in 0..16 {
+                len += 1;
+                if input[r + len] != input[ip + len] {
+                    unrolled_all = false;
+                    break;
+                }
+            }
+        }
+        if max_len <= 16 || unrolled_all {
+            loop {
+                len += 1;
+                if !(len < max_len && input[r + len] == input[ip + len]) {
+                    break;
+                }
+            }
+        }
+        let distance = ip - r - 1;
+        len -= 2;
+        ip += 1;
+        if len < 7 {
+            *out.get_mut(op)? = ((distance >> 8) + (len << 5)) as u8;
+            op += 1;
+        } else {
+            *out.get_mut(op)? = ((distance >> 8) + (7 << 5)) as u8;
+            *out.get_mut(op + 1)? = (len - 7) as u8;
+            op += 2;
+        }
+        *out.get_mut(op)? = distance as u8;
+        op += 2; // and the header of a new literal run
+        lit = 0;
+        ip += len + 1;
+        if ip + 2 >= n {
+            break;
+        }
+        // Index the two positions before the new one, as liblzf's VERY_FAST mode does.
+        ip -= 2;
+        hval = (input[ip] as u32) << 8 | input[ip + 1] as u32;
+        for _ in 0..2 {
+            hval = (hval << 8) | input[ip + 2] as u32;
+            table[slot(hval)] = ip as u32 + 1;
+            ip += 1;
+        }
+    }
+    if op + 3 > max_out {
+        return None;
+    }
+    while ip < n {
+        *out.get_mut(op)? = input[ip];
+        op += 1;
+        ip += 1;
+        lit += 1;
+        if lit == MAX_LITERAL {
+            *out.get_mut(op - lit - 1)? = (lit - 1) as u8;
+            lit = 0;
+            op += 1;
+        }
+    }
+    *out.get_mut(op - lit - 1)? = lit.wrapping_sub(1) as u8;
+    op -= usize::from(lit == 0);
+    out.truncate(op);
+    Some(out)
 }
 
 #[cfg(test)]
