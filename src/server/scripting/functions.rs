@@ -212,31 +212,32 @@ fn library_name(code: &[u8]) -> Result<String, Error> {
     if !code.starts_with(b"#!") {
         return Err(Error::msg("ERR Missing library metadata"));
     }
-    let Some(end) = code.iter().position(|&b| b == b'\n') else {
-        return Err(Error::msg("ERR Invalid library metadata"));
-    };
-    let mut parts = code[..end].split(|&b| b == b' ').filter(|p| !p.is_empty());
-    let engine = &parts.next().unwrap_or(b"#!")[2..];
-    if !eq(engine, "lua") {
-        return Err(Error::msg(format!("ERR Engine '{}' not found", String::from_utf8_lossy(engine))));
-    }
+    let invalid = || Error::msg("ERR Invalid library metadata");
+    let end = code.iter().position(|&b| b == b'\n').ok_or_else(invalid)?;
+    // functionExtractLibMetaData: the shebang split as sdssplitargs does, every part after
+    // the engine a case-insensitive name=; the name is checked, then the engine.
+    let parts = crate::resp::parse::split_args(&code[..end]).filter(|p| !p.is_empty()).ok_or_else(invalid)?;
     let mut name = None;
-    for p in parts {
-        match p.strip_prefix(b"name=") {
-            Some(_) if name.is_some() => {
-                return Err(Error::msg("ERR Invalid metadata value, name argument was given multiple times"))
+    for p in &parts[1..] {
+        match p.get(..5) {
+            Some(prefix) if eq(prefix, "name=") => {
+                if name.is_some() {
+                    return Err(Error::msg("ERR Invalid metadata value, name argument was given multiple times"));
+                }
+                name = Some(&p[5..]);
             }
-            Some(n) => name = Some(n.to_vec()),
-            None => {
-                return Err(Error::msg(format!("ERR Invalid metadata value given: {}", String::from_utf8_lossy(p))))
-            }
+            _ => return Err(Error::msg(format!("ERR Invalid metadata value given: {}", String::from_utf8_lossy(p)))),
         }
     }
     let Some(name) = name else { return Err(Error::msg("ERR Library name was not given")) };
-    if !valid_name(&name) {
+    if !valid_name(name) {
         return Err(Error::msg(format!("ERR {BAD_NAME}")));
     }
-    Ok(String::from_utf8_lossy(&name).into_owned())
+    let engine = parts[0].get(2..).unwrap_or_default();
+    if !eq(engine, "lua") {
+        return Err(Error::msg(format!("ERR Engine '{}' not found", String::from_utf8_lossy(engine))));
+    }
+    Ok(String::from_utf8_lossy(name).into_owned())
 }
 
 /// Compile and run a library's code in `vm`: the library with its registered functions
