@@ -473,7 +473,7 @@ impl<'a> Iterator for Iter<'a> {
         }
         let (e, size) = read_entry(self.buf, self.front)?;
         self.front += size;
-        self.left -= 1;
+        self.left = self.left.saturating_sub(1);
         Some(e)
     }
 
@@ -490,7 +490,7 @@ impl DoubleEndedIterator for Iter<'_> {
         let start = entry_before(self.buf, self.back)?;
         let (e, _) = read_entry(self.buf, start)?;
         self.back = start;
-        self.left -= 1;
+        self.left = self.left.saturating_sub(1);
         Some(e)
     }
 }

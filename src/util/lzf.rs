@@ -55,15 +55,47 @@ fn slot(h: u32) -> usize {
     ((h >> (3 * 8 - HASH_LOG)).wrapping_sub(h.wrapping_mul(5)) & ((1 << HASH_LOG) - 1)) as usize
 }
 
+/// A table slot: the call that wrote it and the position.
+fn tag(call: u32, pos: usize) -> u64 {
+    (call as u64) << 32 | pos as u32 as u64
+}
+
 /// Compress `input` into at most `max_out` bytes (lzf_compress); None when it does not fit
 /// (or `input` is empty), which is how a caller learns compression does not pay.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
-    let n = input.len();
-    if n == 0 || max_out == 0 {
+    if input.is_empty() || max_out == 0 {
         return None;
     }
-    // Slot -> 1 + position (0: empty).
-    let mut table = vec![0u32; 1 << HASH_LOG];
+    TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.slots.is_empty() {
+            t.slots = vec![0; 1 << HASH_LOG];
+        }
+        t.call = t.call.wrapping_add(1);
+        if t.call == 0 {
+            t.slots.fill(0);
+            t.call = 1;
+        }
+        let call = t.call;
+        compress_with(input, max_out, &mut t.slots, call)
+    })
+}
+
+/// The hash table of one thread's compressions: a slot holds the call that wrote it (high
+/// 32 bits) and a position, so a call sees only its own entries without clearing 512 KB
+/// first (liblzf leaves its table uninitialized; starting clean keeps our output
+/// deterministic).
+struct Table {
+    slots: Vec<u64>,
+    call: u32,
+}
+
+thread_local! {
+    static TABLE: std::cell::RefCell<Table> = const { std::cell::RefCell::new(Table { slots: Vec::new(), call: 0 }) };
+}
+
+fn compress_with(input: &[u8], max_out: usize, table: &mut [u64], call: u32) -> Option<Vec<u8>> {
+    let n = input.len();
     let mut out = vec![0u8; max_out];
     let mut op = 1; // out[op - lit - 1] is the header of the literal run being built
     let mut lit = 0usize;
@@ -73,10 +105,10 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     while ip + 2 < n {
         hval = (hval << 8) | input[ip + 2] as u32;
         let s = slot(hval);
-        let candidate = table[s] as usize;
-        table[s] = ip as u32 + 1;
-        let reference = candidate
-            .checked_sub(1)
+        let candidate = table[s];
+        table[s] = tag(call, ip);
+        let reference = (candidate >> 32 == call as u64)
+            .then_some(candidate as u32 as usize)
             .filter(|&r| r > 0 && r < ip && ip - r - 1 < MAX_DISTANCE && input[r..r + 3] == input[ip..ip + 3]);
         let Some(r) = reference else {
             *out.get_mut(op)? = input[ip];
@@ -140,7 +172,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
         hval = (input[ip] as u32) << 8 | input[ip + 1] as u32;
         for _ in 0..2 {
             hval = (hval << 8) | input[ip + 2] as u32;
-            table[slot(hval)] = ip as u32 + 1;
+            table[slot(hval)] = tag(call, ip);
             ip += 1;
         }
     }
@@ -173,5 +205,24 @@ mod tests {
         assert_eq!(super::decompress(&data, 9).unwrap(), b"abcabcabc");
         assert!(super::decompress(&data, 8).is_none());
         assert!(super::decompress(&[0x20, 0], 2).is_none());
+    }
+
+    /// A call's table entries are its own: the output does not depend on what the thread
+    /// compressed before (a stale position of another input would be a different match).
+    #[test]
+    fn compress_ignores_earlier_calls() {
+        let first = b"0123456789abcdef".repeat(40);
+        let second = b"01234567xyzabcdef0123".repeat(30);
+        let fresh = {
+            let s = second.clone();
+            std::thread::spawn(move || super::compress(&s, s.len())).join().unwrap()
+        };
+        assert!(super::compress(&first, first.len()).is_some());
+        let after = super::compress(&second, second.len());
+        assert_eq!(after, fresh);
+        let packed = after.unwrap();
+        assert_eq!(super::decompress(&packed, second.len()).unwrap(), second);
+        // Too little room: None, as lzf_compress returns 0.
+        assert_eq!(super::compress(&second, 8), None);
     }
 }
