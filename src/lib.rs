@@ -2,11 +2,15 @@
 //!
 //! Layers (see docs/ARCHITECTURE.md): `net` (sockets) -> `resp` (protocol) -> `command`
 //! (table + dispatch) -> `types` (one module per data type) -> `keyspace` (databases,
-//! shards, locks, expiry); `server` holds configuration, INFO, CLIENT and the cron.
+//! shards, locks, expiry) -> `data` (representations and Redis's byte formats); `persist`
+//! (RDB, AOF, DUMP/RESTORE) sits beside `command` on top of `keyspace` and `data`; `server`
+//! holds configuration, INFO, CLIENT and the cron.
 
 pub mod command;
+pub mod data;
 pub mod keyspace;
 pub mod net;
+pub mod persist;
 pub mod resp;
 pub mod server;
 pub mod types;

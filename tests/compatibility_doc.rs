@@ -26,7 +26,6 @@ fn note(name: &str) -> &'static str {
         "multi" | "exec" => "EXEC holds the shards of the queued and watched keys (every shard if a queued command names no key)",
         "function|stats" => "counts only; running_script while a function runs",
         "function|restore" => "library code runs under FUNCTION LOAD's 500 ms limit (Redis runs restored code without one, and hangs on a library that loops)",
-        "function|dump" => "library code is written uncompressed (Redis LZF-compresses it when rdbcompression is yes); RDB version 11",
         "spop" | "zrandmember" => "exactly uniform draws (Redis's dictGetFairRandomKey is approximate)",
         "srandmember" | "hrandfield" => "exactly uniform draws (Redis samples tables approximately); a positive count well below the size answers in draw order",
         "publish" | "spublish" => "messages to other clients are written by their own connection task, right after",

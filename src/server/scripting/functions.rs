@@ -14,6 +14,7 @@ use mlua::{Function, Lua, MultiValue, Table, Value};
 use super::{new_vm, sflags, split_keys, vm::Vm};
 use crate::command::args::eq;
 use crate::command::{CmdResult, Ctx, Error};
+use crate::persist::rdb;
 use crate::util::glob::glob_match;
 
 pub struct FunctionDef {
@@ -211,31 +212,32 @@ fn library_name(code: &[u8]) -> Result<String, Error> {
     if !code.starts_with(b"#!") {
         return Err(Error::msg("ERR Missing library metadata"));
     }
-    let Some(end) = code.iter().position(|&b| b == b'\n') else {
-        return Err(Error::msg("ERR Invalid library metadata"));
-    };
-    let mut parts = code[..end].split(|&b| b == b' ').filter(|p| !p.is_empty());
-    let engine = &parts.next().unwrap_or(b"#!")[2..];
-    if !eq(engine, "lua") {
-        return Err(Error::msg(format!("ERR Engine '{}' not found", String::from_utf8_lossy(engine))));
-    }
+    let invalid = || Error::msg("ERR Invalid library metadata");
+    let end = code.iter().position(|&b| b == b'\n').ok_or_else(invalid)?;
+    // functionExtractLibMetaData: the shebang split as sdssplitargs does, every part after
+    // the engine a case-insensitive name=; the name is checked, then the engine.
+    let parts = crate::resp::parse::split_args(&code[..end]).filter(|p| !p.is_empty()).ok_or_else(invalid)?;
     let mut name = None;
-    for p in parts {
-        match p.strip_prefix(b"name=") {
-            Some(_) if name.is_some() => {
-                return Err(Error::msg("ERR Invalid metadata value, name argument was given multiple times"))
+    for p in &parts[1..] {
+        match p.get(..5) {
+            Some(prefix) if eq(prefix, "name=") => {
+                if name.is_some() {
+                    return Err(Error::msg("ERR Invalid metadata value, name argument was given multiple times"));
+                }
+                name = Some(&p[5..]);
             }
-            Some(n) => name = Some(n.to_vec()),
-            None => {
-                return Err(Error::msg(format!("ERR Invalid metadata value given: {}", String::from_utf8_lossy(p))))
-            }
+            _ => return Err(Error::msg(format!("ERR Invalid metadata value given: {}", String::from_utf8_lossy(p)))),
         }
     }
     let Some(name) = name else { return Err(Error::msg("ERR Library name was not given")) };
-    if !valid_name(&name) {
+    if !valid_name(name) {
         return Err(Error::msg(format!("ERR {BAD_NAME}")));
     }
-    Ok(String::from_utf8_lossy(&name).into_owned())
+    let engine = parts[0].get(2..).unwrap_or_default();
+    if !eq(engine, "lua") {
+        return Err(Error::msg(format!("ERR Engine '{}' not found", String::from_utf8_lossy(engine))));
+    }
+    Ok(String::from_utf8_lossy(name).into_owned())
 }
 
 /// Compile and run a library's code in `vm`: the library with its registered functions
@@ -323,106 +325,22 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// RDB version written into DUMP payloads (Redis 7.2's).
-const RDB_VERSION: u16 = 11;
 /// RDB_OPCODE_FUNCTION2 and the pre-GA RDB_OPCODE_FUNCTION.
 const OPCODE_FUNCTION2: u8 = 245;
 const OPCODE_FUNCTION_PRE_GA: u8 = 246;
 
-/// An RDB length (00: 6 bits, 01: 14 bits, 0x80: 32 bits, 0x81: 64 bits, big endian).
-fn put_rdb_len(out: &mut Vec<u8>, n: usize) {
-    if n < 1 << 6 {
-        out.push(n as u8);
-    } else if n < 1 << 14 {
-        out.push(0x40 | (n >> 8) as u8);
-        out.push(n as u8);
-    } else if n <= u32::MAX as usize {
-        out.push(0x80);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        out.push(0x81);
-        out.extend_from_slice(&(n as u64).to_be_bytes());
-    }
-}
-
-/// Read an RDB length: (value, is_encoded_special).
-fn get_rdb_len(data: &[u8], pos: &mut usize) -> Option<(u64, bool)> {
-    let b = *data.get(*pos)?;
-    *pos += 1;
-    Some(match b >> 6 {
-        0 => ((b & 0x3f) as u64, false),
-        1 => {
-            let lo = *data.get(*pos)?;
-            *pos += 1;
-            ((((b & 0x3f) as u64) << 8) | lo as u64, false)
-        }
-        3 => ((b & 0x3f) as u64, true),
-        _ => match b {
-            0x80 => {
-                let v = u32::from_be_bytes(data.get(*pos..*pos + 4)?.try_into().ok()?);
-                *pos += 4;
-                (v as u64, false)
-            }
-            0x81 => {
-                let v = u64::from_be_bytes(data.get(*pos..*pos + 8)?.try_into().ok()?);
-                *pos += 8;
-                (v, false)
-            }
-            _ => return None,
-        },
-    })
-}
-
-/// An RDB string: raw, an integer encoding, or LZF-compressed.
-fn get_rdb_string(data: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
-    let (len, special) = get_rdb_len(data, pos)?;
-    if !special {
-        let len = usize::try_from(len).ok()?;
-        let s = data.get(*pos..pos.checked_add(len)?)?.to_vec();
-        *pos += len;
-        return Some(s);
-    }
-    let int = |n: usize, pos: &mut usize| -> Option<Vec<u8>> {
-        let b = data.get(*pos..*pos + n)?;
-        *pos += n;
-        let v = match n {
-            1 => b[0] as i8 as i64,
-            2 => i16::from_le_bytes([b[0], b[1]]) as i64,
-            _ => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
-        };
-        Some(v.to_string().into_bytes())
-    };
-    match len {
-        0 => int(1, pos),
-        1 => int(2, pos),
-        2 => int(4, pos),
-        3 => {
-            let (clen, _) = get_rdb_len(data, pos)?;
-            let (ulen, _) = get_rdb_len(data, pos)?;
-            let clen = usize::try_from(clen).ok()?;
-            let compressed = data.get(*pos..pos.checked_add(clen)?)?;
-            *pos += clen;
-            crate::util::lzf::decompress(compressed, usize::try_from(ulen).ok().filter(|&n| n <= 512 << 20)?)
-        }
-        _ => None,
-    }
-}
-
-/// FUNCTION DUMP: every library as RDB_OPCODE_FUNCTION2 + its code, then the RDB version and
-/// a CRC64, as Redis's payload. Strings are written raw (Redis LZF-compresses long ones when
-/// rdbcompression is on; both restore either way).
+/// FUNCTION DUMP: every library as RDB_OPCODE_FUNCTION2 + its code as an RDB string
+/// (LZF-compressed as Redis does when rdbcompression is on), then the DUMP footer.
 pub fn function_dump(ctx: &mut Ctx) -> CmdResult {
+    let compress = ctx.srv.config.read().bool("rdbcompression");
     let reg = ctx.srv.scripting.functions.lock();
     let mut payload = Vec::new();
     for lib in reg.libraries.values() {
         payload.push(OPCODE_FUNCTION2);
-        put_rdb_len(&mut payload, lib.code.len());
-        payload.extend_from_slice(&lib.code);
+        rdb::put_string(&mut payload, &lib.code, compress);
     }
     drop(reg);
-    payload.extend_from_slice(&RDB_VERSION.to_le_bytes());
-    let crc = crate::util::crc64::crc64(0, &payload);
-    payload.extend_from_slice(&crc.to_le_bytes());
+    rdb::seal_payload(&mut payload);
     ctx.out.bulk(&payload);
     Ok(())
 }
@@ -444,17 +362,9 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
         }
         _ => return Err(ctx.subcommand_syntax_error()),
     };
-    let data = ctx.args[2];
-    let bad = || Error::msg("ERR DUMP payload version or checksum are wrong");
-    if data.len() < 10 {
-        return Err(bad());
-    }
-    let (body, footer) = data.split_at(data.len() - 10);
-    let version = u16::from_le_bytes([footer[0], footer[1]]);
-    let crc = u64::from_le_bytes(footer[2..10].try_into().map_err(|_| bad())?);
-    if version > RDB_VERSION || crc64_of(&data[..data.len() - 8]) != crc {
-        return Err(bad());
-    }
+    let Some(body) = rdb::open_payload(ctx.args[2]) else {
+        return Err(Error::msg("ERR DUMP payload version or checksum are wrong"));
+    };
     let srv = ctx.srv;
     let state = srv.scripting.state.clone();
     let mut reg = srv.scripting.functions.lock();
@@ -470,7 +380,7 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
         if op != OPCODE_FUNCTION2 {
             return Err(Error::msg("ERR given type is not a function"));
         }
-        let Some(code) = get_rdb_string(body, &mut pos) else {
+        let Some(code) = rdb::get_string(body, &mut pos) else {
             return Err(Error::msg("ERR Failed loading library payload"));
         };
         let name = library_name(&code)?;
@@ -505,10 +415,6 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
     srv.scripting.footprint.sample(false, &vm);
     ctx.out.ok();
     Ok(())
-}
-
-fn crc64_of(data: &[u8]) -> u64 {
-    crate::util::crc64::crc64(0, data)
 }
 
 fn fcall_generic(ctx: &mut Ctx, ro_cmd: bool) -> CmdResult {
