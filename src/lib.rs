@@ -5,6 +5,7 @@
 //! shards, locks, expiry); `server` holds configuration, INFO, CLIENT and the cron.
 
 pub mod command;
+pub mod data;
 pub mod keyspace;
 pub mod net;
 pub mod resp;

@@ -18,7 +18,7 @@
 //!   Updates rebuild the buffer in place (memmove + realloc), which is O(n) in a buffer
 //!   that is small by construction.
 //! * "hashtable": beyond the thresholds, the keyspace's own chained table
-//!   (`keyspace::dict::Dict`) of `Field { name, value }`, both `CompactBytes` (inline up to
+//!   (`data::dict::Dict`) of `Field { name, value }`, both `CompactBytes` (inline up to
 //!   22 bytes), so a small field/value pair is one 64-byte node. Reusing `Dict` gives HSCAN
 //!   the SCAN guarantee (reverse-binary cursor, consistent across incremental rehashing).
 //!
@@ -38,10 +38,10 @@ use rand::Rng;
 
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
-use crate::keyspace::bytes::CompactBytes;
-use crate::keyspace::dict::{Dict, Keyed};
+use crate::data::bytes::CompactBytes;
+use crate::data::dict::{Dict, Keyed};
+use crate::data::value::Value;
 use crate::keyspace::key_hash;
-use crate::keyspace::value::Value;
 use crate::resp::write::ReplyWriter;
 use crate::server::notify;
 use crate::server::TypeLimits;

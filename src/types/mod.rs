@@ -1,5 +1,6 @@
-//! Data types: one module per type (representation + commands), plus `generic` for the
-//! type-agnostic key commands (Redis's db.c and expire.c).
+//! Command handlers, one module per data type (Redis's t_*.c): parse options, call the
+//! representation (`crate::data`), write replies. `generic` holds the type-agnostic key
+//! commands (Redis's db.c and expire.c).
 
 pub mod generic;
 pub mod hash;
@@ -9,3 +10,33 @@ pub mod set;
 pub mod sort;
 pub mod string;
 pub mod zset;
+
+use crate::command::Ctx;
+use crate::resp::write::ReplyWriter;
+use crate::server::TypeLimits;
+
+/// A representation's thresholds (the `*-max-listpack-*` family), read once per command from
+/// the configuration the server caches; the representation takes them as a parameter.
+pub trait FromConfig {
+    fn of(ctx: &Ctx) -> Self;
+}
+
+impl FromConfig for crate::data::list::Fill {
+    fn of(ctx: &Ctx) -> Self {
+        crate::data::list::Fill(TypeLimits::get(&ctx.srv.limits.list_max_listpack_size))
+    }
+}
+
+/// An element of a packed encoding replied as a bulk string (integers formatted on the way).
+pub trait BulkElem {
+    fn reply(&self, out: &mut ReplyWriter);
+}
+
+impl BulkElem for crate::data::list::Elem<'_> {
+    fn reply(&self, out: &mut ReplyWriter) {
+        match *self {
+            Self::Int(n) => out.bulk_int(n),
+            Self::Str(s) => out.bulk(s),
+        }
+    }
+}

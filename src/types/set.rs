@@ -13,7 +13,7 @@
 //!   `set-max-listpack-value` bytes: the same flat tagged buffer as small hashes
 //!   (`types::hash::Packed`: integers in binary, short strings with a one-byte header, in
 //!   insertion order). Lookups are linear over a buffer of a few hundred bytes.
-//! * "hashtable": the keyspace's own chained table (`keyspace::dict::Dict`) of members
+//! * "hashtable": the keyspace's own chained table (`data::dict::Dict`) of members
 //!   held as `CompactBytes` (inline up to 22 bytes), so a typical member is one 32-byte
 //!   node plus an 8-byte bucket pointer, against Redis's dictEntry + sds (about 64 bytes
 //!   plus the bucket). The table gives SSCAN the SCAN guarantee (reverse-binary cursor
@@ -31,10 +31,10 @@ use rand::Rng;
 
 use crate::command::args::int;
 use crate::command::{err, CmdResult, Ctx, Error};
-use crate::keyspace::bytes::CompactBytes;
-use crate::keyspace::dict::{Dict, Keyed};
+use crate::data::bytes::CompactBytes;
+use crate::data::dict::{Dict, Keyed};
+use crate::data::value::Value;
 use crate::keyspace::key_hash;
-use crate::keyspace::value::Value;
 use crate::keyspace::SetExpire;
 use crate::resp::write::ReplyWriter;
 use crate::server::notify;

@@ -34,8 +34,8 @@ pub mod tree;
 use std::cmp::Ordering;
 
 use crate::command::Error;
-use crate::keyspace::bytes::CompactBytes;
-use crate::keyspace::dict::Dict;
+use crate::data::bytes::CompactBytes;
+use crate::data::dict::Dict;
 use crate::keyspace::key_hash;
 use tree::{cmp_key, Slot, Tree, ZEntry};
 

@@ -7,8 +7,8 @@
 //! when created whole, "raw" otherwise or once modified in place by APPEND/SETRANGE).
 
 use super::bytes::CompactBytes;
+use super::list::List;
 use crate::types::hash::Hash;
-use crate::types::list::List;
 use crate::types::set::Set;
 use crate::types::zset::ZSet;
 
