@@ -17,5 +17,7 @@
 
 pub mod bytes;
 pub mod dict;
+pub mod hash;
 pub mod list;
+pub mod set;
 pub mod value;

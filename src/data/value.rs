@@ -7,9 +7,9 @@
 //! when created whole, "raw" otherwise or once modified in place by APPEND/SETRANGE).
 
 use super::bytes::CompactBytes;
+use super::hash::Hash;
 use super::list::List;
-use crate::types::hash::Hash;
-use crate::types::set::Set;
+use super::set::Set;
 use crate::types::zset::ZSet;
 
 /// Longest string Redis creates with the embstr encoding (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).

@@ -27,12 +27,44 @@ impl FromConfig for crate::data::list::Fill {
     }
 }
 
+impl FromConfig for crate::data::hash::HashLimits {
+    fn of(ctx: &Ctx) -> Self {
+        let l = &ctx.srv.limits;
+        crate::data::hash::HashLimits {
+            max_entries: TypeLimits::get(&l.hash_max_listpack_entries).max(0) as usize,
+            max_value: TypeLimits::get(&l.hash_max_listpack_value).max(0) as usize,
+        }
+    }
+}
+
+impl FromConfig for crate::data::set::SetLimits {
+    fn of(ctx: &Ctx) -> Self {
+        let l = &ctx.srv.limits;
+        let get = |a| TypeLimits::get(a).max(0) as usize;
+        crate::data::set::SetLimits {
+            // Redis caps intsets at 2^30 entries whatever the configuration says.
+            intset_entries: get(&l.set_max_intset_entries).min(1 << 30),
+            listpack_entries: get(&l.set_max_listpack_entries),
+            listpack_value: get(&l.set_max_listpack_value),
+        }
+    }
+}
+
 /// An element of a packed encoding replied as a bulk string (integers formatted on the way).
 pub trait BulkElem {
     fn reply(&self, out: &mut ReplyWriter);
 }
 
 impl BulkElem for crate::data::list::Elem<'_> {
+    fn reply(&self, out: &mut ReplyWriter) {
+        match *self {
+            Self::Int(n) => out.bulk_int(n),
+            Self::Str(s) => out.bulk(s),
+        }
+    }
+}
+
+impl BulkElem for crate::data::hash::Elem<'_> {
     fn reply(&self, out: &mut ReplyWriter) {
         match *self {
             Self::Int(n) => out.bulk_int(n),

@@ -15,12 +15,12 @@ use super::{LexRange, Limits, ScoreRange, ZSet};
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::data::bytes::CompactBytes;
+use crate::data::hash::{Elem, Probe};
+use crate::data::set::Set;
 use crate::data::value::Value;
 use crate::keyspace::{Access, SetExpire};
 use crate::resp::write::ReplyWriter;
 use crate::server::{notify, TypeLimits};
-use crate::types::hash::{Elem, Probe};
-use crate::types::set::Set;
 use crate::util::number::{parse_f64, write_f64};
 
 fn limits(ctx: &Ctx) -> Limits {
