@@ -21,3 +21,4 @@ pub mod hash;
 pub mod list;
 pub mod set;
 pub mod value;
+pub mod zset;

@@ -1,5 +1,5 @@
-//! `Value`: what a key holds. One variant per Redis type; each type's representation and
-//! commands live in `crate::types::<type>`. Collections are boxed so a `Value` stays 32
+//! `Value`: what a key holds. One variant per Redis type; each type's representation lives
+//! in `data::<type>`, its commands in `types::<type>`. Collections are boxed so a `Value` stays 32
 //! bytes and a string key stays one small allocation.
 //!
 //! Strings have two in-memory forms, matching Redis's encodings: an `i64` (OBJECT ENCODING
@@ -10,7 +10,7 @@ use super::bytes::CompactBytes;
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
-use crate::types::zset::ZSet;
+use super::zset::ZSet;
 
 /// Longest string Redis creates with the embstr encoding (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
 pub const EMBSTR_LIMIT: usize = 44;

@@ -50,6 +50,16 @@ impl FromConfig for crate::data::set::SetLimits {
     }
 }
 
+impl FromConfig for crate::data::zset::Limits {
+    fn of(ctx: &Ctx) -> Self {
+        let l = &ctx.srv.limits;
+        crate::data::zset::Limits {
+            entries: TypeLimits::get(&l.zset_max_listpack_entries).max(0) as usize,
+            value: TypeLimits::get(&l.zset_max_listpack_value).max(0) as usize,
+        }
+    }
+}
+
 /// An element of a packed encoding replied as a bulk string (integers formatted on the way).
 pub trait BulkElem {
     fn reply(&self, out: &mut ReplyWriter);

@@ -1,4 +1,5 @@
-//! The sorted-set commands. Each handler parses and validates everything (in Redis's
+//! Sorted sets (Redis's t_zset.c): the commands. The representation ("listpack" and
+//! "skiplist" encodings, the B+-tree, score and lex ranges) is `data::zset`. Each handler parses and validates everything (in Redis's
 //! order, so the same error wins) before it touches the keyspace or writes a reply.
 //!
 //! Shared pieces: `RangeQuery` (the ZRANGE family: ranks, BYSCORE, BYLEX, REV, LIMIT,
@@ -11,23 +12,25 @@ use std::borrow::Cow;
 use rand::Rng;
 use smallvec::SmallVec;
 
-use super::{LexRange, Limits, ScoreRange, ZSet};
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::data::bytes::CompactBytes;
 use crate::data::hash::{Elem, Probe};
 use crate::data::set::Set;
 use crate::data::value::Value;
+use crate::data::zset::{BadRange, LexRange, Limits, ScoreRange, ZSet};
 use crate::keyspace::{Access, SetExpire};
 use crate::resp::write::ReplyWriter;
-use crate::server::{notify, TypeLimits};
+use crate::server::notify;
+use crate::types::FromConfig;
 use crate::util::number::{parse_f64, write_f64};
 
-fn limits(ctx: &Ctx) -> Limits {
-    let l = &ctx.srv.limits;
-    Limits {
-        entries: TypeLimits::get(&l.zset_max_listpack_entries).max(0) as usize,
-        value: TypeLimits::get(&l.zset_max_listpack_value).max(0) as usize,
+impl From<BadRange> for Error {
+    fn from(b: BadRange) -> Error {
+        Error::msg(match b {
+            BadRange::Score => "ERR min or max is not a float",
+            BadRange::Lex => "ERR min or max not valid string range item",
+        })
     }
 }
 
@@ -147,7 +150,7 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
     for j in 0..n {
         scores.push(float_arg(pairs[2 * j])?);
     }
-    let limits = limits(ctx);
+    let limits = Limits::of(ctx);
     let key = ctx.args[1];
     let exists = write(ctx.ks, key)?.is_some();
     if !exists {
@@ -485,7 +488,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, CompactBytes)>, even
         }
         return Ok(());
     }
-    let z = ZSet::from_sorted(items, limits(ctx));
+    let z = ZSet::from_sorted(items, Limits::of(ctx));
     ctx.ks.set(dst, Value::ZSet(Box::new(z)), SetExpire::Clear);
     ctx.ks.mark_dirty(1);
     notify::event(ctx, notify::ZSET, event, dst);
@@ -1079,7 +1082,7 @@ fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_on
         ctx.out.int(cardinality as i64);
         return Ok(());
     }
-    result.sort_unstable_by(|a, b| super::tree::cmp_key(a.0, &a.1, b.0, &b.1));
+    result.sort_unstable_by(|a, b| crate::data::zset::tree::cmp_key(a.0, &a.1, b.0, &b.1));
     match dst {
         Some(dst) => {
             let items: Vec<(f64, CompactBytes)> = result.iter().map(|(s, m)| (*s, CompactBytes::new(m))).collect();
