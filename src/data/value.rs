@@ -101,3 +101,43 @@ impl Value {
         }
     }
 }
+
+/// A collection type held by one `Value` variant, so a key can be asked for "as a T"
+/// generically (`types::read` and friends answer WRONGTYPE when it is not).
+pub trait Kind: Sized {
+    fn of(v: &Value) -> Option<&Self>;
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+    fn into_value(self: Box<Self>) -> Value;
+}
+
+macro_rules! kind {
+    ($t:ty, $variant:ident) => {
+        impl Kind for $t {
+            #[inline]
+            fn of(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+
+            #[inline]
+            fn of_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+
+            #[inline]
+            fn into_value(self: Box<Self>) -> Value {
+                Value::$variant(self)
+            }
+        }
+    };
+}
+
+kind!(List, List);
+kind!(Hash, Hash);
+kind!(Set, Set);
+kind!(ZSet, ZSet);

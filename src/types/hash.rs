@@ -8,11 +8,10 @@ use rand::Rng;
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::data::hash::{distinct_draws, distinct_indices, Hash, HashLimits};
-use crate::data::value::Value;
 use crate::resp::write::ReplyWriter;
 use crate::server::notify;
 use crate::types::generic::parse_cursor;
-use crate::types::{BulkElem, FromConfig};
+use crate::types::{read, write, write_or_create, BulkElem, FromConfig};
 use crate::util::glob::glob_match;
 use crate::util::number::hincr_by_float;
 
@@ -33,25 +32,6 @@ pub fn empty_scan(out: &mut ReplyWriter) {
 
 // ------------------------------------------------------------------ commands
 
-/// The hash at `key` for reading: None if missing, WRONGTYPE if another type.
-fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Hash>, Error> {
-    match ctx.ks.get(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => Err(err::WRONGTYPE),
-        },
-    }
-}
-
-/// The hash at `key` for writing, created empty if missing (hashTypeLookupWriteOrCreate).
-fn write_or_create<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<&'c mut Hash, Error> {
-    match ctx.ks.get_mut_or_insert_with(key, || Value::Hash(Box::default())).map(|e| &mut e.value) {
-        Some(Value::Hash(h)) => Ok(h),
-        _ => Err(err::WRONGTYPE),
-    }
-}
-
 fn check_pairs(ctx: &Ctx) -> CmdResult {
     if ctx.args.len() % 2 == 1 {
         return Err(Error::msg(format!("ERR wrong number of arguments for '{}' command", ctx.name_lower())));
@@ -63,7 +43,7 @@ fn hset_generic(ctx: &mut Ctx) -> Result<i64, Error> {
     check_pairs(ctx)?;
     let lim = HashLimits::of(ctx);
     let args = ctx.args;
-    let h = write_or_create(ctx, args[1])?;
+    let h = write_or_create::<Hash>(ctx.ks, args[1])?;
     h.prepare_for(&args[2..], lim);
     let mut created = 0;
     for pair in args[2..].chunks_exact(2) {
@@ -94,7 +74,7 @@ pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     let lim = HashLimits::of(ctx);
     let args = ctx.args;
     let (key, field, value) = (args[1], args[2], args[3]);
-    let h = write_or_create(ctx, key)?;
+    let h = write_or_create::<Hash>(ctx.ks, key)?;
     if h.get(field).is_some() {
         ctx.out.int(0);
         return Ok(());
@@ -110,15 +90,9 @@ pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
 pub fn hget(ctx: &mut Ctx) -> CmdResult {
     let (key, field) = (ctx.args[1], ctx.args[2]);
     let Ctx { ks, out, .. } = ctx;
-    match ks.get(key) {
+    match read::<Hash>(ks, key)?.and_then(|h| h.get(field)) {
+        Some(v) => v.reply(out),
         None => out.nil(),
-        Some(e) => match &e.value {
-            Value::Hash(h) => match h.get(field) {
-                Some(v) => v.reply(out),
-                None => out.nil(),
-            },
-            _ => return Err(err::WRONGTYPE),
-        },
     }
     Ok(())
 }
@@ -126,13 +100,7 @@ pub fn hget(ctx: &mut Ctx) -> CmdResult {
 pub fn hmget(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let Ctx { ks, out, .. } = ctx;
-    let hash = match ks.get(args[1]) {
-        None => None,
-        Some(e) => match &e.value {
-            Value::Hash(h) => Some(h),
-            _ => return Err(err::WRONGTYPE),
-        },
-    };
+    let hash = read::<Hash>(ks, args[1])?.map(|h| &*h);
     out.array(args.len() - 2);
     for f in &args[2..] {
         match hash.and_then(|h| h.get(f)) {
@@ -145,20 +113,20 @@ pub fn hmget(ctx: &mut Ctx) -> CmdResult {
 
 pub fn hexists(ctx: &mut Ctx) -> CmdResult {
     let field = ctx.args[2];
-    let n = read(ctx, ctx.args[1])?.is_some_and(|h| h.get(field).is_some());
+    let n = read::<Hash>(ctx.ks, ctx.args[1])?.is_some_and(|h| h.get(field).is_some());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 pub fn hstrlen(ctx: &mut Ctx) -> CmdResult {
     let field = ctx.args[2];
-    let n = read(ctx, ctx.args[1])?.and_then(|h| h.get(field).map(|v| v.str_len())).unwrap_or(0);
+    let n = read::<Hash>(ctx.ks, ctx.args[1])?.and_then(|h| h.get(field).map(|v| v.str_len())).unwrap_or(0);
     ctx.out.int(n as i64);
     Ok(())
 }
 
 pub fn hlen(ctx: &mut Ctx) -> CmdResult {
-    let n = read(ctx, ctx.args[1])?.map_or(0, |h| h.len());
+    let n = read::<Hash>(ctx.ks, ctx.args[1])?.map_or(0, |h| h.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -166,23 +134,20 @@ pub fn hlen(ctx: &mut Ctx) -> CmdResult {
 pub fn hdel(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let key = args[1];
-    let (deleted, empty) = match ctx.ks.get_mut(key) {
+    let (deleted, empty) = match write::<Hash>(ctx.ks, key)? {
         None => (0, false),
-        Some(e) => match &mut e.value {
-            Value::Hash(h) => {
-                let mut n = 0;
-                for f in &args[2..] {
-                    if h.remove(f) {
-                        n += 1;
-                        if h.is_empty() {
-                            break;
-                        }
+        Some(h) => {
+            let mut n = 0;
+            for f in &args[2..] {
+                if h.remove(f) {
+                    n += 1;
+                    if h.is_empty() {
+                        break;
                     }
                 }
-                (n, h.is_empty())
             }
-            _ => return Err(err::WRONGTYPE),
-        },
+            (n, h.is_empty())
+        }
     };
     if deleted > 0 {
         notify::event(ctx, notify::HASH, "hdel", key);
@@ -205,13 +170,7 @@ enum Part {
 fn getall_generic(ctx: &mut Ctx, part: Part) -> CmdResult {
     let key = ctx.args[1];
     let Ctx { ks, out, .. } = ctx;
-    let hash = match ks.get(key) {
-        None => None,
-        Some(e) => match &e.value {
-            Value::Hash(h) => Some(h),
-            _ => return Err(err::WRONGTYPE),
-        },
-    };
+    let hash = read::<Hash>(ks, key)?.map(|h| &*h);
     let n = hash.map_or(0, |h| h.len());
     match part {
         Part::Both => out.map(n),
@@ -246,7 +205,7 @@ pub fn hincrby(ctx: &mut Ctx) -> CmdResult {
     let by = int(ctx.args[3])?;
     let lim = HashLimits::of(ctx);
     let (key, field) = (ctx.args[1], ctx.args[2]);
-    let h = write_or_create(ctx, key)?;
+    let h = write_or_create::<Hash>(ctx.ks, key)?;
     let cur = match h.get(field) {
         None => 0,
         Some(v) => v.as_int().ok_or(Error::msg("ERR hash value is not an integer"))?,
@@ -266,7 +225,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     hincr_by_float(None, incr).map_err(|e| Error::msg(e.message()))?;
     let lim = HashLimits::of(ctx);
     let (key, field) = (ctx.args[1], ctx.args[2]);
-    let h = write_or_create(ctx, key)?;
+    let h = write_or_create::<Hash>(ctx.ks, key)?;
     let cur = h.get(field).map(|v| v.bytes().into_owned());
     let next = hincr_by_float(cur.as_deref(), incr).map_err(|e| Error::msg(e.message()))?;
     h.set(field, &next, lim);
@@ -286,7 +245,7 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     if args.len() == 2 {
         let key = args[1];
         let mut rng = crate::util::rng::fast();
-        let pair = match read(ctx, key)? {
+        let pair = match read::<Hash>(ctx.ks, key)? {
             None => None,
             Some(h) => h.random_pair(&mut rng),
         };
@@ -314,15 +273,9 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     let resp3 = ctx.out.resp3;
     let mut rng = crate::util::rng::fast();
     let Ctx { ks, out, .. } = ctx;
-    let h = match ks.get(key) {
-        None => {
-            out.array(0);
-            return Ok(());
-        }
-        Some(e) => match &mut e.value {
-            Value::Hash(h) => h,
-            _ => return Err(err::WRONGTYPE),
-        },
+    let Some(h) = read::<Hash>(ks, key)? else {
+        out.array(0);
+        return Ok(());
     };
     if count == 0 {
         out.array(0);
@@ -398,15 +351,9 @@ pub fn hscan(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let cursor = parse_cursor(args[2])?;
     let Ctx { ks, out, .. } = ctx;
-    let h = match ks.get(args[1]) {
-        None => {
-            empty_scan(out);
-            return Ok(());
-        }
-        Some(e) => match &e.value {
-            Value::Hash(h) => h,
-            _ => return Err(err::WRONGTYPE),
-        },
+    let Some(h) = read::<Hash>(ks, args[1])? else {
+        empty_scan(out);
+        return Ok(());
     };
     let h: &Hash = h;
     let opts = parse_scan_opts(&args[3..], false)?;

@@ -33,39 +33,17 @@ use crate::server::notify;
 use crate::util::number::parse_i64;
 
 use crate::data::list::{Fill, List, Probe};
-use crate::types::{BulkElem, FromConfig};
+use crate::types::{expect, read, write, BulkElem, FromConfig};
 
 // ---------------------------------------------------------------------------------------
 // Keyspace helpers
 // ---------------------------------------------------------------------------------------
 
-/// The list at `key` for reading: None if missing, WRONGTYPE if another type.
-fn read_list<'k>(ks: &'k mut Access<'_>, key: &[u8]) -> Result<Option<&'k mut List>, Error> {
-    match ks.get(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::List(l) => Ok(Some(l)),
-            _ => Err(err::WRONGTYPE),
-        },
-    }
-}
-
-/// The list at `key` for writing (the keyspace notes it for blocked clients).
-fn write_list<'k>(ks: &'k mut Access<'_>, key: &[u8]) -> Result<Option<&'k mut List>, Error> {
-    match ks.get_mut(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::List(l) => Ok(Some(l)),
-            _ => Err(err::WRONGTYPE),
-        },
-    }
-}
-
 /// After removals: delete the key if the list is empty, else maybe go back to listpack.
 /// Emits the "del" event when it deletes.
 fn after_removal(ctx: &mut Ctx, key: &[u8], fill: Fill) {
     let ks = &mut *ctx.ks;
-    let empty = match write_list(ks, key) {
+    let empty = match write::<List>(ks, key) {
         Ok(Some(l)) => {
             l.shrink_encoding(fill);
             l.is_empty()
@@ -144,7 +122,7 @@ pub enum PopShape {
 /// `Ok(false)`: no such key (nothing written). Deletes the emptied key, marks dirty.
 pub fn pop_and_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize, shape: PopShape) -> Result<bool, Error> {
     let fill = Fill::of(ctx);
-    let Some(l) = write_list(ctx.ks, key)? else { return Ok(false) };
+    let Some(l) = write::<List>(ctx.ks, key)? else { return Ok(false) };
     let n = count.min(l.len());
     if n == 0 {
         return Ok(false);
@@ -221,14 +199,13 @@ pub fn lmove_core(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> 
     let fill = Fill::of(ctx);
     // A look at the source that does not count as a write yet: Redis signals the
     // destination's modification before the source's.
-    match ctx.ks.peek(src).map(|e| &e.value) {
+    match ctx.ks.peek(src) {
         None => return Ok(false),
-        Some(Value::List(l)) if l.is_empty() => return Ok(false),
-        Some(Value::List(_)) => {}
-        Some(_) => return Err(err::WRONGTYPE),
+        Some(e) if expect::<List>(&e.value)?.is_empty() => return Ok(false),
+        Some(_) => {}
     }
     if src == dst {
-        let Some(l) = write_list(ctx.ks, src)? else { return Ok(false) };
+        let Some(l) = write::<List>(ctx.ks, src)? else { return Ok(false) };
         let Some(v) = l.pop_with(from.front(), |e| e.to_small()) else { return Ok(false) };
         l.grow_encoding(fill, v.len(), 1);
         l.push_entry(&v, to.front(), fill);
@@ -237,9 +214,9 @@ pub fn lmove_core(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> 
         ctx.out.bulk(&v);
         notify::event(ctx, notify::LIST, pop_event(from), src);
     } else {
-        write_list(ctx.ks, dst)?; // WRONGTYPE before popping
+        write::<List>(ctx.ks, dst)?; // WRONGTYPE before popping
         ctx.ks.will_write(dst); // even when it is created: it is modified first
-        let Some(l) = write_list(ctx.ks, src)? else { return Ok(false) };
+        let Some(l) = write::<List>(ctx.ks, src)? else { return Ok(false) };
         let Some(v) = l.pop_with(from.front(), |e| e.to_small()) else { return Ok(false) };
         push_or_create(ctx.ks, dst, &[&v], to.front(), fill);
         // Redis's order: the push's event, the reply, the pop's event.
@@ -255,7 +232,7 @@ pub fn lmove_core(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> 
 /// Push onto the list at `key`, creating it if missing (the type was checked). Returns
 /// the new length.
 fn push_or_create(ks: &mut Access<'_>, key: &[u8], items: &[&[u8]], front: bool, fill: Fill) -> usize {
-    if let Ok(Some(l)) = write_list(ks, key) {
+    if let Ok(Some(l)) = write::<List>(ks, key) {
         l.push_many(items, front, fill);
         return l.len();
     }
@@ -273,7 +250,7 @@ fn push_or_create(ks: &mut Access<'_>, key: &[u8], items: &[&[u8]], front: bool,
 fn push_generic(ctx: &mut Ctx, front: bool, only_existing: bool) -> CmdResult {
     let fill = Fill::of(ctx);
     let (key, items) = (ctx.args[1], &ctx.args[2..]);
-    let exists = write_list(ctx.ks, key)?.is_some();
+    let exists = write::<List>(ctx.ks, key)?.is_some();
     if !exists && only_existing {
         ctx.out.int(0);
         return Ok(());
@@ -316,7 +293,7 @@ fn pop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
         return Ok(());
     }
     let count = positive(ctx.args[2], 0, "ERR value is out of range, must be positive")?;
-    match write_list(ctx.ks, key)? {
+    match write::<List>(ctx.ks, key)? {
         None => ctx.out.nil_array(),
         Some(_) if count == 0 => ctx.out.array(0),
         Some(_) => {
@@ -335,7 +312,7 @@ pub fn rpop(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn llen(ctx: &mut Ctx) -> CmdResult {
-    let n = read_list(ctx.ks, ctx.args[1])?.map_or(0, |l| l.len());
+    let n = read::<List>(ctx.ks, ctx.args[1])?.map_or(0, |l| l.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -347,7 +324,7 @@ fn resolve_index(index: i64, len: usize) -> Option<usize> {
 }
 
 pub fn lindex(ctx: &mut Ctx) -> CmdResult {
-    let Some(l) = read_list(ctx.ks, ctx.args[1])? else {
+    let Some(l) = read::<List>(ctx.ks, ctx.args[1])? else {
         ctx.out.nil();
         return Ok(());
     };
@@ -362,7 +339,7 @@ pub fn lindex(ctx: &mut Ctx) -> CmdResult {
 pub fn lset(ctx: &mut Ctx) -> CmdResult {
     let fill = Fill::of(ctx);
     let key = ctx.args[1];
-    let Some(l) = write_list(ctx.ks, key)? else { return Err(err::NO_SUCH_KEY) };
+    let Some(l) = write::<List>(ctx.ks, key)? else { return Err(err::NO_SUCH_KEY) };
     let index = int(ctx.args[2])?;
     let v = ctx.args[3];
     l.grow_encoding(fill, v.len(), 1);
@@ -388,7 +365,7 @@ pub fn linsert(ctx: &mut Ctx) -> CmdResult {
         return Err(err::SYNTAX);
     };
     let (pivot, v) = (ctx.args[3], ctx.args[4]);
-    let Some(l) = write_list(ctx.ks, ctx.args[1])? else {
+    let Some(l) = write::<List>(ctx.ks, ctx.args[1])? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -425,7 +402,7 @@ fn clamp_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
 pub fn lrange(ctx: &mut Ctx) -> CmdResult {
     let start = int(ctx.args[2])?;
     let stop = int(ctx.args[3])?;
-    let Some(l) = read_list(ctx.ks, ctx.args[1])? else {
+    let Some(l) = read::<List>(ctx.ks, ctx.args[1])? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -447,7 +424,7 @@ pub fn ltrim(ctx: &mut Ctx) -> CmdResult {
     let start = int(ctx.args[2])?;
     let stop = int(ctx.args[3])?;
     let key = ctx.args[1];
-    let Some(l) = write_list(ctx.ks, key)? else {
+    let Some(l) = write::<List>(ctx.ks, key)? else {
         ctx.out.ok();
         return Ok(());
     };
@@ -470,7 +447,7 @@ pub fn lrem(ctx: &mut Ctx) -> CmdResult {
     let fill = Fill::of(ctx);
     let count = int(ctx.args[2])?;
     let key = ctx.args[1];
-    let Some(l) = write_list(ctx.ks, key)? else {
+    let Some(l) = write::<List>(ctx.ks, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -513,7 +490,7 @@ pub fn lpos(ctx: &mut Ctx) -> CmdResult {
         }
         j += 2;
     }
-    let Some(l) = read_list(ctx.ks, args[1])? else {
+    let Some(l) = read::<List>(ctx.ks, args[1])? else {
         if count.is_some() {
             ctx.out.array(0);
         } else {

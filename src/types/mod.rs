@@ -11,9 +11,61 @@ pub mod sort;
 pub mod string;
 pub mod zset;
 
-use crate::command::Ctx;
+use crate::command::{err, Ctx, Error};
+use crate::data::value::{Kind, Value};
+use crate::keyspace::Access;
 use crate::resp::write::ReplyWriter;
 use crate::server::TypeLimits;
+
+// One lookup of "the key as a T, or WRONGTYPE" for every type (Redis's lookupKey*
+// followed by checkType). Each comes in the keyspace's flavours: `read` (ks.get: a read,
+// not noted for WATCH or blocked clients), `write` (ks.get_mut: noted as written) and
+// `write_or_create` (a missing key is created empty first).
+
+/// The value as a `T`, or WRONGTYPE.
+#[inline]
+pub fn expect<T: Kind>(v: &Value) -> Result<&T, Error> {
+    match T::of(v) {
+        Some(x) => Ok(x),
+        None => Err(err::WRONGTYPE),
+    }
+}
+
+/// `expect` for a value about to be changed.
+#[inline]
+pub fn expect_mut<T: Kind>(v: &mut Value) -> Result<&mut T, Error> {
+    match T::of_mut(v) {
+        Some(x) => Ok(x),
+        None => Err(err::WRONGTYPE),
+    }
+}
+
+/// The `T` at `key` for reading: None if missing, WRONGTYPE if another type.
+#[inline]
+pub fn read<'k, T: Kind>(ks: &'k mut Access<'_>, key: &[u8]) -> Result<Option<&'k mut T>, Error> {
+    match ks.get(key) {
+        None => Ok(None),
+        Some(e) => expect_mut(&mut e.value).map(Some),
+    }
+}
+
+/// The `T` at `key` for writing (the keyspace notes it for WATCH and blocked clients).
+#[inline]
+pub fn write<'k, T: Kind>(ks: &'k mut Access<'_>, key: &[u8]) -> Result<Option<&'k mut T>, Error> {
+    match ks.get_mut(key) {
+        None => Ok(None),
+        Some(e) => expect_mut(&mut e.value).map(Some),
+    }
+}
+
+/// The `T` at `key` for writing, created empty if missing (hashTypeLookupWriteOrCreate).
+#[inline]
+pub fn write_or_create<'k, T: Kind + Default>(ks: &'k mut Access<'_>, key: &[u8]) -> Result<&'k mut T, Error> {
+    match ks.get_mut_or_insert_with(key, || Box::<T>::default().into_value()) {
+        Some(e) => expect_mut(&mut e.value),
+        None => Err(err::WRONGTYPE),
+    }
+}
 
 /// A representation's thresholds (the `*-max-listpack-*` family), read once per command from
 /// the configuration the server caches; the representation takes them as a parameter.

@@ -19,31 +19,9 @@ use crate::types::generic::parse_cursor;
 use crate::types::hash::{empty_scan, parse_scan_opts, pattern_ok, MAX_RANDOM_REPLY};
 
 use crate::data::set::{IntSet, Set, SetLimits};
-use crate::types::{BulkElem, FromConfig};
+use crate::types::{read, write, BulkElem, FromConfig};
 
 // ------------------------------------------------------------------ lookups
-
-fn set_of(v: &mut Value) -> Result<&mut Set, Error> {
-    match v {
-        Value::Set(s) => Ok(s),
-        _ => Err(err::WRONGTYPE),
-    }
-}
-
-/// The set at `key` for reading: None if missing, WRONGTYPE if another type.
-fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Set>, Error> {
-    match ctx.ks.get(key) {
-        None => Ok(None),
-        Some(e) => set_of(&mut e.value).map(Some),
-    }
-}
-
-fn write<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Set>, Error> {
-    match ctx.ks.get_mut(key) {
-        None => Ok(None),
-        Some(e) => set_of(&mut e.value).map(Some),
-    }
-}
 
 /// Sets lifted out of the keyspace for a multi-key command (see the module comment).
 struct Lifted<'k> {
@@ -57,13 +35,7 @@ impl<'k> Lifted<'k> {
         // Type-check everything first (Redis stops at the first wrong type).
         let mut exists = Vec::with_capacity(keys.len());
         for k in keys {
-            exists.push(match ctx.ks.get(k) {
-                None => false,
-                Some(e) => {
-                    set_of(&mut e.value)?;
-                    true
-                }
-            });
+            exists.push(read::<Set>(ctx.ks, k)?.is_some());
         }
         let mut held: Vec<(&[u8], Box<Set>)> = Vec::new();
         let mut slots = Vec::with_capacity(keys.len());
@@ -115,7 +87,7 @@ pub fn sadd(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let (key, members) = (args[1], &args[2..]);
     let mut added = 0;
-    match write(ctx, key)? {
+    match write::<Set>(ctx.ks, key)? {
         Some(s) => {
             s.maybe_convert(members.len(), lim);
             for m in members {
@@ -143,7 +115,7 @@ pub fn srem(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let key = args[1];
     let (mut removed, mut empty) = (0, false);
-    if let Some(s) = write(ctx, key)? {
+    if let Some(s) = write::<Set>(ctx.ks, key)? {
         for m in &args[2..] {
             if s.remove(m) {
                 removed += 1;
@@ -173,14 +145,14 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    write(ctx, src)?;
-    write(ctx, dst)?;
+    write::<Set>(ctx.ks, src)?;
+    write::<Set>(ctx.ks, dst)?;
     if src == dst {
-        let there = write(ctx, src)?.is_some_and(|s| s.contains(&Probe::new(m)));
+        let there = write::<Set>(ctx.ks, src)?.is_some_and(|s| s.contains(&Probe::new(m)));
         ctx.out.int(there as i64);
         return Ok(());
     }
-    let (removed, empty) = match write(ctx, src)? {
+    let (removed, empty) = match write::<Set>(ctx.ks, src)? {
         Some(s) => (s.remove(m), s.is_empty()),
         None => (false, false),
     };
@@ -193,7 +165,7 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
         notify::delete(ctx, src);
     }
     ctx.ks.mark_dirty(1);
-    let added = match write(ctx, dst)? {
+    let added = match write::<Set>(ctx.ks, dst)? {
         Some(s) => s.add(m, lim),
         None => {
             let mut s = Set::create(m, 1, lim);
@@ -214,7 +186,7 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
 
 pub fn sismember(ctx: &mut Ctx) -> CmdResult {
     let m = ctx.args[2];
-    let n = read(ctx, ctx.args[1])?.is_some_and(|s| s.contains(&Probe::new(m)));
+    let n = read::<Set>(ctx.ks, ctx.args[1])?.is_some_and(|s| s.contains(&Probe::new(m)));
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -222,10 +194,7 @@ pub fn sismember(ctx: &mut Ctx) -> CmdResult {
 pub fn smismember(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let Ctx { ks, out, .. } = ctx;
-    let set = match ks.get(args[1]) {
-        None => None,
-        Some(e) => Some(&*set_of(&mut e.value)?),
-    };
+    let set = read::<Set>(ks, args[1])?.map(|s| &*s);
     out.array(args.len() - 2);
     for m in &args[2..] {
         out.int(set.is_some_and(|s| s.contains(&Probe::new(m))) as i64);
@@ -234,7 +203,7 @@ pub fn smismember(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn scard(ctx: &mut Ctx) -> CmdResult {
-    let n = read(ctx, ctx.args[1])?.map_or(0, |s| s.len());
+    let n = read::<Set>(ctx.ks, ctx.args[1])?.map_or(0, |s| s.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -254,7 +223,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
     let key = args[1];
     let mut rng = crate::util::rng::fast();
     if args.len() == 2 {
-        let (m, empty) = match write(ctx, key)? {
+        let (m, empty) = match write::<Set>(ctx.ks, key)? {
             None => {
                 ctx.out.nil();
                 return Ok(());
@@ -277,7 +246,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(err::NOT_POSITIVE),
     };
     let lim = SetLimits::of(ctx);
-    let Some(s) = write(ctx, key)? else {
+    let Some(s) = write::<Set>(ctx.ks, key)? else {
         ctx.out.set(0);
         return Ok(());
     };
@@ -287,7 +256,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
     }
     let size = s.len();
     notify::event(ctx, notify::SET, "spop", key);
-    let Some(s) = write(ctx, key)? else { return Ok(()) };
+    let Some(s) = write::<Set>(ctx.ks, key)? else { return Ok(()) };
     if count >= size as u64 {
         // The whole set goes, replied in its own order (as SUNION of the one key would).
         let mut whole = Set::default();
@@ -368,7 +337,7 @@ pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
     let key = args[1];
     let mut rng = crate::util::rng::fast();
     if args.len() == 2 {
-        let m = match read(ctx, key)? {
+        let m = match read::<Set>(ctx.ks, key)? {
             None => None,
             Some(s) => s.random_member(&mut rng),
         };
@@ -385,12 +354,9 @@ pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
         ));
     }
     let Ctx { ks, out, .. } = ctx;
-    let s = match ks.get(key) {
-        None => {
-            out.array(0);
-            return Ok(());
-        }
-        Some(e) => set_of(&mut e.value)?,
+    let Some(s) = read::<Set>(ks, key)? else {
+        out.array(0);
+        return Ok(());
     };
     if l == 0 {
         out.array(0);
@@ -460,12 +426,9 @@ pub fn sscan(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let cursor = parse_cursor(args[2])?;
     let Ctx { ks, out, .. } = ctx;
-    let s = match ks.get(args[1]) {
-        None => {
-            empty_scan(out);
-            return Ok(());
-        }
-        Some(e) => &*set_of(&mut e.value)?,
+    let Some(s) = read::<Set>(ks, args[1])?.map(|s| &*s) else {
+        empty_scan(out);
+        return Ok(());
     };
     let opts = parse_scan_opts(&args[3..], false)?;
     let mut items: Vec<Vec<u8>> = Vec::new();
@@ -614,9 +577,9 @@ pub fn sinter(ctx: &mut Ctx) -> CmdResult {
 pub fn smembers(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[1];
     let Ctx { ks, out, .. } = ctx;
-    match ks.get(key) {
+    match read::<Set>(ks, key)? {
         None => out.set(0),
-        Some(e) => reply_all(out, set_of(&mut e.value)?),
+        Some(s) => reply_all(out, s),
     }
     Ok(())
 }

@@ -19,10 +19,10 @@ use crate::data::hash::{Elem, Probe};
 use crate::data::set::Set;
 use crate::data::value::Value;
 use crate::data::zset::{BadRange, LexRange, Limits, ScoreRange, ZSet};
-use crate::keyspace::{Access, SetExpire};
+use crate::keyspace::SetExpire;
 use crate::resp::write::ReplyWriter;
 use crate::server::notify;
-use crate::types::FromConfig;
+use crate::types::{read, write, FromConfig};
 use crate::util::number::{parse_f64, write_f64};
 
 impl From<BadRange> for Error {
@@ -31,28 +31,6 @@ impl From<BadRange> for Error {
             BadRange::Score => "ERR min or max is not a float",
             BadRange::Lex => "ERR min or max not valid string range item",
         })
-    }
-}
-
-/// The sorted set at `key` for reading: None if missing, WRONGTYPE if not a zset.
-fn read<'a>(ks: &'a mut Access, key: &[u8]) -> Result<Option<&'a ZSet>, Error> {
-    match ks.get(key) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(err::WRONGTYPE),
-        },
-    }
-}
-
-/// The sorted set at `key` for writing.
-fn write<'a>(ks: &'a mut Access, key: &[u8]) -> Result<Option<&'a mut ZSet>, Error> {
-    match ks.get_mut(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(err::WRONGTYPE),
-        },
     }
 }
 
@@ -152,7 +130,7 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
     }
     let limits = Limits::of(ctx);
     let key = ctx.args[1];
-    let exists = write(ctx.ks, key)?.is_some();
+    let exists = write::<ZSet>(ctx.ks, key)?.is_some();
     if !exists {
         if f.xx {
             if f.incr {
@@ -166,7 +144,7 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
         let hint = ZSet::with_hint(n, pairs[1].len(), limits);
         ctx.ks.set(key, Value::ZSet(Box::new(hint)), SetExpire::Clear);
     }
-    let Some(z) = write(ctx.ks, key)? else { return Ok(()) };
+    let Some(z) = write::<ZSet>(ctx.ks, key)? else { return Ok(()) };
     if exists {
         z.maybe_convert_for(n, limits);
     }
@@ -226,13 +204,13 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
 // ------------------------------------------------------------------ simple reads / ZREM
 
 pub fn zcard(ctx: &mut Ctx) -> CmdResult {
-    let n = read(ctx.ks, ctx.args[1])?.map_or(0, |z| z.len());
+    let n = read::<ZSet>(ctx.ks, ctx.args[1])?.map_or(0, |z| z.len());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 pub fn zscore(ctx: &mut Ctx) -> CmdResult {
-    match read(ctx.ks, ctx.args[1])?.and_then(|z| z.score(ctx.args[2])) {
+    match read::<ZSet>(ctx.ks, ctx.args[1])?.and_then(|z| z.score(ctx.args[2])) {
         Some(s) => ctx.out.double(s),
         None => ctx.out.nil(),
     }
@@ -241,7 +219,7 @@ pub fn zscore(ctx: &mut Ctx) -> CmdResult {
 
 pub fn zmscore(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
-    let z = read(ctx.ks, args[1])?;
+    let z = read::<ZSet>(ctx.ks, args[1])?.map(|z| &*z);
     ctx.out.array(args.len() - 2);
     for m in &args[2..] {
         match z.and_then(|z| z.score(m)) {
@@ -255,7 +233,7 @@ pub fn zmscore(ctx: &mut Ctx) -> CmdResult {
 pub fn zrem(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let key = args[1];
-    let Some(z) = write(ctx.ks, key)? else {
+    let Some(z) = write::<ZSet>(ctx.ks, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -297,7 +275,7 @@ fn rank_generic(ctx: &mut Ctx, rev: bool) -> CmdResult {
     } else {
         false
     };
-    let found = read(ctx.ks, args[1])?.and_then(|z| z.rank(args[2]).map(|(r, s)| (r, s, z.len())));
+    let found = read::<ZSet>(ctx.ks, args[1])?.and_then(|z| z.rank(args[2]).map(|(r, s)| (r, s, z.len())));
     match found {
         Some((r, s, len)) => {
             let r = if rev { len - 1 - r } else { r };
@@ -325,7 +303,7 @@ pub fn zrevrank(ctx: &mut Ctx) -> CmdResult {
 
 pub fn zcount(ctx: &mut Ctx) -> CmdResult {
     let range = ScoreRange::parse(ctx.args[2], ctx.args[3])?;
-    let n = read(ctx.ks, ctx.args[1])?.map_or(0, |z| {
+    let n = read::<ZSet>(ctx.ks, ctx.args[1])?.map_or(0, |z| {
         let (s, e) = range.ranks(z);
         e - s
     });
@@ -335,7 +313,7 @@ pub fn zcount(ctx: &mut Ctx) -> CmdResult {
 
 pub fn zlexcount(ctx: &mut Ctx) -> CmdResult {
     let range = LexRange::parse(ctx.args[2], ctx.args[3])?;
-    let n = read(ctx.ks, ctx.args[1])?.map_or(0, |z| {
+    let n = read::<ZSet>(ctx.ks, ctx.args[1])?.map_or(0, |z| {
         let (s, e) = range.ranks(z);
         e - s
     });
@@ -452,7 +430,7 @@ fn range_generic(ctx: &mut Ctx, first: usize, dst: Option<&[u8]>, by: Option<By>
         By::Lex => Bounds::Lex(LexRange::parse(lo, hi)?),
     };
     let key = args[first];
-    let z = read(ctx.ks, key)?;
+    let z = read::<ZSet>(ctx.ks, key)?;
     if let Some(dst) = dst {
         let mut items: Vec<(f64, CompactBytes)> = Vec::new();
         if let Some(z) = z {
@@ -534,7 +512,7 @@ fn remrange_generic(ctx: &mut Ctx, by: By) -> CmdResult {
         By::Lex => Bounds::Lex(LexRange::parse(args[2], args[3])?),
     };
     let key = args[1];
-    let Some(z) = write(ctx.ks, key)? else {
+    let Some(z) = write::<ZSet>(ctx.ks, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -639,7 +617,7 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
         None => None,
     };
     let key = args[1];
-    if write(ctx.ks, key)?.is_none() || count == Some(0) {
+    if write::<ZSet>(ctx.ks, key)?.is_none() || count == Some(0) {
         ctx.out.array(0);
         return Ok(());
     }
@@ -699,7 +677,7 @@ pub fn parse_mpop<'a>(args: &[&'a [u8]], numkeys_idx: usize) -> Result<(Vec<&'a 
 pub fn zmpop(ctx: &mut Ctx) -> CmdResult {
     let (keys, max, count) = parse_mpop(ctx.args, 1)?;
     for key in keys {
-        if write(ctx.ks, key)?.is_some() {
+        if write::<ZSet>(ctx.ks, key)?.is_some() {
             pop_reply(ctx, key, max, count, PopShape::KeyNested);
             return Ok(());
         }
@@ -730,7 +708,7 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
         return randmember_count(ctx, l, withscores);
     }
     let mut rng = crate::util::rng::fast();
-    match read(ctx.ks, args[1])? {
+    match read::<ZSet>(ctx.ks, args[1])? {
         None => ctx.out.nil(),
         Some(z) => match z.at(rng.gen_range(0..z.len())) {
             Some((_, m)) => ctx.out.bulk(m),
@@ -741,7 +719,7 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn randmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
-    let Some(z) = read(ctx.ks, ctx.args[1])? else {
+    let Some(z) = read::<ZSet>(ctx.ks, ctx.args[1])? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -789,7 +767,7 @@ fn randmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
 pub fn zscan(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let cursor = crate::types::generic::parse_cursor(args[2])?;
-    let Some(z) = read(ctx.ks, args[1])? else {
+    let Some(z) = read::<ZSet>(ctx.ks, args[1])? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);
@@ -1141,7 +1119,7 @@ fn bzpop(ctx: &mut Ctx, max: bool) -> CmdResult {
     let timeout = crate::command::blocking::parse_timeout(args[n - 1])?;
     let keys = &args[1..n - 1];
     for key in keys {
-        if write(ctx.ks, key)?.is_some() {
+        if write::<ZSet>(ctx.ks, key)?.is_some() {
             pop_reply(ctx, key, max, 1, PopShape::KeyFlat);
             return Ok(());
         }
@@ -1164,7 +1142,7 @@ pub fn bzmpop(ctx: &mut Ctx) -> CmdResult {
     let (keys, max, count) = parse_mpop(ctx.args, 2)?;
     let timeout = crate::command::blocking::parse_timeout(ctx.args[1])?;
     for key in &keys {
-        if write(ctx.ks, key)?.is_some() {
+        if write::<ZSet>(ctx.ks, key)?.is_some() {
             pop_reply(ctx, key, max, count, PopShape::KeyNested);
             return Ok(());
         }
