@@ -25,7 +25,7 @@
 
 use smallvec::SmallVec;
 
-use crate::command::args::{eq, int};
+use crate::command::args::{self, eq, int, Mpop};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::data::value::Value;
 use crate::keyspace::{Access, SetExpire};
@@ -150,35 +150,9 @@ pub fn pop_and_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize, shape: P
     Ok(true)
 }
 
-/// LMPOP/BLMPOP arguments.
-#[derive(Debug)]
-pub struct MpopArgs<'a> {
-    pub keys: &'a [&'a [u8]],
-    pub end: End,
-    pub count: usize,
-}
-
-/// Parse `numkeys key [key ...] LEFT|RIGHT [COUNT count]` starting at `args[numkeys_at]`.
-pub fn parse_mpop<'a>(args: &'a [&'a [u8]], numkeys_at: usize) -> Result<MpopArgs<'a>, Error> {
-    let numkeys = positive(args.get(numkeys_at).copied().unwrap_or(b""), 1, "ERR numkeys should be greater than 0")?;
-    let first = numkeys_at + 1;
-    let where_at = match usize::try_from(numkeys).ok().and_then(|n| first.checked_add(n)) {
-        Some(w) if w < args.len() => w,
-        _ => return Err(err::SYNTAX),
-    };
-    let end = parse_end(args[where_at])?;
-    let mut count = None;
-    let mut j = where_at + 1;
-    while j < args.len() {
-        if count.is_none() && eq(args[j], "count") && j + 1 < args.len() {
-            count = Some(positive(args[j + 1], 1, "ERR count should be greater than 0")?);
-            j += 2;
-        } else {
-            return Err(err::SYNTAX);
-        }
-    }
-    let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
-    Ok(MpopArgs { keys: &args[first..where_at], end, count })
+/// `numkeys key [key ...] LEFT|RIGHT [COUNT count]` of LMPOP (at 1) and BLMPOP (at 2).
+pub fn parse_mpop<'a>(args: &'a [&'a [u8]], numkeys_at: usize) -> Result<Mpop<'a, End>, Error> {
+    args::parse_mpop(args, numkeys_at, |a| parse_end(a).ok())
 }
 
 /// LMPOP core: pop from the first non-empty list among `keys` (a key of another type
@@ -560,7 +534,7 @@ pub fn rpoplpush(ctx: &mut Ctx) -> CmdResult {
 pub fn lmpop(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let a = parse_mpop(args, 1)?;
-    if !mpop_core(ctx, a.keys, a.end, a.count)? {
+    if !mpop_core(ctx, a.keys, a.side, a.count)? {
         ctx.out.nil_array();
     }
     Ok(())

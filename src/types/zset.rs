@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use rand::Rng;
 use smallvec::SmallVec;
 
-use crate::command::args::{eq, int};
+use crate::command::args::{self, eq, int, Mpop};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::data::bytes::CompactBytes;
 use crate::data::hash::{Elem, Probe};
@@ -635,47 +635,23 @@ pub fn zpopmax(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// getRangeLongFromObjectOrReply(1, LONG_MAX) with a custom message.
-fn at_least_one(a: &[u8], msg: &'static str) -> Result<i64, Error> {
-    match crate::util::number::parse_i64(a) {
-        Some(v) if v >= 1 => Ok(v),
-        _ => Err(Error::msg(msg)),
-    }
-}
-
-/// The arguments of ZMPOP / BZMPOP after `numkeys_idx`: (keys, max, count).
-pub fn parse_mpop<'a>(args: &[&'a [u8]], numkeys_idx: usize) -> Result<(Vec<&'a [u8]>, bool, usize), Error> {
-    let numkeys = at_least_one(args[numkeys_idx], "ERR numkeys should be greater than 0")? as u64;
-    let where_idx = (numkeys_idx as u64).saturating_add(numkeys).saturating_add(1);
-    if where_idx >= args.len() as u64 {
-        return Err(err::SYNTAX);
-    }
-    let where_idx = where_idx as usize;
-    let max = if eq(args[where_idx], "min") {
-        false
-    } else if eq(args[where_idx], "max") {
-        true
-    } else {
-        return Err(err::SYNTAX);
-    };
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        if count.is_none() && eq(args[j], "count") && more > 0 {
-            j += 1;
-            count = Some(at_least_one(args[j], "ERR count should be greater than 0")?);
+/// `numkeys key [key ...] MIN|MAX [COUNT count]` of ZMPOP (at 1) and BZMPOP (at 2); the
+/// side is whether to pop the highest scores.
+fn parse_mpop<'a>(args: &'a [&'a [u8]], numkeys_at: usize) -> Result<Mpop<'a, bool>, Error> {
+    args::parse_mpop(args, numkeys_at, |a| {
+        if eq(a, "min") {
+            Some(false)
+        } else if eq(a, "max") {
+            Some(true)
         } else {
-            return Err(err::SYNTAX);
+            None
         }
-        j += 1;
-    }
-    let keys = args[numkeys_idx + 1..where_idx].to_vec();
-    Ok((keys, max, count.unwrap_or(1) as usize))
+    })
 }
 
 /// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]
 pub fn zmpop(ctx: &mut Ctx) -> CmdResult {
-    let (keys, max, count) = parse_mpop(ctx.args, 1)?;
+    let Mpop { keys, side: max, count } = parse_mpop(ctx.args, 1)?;
     for key in keys {
         if write::<ZSet>(ctx.ks, key)?.is_some() {
             pop_reply(ctx, key, max, count, PopShape::KeyNested);
@@ -1139,13 +1115,13 @@ pub fn bzpopmax(ctx: &mut Ctx) -> CmdResult {
 
 /// BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]
 pub fn bzmpop(ctx: &mut Ctx) -> CmdResult {
-    let (keys, max, count) = parse_mpop(ctx.args, 2)?;
+    let Mpop { keys, side: max, count } = parse_mpop(ctx.args, 2)?;
     let timeout = crate::command::blocking::parse_timeout(ctx.args[1])?;
-    for key in &keys {
+    for key in keys {
         if write::<ZSet>(ctx.ks, key)?.is_some() {
             pop_reply(ctx, key, max, count, PopShape::KeyNested);
             return Ok(());
         }
     }
-    crate::command::blocking::block(ctx, &keys, timeout, "zset", crate::command::blocking::OnTimeout::NullArray)
+    crate::command::blocking::block(ctx, keys, timeout, "zset", crate::command::blocking::OnTimeout::NullArray)
 }
