@@ -1,8 +1,9 @@
 //! cinnabar: a Redis-compatible in-memory data-structure server.
 //!
 //! Layers (see docs/ARCHITECTURE.md): `net` (sockets) -> `resp` (protocol) -> `command`
-//! (table + dispatch) -> `types` (one module per data type) -> `keyspace` (databases,
-//! shards, locks, expiry); `server` holds configuration, INFO, CLIENT and the cron.
+//! (table + dispatch) -> `types` (command handlers, one module per data type) -> `keyspace`
+//! (databases, shards, locks, expiry) -> `data` (the value representations, which import
+//! only `util`); `server` holds configuration, INFO, CLIENT and the cron.
 
 pub mod command;
 pub mod data;

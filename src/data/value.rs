@@ -1,6 +1,6 @@
 //! `Value`: what a key holds. One variant per Redis type; each type's representation lives
-//! in `data::<type>`, its commands in `types::<type>`. Collections are boxed so a `Value` stays 32
-//! bytes and a string key stays one small allocation.
+//! in `data::<type>`, its commands in `types::<type>`. Collections are boxed so a `Value`
+//! stays 32 bytes and a string key stays one small allocation.
 //!
 //! Strings have two in-memory forms, matching Redis's encodings: an `i64` (OBJECT ENCODING
 //! "int", set when a short string parses as an integer) and bytes ("embstr" up to 44 bytes

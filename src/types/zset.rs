@@ -1,6 +1,7 @@
 //! Sorted sets (Redis's t_zset.c): the commands. The representation ("listpack" and
-//! "skiplist" encodings, the B+-tree, score and lex ranges) is `data::zset`. Each handler parses and validates everything (in Redis's
-//! order, so the same error wins) before it touches the keyspace or writes a reply.
+//! "skiplist" encodings, the B+-tree, score and lex ranges) is `data::zset`. Each handler
+//! parses and validates everything (in Redis's order, so the same error wins) before it
+//! touches the keyspace or writes a reply.
 //!
 //! Shared pieces: `RangeQuery` (the ZRANGE family: ranks, BYSCORE, BYLEX, REV, LIMIT,
 //! WITHSCORES, STORE), `set_op` (ZUNION/ZINTER/ZDIFF[STORE], ZINTERCARD with WEIGHTS and
