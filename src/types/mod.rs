@@ -17,9 +17,10 @@ use crate::keyspace::Access;
 use crate::resp::write::ReplyWriter;
 use crate::server::TypeLimits;
 
-// One lookup of "the key as a T, or WRONGTYPE" for every type (Redis's lookupKey*
-// followed by checkType). Each comes in the keyspace's flavours: `read` (ks.get: a read,
-// not noted for WATCH or blocked clients), `write` (ks.get_mut: noted as written) and
+// One lookup of "the key as a T, or WRONGTYPE" for every type (Redis's lookupKeyRead /
+// lookupKeyWrite followed by checkType), in the keyspace's two flavours: `read` (ks.get:
+// counts a hit or miss, stamps the access clock) and `write` (ks.get_mut: no hit/miss
+// accounting; notes an existing key as written, for WATCH and blocked clients), plus
 // `write_or_create` (a missing key is created empty first).
 
 /// The value as a `T`, or WRONGTYPE.
@@ -49,7 +50,7 @@ pub fn read<'k, T: Kind>(ks: &'k mut Access<'_>, key: &[u8]) -> Result<Option<&'
     }
 }
 
-/// The `T` at `key` for writing (the keyspace notes it for WATCH and blocked clients).
+/// The `T` at `key` for writing (an existing key is noted as written).
 #[inline]
 pub fn write<'k, T: Kind>(ks: &'k mut Access<'_>, key: &[u8]) -> Result<Option<&'k mut T>, Error> {
     match ks.get_mut(key) {
