@@ -1,10 +1,11 @@
 //! cinnabar: a Redis-compatible in-memory data-structure server.
 //!
 //! Layers (see docs/ARCHITECTURE.md): `net` (sockets) -> `resp` (protocol) -> `command`
-//! (table + dispatch) -> `types` (one module per data type) -> `keyspace` (databases,
-//! shards, locks, expiry) -> `data` (representations and Redis's byte formats); `persist`
-//! (RDB, AOF, DUMP/RESTORE) sits beside `command` on top of `keyspace` and `data`; `server`
-//! holds configuration, INFO, CLIENT and the cron.
+//! (table + dispatch) -> `types` (command handlers, one module per data type) -> `keyspace`
+//! (databases, shards, locks, expiry) -> `data` (the value representations and Redis's byte
+//! formats, which import only `util`); `persist` (RDB, AOF, DUMP/RESTORE) sits beside
+//! `command` on top of `keyspace` and `data`; `server` holds configuration, INFO, CLIENT and
+//! the cron.
 
 pub mod command;
 pub mod data;

@@ -183,3 +183,52 @@ pub fn flush_mode(srv: &crate::server::Server, args: &[&[u8]]) -> Option<bool> {
         _ => None,
     }
 }
+
+/// A count Redis reads with getRangeLongFromObjectOrReply(1, LONG_MAX, msg): `msg` for
+/// anything but an integer of at least 1.
+fn at_least_one(arg: &[u8], msg: &'static str) -> Result<i64, Error> {
+    match parse_i64(arg) {
+        Some(n) if n >= 1 => Ok(n),
+        _ => Err(Error::msg(msg)),
+    }
+}
+
+/// The arguments of LMPOP/BLMPOP and ZMPOP/BZMPOP.
+#[derive(Debug)]
+pub struct Mpop<'a, S> {
+    pub keys: &'a [&'a [u8]],
+    /// LEFT | RIGHT, or MIN | MAX.
+    pub side: S,
+    /// COUNT, 1 when absent.
+    pub count: usize,
+}
+
+/// `numkeys key [key ...] <side> [COUNT count]` from `args[numkeys_at]` on, in the order
+/// and with the texts of Redis's lmpopGenericCommand and zmpopGenericCommand (the same
+/// parse): numkeys, then the side word at numkeys_at + numkeys + 1 (a syntax error if that
+/// is past the end, or if `side` does not know the word), then COUNT at most once.
+pub fn parse_mpop<'a, S>(
+    args: &'a [&'a [u8]],
+    numkeys_at: usize,
+    side: impl Fn(&[u8]) -> Option<S>,
+) -> Result<Mpop<'a, S>, Error> {
+    let numkeys = at_least_one(args.get(numkeys_at).copied().unwrap_or(b""), "ERR numkeys should be greater than 0")?;
+    let first = numkeys_at + 1;
+    let side_at = match usize::try_from(numkeys).ok().and_then(|n| first.checked_add(n)) {
+        Some(w) if w < args.len() => w,
+        _ => return Err(err::SYNTAX),
+    };
+    let side = side(args[side_at]).ok_or(err::SYNTAX)?;
+    let mut count = None;
+    let mut j = side_at + 1;
+    while j < args.len() {
+        if count.is_none() && eq(args[j], "count") && j + 1 < args.len() {
+            count = Some(at_least_one(args[j + 1], "ERR count should be greater than 0")?);
+            j += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+    Ok(Mpop { keys: &args[first..side_at], side, count })
+}

@@ -20,25 +20,17 @@
 //! sweeps shards that hold keys with a TTL (see `active_expire_cycle`).
 
 pub mod blocking;
-pub mod bytes;
-pub mod dict;
-pub mod value;
 pub mod watch;
 
 use std::sync::OnceLock;
 
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use bytes::CompactBytes;
-use dict::{Dict, Entry, NO_EXPIRE};
-use value::Value;
+use crate::data::bytes::CompactBytes;
+use crate::data::dict::{Dict, Entry, NO_EXPIRE};
+use crate::data::value::Value;
 
-static HASHER: OnceLock<ahash::RandomState> = OnceLock::new();
-
-/// The keyspace hash: seeded randomly once per process, so clients cannot aim collisions.
-pub fn key_hash(key: &[u8]) -> u64 {
-    HASHER.get_or_init(ahash::RandomState::new).hash_one(key)
-}
+pub use crate::data::dict::key_hash;
 
 /// What to prefetch for `member` in the collection at `key` (hash `h`) of `shard`.
 fn member_addrs(shard: &Shard, h: u64, key: &[u8], member: &[u8], entry: bool) -> Option<[*const u8; 2]> {
@@ -47,7 +39,7 @@ fn member_addrs(shard: &Shard, h: u64, key: &[u8], member: &[u8], entry: bool) -
 
 fn prefetch_all(addrs: [*const u8; 2]) {
     for a in addrs.into_iter().filter(|a| !a.is_null()) {
-        dict::prefetch_line(a);
+        crate::data::dict::prefetch_line(a);
     }
 }
 

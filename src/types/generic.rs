@@ -13,8 +13,8 @@ use rand::Rng;
 
 use crate::command::args::{eq, int, parse_expire_cond};
 use crate::command::{err, CmdResult, Ctx, Error};
-use crate::keyspace::dict::{Dict, NO_EXPIRE};
-use crate::keyspace::value::Value;
+use crate::data::dict::{Dict, NO_EXPIRE};
+use crate::data::value::Value;
 use crate::keyspace::{key_hash, KeyEvent, SetExpire};
 use crate::server::notify;
 use crate::util::glob::glob_match;

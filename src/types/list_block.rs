@@ -57,7 +57,7 @@ pub fn blmpop(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let m = parse_mpop(args, 2)?;
     let timeout = parse_timeout(args[1])?;
-    if mpop_core(ctx, m.keys, m.end, m.count)? {
+    if mpop_core(ctx, m.keys, m.side, m.count)? {
         return Ok(());
     }
     block(ctx, m.keys, timeout, "list", OnTimeout::NullArray)

@@ -1,5 +1,6 @@
-//! Data types: one module per type (representation + commands), plus `generic` for the
-//! type-agnostic key commands (Redis's db.c and expire.c).
+//! Command handlers, one module per data type (Redis's t_*.c): parse options, call the
+//! representation (`crate::data`), write replies. `generic` holds the type-agnostic key
+//! commands (Redis's db.c and expire.c).
 
 pub mod generic;
 pub mod hash;
@@ -9,3 +10,128 @@ pub mod set;
 pub mod sort;
 pub mod string;
 pub mod zset;
+
+use crate::command::{err, Ctx, Error};
+use crate::data::value::{Kind, Value};
+use crate::keyspace::Access;
+use crate::resp::write::ReplyWriter;
+use crate::server::TypeLimits;
+
+// One lookup of "the key as a T, or WRONGTYPE" for every type (Redis's lookupKeyRead /
+// lookupKeyWrite followed by checkType), in the keyspace's two flavours: `read` (ks.get:
+// counts a hit or miss, stamps the access clock) and `write` (ks.get_mut: no hit/miss
+// accounting; notes an existing key as written, for WATCH and blocked clients), plus
+// `write_or_create` (a missing key is created empty first).
+
+/// The value as a `T`, or WRONGTYPE.
+#[inline]
+pub fn expect<T: Kind>(v: &Value) -> Result<&T, Error> {
+    match T::of(v) {
+        Some(x) => Ok(x),
+        None => Err(err::WRONGTYPE),
+    }
+}
+
+/// `expect` for a value about to be changed.
+#[inline]
+pub fn expect_mut<T: Kind>(v: &mut Value) -> Result<&mut T, Error> {
+    match T::of_mut(v) {
+        Some(x) => Ok(x),
+        None => Err(err::WRONGTYPE),
+    }
+}
+
+/// The `T` at `key` for reading: None if missing, WRONGTYPE if another type.
+#[inline]
+pub fn read<'k, T: Kind>(ks: &'k mut Access<'_>, key: &[u8]) -> Result<Option<&'k mut T>, Error> {
+    match ks.get(key) {
+        None => Ok(None),
+        Some(e) => expect_mut(&mut e.value).map(Some),
+    }
+}
+
+/// The `T` at `key` for writing (an existing key is noted as written).
+#[inline]
+pub fn write<'k, T: Kind>(ks: &'k mut Access<'_>, key: &[u8]) -> Result<Option<&'k mut T>, Error> {
+    match ks.get_mut(key) {
+        None => Ok(None),
+        Some(e) => expect_mut(&mut e.value).map(Some),
+    }
+}
+
+/// The `T` at `key` for writing, created empty if missing (hashTypeLookupWriteOrCreate).
+#[inline]
+pub fn write_or_create<'k, T: Kind + Default>(ks: &'k mut Access<'_>, key: &[u8]) -> Result<&'k mut T, Error> {
+    match ks.get_mut_or_insert_with(key, || Box::<T>::default().into_value()) {
+        Some(e) => expect_mut(&mut e.value),
+        None => Err(err::WRONGTYPE),
+    }
+}
+
+/// A representation's thresholds (the `*-max-listpack-*` family), read once per command from
+/// the configuration the server caches; the representation takes them as a parameter.
+pub trait FromConfig {
+    fn of(ctx: &Ctx) -> Self;
+}
+
+impl FromConfig for crate::data::list::Fill {
+    fn of(ctx: &Ctx) -> Self {
+        crate::data::list::Fill(TypeLimits::get(&ctx.srv.limits.list_max_listpack_size))
+    }
+}
+
+impl FromConfig for crate::data::hash::HashLimits {
+    fn of(ctx: &Ctx) -> Self {
+        let l = &ctx.srv.limits;
+        crate::data::hash::HashLimits {
+            max_entries: TypeLimits::get(&l.hash_max_listpack_entries).max(0) as usize,
+            max_value: TypeLimits::get(&l.hash_max_listpack_value).max(0) as usize,
+        }
+    }
+}
+
+impl FromConfig for crate::data::set::SetLimits {
+    fn of(ctx: &Ctx) -> Self {
+        let l = &ctx.srv.limits;
+        let get = |a| TypeLimits::get(a).max(0) as usize;
+        crate::data::set::SetLimits {
+            // Redis caps intsets at 2^30 entries whatever the configuration says.
+            intset_entries: get(&l.set_max_intset_entries).min(1 << 30),
+            listpack_entries: get(&l.set_max_listpack_entries),
+            listpack_value: get(&l.set_max_listpack_value),
+        }
+    }
+}
+
+impl FromConfig for crate::data::zset::Limits {
+    fn of(ctx: &Ctx) -> Self {
+        let l = &ctx.srv.limits;
+        crate::data::zset::Limits {
+            entries: TypeLimits::get(&l.zset_max_listpack_entries).max(0) as usize,
+            value: TypeLimits::get(&l.zset_max_listpack_value).max(0) as usize,
+        }
+    }
+}
+
+/// An element of a packed encoding replied as a bulk string (integers formatted on the way).
+pub trait BulkElem {
+    fn reply(&self, out: &mut ReplyWriter);
+}
+
+impl BulkElem for crate::data::list::Elem<'_> {
+    fn reply(&self, out: &mut ReplyWriter) {
+        match *self {
+            Self::Int(n) => out.bulk_int(n),
+            Self::Str(s) => out.bulk(s),
+        }
+    }
+}
+
+impl BulkElem for crate::data::hash::Elem<'_> {
+    fn reply(&self, out: &mut ReplyWriter) {
+        match *self {
+            Self::Int(n) => out.bulk_int(n),
+            Self::Str(s) => out.bulk(s),
+        }
+    }
+}

@@ -58,10 +58,11 @@ use std::ops::Range;
 
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
-use crate::keyspace::value::Value;
+use crate::data::list::{Fill, List};
+use crate::data::value::Value;
 use crate::keyspace::{Access, SetExpire};
 use crate::server::notify;
-use crate::types::list::{Fill, List};
+use crate::types::FromConfig;
 
 pub fn sort(ctx: &mut Ctx) -> CmdResult {
     sort_generic(ctx, false)
@@ -385,7 +386,7 @@ fn reply(ctx: &mut Ctx, selected: &[Vec<u8>], gets: &[&[u8]]) {
 }
 
 fn store(ctx: &mut Ctx, dst: &[u8], selected: &[Vec<u8>], gets: &[&[u8]]) {
-    let fill = Fill::from_ctx(ctx);
+    let fill = Fill::of(ctx);
     let mut list = List::new();
     for elem in selected {
         if gets.is_empty() {

@@ -1,6 +1,6 @@
 //! Strings (Redis's t_string.c): the string group of commands.
 //!
-//! Representation (see `keyspace::value`): a string is either an `i64` (encoding "int",
+//! Representation (see `data::value`): a string is either an `i64` (encoding "int",
 //! what SET chooses for a short integer-looking value and what INCR produces) or bytes
 //! held inline up to 22 bytes and boxed beyond ("embstr" up to 44 bytes when created
 //! whole, "raw" once modified in place by APPEND/SETRANGE). Counters therefore never
@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use crate::command::args::{eq, expire_at_ms, int, ExpiryOpts, TimeUnit};
 use crate::command::{err, CmdResult, Ctx, Error};
-use crate::keyspace::value::Value;
+use crate::data::value::Value;
 use crate::keyspace::SetExpire;
 use crate::server::notify;
 use crate::util::number::{incr_by_float, parse_i64, FloatIncrError};
@@ -210,8 +210,8 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
             notify::event(ctx, notify::GENERIC, "expire", key);
         }
         ctx.ks.mark_dirty(1);
-    } else if exp.persist && ctx.ks.get_mut(key).is_some_and(|e| e.expire_at_ms != crate::keyspace::dict::NO_EXPIRE) {
-        ctx.ks.set_expire(key, crate::keyspace::dict::NO_EXPIRE);
+    } else if exp.persist && ctx.ks.get_mut(key).is_some_and(|e| e.expire_at_ms != crate::data::dict::NO_EXPIRE) {
+        ctx.ks.set_expire(key, crate::data::dict::NO_EXPIRE);
         ctx.ks.mark_dirty(1);
         notify::event(ctx, notify::GENERIC, "persist", key);
     }
@@ -367,8 +367,8 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
         FloatIncrError::NanOrInf => Error::msg("ERR increment would produce NaN or Infinity"),
     })?;
     let v = Value::Str {
-        bytes: crate::keyspace::bytes::CompactBytes::new(&result),
-        raw: result.len() > crate::keyspace::value::EMBSTR_LIMIT,
+        bytes: crate::data::bytes::CompactBytes::new(&result),
+        raw: result.len() > crate::data::value::EMBSTR_LIMIT,
     };
     ctx.ks.set(key, v, SetExpire::Keep);
     ctx.ks.mark_dirty(1);

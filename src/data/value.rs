@@ -1,16 +1,16 @@
-//! `Value`: what a key holds. One variant per Redis type; each type's representation and
-//! commands live in `crate::types::<type>`. Collections are boxed so a `Value` stays 32
-//! bytes and a string key stays one small allocation.
+//! `Value`: what a key holds. One variant per Redis type; each type's representation lives
+//! in `data::<type>`, its commands in `types::<type>`. Collections are boxed so a `Value`
+//! stays 32 bytes and a string key stays one small allocation.
 //!
 //! Strings have two in-memory forms, matching Redis's encodings: an `i64` (OBJECT ENCODING
 //! "int", set when a short string parses as an integer) and bytes ("embstr" up to 44 bytes
 //! when created whole, "raw" otherwise or once modified in place by APPEND/SETRANGE).
 
 use super::bytes::CompactBytes;
-use crate::types::hash::Hash;
-use crate::types::list::List;
-use crate::types::set::Set;
-use crate::types::zset::ZSet;
+use super::hash::Hash;
+use super::list::List;
+use super::set::Set;
+use super::zset::ZSet;
 
 /// Longest string Redis creates with the embstr encoding (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
 pub const EMBSTR_LIMIT: usize = 44;
@@ -101,3 +101,43 @@ impl Value {
         }
     }
 }
+
+/// A collection type held by one `Value` variant, so a key can be asked for "as a T"
+/// generically (`types::read` and friends answer WRONGTYPE when it is not).
+pub trait Kind: Sized {
+    fn of(v: &Value) -> Option<&Self>;
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+    fn into_value(self: Box<Self>) -> Value;
+}
+
+macro_rules! kind {
+    ($t:ty, $variant:ident) => {
+        impl Kind for $t {
+            #[inline]
+            fn of(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+
+            #[inline]
+            fn of_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+
+            #[inline]
+            fn into_value(self: Box<Self>) -> Value {
+                Value::$variant(self)
+            }
+        }
+    };
+}
+
+kind!(List, List);
+kind!(Hash, Hash);
+kind!(Set, Set);
+kind!(ZSet, ZSet);

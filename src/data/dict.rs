@@ -19,8 +19,20 @@
 //! clock, so a small string key costs one allocation of ~80 bytes plus one bucket pointer.
 //! Hashes come from the keyspace's randomly seeded hasher (keys are attacker controlled).
 
+use std::sync::OnceLock;
+
 use super::bytes::CompactBytes;
 use super::value::Value;
+
+static HASHER: OnceLock<ahash::RandomState> = OnceLock::new();
+
+/// The keyspace hash: seeded randomly once per process, so clients cannot aim collisions.
+/// Also the hash of the members of the hash, set and sorted-set tables. Inline: every
+/// lookup computes it, and it lives in another module than most of its callers.
+#[inline]
+pub fn key_hash(key: &[u8]) -> u64 {
+    HASHER.get_or_init(ahash::RandomState::new).hash_one(key)
+}
 
 /// Millisecond unix time at which the key expires; `NO_EXPIRE` when it has none.
 pub const NO_EXPIRE: i64 = 0;

@@ -1,5 +1,7 @@
-//! The sorted-set commands. Each handler parses and validates everything (in Redis's
-//! order, so the same error wins) before it touches the keyspace or writes a reply.
+//! Sorted sets (Redis's t_zset.c): the commands. The representation ("listpack" and
+//! "skiplist" encodings, the B+-tree, score and lex ranges) is `data::zset`. Each handler
+//! parses and validates everything (in Redis's order, so the same error wins) before it
+//! touches the keyspace or writes a reply.
 //!
 //! Shared pieces: `RangeQuery` (the ZRANGE family: ranks, BYSCORE, BYLEX, REV, LIMIT,
 //! WITHSCORES, STORE), `set_op` (ZUNION/ZINTER/ZDIFF[STORE], ZINTERCARD with WEIGHTS and
@@ -11,45 +13,25 @@ use std::borrow::Cow;
 use rand::Rng;
 use smallvec::SmallVec;
 
-use super::{LexRange, Limits, ScoreRange, ZSet};
-use crate::command::args::{eq, int};
+use crate::command::args::{self, eq, int, Mpop};
 use crate::command::{err, CmdResult, Ctx, Error};
-use crate::keyspace::bytes::CompactBytes;
-use crate::keyspace::value::Value;
-use crate::keyspace::{Access, SetExpire};
+use crate::data::bytes::CompactBytes;
+use crate::data::hash::{Elem, Probe};
+use crate::data::set::Set;
+use crate::data::value::Value;
+use crate::data::zset::{BadRange, LexRange, Limits, ScoreRange, ZSet};
+use crate::keyspace::SetExpire;
 use crate::resp::write::ReplyWriter;
-use crate::server::{notify, TypeLimits};
-use crate::types::hash::{Elem, Probe};
-use crate::types::set::Set;
+use crate::server::notify;
+use crate::types::{read, write, FromConfig};
 use crate::util::number::{parse_f64, write_f64};
 
-fn limits(ctx: &Ctx) -> Limits {
-    let l = &ctx.srv.limits;
-    Limits {
-        entries: TypeLimits::get(&l.zset_max_listpack_entries).max(0) as usize,
-        value: TypeLimits::get(&l.zset_max_listpack_value).max(0) as usize,
-    }
-}
-
-/// The sorted set at `key` for reading: None if missing, WRONGTYPE if not a zset.
-fn read<'a>(ks: &'a mut Access, key: &[u8]) -> Result<Option<&'a ZSet>, Error> {
-    match ks.get(key) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(err::WRONGTYPE),
-        },
-    }
-}
-
-/// The sorted set at `key` for writing.
-fn write<'a>(ks: &'a mut Access, key: &[u8]) -> Result<Option<&'a mut ZSet>, Error> {
-    match ks.get_mut(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(err::WRONGTYPE),
-        },
+impl From<BadRange> for Error {
+    fn from(b: BadRange) -> Error {
+        Error::msg(match b {
+            BadRange::Score => "ERR min or max is not a float",
+            BadRange::Lex => "ERR min or max not valid string range item",
+        })
     }
 }
 
@@ -147,9 +129,9 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
     for j in 0..n {
         scores.push(float_arg(pairs[2 * j])?);
     }
-    let limits = limits(ctx);
+    let limits = Limits::of(ctx);
     let key = ctx.args[1];
-    let exists = write(ctx.ks, key)?.is_some();
+    let exists = write::<ZSet>(ctx.ks, key)?.is_some();
     if !exists {
         if f.xx {
             if f.incr {
@@ -163,7 +145,7 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
         let hint = ZSet::with_hint(n, pairs[1].len(), limits);
         ctx.ks.set(key, Value::ZSet(Box::new(hint)), SetExpire::Clear);
     }
-    let Some(z) = write(ctx.ks, key)? else { return Ok(()) };
+    let Some(z) = write::<ZSet>(ctx.ks, key)? else { return Ok(()) };
     if exists {
         z.maybe_convert_for(n, limits);
     }
@@ -223,13 +205,13 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
 // ------------------------------------------------------------------ simple reads / ZREM
 
 pub fn zcard(ctx: &mut Ctx) -> CmdResult {
-    let n = read(ctx.ks, ctx.args[1])?.map_or(0, |z| z.len());
+    let n = read::<ZSet>(ctx.ks, ctx.args[1])?.map_or(0, |z| z.len());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 pub fn zscore(ctx: &mut Ctx) -> CmdResult {
-    match read(ctx.ks, ctx.args[1])?.and_then(|z| z.score(ctx.args[2])) {
+    match read::<ZSet>(ctx.ks, ctx.args[1])?.and_then(|z| z.score(ctx.args[2])) {
         Some(s) => ctx.out.double(s),
         None => ctx.out.nil(),
     }
@@ -238,7 +220,7 @@ pub fn zscore(ctx: &mut Ctx) -> CmdResult {
 
 pub fn zmscore(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
-    let z = read(ctx.ks, args[1])?;
+    let z = read::<ZSet>(ctx.ks, args[1])?.map(|z| &*z);
     ctx.out.array(args.len() - 2);
     for m in &args[2..] {
         match z.and_then(|z| z.score(m)) {
@@ -252,7 +234,7 @@ pub fn zmscore(ctx: &mut Ctx) -> CmdResult {
 pub fn zrem(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let key = args[1];
-    let Some(z) = write(ctx.ks, key)? else {
+    let Some(z) = write::<ZSet>(ctx.ks, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -294,7 +276,7 @@ fn rank_generic(ctx: &mut Ctx, rev: bool) -> CmdResult {
     } else {
         false
     };
-    let found = read(ctx.ks, args[1])?.and_then(|z| z.rank(args[2]).map(|(r, s)| (r, s, z.len())));
+    let found = read::<ZSet>(ctx.ks, args[1])?.and_then(|z| z.rank(args[2]).map(|(r, s)| (r, s, z.len())));
     match found {
         Some((r, s, len)) => {
             let r = if rev { len - 1 - r } else { r };
@@ -322,7 +304,7 @@ pub fn zrevrank(ctx: &mut Ctx) -> CmdResult {
 
 pub fn zcount(ctx: &mut Ctx) -> CmdResult {
     let range = ScoreRange::parse(ctx.args[2], ctx.args[3])?;
-    let n = read(ctx.ks, ctx.args[1])?.map_or(0, |z| {
+    let n = read::<ZSet>(ctx.ks, ctx.args[1])?.map_or(0, |z| {
         let (s, e) = range.ranks(z);
         e - s
     });
@@ -332,7 +314,7 @@ pub fn zcount(ctx: &mut Ctx) -> CmdResult {
 
 pub fn zlexcount(ctx: &mut Ctx) -> CmdResult {
     let range = LexRange::parse(ctx.args[2], ctx.args[3])?;
-    let n = read(ctx.ks, ctx.args[1])?.map_or(0, |z| {
+    let n = read::<ZSet>(ctx.ks, ctx.args[1])?.map_or(0, |z| {
         let (s, e) = range.ranks(z);
         e - s
     });
@@ -449,7 +431,7 @@ fn range_generic(ctx: &mut Ctx, first: usize, dst: Option<&[u8]>, by: Option<By>
         By::Lex => Bounds::Lex(LexRange::parse(lo, hi)?),
     };
     let key = args[first];
-    let z = read(ctx.ks, key)?;
+    let z = read::<ZSet>(ctx.ks, key)?;
     if let Some(dst) = dst {
         let mut items: Vec<(f64, CompactBytes)> = Vec::new();
         if let Some(z) = z {
@@ -485,7 +467,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, CompactBytes)>, even
         }
         return Ok(());
     }
-    let z = ZSet::from_sorted(items, limits(ctx));
+    let z = ZSet::from_sorted(items, Limits::of(ctx));
     ctx.ks.set(dst, Value::ZSet(Box::new(z)), SetExpire::Clear);
     ctx.ks.mark_dirty(1);
     notify::event(ctx, notify::ZSET, event, dst);
@@ -531,7 +513,7 @@ fn remrange_generic(ctx: &mut Ctx, by: By) -> CmdResult {
         By::Lex => Bounds::Lex(LexRange::parse(args[2], args[3])?),
     };
     let key = args[1];
-    let Some(z) = write(ctx.ks, key)? else {
+    let Some(z) = write::<ZSet>(ctx.ks, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -636,7 +618,7 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
         None => None,
     };
     let key = args[1];
-    if write(ctx.ks, key)?.is_none() || count == Some(0) {
+    if write::<ZSet>(ctx.ks, key)?.is_none() || count == Some(0) {
         ctx.out.array(0);
         return Ok(());
     }
@@ -654,49 +636,25 @@ pub fn zpopmax(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// getRangeLongFromObjectOrReply(1, LONG_MAX) with a custom message.
-fn at_least_one(a: &[u8], msg: &'static str) -> Result<i64, Error> {
-    match crate::util::number::parse_i64(a) {
-        Some(v) if v >= 1 => Ok(v),
-        _ => Err(Error::msg(msg)),
-    }
-}
-
-/// The arguments of ZMPOP / BZMPOP after `numkeys_idx`: (keys, max, count).
-pub fn parse_mpop<'a>(args: &[&'a [u8]], numkeys_idx: usize) -> Result<(Vec<&'a [u8]>, bool, usize), Error> {
-    let numkeys = at_least_one(args[numkeys_idx], "ERR numkeys should be greater than 0")? as u64;
-    let where_idx = (numkeys_idx as u64).saturating_add(numkeys).saturating_add(1);
-    if where_idx >= args.len() as u64 {
-        return Err(err::SYNTAX);
-    }
-    let where_idx = where_idx as usize;
-    let max = if eq(args[where_idx], "min") {
-        false
-    } else if eq(args[where_idx], "max") {
-        true
-    } else {
-        return Err(err::SYNTAX);
-    };
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        if count.is_none() && eq(args[j], "count") && more > 0 {
-            j += 1;
-            count = Some(at_least_one(args[j], "ERR count should be greater than 0")?);
+/// `numkeys key [key ...] MIN|MAX [COUNT count]` of ZMPOP (at 1) and BZMPOP (at 2); the
+/// side is whether to pop the highest scores.
+fn parse_mpop<'a>(args: &'a [&'a [u8]], numkeys_at: usize) -> Result<Mpop<'a, bool>, Error> {
+    args::parse_mpop(args, numkeys_at, |a| {
+        if eq(a, "min") {
+            Some(false)
+        } else if eq(a, "max") {
+            Some(true)
         } else {
-            return Err(err::SYNTAX);
+            None
         }
-        j += 1;
-    }
-    let keys = args[numkeys_idx + 1..where_idx].to_vec();
-    Ok((keys, max, count.unwrap_or(1) as usize))
+    })
 }
 
 /// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]
 pub fn zmpop(ctx: &mut Ctx) -> CmdResult {
-    let (keys, max, count) = parse_mpop(ctx.args, 1)?;
+    let Mpop { keys, side: max, count } = parse_mpop(ctx.args, 1)?;
     for key in keys {
-        if write(ctx.ks, key)?.is_some() {
+        if write::<ZSet>(ctx.ks, key)?.is_some() {
             pop_reply(ctx, key, max, count, PopShape::KeyNested);
             return Ok(());
         }
@@ -727,7 +685,7 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
         return randmember_count(ctx, l, withscores);
     }
     let mut rng = crate::util::rng::fast();
-    match read(ctx.ks, args[1])? {
+    match read::<ZSet>(ctx.ks, args[1])? {
         None => ctx.out.nil(),
         Some(z) => match z.at(rng.gen_range(0..z.len())) {
             Some((_, m)) => ctx.out.bulk(m),
@@ -738,7 +696,7 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn randmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
-    let Some(z) = read(ctx.ks, ctx.args[1])? else {
+    let Some(z) = read::<ZSet>(ctx.ks, ctx.args[1])? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -786,7 +744,7 @@ fn randmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
 pub fn zscan(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let cursor = crate::types::generic::parse_cursor(args[2])?;
-    let Some(z) = read(ctx.ks, args[1])? else {
+    let Some(z) = read::<ZSet>(ctx.ks, args[1])? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);
@@ -1079,7 +1037,7 @@ fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_on
         ctx.out.int(cardinality as i64);
         return Ok(());
     }
-    result.sort_unstable_by(|a, b| super::tree::cmp_key(a.0, &a.1, b.0, &b.1));
+    result.sort_unstable_by(|a, b| crate::data::zset::tree::cmp_key(a.0, &a.1, b.0, &b.1));
     match dst {
         Some(dst) => {
             let items: Vec<(f64, CompactBytes)> = result.iter().map(|(s, m)| (*s, CompactBytes::new(m))).collect();
@@ -1138,7 +1096,7 @@ fn bzpop(ctx: &mut Ctx, max: bool) -> CmdResult {
     let timeout = crate::command::blocking::parse_timeout(args[n - 1])?;
     let keys = &args[1..n - 1];
     for key in keys {
-        if write(ctx.ks, key)?.is_some() {
+        if write::<ZSet>(ctx.ks, key)?.is_some() {
             pop_reply(ctx, key, max, 1, PopShape::KeyFlat);
             return Ok(());
         }
@@ -1158,13 +1116,13 @@ pub fn bzpopmax(ctx: &mut Ctx) -> CmdResult {
 
 /// BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]
 pub fn bzmpop(ctx: &mut Ctx) -> CmdResult {
-    let (keys, max, count) = parse_mpop(ctx.args, 2)?;
+    let Mpop { keys, side: max, count } = parse_mpop(ctx.args, 2)?;
     let timeout = crate::command::blocking::parse_timeout(ctx.args[1])?;
-    for key in &keys {
-        if write(ctx.ks, key)?.is_some() {
+    for key in keys {
+        if write::<ZSet>(ctx.ks, key)?.is_some() {
             pop_reply(ctx, key, max, count, PopShape::KeyNested);
             return Ok(());
         }
     }
-    crate::command::blocking::block(ctx, &keys, timeout, "zset", crate::command::blocking::OnTimeout::NullArray)
+    crate::command::blocking::block(ctx, keys, timeout, "zset", crate::command::blocking::OnTimeout::NullArray)
 }

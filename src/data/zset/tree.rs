@@ -21,8 +21,8 @@
 use std::cmp::Ordering;
 use std::ptr::NonNull;
 
-use crate::keyspace::bytes::CompactBytes;
-use crate::keyspace::dict::Keyed;
+use crate::data::bytes::CompactBytes;
+use crate::data::dict::Keyed;
 
 /// A member and its score, as the member dictionary stores them.
 pub struct ZEntry {

@@ -1,5 +1,5 @@
-//! Sorted sets (Redis's t_zset.c): representation, range specifications, and commands
-//! (in `commands`).
+//! Sorted sets (Redis's t_zset.c, its skiplist and listpack halves): the representation and
+//! the range specifications. The commands are in `types::zset`.
 //!
 //! Two encodings, reported by OBJECT ENCODING with Redis's names:
 //!
@@ -28,15 +28,12 @@
 //! a member scored 0 is not an update) and NaN never enters (parsing rejects it, INCR
 //! that would produce it fails with Redis's error).
 
-pub mod commands;
 pub mod tree;
 
 use std::cmp::Ordering;
 
-use crate::command::Error;
-use crate::keyspace::bytes::CompactBytes;
-use crate::keyspace::dict::Dict;
-use crate::keyspace::key_hash;
+use super::bytes::CompactBytes;
+use super::dict::{key_hash, Dict};
 use tree::{cmp_key, Slot, Tree, ZEntry};
 
 /// A listpack item.
@@ -451,6 +448,14 @@ impl ZSet {
 
 // ------------------------------------------------------------------ range specifications
 
+/// A range argument that does not parse; the command layer turns it into Redis's error
+/// ("ERR min or max is not a float", "ERR min or max not valid string range item").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadRange {
+    Score,
+    Lex,
+}
+
 /// strtod over the whole argument, as zslParseRange uses it: leading whitespace and an
 /// empty string (0) are accepted, overflow gives +-inf, NaN is rejected; parsing stops at
 /// a NUL byte (the argument is a C string to Redis).
@@ -488,16 +493,15 @@ pub struct ScoreRange {
 }
 
 impl ScoreRange {
-    pub fn parse(min: &[u8], max: &[u8]) -> Result<ScoreRange, Error> {
+    pub fn parse(min: &[u8], max: &[u8]) -> Result<ScoreRange, BadRange> {
         let bound = |a: &[u8]| -> Option<(f64, bool)> {
             match a.first() {
                 Some(b'(') => strtod_all(&a[1..]).map(|v| (v, true)),
                 _ => strtod_all(a).map(|v| (v, false)),
             }
         };
-        let bad = || Error::msg("ERR min or max is not a float");
-        let (min, minex) = bound(min).ok_or_else(bad)?;
-        let (max, maxex) = bound(max).ok_or_else(bad)?;
+        let (min, minex) = bound(min).ok_or(BadRange::Score)?;
+        let (max, maxex) = bound(max).ok_or(BadRange::Score)?;
         Ok(ScoreRange { min, max, minex, maxex })
     }
 
@@ -545,7 +549,7 @@ pub struct LexRange<'a> {
 }
 
 impl<'a> LexRange<'a> {
-    pub fn parse(min: &'a [u8], max: &'a [u8]) -> Result<LexRange<'a>, Error> {
+    pub fn parse(min: &'a [u8], max: &'a [u8]) -> Result<LexRange<'a>, BadRange> {
         fn item(a: &[u8]) -> Option<LexBound<'_>> {
             // Redis checks the byte after '+'/'-' is the C string's terminator.
             let single = a.len() == 1 || a.get(1) == Some(&0);
@@ -557,8 +561,7 @@ impl<'a> LexRange<'a> {
                 _ => None,
             }
         }
-        let bad = || Error::msg("ERR min or max not valid string range item");
-        Ok(LexRange { min: item(min).ok_or_else(bad)?, max: item(max).ok_or_else(bad)? })
+        Ok(LexRange { min: item(min).ok_or(BadRange::Lex)?, max: item(max).ok_or(BadRange::Lex)? })
     }
 
     /// True for members below the interval.
@@ -600,5 +603,3 @@ impl<'a> LexRange<'a> {
 
 #[cfg(test)]
 mod tests;
-
-pub use commands::*;
