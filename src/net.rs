@@ -963,13 +963,19 @@ async fn write_pending(stream: &mut TcpStream, out: &mut ReplyWriter) -> std::io
 }
 
 /// Write the replies still owed, end the stream, and read and drop what the client still
-/// sends until it closes its end: closing a socket with unread input resets the connection,
-/// and the reset throws away the replies the client has not received yet.
+/// sends until it closes its end or stops sending for a moment: closing a socket with
+/// unread input, or receiving input after closing it, resets the connection, and the reset
+/// throws away the replies the client has not received yet. (A quiet client is not waited
+/// for: an idle pooled connection would otherwise hold up every shutdown.)
 async fn close_gracefully(stream: &mut TcpStream, out: &mut ReplyWriter) -> std::io::Result<()> {
     write_pending(stream, out).await?;
     let _ = stream.shutdown().await;
     let mut sink = vec![0u8; 16 * 1024];
-    while stream.read(&mut sink).await? > 0 {}
+    while let Ok(n) = tokio::time::timeout(Duration::from_millis(100), stream.read(&mut sink)).await {
+        if n? == 0 {
+            break;
+        }
+    }
     Ok(())
 }
 

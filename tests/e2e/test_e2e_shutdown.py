@@ -229,3 +229,21 @@ def test_daemonize_with_pidfile():
         if pid is not None and running(pid):
             os.kill(pid, signal.SIGKILL)
         support.shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_second_sigint_exits_at_once():
+    """A SIGTERM's shutdown waits for a busy script's client (Redis: until the script ends;
+    here at most the grace period); a SIGINT meanwhile exits at once with status 1."""
+    server = _start(**{"busy-reply-threshold": 100})
+    try:
+        busy = socket.create_connection(("127.0.0.1", server.port))
+        busy.sendall(b'*3\r\n$4\r\nEVAL\r\n$17\r\nwhile true do end\r\n$1\r\n0\r\n')
+        time.sleep(0.2)
+        server.proc.send_signal(signal.SIGTERM)
+        wait_for_log(server, "Received SIGTERM scheduling shutdown...")
+        server.proc.send_signal(signal.SIGINT)
+        assert server.proc.wait(timeout=5) == 1
+        assert "You insist... exiting now." in server.read_log()
+        busy.close()
+    finally:
+        server.stop()
