@@ -1,22 +1,23 @@
 """Stopping the server: SIGTERM and SIGINT during a pipelined load, SHUTDOWN from redis-py,
 the SHUTDOWN errors that leave the server running, and `daemonize yes` with a pid file.
 
-Each test starts a server of its own (it stops it). Against Redis (E2E_TARGET=redis) the same
+Each test starts a server of its own (`start_server`). Against Redis (E2E_TARGET=redis) the same
 tests validate the expectations; the pipelined-load ones then check only what Redis promises
 (exit status, log lines, pid file), since Redis exits without writing the replies it owes.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
 import pytest
 import redis
 
-from conftest import TARGET, _start
-import support
+import support  # tests/support.py (on the path through conftest.py)
 
 
 def wait_for_log(server, line, timeout=5.0):
@@ -86,97 +87,84 @@ class PipelinedLoad:
 
 
 @pytest.mark.parametrize("sig,name", [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")])
-def test_signal_during_pipelined_load(sig, name):
-    server = _start(pidfile="server.pid")
-    try:
-        pidfile = os.path.join(server.dir, "server.pid")
-        assert open(pidfile).read() == f"{server.proc.pid}\n"
-        load = PipelinedLoad(server.port)
-        deadline = time.time() + 10
-        while load.replies() < 20000 and time.time() < deadline:
-            time.sleep(0.01)
-        assert load.replies() >= 20000
-        sent = time.monotonic()
-        server.proc.send_signal(sig)
-        assert server.proc.wait(timeout=5) == 0
-        assert time.monotonic() - sent < 1.0
-        data = load.finish()
-        if TARGET == "cinnabar":
-            assert whole_replies(data) >= 20000
-        assert not os.path.exists(pidfile)
-        assert shutdown_lines(server.read_log()) == [
-            f"Received {name} scheduling shutdown...",
-            "* User requested shutdown...",
-            "* Removing the pid file.",
-            "# Redis is now ready to exit, bye bye...",
-        ]
-    finally:
-        server.stop()
+def test_signal_during_pipelined_load(start_server, target, sig, name):
+    server = start_server(pidfile="server.pid")
+    pidfile = os.path.join(server.dir, "server.pid")
+    assert open(pidfile).read() == f"{server.proc.pid}\n"
+    load = PipelinedLoad(server.port)
+    deadline = time.time() + 10
+    while load.replies() < 20000 and time.time() < deadline:
+        time.sleep(0.01)
+    assert load.replies() >= 20000
+    sent = time.monotonic()
+    server.proc.send_signal(sig)
+    assert server.proc.wait(timeout=5) == 0
+    assert time.monotonic() - sent < 1.0
+    data = load.finish()
+    if target == "cinnabar":
+        assert whole_replies(data) >= 20000
+    assert not os.path.exists(pidfile)
+    assert shutdown_lines(server.read_log()) == [
+        f"Received {name} scheduling shutdown...",
+        "* User requested shutdown...",
+        "* Removing the pid file.",
+        "# Redis is now ready to exit, bye bye...",
+    ]
 
 
-def test_shutdown_nosave_from_redis_py():
-    server = _start(pidfile="server.pid")
-    try:
-        r = redis.Redis(port=server.port)
-        other = redis.Redis(port=server.port, protocol=3)
-        assert other.ping()
-        # redis-py's shutdown() returns None when the connection closes, as it should.
-        assert r.shutdown(nosave=True) is None
-        assert server.proc.wait(timeout=5) == 0
-        with pytest.raises(redis.ConnectionError):
-            other.ping()
-        assert not os.path.exists(os.path.join(server.dir, "server.pid"))
-        assert shutdown_lines(server.read_log()) == [
-            "* User requested shutdown...",
-            "* Removing the pid file.",
-            "# Redis is now ready to exit, bye bye...",
-        ]
-    finally:
-        server.stop()
+def test_shutdown_nosave_from_redis_py(start_server):
+    server = start_server(pidfile="server.pid")
+    r = redis.Redis(port=server.port)
+    other = redis.Redis(port=server.port, protocol=3)
+    assert other.ping()
+    # redis-py's shutdown() returns None when the connection closes, as it should.
+    assert r.shutdown(nosave=True) is None
+    assert server.proc.wait(timeout=5) == 0
+    with pytest.raises(redis.ConnectionError):
+        other.ping()
+    assert not os.path.exists(os.path.join(server.dir, "server.pid"))
+    assert shutdown_lines(server.read_log()) == [
+        "* User requested shutdown...",
+        "* Removing the pid file.",
+        "# Redis is now ready to exit, bye bye...",
+    ]
 
 
-def test_shutdown_save_without_save_points():
+def test_shutdown_save_without_save_points(start_server, target):
     """SHUTDOWN SAVE saves even with no save points configured (Redis writes dump.rdb; this
     server has no RDB writer yet and says so in its log, then stops all the same)."""
-    server = _start()
-    try:
-        raw = socket.create_connection(("127.0.0.1", server.port))
-        raw.sendall(b"PING\r\nSHUTDOWN SAVE\r\nPING\r\n")
-        data = b""
-        while True:
-            got = raw.recv(4096)
-            if not got:
-                break
-            data += got
-        # Nothing after SHUTDOWN runs. The reply before it is written whole here; Redis exits
-        # with it still in its buffer.
-        assert data == (b"+PONG\r\n" if TARGET == "cinnabar" else b"")
-        assert server.proc.wait(timeout=5) == 0
-        assert shutdown_lines(server.read_log()) == [
-            "* User requested shutdown...",
-            "* Saving the final RDB snapshot before exiting.",
-            "# Redis is now ready to exit, bye bye...",
-        ]
-    finally:
-        server.stop()
+    server = start_server()
+    raw = socket.create_connection(("127.0.0.1", server.port))
+    raw.sendall(b"PING\r\nSHUTDOWN SAVE\r\nPING\r\n")
+    data = b""
+    while True:
+        got = raw.recv(4096)
+        if not got:
+            break
+        data += got
+    # Nothing after SHUTDOWN runs. The reply before it is written whole here; Redis exits
+    # with it still in its buffer.
+    assert data == (b"+PONG\r\n" if target == "cinnabar" else b"")
+    assert server.proc.wait(timeout=5) == 0
+    assert shutdown_lines(server.read_log()) == [
+        "* User requested shutdown...",
+        "* Saving the final RDB snapshot before exiting.",
+        "# Redis is now ready to exit, bye bye...",
+    ]
 
 
-@pytest.mark.parametrize("protocol", [2, 3])
-def test_shutdown_errors_leave_the_server_running(protocol):
-    server = _start()
-    try:
-        r = redis.Redis(port=server.port, protocol=protocol)
-        for _ in range(2):
-            with pytest.raises(redis.ResponseError, match="^No shutdown in progress.$"):
-                r.shutdown(abort=True)
-            with pytest.raises(redis.ResponseError, match="^syntax error$"):
-                r.execute_command("SHUTDOWN", "FOO")
-            with pytest.raises(redis.ResponseError, match="^syntax error$"):
-                r.execute_command("SHUTDOWN", "NOSAVE", "SAVE")
-        assert r.ping()
-        assert server.alive()
-    finally:
-        server.stop()
+def test_shutdown_errors_leave_the_server_running(start_server, protocol):
+    server = start_server()
+    r = redis.Redis(port=server.port, protocol=protocol)
+    for _ in range(2):
+        with pytest.raises(redis.ResponseError, match="^No shutdown in progress.$"):
+            r.shutdown(abort=True)
+        with pytest.raises(redis.ResponseError, match="^syntax error$"):
+            r.execute_command("SHUTDOWN", "FOO")
+        with pytest.raises(redis.ResponseError, match="^syntax error$"):
+            r.execute_command("SHUTDOWN", "NOSAVE", "SAVE")
+    assert r.ping()
+    assert server.alive()
 
 
 def running(pid):
@@ -189,13 +177,13 @@ def running(pid):
         return False
 
 
-def test_daemonize_with_pidfile():
-    if TARGET == "redis":
+def test_daemonize_with_pidfile(target):
+    if target == "redis":
         binary = support.redis_binary()
     else:
         binary = support.cinnabar_binary()
     port = support.free_port()
-    workdir = support.tempfile.mkdtemp(prefix="daemonize-test-")
+    workdir = tempfile.mkdtemp(prefix="daemonize-test-")
     pidfile = os.path.join(workdir, "server.pid")
     logfile = os.path.join(workdir, "server.log")
     starter = subprocess.run(
@@ -228,22 +216,19 @@ def test_daemonize_with_pidfile():
     finally:
         if pid is not None and running(pid):
             os.kill(pid, signal.SIGKILL)
-        support.shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def test_second_sigint_exits_at_once():
+def test_second_sigint_exits_at_once(start_server):
     """A SIGTERM's shutdown waits for a busy script's client (Redis: until the script ends;
     here at most the grace period); a SIGINT meanwhile exits at once with status 1."""
-    server = _start(**{"busy-reply-threshold": 100})
-    try:
-        busy = socket.create_connection(("127.0.0.1", server.port))
-        busy.sendall(b'*3\r\n$4\r\nEVAL\r\n$17\r\nwhile true do end\r\n$1\r\n0\r\n')
-        time.sleep(0.2)
-        server.proc.send_signal(signal.SIGTERM)
-        wait_for_log(server, "Received SIGTERM scheduling shutdown...")
-        server.proc.send_signal(signal.SIGINT)
-        assert server.proc.wait(timeout=5) == 1
-        assert "You insist... exiting now." in server.read_log()
-        busy.close()
-    finally:
-        server.stop()
+    server = start_server(**{"busy-reply-threshold": 100})
+    busy = socket.create_connection(("127.0.0.1", server.port))
+    busy.sendall(b'*3\r\n$4\r\nEVAL\r\n$17\r\nwhile true do end\r\n$1\r\n0\r\n')
+    time.sleep(0.2)
+    server.proc.send_signal(signal.SIGTERM)
+    wait_for_log(server, "Received SIGTERM scheduling shutdown...")
+    server.proc.send_signal(signal.SIGINT)
+    assert server.proc.wait(timeout=5) == 1
+    assert "You insist... exiting now." in server.read_log()
+    busy.close()
