@@ -120,19 +120,25 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
     let binds: Vec<String> = cfg.str("bind").split_whitespace().map(|s| s.to_string()).collect();
     let port = cfg.int("port") as u16;
     let logfile = cfg.str("logfile").to_string();
-    let pidfile = cfg.str("pidfile").to_string();
-    if !logfile.is_empty() {
-        redirect_stderr(&logfile);
-    }
+    // Before any thread starts: fork(2) keeps only the calling thread, and the signal mask
+    // set here is inherited by every thread started after it (`server::shutdown`).
     if cfg.bool("daemonize") {
         daemonize();
     }
-    if !pidfile.is_empty() || cfg.bool("daemonize") {
-        let path = if pidfile.is_empty() { "/var/run/redis_6379.pid".to_string() } else { pidfile };
-        let _ = std::fs::write(&path, format!("{}\n", std::process::id()));
+    if !logfile.is_empty() {
+        redirect_stderr(&logfile);
     }
+    server::shutdown::block_signals();
     let srv = Arc::new(server::Server::new(cfg, threads, file));
-    net::log(&srv, &format!("cinnabar {} (Redis {} compatible) starting", env!("CARGO_PKG_VERSION"), REDIS_VERSION));
+    server::log::log(
+        &srv,
+        &format!("cinnabar {} (Redis {} compatible) starting", env!("CARGO_PKG_VERSION"), REDIS_VERSION),
+    );
+    server::shutdown::write_pidfile(&srv);
+    if let Err(e) = server::shutdown::spawn_signal_thread(srv.clone()) {
+        eprintln!("fatal: {e}");
+        return 1;
+    }
     match net::run(srv, binds, port) {
         Ok(()) => 0,
         Err(e) => {
@@ -164,15 +170,27 @@ fn redirect_stderr(path: &str) {
     }
 }
 
+/// Redis's daemonize: the parent exits 0, the child leads a new session with standard input,
+/// output and error on /dev/null (the log then goes to `logfile` if one is set, else nowhere).
+/// `supervised` is accepted but inert: the server never notifies upstart or systemd.
 fn daemonize() {
-    // SAFETY: classic fork/setsid before any thread is started.
+    // SAFETY: fork/setsid/dup2 before any thread is started, on descriptors we own.
     unsafe {
         match libc::fork() {
-            -1 => {}
+            -1 => return,
             0 => {
                 libc::setsid();
             }
             _ => libc::_exit(0),
+        }
+        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0);
+        if fd != -1 {
+            libc::dup2(fd, 0);
+            libc::dup2(fd, 1);
+            libc::dup2(fd, 2);
+            if fd > 2 {
+                libc::close(fd);
+            }
         }
     }
 }

@@ -18,50 +18,9 @@ use crate::command::dispatch::{self, BatchClock};
 use crate::resp::parse::{ArgLoc, Limits, Parsed, Parser, BIG_ARG};
 use crate::resp::write::ReplyWriter;
 use crate::server::client::{self, Client};
+use crate::server::log::log;
 use crate::server::scripting::Scripting;
 use crate::server::Server;
-
-/// Redis-style log line: "pid:M 23 Nov 2026 18:01:53.349 * message", at notice level
-/// (suppressed when `loglevel` is warning or nothing).
-pub fn log(srv: &Server, msg: &str) {
-    log_at(srv, 2, msg);
-}
-
-/// A log line at Redis's level `level` (0 debug, 1 verbose, 2 notice, 3 warning), written
-/// when `loglevel` lets it through, with that level's marker (". - * #").
-pub fn log_at(srv: &Server, level: usize, msg: &str) {
-    let threshold = match srv.config.read().str("loglevel") {
-        "debug" => 0,
-        "verbose" => 1,
-        "notice" => 2,
-        "warning" => 3,
-        _ => 4,
-    };
-    if level < threshold || level > 3 {
-        return;
-    }
-    let marker = [".", "-", "*", "#"][level];
-    let now = crate::keyspace::now_ms();
-    let (secs, ms) = (now / 1000, now % 1000);
-    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-    let (y, mo, d) = civil_from_days(secs / 86400);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let month = MONTHS[((mo - 1) as usize).min(11)];
-    eprintln!("{}:M {d:02} {month} {y} {h:02}:{m:02}:{s:02}.{ms:03} {marker} {msg}", std::process::id());
-}
-
-/// (year, month 1-12, day 1-31) of a count of days since 1970-01-01 (proleptic Gregorian).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + (m <= 2) as i64, m, d)
-}
 
 /// Time commands with the CPU's time-stamp counter (`util::clock`) when the kernel says it
 /// is invariant and is itself timing with it (the clocksource is "tsc"): then the counter
@@ -129,7 +88,8 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Relisten>();
     *srv.rebind.lock() = Some(tx);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async move {
+    let server = srv.clone();
+    let request = rt.block_on(async move {
         log(&srv, &format!("Ready to accept connections tcp (port {port}, {threads} threads)"));
         let spawn_all = |listeners: Vec<std::net::TcpListener>| {
             listeners
@@ -139,18 +99,36 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
                 .collect::<Vec<_>>()
         };
         let mut tasks = spawn_all(listeners);
-        // CONFIG SET port / bind: the new sockets replace the old ones, which are closed
-        // (their accept tasks gone) before the sender is told.
-        while let Some((listeners, done)) = rx.recv().await {
-            for t in tasks.drain(..) {
-                t.abort();
-                let _ = t.await;
+        let stop = |tasks: &mut Vec<tokio::task::JoinHandle<()>>| {
+            let tasks = std::mem::take(tasks);
+            async move {
+                for t in tasks {
+                    t.abort();
+                    let _ = t.await;
+                }
             }
-            tasks = spawn_all(listeners);
-            let _ = done.send(());
+        };
+        // CONFIG SET port / bind: the new sockets replace the old ones, which are closed
+        // (their accept tasks gone) before the sender is told. A shutdown closes them all
+        // before the server stops (`server::shutdown`).
+        loop {
+            tokio::select! {
+                relisten = rx.recv() => match relisten {
+                    Some((listeners, done)) => {
+                        stop(&mut tasks).await;
+                        tasks = spawn_all(listeners);
+                        let _ = done.send(());
+                    }
+                    None => std::future::pending().await,
+                },
+                request = srv.shutdown.requested() => {
+                    stop(&mut tasks).await;
+                    break request;
+                }
+            }
         }
     });
-    Ok(())
+    crate::server::shutdown::finish(&server, request)
 }
 
 /// Listening sockets for `binds` (Redis's bind syntax: "*" and "::*" for every IPv4 / IPv6
@@ -295,7 +273,13 @@ async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker
     let handle = client::register(&srv, id, fmt_addr(&peer), laddr, fd, worker);
     let mut client = Client::new(handle.clone(), worker);
     client.authenticated = !srv.auth_required();
-    connection_loop(&srv, &mut stream, &mut client).await;
+    let mut out = ReplyWriter::new(false);
+    connection_loop(&srv, &mut stream, &mut client, &mut out).await;
+    if srv.shutdown.is_closing() {
+        // Closed by the shutdown: the replies it is owed go out whole first (bounded, for a
+        // client that does not read them).
+        let _ = tokio::time::timeout(crate::server::shutdown::GRACE, close_gracefully(&mut stream, &mut out)).await;
+    }
     crate::command::multi::reset(&srv, &mut client);
     crate::server::pubsub::unsubscribe_all(&srv, &mut client);
     crate::server::pubsub::unmonitor(&srv, &mut client);
@@ -316,9 +300,10 @@ fn owned_args(parser: &Parser, buf: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Client) {
+/// Serve `client` until it closes or is closed, its replies written into `out` (what the
+/// socket has not taken, `out.buf[out.sent..]`, is left there at the end).
+async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Client, out: &mut ReplyWriter) {
     let mut rbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
-    let mut out = ReplyWriter::new(false);
     let mut parser = Parser::default();
     let handle = client.handle.clone();
     // Its hold is released before every wait below and at the end of each batch; its
@@ -353,11 +338,11 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             loop {
                 tokio::select! {
                     biased;
-                    io = pump(srv, client.worker, stream, &mut rbuf, &mut out) => match io {
+                    io = pump(srv, client.worker, stream, &mut rbuf, out) => match io {
                         Io::Read(n) => break Some(n),
                         Io::Closed => break Some(0),
                         Io::Wrote => {
-                            settle(&mut out, &handle);
+                            settle(out, &handle);
                             backlog.check(srv, &handle, out.pending());
                             idle_until = idle_limit(timeout);
                         }
@@ -430,7 +415,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                             worker: client.worker,
                             stream: &mut *stream,
                             rbuf: &mut rbuf,
-                            out: &mut out,
+                            out,
                             handle: &handle,
                             qlimit,
                         };
@@ -470,7 +455,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                     let ran_here = script
                         && (base + end == rbuf.len() || srv.threads == 1)
                         && srv.scripting.runs_inline(&args)
-                        && srv.scripting.execute_timed(srv, client, &args, &mut out, &mut clock, true);
+                        && srv.scripting.execute_timed(srv, client, &args, out, &mut clock, true);
                     if ran_here {
                         drop(args);
                         consumed = base + end;
@@ -518,14 +503,14 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                                 *client = real;
                                 for cmd in &batch {
                                     let argv: smallvec::SmallVec<[&[u8]; 8]> = cmd.iter().map(|a| &a[..]).collect();
-                                    dispatch::execute(srv, client, &argv, &mut out, &mut clock);
+                                    dispatch::execute(srv, client, &argv, out, &mut clock);
                                 }
                             }
                         }
                         clock = BatchClock::new();
                         if let Some(cmd) = next {
                             let argv: smallvec::SmallVec<[&[u8]; 8]> = cmd.iter().map(|a| &a[..]).collect();
-                            dispatch::execute(srv, client, &argv, &mut out, &mut clock);
+                            dispatch::execute(srv, client, &argv, out, &mut clock);
                         }
                         if let Some(e) = proto_error {
                             out.line_bytes(b'-', &e.message());
@@ -533,7 +518,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                             break;
                         }
                     } else {
-                        dispatch::execute_held(srv, client, &args, &mut out, &mut clock, &mut sticky);
+                        dispatch::execute_held(srv, client, &args, out, &mut clock, &mut sticky);
                         drop(args);
                         consumed = base + end;
                     }
@@ -550,7 +535,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                             worker: client.worker,
                             stream: &mut *stream,
                             rbuf: &mut rbuf,
-                            out: &mut out,
+                            out,
                             handle: &handle,
                             qlimit,
                         };
@@ -631,11 +616,11 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
                 }
                 Err(_) => return,
             }
-            settle(&mut out, &handle);
+            settle(out, &handle);
             backlog.check(srv, &handle, out.pending());
         }
         spin::busy();
-        resize_buffers(&mut rbuf, &mut out, mid_bulk, &handle);
+        resize_buffers(&mut rbuf, out, mid_bulk, &handle);
         handle.qbuf.store(rbuf.len() as u64, Ordering::Relaxed);
         handle.qbuf_free.store((rbuf.capacity() - rbuf.len()) as u64, Ordering::Relaxed);
         handle.reply_cap.store(out.buf.capacity() as u64, Ordering::Relaxed);
@@ -643,7 +628,7 @@ async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Clie
             // The replies still waiting go out first (Redis's close-after-reply).
             if out.pending() > 0 {
                 tokio::select! {
-                    _ = stream.write_all(&out.buf[out.sent..]) => {}
+                    _ = write_pending(stream, out) => {}
                     _ = handle.kill_notify.notified() => return,
                 }
             }
@@ -965,6 +950,35 @@ async fn pump(srv: &Server, worker: usize, stream: &mut TcpStream, rbuf: &mut Ve
     }
 }
 
+/// Write the replies the socket has not taken yet, `out.sent` following each write: a
+/// caller that stops waiting knows exactly what went out.
+async fn write_pending(stream: &mut TcpStream, out: &mut ReplyWriter) -> std::io::Result<()> {
+    while out.pending() > 0 {
+        match stream.write(&out.buf[out.sent..]).await? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            n => out.sent += n,
+        }
+    }
+    Ok(())
+}
+
+/// Write the replies still owed, end the stream, and read and drop what the client still
+/// sends until it closes its end or stops sending for a moment: closing a socket with
+/// unread input, or receiving input after closing it, resets the connection, and the reset
+/// throws away the replies the client has not received yet. (A quiet client is not waited
+/// for: an idle pooled connection would otherwise hold up every shutdown.)
+async fn close_gracefully(stream: &mut TcpStream, out: &mut ReplyWriter) -> std::io::Result<()> {
+    write_pending(stream, out).await?;
+    let _ = stream.shutdown().await;
+    let mut sink = vec![0u8; 16 * 1024];
+    while let Ok(n) = tokio::time::timeout(Duration::from_millis(100), stream.read(&mut sink)).await {
+        if n? == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Write as much of `buf` as the socket takes without waiting.
 fn write_now(stream: &TcpStream, buf: &[u8]) -> std::io::Result<usize> {
     let mut n = 0;
@@ -1200,12 +1214,5 @@ mod tests {
         ahead.step(&srv, &mut sticky, 0, rbuf, 0, first, &first_args);
         ahead.reset();
         assert_eq!(ahead.scanned(first, &open, &mut args), None);
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
-        assert_eq!(super::civil_from_days(20_415), (2025, 11, 23));
-        assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
     }
 }

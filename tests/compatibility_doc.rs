@@ -11,7 +11,7 @@ const END: &str = "<!-- END GENERATED COMMAND LIST -->";
 /// Known differences from Redis 7.2 for commands we implement (one place, shown in the doc).
 fn note(name: &str) -> &'static str {
     match name {
-        "shutdown" => "no persistence yet: no RDB is written on exit (SAVE/NOSAVE accepted)",
+        "shutdown" => "no persistence yet: where Redis saves (\"Saving the final RDB snapshot before exiting.\") nothing is written and the log says so; ABORT always answers \"No shutdown in progress.\" (a shutdown never waits for replicas yet); the replies a client is owed are written whole before its connection closes, where Redis drops them",
         "flushall" => "no RDB save is triggered (persistence not built yet)",
         "lastsave" => "reports the start time until persistence exists",
         "debug" => "only SLEEP, SET-ACTIVE-EXPIRE and HELP (which lists just those)",

@@ -313,7 +313,7 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "config|resetstat" => (srv::config::config_resetstat, Keys),
         "config|help" => (srv::config::config_help, Keys),
         "config|rewrite" => (srv::config::config_rewrite, Keys),
-        "shutdown" => (srv::conn::shutdown, Keys),
+        "shutdown" => (srv::shutdown::command, Keys),
         "debug" => (srv::conn::debug, Exclusive),
         _ => return None,
     };

@@ -502,7 +502,7 @@ fn repr(s: &str) -> String {
 }
 
 /// strerror text of an io::Error ("No such file or directory").
-fn strerror(e: &std::io::Error) -> String {
+pub(crate) fn strerror(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(p) => s[..p].to_string(),
@@ -1580,12 +1580,12 @@ pub fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
     let content = rewrite_text(&ctx.srv.config.read(), &old);
     match overwrite_file(&path, &content) {
         Ok(()) => {
-            crate::net::log(ctx.srv, "CONFIG REWRITE executed with success.");
+            crate::server::log::log(ctx.srv, "CONFIG REWRITE executed with success.");
             ctx.out.ok();
             Ok(())
         }
         Err(e) => {
-            crate::net::log(ctx.srv, &format!("CONFIG REWRITE failed: {}", strerror(&e)));
+            crate::server::log::log(ctx.srv, &format!("CONFIG REWRITE failed: {}", strerror(&e)));
             Err(Error::msg(format!("ERR Rewriting config file: {}", strerror(&e))))
         }
     }

@@ -1,5 +1,5 @@
 //! Connection and small server commands: PING ECHO QUIT RESET SELECT AUTH HELLO TIME
-//! LASTSAVE COMMAND SHUTDOWN DEBUG.
+//! LASTSAVE COMMAND DEBUG (SHUTDOWN is `server::shutdown`).
 
 use std::sync::atomic::Ordering;
 
@@ -169,24 +169,6 @@ pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
 pub fn command(ctx: &mut Ctx) -> CmdResult {
     let table = &ctx.srv.commands;
     crate::command::introspect::command(ctx.args, &|def| table.implements(def), ctx.out).map_err(Error::msg)
-}
-
-pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
-    let mut abort = false;
-    for a in &ctx.args[1..] {
-        if eq(a, "abort") {
-            abort = true;
-        } else if !(eq(a, "nosave") || eq(a, "save") || eq(a, "now") || eq(a, "force")) {
-            return Err(err::SYNTAX);
-        }
-    }
-    if abort {
-        return Err(Error::msg("ERR No shutdown in progress."));
-    }
-    ctx.srv.shutdown.store(true, Ordering::Relaxed);
-    crate::net::log(ctx.srv, "User requested shutdown...");
-    crate::net::log(ctx.srv, "Redis is now ready to exit, bye bye...");
-    std::process::exit(0);
 }
 
 pub fn debug(ctx: &mut Ctx) -> CmdResult {

@@ -6,9 +6,11 @@ pub mod client;
 pub mod config;
 pub mod conn;
 pub mod info;
+pub mod log;
 pub mod notify;
 pub mod pubsub;
 pub mod scripting;
+pub mod shutdown;
 pub mod tracking;
 
 use std::collections::HashMap;
@@ -188,7 +190,8 @@ pub struct Server {
     pub pause_mode: Mutex<PauseMode>,
     /// Rung when CLIENT PAUSE or UNPAUSE changes the pause: held clients look again.
     pub pause_changed: tokio::sync::Notify,
-    pub shutdown: AtomicBool,
+    /// SIGTERM, SIGINT and SHUTDOWN: the request, and whether clients are being closed.
+    pub shutdown: shutdown::Shutdown,
     pub lastsave_unix: AtomicI64,
     pub stats_reset_ms: AtomicI64,
     // Hot configuration, cached so the request path does not read the config lock.
@@ -253,7 +256,7 @@ impl Server {
             pause_until_ms: AtomicI64::new(0),
             pause_mode: Mutex::new(PauseMode::All),
             pause_changed: tokio::sync::Notify::new(),
-            shutdown: AtomicBool::new(false),
+            shutdown: shutdown::Shutdown::default(),
             lastsave_unix: AtomicI64::new(now_ms() / 1000),
             stats_reset_ms: AtomicI64::new(now_ms()),
             requirepass: RwLock::new(None),
@@ -386,7 +389,7 @@ impl Server {
         notify::install_hook(&self);
         let mut memory_sampled = Instant::now();
         let mut buffers_resized = Instant::now();
-        while !self.shutdown.load(Ordering::Relaxed) {
+        while !self.shutdown.is_closing() {
             let hz = self.config.read().int("hz").clamp(1, 500) as u64;
             std::thread::sleep(Duration::from_millis(1000 / hz));
             {

@@ -441,7 +441,7 @@ pub fn drop_over_limit(srv: &Server, h: &ClientHandle) {
         });
     }
     // Redis's warning, with the client's CLIENT LIST line.
-    crate::net::log_at(
+    crate::server::log::log_at(
         srv,
         3,
         &format!(

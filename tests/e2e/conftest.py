@@ -124,6 +124,28 @@ def own_server():
         pytest.fail(f"{srv.kind} died during the test; log tail:\n{log}")
 
 
+@pytest.fixture
+def target():
+    """"cinnabar" or "redis": the server the tests run against."""
+    return TARGET
+
+
+@pytest.fixture
+def start_server():
+    """Start servers of the target with `--name value` options for one test (which may stop
+    them itself, e.g. by SHUTDOWN); whatever is left is stopped after it."""
+    started = []
+
+    def start(**config):
+        srv = _start(**config)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
 def pytest_collection_modifyitems(config, items):
     # redis-py marks SETEX/PSETEX as deprecated, but applications call them every day and so do we.
     here = os.path.dirname(os.path.abspath(__file__))

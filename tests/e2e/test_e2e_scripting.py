@@ -217,16 +217,15 @@ def test_small_scripts_keep_the_lua_heap_near_its_size_after_script_flush(r):
     assert after <= start * 1.5, (start, after)
 
 
-def test_short_script_turning_long_on_one_worker_is_still_busy_and_killable():
+def test_short_script_turning_long_on_one_worker_is_still_busy_and_killable(target):
     """An EVALSHA seen to be short runs on its connection's worker. With one worker every
     client shares it: when the script turns endless, the other client must still get BUSY
     and be able to SCRIPT KILL it (cinnabar stops it there before BUSY is due and starts it
     again on the scripts thread)."""
     import support
-    from conftest import TARGET
 
     config = {"busy-reply-threshold": 100}
-    if TARGET == "cinnabar":
+    if target == "cinnabar":
         srv = support.start_cinnabar(threads=1, **config)
     else:
         srv = support.start_redis(**config)

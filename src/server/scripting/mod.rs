@@ -353,7 +353,7 @@ impl Scripting {
     /// as Redis creates its own at startup (INFO reports its heap from the start).
     pub fn start_executor(srv: &Arc<crate::server::Server>) {
         if let Err(e) = srv.scripting.with_cache(|_| Ok(())) {
-            crate::net::log(srv, &format!("Lua state not created at startup: {}", e.0));
+            crate::server::log::log(srv, &format!("Lua state not created at startup: {}", e.0));
         }
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let s = srv.clone();

@@ -416,7 +416,7 @@ pub fn log_notice(msg: &str) {
     let _ = with_ctx(|rc| {
         // SAFETY: see `RunCtx`.
         let srv: &Server = unsafe { &*rc.srv };
-        crate::net::log(srv, msg);
+        crate::server::log::log(srv, msg);
     });
 }
 
@@ -760,7 +760,7 @@ fn log(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     let _ = with_ctx(|rc| {
         // SAFETY: see `RunCtx`.
         let srv: &Server = unsafe { &*rc.srv };
-        crate::net::log_at(srv, level as usize, &String::from_utf8_lossy(&msg));
+        crate::server::log::log_at(srv, level as usize, &String::from_utf8_lossy(&msg));
     });
     ok_pair(Value::Nil)
 }
