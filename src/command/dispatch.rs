@@ -134,13 +134,45 @@ pub fn feed_monitors(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]
     }
 }
 
-/// A command refused before running: its error, which also dooms an open transaction
-/// (EXEC will answer EXECABORT).
-fn reject(srv: &Server, client: &mut Client, msg: &str, out: &mut ReplyWriter, mark: usize) {
-    srv.count_error(msg);
-    out.error(msg);
-    if let Some(q) = client.multi.as_mut() {
-        q.doomed = true;
+/// A command refused before running (Redis's rejectCommand): counted as rejected (`cmd`:
+/// the table entry Redis found, None for an unknown command or subcommand), its error,
+/// which also dooms an open transaction (EXEC will answer EXECABORT). A refused EXEC ends
+/// the transaction at once with the reason (Redis's execCommandAbort: the error without
+/// its "ERR " code, as Redis builds these errors without one), and MONITOR sees it.
+#[allow(clippy::too_many_arguments)]
+fn reject<'a>(
+    srv: &Server,
+    client: &mut Client,
+    cmd: Option<&Command>,
+    args: &[&[u8]],
+    msg: &str,
+    out: &mut ReplyWriter,
+    mark: usize,
+    sticky: &mut Sticky<'a>,
+) {
+    srv.stats.commands.add(client.worker, 1);
+    match cmd {
+        Some(c) => c.rejected_calls.add(client.worker, 1),
+        None => srv.stats.rejected_calls.add(client.worker, 1),
+    }
+    match cmd {
+        Some(exec) if exec.lock == Lock::Transaction => {
+            // (Unwatching locks shards: the batch's kept hold goes first.)
+            sticky.release();
+            multi::reset(srv, client);
+            let msg =
+                format!("EXECABORT Transaction discarded because of: {}", msg.strip_prefix("ERR ").unwrap_or(msg));
+            srv.count_error(&msg);
+            out.error(&msg);
+            feed_monitors(srv, client, exec, args);
+        }
+        _ => {
+            srv.count_error(msg);
+            out.error(msg);
+            if let Some(q) = client.multi.as_mut() {
+                q.doomed = true;
+            }
+        }
     }
     client.after_reply(out, mark);
 }
@@ -194,10 +226,10 @@ fn admit_in<'a>(
     let cmd = match sticky.resolve(srv, args) {
         Ok(c) => c,
         Err(e) => {
-            client.last_command = lookup(srv, args).map_or("NULL", |c| c.def.name);
-            srv.stats.commands.add(slot, 1);
-            srv.stats.rejected_calls.add(slot, 1);
-            reject(srv, client, &e.0, out, mark);
+            // The entry of a command with the wrong arity; None if unknown.
+            let found = lookup(srv, args);
+            client.last_command = found.map_or("NULL", |c| c.def.name);
+            reject(srv, client, found, args, &e.0, out, mark, sticky);
             return Verdict::Answered;
         }
     };
@@ -205,9 +237,7 @@ fn admit_in<'a>(
     // from here, whether it is refused, queued by MULTI or run.
     client.last_command = cmd.def.name;
     if let Err(e) = checks(srv, client, cmd, args) {
-        srv.stats.commands.add(slot, 1);
-        cmd.rejected_calls.add(slot, 1);
-        reject(srv, client, &e.0, out, mark);
+        reject(srv, client, Some(cmd), args, &e.0, out, mark, sticky);
         return Verdict::Answered;
     }
     if connection && srv.pause_until_ms.load(std::sync::atomic::Ordering::Relaxed) != 0 {
