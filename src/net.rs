@@ -131,7 +131,8 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
         let s = srv.clone();
         std::thread::Builder::new().name("cron".into()).spawn(move || s.cron())?;
     }
-    let listeners = match bind_all(&srv, &binds, port) {
+    // Port 0: no TCP listening (a server reached through its Unix socket only).
+    let listeners = match bind_all(&srv, if port == 0 { &[] } else { &binds }, port) {
         Ok(l) => l,
         Err(e) => {
             log(&srv, &format!("Warning: Could not create server TCP listening socket {e}"));
@@ -708,6 +709,7 @@ async fn run_command<'s, S: Transport>(
                 }
             }
         }
+        // (Pause: waited out above, never here.)
         dispatch::Verdict::Answered | dispatch::Verdict::Pause { .. } => {
             drop(args);
             b.consumed = base + end;

@@ -14,7 +14,7 @@ import time
 import pytest
 import redis
 
-from conftest import _start
+import support
 
 
 @pytest.fixture
@@ -26,12 +26,12 @@ def sock_dir():
 
 
 @pytest.fixture
-def unix_server(sock_dir):
+def unix_server(sock_dir, start_server):
     path = os.path.join(sock_dir, "s.sock")
     # A stale file at the path is replaced, as Redis does before it binds.
     with open(path, "w") as f:
         f.write("stale")
-    srv = _start(unixsocket=path, unixsocketperm="700")
+    srv = start_server(unixsocket=path, unixsocketperm="700")
     srv.sock = path
     yield srv
     alive = srv.alive()
@@ -140,9 +140,9 @@ def test_redis_cli_over_the_socket(unix_server):
     assert f"addr={unix_server.sock}:0 laddr={unix_server.sock}:0" in cli("CLIENT", "LIST")
 
 
-def test_socket_file_removed_at_shutdown(sock_dir):
+def test_socket_file_removed_at_shutdown(sock_dir, start_server):
     path = os.path.join(sock_dir, "gone.sock")
-    srv = _start(unixsocket=path)
+    srv = start_server(unixsocket=path)
     try:
         # No unixsocketperm: the umask's mode.
         assert stat.S_ISSOCK(os.stat(path).st_mode)
@@ -153,3 +153,44 @@ def test_socket_file_removed_at_shutdown(sock_dir):
         assert "Removing the unix socket file." in srv.read_log()
     finally:
         srv.stop()
+
+
+def tcp_listeners_of(pid):
+    """The TCP sockets process `pid` listens on (from /proc)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.read().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:
+                    found.append(fields[1])
+    return found
+
+
+def test_port_0_listens_on_the_unix_socket_only(sock_dir):
+    # Started here: the fixtures' servers are reached over TCP.
+    path = os.path.join(sock_dir, "only.sock")
+    target = os.environ.get("E2E_TARGET", "cinnabar").strip().lower()
+    binary = support.redis_binary() if target == "redis" else support.cinnabar_binary()
+    proc = subprocess.Popen([binary, "--port", "0", "--unixsocket", path, "--save", "", "--dir", sock_dir],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(path) and time.time() < deadline:
+            time.sleep(0.02)
+        r = redis.Redis(unix_socket_path=path, decode_responses=True)
+        assert r.ping() is True
+        assert r.config_get("port") == {"port": "0"}
+        assert tcp_listeners_of(proc.pid) == []
+        r.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
