@@ -2,23 +2,35 @@
 //!
 //! Each worker is a thread running its own single-threaded tokio runtime; the acceptor
 //! hands each new connection to the next worker, and the connection stays there. A
-//! connection's loop reads what is available, parses every complete command in the
-//! buffer, executes them in order inline, and writes all replies with one write. Nothing
-//! here knows what a command does.
+//! connection's loop (`connection_loop`) waits for input (`Conn::wait_for_input`), runs
+//! the batch: parses every complete command in the buffer and hands each argument vector
+//! to dispatch (`run_batch`, `run_command`), which decides whether it runs, waits for
+//! CLIENT PAUSE (`Conn::hold_while_paused`) or goes to the scripts thread
+//! (`Conn::run_scripts`); a command that blocked waits (`Conn::wait_blocked`); then all
+//! replies go with one write (`Conn::write_replies`). Nothing here knows what a command
+//! does.
+//!
+//! Listeners (`Listener`: TCP, the Unix socket) and connections (`Transport`) are generic
+//! over the byte stream, so the loop is written once and compiled for each kind of stream;
+//! `Transport` says how TLS plugs in.
 
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 use crate::command::dispatch::{self, BatchClock};
 use crate::resp::parse::{ArgLoc, Limits, Parsed, Parser, BIG_ARG};
 use crate::resp::write::ReplyWriter;
 use crate::server::client::{self, Client};
-use crate::server::log::log;
+use crate::server::log::{log, log_at};
 use crate::server::scripting::Scripting;
 use crate::server::Server;
 
@@ -78,10 +90,18 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
         let s = srv.clone();
         std::thread::Builder::new().name("cron".into()).spawn(move || s.cron())?;
     }
-    let listeners = match bind_all(&srv, &binds, port) {
+    // Port 0: no TCP listening (a server reached through its Unix socket only).
+    let listeners = match bind_all(&srv, if port == 0 { &[] } else { &binds }, port) {
         Ok(l) => l,
         Err(e) => {
             log(&srv, &format!("Warning: Could not create server TCP listening socket {e}"));
+            std::process::exit(1);
+        }
+    };
+    let unix = match listen_unix(&srv) {
+        Ok(l) => l,
+        Err(e) => {
+            log_at(&srv, 3, &format!("Failed opening Unix socket: {e}"));
             std::process::exit(1);
         }
     };
@@ -91,6 +111,14 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
     let server = srv.clone();
     let request = rt.block_on(async move {
         log(&srv, &format!("Ready to accept connections tcp (port {port}, {threads} threads)"));
+        // The Unix socket stays as it is through CONFIG SET port / bind (unixsocket is
+        // immutable).
+        let mut unix_task = None;
+        if let Some(listener) = unix.and_then(|l| UnixListener::from_std(l).ok()) {
+            let path = srv.config.read().str("unixsocket").to_string();
+            unix_task = Some(tokio::spawn(accept_loop(srv.clone(), UnixSocket { listener, path }, handles.clone())));
+            log(&srv, "Ready to accept connections unix");
+        }
         let spawn_all = |listeners: Vec<std::net::TcpListener>| {
             listeners
                 .into_iter()
@@ -122,6 +150,7 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
                     None => std::future::pending().await,
                 },
                 request = srv.shutdown.requested() => {
+                    tasks.extend(unix_task.take());
                     stop(&mut tasks).await;
                     break request;
                 }
@@ -219,10 +248,145 @@ fn set_keepalive(stream: &std::net::TcpStream, secs: u64) {
     let _ = sock.set_tcp_keepalive(&ka);
 }
 
-async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Vec<tokio::runtime::Handle>) {
+/// The byte stream of a connection: everything the connection loop needs of it, so that
+/// the loop is written once for TCP and Unix sockets (and TLS later), and compiled once for
+/// each (generic, not `dyn`: no virtual call per request). Reads and writes go through
+/// tokio's `AsyncRead` / `AsyncWrite`; the two methods here are what those lack.
+///
+/// TLS (tokio-rustls's `server::TlsStream<TcpStream>`, which is `AsyncRead + AsyncWrite`
+/// and has no readiness or try_write of its own) plugs in with an implementation of these
+/// two methods and a `Listener` whose `register` runs the handshake on the worker:
+/// `poll_input` answers ready at once when rustls holds decrypted bytes and otherwise asks
+/// the TCP stream underneath (`get_ref().0.poll_read_ready`); `try_write_now` is a
+/// `poll_write` (then `poll_flush`, which pushes the encrypted records) with a no-op waker
+/// (`std::task::Waker::noop()`), `Pending` mapped to `WouldBlock`. The loop, `pump`, `park`
+/// and the batch code stay as they are.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Ready when a read would find input (or the end of the stream, or an error), without
+    /// a buffer to read into: an idle connection gives its read buffer back
+    /// (`resize_buffers`) and gets one only when a request arrives.
+    fn poll_input(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Write what the stream takes now without waiting; `WouldBlock` when it takes nothing.
+    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize>;
+}
+
+impl Transport for TcpStream {
+    #[inline]
+    fn poll_input(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_read_ready(cx)
+    }
+
+    #[inline]
+    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.try_write(buf)
+    }
+}
+
+impl Transport for UnixStream {
+    #[inline]
+    fn poll_input(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_read_ready(cx)
+    }
+
+    #[inline]
+    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.try_write(buf)
+    }
+}
+
+/// What CLIENT LIST shows of an accepted connection's ends (`addr`, `laddr`, `fd`, flag U).
+pub struct Peer {
+    pub addr: String,
+    pub laddr: String,
+    pub unix: bool,
+    pub fd: i32,
+}
+
+/// A listening socket of one kind: TCP, the Unix socket (TLS later). The accept loop is
+/// written once for all of them.
+trait Listener: Send + 'static {
+    /// An accepted connection on its way to its worker, not yet tied to a runtime.
+    type Accepted: Send + 'static;
+    type Stream: Transport;
+
+    /// The next connection, set up as Redis sets it up (TCP: keepalive, no delay).
+    fn accept(&self, srv: &Server) -> impl Future<Output = io::Result<(Self::Accepted, Peer)>> + Send;
+
+    /// The connection on its worker's runtime (called on the worker).
+    fn register(accepted: Self::Accepted) -> io::Result<Self::Stream>;
+}
+
+impl Listener for TcpListener {
+    type Accepted = std::net::TcpStream;
+    type Stream = TcpStream;
+
+    async fn accept(&self, srv: &Server) -> io::Result<(std::net::TcpStream, Peer)> {
+        let (stream, peer) = TcpListener::accept(self).await?;
+        let stream = stream.into_std()?;
+        set_keepalive(&stream, srv.config.read().int("tcp-keepalive").max(0) as u64);
+        let _ = stream.set_nodelay(true);
+        let laddr = stream.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
+        let fd = std::os::unix::io::AsRawFd::as_raw_fd(&stream);
+        Ok((stream, Peer { addr: fmt_addr(&peer), laddr, unix: false, fd }))
+    }
+
+    fn register(accepted: std::net::TcpStream) -> io::Result<TcpStream> {
+        TcpStream::from_std(accepted)
+    }
+}
+
+/// The Unix socket (`unixsocket`) and its path, which is what CLIENT LIST shows as both ends
+/// of its connections (`addr=/path:0 laddr=/path:0`, as Redis 7.2).
+struct UnixSocket {
+    listener: UnixListener,
+    path: String,
+}
+
+impl Listener for UnixSocket {
+    type Accepted = std::os::unix::net::UnixStream;
+    type Stream = UnixStream;
+
+    async fn accept(&self, _srv: &Server) -> io::Result<(std::os::unix::net::UnixStream, Peer)> {
+        let (stream, _) = self.listener.accept().await?;
+        let stream = stream.into_std()?;
+        let fd = std::os::unix::io::AsRawFd::as_raw_fd(&stream);
+        let addr = format!("{}:0", self.path);
+        Ok((stream, Peer { laddr: addr.clone(), addr, unix: true, fd }))
+    }
+
+    fn register(accepted: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        UnixStream::from_std(accepted)
+    }
+}
+
+/// The Unix socket `unixsocket` names, if any, as Redis makes it: a file already at the
+/// path (a stale socket) removed first, backlog 511, mode `unixsocketperm` when not 0
+/// (else the umask's).
+fn listen_unix(srv: &Server) -> io::Result<Option<std::os::unix::net::UnixListener>> {
+    let (path, perm) = {
+        let cfg = srv.config.read();
+        (cfg.str("unixsocket").to_string(), cfg.int("unixsocketperm"))
+    };
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let _ = std::fs::remove_file(&path);
+    let sock = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+    sock.bind(&socket2::SockAddr::unix(&path)?)?;
+    if perm != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(perm as u32))?;
+    }
+    sock.listen(511)?;
+    sock.set_nonblocking(true)?;
+    Ok(Some(std::os::unix::net::UnixListener::from(std::os::fd::OwnedFd::from(sock))))
+}
+
+async fn accept_loop<L: Listener>(srv: Arc<Server>, listener: L, workers: Vec<tokio::runtime::Handle>) {
     let mut next = 0usize;
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let (accepted, peer) = match listener.accept(&srv).await {
             Ok(x) => x,
             Err(_) => {
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -235,14 +399,9 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Vec<tokio
         // numbered by the workers, two connections accepted one after the other could get
         // their ids the other way round, and CLIENT LIST lists by id.
         let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
-        let std_stream = match stream.into_std() {
-            Ok(s) => s,
-            Err(_) => continue,
-        };
-        set_keepalive(&std_stream, srv.config.read().int("tcp-keepalive").max(0) as u64);
         let srv = srv.clone();
         workers[w].spawn(async move {
-            if let Ok(stream) = TcpStream::from_std(std_stream) {
+            if let Ok(stream) = L::register(accepted) {
                 serve(srv, stream, peer, w, id).await;
             }
         });
@@ -256,8 +415,7 @@ fn fmt_addr(a: &SocketAddr) -> String {
     }
 }
 
-async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker: usize, id: u64) {
-    let _ = stream.set_nodelay(true);
+async fn serve<S: Transport>(srv: Arc<Server>, mut stream: S, peer: Peer, worker: usize, id: u64) {
     srv.stats.connections.add(worker, 1);
     let max = srv.maxclients.load(Ordering::Relaxed) as usize;
     if srv.clients.lock().len() >= max {
@@ -265,25 +423,17 @@ async fn serve(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, worker
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
         return;
     }
-    let laddr = stream.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
-    #[cfg(unix)]
-    let fd = std::os::unix::io::AsRawFd::as_raw_fd(&stream);
-    #[cfg(not(unix))]
-    let fd = -1;
-    let handle = client::register(&srv, id, fmt_addr(&peer), laddr, fd, worker);
+    let handle = client::register(&srv, id, peer, worker);
     let mut client = Client::new(handle.clone(), worker);
     client.authenticated = !srv.auth_required();
-    let mut out = ReplyWriter::new(false);
-    connection_loop(&srv, &mut stream, &mut client, &mut out).await;
+    let mut conn = Conn::new(&srv, stream, handle, worker);
+    connection_loop(&mut conn, &mut client).await;
     if srv.shutdown.is_closing() {
         // Closed by the shutdown: the replies it is owed go out whole first (bounded, for a
         // client that does not read them).
-        let _ = tokio::time::timeout(crate::server::shutdown::GRACE, close_gracefully(&mut stream, &mut out)).await;
+        let _ = tokio::time::timeout(crate::server::shutdown::GRACE, conn.close_gracefully()).await;
     }
-    crate::command::multi::reset(&srv, &mut client);
-    crate::server::pubsub::unsubscribe_all(&srv, &mut client);
-    crate::server::pubsub::unmonitor(&srv, &mut client);
-    crate::server::tracking::disable(&srv, &client.handle);
+    crate::server::conn::teardown(&srv, &mut client);
     client::unregister(&srv, client.id);
 }
 
@@ -300,342 +450,263 @@ fn owned_args(parser: &Parser, buf: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Serve `client` until it closes or is closed, its replies written into `out` (what the
-/// socket has not taken, `out.buf[out.sent..]`, is left there at the end).
-async fn connection_loop(srv: &Server, stream: &mut TcpStream, client: &mut Client, out: &mut ReplyWriter) {
-    let mut rbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
-    let mut parser = Parser::default();
-    let handle = client.handle.clone();
-    // Its hold is released before every wait below and at the end of each batch; its
-    // command-name cache lasts for the connection (pipeline 1 is one command per batch).
-    let mut sticky = dispatch::Sticky::default();
-    let mut ahead = Prefetch::default();
-    // The only waiter on this client's outbox notification (see the read below).
+/// The arguments of the command the parser completed at `base` in `rbuf`, borrowed.
+#[inline]
+fn argv<'b>(parser: &'b Parser, rbuf: &'b [u8], base: usize) -> smallvec::SmallVec<[&'b [u8]; 8]> {
+    parser
+        .args
+        .iter()
+        .map(|a| match a {
+            ArgLoc::Range(s, e) => &rbuf[base + s..base + e],
+            ArgLoc::Owned(v) => &v[..],
+        })
+        .collect()
+}
+
+/// A connection: its stream, buffers and output limits, while its commands run or it waits
+/// (a blocked client, a command held by CLIENT PAUSE, a script on the scripts thread).
+struct Conn<'s, S> {
+    srv: &'s Server,
+    worker: usize,
+    stream: S,
+    rbuf: Vec<u8>,
+    out: ReplyWriter,
+    handle: Arc<client::ClientHandle>,
+    /// When the client's unsent replies stop being tolerated: past the soft
+    /// client-output-buffer-limit, the soft seconds later (`Backlog::check`).
+    backlog: Backlog,
+    /// client-query-buffer-limit, as read at the start of the batch.
+    qlimit: usize,
+}
+
+/// The state of the connection loop carried from one batch to the next, and the batch's own.
+struct Batch<'s> {
+    parser: Parser,
+    /// Its hold is released before every wait and at the end of each batch; its
+    /// command-name cache lasts for the connection (pipeline 1 is one command per batch).
+    sticky: dispatch::Sticky<'s>,
+    ahead: Prefetch,
+    clock: BatchClock,
+    /// The bytes of the read buffer the batch's commands took.
+    consumed: usize,
+    /// Commands of this batch (a client waiting for each reply sends one).
+    commands: u32,
+    /// The batch ends inside a big bulk: its buffer is being grown for it.
+    mid_bulk: bool,
+}
+
+/// What the connection does after a command or a batch.
+#[derive(PartialEq)]
+enum Next {
+    /// Go on with the next command (batch).
+    Go,
+    /// Write the replies so far, then close (a protocol error, QUIT, the query buffer limit).
+    Close,
+    /// Close now (killed, gone, past the hard output limit).
+    Gone,
+}
+
+/// What the wait for input found (`Conn::wait_for_input`).
+enum Input {
+    Read,
+    /// Pushes (Pub/Sub, invalidations) for the client: written after an empty batch.
+    Pushed,
+    Gone,
+}
+
+async fn connection_loop<S: Transport>(conn: &mut Conn<'_, S>, client: &mut Client) {
+    let handle = conn.handle.clone();
+    let mut batch = Batch {
+        parser: Parser::default(),
+        sticky: dispatch::Sticky::default(),
+        ahead: Prefetch::default(),
+        clock: BatchClock::new(),
+        consumed: 0,
+        commands: 0,
+        mid_bulk: false,
+    };
+    // The only waiter on this client's outbox notification (`wait_for_input`).
     let mut pushed = std::pin::pin!(handle.outbox.notify.notified());
-    // When the client's unsent replies stop being tolerated: past the soft
-    // client-output-buffer-limit, the soft seconds later (`Backlog::check`).
-    let mut backlog = Backlog::default();
     loop {
-        // Read what is available (growing the buffer for big bulks in one step). An idle
-        // connection that gave its buffer back gets one when a request arrives (`pump`).
-        if rbuf.capacity() - rbuf.len() < 4096 && rbuf.capacity() > 0 {
-            rbuf.reserve(16 * 1024);
-        }
-        // `timeout`: an idle client is closed silently, as Redis does; replies the socket
-        // takes count as activity (Redis's lastinteraction moves on writes too).
-        let timeout = srv.timeout_secs.load(Ordering::Relaxed);
-        let idle_limit =
-            |timeout: u64| (timeout > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(timeout));
-        let mut idle_until = idle_limit(timeout);
-        // One notification for both pushes and CLIENT KILL (`ClientHandle::kill` rings the
-        // outbox's too), the read polled first: no random branch order. Pushes are written
-        // after every batch anyway, and a kill is looked at after every read. The waiter
-        // (`pushed`) stays registered from one turn to the next until it fires, instead
-        // of being added to the notification's list and removed again on every turn.
-        // Replies still waiting for the socket are written as it takes them, while the
-        // client's requests go on being read and run (`pump`).
-        let read = async {
-            loop {
-                tokio::select! {
-                    biased;
-                    io = pump(srv, client.worker, stream, &mut rbuf, out) => match io {
-                        Io::Read(n) => break Some(n),
-                        Io::Closed => break Some(0),
-                        Io::Wrote => {
-                            settle(out, &handle);
-                            backlog.check(srv, &handle, out.pending());
-                            idle_until = idle_limit(timeout);
-                        }
-                    },
-                    _ = pushed.as_mut() => {
-                        break if handle.killed.load(Ordering::Acquire) { None } else { Some(usize::MAX) };
-                    }
-                    _ = sleep_until(backlog.soft_until) => {
-                        crate::server::pubsub::drop_over_limit(srv, &handle);
-                        break None;
-                    }
-                    _ = sleep_until(idle_until) => break Some(0),
-                }
-            }
-        };
-        match read.await {
-            None => return, // CLIENT KILL
-            Some(0) => return,
+        match conn.wait_for_input(pushed.as_mut()).await {
+            Input::Gone => return,
             // Pub/Sub messages for this client: written below with whatever replies there
             // are. Let the other ready connections (publishers) run first, so that one
             // write carries their messages too, as Redis's one write per event-loop turn.
-            Some(usize::MAX) => {
+            Input::Pushed => {
                 pushed.set(handle.outbox.notify.notified());
                 tokio::task::yield_now().await
             }
-            Some(_) => {}
+            Input::Read => {}
         }
         if handle.killed.load(Ordering::Acquire) {
             return;
         }
-        // What CLIENT LIST / INFO of this client show while the batch runs (Redis's
-        // querybuf, trimmed only after it).
-        client.query_buf = (rbuf.len() as u64, (rbuf.capacity() - rbuf.len()) as u64);
-        let qlimit = srv.query_buffer_limit.load(Ordering::Relaxed) as usize;
-        let mut clock = BatchClock::new();
-        let mut consumed = 0;
-        // Commands of this batch (a client waiting for each reply sends one).
-        let mut commands = 0u32;
-        let mut close = false;
-        // The batch ends inside a big bulk: its buffer is being grown for it.
-        let mut mid_bulk = false;
-        ahead.reset();
-        loop {
-            let limits = Limits {
-                max_bulk_len: srv.proto_max_bulk_len.load(Ordering::Relaxed),
-                authenticated: client.authenticated,
-            };
-            let parsed = match ahead.scanned(consumed, &limits, &mut parser.args) {
-                Some(end) => Ok(Parsed::Command(end)),
-                None => parser.parse(&rbuf[consumed..], &limits),
-            };
-            match parsed {
-                Ok(Parsed::Command(end)) => {
-                    commands += 1;
-                    let base = consumed;
-                    // CLIENT PAUSE: this command waits; the replies before it go out, and what
-                    // the client sends meanwhile is read (`park`), as Redis does. (Decided
-                    // before `args` below borrows the buffer, which reading may move.)
-                    let held = if srv.pause_until_ms.load(Ordering::Relaxed) == 0 {
-                        None
-                    } else {
-                        let args: smallvec::SmallVec<[&[u8]; 8]> =
-                            parser.args.iter().map(|a| arg_of(a, &rbuf[base..])).collect();
-                        paused_command(srv, client, &args)
-                    };
-                    if let Some(held) = held {
-                        sticky.release();
-                        let mut io = Parked {
-                            srv,
-                            worker: client.worker,
-                            stream: &mut *stream,
-                            rbuf: &mut rbuf,
-                            out,
-                            handle: &handle,
-                            qlimit,
-                        };
-                        if !hold_while_paused(&mut io, client, held).await {
-                            return;
-                        }
-                        clock = BatchClock::new();
-                    }
-                    let args: smallvec::SmallVec<[&[u8]; 8]> = parser
-                        .args
-                        .iter()
-                        .map(|a| match a {
-                            ArgLoc::Range(s, e) => &rbuf[base + s..base + e],
-                            ArgLoc::Owned(v) => &v[..],
-                        })
-                        .collect();
-                    // (Commands queued by MULTI touch no key until EXEC.)
-                    if client.multi.is_none() {
-                        ahead.step(srv, &mut sticky, client.db, &rbuf, base, base + end, &parser.args);
-                    }
-                    let script_running = srv.scripting.state.running.load(Ordering::Acquire);
-                    // A script known to be short, alone in the buffer, runs here, as Redis
-                    // runs it (a pipeline of scripts goes to the scripts thread as one job,
-                    // below: one exclusive hold of the keyspace after another on this worker
-                    // would stall the other workers more). With one worker there are no
-                    // others to stall: every short script runs here.
-                    // So does EXEC of a transaction that queued a script.
-                    let script = !script_running
-                        && match &client.multi {
-                            None => crate::resp::parse::is_script_call(args[0]),
-                            Some(q) => q.scripts && !q.doomed && args[0].eq_ignore_ascii_case(b"exec"),
-                        };
-                    if script {
-                        // A script holds every gate, this worker's too.
-                        sticky.release();
-                    }
-                    let ran_here = script
-                        && (base + end == rbuf.len() || srv.threads == 1)
-                        && srv.scripting.runs_inline(&args)
-                        && srv.scripting.execute_timed(srv, client, &args, out, &mut clock, true);
-                    if ran_here {
-                        drop(args);
-                        consumed = base + end;
-                    } else if script {
-                        // Scripts run on the script thread, so this worker stays free to
-                        // answer other clients (BUSY, SCRIPT KILL) while one runs long. The
-                        // scripts that follow in the buffer go in the same job (one thread
-                        // hop for a whole pipeline of EVALSHAs); the first other command
-                        // waits for the job, then runs here.
-                        let mut batch: Vec<Vec<Vec<u8>>> = vec![args.iter().map(|a| a.to_vec()).collect()];
-                        drop(args);
-                        consumed = base + end;
-                        let mut next: Option<Vec<Vec<u8>>> = None;
-                        let mut proto_error = None;
-                        while batch.len() < 256 {
-                            match parser.parse(&rbuf[consumed..], &limits) {
-                                Ok(Parsed::Command(e)) => {
-                                    let cmd = owned_args(&parser, &rbuf[consumed..]);
-                                    consumed += e;
-                                    if crate::resp::parse::is_script_call(&cmd[0]) {
-                                        batch.push(cmd);
-                                    } else {
-                                        next = Some(cmd);
-                                        break;
-                                    }
-                                }
-                                Ok(Parsed::Empty(n)) => consumed += n,
-                                Ok(Parsed::Incomplete { .. }) => break,
-                                Err(e) => {
-                                    proto_error = Some(e);
-                                    break;
-                                }
-                            }
-                        }
-                        let real = std::mem::replace(client, Client::new(handle.clone(), client.worker));
-                        match srv.scripting.submit(real, batch, out.resp3) {
-                            Ok(wait) => match wait.await {
-                                Ok((c, reply)) => {
-                                    *client = c;
-                                    out.buf.extend_from_slice(&reply);
-                                }
-                                Err(_) => return,
-                            },
-                            Err((real, batch)) => {
-                                *client = real;
-                                for cmd in &batch {
-                                    let argv: smallvec::SmallVec<[&[u8]; 8]> = cmd.iter().map(|a| &a[..]).collect();
-                                    dispatch::execute(srv, client, &argv, out, &mut clock);
-                                }
-                            }
-                        }
-                        clock = BatchClock::new();
-                        if let Some(cmd) = next {
-                            let argv: smallvec::SmallVec<[&[u8]; 8]> = cmd.iter().map(|a| &a[..]).collect();
-                            dispatch::execute(srv, client, &argv, out, &mut clock);
-                        }
-                        if let Some(e) = proto_error {
-                            out.line_bytes(b'-', &e.message());
-                            close = true;
-                            break;
-                        }
-                    } else {
-                        dispatch::execute_held(srv, client, &args, out, &mut clock, &mut sticky);
-                        drop(args);
-                        consumed = base + end;
-                    }
-                    if let Some(w) = client.blocked.take() {
-                        sticky.release();
-                        // A blocking command found nothing: stop processing this client's
-                        // commands until the waiter is served, times out or is unblocked.
-                        client.publish();
-                        // Redis trims what it ran from its query buffer when a client blocks.
-                        handle.qbuf.store((rbuf.len() - consumed) as u64, Ordering::Relaxed);
-                        handle.qbuf_free.store((rbuf.capacity() - rbuf.len()) as u64, Ordering::Relaxed);
-                        let mut io = Parked {
-                            srv,
-                            worker: client.worker,
-                            stream: &mut *stream,
-                            rbuf: &mut rbuf,
-                            out,
-                            handle: &handle,
-                            qlimit,
-                        };
-                        let keep = wait_blocked(&mut io, &w).await;
-                        crate::command::blocking::unregister(srv, client, &w);
-                        if !keep {
-                            return;
-                        }
-                        clock = BatchClock::new();
-                    }
-                    if client.close_after_reply {
-                        close = true;
-                        break;
-                    }
-                }
-                Ok(Parsed::Empty(n)) => consumed += n,
-                Ok(Parsed::Incomplete { want }) => {
-                    // A big bulk is announced: grow geometrically towards it (no quadratic
-                    // re-copying), but never reserve more than we already hold plus 1 MiB
-                    // on a header's word alone.
-                    if want >= BIG_ARG {
-                        mid_bulk = true;
-                        let room = rbuf.capacity() - rbuf.len();
-                        let step = want.min(rbuf.len().max(1 << 20));
-                        if room < step {
-                            rbuf.reserve(step);
-                        }
-                    }
-                    break;
-                }
-                Err(e) => {
-                    out.line_bytes(b'-', &e.message());
-                    close = true;
-                    break;
-                }
-            }
+        let mut next = run_batch(conn, client, &mut batch).await;
+        if next == Next::Gone {
+            return;
         }
-        sticky.release();
-        if consumed > 0 {
-            rbuf.drain(..consumed);
+        if !conn.write_replies(client, batch.commands).await {
+            return;
         }
-        if rbuf.len() > qlimit {
-            query_buffer_overflow(srv, client.worker);
-            close = true;
+        conn.end_batch(batch.mid_bulk);
+        if conn.rbuf.len() > conn.qlimit {
+            query_buffer_overflow(conn.srv, conn.worker);
+            next = Next::Close;
         }
-        // BCAST invalidations of the keys this batch modified (Redis sends them once per
-        // event-loop iteration), then whatever was pushed to this client.
-        crate::server::tracking::broadcast(srv);
-        srv.worker_wakes[client.worker].wake_pushed();
-        if commands > 1 && !out.is_empty() {
-            // A pipelined batch writes after the other connections that are ready in this
-            // turn of the worker have run their commands: the replies of one turn then go
-            // out together, as Redis writes them all before it sleeps, and a client woken
-            // by the first one finds the others ready instead of each write waking it
-            // again. A batch of one command (a client waiting for each reply) writes at
-            // once: the detour costs about 350 instructions a request for no measured gain.
-            BackOfQueue::default().await;
-        }
-        handle.outbox.drain_into(&mut out.buf);
-        // What CLIENT LIST shows of this client (its last command...) is published before
-        // the replies go out: a client that reads a reply and then asks, on another
-        // connection, about this one must see the command it answered.
-        client.publish();
-        if out.pending() > 0 {
-            // client-output-buffer-limit of the client's class (`Backlog::check`); then what
-            // the socket takes now. The rest waits for the socket while the client is read
-            // (the read above): Redis queues the replies of a client that does not read yet,
-            // within these limits only.
-            if !backlog.check(srv, &handle, out.pending()) {
-                crate::server::pubsub::drop_over_limit(srv, &handle);
-                return;
-            }
-            match write_now(stream, &out.buf[out.sent..]) {
-                Ok(n) => {
-                    srv.stats.net_output_bytes.add(client.worker, n as u64);
-                    srv.stats.writes.add(client.worker, 1);
-                    out.sent += n;
-                }
-                Err(_) => return,
-            }
-            settle(out, &handle);
-            backlog.check(srv, &handle, out.pending());
-        }
-        spin::busy();
-        resize_buffers(&mut rbuf, out, mid_bulk, &handle);
-        handle.qbuf.store(rbuf.len() as u64, Ordering::Relaxed);
-        handle.qbuf_free.store((rbuf.capacity() - rbuf.len()) as u64, Ordering::Relaxed);
-        handle.reply_cap.store(out.buf.capacity() as u64, Ordering::Relaxed);
-        if close {
-            // The replies still waiting go out first (Redis's close-after-reply).
-            if out.pending() > 0 {
-                tokio::select! {
-                    _ = write_pending(stream, out) => {}
-                    _ = handle.kill_notify.notified() => return,
-                }
-            }
-            let _ = stream.shutdown().await;
+        if next == Next::Close {
+            conn.close().await;
             return;
         }
     }
+}
+
+/// Parse every complete command in the read buffer and run them in order; the replies go
+/// to `conn.out`.
+async fn run_batch<'s, S: Transport>(conn: &mut Conn<'s, S>, client: &mut Client, b: &mut Batch<'s>) -> Next {
+    let srv = conn.srv;
+    // What CLIENT LIST / INFO of this client show while the batch runs (Redis's
+    // querybuf, trimmed only after it).
+    client.query_buf = (conn.rbuf.len() as u64, (conn.rbuf.capacity() - conn.rbuf.len()) as u64);
+    conn.qlimit = srv.query_buffer_limit.load(Ordering::Relaxed) as usize;
+    b.clock = BatchClock::new();
+    b.consumed = 0;
+    b.commands = 0;
+    b.mid_bulk = false;
+    b.ahead.reset();
+    let mut next = Next::Go;
+    while next == Next::Go {
+        let limits = Limits {
+            max_bulk_len: srv.proto_max_bulk_len.load(Ordering::Relaxed),
+            authenticated: client.authenticated,
+        };
+        let parsed = match b.ahead.scanned(b.consumed, &limits, &mut b.parser.args) {
+            Some(end) => Ok(Parsed::Command(end)),
+            None => b.parser.parse(&conn.rbuf[b.consumed..], &limits),
+        };
+        match parsed {
+            Ok(Parsed::Command(end)) => {
+                b.commands += 1;
+                next = run_command(conn, client, b, end, &limits).await;
+            }
+            Ok(Parsed::Empty(n)) => b.consumed += n,
+            Ok(Parsed::Incomplete { want }) => {
+                // A big bulk is announced: grow geometrically towards it (no quadratic
+                // re-copying), but never reserve more than we already hold plus 1 MiB
+                // on a header's word alone.
+                if want >= BIG_ARG {
+                    b.mid_bulk = true;
+                    let rbuf = &mut conn.rbuf;
+                    let room = rbuf.capacity() - rbuf.len();
+                    let step = want.min(rbuf.len().max(1 << 20));
+                    if room < step {
+                        rbuf.reserve(step);
+                    }
+                }
+                break;
+            }
+            Err(e) => {
+                conn.out.line_bytes(b'-', &e.message());
+                next = Next::Close;
+            }
+        }
+    }
+    b.sticky.release();
+    if b.consumed > 0 {
+        conn.rbuf.drain(..b.consumed);
+    }
+    next
+}
+
+/// Run the command the parser completed (`end` bytes at `b.consumed`): ask dispatch whether
+/// it may run (`dispatch::admit`) and do what it says; then wait if it blocked.
+async fn run_command<'s, S: Transport>(
+    conn: &mut Conn<'s, S>,
+    client: &mut Client,
+    b: &mut Batch<'s>,
+    end: usize,
+    limits: &Limits,
+) -> Next {
+    let srv = conn.srv;
+    let base = b.consumed;
+    let mut args = argv(&b.parser, &conn.rbuf, base);
+    // (Commands queued by MULTI touch no key until EXEC.)
+    if client.multi.is_none() {
+        b.ahead.step(srv, &mut b.sticky, client.db, &conn.rbuf, base, base + end, &b.parser.args);
+    }
+    let verdict = loop {
+        match dispatch::admit(srv, client, &args, &mut conn.out, &mut b.sticky) {
+            // CLIENT PAUSE: this command waits; the replies before it go out, and what
+            // the client sends meanwhile is read (`park`), as Redis does. Then it is
+            // admitted again (the reading may have moved the buffer `args` borrows).
+            dispatch::Verdict::Pause { name, is_write } => {
+                drop(args);
+                b.sticky.release();
+                if !conn.hold_while_paused(client, name, is_write).await {
+                    return Next::Gone;
+                }
+                b.clock = BatchClock::new();
+                args = argv(&b.parser, &conn.rbuf, base);
+            }
+            v => break v,
+        }
+    };
+    match verdict {
+        dispatch::Verdict::Run(cmd) => {
+            dispatch::run_admitted(srv, client, cmd, &args, &mut conn.out, &mut b.clock, &mut b.sticky);
+            drop(args);
+            b.consumed = base + end;
+        }
+        dispatch::Verdict::Script => {
+            // A script holds every gate, this worker's too.
+            b.sticky.release();
+            // A script known to be short, alone in the buffer, runs here, as Redis runs it
+            // (a pipeline of scripts goes to the scripts thread as one job: one exclusive
+            // hold of the keyspace after another on this worker would stall the other
+            // workers more). With one worker there are no others to stall: every short
+            // script runs here. So does EXEC of a transaction that queued a script.
+            let ran_here = (base + end == conn.rbuf.len() || srv.threads == 1)
+                && srv.scripting.runs_inline(&args)
+                && srv.scripting.execute_timed(srv, client, &args, &mut conn.out, &mut b.clock, true);
+            if ran_here {
+                drop(args);
+                b.consumed = base + end;
+            } else {
+                let first: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+                drop(args);
+                b.consumed = base + end;
+                let next = conn.run_scripts(client, b, first, limits).await;
+                if next != Next::Go {
+                    return next;
+                }
+            }
+        }
+        // (Pause: waited out above, never here.)
+        dispatch::Verdict::Answered | dispatch::Verdict::Pause { .. } => {
+            drop(args);
+            b.consumed = base + end;
+        }
+    }
+    if let Some(w) = client.blocked.take() {
+        b.sticky.release();
+        // A blocking command found nothing: stop processing this client's commands until
+        // the waiter is served, times out or is unblocked.
+        client.publish();
+        // Redis trims what it ran from its query buffer when a client blocks.
+        let h = &conn.handle;
+        h.qbuf.store((conn.rbuf.len() - b.consumed) as u64, Ordering::Relaxed);
+        h.qbuf_free.store((conn.rbuf.capacity() - conn.rbuf.len()) as u64, Ordering::Relaxed);
+        let keep = conn.wait_blocked(&w).await;
+        crate::command::blocking::unregister(srv, client, &w);
+        if !keep {
+            return Next::Gone;
+        }
+        b.clock = BatchClock::new();
+    }
+    if client.close_after_reply {
+        return Next::Close;
+    }
+    Next::Go
 }
 
 /// A worker that runs out of ready connections keeps polling its sockets for a few
@@ -875,40 +946,321 @@ fn query_buffer_overflow(srv: &Server, worker: usize) {
     srv.stats.query_buffer_disconnections.add(worker, 1);
 }
 
-/// Wait for a blocked client's waiter while the replies before it go out and what the
-/// client sends is buffered (`park`). False: close the connection.
-async fn wait_blocked(io: &mut Parked<'_>, w: &crate::keyspace::blocking::Waiter) -> bool {
-    loop {
-        if let Some(reply) = w.outcome() {
-            if let Some(reply) = reply {
-                io.out.buf.extend_from_slice(&reply);
-            }
-            return true;
+impl<'s, S: Transport> Conn<'s, S> {
+    fn new(srv: &'s Server, stream: S, handle: Arc<client::ClientHandle>, worker: usize) -> Self {
+        Conn {
+            srv,
+            worker,
+            stream,
+            rbuf: Vec::with_capacity(16 * 1024),
+            out: ReplyWriter::new(false),
+            handle,
+            backlog: Backlog::default(),
+            qlimit: 0,
         }
-        // True: the timeout passed.
-        let woken = async move {
+    }
+
+    /// Wait until the client sent something (read into `rbuf`), writing the replies still
+    /// waiting for the socket as it takes them (`pump`). One notification for both pushes
+    /// and CLIENT KILL (`ClientHandle::kill` rings the outbox's too), the read polled
+    /// first: no random branch order. Pushes are written after every batch anyway, and a
+    /// kill is looked at after every read. The waiter (`pushed`) stays registered from one
+    /// turn to the next until it fires, instead of being added to the notification's list
+    /// and removed again on every turn.
+    async fn wait_for_input(&mut self, mut pushed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>) -> Input {
+        // Read what is available (growing the buffer for big bulks in one step). An idle
+        // connection that gave its buffer back gets one when a request arrives (`pump`).
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 && self.rbuf.capacity() > 0 {
+            self.rbuf.reserve(16 * 1024);
+        }
+        // `timeout`: an idle client is closed silently, as Redis does; replies the socket
+        // takes count as activity (Redis's lastinteraction moves on writes too).
+        let timeout = self.srv.timeout_secs.load(Ordering::Relaxed);
+        let idle_limit =
+            |timeout: u64| (timeout > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(timeout));
+        let mut idle_until = idle_limit(timeout);
+        loop {
+            let soft_until = self.backlog.soft_until;
             tokio::select! {
-                _ = w.notify.notified() => false,
-                _ = sleep_until(w.deadline.map(tokio::time::Instant::from_std)) => true,
+                biased;
+                io = pump(self.srv, self.worker, &mut self.stream, &mut self.rbuf, &mut self.out) => match io {
+                    Io::Read => return Input::Read,
+                    Io::Closed => return Input::Gone,
+                    Io::Wrote => {
+                        settle(&mut self.out, &self.handle);
+                        self.backlog.check(self.srv, &self.handle, self.out.pending());
+                        idle_until = idle_limit(timeout);
+                    }
+                },
+                _ = pushed.as_mut() => {
+                    return if self.handle.killed.load(Ordering::Acquire) { Input::Gone } else { Input::Pushed };
+                }
+                _ = sleep_until(soft_until) => {
+                    crate::server::pubsub::drop_over_limit(self.srv, &self.handle);
+                    return Input::Gone;
+                }
+                _ = sleep_until(idle_until) => return Input::Gone,
             }
-        };
-        match park(io, woken).await {
-            None => {
-                w.cancel_with(None);
+        }
+    }
+
+    /// Hand a script call (`first`, just taken from the buffer) to the scripts thread, so
+    /// that this worker stays free to answer other clients (BUSY, SCRIPT KILL) while one
+    /// runs long. The script calls that follow it in the buffer go in the same job (one
+    /// thread hop for a whole pipeline of EVALSHAs); the first other command waits for the
+    /// job, then runs here.
+    async fn run_scripts(
+        &mut self,
+        client: &mut Client,
+        b: &mut Batch<'s>,
+        first: Vec<Vec<u8>>,
+        limits: &Limits,
+    ) -> Next {
+        let srv = self.srv;
+        let mut batch: Vec<Vec<Vec<u8>>> = vec![first];
+        let mut next: Option<Vec<Vec<u8>>> = None;
+        let mut proto_error = None;
+        while batch.len() < 256 {
+            match b.parser.parse(&self.rbuf[b.consumed..], limits) {
+                Ok(Parsed::Command(e)) => {
+                    let cmd = owned_args(&b.parser, &self.rbuf[b.consumed..]);
+                    b.consumed += e;
+                    if crate::resp::parse::is_script_call(&cmd[0]) {
+                        batch.push(cmd);
+                    } else {
+                        next = Some(cmd);
+                        break;
+                    }
+                }
+                Ok(Parsed::Empty(n)) => b.consumed += n,
+                Ok(Parsed::Incomplete { .. }) => break,
+                Err(e) => {
+                    proto_error = Some(e);
+                    break;
+                }
+            }
+        }
+        let real = std::mem::replace(client, Client::new(self.handle.clone(), client.worker));
+        match srv.scripting.submit(real, batch, self.out.resp3) {
+            Ok(wait) => match wait.await {
+                Ok((c, reply)) => {
+                    *client = c;
+                    self.out.buf.extend_from_slice(&reply);
+                }
+                Err(_) => return Next::Gone,
+            },
+            Err((real, batch)) => {
+                *client = real;
+                for cmd in &batch {
+                    let argv: smallvec::SmallVec<[&[u8]; 8]> = cmd.iter().map(|a| &a[..]).collect();
+                    dispatch::execute(srv, client, &argv, &mut self.out, &mut b.clock);
+                }
+            }
+        }
+        b.clock = BatchClock::new();
+        if let Some(cmd) = next {
+            let argv: smallvec::SmallVec<[&[u8]; 8]> = cmd.iter().map(|a| &a[..]).collect();
+            dispatch::execute(srv, client, &argv, &mut self.out, &mut b.clock);
+        }
+        if let Some(e) = proto_error {
+            self.out.line_bytes(b'-', &e.message());
+            return Next::Close;
+        }
+        Next::Go
+    }
+
+    /// After a batch: BCAST invalidations and pushes, then the replies, with what the socket
+    /// takes now. False: close the connection now (past the hard output limit, a write
+    /// error).
+    async fn write_replies(&mut self, client: &mut Client, commands: u32) -> bool {
+        let srv = self.srv;
+        // BCAST invalidations of the keys this batch modified (Redis sends them once per
+        // event-loop iteration), then whatever was pushed to this client.
+        crate::server::tracking::broadcast(srv);
+        srv.worker_wakes[self.worker].wake_pushed();
+        if commands > 1 && !self.out.is_empty() {
+            // A pipelined batch writes after the other connections that are ready in this
+            // turn of the worker have run their commands: the replies of one turn then go
+            // out together, as Redis writes them all before it sleeps, and a client woken
+            // by the first one finds the others ready instead of each write waking it
+            // again. A batch of one command (a client waiting for each reply) writes at
+            // once: the detour costs about 350 instructions a request for no measured gain.
+            BackOfQueue::default().await;
+        }
+        self.handle.outbox.drain_into(&mut self.out.buf);
+        // What CLIENT LIST shows of this client (its last command...) is published before
+        // the replies go out: a client that reads a reply and then asks, on another
+        // connection, about this one must see the command it answered.
+        client.publish();
+        if self.out.pending() > 0 {
+            // client-output-buffer-limit of the client's class (`Backlog::check`); then what
+            // the socket takes now. The rest waits for the socket while the client is read
+            // (`wait_for_input`): Redis queues the replies of a client that does not read
+            // yet, within these limits only.
+            if !self.backlog.check(srv, &self.handle, self.out.pending()) {
+                crate::server::pubsub::drop_over_limit(srv, &self.handle);
                 return false;
             }
-            Some(true) if !w.cancel_with(Some(w.timeout_reply.clone())) => {
-                // Being served right now: the reply is coming.
-                w.notify.notified().await;
+            match write_now(&mut self.stream, &self.out.buf[self.out.sent..]) {
+                Ok(n) => {
+                    srv.stats.net_output_bytes.add(self.worker, n as u64);
+                    srv.stats.writes.add(self.worker, 1);
+                    self.out.sent += n;
+                }
+                Err(_) => return false,
             }
-            Some(_) => {}
+            settle(&mut self.out, &self.handle);
+            self.backlog.check(srv, &self.handle, self.out.pending());
         }
+        true
+    }
+
+    /// After the write: the buffers resized, and what CLIENT LIST shows of them published.
+    fn end_batch(&mut self, mid_bulk: bool) {
+        spin::busy();
+        resize_buffers(&mut self.rbuf, &mut self.out, mid_bulk, &self.handle);
+        let h = &self.handle;
+        h.qbuf.store(self.rbuf.len() as u64, Ordering::Relaxed);
+        h.qbuf_free.store((self.rbuf.capacity() - self.rbuf.len()) as u64, Ordering::Relaxed);
+        h.reply_cap.store(self.out.buf.capacity() as u64, Ordering::Relaxed);
+    }
+
+    /// Close after the replies still waiting went out (Redis's close-after-reply).
+    async fn close(&mut self) {
+        if self.out.pending() > 0 {
+            let handle = self.handle.clone();
+            tokio::select! {
+                _ = self.write_pending() => {}
+                _ = handle.kill_notify.notified() => return,
+            }
+        }
+        let _ = self.stream.shutdown().await;
+    }
+
+    /// Write the replies the stream has not taken yet, `out.sent` following each write: a
+    /// caller that stops waiting knows exactly what went out.
+    async fn write_pending(&mut self) -> io::Result<()> {
+        while self.out.pending() > 0 {
+            match self.stream.write(&self.out.buf[self.out.sent..]).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => self.out.sent += n,
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the replies still owed, end the stream, and read and drop what the client still
+    /// sends until it closes its end or stops sending for a moment: closing a socket with
+    /// unread input, or receiving input after closing it, resets the connection, and the
+    /// reset throws away the replies the client has not received yet. (A quiet client is not
+    /// waited for: an idle pooled connection would otherwise hold up every shutdown.)
+    async fn close_gracefully(&mut self) -> io::Result<()> {
+        self.write_pending().await?;
+        let _ = self.stream.shutdown().await;
+        let mut sink = vec![0u8; 16 * 1024];
+        while let Ok(n) = tokio::time::timeout(Duration::from_millis(100), self.stream.read(&mut sink)).await {
+            if n? == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Wait for `until` while the replies so far go out and what the client sends is
+    /// buffered, not run (a command held by CLIENT PAUSE, a blocked client): Redis keeps
+    /// reading a client it does not serve yet, up to client-query-buffer-limit. None: close
+    /// the connection.
+    async fn park<F: Future>(&mut self, until: F) -> Option<F::Output> {
+        let mut until = std::pin::pin!(until);
+        loop {
+            if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+                self.rbuf.reserve(16 * 1024);
+            }
+            let step = tokio::select! {
+                biased;
+                v = until.as_mut() => return Some(v),
+                _ = self.handle.kill_notify.notified() => return None,
+                step = pump(self.srv, self.worker, &mut self.stream, &mut self.rbuf, &mut self.out) => step,
+            };
+            match step {
+                Io::Closed => return None,
+                Io::Wrote => settle(&mut self.out, &self.handle),
+                Io::Read if self.rbuf.len() > self.qlimit => {
+                    query_buffer_overflow(self.srv, self.worker);
+                    return None;
+                }
+                Io::Read => {}
+            }
+        }
+    }
+
+    /// Wait for a blocked client's waiter while the replies before it go out and what the
+    /// client sends is buffered (`park`). False: close the connection.
+    async fn wait_blocked(&mut self, w: &crate::keyspace::blocking::Waiter) -> bool {
+        loop {
+            if let Some(reply) = w.outcome() {
+                if let Some(reply) = reply {
+                    self.out.buf.extend_from_slice(&reply);
+                }
+                return true;
+            }
+            // True: the timeout passed.
+            let woken = async move {
+                tokio::select! {
+                    _ = w.notify.notified() => false,
+                    _ = sleep_until(w.deadline.map(tokio::time::Instant::from_std)) => true,
+                }
+            };
+            match self.park(woken).await {
+                None => {
+                    w.cancel_with(None);
+                    return false;
+                }
+                Some(true) if !w.cancel_with(Some(w.timeout_reply.clone())) => {
+                    // Being served right now: the reply is coming.
+                    w.notify.notified().await;
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Hold the client while CLIENT PAUSE holds its command (`dispatch::Verdict::Pause`),
+    /// looking again whenever the pause changes (extended, made stricter, lifted by
+    /// UNPAUSE) or ends; meanwhile its replies so far go out and what it sends is read
+    /// (`park`). It counts as blocked (INFO blocked_clients, flag b) and CLIENT LIST shows
+    /// the held command, as Redis shows a postponed client. False if the client was killed
+    /// or went away meanwhile.
+    async fn hold_while_paused(&mut self, client: &mut Client, name: &'static str, is_write: bool) -> bool {
+        client.last_command = name;
+        client.publish();
+        let srv = self.srv;
+        self.handle.paused.store(true, Ordering::Relaxed);
+        srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
+        let lifted = async {
+            loop {
+                // Registered before the pause is read: a change made after the read still
+                // wakes us.
+                let changed = srv.pause_changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                let Some(wait) = srv.pause_remaining(is_write) else { break };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = changed => {}
+                }
+            }
+        };
+        let alive = self.park(lifted).await.is_some() && !self.handle.killed.load(Ordering::Acquire);
+        self.handle.paused.store(false, Ordering::Relaxed);
+        srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+        alive
     }
 }
 
 /// What one step of a connection's I/O did (`pump`).
 enum Io {
-    Read(usize),
+    Read,
     Wrote,
     Closed,
 }
@@ -917,28 +1269,48 @@ enum Io {
 /// the replies the socket has not taken yet (`ReplyWriter::pending`), whichever can go first
 /// (the read if both). Redis reads a client whose replies wait for the socket: a client
 /// that writes its whole pipeline before it reads (redis-py's pipeline) would otherwise
-/// wait for us while we wait for it.
-async fn pump(srv: &Server, worker: usize, stream: &mut TcpStream, rbuf: &mut Vec<u8>, out: &mut ReplyWriter) -> Io {
-    let (mut rd, mut wr) = stream.split();
+/// wait for us while we wait for it. Both directions are polled on the one stream (no
+/// split halves, which a TLS stream does not have).
+async fn pump<S: Transport>(
+    srv: &Server,
+    worker: usize,
+    stream: &mut S,
+    rbuf: &mut Vec<u8>,
+    out: &mut ReplyWriter,
+) -> Io {
     let waiting = &out.buf[out.sent..];
-    let read = async {
+    let r = std::future::poll_fn(|cx| {
         if rbuf.capacity() == rbuf.len() {
             // An idle connection gave its buffer back (`resize_buffers`).
-            rd.readable().await?;
-            rbuf.reserve(16 * 1024);
+            match stream.poll_input(cx) {
+                Poll::Ready(Ok(())) => rbuf.reserve(16 * 1024),
+                Poll::Ready(Err(e)) => return Poll::Ready(Ok(Err(e))),
+                Poll::Pending => {}
+            }
         }
-        rd.read_buf(rbuf).await
-    };
-    let r = tokio::select! {
-        biased;
-        r = read => Ok(r),
-        r = wr.write(waiting), if !waiting.is_empty() => Err(r),
-    };
+        if rbuf.capacity() > rbuf.len() {
+            let mut buf = ReadBuf::uninit(rbuf.spare_capacity_mut());
+            if let Poll::Ready(r) = Pin::new(&mut *stream).poll_read(cx, &mut buf) {
+                let n = buf.filled().len();
+                // SAFETY: `poll_read` initialised the `n` bytes it filled, which follow
+                // `rbuf`'s length within its capacity.
+                unsafe { rbuf.set_len(rbuf.len() + n) };
+                return Poll::Ready(Ok(r.map(|()| n)));
+            }
+        }
+        if !waiting.is_empty() {
+            if let Poll::Ready(r) = Pin::new(&mut *stream).poll_write(cx, waiting) {
+                return Poll::Ready(Err(r));
+            }
+        }
+        Poll::Pending
+    })
+    .await;
     match r {
         Ok(Ok(n)) if n > 0 => {
             srv.stats.net_input_bytes.add(worker, n as u64);
             srv.stats.reads.add(worker, 1);
-            Io::Read(n)
+            Io::Read
         }
         Err(Ok(n)) if n > 0 => {
             srv.stats.net_output_bytes.add(worker, n as u64);
@@ -950,43 +1322,14 @@ async fn pump(srv: &Server, worker: usize, stream: &mut TcpStream, rbuf: &mut Ve
     }
 }
 
-/// Write the replies the socket has not taken yet, `out.sent` following each write: a
-/// caller that stops waiting knows exactly what went out.
-async fn write_pending(stream: &mut TcpStream, out: &mut ReplyWriter) -> std::io::Result<()> {
-    while out.pending() > 0 {
-        match stream.write(&out.buf[out.sent..]).await? {
-            0 => return Err(std::io::ErrorKind::WriteZero.into()),
-            n => out.sent += n,
-        }
-    }
-    Ok(())
-}
-
-/// Write the replies still owed, end the stream, and read and drop what the client still
-/// sends until it closes its end or stops sending for a moment: closing a socket with
-/// unread input, or receiving input after closing it, resets the connection, and the reset
-/// throws away the replies the client has not received yet. (A quiet client is not waited
-/// for: an idle pooled connection would otherwise hold up every shutdown.)
-async fn close_gracefully(stream: &mut TcpStream, out: &mut ReplyWriter) -> std::io::Result<()> {
-    write_pending(stream, out).await?;
-    let _ = stream.shutdown().await;
-    let mut sink = vec![0u8; 16 * 1024];
-    while let Ok(n) = tokio::time::timeout(Duration::from_millis(100), stream.read(&mut sink)).await {
-        if n? == 0 {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Write as much of `buf` as the socket takes without waiting.
-fn write_now(stream: &TcpStream, buf: &[u8]) -> std::io::Result<usize> {
+/// Write as much of `buf` as the stream takes without waiting.
+fn write_now<S: Transport>(stream: &mut S, buf: &[u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
-        match stream.try_write(&buf[n..]) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+        match stream.try_write_now(&buf[n..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) => return Err(e),
         }
     }
@@ -1034,46 +1377,6 @@ fn resize_buffers(rbuf: &mut Vec<u8>, out: &mut ReplyWriter, mid_bulk: bool, han
     }
 }
 
-/// A connection's socket, buffers and limits while it waits without running commands
-/// (`park`: a blocked client, a command held by CLIENT PAUSE).
-struct Parked<'c> {
-    srv: &'c Server,
-    worker: usize,
-    stream: &'c mut TcpStream,
-    rbuf: &'c mut Vec<u8>,
-    out: &'c mut ReplyWriter,
-    handle: &'c client::ClientHandle,
-    /// client-query-buffer-limit.
-    qlimit: usize,
-}
-
-/// Wait for `until` while the replies so far go out and what the client sends is buffered,
-/// not run (a command held by CLIENT PAUSE, a blocked client): Redis keeps reading a client
-/// it does not serve yet, up to client-query-buffer-limit. None: close the connection.
-async fn park<F: std::future::Future>(io: &mut Parked<'_>, until: F) -> Option<F::Output> {
-    let mut until = std::pin::pin!(until);
-    loop {
-        if io.rbuf.capacity() - io.rbuf.len() < 1024 {
-            io.rbuf.reserve(16 * 1024);
-        }
-        let step = tokio::select! {
-            biased;
-            v = until.as_mut() => return Some(v),
-            _ = io.handle.kill_notify.notified() => return None,
-            step = pump(io.srv, io.worker, io.stream, io.rbuf, io.out) => step,
-        };
-        match step {
-            Io::Closed => return None,
-            Io::Wrote => settle(io.out, io.handle),
-            Io::Read(_) if io.rbuf.len() > io.qlimit => {
-                query_buffer_overflow(io.srv, io.worker);
-                return None;
-            }
-            Io::Read(_) => {}
-        }
-    }
-}
-
 /// client-output-buffer-limit for the replies waiting for a client's socket, on what exceeds
 /// the 16 KiB a Redis client buffers before its reply list: past the hard limit the client
 /// is closed at once; past the soft limit, once it has stayed past it for the soft seconds.
@@ -1113,63 +1416,6 @@ async fn sleep_until(t: Option<tokio::time::Instant>) {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending::<()>().await,
     }
-}
-
-/// An argument of the command the parser completed in `buf`.
-fn arg_of<'b>(a: &'b ArgLoc, buf: &'b [u8]) -> &'b [u8] {
-    match a {
-        ArgLoc::Range(s, e) => &buf[*s..*e],
-        ArgLoc::Owned(v) => &v[..],
-    }
-}
-
-/// Does CLIENT PAUSE hold this command? Some((its name, whether it counts as a write)) if
-/// so. As Redis's processCommand: a command refused before the pause check (unknown, wrong
-/// arity, not authenticated) is answered at once; under ALL every other command waits,
-/// CLIENT UNPAUSE too; under WRITE those that write or may replicate, and EXEC of a
-/// transaction that queued one.
-fn paused_command(srv: &Server, client: &Client, args: &[&[u8]]) -> Option<(&'static str, bool)> {
-    if srv.pause_until_ms.load(Ordering::Relaxed) == 0 {
-        return None;
-    }
-    let cmd = dispatch::resolve(srv, args).ok()?;
-    use crate::command::spec::flags;
-    if srv.auth_required() && !client.authenticated && !cmd.def.has(flags::NO_AUTH) {
-        return None;
-    }
-    let is_write = dispatch::pauses_as_write(srv, cmd, args)
-        || (cmd.def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.writes));
-    srv.pause_remaining(is_write).map(|_| (cmd.def.name, is_write))
-}
-
-/// Hold the client while CLIENT PAUSE holds its command, looking again whenever the pause
-/// changes (extended, made stricter, lifted by UNPAUSE) or ends; meanwhile its replies so
-/// far go out and what it sends is read (`park`). It counts as blocked (INFO
-/// blocked_clients, flag b) and CLIENT LIST shows the held command, as Redis shows a
-/// postponed client. False if the client was killed or went away meanwhile.
-async fn hold_while_paused(io: &mut Parked<'_>, client: &mut Client, (name, is_write): (&'static str, bool)) -> bool {
-    client.last_command = name;
-    client.publish();
-    let srv = io.srv;
-    io.handle.paused.store(true, Ordering::Relaxed);
-    srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
-    let lifted = async {
-        loop {
-            // Registered before the pause is read: a change made after the read still wakes us.
-            let changed = srv.pause_changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            let Some(wait) = srv.pause_remaining(is_write) else { break };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = changed => {}
-            }
-        }
-    };
-    let alive = park(io, lifted).await.is_some() && !io.handle.killed.load(Ordering::Acquire);
-    io.handle.paused.store(false, Ordering::Relaxed);
-    srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
-    alive
 }
 
 #[cfg(test)]

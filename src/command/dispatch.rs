@@ -1,6 +1,12 @@
-//! Dispatch: from an argument vector to a reply, with Redis's checks in Redis's order
-//! (unknown command / subcommand, arity, authentication), then the locks the command table
-//! asks for, the handler, and per-command statistics.
+//! Dispatch: from an argument vector to a reply. One admission path, `admit`, decides in
+//! Redis's processCommand order whether a command may run: unknown command / subcommand,
+//! arity, authentication, a no-multi command inside MULTI, the ACL, cluster-redirect and
+//! deny-oom hooks (checks that pass until their issues fill them in), the RESP2 subscribed
+//! context, BUSY, CLIENT PAUSE, MULTI queueing. It answers refusals and QUEUED itself and
+//! returns a `Verdict` the connection acts on (run, wait for the pause, hand a script to
+//! the scripts thread): `net` reads, parses, hands the argument vector over and writes,
+//! and knows no command. Then `run_admitted`: the locks the command table asks for, the
+//! handler, and per-command statistics.
 
 use super::spec::{flags, key_positions};
 use super::table::{Command, Lock};
@@ -128,24 +134,207 @@ pub fn feed_monitors(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]
     }
 }
 
-/// A command refused before running: its error, which also dooms an open transaction
-/// (EXEC will answer EXECABORT).
-fn reject(srv: &Server, client: &mut Client, msg: &str, out: &mut ReplyWriter, mark: usize) {
-    srv.count_error(msg);
-    out.error(msg);
-    if let Some(q) = client.multi.as_mut() {
-        q.doomed = true;
+/// A command refused before running (Redis's rejectCommand): counted as rejected (`cmd`:
+/// the table entry Redis found, None for an unknown command or subcommand), its error,
+/// which also dooms an open transaction (EXEC will answer EXECABORT). A refused EXEC ends
+/// the transaction at once with the reason (Redis's execCommandAbort: the error without
+/// its "ERR " code, as Redis builds these errors without one), and MONITOR sees it.
+#[allow(clippy::too_many_arguments)]
+fn reject<'a>(
+    srv: &Server,
+    client: &mut Client,
+    cmd: Option<&Command>,
+    args: &[&[u8]],
+    msg: &str,
+    out: &mut ReplyWriter,
+    mark: usize,
+    sticky: &mut Sticky<'a>,
+) {
+    srv.stats.commands.add(client.worker, 1);
+    match cmd {
+        Some(c) => c.rejected_calls.add(client.worker, 1),
+        None => srv.stats.rejected_calls.add(client.worker, 1),
+    }
+    match cmd {
+        Some(exec) if exec.lock == Lock::Transaction => {
+            // (Unwatching locks shards: the batch's kept hold goes first.)
+            sticky.release();
+            multi::reset(srv, client);
+            let msg =
+                format!("EXECABORT Transaction discarded because of: {}", msg.strip_prefix("ERR ").unwrap_or(msg));
+            srv.count_error(&msg);
+            out.error(&msg);
+            feed_monitors(srv, client, exec, args);
+        }
+        _ => {
+            srv.count_error(msg);
+            out.error(msg);
+            if let Some(q) = client.multi.as_mut() {
+                q.doomed = true;
+            }
+        }
     }
     client.after_reply(out, mark);
 }
 
-/// Execute one command and append its reply to `out`.
+/// What the connection does with a command, as `admit` decided.
+pub enum Verdict<'t> {
+    /// Admitted: run it on this worker (`run_admitted`).
+    Run(&'t Command),
+    /// Answered already: refused with its error, or queued by MULTI.
+    Answered,
+    /// CLIENT PAUSE holds it: the connection waits while `Server::pause_remaining(is_write)`
+    /// says so (reading meanwhile), then asks `admit` again, as Redis reprocesses a
+    /// postponed client's command. `name`: what CLIENT LIST shows meanwhile.
+    Pause { name: &'static str, is_write: bool },
+    /// Admitted, and a script (or EXEC of a transaction that queued one): the connection
+    /// runs it inline or hands it to the scripts thread, where `execute` runs it.
+    Script,
+}
+
+/// Redis's processCommand: may this command run? In Redis's order: unknown command or
+/// subcommand, arity, authentication (NOAUTH), a no-multi command inside MULTI, the hooks
+/// (ACL, cluster redirect, deny-oom), the RESP2 subscribed context, BUSY, CLIENT PAUSE,
+/// MULTI queueing; then the script hand-off. Refusals and QUEUED are written to `out`
+/// here (a refusal inside MULTI makes EXEC answer EXECABORT); `net` acts on the rest.
+pub fn admit<'a>(
+    srv: &'a Server,
+    client: &mut Client,
+    args: &[&[u8]],
+    out: &mut ReplyWriter,
+    sticky: &mut Sticky<'a>,
+) -> Verdict<'a> {
+    admit_in(srv, client, args, out, sticky, true)
+}
+
+/// `admit`; `connection`: the command comes from the connection loop, which can wait for
+/// CLIENT PAUSE and hand scripts over (not the scripts thread, nor a script run inline:
+/// they were admitted already). A command is counted (total_commands_processed) when it
+/// is answered, queued or run, not when it waits or goes to the scripts thread (counted
+/// there).
+fn admit_in<'a>(
+    srv: &'a Server,
+    client: &mut Client,
+    args: &[&[u8]],
+    out: &mut ReplyWriter,
+    sticky: &mut Sticky<'a>,
+    connection: bool,
+) -> Verdict<'a> {
+    debug_assert!(!args.is_empty());
+    let slot = client.worker;
+    let mark = out.len();
+    let cmd = match sticky.resolve(srv, args) {
+        Ok(c) => c,
+        Err(e) => {
+            // The entry of a command with the wrong arity; None if unknown.
+            let found = lookup(srv, args);
+            client.last_command = found.map_or("NULL", |c| c.def.name);
+            reject(srv, client, found, args, &e.0, out, mark, sticky);
+            return Verdict::Answered;
+        }
+    };
+    // As Redis's processCommand: the command is the client's last one (CLIENT LIST cmd=)
+    // from here, whether it is refused, queued by MULTI or run.
+    client.last_command = cmd.def.name;
+    if let Err(e) = checks(srv, client, cmd, args) {
+        reject(srv, client, Some(cmd), args, &e.0, out, mark, sticky);
+        return Verdict::Answered;
+    }
+    if connection && srv.pause_until_ms.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+        // Under WRITE: those that write or may replicate, and EXEC of a transaction that
+        // queued one.
+        let is_write = pauses_as_write(srv, cmd, args)
+            || (cmd.lock == Lock::Transaction && client.multi.as_ref().is_some_and(|q| q.writes));
+        if srv.pause_remaining(is_write).is_some() {
+            return Verdict::Pause { name: cmd.def.name, is_write };
+        }
+    }
+    if client.multi.is_some() && !multi::runs_in_multi(cmd) {
+        srv.stats.commands.add(slot, 1);
+        multi::queue(client, args, pauses_as_write(srv, cmd, args));
+        out.simple("QUEUED");
+        client.after_reply(out, mark);
+        return Verdict::Answered;
+    }
+    if connection && runs_as_script(srv, client, cmd, args) {
+        return Verdict::Script;
+    }
+    srv.stats.commands.add(slot, 1);
+    Verdict::Run(cmd)
+}
+
+/// The checks between authentication and CLIENT PAUSE, in Redis's order, for a command
+/// that exists with the right arity: the first refusal's error.
+#[inline]
+fn checks(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]]) -> Result<(), Error> {
+    if srv.auth_required() && !client.authenticated && !cmd.def.has(flags::NO_AUTH) {
+        return Err(Error::msg("NOAUTH Authentication required."));
+    }
+    if client.multi.is_some() && cmd.def.has(flags::NO_MULTI) && !multi::runs_in_multi(cmd) {
+        return Err(Error::msg("ERR Command not allowed inside a transaction"));
+    }
+    acl_check(client, cmd, args)?;
+    cluster_redirect(srv, cmd, args)?;
+    deny_oom(srv, cmd)?;
+    if client.subs.total() > 0 {
+        crate::server::pubsub::check_subscribed_mode(client, cmd.def.name)?;
+    }
+    if !cmd.def.has(flags::ALLOW_BUSY) {
+        if let Some(e) = srv.scripting.state.busy_error() {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// ACL: may the client's user run this command on these keys and channels (Redis's
+/// ACLCheckAllPerm, refused with -NOPERM)? Only the default user, allowed everything,
+/// exists until the ACL issue fills this in.
+#[inline(always)]
+fn acl_check(_client: &Client, _cmd: &Command, _args: &[&[u8]]) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Cluster: are the command's keys served here (Redis's getNodeByQuery, refused with
+/// -MOVED / -ASK / -CROSSSLOT / -CLUSTERDOWN)? Always, until the cluster issue fills this
+/// in (cluster-enabled is off).
+#[inline(always)]
+fn cluster_redirect(_srv: &Server, _cmd: &Command, _args: &[&[u8]]) -> Result<(), Error> {
+    Ok(())
+}
+
+/// maxmemory: is a deny-oom command refused because memory stays over the limit after
+/// eviction (Redis's performEvictions, refused with -OOM)? Never, until the eviction issue
+/// fills this in.
+#[inline(always)]
+fn deny_oom(_srv: &Server, _cmd: &Command) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Does this admitted command go to the scripts thread (or run inline as a short script)?
+/// A script call, or EXEC of a transaction that queued one; not while a script runs
+/// already (it waits for the keyspace, or gets BUSY, here).
+fn runs_as_script(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]]) -> bool {
+    if srv.scripting.state.running.load(std::sync::atomic::Ordering::Acquire) {
+        return false;
+    }
+    match &client.multi {
+        None => crate::resp::parse::is_script_call(args[0]),
+        Some(q) => q.scripts && !q.doomed && cmd.lock == Lock::Transaction,
+    }
+}
+
+/// Execute one command and append its reply to `out` (the scripts thread, a script run
+/// inline, commands after a script hand-off): admitted, without waiting for CLIENT PAUSE.
 pub fn execute(srv: &Server, client: &mut Client, args: &[&[u8]], out: &mut ReplyWriter, clock: &mut BatchClock) {
-    execute_held(srv, client, args, out, clock, &mut Sticky::default());
+    let mut sticky = Sticky::default();
+    if let Verdict::Run(cmd) = admit_in(srv, client, args, out, &mut sticky, false) {
+        run_admitted(srv, client, cmd, args, out, clock, &mut sticky);
+    }
 }
 
 /// The keyspace kept held between the commands of one pipelined batch of one connection
-/// (`execute_held`): a run of commands whose keys all live in one shard (a hot key: LPUSH
+/// (`run_admitted`): a run of commands whose keys all live in one shard (a hot key: LPUSH
 /// mylist ..., HSET myhash ...) takes the worker's gate and that shard's lock once instead
 /// of once per command, so two workers on one key trade the lock (and its cache lines)
 /// once per batch. Any other command releases it first, and so must the caller before
@@ -199,61 +388,18 @@ impl<'a> Sticky<'a> {
     }
 }
 
-/// `execute`, keeping the hold of a single-shard command in `sticky` for the next one.
-pub fn execute_held<'a>(
+/// Run a command `admit` let through (`Verdict::Run`), keeping the hold of a single-shard
+/// command in `sticky` for the next one; its reply (or error) is appended to `out`.
+pub fn run_admitted<'a>(
     srv: &'a Server,
     client: &mut Client,
+    cmd: &'a Command,
     args: &[&[u8]],
     out: &mut ReplyWriter,
     clock: &mut BatchClock,
     sticky: &mut Sticky<'a>,
 ) {
-    debug_assert!(!args.is_empty());
-    let slot = client.worker;
-    srv.stats.commands.add(slot, 1);
     let mark = out.len();
-    let cmd = match sticky.resolve(srv, args) {
-        Ok(c) => c,
-        Err(e) => {
-            client.last_command = lookup(srv, args).map_or("NULL", |c| c.def.name);
-            srv.stats.rejected_calls.add(slot, 1);
-            reject(srv, client, &e.0, out, mark);
-            return;
-        }
-    };
-    // As Redis's processCommand: the command is the client's last one (CLIENT LIST cmd=)
-    // from here, whether it is refused, queued by MULTI or run.
-    client.last_command = cmd.def.name;
-    if srv.auth_required() && !client.authenticated && !cmd.def.has(flags::NO_AUTH) {
-        cmd.rejected_calls.add(slot, 1);
-        reject(srv, client, "NOAUTH Authentication required.", out, mark);
-        return;
-    }
-    if client.subs.total() > 0 {
-        if let Err(e) = crate::server::pubsub::check_subscribed_mode(client, cmd.def.name) {
-            cmd.rejected_calls.add(slot, 1);
-            reject(srv, client, &e.0, out, mark);
-            return;
-        }
-    }
-    if !cmd.def.has(flags::ALLOW_BUSY) {
-        if let Some(e) = srv.scripting.state.busy_error() {
-            cmd.rejected_calls.add(slot, 1);
-            reject(srv, client, &e.0, out, mark);
-            return;
-        }
-    }
-    if client.multi.is_some() && !multi::runs_in_multi(cmd) {
-        if cmd.def.has(flags::NO_MULTI) {
-            cmd.rejected_calls.add(slot, 1);
-            reject(srv, client, "ERR Command not allowed inside a transaction", out, mark);
-        } else {
-            multi::queue(client, args, pauses_as_write(srv, cmd, args));
-            out.simple("QUEUED");
-            client.after_reply(out, mark);
-        }
-        return;
-    }
     // Pushes that reached this client before the command precede its reply.
     client.handle.outbox.drain_into(&mut out.buf);
     let failed = match cmd.lock {
@@ -264,7 +410,7 @@ pub fn execute_held<'a>(
         _ => run(srv, client, cmd, args, out, clock.now_ms, sticky),
     };
     feed_monitors(srv, client, cmd, args);
-    cmd.record(slot, clock.lap(), failed);
+    cmd.record(client.worker, clock.lap(), failed);
     // Again: EXEC ran its queued commands with this client.
     client.last_command = cmd.def.name;
     client.after_reply(out, mark);

@@ -1,7 +1,7 @@
 //! Transactions: MULTI queues commands, EXEC runs them atomically, WATCH makes EXEC
 //! conditional (Redis's multi.c).
 //!
-//! Queueing happens in `dispatch::execute`: once a client is in MULTI, every command but
+//! Queueing happens in `dispatch::admit`: once a client is in MULTI, every command but
 //! the few in `runs_in_multi` is checked (unknown, arity, auth, no-multi) and queued; a
 //! refused one dooms the transaction (EXECABORT). EXEC takes the keyspace once for the
 //! whole transaction: the shards of every key the queued commands name (from the command

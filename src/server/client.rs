@@ -30,6 +30,8 @@ pub struct ClientHandle {
     pub worker: usize,
     pub addr: String,
     pub laddr: String,
+    /// Connected through the Unix socket (CLIENT LIST flag U; a local client for DEBUG).
+    pub unix: bool,
     pub fd: i32,
     pub created_ms: i64,
     pub last_interaction_ms: AtomicI64,
@@ -182,12 +184,14 @@ impl Client {
 
 /// Register a new connection: `id` is from `Server::next_client_id`, taken when it was
 /// accepted.
-pub fn register(srv: &Server, id: u64, addr: String, laddr: String, fd: i32, worker: usize) -> Arc<ClientHandle> {
+pub fn register(srv: &Server, id: u64, peer: crate::net::Peer, worker: usize) -> Arc<ClientHandle> {
+    let crate::net::Peer { addr, laddr, unix, fd } = peer;
     let h = Arc::new(ClientHandle {
         id,
         worker,
         addr,
         laddr,
+        unix,
         fd,
         created_ms: now_ms(),
         last_interaction_ms: AtomicI64::new(now_ms()),
@@ -338,7 +342,9 @@ pub(crate) fn describe(h: &ClientHandle, own: Option<&Running>) -> String {
         }
     }
     super::tracking::list_flags(h, &mut flags);
-    for (on, letter) in [(h.cas.load(Ordering::Relaxed), 'd'), (info.no_evict, 'e'), (info.no_touch, 'T')] {
+    for (on, letter) in
+        [(h.cas.load(Ordering::Relaxed), 'd'), (h.unix, 'U'), (info.no_evict, 'e'), (info.no_touch, 'T')]
+    {
         if on {
             flags.push(letter);
         }

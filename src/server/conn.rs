@@ -41,11 +41,18 @@ pub fn quit(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// What a client leaves when it goes away or sends RESET: its transaction and watched keys,
+/// its subscriptions, MONITOR, tracking. (A blocked client's waiter is gone already: the
+/// connection cancels it when it stops waiting.)
+pub fn teardown(srv: &crate::server::Server, client: &mut crate::server::client::Client) {
+    crate::command::multi::reset(srv, client);
+    super::pubsub::unsubscribe_all(srv, client);
+    super::pubsub::unmonitor(srv, client);
+    super::tracking::disable(srv, &client.handle);
+}
+
 pub fn reset(ctx: &mut Ctx) -> CmdResult {
-    crate::command::multi::reset(ctx.srv, ctx.client);
-    super::pubsub::unsubscribe_all(ctx.srv, ctx.client);
-    super::pubsub::unmonitor(ctx.srv, ctx.client);
-    super::tracking::disable(ctx.srv, &ctx.client.handle);
+    teardown(ctx.srv, ctx.client);
     let c = &mut *ctx.client;
     c.db = 0;
     c.resp3 = false;
@@ -173,7 +180,8 @@ pub fn command(ctx: &mut Ctx) -> CmdResult {
 
 pub fn debug(ctx: &mut Ctx) -> CmdResult {
     let setting = ctx.srv.config.read().str("enable-debug-command").to_string();
-    let local = ctx.client.handle.addr.starts_with("127.") || ctx.client.handle.addr.starts_with("[::1]");
+    let h = &ctx.client.handle;
+    let local = h.unix || h.addr.starts_with("127.") || h.addr.starts_with("[::1]");
     if !(setting == "yes" || (setting == "local" && local)) {
         return Err(Error::msg("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
     }

@@ -273,8 +273,8 @@ fn remove_pidfile(srv: &Server, _: &Flags) -> Result<(), ()> {
     Ok(())
 }
 
-/// The Unix socket's file. The listener for `unixsocket` comes with the connection work of
-/// the same issue: this removes the file it leaves, as Redis's closeListeningSockets does.
+/// The Unix socket's file (`net::listen_unix` binds it): removed, as Redis's
+/// closeListeningSockets does.
 fn remove_unix_socket(srv: &Server, _: &Flags) -> Result<(), ()> {
     let path = srv.config.read().str("unixsocket").to_string();
     if !path.is_empty() {

@@ -113,6 +113,13 @@ def rb(port, protocol):
 
 
 @pytest.fixture
+def start_server():
+    """How to start a server of the target with a configuration of its own (`--name value`
+    options, e.g. unixsocket); the caller stops it."""
+    return _start
+
+
+@pytest.fixture
 def own_server():
     """A fresh server for tests that need one to themselves (e.g. timing of active expiry)."""
     srv = _start()
