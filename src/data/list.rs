@@ -19,6 +19,14 @@
 //! (integers), the same as a Redis listpack, and there is no pointer, no allocation and no
 //! length word per element.
 //!
+//! The entry format itself is `data::listpack`'s: an element is a `listpack::Entry`,
+//! written with `Entry::write` and read with `read_entry_trusted` / `entry_before_trusted`,
+//! the unchecked instantiation of the codec's reader (the chunks hold only bytes written
+//! here, so the hot path pays no validation; bytes from outside go through
+//! `ListPack::parse`). A value to compare with (LPOS, LREM, LINSERT's pivot) is
+//! `Entry::of` of it: a string with an integer form is never stored as bytes, so `==` on
+//! entries is equality of the strings.
+//!
 //! Why this shape:
 //!
 //! * Memory. A 10M-element list of 12-byte strings is ~17,000 chunks of 8 KB: per element
@@ -56,15 +64,15 @@ use std::collections::VecDeque;
 
 use smallvec::SmallVec;
 
-use super::listpack::{entry_before_trusted, read_entry_trusted, Entry};
+use super::listpack::{entry_before_trusted, read_entry_trusted, Entry, EMPTY_SIZE};
 
 // ---------------------------------------------------------------------------------------
-// Entry encoding (listpack's)
+// Sizes (the entries themselves are data::listpack's)
 // ---------------------------------------------------------------------------------------
 
 /// Header (total bytes + count) and terminator of a Redis listpack: part of the `lpBytes`
 /// Redis compares against the limits, not stored here (the chunk knows both).
-const LP_OVERHEAD: usize = 7;
+const LP_OVERHEAD: usize = EMPTY_SIZE;
 /// Quicklist's overestimate of one insertion's cost (SIZE_ESTIMATE_OVERHEAD).
 const INSERT_ESTIMATE: usize = 8;
 /// A node of a count-limited list never exceeds this many bytes (SIZE_SAFETY_LIMIT).

@@ -38,7 +38,11 @@
 //! matches it, and the count (unless 65535). It never panics; after it, iteration cannot
 //! fail. The entry-level functions (`Entry::encoded_len`, `Entry::write`, `read_entry`,
 //! `entry_before`) are public so that a representation holding entries in this format
-//! (a list chunk) shares them.
+//! (a list chunk, `data::list`) shares them. Reading is one per-encoding table (`body`,
+//! `backlen`) generic over how it checks bounds: `read_entry` and `entry_before` check
+//! every access; `read_entry_trusted` and `entry_before_trusted` are the same table with
+//! plain indexing, for bytes this process wrote, so the list's hot path pays nothing for
+//! the checks it does not need.
 
 use std::borrow::Cow;
 use std::fmt;
