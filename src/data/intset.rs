@@ -131,17 +131,7 @@ impl<'a> IntSet<'a> {
     }
 
     pub fn contains(&self, v: i64) -> bool {
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match self.get(mid) {
-                Some(m) if m < v => lo = mid + 1,
-                Some(m) if m > v => hi = mid,
-                Some(_) => return true,
-                None => return false,
-            }
-        }
-        false
+        search(self.members, self.width, v).is_ok()
     }
 
     /// The members in ascending order.
@@ -150,7 +140,31 @@ impl<'a> IntSet<'a> {
     }
 }
 
+/// Member `i` of `members`, integers of `width` bytes (2, 4 or 8) back to back: an intset's
+/// body, and the in-memory intset's buffer (`data::set`), which is one without the header.
+#[inline]
+pub fn member(members: &[u8], width: usize, i: usize) -> i64 {
+    read_member(&members[i * width..i * width + width])
+}
+
+/// Where `v` is among the ascending `members` (as `member` reads them): `Ok(index)`, or
+/// `Err(index)` to insert it at. Never indexes past `members`.
+#[inline]
+pub fn search(members: &[u8], width: usize, v: i64) -> Result<usize, usize> {
+    let (mut lo, mut hi) = (0, members.len() / width);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match member(members, width, mid).cmp(&v) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return Ok(mid),
+        }
+    }
+    Err(lo)
+}
+
 /// One member of 2, 4 or 8 bytes (the only widths `parse` lets through).
+#[inline]
 fn read_member(b: &[u8]) -> i64 {
     match *b {
         [a, b] => i16::from_le_bytes([a, b]) as i64,

@@ -38,10 +38,16 @@
 //! matches it, and the count (unless 65535). It never panics; after it, iteration cannot
 //! fail. The entry-level functions (`Entry::encoded_len`, `Entry::write`, `read_entry`,
 //! `entry_before`) are public so that a representation holding entries in this format
-//! (a list chunk) shares them.
+//! (a list chunk, `data::list`) shares them. Reading is one per-encoding table (`body`,
+//! `backlen`) generic over how it checks bounds: `read_entry` and `entry_before` check
+//! every access; `read_entry_trusted` and `entry_before_trusted` are the same table with
+//! plain indexing, for bytes this process wrote, so the list's hot path pays nothing for
+//! the checks it does not need.
 
 use std::borrow::Cow;
 use std::fmt;
+
+use smallvec::SmallVec;
 
 use crate::util::number::parse_i64;
 
@@ -109,7 +115,9 @@ pub enum Entry<'a> {
 }
 
 impl<'a> Entry<'a> {
-    /// The entry Redis stores for the string `s`: an integer if `s` is canonical.
+    /// The entry Redis stores for the string `s`: an integer if `s` is canonical. Such a
+    /// string is never stored as bytes, so `==` between entries is equality of strings.
+    #[inline]
     pub fn of(s: &'a [u8]) -> Entry<'a> {
         match parse_i64(s) {
             Some(v) => Entry::Int(v),
@@ -125,7 +133,28 @@ impl<'a> Entry<'a> {
         }
     }
 
+    pub fn to_vec(self) -> Vec<u8> {
+        self.to_bytes().into_owned()
+    }
+
+    /// Owned copy without a heap allocation for short entries.
+    pub fn to_small(self) -> SmallVec<[u8; 48]> {
+        match self {
+            Entry::Int(v) => SmallVec::from_slice(itoa::Buffer::new().format(v).as_bytes()),
+            Entry::Str(s) => SmallVec::from_slice(s),
+        }
+    }
+
+    /// Length of the string form (what Redis counts as an element's size).
+    pub fn str_len(self) -> usize {
+        match self {
+            Entry::Int(v) => itoa::Buffer::new().format(v).len(),
+            Entry::Str(s) => s.len(),
+        }
+    }
+
     /// Size of encoding + data (what backlen says).
+    #[inline]
     pub fn body_len(self) -> usize {
         match self {
             Entry::Int(v) => int_body_len(v),
@@ -136,6 +165,7 @@ impl<'a> Entry<'a> {
     }
 
     /// Size of the whole entry, backlen included.
+    #[inline]
     pub fn encoded_len(self) -> usize {
         let body = self.body_len();
         body + backlen_len(body)
@@ -143,6 +173,7 @@ impl<'a> Entry<'a> {
 
     /// Write the entry at the start of `dst` (at least `encoded_len` bytes); returns its size.
     /// A string must be shorter than 4 GB (the caller checks sizes: `Encoder` does).
+    #[inline]
     pub fn write(self, dst: &mut [u8]) -> usize {
         let body = match self {
             Entry::Int(v) => write_int(v, dst),
@@ -168,6 +199,7 @@ impl<'a> Entry<'a> {
     }
 }
 
+#[inline]
 fn int_body_len(v: i64) -> usize {
     match v {
         0..=127 => 1,
@@ -179,6 +211,7 @@ fn int_body_len(v: i64) -> usize {
     }
 }
 
+#[inline]
 fn write_int(v: i64, dst: &mut [u8]) -> usize {
     let n = int_body_len(v);
     let le = v.to_le_bytes();
@@ -205,6 +238,7 @@ fn write_int(v: i64, dst: &mut [u8]) -> usize {
 
 /// Bytes lpEncodeBacklen uses for a body of `l` bytes (its boundaries, including the
 /// strict `<` ones, are part of the format: 16383 takes three bytes).
+#[inline]
 pub fn backlen_len(l: usize) -> usize {
     if l <= 127 {
         1
@@ -219,6 +253,7 @@ pub fn backlen_len(l: usize) -> usize {
     }
 }
 
+#[inline]
 fn write_backlen(l: usize, dst: &mut [u8]) -> usize {
     let n = backlen_len(l);
     for (i, b) in dst[..n].iter_mut().enumerate() {
@@ -228,57 +263,122 @@ fn write_backlen(l: usize, dst: &mut [u8]) -> usize {
     n
 }
 
+/// How an entry read checks its bounds. The entry format is read by one function per part
+/// (`body` and `backlen` below: the per-encoding table lives there once), instantiated
+/// twice: `Checked` for bytes from outside, where every access is tested and a short buffer
+/// or an invalid encoding gives None; `Trusted` for bytes we wrote ourselves (a list
+/// chunk), where the accesses are plain indexing, the Option is always Some and folds
+/// away, and the reads compile to a hand-written decoder's. A bad byte there is our bug:
+/// it panics, like any out-of-range index.
+trait Bounds {
+    fn byte(buf: &[u8], at: usize) -> Option<u8>;
+    fn bytes(buf: &[u8], from: usize, n: usize) -> Option<&[u8]>;
+    fn array<const N: usize>(buf: &[u8], from: usize) -> Option<[u8; N]>;
+    fn sub(a: usize, b: usize) -> Option<usize>;
+}
+
+struct Checked;
+struct Trusted;
+
+impl Bounds for Checked {
+    #[inline(always)]
+    fn byte(buf: &[u8], at: usize) -> Option<u8> {
+        buf.get(at).copied()
+    }
+    #[inline(always)]
+    fn bytes(buf: &[u8], from: usize, n: usize) -> Option<&[u8]> {
+        buf.get(from..from.checked_add(n)?)
+    }
+    #[inline(always)]
+    fn array<const N: usize>(buf: &[u8], from: usize) -> Option<[u8; N]> {
+        Self::bytes(buf, from, N)?.try_into().ok()
+    }
+    #[inline(always)]
+    fn sub(a: usize, b: usize) -> Option<usize> {
+        a.checked_sub(b)
+    }
+}
+
+impl Bounds for Trusted {
+    #[inline(always)]
+    fn byte(buf: &[u8], at: usize) -> Option<u8> {
+        Some(buf[at])
+    }
+    #[inline(always)]
+    fn bytes(buf: &[u8], from: usize, n: usize) -> Option<&[u8]> {
+        Some(&buf[from..from + n])
+    }
+    #[inline(always)]
+    fn array<const N: usize>(buf: &[u8], from: usize) -> Option<[u8; N]> {
+        buf[from..from + N].try_into().ok()
+    }
+    #[inline(always)]
+    fn sub(a: usize, b: usize) -> Option<usize> {
+        Some(a - b)
+    }
+}
+
+/// The entry at `buf[at..]` and its body size (encoding + data): the encoding table.
+#[inline(always)]
+fn body<B: Bounds>(buf: &[u8], at: usize) -> Option<(Entry<'_>, usize)> {
+    let b = B::byte(buf, at)?;
+    let string = |head: usize, n: usize| Some((Entry::Str(B::bytes(buf, at + head, n)?), head + n));
+    match b {
+        0x00..=0x7F => Some((Entry::Int(b as i64), 1)),
+        0x80..=0xBF => string(1, (b & 0x3F) as usize),
+        0xC0..=0xDF => {
+            let u = (((b & 0x1F) as i64) << 8) | B::byte(buf, at + 1)? as i64;
+            Some((Entry::Int(if u >= 1 << 12 { u - (1 << 13) } else { u }), 2))
+        }
+        0xE0..=0xEF => string(2, (((b & 0x0F) as usize) << 8) | B::byte(buf, at + 1)? as usize),
+        ENC_32BIT_STR => string(5, u32::from_le_bytes(B::array(buf, at + 1)?) as usize),
+        ENC_16BIT_INT => Some((Entry::Int(i16::from_le_bytes(B::array(buf, at + 1)?) as i64), 3)),
+        ENC_24BIT_INT => {
+            let [x, y, z] = B::array(buf, at + 1)?;
+            Some((Entry::Int((i32::from_le_bytes([0, x, y, z]) >> 8) as i64), 4))
+        }
+        ENC_32BIT_INT => Some((Entry::Int(i32::from_le_bytes(B::array(buf, at + 1)?) as i64), 5)),
+        ENC_64BIT_INT => Some((Entry::Int(i64::from_le_bytes(B::array(buf, at + 1)?)), 9)),
+        _ => None,
+    }
+}
+
 /// lpDecodeBacklen of the backlen whose last byte is `buf[last]`: None if it runs off the
 /// start of `buf` or past five groups.
-fn read_backlen(buf: &[u8], last: usize) -> Option<usize> {
+#[inline(always)]
+fn backlen<B: Bounds>(buf: &[u8], last: usize) -> Option<usize> {
     let mut value = 0usize;
     let mut p = last;
-    for shift in (0..35).step_by(7) {
-        let b = *buf.get(p)?;
+    let mut shift = 0;
+    loop {
+        let b = B::byte(buf, p)?;
         value |= ((b & 127) as usize) << shift;
         if b & 128 == 0 {
             return Some(value);
         }
-        p = p.checked_sub(1)?;
+        shift += 7;
+        if shift == 35 {
+            return None;
+        }
+        p = B::sub(p, 1)?;
     }
-    None
 }
 
-fn le_signed(b: &[u8]) -> i64 {
-    let mut x = [0u8; 8];
-    x[..b.len()].copy_from_slice(b);
-    let shift = 64 - 8 * b.len() as u32;
-    (i64::from_le_bytes(x) << shift) >> shift
+/// The start of the entry that ends (backlen included) just before `end`.
+#[inline(always)]
+fn before<B: Bounds>(buf: &[u8], end: usize) -> Option<usize> {
+    let body = backlen::<B>(buf, B::sub(end, 1)?)?;
+    B::sub(end, body + backlen_len(body))
 }
 
 /// The entry at `buf[at..]` and its body size (encoding + data, without backlen), checking
 /// only that it lies inside `buf`: None on an invalid encoding (or EOF) or a short buffer.
 pub fn read_body(buf: &[u8], at: usize) -> Option<(Entry<'_>, usize)> {
-    let b = *buf.get(at)?;
-    let tail = buf.get(at + 1..)?;
-    let string = |head: usize, n: usize| -> Option<(Entry<'_>, usize)> {
-        let s = tail.get(head - 1..(head - 1).checked_add(n)?)?;
-        Some((Entry::Str(s), head.checked_add(n)?))
-    };
-    match b {
-        0x00..=0x7F => Some((Entry::Int(b as i64), 1)),
-        0x80..=0xBF => string(1, (b & 0x3F) as usize),
-        0xC0..=0xDF => {
-            let u = (((b & 0x1F) as i64) << 8) | *tail.first()? as i64;
-            Some((Entry::Int(if u >= 1 << 12 { u - (1 << 13) } else { u }), 2))
-        }
-        0xE0..=0xEF => string(2, (((b & 0x0F) as usize) << 8) | *tail.first()? as usize),
-        ENC_32BIT_STR => string(5, u32::from_le_bytes(tail.get(..4)?.try_into().ok()?) as usize),
-        ENC_16BIT_INT..=ENC_64BIT_INT => {
-            let n = [2, 3, 4, 8][(b - ENC_16BIT_INT) as usize];
-            Some((Entry::Int(le_signed(tail.get(..n)?)), 1 + n))
-        }
-        _ => None,
-    }
+    body::<Checked>(buf, at)
 }
 
 /// The entry at `buf[at..]` and its whole size (with backlen), for a buffer already
-/// validated (a listpack from `ListPack::parse`, or one we wrote).
+/// validated (a listpack from `ListPack::parse`): None rather than a panic if it is not.
 pub fn read_entry(buf: &[u8], at: usize) -> Option<(Entry<'_>, usize)> {
     let (e, body) = read_body(buf, at)?;
     Some((e, body + backlen_len(body)))
@@ -286,8 +386,32 @@ pub fn read_entry(buf: &[u8], at: usize) -> Option<(Entry<'_>, usize)> {
 
 /// The start of the entry that ends (backlen included) just before `end`.
 pub fn entry_before(buf: &[u8], end: usize) -> Option<usize> {
-    let body = read_backlen(buf, end.checked_sub(1)?)?;
-    end.checked_sub(body + backlen_len(body))
+    before::<Checked>(buf, end)
+}
+
+/// `read_entry` for entries this process wrote (a list chunk's): no checks beyond indexing.
+#[inline]
+pub fn read_entry_trusted(buf: &[u8], at: usize) -> (Entry<'_>, usize) {
+    match body::<Trusted>(buf, at) {
+        Some((e, body)) => (e, body + backlen_len(body)),
+        None => corrupt(),
+    }
+}
+
+/// `entry_before` for entries this process wrote (a list chunk's).
+#[inline]
+pub fn entry_before_trusted(buf: &[u8], end: usize) -> usize {
+    match before::<Trusted>(buf, end) {
+        Some(at) => at,
+        None => corrupt(),
+    }
+}
+
+/// An entry this process wrote does not decode: a bug here, not bad input.
+#[cold]
+#[inline(never)]
+fn corrupt() -> ! {
+    panic!("listpack entry written by this process is corrupt")
 }
 
 /// Builds a listpack entry by entry.
@@ -396,7 +520,7 @@ impl<'a> ListPack<'a> {
             if next > end {
                 return Err(Error::EntryOutOfBounds);
             }
-            if read_backlen(buf, next - 1) != Some(body) {
+            if backlen::<Checked>(buf, next - 1) != Some(body) {
                 return Err(Error::BadBacklen);
             }
             at = next;

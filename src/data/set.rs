@@ -7,8 +7,10 @@
 //!
 //! * "intset": every member is an integer (canonical decimal) and there are at most
 //!   `set-max-intset-entries` of them: a sorted array of little-endian integers, all of the
-//!   width (2, 4 or 8 bytes) the largest magnitude needs, in one exactly sized allocation.
-//!   Membership is a binary search; iteration is ascending order, as in Redis.
+//!   width (2, 4 or 8 bytes) the largest magnitude needs, in one exactly sized allocation:
+//!   Redis's intset body without its 8-byte header, read with `data::intset`'s `member`
+//!   and `search` (`intset::encode` adds the header when saving). Membership is a binary search;
+//!   iteration is ascending order, as in Redis.
 //! * "listpack": at most `set-max-listpack-entries` members of at most
 //!   `set-max-listpack-value` bytes: the same flat tagged buffer as small hashes
 //!   (`data::hash::Packed`: integers in binary, short strings with a one-byte header, in
@@ -27,6 +29,7 @@ use rand::Rng;
 use super::bytes::CompactBytes;
 use super::dict::{key_hash, Dict, Keyed};
 use super::hash::{as_canonical_int, random_entry, ChainBound, Elem, Packed, Probe};
+use super::intset;
 
 // ------------------------------------------------------------------ intset
 
@@ -43,16 +46,6 @@ impl Default for IntSet {
     }
 }
 
-fn width_for(v: i64) -> u8 {
-    if i16::try_from(v).is_ok() {
-        2
-    } else if i32::try_from(v).is_ok() {
-        4
-    } else {
-        8
-    }
-}
-
 impl IntSet {
     pub fn len(&self) -> usize {
         self.data.len() / self.width as usize
@@ -64,26 +57,11 @@ impl IntSet {
 
     #[inline]
     pub fn get(&self, i: usize) -> i64 {
-        let w = self.width as usize;
-        let b = &self.data[i * w..i * w + w];
-        match w {
-            2 => i16::from_le_bytes([b[0], b[1]]) as i64,
-            4 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
-            _ => i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-        }
+        intset::member(&self.data, self.width as usize, i)
     }
 
     pub fn search(&self, v: i64) -> Result<usize, usize> {
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            match self.get(mid).cmp(&v) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Ok(mid),
-            }
-        }
-        Err(lo)
+        intset::search(&self.data, self.width as usize, v)
     }
 
     pub fn contains(&self, v: i64) -> bool {
@@ -115,7 +93,7 @@ impl IntSet {
         match self.search(v) {
             Ok(_) => false,
             Err(at) => {
-                let width = self.width.max(width_for(v));
+                let width = self.width.max(intset::width_of(v) as u8);
                 *self = self.rebuild(width, Some((at, v)), None);
                 true
             }

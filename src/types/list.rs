@@ -32,7 +32,8 @@ use crate::keyspace::{Access, SetExpire};
 use crate::server::notify;
 use crate::util::number::parse_i64;
 
-use crate::data::list::{Fill, List, Probe};
+use crate::data::list::{Fill, List};
+use crate::data::listpack::Entry;
 use crate::types::{expect, read, write, BulkElem, FromConfig};
 
 // ---------------------------------------------------------------------------------------
@@ -474,7 +475,7 @@ pub fn lpos(ctx: &mut Ctx) -> CmdResult {
     };
     let forward = rank > 0;
     let skip = rank.unsigned_abs() - 1; // matches to pass over before reporting
-    let probe = Probe::new(args[2]);
+    let probe = Entry::of(args[2]);
     let len = l.len();
     let scan = if maxlen == 0 { len } else { (maxlen as u64).min(len as u64) as usize };
     let wanted = match count {
@@ -486,7 +487,7 @@ pub fn lpos(ctx: &mut Ctx) -> CmdResult {
     let mut found: SmallVec<[usize; 8]> = SmallVec::new();
     let mut matches: u64 = 0;
     for (i, e) in l.iter_from(start, forward).take(scan).enumerate() {
-        if e.matches(&probe) {
+        if e == probe {
             matches += 1;
             if matches > skip {
                 found.push(if forward { i } else { len - 1 - i });

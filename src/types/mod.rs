@@ -118,7 +118,7 @@ pub trait BulkElem {
     fn reply(&self, out: &mut ReplyWriter);
 }
 
-impl BulkElem for crate::data::list::Elem<'_> {
+impl BulkElem for crate::data::listpack::Entry<'_> {
     fn reply(&self, out: &mut ReplyWriter) {
         match *self {
             Self::Int(n) => out.bulk_int(n),

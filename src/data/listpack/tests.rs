@@ -302,3 +302,80 @@ fn integers_as_redis_decides() {
         assert_eq!(read_entry(&buf, 0), Some((Entry::Int(v), n)));
     }
 }
+
+/// One entry written and read back by both readers, forwards and backwards.
+fn enc_dec(v: &[u8]) {
+    let p = Entry::of(v);
+    let mut buf = vec![0u8; p.encoded_len()];
+    assert_eq!(p.write(&mut buf), buf.len());
+    let (e, size) = read_entry_trusted(&buf, 0);
+    assert_eq!(size, buf.len());
+    assert_eq!(e.to_vec(), v);
+    assert_eq!(read_entry(&buf, 0), Some((e, size)));
+    assert_eq!(entry_before_trusted(&buf, buf.len()), 0);
+    assert_eq!(entry_before(&buf, buf.len()), Some(0));
+}
+
+#[test]
+fn every_boundary_roundtrips() {
+    for v in [
+        "0",
+        "1",
+        "127",
+        "128",
+        "-1",
+        "-4096",
+        "4095",
+        "4096",
+        "-4097",
+        "32767",
+        "-32768",
+        "32768",
+        "8388607",
+        "-8388608",
+        "8388608",
+        "2147483647",
+        "-2147483648",
+        "2147483648",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "",
+        "a",
+        "007",
+        "+1",
+        "-0",
+        "1.5",
+        "9223372036854775808",
+    ] {
+        enc_dec(v.as_bytes());
+    }
+    for n in [63, 64, 65, 120, 127, 128, 4095, 4096, 16383, 20000, 70000] {
+        enc_dec(&vec![b'x'; n]);
+    }
+}
+
+#[test]
+fn listpack_sizes_match_redis() {
+    // entry sizes as Redis's listpack computes them
+    assert_eq!(Entry::of(b"5").encoded_len(), 2);
+    assert_eq!(Entry::of(b"1000").encoded_len(), 3);
+    assert_eq!(Entry::of(b"100000").encoded_len(), 5);
+    assert_eq!(Entry::of(b"abc").encoded_len(), 5);
+    assert_eq!(Entry::of(&[b'x'; 63]).encoded_len(), 65);
+    assert_eq!(Entry::of(&[b'x'; 126]).encoded_len(), 128 + 2);
+}
+
+/// The trusted readers (a list chunk's) read Redis's bytes as the validating ones do.
+#[test]
+fn trusted_reads_agree_with_checked() {
+    for (name, bytes, _) in fixtures() {
+        let end = bytes.len() - 1;
+        let mut at = HEADER_SIZE;
+        while at < end {
+            let (e, size) = read_entry(&bytes, at).unwrap();
+            assert_eq!(read_entry_trusted(&bytes, at), (e, size), "{name}");
+            assert_eq!(entry_before_trusted(&bytes, at + size), at, "{name}");
+            at += size;
+        }
+    }
+}
