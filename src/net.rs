@@ -271,29 +271,24 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize>;
 }
 
-impl Transport for TcpStream {
-    #[inline]
-    fn poll_input(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_read_ready(cx)
-    }
+/// tokio's sockets have both natively (readiness without a buffer, a non-blocking write).
+macro_rules! socket_transport {
+    ($($stream:ty),*) => {$(
+        impl Transport for $stream {
+            #[inline]
+            fn poll_input(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.poll_read_ready(cx)
+            }
 
-    #[inline]
-    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.try_write(buf)
-    }
+            #[inline]
+            fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.try_write(buf)
+            }
+        }
+    )*};
 }
 
-impl Transport for UnixStream {
-    #[inline]
-    fn poll_input(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_read_ready(cx)
-    }
-
-    #[inline]
-    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.try_write(buf)
-    }
-}
+socket_transport!(TcpStream, UnixStream);
 
 /// What CLIENT LIST shows of an accepted connection's ends (`addr`, `laddr`, `fd`, flag U).
 pub struct Peer {

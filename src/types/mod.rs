@@ -80,25 +80,28 @@ impl FromConfig for crate::data::list::Fill {
     }
 }
 
+/// A size threshold of the configuration (a negative one reads as 0).
+fn size_limit(slot: &std::sync::atomic::AtomicI64) -> usize {
+    TypeLimits::get(slot).max(0) as usize
+}
+
 impl FromConfig for crate::data::hash::HashLimits {
     fn of(ctx: &Ctx) -> Self {
         let l = &ctx.srv.limits;
-        crate::data::hash::HashLimits {
-            max_entries: TypeLimits::get(&l.hash_max_listpack_entries).max(0) as usize,
-            max_value: TypeLimits::get(&l.hash_max_listpack_value).max(0) as usize,
-        }
+        let (max_entries, max_value) =
+            (size_limit(&l.hash_max_listpack_entries), size_limit(&l.hash_max_listpack_value));
+        crate::data::hash::HashLimits { max_entries, max_value }
     }
 }
 
 impl FromConfig for crate::data::set::SetLimits {
     fn of(ctx: &Ctx) -> Self {
         let l = &ctx.srv.limits;
-        let get = |a| TypeLimits::get(a).max(0) as usize;
         crate::data::set::SetLimits {
             // Redis caps intsets at 2^30 entries whatever the configuration says.
-            intset_entries: get(&l.set_max_intset_entries).min(1 << 30),
-            listpack_entries: get(&l.set_max_listpack_entries),
-            listpack_value: get(&l.set_max_listpack_value),
+            intset_entries: size_limit(&l.set_max_intset_entries).min(1 << 30),
+            listpack_entries: size_limit(&l.set_max_listpack_entries),
+            listpack_value: size_limit(&l.set_max_listpack_value),
         }
     }
 }
@@ -106,10 +109,8 @@ impl FromConfig for crate::data::set::SetLimits {
 impl FromConfig for crate::data::zset::Limits {
     fn of(ctx: &Ctx) -> Self {
         let l = &ctx.srv.limits;
-        crate::data::zset::Limits {
-            entries: TypeLimits::get(&l.zset_max_listpack_entries).max(0) as usize,
-            value: TypeLimits::get(&l.zset_max_listpack_value).max(0) as usize,
-        }
+        let (entries, value) = (size_limit(&l.zset_max_listpack_entries), size_limit(&l.zset_max_listpack_value));
+        crate::data::zset::Limits { entries, value }
     }
 }
 

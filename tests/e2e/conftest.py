@@ -18,6 +18,7 @@ import redis
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import support  # noqa: E402  (tests/support.py)
+from e2e_helpers import stop_checked  # noqa: E402
 
 TARGET = os.environ.get("E2E_TARGET", "cinnabar").strip().lower()
 if TARGET not in ("cinnabar", "redis"):
@@ -124,11 +125,7 @@ def own_server():
     """A fresh server for tests that need one to themselves (e.g. timing of active expiry)."""
     srv = _start()
     yield srv
-    alive = srv.alive()
-    log = srv.read_log()
-    srv.stop()
-    if not alive:
-        pytest.fail(f"{srv.kind} died during the test; log tail:\n{log}")
+    stop_checked(srv)
 
 
 @pytest.fixture

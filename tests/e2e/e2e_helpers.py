@@ -31,3 +31,13 @@ def run_threads(worker, n, timeout=60.0):
     for t in threads:
         t.join(timeout=timeout)
     return errors
+
+
+def stop_checked(srv):
+    """Stop a server a test started, failing the test if it had died during it."""
+    import pytest
+    alive = srv.alive()
+    log = srv.read_log()
+    srv.stop()
+    if not alive:
+        pytest.fail(f"{srv.kind} died during the test; log tail:\n{log}")

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 import support
+from e2e_helpers import stop_checked
 
 
 @pytest.fixture
@@ -34,11 +35,7 @@ def unix_server(sock_dir, start_server):
     srv = start_server(unixsocket=path, unixsocketperm="700")
     srv.sock = path
     yield srv
-    alive = srv.alive()
-    log = srv.read_log()
-    srv.stop()
-    if not alive:
-        pytest.fail(f"{srv.kind} died during the test; log tail:\n{log}")
+    stop_checked(srv)
 
 
 @pytest.fixture
