@@ -30,6 +30,10 @@ def _start(**config):
     return support.start_cinnabar(**config)
 
 
+def pytest_sessionstart(session):
+    support.announce_oracle(session)
+
+
 def pytest_report_header(config):
     return f"e2e target: {TARGET}"
 
