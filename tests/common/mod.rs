@@ -168,3 +168,12 @@ pub fn oracle_binary() -> std::path::PathBuf {
         })
         .clone()
 }
+
+/// redis-check-rdb or redis-check-aof of the oracle's own build (on PATH for the fallback).
+pub fn oracle_tool(name: &str) -> std::path::PathBuf {
+    let server = oracle_binary();
+    match server.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        Some(dir) => dir.join(name),
+        None => name.into(),
+    }
+}
