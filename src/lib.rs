@@ -18,7 +18,7 @@ pub mod types;
 pub mod util;
 
 /// The Redis version we are compatible with and report (clients gate features on it).
-pub const REDIS_VERSION: &str = "7.2.4";
+pub const REDIS_VERSION: &str = "7.2.6";
 
 use std::sync::Arc;
 

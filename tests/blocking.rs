@@ -224,3 +224,18 @@ fn disconnected_waiter_loses_nothing() {
     let v: Vec<String> = main.lrange("gone", 0, -1).unwrap();
     assert_eq!(v, vec!["x".to_string()]);
 }
+
+/// Redis 7.2 rounds a blocking timeout up to whole milliseconds (ceill): a timeout under
+/// one millisecond waits one, where 7.0 truncated it to 0 and blocked forever (the 7.0
+/// fallback oracle cannot show this in a case file: it would never answer).
+#[test]
+fn sub_millisecond_timeouts_wait_one_millisecond() {
+    let s = Server::start(&[]);
+    let mut c = connect(s.port);
+    for timeout in ["0.0001", "0.0009", "1e-300"] {
+        let start = Instant::now();
+        let r: Option<(String, String)> = redis::cmd("BLPOP").arg("q").arg(timeout).query(&mut c).unwrap();
+        assert_eq!(r, None, "BLPOP q {timeout}");
+        assert!(start.elapsed() < Duration::from_secs(2), "BLPOP q {timeout} took {:?}", start.elapsed());
+    }
+}

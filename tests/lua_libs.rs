@@ -41,9 +41,10 @@ enum Reply {
 
 impl Oracle {
     fn start() -> Oracle {
-        let (child, port) =
-            common::spawn_listening("redis-server (the oracle: apt-get install redis-server)", |port| {
-                let mut cmd = Command::new("redis-server");
+        let (child, port) = common::spawn_listening(
+            "redis-server (the oracle: tests/oracle.sh, or apt-get install redis-server)",
+            |port| {
+                let mut cmd = Command::new(common::oracle_binary());
                 cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null());
@@ -57,7 +58,8 @@ impl Oracle {
                     });
                 }
                 cmd
-            });
+            },
+        );
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to redis-server");
         s.set_read_timeout(Some(Duration::from_secs(30))).ok();
         Oracle { child, conn: BufReader::new(s), evals: 0 }

@@ -1,13 +1,20 @@
 """Start and stop the servers the Python tests talk to.
 
 Every test server listens on 127.0.0.1 on a port picked here, runs in its own temporary
-directory, and is stopped by the fixture that started it. The oracle is Debian's real
-redis-server: if it is missing the test fails and says how to install it (never a skip).
+directory, and is stopped by the fixture that started it.
+
+The oracle is Redis 7.2.6, built by tests/oracle.sh (`make test` runs it) into a cache outside
+the repository: CINNABAR_ORACLE names its redis-server (the Makefile exports it; set but empty
+means "no 7.2 build, fall back"), else the cache path is looked at. Without a 7.2 build the
+oracle is the redis-server on PATH (Debian's 7.0.15): `@known-diff` lines then use their
+`@expect` replies, and `oracle_line()` says so. A missing oracle fails the test and says how to
+get one (never a skip). redis-check-rdb and redis-check-aof come from the same build.
 """
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -29,13 +36,92 @@ def cinnabar_binary():
     return path
 
 
+ORACLE_VERSION = (7, 2, 6)
+
+
+def _cached_oracle():
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "cinnabar", "redis-7.2.6", "src", "redis-server")
+
+
+_oracle = None
+
+
+def _find_oracle():
+    """(path of redis-server, its version tuple), found once per process."""
+    global _oracle
+    if _oracle is None:
+        named = os.environ.get("CINNABAR_ORACLE")
+        if named:
+            if not os.access(named, os.X_OK):
+                raise RuntimeError(f"CINNABAR_ORACLE={named} is not an executable redis-server: "
+                                   "build it with `tests/oracle.sh`, or unset CINNABAR_ORACLE")
+            path = named
+        else:
+            cached = _cached_oracle()
+            path = cached if named is None and os.access(cached, os.X_OK) else shutil.which("redis-server")
+        if path is None:
+            raise RuntimeError(
+                "no oracle redis-server: run `make test` (it builds Redis 7.2.6 from "
+                "../shared/redis-7.2.6-src.tar.gz, or installs Debian's redis-server), or "
+                "`apt-get install -y redis-server redis-tools`")
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, check=True).stdout
+        version = out.split(" v=", 1)[1].split()[0] if " v=" in out else "0.0.0"
+        _oracle = (path, tuple(int(x) for x in version.split(".")[:3]))
+    return _oracle
+
+
 def redis_binary():
-    path = shutil.which("redis-server")
-    if path is None:
-        raise RuntimeError(
-            "the oracle redis-server is not installed: run `apt-get install -y redis-server redis-tools` "
-            "(or `make test`, which installs it)")
+    return _find_oracle()[0]
+
+
+def oracle_version():
+    """The oracle's version as a tuple, (7, 2, 6) or the fallback's (7, 0, 15)."""
+    return _find_oracle()[1]
+
+
+def oracle_is_72():
+    """Whether the oracle is Redis 7.2 (the target), not the 7.0 fallback."""
+    return oracle_version()[:2] == ORACLE_VERSION[:2]
+
+
+_announced = False
+
+
+def announce_oracle(session):
+    """pytest_sessionstart of tests/diff and tests/e2e: `oracle_line()`, once per run however
+    many conftests call it. Through the terminal reporter: `pytest -q` shows no report header."""
+    global _announced
+    if _announced:
+        return
+    _announced = True
+    try:
+        line = oracle_line()
+    except RuntimeError as e:
+        line = f"oracle: none ({e}): every test that needs it fails"
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+    else:
+        print(line, file=sys.stderr)
+
+
+def redis_tool(name):
+    """redis-check-rdb or redis-check-aof of the oracle's own build."""
+    path = os.path.join(os.path.dirname(redis_binary()), name)
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"{name} not found beside the oracle {redis_binary()}")
     return path
+
+
+def oracle_line():
+    """One line naming the oracle, and saying so when it is the 7.0 fallback."""
+    path, version = _find_oracle()
+    v = ".".join(map(str, version))
+    if oracle_is_72():
+        return f"oracle: Redis {v} ({path})"
+    return (f"oracle: FALLBACK to Redis {v} ({path}), not {'.'.join(map(str, ORACLE_VERSION))}: "
+            "@known-diff lines use their @expect replies (build 7.2.6 with tests/oracle.sh)")
 
 
 def listener_is(pid, port):

@@ -34,22 +34,30 @@ fn timeout_reply(kind: OnTimeout, resp3: bool, denied: bool) -> Vec<u8> {
     w.buf
 }
 
-/// Parse a blocking timeout in seconds (float) the way Redis does; None = wait forever.
+/// Parse a blocking timeout in seconds (float) the way Redis 7.2 does; None = wait forever.
+/// Redis multiplies the long double by 1000, refuses what is beyond LLONG_MAX ms (1e400, inf)
+/// as out of range, and rounds the milliseconds up (0.0001 waits 1 ms, it does not block forever).
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Error> {
-    let not_float = || Error::msg("ERR timeout is not a float or out of range");
-    if !crate::util::number::is_valid_long_double(arg) {
-        return Err(not_float());
+    use crate::util::number::{c_double_to_i64, is_valid_long_double, parse_f64};
+    let out_of_range = || Error::msg("ERR timeout is out of range");
+    if !is_valid_long_double(arg) {
+        return Err(Error::msg("ERR timeout is not a float or out of range"));
     }
-    // A valid long double beyond f64's range (1e400) overflows the conversion below too.
-    let secs = crate::util::number::parse_f64(arg).unwrap_or(f64::INFINITY);
+    // A valid long double beyond f64's range: string2d refuses it, Rust's parser gives ±inf
+    // (or 0 for 1e-400), as the long double arithmetic would end up.
+    let secs =
+        parse_f64(arg).or_else(|| std::str::from_utf8(arg).ok()?.trim().parse::<f64>().ok()).unwrap_or(f64::INFINITY);
     let ms = secs * 1000.0;
-    // (long long)(ftval * 1000.0): x86 turns out-of-range values into LLONG_MIN.
-    let ms = crate::util::number::c_double_to_i64(ms);
+    if ms >= 9223372036854775808.0 {
+        return Err(out_of_range());
+    }
+    // (long long)ceill(ms): x86 turns -inf into LLONG_MIN.
+    let ms = c_double_to_i64(ms.ceil());
     if ms < 0 {
         return Err(Error::msg("ERR timeout is negative"));
     }
     if ms > i64::MAX - crate::keyspace::now_ms() {
-        return Err(Error::msg("ERR timeout is out of range"));
+        return Err(out_of_range());
     }
     Ok(if ms == 0 { None } else { Some(Duration::from_millis(ms as u64)) })
 }

@@ -233,9 +233,7 @@ pub fn exec(srv: &Server, client: &mut Client, out: &mut ReplyWriter, clock: &mu
                 ks.db = client.db;
                 ks.no_touch = client.no_touch && cmd.def.name != "touch";
                 clock.lap();
-                let mark = out.len();
                 let failed = dispatch::call(srv, client, cmd, args, out, ks);
-                client.handle.outbox.splice_pushed(&mut out.buf, mark);
                 cmd.record(client.worker, clock.lap(), failed);
                 dispatch::feed_monitors(srv, client, cmd, args);
             }

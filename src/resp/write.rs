@@ -64,8 +64,15 @@ impl ReplyWriter {
     }
 
     /// `msg` is the full error text without the leading '-', e.g. "ERR syntax error".
-    /// Newlines would break the protocol; Redis replaces them with spaces.
+    /// Newlines would break the protocol; Redis replaces them with spaces. A `msg` that does
+    /// start with '-' is written as it is, CR and LF included: Redis's addReplyErrorLength
+    /// of a whole error line (a script's error table in 7.2).
     pub fn error(&mut self, msg: &str) {
+        if msg.starts_with('-') {
+            self.buf.extend_from_slice(msg.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+            return;
+        }
         self.buf.push(b'-');
         let start = self.buf.len();
         self.buf.extend_from_slice(msg.as_bytes());
@@ -311,5 +318,8 @@ mod tests {
         let mut w = ReplyWriter::new(false);
         w.error("ERR a\r\nb");
         assert_eq!(w.buf, b"-ERR a  b\r\n");
+        let mut w = ReplyWriter::new(false);
+        w.error("-ERR a\nb");
+        assert_eq!(w.buf, b"-ERR a\nb\r\n");
     }
 }

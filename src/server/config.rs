@@ -1079,13 +1079,14 @@ impl Default for Config {
 /// Error text for a config file problem, as redis-server prints it before exiting.
 pub fn fatal_config_error(line_no: usize, line: &str, reason: &str) -> String {
     format!(
-        "\n*** FATAL CONFIG FILE ERROR (Redis 7.2.4) ***\nReading the configuration file, at line {line_no}\n>>> '{line}'\n{reason}\n"
+        "\n*** FATAL CONFIG FILE ERROR (Redis {}) ***\nReading the configuration file, at line {line_no}\n>>> '{line}'\n{reason}\n",
+        crate::REDIS_VERSION
     )
 }
 
 /// The same error when it concerns no particular line (e.g. the log file).
 fn fatal_config_error_noline(reason: &str) -> String {
-    format!("\n*** FATAL CONFIG FILE ERROR (Redis 7.2.4) ***\n{reason}\n")
+    format!("\n*** FATAL CONFIG FILE ERROR (Redis {}) ***\n{reason}\n", crate::REDIS_VERSION)
 }
 
 /// Apply a whole config text (file contents followed by command-line options).
@@ -1743,7 +1744,7 @@ mod tests {
         assert_eq!(c.int("hash-max-listpack-entries"), 7);
         assert_eq!(c.str("requirepass"), "a b");
         let e = load_text(&mut Config::new(), "port 1\nfoo bar\n").unwrap_err();
-        assert_eq!(e, "\n*** FATAL CONFIG FILE ERROR (Redis 7.2.4) ***\nReading the configuration file, at line 2\n>>> 'foo bar'\nBad directive or wrong number of arguments\n");
+        assert_eq!(e, "\n*** FATAL CONFIG FILE ERROR (Redis 7.2.6) ***\nReading the configuration file, at line 2\n>>> 'foo bar'\nBad directive or wrong number of arguments\n");
         let e = load_text(&mut Config::new(), "maxmemory 1xb").unwrap_err();
         assert!(e.ends_with(">>> 'maxmemory 1xb'\nargument must be a memory value\n"));
         let e = load_text(&mut Config::new(), "maxmemory").unwrap_err();

@@ -115,211 +115,410 @@ fn cpu_times() -> (f64, f64) {
     (t(ru.ru_stime), t(ru.ru_utime))
 }
 
-fn section(srv: &Server, figures: &Figures, name: &str, out: &mut String) {
+/// One section of INFO being written: its header, then one `name:value` line per field, in
+/// Redis 7.2's order. Fields are named one by one so that a feature (persistence,
+/// replication) can make its fields live without touching the others.
+struct Section<'o> {
+    out: &'o mut String,
+}
+
+impl<'o> Section<'o> {
+    fn new(out: &'o mut String, title: &str) -> Section<'o> {
+        out.push_str("# ");
+        out.push_str(title);
+        out.push_str("\r\n");
+        Section { out }
+    }
+
+    fn field(&mut self, name: &str, value: impl std::fmt::Display) -> &mut Self {
+        let _ = write!(self.out, "{name}:{value}\r\n");
+        self
+    }
+}
+
+/// A figure with two decimals (Redis's "%.2f").
+struct F2(f64);
+
+impl std::fmt::Display for F2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2}", self.0)
+    }
+}
+
+/// A percentage with two decimals and its sign ("%.2f%%").
+struct Percent(f64);
+
+impl std::fmt::Display for Percent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2}%", self.0)
+    }
+}
+
+/// CPU seconds with six decimals ("%ld.%06ld").
+struct Secs(f64);
+
+impl std::fmt::Display for Secs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.6}", self.0)
+    }
+}
+
+fn server_section(srv: &Server, out: &mut String) {
     let now = now_ms();
     let uptime = srv.started.elapsed().as_secs();
+    let cfg = srv.config.read();
+    let hz = cfg.int("hz");
+    let port = cfg.int("port");
+    let mut s = Section::new(out, "Server");
+    s.field("redis_version", crate::REDIS_VERSION)
+        .field("redis_git_sha1", "00000000")
+        .field("redis_git_dirty", 0)
+        .field("redis_build_id", 0)
+        .field("redis_mode", "standalone")
+        .field("os", format_args!("{} {}", std::env::consts::OS, std::env::consts::ARCH))
+        .field("arch_bits", 64)
+        .field("monotonic_clock", "POSIX clock_gettime")
+        .field("multiplexing_api", "epoll")
+        .field("atomicvar_api", "c11-builtin")
+        .field("gcc_version", "0.0.0")
+        .field("process_id", std::process::id())
+        .field("process_supervised", "no")
+        .field("run_id", &srv.run_id)
+        .field("tcp_port", port)
+        .field("server_time_usec", now * 1000)
+        .field("uptime_in_seconds", uptime)
+        .field("uptime_in_days", uptime / 86400)
+        .field("hz", hz)
+        .field("configured_hz", hz)
+        .field("lru_clock", (now / 1000) & ((1 << 24) - 1))
+        .field("executable", &srv.executable)
+        .field("config_file", &srv.config_file)
+        .field("io_threads_active", 0);
+    // Redis's listeners (getListensInfoString), numbered by connection type: tcp is 0.
+    if port != 0 {
+        let mut tcp = String::from("name=tcp");
+        for addr in cfg.str("bind").split_whitespace() {
+            let _ = write!(tcp, ",bind={addr}");
+        }
+        let _ = write!(tcp, ",port={port}");
+        s.field("listener0", tcp);
+    }
+    // cinnabar's own, after Redis's fields.
+    s.field("cinnabar_version", env!("CARGO_PKG_VERSION")).field("cinnabar_threads", srv.threads);
+}
+
+fn clients_section(srv: &Server, figures: &Figures, out: &mut String) {
+    // The biggest unparsed input and pending output among the clients now (Redis keeps the
+    // peak of the last seconds; both are 0 for idle clients).
+    let (n, max_in, max_out) = {
+        let clients = srv.clients.lock();
+        let max_in = clients.values().map(|h| h.qbuf.load(Ordering::Relaxed)).max();
+        let max_out = clients.values().map(|h| h.pending_output()).max();
+        (clients.len(), max_in.unwrap_or(0), max_out.unwrap_or(0))
+    };
+    Section::new(out, "Clients")
+        .field("connected_clients", n)
+        .field("cluster_connections", 0)
+        .field("maxclients", srv.maxclients.load(Ordering::Relaxed))
+        .field("client_recent_max_input_buffer", max_in)
+        .field("client_recent_max_output_buffer", max_out)
+        .field("blocked_clients", srv.blocked_clients.load(Ordering::Relaxed).max(0))
+        .field("tracking_clients", srv.tracking.figures().0)
+        .field("clients_in_timeout_table", 0)
+        .field("total_blocking_keys", figures.blocking_keys)
+        .field("total_blocking_keys_on_nokey", 0);
+}
+
+fn memory_section(srv: &Server, figures: &Figures, out: &mut String) {
+    let (used, active, resident) = allocator_bytes();
+    let peak = note_peak(used);
+    let rss = rss_bytes();
+    let system = total_system_memory();
+    let ratio = |a: u64, b: u64| F2(if b > 0 { a as f64 / b as f64 } else { 0.0 });
+    let percent = |a: u64, b: u64| Percent(if b > 0 { a as f64 / b as f64 } else { 0.0 });
+    let diff = |a: u64, b: u64| a as i64 - b as i64;
+    let clients_normal: u64 = {
+        let clients = srv.clients.lock();
+        clients.values().map(|h| h.qbuf.load(Ordering::Relaxed) + h.pending_output()).sum()
+    };
+    // Redis's used_memory_overhead: the memory at startup, clients' buffers, the script
+    // caches and the keyspace's own structure; the rest is the dataset.
+    let startup = STARTUP.load(Ordering::Relaxed);
+    let lua = crate::server::scripting::memory(srv);
+    let overhead = startup + clients_normal + lua.scripts_bytes + lua.functions_bytes + figures.table_bytes as u64;
+    let dataset = used.saturating_sub(overhead);
+    let cfg = srv.config.read();
+    let maxmemory = cfg.int("maxmemory") as u64;
+    let vm_total = lua.vm_eval + lua.vm_functions;
+    let scripts_total = lua.scripts_bytes + lua.functions_bytes;
+    Section::new(out, "Memory")
+        .field("used_memory", used)
+        .field("used_memory_human", human(used))
+        .field("used_memory_rss", rss)
+        .field("used_memory_rss_human", human(rss))
+        .field("used_memory_peak", peak)
+        .field("used_memory_peak_human", human(peak))
+        .field("used_memory_peak_perc", percent(used * 100, peak))
+        .field("used_memory_overhead", overhead)
+        .field("used_memory_startup", startup)
+        .field("used_memory_dataset", dataset)
+        .field("used_memory_dataset_perc", percent(dataset * 100, used.saturating_sub(startup).max(1)))
+        .field("allocator_allocated", used)
+        .field("allocator_active", active)
+        .field("allocator_resident", resident)
+        .field("total_system_memory", system)
+        .field("total_system_memory_human", human(system))
+        .field("used_memory_lua", lua.vm_eval)
+        .field("used_memory_vm_eval", lua.vm_eval)
+        .field("used_memory_lua_human", human(lua.vm_eval))
+        .field("used_memory_scripts_eval", lua.scripts_bytes)
+        .field("number_of_cached_scripts", lua.scripts)
+        .field("number_of_functions", lua.functions)
+        .field("number_of_libraries", lua.libraries)
+        .field("used_memory_vm_functions", lua.vm_functions)
+        .field("used_memory_vm_total", vm_total)
+        .field("used_memory_vm_total_human", human(vm_total))
+        .field("used_memory_functions", lua.functions_bytes)
+        .field("used_memory_scripts", scripts_total)
+        .field("used_memory_scripts_human", human(scripts_total))
+        .field("maxmemory", maxmemory)
+        .field("maxmemory_human", human(maxmemory))
+        .field("maxmemory_policy", cfg.str("maxmemory-policy"))
+        .field("allocator_frag_ratio", ratio(active, used))
+        .field("allocator_frag_bytes", diff(active, used))
+        .field("allocator_rss_ratio", ratio(resident, active))
+        .field("allocator_rss_bytes", diff(resident, active))
+        .field("rss_overhead_ratio", ratio(rss, resident))
+        .field("rss_overhead_bytes", diff(rss, resident))
+        .field("mem_fragmentation_ratio", ratio(rss, used))
+        .field("mem_fragmentation_bytes", diff(rss, used))
+        .field("mem_not_counted_for_evict", 0)
+        .field("mem_replication_backlog", 0)
+        .field("mem_total_replication_buffers", 0)
+        .field("mem_clients_slaves", 0)
+        .field("mem_clients_normal", clients_normal)
+        .field("mem_cluster_links", 0)
+        .field("mem_aof_buffer", 0)
+        .field("mem_allocator", "jemalloc-5.3.0")
+        .field("active_defrag_running", 0)
+        .field("lazyfree_pending_objects", crate::types::generic::LAZYFREE_PENDING.load(Ordering::Relaxed))
+        .field("lazyfreed_objects", crate::types::generic::LAZYFREED.load(Ordering::Relaxed));
+}
+
+/// Static until persistence exists: nothing loads, saves or rewrites.
+fn persistence_section(srv: &Server, out: &mut String) {
+    Section::new(out, "Persistence")
+        .field("loading", 0)
+        .field("async_loading", 0)
+        .field("current_cow_peak", 0)
+        .field("current_cow_size", 0)
+        .field("current_cow_size_age", 0)
+        .field("current_fork_perc", "0.00")
+        .field("current_save_keys_processed", 0)
+        .field("current_save_keys_total", 0)
+        .field("rdb_changes_since_last_save", srv.ks.dirty.get())
+        .field("rdb_bgsave_in_progress", 0)
+        .field("rdb_last_save_time", srv.lastsave_unix.load(Ordering::Relaxed))
+        .field("rdb_last_bgsave_status", "ok")
+        .field("rdb_last_bgsave_time_sec", -1)
+        .field("rdb_current_bgsave_time_sec", -1)
+        .field("rdb_saves", 0)
+        .field("rdb_last_cow_size", 0)
+        .field("rdb_last_load_keys_expired", 0)
+        .field("rdb_last_load_keys_loaded", 0)
+        .field("aof_enabled", 0)
+        .field("aof_rewrite_in_progress", 0)
+        .field("aof_rewrite_scheduled", 0)
+        .field("aof_last_rewrite_time_sec", -1)
+        .field("aof_current_rewrite_time_sec", -1)
+        .field("aof_last_bgrewrite_status", "ok")
+        .field("aof_rewrites", 0)
+        .field("aof_rewrites_consecutive_failures", 0)
+        .field("aof_last_write_status", "ok")
+        .field("aof_last_cow_size", 0)
+        .field("module_fork_in_progress", 0)
+        .field("module_fork_last_cow_size", 0);
+}
+
+fn stats_section(srv: &Server, figures: &Figures, out: &mut String) {
+    let ks = figures.stats;
+    let pubsub = srv.pubsub.counts();
+    let s = &srv.stats;
+    let tracking = srv.tracking.figures();
+    let [ops, input, output] = s.instantaneous.lock().map(|m| m.per_sec());
+    let (stale_perc, expire_ms) = {
+        let e = srv.ks.expire_stats.lock();
+        (e.stale_perc * 100.0, e.cpu_us / 1000)
+    };
+    Section::new(out, "Stats")
+        .field("total_connections_received", s.connections.get())
+        .field("total_commands_processed", s.commands.get())
+        .field("instantaneous_ops_per_sec", ops)
+        .field("total_net_input_bytes", s.net_input_bytes.get())
+        .field("total_net_output_bytes", s.net_output_bytes.get())
+        .field("total_net_repl_input_bytes", 0)
+        .field("total_net_repl_output_bytes", 0)
+        .field("instantaneous_input_kbps", F2(input as f64 / 1024.0))
+        .field("instantaneous_output_kbps", F2(output as f64 / 1024.0))
+        .field("instantaneous_input_repl_kbps", "0.00")
+        .field("instantaneous_output_repl_kbps", "0.00")
+        .field("rejected_connections", s.rejected_connections.get())
+        .field("sync_full", 0)
+        .field("sync_partial_ok", 0)
+        .field("sync_partial_err", 0)
+        .field("expired_keys", ks.expired)
+        .field("expired_stale_perc", F2(stale_perc))
+        .field("expired_time_cap_reached_count", 0)
+        .field("expire_cycle_cpu_milliseconds", expire_ms)
+        .field("evicted_keys", 0)
+        .field("evicted_clients", 0)
+        .field("total_eviction_exceeded_time", 0)
+        .field("current_eviction_exceeded_time", 0)
+        .field("keyspace_hits", ks.hits)
+        .field("keyspace_misses", ks.misses)
+        .field("pubsub_channels", pubsub.0)
+        .field("pubsub_patterns", pubsub.1)
+        .field("pubsubshard_channels", pubsub.2)
+        .field("latest_fork_usec", 0)
+        .field("total_forks", 0)
+        .field("migrate_cached_sockets", 0)
+        .field("slave_expires_tracked_keys", 0)
+        .field("active_defrag_hits", 0)
+        .field("active_defrag_misses", 0)
+        .field("active_defrag_key_hits", 0)
+        .field("active_defrag_key_misses", 0)
+        .field("total_active_defrag_time", 0)
+        .field("current_active_defrag_time", 0)
+        .field("tracking_total_keys", tracking.1)
+        .field("tracking_total_items", tracking.2)
+        .field("tracking_total_prefixes", tracking.3)
+        .field("unexpected_error_replies", 0)
+        .field("total_error_replies", srv.error_stats.lock().values().sum::<u64>())
+        .field("dump_payload_sanitizations", 0)
+        .field("total_reads_processed", s.reads.get())
+        .field("total_writes_processed", s.writes.get())
+        .field("io_threaded_reads_processed", 0)
+        .field("io_threaded_writes_processed", 0)
+        // Fields of later Redis versions (7.4), where they sit.
+        .field("client_query_buffer_limit_disconnections", s.query_buffer_disconnections.get())
+        .field("client_output_buffer_limit_disconnections", s.output_buffer_disconnections.get())
+        .field("reply_buffer_shrinks", 0)
+        .field("reply_buffer_expands", 0)
+        // No event loop to measure (tokio's workers run the connections), no ACL yet.
+        .field("eventloop_cycles", 0)
+        .field("eventloop_duration_sum", 0)
+        .field("eventloop_duration_cmd_sum", 0)
+        .field("instantaneous_eventloop_cycles_per_sec", 0)
+        .field("instantaneous_eventloop_duration_usec", 0)
+        .field("acl_access_denied_auth", 0)
+        .field("acl_access_denied_cmd", 0)
+        .field("acl_access_denied_key", 0)
+        .field("acl_access_denied_channel", 0);
+}
+
+/// Static until replication exists: a master without replicas or backlog.
+fn replication_section(srv: &Server, out: &mut String) {
+    Section::new(out, "Replication")
+        .field("role", "master")
+        .field("connected_slaves", 0)
+        .field("master_failover_state", "no-failover")
+        .field("master_replid", &srv.run_id)
+        .field("master_replid2", "0000000000000000000000000000000000000000")
+        .field("master_repl_offset", 0)
+        .field("second_repl_offset", -1)
+        .field("repl_backlog_active", 0)
+        .field("repl_backlog_size", 1048576)
+        .field("repl_backlog_first_byte_offset", 0)
+        .field("repl_backlog_histlen", 0);
+}
+
+fn cpu_section(out: &mut String) {
+    let (sys, user) = cpu_times();
+    Section::new(out, "CPU")
+        .field("used_cpu_sys", Secs(sys))
+        .field("used_cpu_user", Secs(user))
+        .field("used_cpu_sys_children", "0.000000")
+        .field("used_cpu_user_children", "0.000000")
+        .field("used_cpu_sys_main_thread", Secs(sys))
+        .field("used_cpu_user_main_thread", Secs(user));
+}
+
+/// The commands called so far, by name (Redis lists them in its command table's order).
+fn called(srv: &Server) -> Vec<&crate::command::table::Command> {
+    let mut rows: Vec<_> = srv.commands.iter().filter(|c| c.calls.get() > 0).collect();
+    rows.sort_by_key(|c| c.def.name);
+    rows
+}
+
+fn commandstats_section(srv: &Server, out: &mut String) {
+    let mut s = Section::new(out, "Commandstats");
+    for c in called(srv) {
+        let (calls, usec) = (c.calls.get(), c.usec.get());
+        s.field(
+            &format!("cmdstat_{}", c.def.name),
+            format_args!(
+                "calls={calls},usec={usec},usec_per_call={:.2},rejected_calls={},failed_calls={}",
+                usec as f64 / calls as f64,
+                c.rejected_calls.get(),
+                c.failed_calls.get()
+            ),
+        );
+    }
+}
+
+/// Redis's per-command latency percentiles (latency-tracking). cinnabar keeps no histogram:
+/// every percentile is the command's mean latency.
+fn latencystats_section(srv: &Server, out: &mut String) {
+    let mut s = Section::new(out, "Latencystats");
+    let (on, percentiles) = {
+        let cfg = srv.config.read();
+        (cfg.bool("latency-tracking"), cfg.render("latency-tracking-info-percentiles"))
+    };
+    if !on {
+        return;
+    }
+    for c in called(srv) {
+        let mean = c.usec.get() as f64 / c.calls.get() as f64;
+        let mut line = String::new();
+        for (i, p) in percentiles.split_whitespace().enumerate() {
+            let _ = write!(line, "{}p{p}={mean:.3}", if i > 0 { "," } else { "" });
+        }
+        s.field(&format!("latency_percentiles_usec_{}", c.def.name), line);
+    }
+}
+
+fn section(srv: &Server, figures: &Figures, name: &str, out: &mut String) {
     match name {
-        "server" => {
-            let cfg = srv.config.read();
-            let _ = write!(
-                out,
-                "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\ncinnabar_version:{}\r\ncinnabar_threads:{}\r\n",
-                crate::REDIS_VERSION,
-                std::env::consts::OS,
-                std::env::consts::ARCH,
-                std::process::id(),
-                srv.run_id,
-                srv.tcp_port,
-                now * 1000,
-                uptime,
-                uptime / 86400,
-                cfg.int("hz"),
-                cfg.int("hz"),
-                (now / 1000) & ((1 << 24) - 1),
-                srv.executable,
-                srv.config_file,
-                env!("CARGO_PKG_VERSION"),
-                srv.threads,
-            );
+        "server" => server_section(srv, out),
+        "clients" => clients_section(srv, figures, out),
+        "memory" => memory_section(srv, figures, out),
+        "persistence" => persistence_section(srv, out),
+        "stats" => stats_section(srv, figures, out),
+        "replication" => replication_section(srv, out),
+        "cpu" => cpu_section(out),
+        "modules" => {
+            Section::new(out, "Modules");
         }
-        "clients" => {
-            // The biggest unparsed input and pending output among the clients now (Redis
-            // keeps the peak of the last seconds; both are 0 for idle clients).
-            let (n, max_in, max_out) = {
-                let clients = srv.clients.lock();
-                let max_in = clients.values().map(|h| h.qbuf.load(Ordering::Relaxed)).max();
-                let max_out = clients.values().map(|h| h.pending_output()).max();
-                (clients.len(), max_in.unwrap_or(0), max_out.unwrap_or(0))
-            };
-            let _ = write!(
-                out,
-                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{max_in}\r\nclient_recent_max_output_buffer:{max_out}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
-                srv.maxclients.load(Ordering::Relaxed),
-                srv.blocked_clients.load(Ordering::Relaxed).max(0),
-                srv.tracking.figures().0,
-                figures.blocking_keys,
-            );
-        }
-        "memory" => {
-            let (used, active, resident) = allocator_bytes();
-            let peak = note_peak(used);
-            let rss = rss_bytes();
-            let system = total_system_memory();
-            let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
-            let diff = |a: u64, b: u64| a as i64 - b as i64;
-            let clients_normal: u64 = {
-                let clients = srv.clients.lock();
-                clients.values().map(|h| h.qbuf.load(Ordering::Relaxed) + h.pending_output()).sum()
-            };
-            // Redis's used_memory_overhead: the memory at startup, clients' buffers, the
-            // script caches and the keyspace's own structure; the rest is the dataset.
-            let startup = STARTUP.load(Ordering::Relaxed);
-            let lua = crate::server::scripting::memory(srv);
-            let overhead =
-                startup + clients_normal + lua.scripts_bytes + lua.functions_bytes + figures.table_bytes as u64;
-            let dataset = used.saturating_sub(overhead);
-            let cfg = srv.config.read();
-            let maxmemory = cfg.int("maxmemory") as u64;
-            let _ = write!(
-                out,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{overhead}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{used}\r\nallocator_active:{active}\r\nallocator_resident:{resident}\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\n",
-                human(used),
-                human(rss),
-                human(peak),
-                ratio(used * 100, peak),
-                ratio(dataset * 100, used.saturating_sub(startup).max(1)),
-                human(system),
-            );
-            let vm_total = lua.vm_eval + lua.vm_functions;
-            let scripts_total = lua.scripts_bytes + lua.functions_bytes;
-            let _ = write!(
-                out,
-                "used_memory_lua:{}\r\nused_memory_vm_eval:{}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nused_memory_vm_functions:{}\r\nused_memory_vm_total:{vm_total}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{}\r\nused_memory_scripts:{scripts_total}\r\nused_memory_scripts_human:{}\r\n",
-                lua.vm_eval,
-                lua.vm_eval,
-                human(lua.vm_eval),
-                lua.scripts_bytes,
-                lua.scripts,
-                lua.functions,
-                lua.libraries,
-                lua.vm_functions,
-                human(vm_total),
-                lua.functions_bytes,
-                human(scripts_total),
-            );
-            let _ = write!(
-                out,
-                "maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients_normal}\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:jemalloc-5.3.0\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
-                human(maxmemory),
-                cfg.str("maxmemory-policy"),
-                ratio(active, used),
-                diff(active, used),
-                ratio(resident, active),
-                diff(resident, active),
-                ratio(rss, resident),
-                diff(rss, resident),
-                ratio(rss, used),
-                diff(rss, used),
-                crate::types::generic::LAZYFREE_PENDING.load(Ordering::Relaxed),
-                crate::types::generic::LAZYFREED.load(Ordering::Relaxed),
-            );
-        }
-        "persistence" => {
-            let _ = write!(
-                out,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-                srv.ks.dirty.get(),
-                srv.lastsave_unix.load(Ordering::Relaxed),
-            );
-        }
-        "stats" => {
-            let ks = figures.stats;
-            let pubsub = srv.pubsub.counts();
-            let s = &srv.stats;
-            let cmds = s.commands.get();
-            let tracking = srv.tracking.figures();
-            let [ops, input, output] = s.instantaneous.lock().map(|m| m.per_sec());
-            let (stale_perc, expire_ms) = {
-                let e = srv.ks.expire_stats.lock();
-                (e.stale_perc * 100.0, e.cpu_us / 1000)
-            };
-            let _ = write!(
-                out,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{cmds}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
-                s.connections.get(),
-                ops,
-                s.net_input_bytes.get(),
-                s.net_output_bytes.get(),
-                input as f64 / 1024.0,
-                output as f64 / 1024.0,
-                s.rejected_connections.get(),
-                ks.expired,
-                stale_perc,
-                expire_ms,
-                ks.hits,
-                ks.misses,
-                pubsub.0,
-                pubsub.1,
-                pubsub.2,
-                tracking.1,
-                tracking.2,
-                tracking.3,
-                srv.error_stats.lock().values().sum::<u64>(),
-                s.reads.get(),
-                s.writes.get(),
-                s.query_buffer_disconnections.get(),
-                s.output_buffer_disconnections.get(),
-            );
-        }
-        "replication" => {
-            let _ = write!(
-                out,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                srv.run_id
-            );
-        }
-        "cpu" => {
-            let (sys, user) = cpu_times();
-            let _ = write!(
-                out,
-                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{sys:.6}\r\nused_cpu_user_main_thread:{user:.6}\r\n"
-            );
-        }
-        "modules" => out.push_str("# Modules\r\n"),
         "errorstats" => {
-            out.push_str("# Errorstats\r\n");
+            let mut s = Section::new(out, "Errorstats");
             for (code, n) in srv.error_stats.lock().iter() {
-                let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+                s.field(&format!("errorstat_{code}"), format_args!("count={n}"));
             }
         }
-        "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "cluster" => {
+            Section::new(out, "Cluster").field("cluster_enabled", 0);
+        }
         "keyspace" => {
-            out.push_str("# Keyspace\r\n");
+            let mut s = Section::new(out, "Keyspace");
             for (db, &(keys, expires)) in figures.dbs.iter().enumerate() {
                 if keys > 0 {
                     let avg_ttl = figures.avg_ttls.get(db).copied().unwrap_or(0);
-                    let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n");
+                    s.field(&format!("db{db}"), format_args!("keys={keys},expires={expires},avg_ttl={avg_ttl}"));
                 }
             }
         }
-        "commandstats" => {
-            out.push_str("# Commandstats\r\n");
-            let mut rows: Vec<_> = srv.commands.iter().filter(|c| c.calls.get() > 0).collect();
-            rows.sort_by_key(|c| c.def.name);
-            for c in rows {
-                let calls = c.calls.get();
-                let usec = c.usec.get();
-                let _ = write!(
-                    out,
-                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
-                    c.def.name,
-                    usec as f64 / calls as f64,
-                    c.rejected_calls.get(),
-                    c.failed_calls.get()
-                );
-            }
-        }
-        "latencystats" => out.push_str("# Latencystats\r\n"),
+        "commandstats" => commandstats_section(srv, out),
+        "latencystats" => latencystats_section(srv, out),
         _ => {}
     }
 }

@@ -330,7 +330,8 @@ impl Server {
 
     /// Count an error reply under its code (Redis tracks at most 128 distinct codes).
     pub fn count_error(&self, msg: &str) {
-        let code = msg.split(' ').next().unwrap_or("ERR");
+        // (A raw error line keeps its '-': ReplyWriter::error.)
+        let code = msg.strip_prefix('-').unwrap_or(msg).split(' ').next().unwrap_or("ERR");
         let mut stats = self.error_stats.lock();
         if let Some(n) = stats.get_mut(code) {
             *n += 1;

@@ -34,7 +34,7 @@ pub(crate) fn parse_flags(classes: &str) -> Option<u32> {
 /// Publish one event if its class is enabled (Redis's notifyKeyspaceEvent).
 #[inline]
 pub fn notify(ctx: &Ctx, class: u32, event: &str, key: &[u8], db: usize) {
-    notify_srv(ctx.srv, class, event, key, db);
+    notify_as(ctx.srv, class, event, key, db, Some(ctx.client.id));
 }
 
 /// `notify` for the selected database of the command.
@@ -44,11 +44,9 @@ pub fn event(ctx: &mut Ctx, class: u32, event: &str, key: &[u8]) {
     if flags & class == 0 {
         return;
     }
-    // A RESP3 client subscribed to its own events gets them in its reply buffer where the
-    // command is, as Redis adds them (inside a script, whose buffer is redis.call's reply,
-    // they go through the outbox, before the script's reply).
-    let own = if ctx.client.in_script { None } else { Some((ctx.client.id, &mut *ctx.out)) };
-    publish(ctx.srv, flags, event, key, ctx.ks.db, own);
+    // A RESP3 client subscribed to its own events gets them after the command's reply (after
+    // the whole EXEC or EVAL), as Redis 7.2 does (a script's client has the caller's id).
+    publish(ctx.srv, flags, event, key, ctx.ks.db, Some(ctx.client.id));
 }
 
 /// Delete `key` from the selected database and, if it was there, emit `del` (a collection
@@ -61,17 +59,24 @@ pub fn delete(ctx: &mut Ctx, key: &[u8]) -> bool {
     existed
 }
 
+/// An event no client's command caused (active expiry).
 #[inline]
 pub fn notify_srv(srv: &Server, class: u32, event: &str, key: &[u8], db: usize) {
+    notify_as(srv, class, event, key, db, None);
+}
+
+/// An event caused by the command of client `own` (its own pushes follow the reply).
+#[inline]
+fn notify_as(srv: &Server, class: u32, event: &str, key: &[u8], db: usize, own: super::pubsub::Own) {
     let flags = srv.notify_flags.load(Ordering::Relaxed);
     if flags & class == 0 {
         return;
     }
-    publish(srv, flags, event, key, db, None);
+    publish(srv, flags, event, key, db, own);
 }
 
 #[cold]
-fn publish(srv: &Server, flags: u32, event: &str, key: &[u8], db: usize, mut own: super::pubsub::Own) {
+fn publish(srv: &Server, flags: u32, event: &str, key: &[u8], db: usize, own: super::pubsub::Own) {
     let mut dbs = itoa::Buffer::new();
     let dbs = dbs.format(db).as_bytes();
     if flags & KEYSPACE != 0 {
@@ -80,7 +85,7 @@ fn publish(srv: &Server, flags: u32, event: &str, key: &[u8], db: usize, mut own
         chan.extend_from_slice(dbs);
         chan.extend_from_slice(b"__:");
         chan.extend_from_slice(key);
-        super::pubsub::publish_internal(srv, &chan, event.as_bytes(), own.as_mut().map(|(id, out)| (*id, &mut **out)));
+        super::pubsub::publish_internal(srv, &chan, event.as_bytes(), own);
     }
     if flags & KEYEVENT != 0 {
         let mut chan = Vec::with_capacity(16 + dbs.len() + event.len());
@@ -113,10 +118,12 @@ pub fn install_hook(srv: &Arc<Server>) {
         let Some(s) = w.upgrade() else { return };
         let invalidate = maybe_tracked && s.ks.tracking.active();
         if notify {
+            // `client`: whose command found the key expired, missing or new (0: none).
+            let own = (client != 0).then_some(client);
             match ev {
-                KeyEvent::Expired => notify_srv(&s, EXPIRED, "expired", key, db),
-                KeyEvent::New => notify_srv(&s, NEW, "new", key, db),
-                KeyEvent::Miss => notify_srv(&s, KEY_MISS, "keymiss", key, db),
+                KeyEvent::Expired => notify_as(&s, EXPIRED, "expired", key, db, own),
+                KeyEvent::New => notify_as(&s, NEW, "new", key, db, own),
+                KeyEvent::Miss => notify_as(&s, KEY_MISS, "keymiss", key, db, own),
                 KeyEvent::Modified => {}
             }
         }

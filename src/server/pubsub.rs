@@ -4,8 +4,8 @@
 //! Delivery: every client has a push buffer in its `ClientHandle` (`Outbox`). PUBLISH
 //! encodes the message once per protocol and appends it to each receiver's outbox, then
 //! wakes the receiver's connection task, which writes the outbox to its socket. A message for
-//! the publishing client itself (RESP3) goes straight into its reply buffer, before
-//! PUBLISH's own reply, as in Redis. An outbox that grows past the pubsub class of
+//! the publishing client itself (RESP3) follows PUBLISH's own reply, as in Redis 7.2
+//! (`Outbox::late`). An outbox that grows past the pubsub class of
 //! client-output-buffer-limit (hard limit, or soft limit for longer than its seconds) gets
 //! its client disconnected, so a slow subscriber cannot take the server's memory.
 
@@ -25,8 +25,10 @@ use crate::util::glob::glob_match;
 #[derive(Default)]
 pub struct Outbox {
     pub buf: Mutex<Vec<u8>>,
-    /// Pushes that must follow the reply of the command that caused them (a client's own
-    /// tracking invalidations), where `buf` goes before it (its own keyspace events).
+    /// Pushes that must follow the reply of the command that caused them: what a client's
+    /// own command sends it (its keyspace events, a PUBLISH to itself, then its tracking
+    /// invalidations), after the whole EXEC or EVAL reply, as in Redis 7.2, which keeps them
+    /// in pending_push_messages until the command is done. `buf` goes before the reply.
     pub late: Mutex<Vec<u8>>,
     /// Pushes from other clients that arrived after the running command registered a
     /// subscription or BCAST prefix (`split_here`): they follow its reply.
@@ -52,20 +54,6 @@ impl Outbox {
         self.drain_around(out, out.len());
     }
 
-    /// Inside EXEC, after one queued command whose reply element starts at `mark`: what was
-    /// pushed to this client meanwhile (its own events from a script, RENAME, MOVE, COPY, an
-    /// expiry) goes before that element, where Redis adds it. `late` and `after` wait for
-    /// the drain after EXEC (`drain_around`), which also lowers `pending`.
-    pub fn splice_pushed(&self, out: &mut Vec<u8>, mark: usize) {
-        if !self.pending.load(Ordering::Acquire) {
-            return;
-        }
-        let mut pushed = self.buf.lock();
-        if !pushed.is_empty() {
-            out.splice(mark..mark, pushed.drain(..));
-        }
-    }
-
     /// Bytes waiting to be written (INFO client_recent_max_output_buffer).
     pub fn pending_bytes(&self) -> usize {
         self.buf.lock().len() + self.late.lock().len() + self.after.lock().len()
@@ -87,10 +75,9 @@ impl Outbox {
         self.pending.store(true, Ordering::Release);
     }
 
-    /// After a command whose reply starts at `mark` in `out`: what was pushed to this client
-    /// goes before the reply (Redis adds a client's own messages to its buffer while the
-    /// command runs), `late` pushes after it, and then what arrived after the command's
-    /// `split_here`.
+    /// After a command whose reply starts at `mark` in `out`: what other clients pushed to
+    /// this one goes before the reply, its own command's `late` pushes after it, and then
+    /// what arrived after the command's `split_here`.
     pub fn drain_around(&self, out: &mut Vec<u8>, mark: usize) {
         // A plain load first: this runs around every command.
         if !(self.pending.load(Ordering::Acquire) && self.pending.swap(false, Ordering::AcqRel)) {
@@ -348,9 +335,9 @@ fn encode(resp3: bool, words: &[&[u8]]) -> Vec<u8> {
     w.buf
 }
 
-/// The publishing client and its reply buffer, when there is one: a message for itself
-/// goes straight in there, before PUBLISH's own reply, as in Redis.
-pub type Own<'x> = Option<(u64, &'x mut ReplyWriter)>;
+/// The client whose command publishes, when there is one: a message for itself follows
+/// the command's reply (`Outbox::late`).
+pub type Own = Option<u64>;
 
 /// A receiver as a publisher found it in a registry: its subscription's number, and its
 /// `Outbox::unsubs` then.
@@ -369,27 +356,18 @@ fn found(t: &Subscribers, name: &[u8]) -> Vec<Found> {
 /// message can follow the confirmation of an UNSUBSCRIBE.
 fn deliver(
     srv: &Server,
-    own: &mut Own,
+    own: Own,
     (h, sub, unsubs): &Found,
     kind: Kind,
     name: &[u8],
     words: &[&[u8]],
     cache: &mut [Option<Vec<u8>>; 2],
 ) -> bool {
-    if let Some((id, out)) = own {
-        if h.id == *id {
-            let start = out.buf.len();
-            let bytes = encode(out.resp3, words);
-            out.buf.extend_from_slice(&bytes);
-            out.pushed_from(start);
-            return true;
-        }
-    }
     let resp3 = h.resp.load(Ordering::Relaxed) == 3;
     let bytes = cache[resp3 as usize].get_or_insert_with(|| encode(resp3, words));
     // Only after an unsubscription since the lookup (rare): is the same subscription
     // still there (not left, nor left and made again)?
-    append(srv, h, bytes, false, || {
+    append(srv, h, bytes, own == Some(h.id), || {
         h.outbox.unsubs.load(Ordering::Relaxed) == *unsubs
             || srv.pubsub.table(kind).lock().get(name).is_some_and(|l| l.iter().any(|(x, n)| x.id == h.id && n == sub))
     })
@@ -397,14 +375,14 @@ fn deliver(
 
 /// PUBLISH / SPUBLISH and keyspace notifications: deliver to the channel's subscribers and
 /// (not for shard channels) to matching patterns. Returns the number of receivers.
-fn publish_all(srv: &Server, shard: bool, channel: &[u8], message: &[u8], mut own: Own) -> usize {
+fn publish_all(srv: &Server, shard: bool, channel: &[u8], message: &[u8], own: Own) -> usize {
     let mut receivers = 0;
     let kind = if shard { Kind::Shard } else { Kind::Channel };
     let word: &[u8] = if shard { b"smessage" } else { b"message" };
     let subs = found(&srv.pubsub.table(kind).lock(), channel);
     let mut cache = [None, None];
     for h in &subs {
-        receivers += deliver(srv, &mut own, h, kind, channel, &[word, channel, message], &mut cache) as usize;
+        receivers += deliver(srv, own, h, kind, channel, &[word, channel, message], &mut cache) as usize;
     }
     if shard {
         return receivers;
@@ -417,7 +395,7 @@ fn publish_all(srv: &Server, shard: bool, channel: &[u8], message: &[u8], mut ow
         let mut cache = [None, None];
         for h in list {
             let words: [&[u8]; 4] = [b"pmessage", pattern, channel, message];
-            receivers += deliver(srv, &mut own, h, Kind::Pattern, pattern, &words, &mut cache) as usize;
+            receivers += deliver(srv, own, h, Kind::Pattern, pattern, &words, &mut cache) as usize;
         }
     }
     receivers
@@ -592,7 +570,7 @@ impl WorkerWakes {
 
 fn publish_generic(ctx: &mut Ctx, shard: bool) -> CmdResult {
     let (channel, message) = (ctx.args[1], ctx.args[2]);
-    let n = publish_all(ctx.srv, shard, channel, message, Some((ctx.client.id, &mut *ctx.out)));
+    let n = publish_all(ctx.srv, shard, channel, message, Some(ctx.client.id));
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -141,3 +141,39 @@ pub fn info_field(c: &mut redis::Connection, section: &str, name: &str) -> i64 {
     let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
     info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).and_then(|v| v.trim().parse().ok()).unwrap()
 }
+
+/// The oracle redis-server, found as tests/support.py finds it: CINNABAR_ORACLE (exported by
+/// `make test`; empty means "no 7.2 build"), else the Redis 7.2.6 that tests/oracle.sh builds
+/// into the cache, else the redis-server on PATH (Debian's 7.0), which is said on stderr once.
+pub fn oracle_binary() -> std::path::PathBuf {
+    static FOUND: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let named = std::env::var_os("CINNABAR_ORACLE");
+            if let Some(path) = named.as_ref().filter(|p| !p.is_empty()) {
+                return path.into();
+            }
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .filter(|p| !p.is_empty())
+                .map(std::path::PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")));
+            let cached = cache.map(|c| c.join("cinnabar/redis-7.2.6/src/redis-server"));
+            match cached.filter(|p| named.is_none() && p.exists()) {
+                Some(path) => path,
+                None => {
+                    eprintln!("oracle: FALLBACK to the redis-server on PATH (Debian's 7.0), not Redis 7.2.6: build it with tests/oracle.sh");
+                    "redis-server".into()
+                }
+            }
+        })
+        .clone()
+}
+
+/// redis-check-rdb or redis-check-aof of the oracle's own build (on PATH for the fallback).
+pub fn oracle_tool(name: &str) -> std::path::PathBuf {
+    let server = oracle_binary();
+    match server.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        Some(dir) => dir.join(name),
+        None => name.into(),
+    }
+}

@@ -82,6 +82,29 @@ def split_args(line):
 MODIFIERS = {"unordered": 0, "sortkeys": 0, "type-only": 0, "shape": 0, "noreply": 0, "approx": 1}
 
 
+# A line whose reply differs from the oracle's for a known reason, with the reason:
+#   known-diff       Redis 7.2 (the target) replies differently from Redis 7.0 (the fallback
+#                    oracle). Compared with the oracle like any line when the oracle is 7.2; its
+#                    @expect bytes are the 7.2 reply, used only against the 7.0 fallback.
+#   deliberate-diff  cinnabar differs from Redis 7.2.6 on purpose (a later security fix, a hang
+#                    refused, a TLS build): the command goes to cinnabar only (in 7.2.6 it could
+#                    hang or break the oracle) and its reply must be the @expect bytes.
+DIFF_KINDS = ("known-diff", "deliberate-diff")
+
+
+class KnownDiff:
+    def __init__(self, kind, reason):
+        self.kind = kind
+        self.reason = reason
+
+    @property
+    def deliberate(self):
+        return self.kind == "deliberate-diff"
+
+    def __str__(self):
+        return f"{self.kind}: {self.reason}"
+
+
 class Step:
     """One thing to do: kind is 'cmd', 'raw', or a directive name."""
 
@@ -93,7 +116,7 @@ class Step:
         self.args = args or []
         self.mods = mods or {}
         self.expect = expect or {}          # {2: bytes, 3: bytes}
-        self.known_diff = known_diff        # reason or None
+        self.known_diff = known_diff        # KnownDiff or None
         self.nreplies = nreplies
 
     def __repr__(self):
@@ -138,10 +161,12 @@ class CaseFile:
                         rest = toks[k:]
                     else:
                         continue
-                elif name == "known-diff":
+                elif name in DIFF_KINDS:
                     if not tail:
-                        raise self._err(lineno, "@known-diff needs a reason")
-                    known = tail
+                        raise self._err(lineno, f"@{name} needs a reason")
+                    if known is not None:
+                        raise self._err(lineno, "one @known-diff or @deliberate-diff per command")
+                    known = KnownDiff(name, tail)
                     continue
                 elif name in ("expect", "expect2", "expect3"):
                     try:
@@ -191,6 +216,8 @@ class CaseFile:
                         toks = toks[1:]
                     if len(toks) != 1:
                         raise self._err(lineno, f"@{name} takes one quoted byte string")
+                    if known is not None and known.deliberate:
+                        raise self._err(lineno, "@deliberate-diff goes before a command, not @raw")
                     self.steps.append(Step("raw", lineno, line, [toks[0]], mods, expect, known, nrep))
                     mods, expect, known = {}, {}, None
                     seen_command = True
@@ -212,6 +239,8 @@ class CaseFile:
                 elif name == "recv":
                     # @recv: read one pending reply on the current connection and compare it
                     # (modifiers and @known-diff apply as to a command).
+                    if known is not None and known.deliberate:
+                        raise self._err(lineno, "@deliberate-diff goes before a command, not @recv")
                     self.steps.append(Step("recv", lineno, line, [], mods, expect, known))
                     mods, expect, known = {}, {}, None
                     seen_command = True
@@ -239,7 +268,9 @@ class CaseFile:
             if known is not None and not expect:
                 pass  # known-diff without @expect: reply not compared
             if expect and known is None:
-                raise self._err(lineno, "@expect is only allowed after @known-diff")
+                raise self._err(lineno, "@expect is only allowed after @known-diff or @deliberate-diff")
+            if known is not None and known.deliberate and (mods or sorted(expect) != self.protocols):
+                raise self._err(lineno, "@deliberate-diff needs the @expect reply of each protocol, no modifier")
             self.steps.append(Step("cmd", lineno, line, rest, mods, expect, known))
             mods, expect, known = {}, {}, None
             seen_command = True

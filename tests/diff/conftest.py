@@ -8,6 +8,11 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))   # tests/ (support.py)
 
 
+def pytest_sessionstart(session):
+    import support
+    support.announce_oracle(session)
+
+
 def pytest_report_header(config):
     from harness import SELF_CHECK
     if SELF_CHECK:

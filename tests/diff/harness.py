@@ -13,6 +13,8 @@ from resp import (RawConnection, ConnectionClosed, ProtocolViolation, parse, sho
 
 SELF_CHECK = os.environ.get("DIFF_SELF_CHECK", "") not in ("", "0")
 FAILFAST = os.environ.get("DIFF_FAILFAST", "") not in ("", "0")
+# 7.2 (tests/oracle.sh's build) or the 7.0 fallback: decides what @known-diff lines compare with.
+ORACLE_IS_72 = support.oracle_is_72()
 MAX_REPORTED = 25
 
 
@@ -334,27 +336,33 @@ class CaseRunner:
         return ",".join(m) or "exact"
 
     def _judge(self, step, want, got, text=None):
-        """Compare one pair of replies, honouring @known-diff / @expect."""
+        """Compare one pair of replies, honouring @known-diff / @expect (a @deliberate-diff
+        command never gets here: `_deliberate`)."""
         if not isinstance(want, bytes) or not isinstance(got, bytes):
             if want != got:
                 self._fail(step, self._mode(step), want, got, "connection problem", text)
             return
-        if step.known_diff is not None and not SELF_CHECK:
-            exp = step.expect.get(self.protocol)
+        kd = step.known_diff
+        exp = step.expect.get(self.protocol) if kd is not None else None
+        if kd is not None and ORACLE_IS_72:
+            # The oracle is 7.2 itself: the line is compared like any other. Its @expect is what
+            # the 7.0 fallback is held to, so it must be 7.2's real reply.
+            if exp is not None and exp != want:
+                self._fail(step, f"{kd}: @expect vs the 7.2 oracle", want, exp,
+                           "the @expect bytes (shown as the subject's) are not Redis 7.2's reply", text)
+            kd = None
+        if kd is not None and not SELF_CHECK:
             if exp is None:
-                # No 7.2 reply given: compare only under the modifiers (e.g. @shape), if any.
+                # No reply given: compare only under the modifiers (e.g. @shape), if any.
                 if step.mods:
                     why = compare(step.mods, want, got)
                     if why:
-                        self._fail(step, f"known-diff ({step.known_diff}): {self._mode(step)}",
-                                   want, got, why, text)
+                        self._fail(step, f"{kd}: {self._mode(step)}", want, got, why, text)
                 return
             if got != exp:
-                self._fail(step, f"known-diff ({step.known_diff}): expected 7.2 reply", exp, got,
-                           "differs from the expected Redis 7.2 reply", text)
+                self._fail(step, f"{kd}: expected reply", exp, got, "differs from the @expect reply", text)
             return
-        if step.known_diff is not None and SELF_CHECK:
-            exp = step.expect.get(self.protocol)
+        if kd is not None and SELF_CHECK:
             if exp is not None and exp == want:
                 self.notes.append(f"{self.where(step)}: @known-diff is stale, 7.0 already replies {show(exp)}")
         why = compare(step.mods, want, got)
@@ -367,6 +375,8 @@ class CaseRunner:
         except OSError as e:
             self._fail(step, "connect", "", f"<{e}>", "cannot connect")
             return self._check_alive(step)
+        if step.known_diff is not None and step.known_diff.deliberate:
+            return self._deliberate(step, conns[1])
         for c in conns:
             try:
                 c.send_command(*step.args)
@@ -383,6 +393,21 @@ class CaseRunner:
             return self._check_alive(step)
         want, got = (self._read(c) for c in conns)
         self._judge(step, want, got)
+        return self._check_alive(step)
+
+    def _deliberate(self, step, conn):
+        """A @deliberate-diff command: to the subject only (it could hang or break Redis
+        7.2.6), whose reply must be the @expect bytes; skipped in self-check mode."""
+        if SELF_CHECK:
+            return True
+        try:
+            conn.send_command(*step.args)
+        except ConnectionClosed:
+            pass
+        got = self._read(conn)
+        exp = step.expect[self.protocol]
+        if got != exp:
+            self._fail(step, f"{step.known_diff}: expected reply", exp, got, "differs from the @expect reply")
         return self._check_alive(step)
 
     def _raw(self, step):
@@ -418,7 +443,7 @@ class CaseRunner:
 
 
 def format_failures(casefile, protocol, mismatches):
-    head = f"{len(mismatches)} mismatch(es) in {casefile.name} [RESP{protocol}] (oracle: redis-server, subject: {subject_name()})"
+    head = f"{len(mismatches)} mismatch(es) in {casefile.name} [RESP{protocol}] (oracle: redis-server {'.'.join(map(str, support.oracle_version()))}, subject: {subject_name()})"
     body = "\n\n".join(str(m) for m in mismatches[:MAX_REPORTED])
     more = f"\n\n... and {len(mismatches) - MAX_REPORTED} more" if len(mismatches) > MAX_REPORTED else ""
     return f"{head}\n\n{body}{more}"

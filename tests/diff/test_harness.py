@@ -129,7 +129,8 @@ def test_runner_reports_differences(monkeypatch):
         runner = CaseRunner(cf, proto)
         mism = runner.run()
         lines = sorted({int(m.where.split(":")[1].split()[0]) for m in mism})
-        expect_lines = [2, 3] if harness.SELF_CHECK else [2, 3, 9]
+        # Line 9 against 7.2: "+hi" is not 7.2's reply to PING, so the @expect itself is wrong.
+        expect_lines = [2, 3] if harness.SELF_CHECK and not harness.ORACLE_IS_72 else [2, 3, 9]
         assert lines == expect_lines, "\n".join(map(str, mism))
         assert "DB index is out of range" in harness.show(mism[0].got)
 
@@ -143,7 +144,57 @@ def test_case_file_syntax_errors():
         _case("@unordered\n")                    # dangling modifier
     with pytest.raises(CaseSyntaxError):
         _case("PING\n@config a b\n")             # @config after a command
+    with pytest.raises(CaseSyntaxError):
+        _case('@known-diff a\n@deliberate-diff b\nPING\n')  # one reason per line
     cf = _case('@unordered KEYS *\n@approx 2 TTL k\n@known-diff r\n@expect2 "+a"\n@expect3 "+b"\nPING\n')
     assert cf.steps[0].mods == {"unordered": True} and cf.steps[0].args == [b"KEYS", b"*"]
     assert cf.steps[1].mods == {"approx": "2"}
     assert cf.steps[2].expect == {2: b"+a\r\n", 3: b"+b\r\n"}
+
+
+class FakeConn:
+    def __init__(self, reply):
+        self.reply, self.sent = reply, []
+
+    def send_command(self, *args):
+        self.sent.append(args)
+
+    def read_reply(self):
+        return self.reply
+
+
+@pytest.mark.parametrize("oracle_is_72", [True, False])
+def test_known_and_deliberate_diffs(monkeypatch, oracle_is_72):
+    """@known-diff's @expect holds only against the 7.0 fallback (against 7.2 the oracle's reply
+    does, and the @expect must be it); a @deliberate-diff command goes to the subject alone,
+    whose reply must be its @expect, whatever the oracle."""
+    monkeypatch.setattr(harness, "SELF_CHECK", False)
+    monkeypatch.setattr(harness, "ORACLE_IS_72", oracle_is_72)
+    cf = _case('@known-diff 7.2 says PONG\n@expect "+PONG"\nPING\n'
+               '@known-diff 7.2 says PONG\n@expect "+PONG"\nPING\n'
+               '@deliberate-diff we say hi\n@expect "+hi"\nPING\n'
+               '@deliberate-diff we say hi\n@expect "+hi"\nPING\n')
+    runner = CaseRunner(cf, 2)
+    runner.sides = (None, None)
+    runner._check_alive = lambda step: True
+    ok, other = b"+PONG\r\n", b"+other\r\n"
+    runner._judge(cf.steps[0], other, ok)      # 7.0 said other, cinnabar 7.2's PONG
+    runner._judge(cf.steps[1], ok, other)      # cinnabar wrong whatever the oracle
+    right, wrong = FakeConn(b"+hi\r\n"), FakeConn(ok)
+    runner._deliberate(cf.steps[2], right)
+    runner._deliberate(cf.steps[3], wrong)
+    assert right.sent == [(b"PING",)] and wrong.sent == [(b"PING",)]
+    failed = [m.where.split(":")[1].split()[0] for m in runner.mismatches]
+    # Against 7.2, line 3 twice: its @expect is not the oracle's "+other", nor is cinnabar's reply.
+    assert failed == (["3", "3", "6", "12"] if oracle_is_72 else ["6", "12"])
+
+
+def test_deliberate_diff_syntax():
+    with pytest.raises(CaseSyntaxError):
+        _case('@deliberate-diff r\n@expect2 "+a"\nPING\n')        # RESP3 reply missing
+    with pytest.raises(CaseSyntaxError):
+        _case('@deliberate-diff r\n@expect "+a"\n@shape PING\n')  # no modifier
+    with pytest.raises(CaseSyntaxError):
+        _case('@deliberate-diff r\n@expect "+a"\n@recv\n')
+    cf = _case('@protocols 2\n@deliberate-diff r\n@expect2 "+a"\nPING\n')
+    assert cf.steps[0].known_diff.deliberate and cf.steps[0].expect == {2: b"+a\r\n"}

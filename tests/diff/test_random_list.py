@@ -37,10 +37,9 @@ class Generator:
     def vals(self, most=6):
         return [self.val() for _ in range(self.r.randint(1, most))]
 
-    def index(self):
+    def index(self, biggest=9223372036854775807):
         r = self.r
-        return str(r.choice([r.randint(-25, 25), r.randint(-3, 3), 0, -1,
-                             9223372036854775807, -9223372036854775808]))
+        return str(r.choice([r.randint(-25, 25), r.randint(-3, 3), 0, -1, biggest, -biggest - 1]))
 
     def end(self):
         return self.r.choice(["LEFT", "RIGHT", "left", "right"])
@@ -61,7 +60,9 @@ class Generator:
             (2, lambda: ["RPOP", k(), self.count()]),
             (3, lambda: ["LLEN", k()]),
             (4, lambda: ["LINDEX", k(), self.index()]),
-            (3, lambda: ["LSET", k(), self.index(), v()]),
+            # (LSET within int range: Redis 7.2.6 truncates its index to an int on a listpack
+            # list, a bug cinnabar does not copy: list_index_range.txt's @deliberate-diff.)
+            (3, lambda: ["LSET", k(), self.index(2147483647), v()]),
             (3, lambda: ["LINSERT", k(), r.choice(["BEFORE", "AFTER"]), v(), v()]),
             (6, lambda: ["LRANGE", k(), self.index(), self.index()]),
             (3, lambda: ["LRANGE", k(), "0", "-1"]),

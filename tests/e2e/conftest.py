@@ -1,7 +1,8 @@
 """Fixtures for the end-to-end tests: redis-py (sync and asyncio) against a real server process.
 
 The target is cinnabar by default. Set E2E_TARGET=redis to run the very same tests against
-Debian's redis-server, which is how the tests themselves are validated:
+the oracle redis-server (tests/support.py: Redis 7.2.6, or Debian's 7.0 as a fallback), which is
+how the tests themselves are validated:
 
     E2E_TARGET=redis python3 -m pytest -q tests/e2e
 
@@ -29,6 +30,10 @@ def _start(**config):
     if TARGET == "redis":
         return support.start_redis(**config)
     return support.start_cinnabar(**config)
+
+
+def pytest_sessionstart(session):
+    support.announce_oracle(session)
 
 
 def pytest_report_header(config):

@@ -16,7 +16,7 @@ the reader travel on different sockets, so a read right after a write may still 
 the cache: the tests wait (bounded) for the new value, then require it never goes stale again.
 
 redis-py gates this feature on the HELLO reply saying server "redis" version >= 7.4. The oracle
-(Debian's redis-server 7.0) and cinnabar (which reports 7.2.4) both implement CLIENT TRACKING
+(Redis 7.2.6, or Debian's 7.0 as a fallback) and cinnabar (which reports 7.2.6) implement CLIENT TRACKING
 (Redis >= 6.0) and RESP3 invalidation pushes, so the `make_cached` fixture lowers that client-side
 gate to 6.0; nothing else of redis-py is changed.
 """

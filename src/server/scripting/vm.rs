@@ -245,7 +245,7 @@ pub fn format_error(err: &Value, name: &str) -> String {
     };
     let source = t.raw_get::<Value>("source").ok();
     let line = t.raw_get::<Value>("line").ok();
-    match (source, line) {
+    let text = match (source, line) {
         (Some(Value::String(s)), Some(Value::Number(l))) => {
             format!("{msg} script: {name}, on {}:{}.", s.to_string_lossy(), l as i64)
         }
@@ -253,6 +253,14 @@ pub fn format_error(err: &Value, name: &str) -> String {
             format!("{msg} script: {name}, on {}:{l}.", s.to_string_lossy())
         }
         _ => msg,
+    };
+    // Redis 7.2 replies a script's error table with addReplyErrorSdsEx, which keeps CR and LF
+    // (7.0 and every formatted error turn them into spaces): the leading '-' asks
+    // ReplyWriter::error for the raw line.
+    if text.contains(['\r', '\n']) {
+        format!("-{text}")
+    } else {
+        text
     }
 }
 
