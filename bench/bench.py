@@ -35,6 +35,7 @@ import csv
 import io
 import os
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -160,7 +161,7 @@ class Conn:
 def start_servers(args):
     servers = {}
     try:
-        servers["redis"] = support.start_redis()
+        servers["redis"] = support.Server("redis", args.redis_bin, {})
         config = {"threads": args.cinnabar_threads}
         if args.cinnabar_bin:
             os.environ["CINNABAR_BIN"] = args.cinnabar_bin
@@ -563,6 +564,10 @@ def main():
                    help="cinnabar-server --threads N (default: the cores redis-benchmark leaves, machine cores "
                         "minus the larger of --bench-threads and --bench-procs, at least 1; 0 = cinnabar's own default, one worker per core)")
     p.add_argument("--cinnabar-bin", default=None, help="path of cinnabar-server (default target/release)")
+    p.add_argument("--redis-bin", default=os.environ.get("BENCH_REDIS") or shutil.which("redis-server"),
+                   help="the redis-server to measure against (default: redis-server on PATH, Debian's "
+                        "packaged build with jemalloc, as users run it; env BENCH_REDIS). Not the tests' "
+                        "oracle: that one is built with MALLOC=libc, which is fine for replies, not for figures")
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed for one redis-benchmark run")
     p.add_argument("--memory", action="store_true", help="memory mode instead of throughput")
     p.add_argument("--all", action="store_true", help="throughput, then memory")
@@ -574,6 +579,10 @@ def main():
         # would configure a server sharing its host (redis-server uses one thread either way).
         args.cinnabar_threads = max(1, (os.cpu_count() or 1) - max(1, args.bench_threads or 1, args.bench_procs))
     args.cinnabar_threads = int(args.cinnabar_threads)
+    if not args.redis_bin:
+        sys.exit("redis-server not found: apt-get install -y redis-server (or pass --redis-bin)")
+    version = subprocess.run([args.redis_bin, "--version"], capture_output=True, text=True).stdout.split()
+    print(f"redis-server: {args.redis_bin} ({' '.join(w for w in version if w.startswith(('v=', 'malloc=')))})")
 
     servers = start_servers(args)
     try:

@@ -203,6 +203,10 @@ fn server_section(srv: &Server, out: &mut String) {
         let _ = write!(tcp, ",port={port}");
         s.field("listener0", tcp);
     }
+    let unix = cfg.str("unixsocket");
+    if !unix.is_empty() {
+        s.field("listener1", format_args!("name=unix,bind={unix}"));
+    }
     // cinnabar's own, after Redis's fields.
     s.field("cinnabar_version", env!("CARGO_PKG_VERSION")).field("cinnabar_threads", srv.threads);
 }
@@ -452,13 +456,21 @@ fn called(srv: &Server) -> Vec<&crate::command::table::Command> {
 
 fn commandstats_section(srv: &Server, out: &mut String) {
     let mut s = Section::new(out, "Commandstats");
-    for c in called(srv) {
+    // Redis lists a command once it ran, failed or was refused (a rejected-only command has
+    // calls=0 and usec_per_call=0.00).
+    let mut rows: Vec<_> = srv
+        .commands
+        .iter()
+        .filter(|c| c.calls.get() > 0 || c.rejected_calls.get() > 0 || c.failed_calls.get() > 0)
+        .collect();
+    rows.sort_by_key(|c| c.def.name);
+    for c in rows {
         let (calls, usec) = (c.calls.get(), c.usec.get());
         s.field(
             &format!("cmdstat_{}", c.def.name),
             format_args!(
                 "calls={calls},usec={usec},usec_per_call={:.2},rejected_calls={},failed_calls={}",
-                usec as f64 / calls as f64,
+                if calls == 0 { 0.0 } else { usec as f64 / calls as f64 },
                 c.rejected_calls.get(),
                 c.failed_calls.get()
             ),

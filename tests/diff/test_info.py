@@ -132,7 +132,7 @@ def test_info_sections_come_in_redis_order():
 EXTRA_FIELDS = {"cinnabar_version", "cinnabar_threads",
                 "client_query_buffer_limit_disconnections", "client_output_buffer_limit_disconnections"}
 # Redis 7.2's fields that the 7.0 fallback oracle lacks: left out only when it is the oracle.
-FIELDS_72 = {"listener0", "total_blocking_keys", "total_blocking_keys_on_nokey",
+FIELDS_72 = {"listener0", "listener1", "total_blocking_keys", "total_blocking_keys_on_nokey",
              "eventloop_cycles", "eventloop_duration_sum", "eventloop_duration_cmd_sum",
              "instantaneous_eventloop_cycles_per_sec", "instantaneous_eventloop_duration_usec",
              "acl_access_denied_auth", "acl_access_denied_cmd", "acl_access_denied_key",
@@ -164,3 +164,24 @@ def test_info_sections_have_redis_fields_in_order():
     """Each section has Redis 7.2's fields, by name and in order (values differ: each server
     has its own figures)."""
     same_on_fresh_pair(section_fields)
+
+
+def commandstats_of_refused(c):
+    """A command only ever refused (wrong arity) or failing is listed too: calls=0 and
+    usec_per_call=0.00 for the refused one (twice: the counts go on)."""
+    out = []
+    for _ in range(2):
+        assert c.command("GET")[:1] == b"-"
+        assert c.command("HSET", "h", "f")[:1] == b"-"
+        assert c.command("SET", "s", "v") == b"+OK\r\n"
+        assert c.command("LPUSH", "s", "x")[:1] == b"-"
+        lines = c.command("INFO", "commandstats").decode().split("\r\n")
+        rows = {line.partition(":")[0]: line.partition(":")[2] for line in lines}
+        out.append([rows.get(name) for name in ("cmdstat_get", "cmdstat_hset")])
+        lpush = dict(f.split("=") for f in rows["cmdstat_lpush"].split(","))
+        out.append((lpush["calls"], lpush["rejected_calls"], lpush["failed_calls"]))
+    return out
+
+
+def test_info_commandstats_lists_refused_commands():
+    same_on_fresh_pair(commandstats_of_refused)
