@@ -582,7 +582,10 @@ async fn run_batch<'s, S: Transport>(conn: &mut Conn<'s, S>, client: &mut Client
         match parsed {
             Ok(Parsed::Command(end)) => {
                 b.commands += 1;
-                next = run_command(conn, client, b, end, &limits).await;
+                next = match run_command_now(conn, client, b, end) {
+                    Ok(next) => next,
+                    Err(verdict) => run_command(conn, client, b, end, &limits, verdict).await,
+                };
             }
             Ok(Parsed::Empty(n)) => b.consumed += n,
             Ok(Parsed::Incomplete { want }) => {
@@ -613,73 +616,104 @@ async fn run_batch<'s, S: Transport>(conn: &mut Conn<'s, S>, client: &mut Client
     next
 }
 
-/// Run the command the parser completed (`end` bytes at `b.consumed`): ask dispatch whether
-/// it may run (`dispatch::admit`) and do what it says; then wait if it blocked.
+/// `run_command`'s common case, without an await (so without a future to build and drop
+/// per command): the command the parser completed (`end` bytes at `b.consumed`) is
+/// admitted by dispatch (`dispatch::admit`) and run here, or answered, and does not block.
+/// Err: what is left for `run_command`, the verdict to act on (a pause, a script), or None
+/// when the command ran and blocked (only the wait is left).
+#[inline]
+fn run_command_now<'s, S: Transport>(
+    conn: &mut Conn<'s, S>,
+    client: &mut Client,
+    b: &mut Batch<'s>,
+    end: usize,
+) -> Result<Next, Option<dispatch::Verdict<'s>>> {
+    let srv = conn.srv;
+    let base = b.consumed;
+    let args = argv(&b.parser, &conn.rbuf, base);
+    // (Commands queued by MULTI touch no key until EXEC.)
+    if client.multi.is_none() {
+        b.ahead.step(srv, &mut b.sticky, client.db, &conn.rbuf, base, base + end, &b.parser.args);
+    }
+    match dispatch::admit(srv, client, &args, &mut conn.out, &mut b.sticky) {
+        dispatch::Verdict::Run(cmd) => {
+            dispatch::run_admitted(srv, client, cmd, &args, &mut conn.out, &mut b.clock, &mut b.sticky)
+        }
+        dispatch::Verdict::Answered => {}
+        v => return Err(Some(v)),
+    }
+    drop(args);
+    b.consumed = base + end;
+    if client.blocked.is_some() {
+        return Err(None);
+    }
+    Ok(if client.close_after_reply { Next::Close } else { Next::Go })
+}
+
+/// The rest of a command `run_command_now` could not finish: wait out CLIENT PAUSE (then
+/// ask `dispatch::admit` again), run a script inline or hand it to the scripts thread,
+/// wait while the command is blocked.
 async fn run_command<'s, S: Transport>(
     conn: &mut Conn<'s, S>,
     client: &mut Client,
     b: &mut Batch<'s>,
     end: usize,
     limits: &Limits,
+    verdict: Option<dispatch::Verdict<'s>>,
 ) -> Next {
     let srv = conn.srv;
-    let base = b.consumed;
-    let mut args = argv(&b.parser, &conn.rbuf, base);
-    // (Commands queued by MULTI touch no key until EXEC.)
-    if client.multi.is_none() {
-        b.ahead.step(srv, &mut b.sticky, client.db, &conn.rbuf, base, base + end, &b.parser.args);
-    }
-    let verdict = loop {
-        match dispatch::admit(srv, client, &args, &mut conn.out, &mut b.sticky) {
-            // CLIENT PAUSE: this command waits; the replies before it go out, and what
-            // the client sends meanwhile is read (`park`), as Redis does. Then it is
-            // admitted again (the reading may have moved the buffer `args` borrows).
-            dispatch::Verdict::Pause { name, is_write } => {
-                drop(args);
-                b.sticky.release();
-                if !conn.hold_while_paused(client, name, is_write).await {
-                    return Next::Gone;
-                }
-                b.clock = BatchClock::new();
-                args = argv(&b.parser, &conn.rbuf, base);
-            }
-            v => break v,
-        }
-    };
-    match verdict {
-        dispatch::Verdict::Run(cmd) => {
-            dispatch::run_admitted(srv, client, cmd, &args, &mut conn.out, &mut b.clock, &mut b.sticky);
+    if let Some(mut verdict) = verdict {
+        let base = b.consumed;
+        let mut args = argv(&b.parser, &conn.rbuf, base);
+        // CLIENT PAUSE: this command waits; the replies before it go out, and what the
+        // client sends meanwhile is read (`park`), as Redis does. Then it is admitted again
+        // (the reading may have moved the buffer `args` borrows).
+        while let dispatch::Verdict::Pause { name, is_write } = verdict {
             drop(args);
-            b.consumed = base + end;
-        }
-        dispatch::Verdict::Script => {
-            // A script holds every gate, this worker's too.
             b.sticky.release();
-            // A script known to be short, alone in the buffer, runs here, as Redis runs it
-            // (a pipeline of scripts goes to the scripts thread as one job: one exclusive
-            // hold of the keyspace after another on this worker would stall the other
-            // workers more). With one worker there are no others to stall: every short
-            // script runs here. So does EXEC of a transaction that queued a script.
-            let ran_here = (base + end == conn.rbuf.len() || srv.threads == 1)
-                && srv.scripting.runs_inline(&args)
-                && srv.scripting.execute_timed(srv, client, &args, &mut conn.out, &mut b.clock, true);
-            if ran_here {
+            if !conn.hold_while_paused(client, name, is_write).await {
+                return Next::Gone;
+            }
+            b.clock = BatchClock::new();
+            args = argv(&b.parser, &conn.rbuf, base);
+            verdict = dispatch::admit(srv, client, &args, &mut conn.out, &mut b.sticky);
+        }
+        match verdict {
+            dispatch::Verdict::Run(cmd) => {
+                dispatch::run_admitted(srv, client, cmd, &args, &mut conn.out, &mut b.clock, &mut b.sticky);
                 drop(args);
                 b.consumed = base + end;
-            } else {
-                let first: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
-                drop(args);
-                b.consumed = base + end;
-                let next = conn.run_scripts(client, b, first, limits).await;
-                if next != Next::Go {
-                    return next;
+            }
+            dispatch::Verdict::Script => {
+                // A script holds every gate, this worker's too.
+                b.sticky.release();
+                // A script known to be short, alone in the buffer, runs here, as Redis runs
+                // it (a pipeline of scripts goes to the scripts thread as one job: one
+                // exclusive hold of the keyspace after another on this worker would stall
+                // the other workers more). With one worker there are no others to stall:
+                // every short script runs here. So does EXEC of a transaction that queued a
+                // script.
+                let ran_here = (base + end == conn.rbuf.len() || srv.threads == 1)
+                    && srv.scripting.runs_inline(&args)
+                    && srv.scripting.execute_timed(srv, client, &args, &mut conn.out, &mut b.clock, true);
+                if ran_here {
+                    drop(args);
+                    b.consumed = base + end;
+                } else {
+                    let first: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+                    drop(args);
+                    b.consumed = base + end;
+                    let next = conn.run_scripts(client, b, first, limits).await;
+                    if next != Next::Go {
+                        return next;
+                    }
                 }
             }
-        }
-        // (Pause: waited out above, never here.)
-        dispatch::Verdict::Answered | dispatch::Verdict::Pause { .. } => {
-            drop(args);
-            b.consumed = base + end;
+            // (Pause: waited out above, never here.)
+            dispatch::Verdict::Answered | dispatch::Verdict::Pause { .. } => {
+                drop(args);
+                b.consumed = base + end;
+            }
         }
     }
     if let Some(w) = client.blocked.take() {

@@ -62,6 +62,7 @@ fn base_command<'t>(srv: &'t Server, args: &[&[u8]]) -> Result<&'t Command, Erro
 
 /// The subcommand of `base` that `args` names, if it has subcommands, with its arity
 /// checked.
+#[inline]
 fn resolve_in<'t>(base: &'t Command, args: &[&[u8]]) -> Result<&'t Command, Error> {
     let cmd = if args.len() >= 2 && !base.def.subcommands.is_empty() {
         let mut sub = args[1].to_vec();

@@ -38,6 +38,7 @@ impl Value {
 
     /// A string value as SET stores it: integer-looking strings of up to 20 bytes become
     /// "int", others embstr/raw by length (Redis's tryObjectEncoding).
+    #[inline]
     pub fn from_string(s: &[u8]) -> Value {
         if s.len() <= 20 {
             if let Some(n) = crate::util::number::parse_i64(s) {

@@ -600,6 +600,7 @@ pub struct Peek {
 
 /// Is `name` (any case) a command that runs a script: EVAL, EVALSHA, FCALL or their _RO
 /// forms? (The scripts thread takes these; `peek_key` finds their keys after numkeys.)
+#[inline]
 pub fn is_script_call(name: &[u8]) -> bool {
     // Asked for every command: the first byte rules out nearly all of them at once.
     matches!(name.first(), Some(b'e' | b'E' | b'f' | b'F'))
