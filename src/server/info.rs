@@ -8,35 +8,22 @@ use crate::command::{CmdResult, Ctx};
 use crate::keyspace::{now_ms, Figures};
 use crate::server::Server;
 
-const DEFAULT: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "errorstats",
-    "cluster",
-    "keyspace",
-];
-const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
-/// The order Redis prints sections in, whatever order they were asked in.
-const ORDER: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "commandstats",
-    "errorstats",
-    "latencystats",
-    "cluster",
-    "keyspace",
+/// Every section, in the order Redis prints them whatever order they were asked in; `true`
+/// for those INFO shows by default (the others come with "all" / "everything" or by name).
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("latencystats", false),
+    ("cluster", true),
+    ("keyspace", true),
 ];
 
 /// Resident set size in bytes, from /proc.
@@ -542,22 +529,23 @@ pub fn render(srv: &Server, figures: &Figures, requested: &[&[u8]]) -> String {
             names.push(n);
         }
     };
+    let default = || SECTIONS.iter().filter(|s| s.1).map(|s| s.0);
     if requested.is_empty() {
-        DEFAULT.iter().for_each(|n| add(n, &mut names));
+        default().for_each(|n| add(n, &mut names));
     }
     for r in requested {
         let r = String::from_utf8_lossy(r).to_ascii_lowercase();
         match r.as_str() {
-            "default" => DEFAULT.iter().for_each(|n| add(n, &mut names)),
-            "all" | "everything" => DEFAULT.iter().chain(ALL_EXTRA).for_each(|n| add(n, &mut names)),
+            "default" => default().for_each(|n| add(n, &mut names)),
+            "all" | "everything" => SECTIONS.iter().for_each(|s| add(s.0, &mut names)),
             other => {
-                if let Some(n) = DEFAULT.iter().chain(ALL_EXTRA).find(|n| **n == other) {
-                    add(n, &mut names);
+                if let Some(s) = SECTIONS.iter().find(|s| s.0 == other) {
+                    add(s.0, &mut names);
                 }
             }
         }
     }
-    names.sort_by_key(|n| ORDER.iter().position(|o| o == n));
+    names.sort_by_key(|n| SECTIONS.iter().position(|s| s.0 == *n));
     let mut out = String::new();
     for (i, n) in names.iter().enumerate() {
         if i > 0 {
