@@ -501,7 +501,11 @@ fn section(srv: &Server, figures: &Figures, name: &str, out: &mut String) {
         "errorstats" => {
             let mut s = Section::new(out, "Errorstats");
             for (code, n) in srv.error_stats.lock().iter() {
-                s.field(&format!("errorstat_{code}"), format_args!("count={n}"));
+                // As Redis's getSafeInfoString: an error code can hold anything a script put
+                // in its error (CR and LF too, since 7.2 replies a script's error raw), and
+                // must not break INFO's lines.
+                let safe = code.replace(['#', ':', '\r', '\n'], "_");
+                s.field(&format!("errorstat_{safe}"), format_args!("count={n}"));
             }
         }
         "cluster" => {
