@@ -234,6 +234,8 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "zscore" => (crate::types::zset::zscore, Keys),
         "zunion" => (crate::types::zset::zunion, Keys),
         "zunionstore" => (crate::types::zset::zunionstore, Keys),
+        // streams (types::stream)
+        // stream consumer groups and reads (types::stream_group)
         // sort
         "sort" => (crate::types::sort::sort, Exclusive),
         "sort_ro" => (crate::types::sort::sort_ro, Exclusive),

@@ -14,6 +14,7 @@
 //!   large hashes, sets and sorted sets; `key_hash`, the process's seeded hash.
 //! * `value`: `Value`, what a key holds (one variant per type).
 //! * `list`, `hash`, `set`, `zset`: the collection types and their encodings.
+//! * `stream`: stream entries and consumer groups.
 //! * `listpack`, `intset`: Redis's byte formats (RDB, DUMP), read and written byte for byte.
 
 pub mod bytes;
@@ -23,5 +24,6 @@ pub mod intset;
 pub mod list;
 pub mod listpack;
 pub mod set;
+pub mod stream;
 pub mod value;
 pub mod zset;

@@ -10,6 +10,7 @@ use super::bytes::CompactBytes;
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
+use super::stream::Stream;
 use super::zset::ZSet;
 
 /// Longest string Redis creates with the embstr encoding (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
@@ -22,6 +23,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -60,6 +62,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -72,6 +75,7 @@ impl Value {
             Value::Hash(h) => h.encoding_name(),
             Value::Set(x) => x.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
+            Value::Stream(x) => x.encoding_name(),
         }
     }
 
@@ -88,6 +92,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(x) => x.heap_size(),
             Value::ZSet(z) => z.heap_size(),
+            Value::Stream(x) => x.heap_size(),
         }
     }
 
@@ -99,6 +104,7 @@ impl Value {
             Value::Hash(h) => Value::Hash(h.clone()),
             Value::Set(x) => Value::Set(x.clone()),
             Value::ZSet(z) => Value::ZSet(z.clone()),
+            Value::Stream(x) => Value::Stream(x.clone()),
         }
     }
 }
@@ -142,3 +148,4 @@ kind!(List, List);
 kind!(Hash, Hash);
 kind!(Set, Set);
 kind!(ZSet, ZSet);
+kind!(Stream, Stream);

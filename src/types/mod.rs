@@ -8,6 +8,7 @@ pub mod list;
 pub mod list_block;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod zset;
 

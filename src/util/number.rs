@@ -105,6 +105,39 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     }
 }
 
+/// Redis `string2ull` on a C string: `string2ll` when it accepts (negatives refused), else
+/// glibc `strtoull` base 10, which also takes leading whitespace, a sign ("-n" wraps to
+/// 2^64-n) and values above `i64::MAX`, but not overflow, nothing, or trailing bytes.
+pub fn parse_u64_c(s: &[u8]) -> Option<u64> {
+    if let Some(v) = parse_i64(s) {
+        return u64::try_from(v).ok();
+    }
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r') {
+        i += 1;
+    }
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let digits = &s[i..];
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
 /// Append the decimal form of `v` (Redis `ll2string`).
 pub fn fmt_i64(v: i64, out: &mut Vec<u8>) {
     let mut b = itoa::Buffer::new();
