@@ -61,6 +61,7 @@ use std::collections::BTreeMap;
 use node::Node;
 
 pub use group::{Consumer, ConsumerGroup, PendingEntry};
+pub use listpacks::LoadError;
 
 /// A stream entry id: milliseconds and sequence number (Redis's streamID).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]

@@ -157,6 +157,13 @@ impl Ent {
 impl Node {
     /// A node for the entry `id` (its master id), the master fields being its fields.
     pub fn new(id: StreamId, fields: &[&[u8]]) -> Node {
+        let mut node = Node::master(fields, id);
+        node.push(id, id, fields);
+        node
+    }
+
+    /// A node with the master entry only, for entries from `id` on.
+    pub fn master(fields: &[&[u8]], id: StreamId) -> Node {
         let n = fields.len() / 2;
         let mut data = Vec::with_capacity(64 + fields.iter().map(|f| f.len() + 1).sum::<usize>());
         put_varint(&mut data, n as u64);
@@ -165,7 +172,7 @@ impl Node {
         for f in fields.iter().step_by(2) {
             lp += put_piece(&mut data, f);
         }
-        let mut node = Node {
+        Node {
             entries_at: data.len() as u32,
             data,
             master_fields: n as u32,
@@ -173,13 +180,13 @@ impl Node {
             deleted: 0,
             lp_bytes: lp,
             last: id,
-        };
-        node.push(id, id, fields);
-        node
+        }
     }
 
-    /// Append an entry (id above every entry of the node) to a node with master id `master`.
-    pub fn push(&mut self, master: StreamId, id: StreamId, fields: &[&[u8]]) {
+    /// Append an entry (id above every entry of the node) to a node with master id `master`;
+    /// returns whether its fields are the master's (Redis's SAMEFIELDS) and where its head is.
+    pub fn push(&mut self, master: StreamId, id: StreamId, fields: &[&[u8]]) -> (bool, usize) {
+        debug_assert!(fields.len().is_multiple_of(2));
         let n = fields.len() / 2;
         let same = n == self.master_fields as usize && {
             let mut at = 0;
@@ -198,6 +205,7 @@ impl Node {
             (K_ANY, 0)
         };
         let flags = if same { SAME_FIELDS } else { 0 };
+        let head = self.data.len();
         self.data.push(flags | kind << 2 | (param as u8) << 4);
         match kind {
             K_MS if param == 0 => put_varint(&mut self.data, id.ms - prev.ms),
@@ -227,6 +235,7 @@ impl Node {
         self.lp_bytes += lp + lp_int(self.live as i64 + 1) - lp_int(self.live as i64);
         self.live += 1;
         self.last = id;
+        (same, head)
     }
 
     /// Flag a live entry (by its header) deleted.
