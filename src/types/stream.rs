@@ -401,6 +401,8 @@ pub fn xsetid(ctx: &mut Ctx) -> CmdResult {
         s.max_deleted_entry_id = max_deleted;
     }
     ctx.ks.mark_dirty(1);
+    // Redis 7.2 does not signal the key as modified: WATCH and client tracking miss it.
+    ctx.ks.unchanged(key);
     ctx.out.ok();
     notify::event(ctx, notify::STREAM, "xsetid", key);
     Ok(())
