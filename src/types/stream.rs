@@ -2,6 +2,21 @@
 //! XREVRANGE XSETID. Consumer groups and reads (XREAD, XREADGROUP, XGROUP, XACK,
 //! XPENDING, XCLAIM, XAUTOCLAIM, XINFO) are in `stream_group`. The representation is
 //! `data::stream`.
+//!
+//! Redis's argument order is the specification here, errors included: XADD and XTRIM share
+//! one option parser (`parse_add_trim_args`, streamParseAddOrTrimArgsOrReply), so a word
+//! XADD does not know is taken as the id and fails as an invalid id; the field count is
+//! checked after the options; 0-0 is refused before the key is looked up, so no empty
+//! stream is left behind. The id of `*` is the command's frozen time (a script's start
+//! time), or the last id + 1 when the clock is behind it, so ids stay monotonic.
+//!
+//! Which writes signal the key (WATCH, client tracking, blocked readers) follows Redis 7.2
+//! too: XADD always, XDEL and XTRIM only when they removed something, XSETID never (Redis
+//! does not call signalModifiedKey for it). Trimming leaves max_deleted_entry_id alone;
+//! only XDEL raises it.
+//!
+//! `reply_id`, `reply_entry` and `reply_range` write entries the way every stream reply
+//! shows them ([id, [field, value, ...]] in RESP2 and RESP3); the group commands use them.
 
 use smallvec::SmallVec;
 
