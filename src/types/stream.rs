@@ -422,3 +422,60 @@ pub fn xsetid(ctx: &mut Ctx) -> CmdResult {
     notify::event(ctx, notify::STREAM, "xsetid", key);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn id(ms: u64, seq: u64) -> StreamId {
+        StreamId::new(ms, seq)
+    }
+
+    #[test]
+    fn star_ids_follow_the_clock_and_stay_monotonic() {
+        assert_eq!(next_id(id(0, 0), None, 1000), Some(id(1000, 0)));
+        assert_eq!(next_id(id(1000, 0), None, 1000), Some(id(1000, 1)));
+        // The clock went back (or the last id was set in the future): last id + 1.
+        assert_eq!(next_id(id(5000, 7), None, 1000), Some(id(5000, 8)));
+        assert_eq!(next_id(id(5000, u64::MAX), None, 1000), Some(id(5001, 0)));
+        assert_eq!(next_id(StreamId::MAX, None, 1000), None);
+    }
+
+    #[test]
+    fn ms_star_ids_take_the_next_sequence_of_that_millisecond() {
+        assert_eq!(next_id(id(5, 3), Some((id(5, 0), false)), 0), Some(id(5, 4)));
+        assert_eq!(next_id(id(5, 3), Some((id(9, 0), false)), 0), Some(id(9, 0)));
+        assert_eq!(next_id(id(5, 3), Some((id(4, 0), false)), 0), None);
+        assert_eq!(next_id(id(5, u64::MAX), Some((id(5, 0), false)), 0), None);
+        assert_eq!(next_id(id(0, 0), Some((id(0, 0), false)), 0), Some(id(0, 1)));
+    }
+
+    #[test]
+    fn explicit_ids_must_be_above_the_last() {
+        assert_eq!(next_id(id(5, 3), Some((id(5, 3), true)), 0), None);
+        assert_eq!(next_id(id(5, 3), Some((id(5, 2), true)), 0), None);
+        assert_eq!(next_id(id(5, 3), Some((id(5, 4), true)), 0), Some(id(5, 4)));
+        assert_eq!(next_id(id(5, 3), Some((StreamId::MAX, true)), 0), Some(StreamId::MAX));
+    }
+
+    #[test]
+    fn interval_ends() {
+        assert_eq!(parse_interval_end(b"-", 0), Ok((StreamId::MIN, false)));
+        assert_eq!(parse_interval_end(b"+", 0), Ok((StreamId::MAX, false)));
+        assert_eq!(parse_interval_end(b"5", u64::MAX), Ok((id(5, u64::MAX), false)));
+        assert_eq!(parse_interval_end(b"(5", 0), Ok((id(5, 0), true)));
+        assert_eq!(parse_interval_end(b"(5-1", u64::MAX), Ok((id(5, 1), true)));
+        // "(" alone is an id of its own (invalid); "(-" and "(+" are strict ids (invalid).
+        for bad in [&b"("[..], b"(-", b"(+", b"((5", b"5-x", b""] {
+            assert_eq!(parse_interval_end(bad, 0), Err(Error::msg(INVALID_ID)), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn id_replies_fit_the_largest_id() {
+        let mut out = ReplyWriter::new(false);
+        reply_id(&mut out, StreamId::MAX);
+        reply_id(&mut out, id(0, 0));
+        assert_eq!(out.buf, b"$41\r\n18446744073709551615-18446744073709551615\r\n$3\r\n0-0\r\n");
+    }
+}
