@@ -117,7 +117,7 @@ fn parse_read_args<'a>(ctx: &Ctx<'_, '_>, args: &[&'a [u8]], xreadgroup: bool) -
         } else if eq(o, "streams") && more > 0 {
             r.streams_at = i + 1;
             let n = args.len() - r.streams_at;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 let (name, symbol) = if xreadgroup { ("xreadgroup", '>') } else { ("xread", '$') };
                 return Err(Error::msg(format!(
                     "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{symbol}' must be specified."
