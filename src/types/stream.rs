@@ -2,6 +2,21 @@
 //! XREVRANGE XSETID. Consumer groups and reads (XREAD, XREADGROUP, XGROUP, XACK,
 //! XPENDING, XCLAIM, XAUTOCLAIM, XINFO) are in `stream_group`. The representation is
 //! `data::stream`.
+//!
+//! Redis's argument order is the specification here, errors included: XADD and XTRIM share
+//! one option parser (`parse_add_trim_args`, streamParseAddOrTrimArgsOrReply), so a word
+//! XADD does not know is taken as the id and fails as an invalid id; the field count is
+//! checked after the options; 0-0 is refused before the key is looked up, so no empty
+//! stream is left behind. The id of `*` is the command's frozen time (a script's start
+//! time), or the last id + 1 when the clock is behind it, so ids stay monotonic.
+//!
+//! Which writes signal the key (WATCH, client tracking, blocked readers) follows Redis 7.2
+//! too: XADD always, XDEL and XTRIM only when they removed something, XSETID never (Redis
+//! does not call signalModifiedKey for it). Trimming leaves max_deleted_entry_id alone;
+//! only XDEL raises it.
+//!
+//! `reply_id`, `reply_entry` and `reply_range` write entries the way every stream reply
+//! shows them ([id, [field, value, ...]] in RESP2 and RESP3); the group commands use them.
 
 use smallvec::SmallVec;
 
@@ -216,7 +231,8 @@ fn next_id(last: StreamId, given: Option<(StreamId, bool)>, now_ms: u64) -> Opti
 /// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ...
 pub fn xadd(ctx: &mut Ctx) -> CmdResult {
     let (opts, id_pos) = parse_add_trim_args(ctx, true)?;
-    let fields = &ctx.args[id_pos + 1..];
+    // Options can run to the end with no id ("XADD s MAXLEN = 1"): no fields then.
+    let fields = ctx.args.get(id_pos + 1..).unwrap_or_default();
     if fields.len() < 2 || fields.len() % 2 == 1 {
         return Err(ctx.arity_error());
     }
@@ -401,7 +417,66 @@ pub fn xsetid(ctx: &mut Ctx) -> CmdResult {
         s.max_deleted_entry_id = max_deleted;
     }
     ctx.ks.mark_dirty(1);
+    // Redis 7.2 does not signal the key as modified: WATCH and client tracking miss it.
+    ctx.ks.unchanged(key);
     ctx.out.ok();
     notify::event(ctx, notify::STREAM, "xsetid", key);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn id(ms: u64, seq: u64) -> StreamId {
+        StreamId::new(ms, seq)
+    }
+
+    #[test]
+    fn star_ids_follow_the_clock_and_stay_monotonic() {
+        assert_eq!(next_id(id(0, 0), None, 1000), Some(id(1000, 0)));
+        assert_eq!(next_id(id(1000, 0), None, 1000), Some(id(1000, 1)));
+        // The clock went back (or the last id was set in the future): last id + 1.
+        assert_eq!(next_id(id(5000, 7), None, 1000), Some(id(5000, 8)));
+        assert_eq!(next_id(id(5000, u64::MAX), None, 1000), Some(id(5001, 0)));
+        assert_eq!(next_id(StreamId::MAX, None, 1000), None);
+    }
+
+    #[test]
+    fn ms_star_ids_take_the_next_sequence_of_that_millisecond() {
+        assert_eq!(next_id(id(5, 3), Some((id(5, 0), false)), 0), Some(id(5, 4)));
+        assert_eq!(next_id(id(5, 3), Some((id(9, 0), false)), 0), Some(id(9, 0)));
+        assert_eq!(next_id(id(5, 3), Some((id(4, 0), false)), 0), None);
+        assert_eq!(next_id(id(5, u64::MAX), Some((id(5, 0), false)), 0), None);
+        assert_eq!(next_id(id(0, 0), Some((id(0, 0), false)), 0), Some(id(0, 1)));
+    }
+
+    #[test]
+    fn explicit_ids_must_be_above_the_last() {
+        assert_eq!(next_id(id(5, 3), Some((id(5, 3), true)), 0), None);
+        assert_eq!(next_id(id(5, 3), Some((id(5, 2), true)), 0), None);
+        assert_eq!(next_id(id(5, 3), Some((id(5, 4), true)), 0), Some(id(5, 4)));
+        assert_eq!(next_id(id(5, 3), Some((StreamId::MAX, true)), 0), Some(StreamId::MAX));
+    }
+
+    #[test]
+    fn interval_ends() {
+        assert_eq!(parse_interval_end(b"-", 0), Ok((StreamId::MIN, false)));
+        assert_eq!(parse_interval_end(b"+", 0), Ok((StreamId::MAX, false)));
+        assert_eq!(parse_interval_end(b"5", u64::MAX), Ok((id(5, u64::MAX), false)));
+        assert_eq!(parse_interval_end(b"(5", 0), Ok((id(5, 0), true)));
+        assert_eq!(parse_interval_end(b"(5-1", u64::MAX), Ok((id(5, 1), true)));
+        // "(" alone is an id of its own (invalid); "(-" and "(+" are strict ids (invalid).
+        for bad in [&b"("[..], b"(-", b"(+", b"((5", b"5-x", b""] {
+            assert_eq!(parse_interval_end(bad, 0), Err(Error::msg(INVALID_ID)), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn id_replies_fit_the_largest_id() {
+        let mut out = ReplyWriter::new(false);
+        reply_id(&mut out, StreamId::MAX);
+        reply_id(&mut out, id(0, 0));
+        assert_eq!(out.buf, b"$41\r\n18446744073709551615-18446744073709551615\r\n$3\r\n0-0\r\n");
+    }
 }
