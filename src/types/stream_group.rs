@@ -533,6 +533,11 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
         reply_pending_summary(out, g);
         return Ok(());
     };
+    // An empty interval (start past end) lists nothing (BTreeMap::range would panic on it).
+    if start > end {
+        out.array(0);
+        return Ok(());
+    }
     let ids: Box<dyn Iterator<Item = &StreamId>> = match consumer {
         Some(name) => match g.consumers.get(name) {
             None => {
