@@ -897,13 +897,6 @@ fn reply_read_and_lag(out: &mut ReplyWriter, g: &ConsumerGroup, counters: &crate
     }
 }
 
-/// Radix tree nodes of the entries index (XINFO STREAM radix-tree-nodes).
-/// TEMPORARY until data::stream has `rax_nodes()` (sdata): Redis's count for a tree of
-/// 16-byte keys is one root node plus one per key for small trees.
-fn rax_nodes(s: &Stream) -> usize {
-    s.node_count() + 1
-}
-
 /// XINFO STREAM key [FULL [COUNT n]] (`full`: the COUNT of FULL, 0 for everything).
 fn reply_stream_info(out: &mut ReplyWriter, s: &Stream, full: Option<u64>) {
     out.map(if full.is_some() { 9 } else { 10 });
@@ -912,7 +905,7 @@ fn reply_stream_info(out: &mut ReplyWriter, s: &Stream, full: Option<u64>) {
     out.bulk(b"radix-tree-keys");
     out.int(s.node_count() as i64);
     out.bulk(b"radix-tree-nodes");
-    out.int(rax_nodes(s) as i64);
+    out.int(s.rax_nodes() as i64);
     out.bulk(b"last-generated-id");
     reply_id(out, s.last_id);
     out.bulk(b"max-deleted-entry-id");
