@@ -64,9 +64,14 @@ fn nogroup_for_key(key: &[u8], group: &[u8]) -> Error {
     Error::msg(format!("NOGROUP No such consumer group '{}' for key name '{}'", lossy(group), lossy(key)))
 }
 
-/// The stream at `key` without noting a write (see the module comment): None if missing.
+/// The stream at `key` without noting a write (see the module comment) nor counting a
+/// keyspace hit or miss: None if missing.
 fn peek_stream<'k>(ctx: &'k mut Ctx, key: &[u8]) -> Result<Option<&'k mut Stream>, Error> {
-    match ctx.ks.peek(key) {
+    peek_stream_in(ctx.ks, key)
+}
+
+fn peek_stream_in<'k>(ks: &'k mut crate::keyspace::Access<'_>, key: &[u8]) -> Result<Option<&'k mut Stream>, Error> {
+    match ks.peek(key) {
         None => Ok(None),
         Some(e) => expect_mut::<Stream>(&mut e.value).map(Some),
     }
@@ -661,7 +666,8 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
         _ => now,
     };
     let retry_count = retry_count.filter(|&n| n >= 0).map(|n| n as u64);
-    let Some(s) = read::<Stream>(ctx.ks, key)? else { return Ok(()) };
+    // Looked up (and counted as a hit) once above, as Redis does.
+    let Some(s) = peek_stream_in(ctx.ks, key)? else { return Ok(()) };
     let out = &mut *ctx.out;
     let claimed = with_group(s, group, |s, g| {
         if last_id > g.last_id {
