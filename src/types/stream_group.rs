@@ -28,7 +28,7 @@ use crate::data::stream::{ConsumerGroup, Stream, StreamId};
 use crate::keyspace::key_hash;
 use crate::resp::write::{Agg, ReplyWriter};
 use crate::server::notify;
-use crate::types::stream::{parse_id, parse_interval_end, reply_entry, reply_id};
+use crate::types::stream::{parse_id, range_end, range_start, reply_entry, reply_id};
 use crate::types::{expect_mut, read};
 
 /// Work on group `name` of `s` while reading the stream's entries: the groups are taken
@@ -531,7 +531,7 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
             at += 2;
         }
         let count = int(args[at + 2])?.max(0) as u64;
-        let (start, end) = parse_interval(args[at], args[at + 1])?;
+        let (start, end) = (range_start(args[at])?, range_end(args[at + 1])?);
         let consumer = args.get(at + 3).copied();
         range = Some((min_idle, start, end, count, consumer));
     }
@@ -580,26 +580,6 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
     }
     out.end_deferred(d, n);
     Ok(())
-}
-
-/// An interval as XPENDING takes it: `(` excludes an end (streamParseIntervalIDOrReply).
-fn parse_interval(start: &[u8], end: &[u8]) -> Result<(StreamId, StreamId), Error> {
-    Ok((parse_interval_start(start)?, {
-        let (id, exclusive) = parse_interval_end(end, u64::MAX)?;
-        if exclusive {
-            id.decr().ok_or_else(|| Error::msg("ERR invalid end ID for the interval"))?
-        } else {
-            id
-        }
-    }))
-}
-
-fn parse_interval_start(arg: &[u8]) -> Result<StreamId, Error> {
-    let (id, exclusive) = parse_interval_end(arg, 0)?;
-    if exclusive {
-        return id.incr().ok_or_else(|| Error::msg("ERR invalid start ID for the interval"));
-    }
-    Ok(id)
 }
 
 /// XPENDING key group: count, smallest and greatest id, and the consumers with entries.
@@ -751,7 +731,7 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let (key, group, consumer) = (args[1], args[2], args[3]);
     let min_idle = parse_ll(args[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM")?.max(0);
-    let start = parse_interval_start(args[5])?;
+    let start = range_start(args[5])?;
     let mut count = 100i64;
     let mut justid = false;
     let mut j = 6;
