@@ -8,7 +8,7 @@
 //! and knows no command. Then `run_admitted`: the locks the command table asks for, the
 //! handler, and per-command statistics.
 
-use super::spec::{flags, key_positions};
+use super::spec::{flags, lock_key_positions};
 use super::table::{Command, Lock};
 use super::{blocking, multi, Ctx, Error};
 use crate::keyspace::now_ms;
@@ -428,7 +428,7 @@ pub fn run_admitted<'a>(
 pub fn command_keys<'x>(cmd: &Command, args: &[&'x [u8]]) -> smallvec::SmallVec<[&'x [u8]; 4]> {
     let def = cmd.def;
     if def.has(flags::MOVABLE_KEYS) {
-        return key_positions(def, args).iter().filter_map(|&i| args.get(i).copied()).collect();
+        return lock_key_positions(def, args).iter().filter_map(|&i| args.get(i).copied()).collect();
     }
     let mut keys = smallvec::SmallVec::new();
     if def.first_key <= 0 {

@@ -383,6 +383,19 @@ pub fn key_positions(def: &CommandDef, args: &[&[u8]]) -> Vec<usize> {
     keys_with_flags(def, args).into_iter().map(|(pos, _)| pos).collect()
 }
 
+/// The keys a command's handler will touch, for locking their shards. The same as
+/// `key_positions` except for XREAD/XREADGROUP, whose key spec (the words after the first
+/// "STREAMS") disagrees with the command's own parser when an option value is that word (a
+/// group or consumer named "streams"): COMMAND GETKEYS answers the spec's keys, as Redis
+/// does, but the shards locked must be the ones the handler reads, which Redis's getkeys
+/// procedure finds as the handler does.
+pub fn lock_key_positions(def: &CommandDef, args: &[&[u8]]) -> Vec<usize> {
+    if matches!(def.getkeys, GetKeys::Xread) {
+        return keys_from_proc(def.getkeys, args).into_iter().map(|(pos, _)| pos).collect();
+    }
+    key_positions(def, args)
+}
+
 /// Keys and their `key::*` flags, exactly as Redis's getKeysFromCommandWithSpecs finds them:
 /// the key specs when they are reliable and valid, otherwise the command's getkeys procedure.
 /// An empty result means "no keys" (or, for a command with mandatory keys, a syntax error).

@@ -174,13 +174,6 @@ fn read_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
     let r = parse_read_args(ctx, args, xreadgroup)?;
     let keys = &args[r.streams_at..r.streams_at + r.streams];
     let id_args = &args[r.streams_at + r.streams..];
-    // The table's key spec finds the keys after the first "STREAMS" word, this parser after
-    // the option: they differ when an option value is that word (a group or consumer named
-    // "streams" given after COUNT or BLOCK), and the shards locked are not ours. Take ours
-    // without waiting (no lock-order deadlock); busy, the command cannot run now.
-    if !ctx.ks.try_lock_keys(ctx.ks.db, keys) {
-        return Err(Error::msg("TRYAGAIN the keys of this command are busy, try again"));
-    }
     // Resolve every id first, key by key (type and group errors of a key come before
     // the error of its id, as in Redis).
     let mut ids: smallvec::SmallVec<[StreamId; 4]> = smallvec::SmallVec::with_capacity(r.streams);
