@@ -45,7 +45,7 @@ deps:
 	command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1 || need_apt="$$need_apt redis-tools"; \
 	command -v cc >/dev/null 2>&1 || need_apt="$$need_apt build-essential"; \
 	command -v $(PYTHON) >/dev/null 2>&1 || need_apt="$$need_apt python3"; \
-	$(PYTHON) -c 'import sys, redis, pytest; sys.exit(int(redis.__version__.split(".")[0]) < 5)' >/dev/null 2>&1 \
+	$(PYTHON) -c 'import sys, redis, pytest; sys.exit(int(redis.__version__.split(".")[0]) < 8)' >/dev/null 2>&1 \
 		|| $(PYTHON) -m pip --version >/dev/null 2>&1 || need_apt="$$need_apt python3-pip"; \
 	if [ -n "$$need_apt" ]; then \
 		echo "installing:$$need_apt"; \
@@ -58,12 +58,12 @@ deps:
 			$(SUDO) systemctl disable redis-server >/dev/null 2>&1 || true;; \
 		esac; \
 	fi
-	@# python-rq stays at 1.11.1: rq 3 needs Redis streams (XADD...), which cinnabar
-	@# does not have yet; the pin goes with the streams issue.
-	@if ! $(PYTHON) -c 'import sys, redis, pytest, rq; sys.exit(int(redis.__version__.split(".")[0]) < 5 or rq.__version__ != "1.11.1")' >/dev/null 2>&1; then \
-		echo "installing redis-py, pytest and python-rq"; \
-		$(PYTHON) -m pip install -q 'redis>=5' pytest 'rq==1.11.1' 2>/dev/null \
-			|| $(PYTHON) -m pip install -q --break-system-packages 'redis>=5' pytest 'rq==1.11.1'; \
+	@# redis-py 8 (RESP3 by default, as users run it) and python-rq 3 (job results in streams:
+	@# XADD, XREVRANGE, XREAD BLOCK), both at their current major.
+	@if ! $(PYTHON) -c 'import sys, redis, pytest, rq; sys.exit(int(redis.__version__.split(".")[0]) < 8 or int(rq.__version__.split(".")[0]) < 3)' >/dev/null 2>&1; then \
+		echo "installing redis-py 8, pytest and python-rq 3"; \
+		$(PYTHON) -m pip install -q -U 'redis>=8' pytest 'rq>=3' 2>/dev/null \
+			|| $(PYTHON) -m pip install -q -U --break-system-packages 'redis>=8' pytest 'rq>=3'; \
 	fi
 	@command -v $(CARGO) >/dev/null 2>&1 || { echo "cargo not found: install a Rust toolchain (rustup)"; exit 1; }
 	@if command -v rustup >/dev/null 2>&1; then \
