@@ -9,6 +9,7 @@ pub mod list_block;
 pub mod set;
 pub mod sort;
 pub mod stream;
+pub mod stream_group;
 pub mod string;
 pub mod zset;
 
@@ -112,6 +113,15 @@ impl FromConfig for crate::data::zset::Limits {
         let l = &ctx.srv.limits;
         let (entries, value) = (size_limit(&l.zset_max_listpack_entries), size_limit(&l.zset_max_listpack_value));
         crate::data::zset::Limits { entries, value }
+    }
+}
+
+impl FromConfig for crate::data::stream::NodeLimits {
+    fn of(ctx: &Ctx) -> Self {
+        let l = &ctx.srv.limits;
+        // 0 means "no limit" for both, as in Redis; the representation reads it so.
+        let (max_bytes, max_entries) = (size_limit(&l.stream_node_max_bytes), size_limit(&l.stream_node_max_entries));
+        crate::data::stream::NodeLimits { max_bytes, max_entries }
     }
 }
 
