@@ -588,7 +588,7 @@ def print_progress(row):
             parts.append(f"{name}: ERROR {row.get(name + '_err', '')[:120]}")
         else:
             parts.append(f"{name}: {row[name]:,.0f} rps")
-    print(f"  {row['test']:<6} P={row['pipeline']:<3} n={row['requests']:<8} " + "  ".join(parts), flush=True)
+    print(f"  {row['test']:<10} P={row['pipeline']:<3} n={row['requests']:<8} " + "  ".join(parts), flush=True)
 
 
 def fmt(value, spec):
@@ -596,13 +596,13 @@ def fmt(value, spec):
 
 
 def print_table(results):
-    header = f"{'command':<8} {'pipeline':>8} {'rps redis':>12} {'rps cinnabar':>13} {'ratio':>6} " \
+    header = f"{'command':<10} {'pipeline':>8} {'rps redis':>12} {'rps cinnabar':>13} {'ratio':>6} " \
              f"{'cpu us/req redis':>17} {'cpu us/req cinnabar':>20} {'client % redis':>15} {'client % cinnabar':>18}"
     print(header)
     print("-" * len(header))
     for row in results:
         ratio = row["cinnabar"] / row["redis"] if row.get("redis") and row.get("cinnabar") else None
-        print(f"{row['test']:<8} {row['pipeline']:>8} {fmt(row.get('redis'), ',.0f'):>12} "
+        print(f"{row['test']:<10} {row['pipeline']:>8} {fmt(row.get('redis'), ',.0f'):>12} "
               f"{fmt(row.get('cinnabar'), ',.0f'):>13} {fmt(ratio, '.2f'):>6} "
               f"{fmt(row.get('redis_cpu_us'), '.2f'):>17} {fmt(row.get('cinnabar_cpu_us'), '.2f'):>20} "
               f"{fmt(row.get('redis_client'), '.0f'):>15} {fmt(row.get('cinnabar_client'), '.0f'):>18}")
@@ -623,7 +623,7 @@ def used_memory(conn):
 class KeysLoad:
     """--memory: N string keys key:%010d with value_size-byte values."""
 
-    unit = "key"
+    unit, plural = "key", "keys"
 
     def __init__(self, args):
         self.count, self.value_size = args.keys, args.value_size
@@ -645,7 +645,7 @@ class KeysLoad:
 class StreamLoad:
     """--stream-memory: N entries of three small fields (stream_event) in one stream, XADD *."""
 
-    unit = "entry"
+    unit, plural = "entry", "entries"
     key = "bench:events"
 
     def __init__(self, args):
@@ -665,7 +665,7 @@ class StreamLoad:
 
 def memory(servers, args, workload):
     print(f"memory: loading {workload.describe()} into each server", flush=True)
-    unit = workload.unit
+    unit, plural = workload.unit, workload.plural
     rows = []
     for name in ("redis", "cinnabar"):
         srv = servers[name]
@@ -692,13 +692,12 @@ def memory(servers, args, workload):
         finally:
             conn.close()
         if count != workload.count:
-            print(f"  {name}: {count} {unit}s loaded, expected {workload.count}")
-        print(f"  {name}: loaded in {elapsed:.1f}s, {count:,} {unit}s", flush=True)
+            print(f"  {name}: {count} {plural} loaded, expected {workload.count}")
+        print(f"  {name}: loaded in {elapsed:.1f}s, {count:,} {plural}", flush=True)
         rows.append({"name": name, "count": count, "rss": rss, "used": used,
                      "rss_per": (rss - base_rss) / workload.count,
                      "used_per": None if used is None or base_used is None else (used - base_used) / workload.count})
     print()
-    plural = unit + "s" if unit == "key" else "entries"
     header = f"{'server':<9} {plural:>10} {'RSS MiB':>9} {'used_memory MiB':>16} {'RSS B/' + unit:>12} " \
              f"{'used B/' + unit:>13}"
     print(header)
