@@ -83,7 +83,8 @@ pytest: build oracle
 	$(WITH_ORACLE) $(PYTHON) -m pytest -q $(PYTEST_DIRS)
 	@# Again with one worker, as bench/bench.py runs cinnabar on two cores (a known-short
 	@# script then runs on the worker even inside a pipeline).
-	$(WITH_ORACLE) CINNABAR_THREADS=1 $(PYTHON) -m pytest -q tests/diff/test_cases.py tests/e2e/test_e2e_concurrency.py
+	$(WITH_ORACLE) CINNABAR_THREADS=1 $(PYTHON) -m pytest -q tests/diff/test_cases.py tests/e2e/test_e2e_concurrency.py \
+		tests/e2e/test_e2e_streams_recovery.py
 
 bench: deps build
 	bench/run.sh $(BENCH_ARGS)
