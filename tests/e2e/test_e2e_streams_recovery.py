@@ -163,3 +163,60 @@ def test_killed_consumer_events_processed_exactly_once(port, protocol, tmp_path)
     assert consumers == {"victim": 0, **{f"survivor-{k}": 0 for k in range(SURVIVORS)}}
     assert admin.xlen(STREAM) == TOTAL
     admin.close()
+
+
+def _block_forever(port, protocol, stream, group, name):
+    c = _client(port, protocol)
+    c.xreadgroup(group, name, {stream: ">"}, count=10, block=0)
+
+
+def test_consumer_killed_while_blocked_gets_nothing(port, protocol):
+    """A worker killed while it waits in XREADGROUP BLOCK 0: its waiter goes with its connection,
+    so the next event goes to a live worker, and nothing is left pending under the dead one's
+    name (an event delivered to a closed connection would be pending there until claimed)."""
+    ctx = multiprocessing.get_context("fork")
+    admin = _client(port, protocol)
+    admin.xgroup_create("quiet", GROUP, id="$", mkstream=True)
+
+    def blocked():
+        return admin.info("clients")["blocked_clients"]
+
+    victim = ctx.Process(target=_block_forever, args=(port, protocol, "quiet", GROUP, "victim"))
+    victim.start()
+    try:
+        deadline = time.monotonic() + 20
+        while blocked() < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert blocked() == 1
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(10)
+        assert victim.exitcode == -signal.SIGKILL
+        deadline = time.monotonic() + 20
+        while blocked() > 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert blocked() == 0
+    finally:
+        if victim.is_alive():
+            victim.kill()
+            victim.join(5)
+    reader = ctx.Process(target=_block_forever, args=(port, protocol, "quiet", GROUP, "live"))
+    reader.start()
+    try:
+        deadline = time.monotonic() + 20
+        while blocked() < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert blocked() == 1
+        event_id = admin.xadd("quiet", _event(1))
+        reader.join(20)
+        assert reader.exitcode == 0
+    finally:
+        if reader.is_alive():
+            reader.kill()
+            reader.join(5)
+    summary = admin.xpending("quiet", GROUP)
+    assert (summary["pending"], summary["min"], summary["consumers"]) == (1, event_id, [{"name": "live", "pending": 1}])
+    consumers = {c["name"]: c["pending"] for c in admin.xinfo_consumers("quiet", GROUP)}
+    assert consumers == {"victim": 0, "live": 1}
+    # the live worker's history holds the event, with its fields
+    assert _entries(admin.xreadgroup(GROUP, "live", {"quiet": "0"}, count=10)) == [(event_id, _event(1))]
+    admin.close()
