@@ -45,7 +45,7 @@ deps:
 	command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1 || need_apt="$$need_apt redis-tools"; \
 	command -v cc >/dev/null 2>&1 || need_apt="$$need_apt build-essential"; \
 	command -v $(PYTHON) >/dev/null 2>&1 || need_apt="$$need_apt python3"; \
-	$(PYTHON) -c 'import sys, redis, pytest; sys.exit(int(redis.__version__.split(".")[0]) < 5)' >/dev/null 2>&1 \
+	$(PYTHON) -c 'import sys, redis, pytest; sys.exit(int(redis.__version__.split(".")[0]) < 8)' >/dev/null 2>&1 \
 		|| $(PYTHON) -m pip --version >/dev/null 2>&1 || need_apt="$$need_apt python3-pip"; \
 	if [ -n "$$need_apt" ]; then \
 		echo "installing:$$need_apt"; \
@@ -58,12 +58,13 @@ deps:
 			$(SUDO) systemctl disable redis-server >/dev/null 2>&1 || true;; \
 		esac; \
 	fi
-	@# python-rq stays at 1.11.1: rq 3 needs Redis streams (XADD...), which cinnabar
-	@# does not have yet; the pin goes with the streams issue.
-	@if ! $(PYTHON) -c 'import sys, redis, pytest, rq; sys.exit(int(redis.__version__.split(".")[0]) < 5 or rq.__version__ != "1.11.1")' >/dev/null 2>&1; then \
-		echo "installing redis-py, pytest and python-rq"; \
-		$(PYTHON) -m pip install -q 'redis>=5' pytest 'rq==1.11.1' 2>/dev/null \
-			|| $(PYTHON) -m pip install -q --break-system-packages 'redis>=5' pytest 'rq==1.11.1'; \
+	@# redis-py 8 (RESP3 by default, as users run it), python-rq 3 (job results in streams:
+	@# XADD, XREVRANGE, XREAD BLOCK) and Celery 5 (Redis broker and result backend), each at
+	@# its current major.
+	@if ! $(PYTHON) -c 'import sys, redis, pytest, rq, celery; sys.exit(int(redis.__version__.split(".")[0]) < 8 or int(rq.__version__.split(".")[0]) < 3 or int(celery.__version__.split(".")[0]) < 5)' >/dev/null 2>&1; then \
+		echo "installing redis-py 8, pytest, python-rq 3 and celery 5"; \
+		$(PYTHON) -m pip install -q -U 'redis>=8' pytest 'rq>=3' 'celery>=5' 2>/dev/null \
+			|| $(PYTHON) -m pip install -q -U --break-system-packages 'redis>=8' pytest 'rq>=3' 'celery>=5'; \
 	fi
 	@command -v $(CARGO) >/dev/null 2>&1 || { echo "cargo not found: install a Rust toolchain (rustup)"; exit 1; }
 	@if command -v rustup >/dev/null 2>&1; then \
@@ -82,7 +83,8 @@ pytest: build oracle
 	$(WITH_ORACLE) $(PYTHON) -m pytest -q $(PYTEST_DIRS)
 	@# Again with one worker, as bench/bench.py runs cinnabar on two cores (a known-short
 	@# script then runs on the worker even inside a pipeline).
-	$(WITH_ORACLE) CINNABAR_THREADS=1 $(PYTHON) -m pytest -q tests/diff/test_cases.py tests/e2e/test_e2e_concurrency.py
+	$(WITH_ORACLE) CINNABAR_THREADS=1 $(PYTHON) -m pytest -q tests/diff/test_cases.py tests/e2e/test_e2e_concurrency.py \
+		tests/e2e/test_e2e_streams_recovery.py
 
 bench: deps build
 	bench/run.sh $(BENCH_ARGS)

@@ -15,6 +15,13 @@ rate).
 Memory mode (--memory): loads the same N keys (default 1M) with 16-byte values into both servers
 through a pipelined loader, checks DBSIZE is exactly N on both, and prints RSS (VmRSS from
 /proc/PID/status), used_memory from INFO, and bytes per key (growth over the empty server / N).
+--stream-memory does the same with N entries (--entries, default 1M) of three small fields
+(type, order_id, total) XADDed with `*` ids to one stream, checked by XLEN.
+
+Streams rows (-t xadd,xrange,xread,xreadgroup): XADD of an order event to one growing stream;
+XRANGE ... COUNT 10 and XREAD COUNT 10 from a random id of a prefilled 100k-entry stream; and
+xreadgroup, a loop of XREADGROUP COUNT 1 and XACK of the id read, from 8 Python clients
+(requests = reads + acks). A test's setup (prefills) runs before the server's CPU time is read.
 
 Note: on a 2-core machine redis-benchmark competes with the server for CPU; compare ratios and
 CPU per request rather than absolute numbers. cinnabar gets the cores redis-benchmark leaves
@@ -28,6 +35,8 @@ is the limit").
     python3 bench/bench.py                      # throughput, -n 200000 per run
     python3 bench/bench.py -n 1000000 -P 1,16,64 -t set,get
     python3 bench/bench.py --memory             # 1M keys, 16-byte values
+    python3 bench/bench.py -t xadd,xrange,xread,xreadgroup   # the streams rows
+    python3 bench/bench.py --stream-memory      # 1M stream entries of 3 small fields
     python3 bench/bench.py --all                # both
 """
 import argparse
@@ -157,6 +166,20 @@ class Conn:
             if got != ok * (end - start):
                 raise RuntimeError(f"loader got an unexpected reply near key {start}: {got[:200]!r}")
 
+    def load_stream(self, key, count, explicit_ids=False, batch=10_000):
+        """XADD `count` order events (stream_event) to `key`, pipelined: with ids <i>-0 for i
+        from 1 when explicit_ids (so that any id a run draws in 0..count-1 is followed by
+        entries), else with `*`. Every reply must be an id."""
+        for start in range(0, count, batch):
+            end = min(count, start + batch)
+            self.sock.sendall(b"".join(
+                self.encode(b"XADD", key, b"%d-0" % (i + 1) if explicit_ids else b"*", *stream_event(i))
+                for i in range(start, end)))
+            for i in range(start, end):
+                reply = self.read_reply()  # raises on an error reply
+                if not isinstance(reply, bytes):
+                    raise RuntimeError(f"XADD {key!r} entry {i}: unexpected reply {reply!r}")
+
 
 def start_servers(args):
     servers = {}
@@ -217,6 +240,28 @@ def setup_limiter(conn, args):
     return conn.call("SCRIPT", "LOAD", LIMITER).decode()
 
 
+def stream_event(i):
+    """The fields of the streams rows' entries: an order event of three small fields, as in
+    the seeds (and the --stream-memory load)."""
+    return [b"type", b"order.created", b"order_id", b"%d" % i, b"total", b"%d.99" % (i % 100)]
+
+
+# The stream the XRANGE / XREAD rows read: entries <i>-0 for i in 1..STREAM_ENTRIES, so that
+# __rand_int__ (12 digits, a valid id) starts anywhere in it.
+READ_STREAM = "bench:xs"
+STREAM_ENTRIES = 100_000
+
+
+def setup_read_stream(conn, args):
+    if conn.call("XLEN", READ_STREAM) != STREAM_ENTRIES:
+        conn.call("DEL", READ_STREAM)
+        conn.load_stream(READ_STREAM, STREAM_ENTRIES, explicit_ids=True)
+
+
+def setup_xadd(conn, args):
+    conn.call("DEL", "bench:xadd")
+
+
 class Subscribers:
     """N raw connections SUBSCRIBEd to bench:ch, each drained by a thread (for publishN)."""
 
@@ -273,20 +318,44 @@ CUSTOM = {
     "publish0": (lambda conn, args: None, lambda _: ["PUBLISH", "bench:ch", "0123456789abcdef"], None),
     "publish1": (lambda conn, args: None, lambda _: ["PUBLISH", "bench:ch", "0123456789abcdef"], None),
     "publish50": (lambda conn, args: None, lambda _: ["PUBLISH", "bench:ch", "0123456789abcdef"], None),
+    # streams: XADD of an order event to one growing stream (auto ids); XRANGE / XREAD of 10
+    # entries from a random id of a 100k-entry stream (setup_read_stream)
+    "xadd": (setup_xadd, lambda _: ["XADD", "bench:xadd", "*", "type", "order.created", "order_id", "__rand_int__",
+                                    "total", "9.99"], None),
+    "xrange": (setup_read_stream, lambda _: ["XRANGE", READ_STREAM, "__rand_int__", "+", "COUNT", "10"],
+               STREAM_ENTRIES),
+    "xread": (setup_read_stream, lambda _: ["XREAD", "COUNT", "10", "STREAMS", READ_STREAM, "__rand_int__"],
+              STREAM_ENTRIES),
 }
 
+_UNPREPARED = object()
 
-def redis_benchmark(port, test, pipeline, args):
+
+def prepare(port, test, args):
+    """Run a test's setup (outside the measured CPU time); its result is the context that
+    redis_benchmark() takes."""
+    custom = CUSTOM.get(test) or DRIVEN.get(test)
+    if not custom or custom[0] is None:
+        return None
+    conn = Conn(port)
+    try:
+        return custom[0](conn, args)
+    finally:
+        conn.close()
+
+
+def redis_benchmark(port, test, pipeline, args, context=_UNPREPARED):
+    """One measured run: (rps, p50 latency ms, client %). `context` is prepare()'s result;
+    without it the setup runs here."""
+    if context is _UNPREPARED:
+        context = prepare(port, test, args)
+    if test in DRIVEN:
+        return DRIVEN[test][1](port, pipeline, args)
     cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(args.clients),
            "-n", str(args.requests), "-P", str(pipeline), "--csv"]
     custom = CUSTOM.get(test)
     if custom:
-        setup, command, keyspace = custom
-        conn = Conn(port)
-        try:
-            context = setup(conn, args)
-        finally:
-            conn.close()
+        _, command, keyspace = custom
         cmd += ["-r", str(keyspace or args.keyspace or 1)]
         cmd += command(context)
     else:
@@ -297,8 +366,6 @@ def redis_benchmark(port, test, pipeline, args):
         cmd += ["-d", str(args.data_size)]
     if args.bench_threads and args.bench_threads > 1:
         cmd += ["--threads", str(args.bench_threads)]
-    if test == "multi":
-        return multi_exec(port, pipeline, args)
     subs = Subscribers(port, int(test[len("publish"):])) if test.startswith("publish") else None
     # --bench-procs: that many redis-benchmark processes side by side, the clients and the
     # requests shared out among them.
@@ -357,13 +424,17 @@ def _multi_worker(port, transactions, pipeline, queue):
     queue.put(sent)
 
 
+def multi_transactions(args):
+    return max(1, args.requests // 10 // 8) * 8
+
+
 def multi_exec(port, pipeline, args):
     """MULTI + 5 commands + EXEC, from 8 client processes (redis-benchmark cannot send a
     transaction). Returns (transactions/s, 0, client %): Python clients bound the rate, so compare ratios."""
     import multiprocessing as mp
 
     procs_n = 8
-    per = max(1, args.requests // 10 // procs_n)
+    per = multi_transactions(args) // procs_n
     q = mp.Queue()
     procs = [mp.Process(target=_multi_worker, args=(port, per, pipeline, q)) for _ in range(procs_n)]
     client_before, t0 = children_cpu_seconds(), time.monotonic()
@@ -373,6 +444,77 @@ def multi_exec(port, pipeline, args):
     for p in procs:
         p.join(args.timeout)
     return done / (time.monotonic() - t0), 0.0, client_busy(client_before, t0)
+
+
+# The XREADGROUP + XACK loop: GROUP_PROCS Python clients, consumers of one group, each
+# repeating: `pipeline` XREADGROUP ... COUNT 1 STREAMS s > (pipelined), then an XACK of each id
+# read (pipelined). A request is one of those commands; the stream holds exactly the entries
+# the run reads (setup_group_stream, unmeasured).
+GROUP_STREAM, GROUP_NAME, GROUP_PROCS = "bench:xg", "bench:workers", 8
+
+
+def group_entries(args):
+    """Entries one XREADGROUP run reads: -n / 10 (each read and each ack is a request), shared
+    out evenly among the clients."""
+    return max(1, args.requests // 10 // GROUP_PROCS) * GROUP_PROCS
+
+
+def setup_group_stream(conn, args):
+    conn.call("DEL", GROUP_STREAM)
+    conn.load_stream(GROUP_STREAM, group_entries(args))
+    conn.call("XGROUP", "CREATE", GROUP_STREAM, GROUP_NAME, "0")
+
+
+def _xreadgroup_worker(port, consumer, entries, pipeline, queue):
+    conn = Conn(port)
+    read = Conn.encode("XREADGROUP", "GROUP", GROUP_NAME, consumer, "COUNT", "1", "STREAMS", GROUP_STREAM, ">")
+    done = 0
+    while done < entries:
+        n = min(pipeline, entries - done)
+        conn.sock.sendall(read * n)
+        ids = []
+        for _ in range(n):
+            reply = conn.read_reply()  # [[stream, [[id, fields]]]], or nil once the stream is read out
+            if not reply:
+                raise RuntimeError(f"XREADGROUP found nothing new after {done} entries")
+            ids.append(reply[0][1][0][0])
+        conn.sock.sendall(b"".join(Conn.encode("XACK", GROUP_STREAM, GROUP_NAME, i) for i in ids))
+        for i in ids:
+            acked = conn.read_reply()
+            if acked != 1:
+                raise RuntimeError(f"XACK of {i!r} acked {acked}")
+        done += n
+    conn.close()
+    queue.put(done)
+
+
+def xreadgroup_ack(port, pipeline, args):
+    """Returns (requests/s, 0, client %): requests = XREADGROUPs + XACKs. Python clients bound the
+    rate (like multi), so compare the ratio and the CPU per request."""
+    import multiprocessing as mp
+
+    per = group_entries(args) // GROUP_PROCS
+    q = mp.Queue()
+    procs = [mp.Process(target=_xreadgroup_worker, args=(port, f"c{k}", per, pipeline, q)) for k in range(GROUP_PROCS)]
+    client_before, t0 = children_cpu_seconds(), time.monotonic()
+    for p in procs:
+        p.start()
+    try:
+        done = sum(q.get(timeout=args.timeout) for _ in procs)
+    finally:
+        for p in procs:
+            p.join(args.timeout)
+    if any(p.exitcode != 0 for p in procs):
+        raise RuntimeError("an XREADGROUP client failed")
+    return 2 * done / (time.monotonic() - t0), 0.0, client_busy(client_before, t0)
+
+
+# Tests whose load comes from Python processes (redis-benchmark cannot send them): name ->
+# (setup or None, run(port, pipeline, args) -> (rps, p50, client %), requests measured(args)).
+DRIVEN = {
+    "multi": (None, multi_exec, multi_transactions),
+    "xreadgroup": (setup_group_stream, xreadgroup_ack, lambda args: 2 * group_entries(args)),
+}
 
 
 def throughput(servers, args):
@@ -397,14 +539,15 @@ def throughput(servers, args):
                     if not srv.alive():
                         row[name + "_err"] = "server died"
                         continue
-                    before = cpu_seconds(srv.proc.pid)
                     try:
-                        rps, p50, client = redis_benchmark(srv.port, test, pipeline, run_args)
+                        context = prepare(srv.port, test, run_args)  # not measured
+                        before = cpu_seconds(srv.proc.pid)
+                        rps, p50, client = redis_benchmark(srv.port, test, pipeline, run_args, context)
                     except Exception as e:  # one failing command must not hide the others
                         row[name + "_err"] = str(e)
                         continue
                     used = cpu_seconds(srv.proc.pid) - before
-                    requests = run_args.requests if test != "multi" else max(1, args.requests // 10 // 8) * 8
+                    requests = DRIVEN[test][2](run_args) if test in DRIVEN else run_args.requests
                     runs[name].append((rps, used * 1e6 / requests, p50, client))
             for name, got in runs.items():
                 if len(got) < args.rounds:
@@ -428,7 +571,7 @@ def calibrate(redis, test, pipeline, args):
     long enough for the CPU clock (whole ticks of 1/CLK_TCK s) and the machine's noise. One
     unmeasured run against redis-server gives the rate (and warms both the machine and it)."""
     run_args = argparse.Namespace(**vars(args))
-    if test == "multi" or args.min_seconds <= 0 or not redis.alive():
+    if test in DRIVEN or args.min_seconds <= 0 or not redis.alive():
         return run_args
     try:
         rps, _, _ = redis_benchmark(redis.port, test, pipeline, args)
@@ -445,7 +588,7 @@ def print_progress(row):
             parts.append(f"{name}: ERROR {row.get(name + '_err', '')[:120]}")
         else:
             parts.append(f"{name}: {row[name]:,.0f} rps")
-    print(f"  {row['test']:<6} P={row['pipeline']:<3} n={row['requests']:<8} " + "  ".join(parts), flush=True)
+    print(f"  {row['test']:<10} P={row['pipeline']:<3} n={row['requests']:<8} " + "  ".join(parts), flush=True)
 
 
 def fmt(value, spec):
@@ -453,13 +596,13 @@ def fmt(value, spec):
 
 
 def print_table(results):
-    header = f"{'command':<8} {'pipeline':>8} {'rps redis':>12} {'rps cinnabar':>13} {'ratio':>6} " \
+    header = f"{'command':<10} {'pipeline':>8} {'rps redis':>12} {'rps cinnabar':>13} {'ratio':>6} " \
              f"{'cpu us/req redis':>17} {'cpu us/req cinnabar':>20} {'client % redis':>15} {'client % cinnabar':>18}"
     print(header)
     print("-" * len(header))
     for row in results:
         ratio = row["cinnabar"] / row["redis"] if row.get("redis") and row.get("cinnabar") else None
-        print(f"{row['test']:<8} {row['pipeline']:>8} {fmt(row.get('redis'), ',.0f'):>12} "
+        print(f"{row['test']:<10} {row['pipeline']:>8} {fmt(row.get('redis'), ',.0f'):>12} "
               f"{fmt(row.get('cinnabar'), ',.0f'):>13} {fmt(ratio, '.2f'):>6} "
               f"{fmt(row.get('redis_cpu_us'), '.2f'):>17} {fmt(row.get('cinnabar_cpu_us'), '.2f'):>20} "
               f"{fmt(row.get('redis_client'), '.0f'):>15} {fmt(row.get('cinnabar_client'), '.0f'):>18}")
@@ -477,9 +620,52 @@ def used_memory(conn):
     return None if value is None else int(value)
 
 
-def memory(servers, args):
-    print(f"memory: loading {args.keys:,} keys (key:%010d) with {args.value_size}-byte values into each server",
-          flush=True)
+class KeysLoad:
+    """--memory: N string keys key:%010d with value_size-byte values."""
+
+    unit, plural = "key", "keys"
+
+    def __init__(self, args):
+        self.count, self.value_size = args.keys, args.value_size
+
+    def describe(self):
+        return f"{self.count:,} keys (key:%010d) with {self.value_size}-byte values"
+
+    def load(self, conn):
+        conn.load_keys(self.count, self.value_size)
+
+    def loaded(self, conn):
+        """How many were loaded, checked from the server's side."""
+        ends = conn.call("EXISTS", b"key:%010d" % 0, b"key:%010d" % (self.count - 1), b"key:%010d" % self.count)
+        if ends != 2:
+            raise RuntimeError(f"EXISTS of the first, last and one-past-last key gave {ends}, expected 2")
+        return conn.call("DBSIZE")
+
+
+class StreamLoad:
+    """--stream-memory: N entries of three small fields (stream_event) in one stream, XADD *."""
+
+    unit, plural = "entry", "entries"
+    key = "bench:events"
+
+    def __init__(self, args):
+        self.count = args.entries
+
+    def describe(self):
+        return f"{self.count:,} entries of 3 small fields (type, order_id, total) into one stream, XADD *"
+
+    def load(self, conn):
+        conn.load_stream(self.key, self.count)
+
+    def loaded(self, conn):
+        if conn.call("DBSIZE") != 1:
+            raise RuntimeError("DBSIZE is not 1 after loading one stream")
+        return conn.call("XLEN", self.key)
+
+
+def memory(servers, args, workload):
+    print(f"memory: loading {workload.describe()} into each server", flush=True)
+    unit, plural = workload.unit, workload.plural
     rows = []
     for name in ("redis", "cinnabar"):
         srv = servers[name]
@@ -493,12 +679,9 @@ def memory(servers, args):
             base_rss = rss_bytes(srv.proc.pid)
             base_used = used_memory(conn)
             started = time.monotonic()
-            conn.load_keys(args.keys, args.value_size)
+            workload.load(conn)
             elapsed = time.monotonic() - started
-            dbsize = conn.call("DBSIZE")
-            ends = conn.call("EXISTS", b"key:%010d" % 0, b"key:%010d" % (args.keys - 1), b"key:%010d" % args.keys)
-            if ends != 2:
-                raise RuntimeError(f"EXISTS of the first, last and one-past-last key gave {ends}, expected 2")
+            count = workload.loaded(conn)
             time.sleep(0.5)  # let background work (e.g. incremental rehashing) settle
             rss = rss_bytes(srv.proc.pid)
             used = used_memory(conn)
@@ -508,14 +691,15 @@ def memory(servers, args):
             continue
         finally:
             conn.close()
-        if dbsize != args.keys:
-            print(f"  {name}: DBSIZE is {dbsize}, expected {args.keys}")
-        print(f"  {name}: loaded in {elapsed:.1f}s, DBSIZE {dbsize:,}", flush=True)
-        rows.append({"name": name, "dbsize": dbsize, "rss": rss, "used": used,
-                     "rss_per_key": (rss - base_rss) / args.keys,
-                     "used_per_key": None if used is None or base_used is None else (used - base_used) / args.keys})
+        if count != workload.count:
+            print(f"  {name}: {count} {plural} loaded, expected {workload.count}")
+        print(f"  {name}: loaded in {elapsed:.1f}s, {count:,} {plural}", flush=True)
+        rows.append({"name": name, "count": count, "rss": rss, "used": used,
+                     "rss_per": (rss - base_rss) / workload.count,
+                     "used_per": None if used is None or base_used is None else (used - base_used) / workload.count})
     print()
-    header = f"{'server':<9} {'keys':>10} {'RSS MiB':>9} {'used_memory MiB':>16} {'RSS B/key':>10} {'used B/key':>11}"
+    header = f"{'server':<9} {plural:>10} {'RSS MiB':>9} {'used_memory MiB':>16} {'RSS B/' + unit:>12} " \
+             f"{'used B/' + unit:>13}"
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -523,12 +707,12 @@ def memory(servers, args):
             print(f"{row['name']:<9} error: {row['error'][:100]}")
             continue
         used_mib = None if row["used"] is None else row["used"] / 2**20
-        print(f"{row['name']:<9} {row['dbsize']:>10,} {row['rss'] / 2**20:>9.1f} {fmt(used_mib, '.1f'):>16} "
-              f"{row['rss_per_key']:>10.1f} {fmt(row['used_per_key'], '.1f'):>11}")
-    print("B/key = growth over the empty server (after FLUSHALL) / keys loaded")
-    same = {row.get("dbsize") for row in rows}
+        print(f"{row['name']:<9} {row['count']:>10,} {row['rss'] / 2**20:>9.1f} {fmt(used_mib, '.1f'):>16} "
+              f"{row['rss_per']:>12.1f} {fmt(row['used_per'], '.1f'):>13}")
+    print(f"B/{unit} = growth over the empty server (after FLUSHALL) / {plural} loaded")
+    same = {row.get("count") for row in rows}
     if len(same) != 1 or None in same:
-        print("WARNING: the servers do not hold the same number of keys")
+        print(f"WARNING: the servers do not hold the same number of {plural}")
     return rows
 
 
@@ -549,7 +733,9 @@ def main():
                         "lrange_100 lrange_300 lrange_600 hset sadd spop zadd zpopmin ...), plus zrange, zrank, "
                         "evalsha (the fixed-window limiter script), multi (MULTI, 5 commands, EXEC; "
                         "transactions from 8 Python clients, -n/10 of them), publish0, publish1 and "
-                        "publish50 (PUBLISH with that many subscribers; fan-out = rps x subscribers)")
+                        "publish50 (PUBLISH with that many subscribers; fan-out = rps x subscribers), "
+                        "xadd, xrange and xread (10 entries from a random id of a 100k-entry stream), "
+                        "xreadgroup (XREADGROUP COUNT 1 + XACK loop of 8 Python clients over -n/10 entries)")
     p.add_argument("-r", "--keyspace", type=int, default=100_000, help="random keyspace size, 0 = one key")
     p.add_argument("-d", "--data-size", type=int, default=0, help="value size for SET/MSET (redis-benchmark default 3)")
     p.add_argument("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),
@@ -570,9 +756,12 @@ def main():
                         "oracle: that one is built with MALLOC=libc, which is fine for replies, not for figures")
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed for one redis-benchmark run")
     p.add_argument("--memory", action="store_true", help="memory mode instead of throughput")
-    p.add_argument("--all", action="store_true", help="throughput, then memory")
+    p.add_argument("--stream-memory", action="store_true",
+                   help="memory of one stream instead of throughput: --entries order events of 3 small fields")
+    p.add_argument("--all", action="store_true", help="throughput, then memory (keys, then one stream)")
     p.add_argument("--keys", type=int, default=1_000_000, help="keys for memory mode (default 1M)")
     p.add_argument("--value-size", type=int, default=16, help="value bytes for memory mode (default 16)")
+    p.add_argument("--entries", type=int, default=1_000_000, help="stream entries for --stream-memory (default 1M)")
     args = p.parse_args()
     if args.cinnabar_threads is None:
         # The load generator runs on this machine: the server gets the cores it leaves, as one
@@ -588,12 +777,16 @@ def main():
     try:
         for name, srv in servers.items():
             print(f"{name}: pid {srv.proc.pid}, port {srv.port}")
-        if not args.memory or args.all:
+        if not (args.memory or args.stream_memory) or args.all:
             throughput(servers, args)
         if args.memory or args.all:
             if args.all:
                 print()
-            memory(servers, args)
+            memory(servers, args, KeysLoad(args))
+        if args.stream_memory or args.all:
+            if args.all or args.memory:
+                print()
+            memory(servers, args, StreamLoad(args))
     finally:
         for srv in servers.values():
             srv.stop()
