@@ -77,6 +77,12 @@ impl Ctx<'_, '_> {
         String::from_utf8_lossy(self.arg(0)).to_ascii_lowercase()
     }
 
+    /// Redis's addReplyErrorArity, for a handler that finds the argument count wrong only
+    /// after parsing its options (XADD's field/value pairs).
+    pub fn arity_error(&self) -> Error {
+        Error::msg(format!("ERR wrong number of arguments for '{}' command", self.name_lower()))
+    }
+
     /// Redis's addReplySubcommandSyntaxError: the subcommand as typed (128 bytes at most),
     /// the command upper-cased.
     pub fn subcommand_syntax_error(&self) -> Error {

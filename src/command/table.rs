@@ -235,6 +235,13 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "zunion" => (crate::types::zset::zunion, Keys),
         "zunionstore" => (crate::types::zset::zunionstore, Keys),
         // streams (types::stream)
+        "xadd" => (crate::types::stream::xadd, Keys),
+        "xdel" => (crate::types::stream::xdel, Keys),
+        "xlen" => (crate::types::stream::xlen, Keys),
+        "xrange" => (crate::types::stream::xrange, Keys),
+        "xrevrange" => (crate::types::stream::xrevrange, Keys),
+        "xsetid" => (crate::types::stream::xsetid, Keys),
+        "xtrim" => (crate::types::stream::xtrim, Keys),
         // stream consumer groups and reads (types::stream_group)
         // sort
         "sort" => (crate::types::sort::sort, Exclusive),

@@ -135,11 +135,13 @@ pub struct TypeLimits {
     pub zset_max_listpack_value: AtomicI64,
     pub list_max_listpack_size: AtomicI64,
     pub list_compress_depth: AtomicI64,
+    pub stream_node_max_bytes: AtomicI64,
+    pub stream_node_max_entries: AtomicI64,
 }
 
 impl TypeLimits {
     fn refresh(&self, cfg: &Config) {
-        let pairs: [(&AtomicI64, &str, i64); 9] = [
+        let pairs: [(&AtomicI64, &str, i64); 11] = [
             (&self.hash_max_listpack_entries, "hash-max-listpack-entries", 512),
             (&self.hash_max_listpack_value, "hash-max-listpack-value", 64),
             (&self.set_max_intset_entries, "set-max-intset-entries", 512),
@@ -149,6 +151,8 @@ impl TypeLimits {
             (&self.zset_max_listpack_value, "zset-max-listpack-value", 64),
             (&self.list_max_listpack_size, "list-max-listpack-size", -2),
             (&self.list_compress_depth, "list-compress-depth", 0),
+            (&self.stream_node_max_bytes, "stream-node-max-bytes", 4096),
+            (&self.stream_node_max_entries, "stream-node-max-entries", 100),
         ];
         for (slot, name, default) in pairs {
             let v = match cfg.get(name) {

@@ -115,6 +115,15 @@ impl FromConfig for crate::data::zset::Limits {
     }
 }
 
+impl FromConfig for crate::data::stream::NodeLimits {
+    fn of(ctx: &Ctx) -> Self {
+        let l = &ctx.srv.limits;
+        // 0 means "no limit" for both, as in Redis; the representation reads it so.
+        let (max_bytes, max_entries) = (size_limit(&l.stream_node_max_bytes), size_limit(&l.stream_node_max_entries));
+        crate::data::stream::NodeLimits { max_bytes, max_entries }
+    }
+}
+
 /// An element of a packed encoding replied as a bulk string (integers formatted on the way).
 pub trait BulkElem {
     fn reply(&self, out: &mut ReplyWriter);

@@ -153,6 +153,20 @@ ZSET = [
     ("DEL", "za", "zd2", "zd3"),
 ]
 
+STREAM = [
+    ("XADD", "x1", "1-1", "a", "1"), ("XADD", "x1", "*", "b", "2"), ("XADD", "x1", "1-1", "c", "3"),
+    ("XADD", "x1", "MAXLEN", "1", "*", "d", "4"), ("XADD", "x1", "MAXLEN", "5", "*", "e", "5"),
+    ("XADD", "x1", "MINID", "0", "*", "f", "6"), ("XADD", "nox", "NOMKSTREAM", "*", "a", "1"),
+    ("XADD", "x1", "MAXLEN", "~", "0", "LIMIT", "5", "*", "g", "7"),
+    ("XADD", "x2", "1-1", "a", "1"), ("XADD", "x2", "2-1", "a", "1"), ("XADD", "x2", "3-1", "a", "1"),
+    ("XDEL", "x2", "1-1", "9-9"), ("XDEL", "x2", "1-1"), ("XDEL", "nox", "1-1"),
+    ("XTRIM", "x2", "MAXLEN", "5"), ("XTRIM", "x2", "MAXLEN", "1"), ("XTRIM", "x2", "MINID", "4"),
+    ("XTRIM", "x2", "MINID", "4"), ("XTRIM", "nox", "MAXLEN", "0"),
+    ("XSETID", "x2", "5-0"), ("XSETID", "x2", "1-0"), ("XSETID", "nox", "1-0"),
+    ("XLEN", "x1"), ("XRANGE", "x1", "-", "+"), ("XREVRANGE", "x2", "+", "-"),
+    ("EXPIRE", "x2", "100"), ("RENAME", "x2", "x3"), ("COPY", "x3", "x4"), ("DEL", "x1", "x3", "x4"),
+]
+
 MULTI = [
     ("MULTI",), ("SET", "t1", "a"), ("LPUSH", "t2", "x"), ("DEL", "t1"), ("EXEC",),
     ("EVAL", "redis.call('set', KEYS[1], 'v'); redis.call('expire', KEYS[1], 100); return redis.call('del', KEYS[1])", "1", "sk"),
@@ -184,10 +198,11 @@ FAMILIES = {
     "set": SET,
     "hash": HASH,
     "zset": ZSET,
+    "stream": STREAM,
     "multi": MULTI,
 }
 
-FLAG_SETS = ["KEA", "KA", "Elg$", "Kx", "En", "AKEn", "Kszh", "KEAm"]
+FLAG_SETS = ["KEA", "KA", "Elg$", "Kx", "En", "AKEn", "Kszh", "KEAm", "Et"]
 
 END = b"zz-end-marker"
 

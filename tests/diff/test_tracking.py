@@ -17,9 +17,17 @@ import pytest
 
 from harness import same_on_both, start_pair, stop_pair, subject_name
 from resp import RawConnection, encode_command
-from test_notifications import GENERIC, HASH, LIST, SET, STRING, ZSET
+from test_notifications import GENERIC, HASH, LIST, SET, STREAM, STRING, ZSET
 
-FAMILIES = {"generic": GENERIC, "string": STRING, "list": LIST, "set": SET, "hash": HASH, "zset": ZSET}
+FAMILIES = {
+    "generic": GENERIC,
+    "string": STRING,
+    "list": LIST,
+    "set": SET,
+    "hash": HASH,
+    "zset": ZSET,
+    "stream": STREAM,
+}
 
 
 def show(m):

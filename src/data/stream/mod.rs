@@ -166,8 +166,8 @@ impl Stream {
     /// XTRIM/XADD trimming (streamTrim): remove entries from the head while the stream is
     /// longer than `maxlen` (MAXLEN) or they are below `minid` (MINID). With `approx`,
     /// only whole nodes go (Redis's node boundaries), and at most `limit` entries (0: no
-    /// limit) are removed. Returns the count removed; updates `first_id` and
-    /// `max_deleted_entry_id` as Redis does.
+    /// limit) are removed. Returns the count removed; updates `first_id`. Redis 7.2 leaves
+    /// `max_deleted_entry_id` as it was (XINFO STREAM shows 0-0 after an XTRIM).
     pub fn trim(&mut self, strategy: Trim, approx: bool, limit: u64, _limits: NodeLimits) -> u64 {
         // SKELETON: exact trimming only (the packed nodes bring the approximate form).
         let _ = approx;
@@ -186,9 +186,6 @@ impl Stream {
             }
             self.entries.remove(&first);
             removed += 1;
-            if first > self.max_deleted_entry_id {
-                self.max_deleted_entry_id = first;
-            }
         }
         self.first_id = self.edge_id(false).unwrap_or(StreamId::MIN);
         removed
