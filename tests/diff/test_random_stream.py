@@ -44,8 +44,12 @@ FULL_MASK = "radix-tree-nodes,seen-time,active-time,2/4,1/3"
 
 
 class Generator:
-    def __init__(self, rng):
+    """Commands over KEYS. With groups=False only the commands of the entries themselves (XADD,
+    XTRIM, XDEL, XLEN, XRANGE, XREVRANGE, XSETID): longer streams, more trimming."""
+
+    def __init__(self, rng, groups=True):
         self.r = rng
+        self.groups = groups
         self.top = {k: 1 for k in KEYS}     # a guess of each stream's top ms (ids go up from it)
         self.added = {k: [] for k in KEYS}  # ids XADD was asked for (ms-* as ms-0): likely entries
 
@@ -208,13 +212,20 @@ class Generator:
 
     def command(self):
         r, k = self.r, self.k
-        choices = [
+        plain = [
             (22, self.xadd),
             (3, lambda: (lambda kk: ["XTRIM", kk] + self.trim(kk))(k())),
             (4, lambda: (lambda kk: ["XDEL", kk] + self.ids(kk, 1, 3))(k())),
             (2, lambda: ["XLEN", k()]),
             (5, lambda: (lambda kk: ["XRANGE", kk, self.bound(kk, True), self.bound(kk, False)] + self.count())(k())),
             (3, lambda: (lambda kk: ["XREVRANGE", kk, self.bound(kk, False), self.bound(kk, True)] + self.count())(k())),
+            (1, self.xsetid),
+            (0.15, lambda: ["DEL", k()]),
+            (0.3, lambda: ["XADD", "str", "1-1", "f", "v"]),
+        ]
+        if not self.groups:
+            return weighted(r, plain)
+        return weighted(r, plain + [
             (3, lambda: (lambda ks: ["XREAD"] + self.count() + ["STREAMS"] + ks
                          + [r.choice(["0", "$", self.some_id(kk)]) for kk in ks])(r.sample(KEYS, r.randint(1, 2)))),
             (14, self.xreadgroup),
@@ -223,15 +234,11 @@ class Generator:
             (5, self.xautoclaim),
             (6, self.xpending),
             (6, self.xgroup),
-            (1, self.xsetid),
             (3, lambda: ["XINFO", "GROUPS", k()]),
             (2, lambda: ["XINFO", "CONSUMERS", k(), self.g()]),
             (2, lambda: ["XINFO", "STREAM", k()]),
             (1, lambda: ["XINFO", "STREAM", k(), "FULL"] + r.choice([[], ["COUNT", "3"], ["COUNT", "0"]])),
-            (0.15, lambda: ["DEL", k()]),
-            (0.3, lambda: ["XADD", "str", "1-1", "f", "v"]),
-        ]
-        return weighted(r, choices)
+        ])
 
 
 def mods_for(cmd):
@@ -246,18 +253,26 @@ def mods_for(cmd):
     return {}
 
 
-def final_state(conns):
-    probes = []
-    for k in KEYS:
-        probes += [(["XINFO", "STREAM", k, "FULL", "COUNT", "0"], {"mask": FULL_MASK}),
-                   (["XRANGE", k, "-", "+"], {}), (["XINFO", "GROUPS", k], {}), (["TYPE", k], {})]
-        for g in GROUPS:
-            probes += [(["XPENDING", k, g, "-", "+", "1000"], {"mask": "2/4"}),
-                       (["XINFO", "CONSUMERS", k, g], {"mask": "idle,inactive"})]
+def _same(conns, probes):
     for probe, mods in probes:
         a, b = (c.command(*probe) for c in conns)
         why = compare(mods, a, b)
         assert why is None, f"{' '.join(probe)}: {why}\n  redis:   {show(a)}\n  subject: {show(b)}"
+
+
+def final_entries(conns):
+    _same(conns, [(p, {}) for k in KEYS for p in (["XRANGE", k, "-", "+"], ["XLEN", k], ["TYPE", k])])
+
+
+def final_state(conns):
+    final_entries(conns)
+    probes = []
+    for k in KEYS:
+        probes += [(["XINFO", "STREAM", k, "FULL", "COUNT", "0"], {"mask": FULL_MASK}), (["XINFO", "GROUPS", k], {})]
+        for g in GROUPS:
+            probes += [(["XPENDING", k, g, "-", "+", "1000"], {"mask": "2/4"}),
+                       (["XINFO", "CONSUMERS", k, g], {"mask": "idle,inactive"})]
+    _same(conns, probes)
 
 
 SETUP = [["SET", "str", "v"]] + [["XGROUP", "CREATE", k, g, "0", "MKSTREAM"] for k in KEYS for g in GROUPS[:2]]
@@ -269,3 +284,13 @@ def test_random_stream_commands(protocol, variant, config):
     offset = protocol * 10 + [c[0] for c in CONFIGS].index(variant)
     run_random("random stream test", protocol, SEED + offset, Generator, COUNT, variant=variant,
                config=config, setup=SETUP, mods_for=mods_for, final_check=final_state, history_len=25)
+
+
+@pytest.mark.parametrize("variant,config", CONFIGS, ids=[c[0] for c in CONFIGS])
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+def test_random_stream_entries(protocol, variant, config):
+    """Entries only (no group, no XINFO): longer streams, so more node boundaries and `~` trims."""
+    offset = 100 + protocol * 10 + [c[0] for c in CONFIGS].index(variant)
+    run_random("random stream entries test", protocol, SEED + offset, lambda rng: Generator(rng, groups=False),
+               COUNT // 2, variant=variant, config=config, setup=[["SET", "str", "v"]], mods_for=mods_for,
+               final_check=final_entries, history_len=25)
