@@ -62,6 +62,20 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Error> {
     Ok(if ms == 0 { None } else { Some(Duration::from_millis(ms as u64)) })
 }
 
+/// A timeout in milliseconds (XREAD/XREADGROUP BLOCK: getTimeoutFromObjectOrReply with
+/// UNIT_MILLISECONDS); None = wait forever.
+pub fn parse_timeout_ms(arg: &[u8]) -> Result<Option<Duration>, Error> {
+    let ms = crate::util::number::parse_i64(arg)
+        .ok_or_else(|| Error::msg("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(Error::msg("ERR timeout is negative"));
+    }
+    if ms > i64::MAX - crate::keyspace::now_ms() {
+        return Err(Error::msg("ERR timeout is out of range"));
+    }
+    Ok(if ms == 0 { None } else { Some(Duration::from_millis(ms as u64)) })
+}
+
 /// Nothing to serve now: block the client on `keys` (all in its database, all locked by
 /// the command table), or, where blocking is not allowed (inside MULTI or a script),
 /// reply as if the timeout had expired. During a re-execution for a waiter, signal that
@@ -73,6 +87,32 @@ pub fn block(
     wants: &'static str,
     on_timeout: OnTimeout,
 ) -> CmdResult {
+    let args = ctx.args.iter().map(|a| a.to_vec()).collect();
+    block_as(ctx, keys, timeout, wants, on_timeout, args, false)
+}
+
+/// `block` for XREAD / XREADGROUP: the command stored for re-execution is `args` (with
+/// `$` resolved), and an XREADGROUP (`unblock_on_nokey`) is also re-executed when its key
+/// is deleted or no longer a stream, to answer its error.
+pub fn block_stream(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    timeout: Option<Duration>,
+    args: Vec<Vec<u8>>,
+    unblock_on_nokey: bool,
+) -> CmdResult {
+    block_as(ctx, keys, timeout, "stream", OnTimeout::NullArray, args, unblock_on_nokey)
+}
+
+fn block_as(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    timeout: Option<Duration>,
+    wants: &'static str,
+    on_timeout: OnTimeout,
+    args: Vec<Vec<u8>>,
+    unblock_on_nokey: bool,
+) -> CmdResult {
     if ctx.client.serving {
         ctx.client.would_block = true;
         return Ok(());
@@ -82,16 +122,18 @@ pub fn block(
         ctx.out.buf.extend_from_slice(&r);
         return Ok(());
     }
-    let w = Arc::new(Waiter::new(
+    let mut w = Waiter::new(
         ctx.client.id,
         ctx.client.db,
         keys.iter().map(|k| k.to_vec()).collect(),
-        ctx.args.iter().map(|a| a.to_vec()).collect(),
+        args,
         wants,
         ctx.out.resp3,
         timeout_reply(on_timeout, ctx.out.resp3, false),
         timeout.map(|t| Instant::now() + t),
-    ));
+    );
+    w.unblock_on_nokey = unblock_on_nokey;
+    let w = Arc::new(w);
     let db = ctx.client.db;
     for k in keys {
         let shard = ctx.ks.keyspace().shard_of(key_hash(k));
@@ -121,13 +163,21 @@ pub fn serve_ready<'a>(srv: &'a Server, ks: &mut Access<'a>) -> Vec<(usize, Vec<
 
 fn serve_key<'a>(srv: &'a Server, ks: &mut Access<'a>, db: usize, key: &[u8], deferred: &mut Vec<(usize, Vec<u8>)>) {
     let shard = ks.keyspace().shard_of(key_hash(key));
-    loop {
-        let Some(w) = ks.shard_at(db, shard).waiters.front(key) else { return };
-        let ready = ks.peek_in(db, key).is_some_and(|e| e.value.type_name() == w.wants);
-        if !ready {
-            return;
+    // The waiters queued when the key is served, each met once, as Redis walks the
+    // initial length of the key's list: one that blocks again goes to the back and is
+    // not met again, one that is not ready (an XREAD waiter whose key was deleted) keeps
+    // its place, and those behind either are still served.
+    for w in ks.shard_at(db, shard).waiters.queue(key) {
+        if !w.is_waiting() {
+            continue;
         }
-        let Some(cmd) = srv.commands.get(&w.args[0]) else { return };
+        // A key of the wanted type serves; an XREADGROUP waiter is re-executed whatever
+        // became of its key (to answer NOGROUP or WRONGTYPE).
+        let ready = w.unblock_on_nokey || ks.peek_in(db, key).is_some_and(|e| e.value.type_name() == w.wants);
+        if !ready {
+            continue;
+        }
+        let Some(cmd) = srv.commands.get(&w.args[0]) else { continue };
         let args: Vec<&[u8]> = w.args.iter().map(|a| a.as_slice()).collect();
         let needed = command_keys(cmd, &args);
         if !ks.try_lock_keys(db, &needed) {
@@ -170,7 +220,7 @@ fn serve_key<'a>(srv: &'a Server, ks: &mut Access<'a>, db: usize, key: &[u8], de
                 waiters.add(k, w.clone());
             }
             w.abort_serve();
-            return;
+            continue;
         }
         ks.shard_at(db, shard).waiters.remove(key, &w);
         w.complete(out.buf);

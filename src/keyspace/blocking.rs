@@ -49,6 +49,9 @@ pub struct Waiter {
     /// Reply sent on timeout (null bulk or null array, in the client's protocol).
     pub timeout_reply: Vec<u8>,
     pub deadline: Option<std::time::Instant>,
+    /// Re-executed when its key is deleted or changes type too, not only when a value of
+    /// `wants` arrives (XREADGROUP: its group is gone, it must answer the error).
+    pub unblock_on_nokey: bool,
     state: AtomicU8,
     reply: Mutex<Option<Vec<u8>>>,
     pub notify: tokio::sync::Notify,
@@ -75,6 +78,7 @@ impl Waiter {
             resp3,
             timeout_reply,
             deadline,
+            unblock_on_nokey: false,
             state: AtomicU8::new(WAITING),
             reply: Mutex::new(None),
             notify: tokio::sync::Notify::new(),
@@ -160,6 +164,11 @@ impl Waiters {
         }
         self.map.remove(key);
         None
+    }
+
+    /// The waiters still waiting on `key`, in FIFO order (a copy: serving reorders the queue).
+    pub fn queue(&self, key: &[u8]) -> Vec<Arc<Waiter>> {
+        self.map.get(key).map_or_else(Vec::new, |q| q.iter().filter(|w| w.is_waiting()).cloned().collect())
     }
 
     pub fn remove(&mut self, key: &[u8], w: &Arc<Waiter>) {

@@ -491,10 +491,22 @@ fn free_tables(tables: Vec<Dict>, lazy: bool) {
     }
 }
 
+/// Every key of `db` that clients wait on is ready to be looked at again (its value was
+/// flushed or swapped): they may find it filled, or, blocked on a group, find it gone.
+fn note_waited_ready(ctx: &mut Ctx, db: usize) {
+    for s in 0..ctx.ks.keyspace().shards_per_db() {
+        let waited: Vec<Vec<u8>> = ctx.ks.shard_at(db, s).waiters.keys().cloned().collect();
+        for k in waited {
+            ctx.ks.note_ready(db, &k);
+        }
+    }
+}
+
 fn flush_db(ctx: &mut Ctx, db: usize) -> (Vec<Dict>, usize) {
     let mut tables = Vec::new();
     let mut removed = 0;
     ctx.ks.touch_all_watched(db, None);
+    note_waited_ready(ctx, db);
     for s in 0..ctx.ks.keyspace().shards_per_db() {
         let shard = ctx.ks.shard_at(db, s);
         removed += shard.dict.len();
@@ -544,15 +556,8 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
         ctx.ks.touch_all_watched(a, Some(b));
         ctx.ks.touch_all_watched(b, Some(a));
         ctx.ks.swap_db_data(a, b);
-        let ks = ctx.ks.keyspace();
-        // Clients blocked on keys of either database may now find them filled.
         for db in [a, b] {
-            for s in 0..ks.shards_per_db() {
-                let waited: Vec<Vec<u8>> = ctx.ks.shard_at(db, s).waiters.keys().cloned().collect();
-                for k in waited {
-                    ctx.ks.note_ready(db, &k);
-                }
-            }
+            note_waited_ready(ctx, db);
         }
         ctx.ks.mark_dirty(1);
     }

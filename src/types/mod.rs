@@ -9,6 +9,7 @@ pub mod list_block;
 pub mod set;
 pub mod sort;
 pub mod stream;
+pub mod stream_group;
 pub mod string;
 pub mod zset;
 

@@ -317,7 +317,7 @@ pub fn xdel(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// One end of an XRANGE interval: "(id" excludes it (strict parsing: no "-" or "+").
-fn parse_interval_end(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Error> {
+pub fn parse_interval_end(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Error> {
     match arg {
         [b'(', id @ ..] if !id.is_empty() => Ok((parse_id(id, missing_seq, true)?, true)),
         _ => Ok((parse_id(arg, missing_seq, false)?, false)),
