@@ -376,21 +376,25 @@ impl Keyspace {
     /// (Redis's adaptive rule), until `budget` runs out. Gate `gate` is held for one sweep
     /// at a time, not for the round: a script or another exclusive command waiting for every
     /// gate waits for one sweep of one shard, not for the whole round (about a millisecond
-    /// over 100k keys with a TTL). Returns the number of keys deleted.
+    /// over 100k keys with a TTL). Returns the number of keys deleted, and those of them
+    /// clients were blocked on, (db, key), to be served (an XREADGROUP reader answers that
+    /// its group is gone, as Redis's deleted-key signal makes it).
     pub fn active_expire_cycle(
         &self,
         gate: usize,
         buckets_per_shard: usize,
         now_ms: i64,
         budget: std::time::Duration,
-    ) -> usize {
+    ) -> (usize, Vec<(usize, Vec<u8>)>) {
         let started = std::time::Instant::now();
-        let (expired, looked_at) = self.active_expire_sweeps(gate, buckets_per_shard, now_ms, budget, started);
+        let mut waited = Vec::new();
+        let (expired, looked_at) =
+            self.active_expire_sweeps(gate, buckets_per_shard, now_ms, budget, started, &mut waited);
         let mut stats = self.expire_stats.lock();
         stats.cpu_us += started.elapsed().as_micros() as u64;
         let current = if looked_at > 0 { expired as f64 / looked_at as f64 } else { 0.0 };
         stats.stale_perc = current * 0.05 + stats.stale_perc * 0.95;
-        expired
+        (expired, waited)
     }
 
     /// The sweeps of one cycle: (keys expired, keys with a TTL looked at).
@@ -401,6 +405,7 @@ impl Keyspace {
         now_ms: i64,
         budget: std::time::Duration,
         started: std::time::Instant,
+        waited: &mut Vec<(usize, Vec<u8>)>,
     ) -> (usize, usize) {
         let (mut n, mut looked_at) = (0, 0);
         for (dbi, db) in self.dbs.iter().enumerate() {
@@ -438,6 +443,14 @@ impl Keyspace {
                     if !s.watched.is_empty() {
                         for e in &removed {
                             s.watched.touch(e.key.as_ref(), false);
+                        }
+                    }
+                    if !s.waiters.is_empty() {
+                        for e in &removed {
+                            let k: &[u8] = e.key.as_ref();
+                            if s.waiters.has(k) {
+                                waited.push((dbi, k.to_vec()));
+                            }
                         }
                     }
                     s.expire_cursor = next;
@@ -839,11 +852,18 @@ impl<'a> Access<'a> {
             Some(e) => e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms,
         };
         if expired {
+            let waited = shard.waiters.has(key);
             shard.remove_expired(h, key);
             ks.key_event(KeyEvent::Expired, db, key, client);
+            // A deleted key is news for blocked clients too (XREADGROUP answers NOGROUP).
+            if waited {
+                self.note_ready(db, key);
+            }
             return None;
         }
-        shard.dict.get_mut(h, key)
+        // The shard again (its held guard, a compare): the borrow above may not outlive
+        // the branch that notes the key ready.
+        self.shard_hashed(db, h).dict.get_mut(h, key)
     }
 
     /// Read lookup in the selected db: counts a hit or miss and stamps the access clock.

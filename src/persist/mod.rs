@@ -4,5 +4,6 @@
 //!
 //! For now it holds the RDB encoding primitives (`rdb`): lengths, strings (integer-encoded
 //! and LZF-compressed as Redis writes them) and the DUMP payload footer, used by FUNCTION
-//! DUMP/RESTORE.
+//! DUMP/RESTORE, and the stream encoding (`stream`, RDB type 21).
 pub mod rdb;
+pub mod stream;

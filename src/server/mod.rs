@@ -406,7 +406,10 @@ impl Server {
                 let budget = Duration::from_micros(1_000_000 / hz * (25 + 2 * effort as u64) / 100);
                 if self.active_expire.load(Ordering::Relaxed) {
                     // (Enters the cron's gate one shard at a time.)
-                    self.ks.active_expire_cycle(gate, 16 * effort, now, budget);
+                    let (_, waited) = self.ks.active_expire_cycle(gate, 16 * effort, now, budget);
+                    if !waited.is_empty() {
+                        crate::command::blocking::serve_deferred(&self, gate, waited, now);
+                    }
                 }
                 let _g = self.ks.enter(gate);
                 tracking::broadcast(&self);

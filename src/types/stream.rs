@@ -231,7 +231,8 @@ fn next_id(last: StreamId, given: Option<(StreamId, bool)>, now_ms: u64) -> Opti
 /// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ...
 pub fn xadd(ctx: &mut Ctx) -> CmdResult {
     let (opts, id_pos) = parse_add_trim_args(ctx, true)?;
-    let fields = &ctx.args[id_pos + 1..];
+    // Options can run to the end with no id ("XADD s MAXLEN = 1"): no fields then.
+    let fields = ctx.args.get(id_pos + 1..).unwrap_or_default();
     if fields.len() < 2 || fields.len() % 2 == 1 {
         return Err(ctx.arity_error());
     }

@@ -117,7 +117,7 @@ fn parse_read_args<'a>(ctx: &Ctx<'_, '_>, args: &[&'a [u8]], xreadgroup: bool) -
         } else if eq(o, "streams") && more > 0 {
             r.streams_at = i + 1;
             let n = args.len() - r.streams_at;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 let (name, symbol) = if xreadgroup { ("xreadgroup", '>') } else { ("xread", '$') };
                 return Err(Error::msg(format!(
                     "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{symbol}' must be specified."
@@ -533,6 +533,11 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
         reply_pending_summary(out, g);
         return Ok(());
     };
+    // An empty interval (start past end) lists nothing (BTreeMap::range would panic on it).
+    if start > end {
+        out.array(0);
+        return Ok(());
+    }
     let ids: Box<dyn Iterator<Item = &StreamId>> = match consumer {
         Some(name) => match g.consumers.get(name) {
             None => {
@@ -892,13 +897,6 @@ fn reply_read_and_lag(out: &mut ReplyWriter, g: &ConsumerGroup, counters: &crate
     }
 }
 
-/// Radix tree nodes of the entries index (XINFO STREAM radix-tree-nodes).
-/// TEMPORARY until data::stream has `rax_nodes()` (sdata): Redis's count for a tree of
-/// 16-byte keys is one root node plus one per key for small trees.
-fn rax_nodes(s: &Stream) -> usize {
-    s.node_count() + 1
-}
-
 /// XINFO STREAM key [FULL [COUNT n]] (`full`: the COUNT of FULL, 0 for everything).
 fn reply_stream_info(out: &mut ReplyWriter, s: &Stream, full: Option<u64>) {
     out.map(if full.is_some() { 9 } else { 10 });
@@ -907,7 +905,7 @@ fn reply_stream_info(out: &mut ReplyWriter, s: &Stream, full: Option<u64>) {
     out.bulk(b"radix-tree-keys");
     out.int(s.node_count() as i64);
     out.bulk(b"radix-tree-nodes");
-    out.int(rax_nodes(s) as i64);
+    out.int(s.rax_nodes() as i64);
     out.bulk(b"last-generated-id");
     reply_id(out, s.last_id);
     out.bulk(b"max-deleted-entry-id");

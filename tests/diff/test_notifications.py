@@ -165,6 +165,18 @@ STREAM = [
     ("XSETID", "x2", "5-0"), ("XSETID", "x2", "1-0"), ("XSETID", "nox", "1-0"),
     ("XLEN", "x1"), ("XRANGE", "x1", "-", "+"), ("XREVRANGE", "x2", "+", "-"),
     ("EXPIRE", "x2", "100"), ("RENAME", "x2", "x3"), ("COPY", "x3", "x4"), ("DEL", "x1", "x3", "x4"),
+    # consumer groups: xgroup-* events, consumers created by reads and claims
+    ("XGROUP", "CREATE", "g1", "g", "$", "MKSTREAM"), ("XGROUP", "CREATE", "g1", "g", "$"),
+    ("XGROUP", "CREATE", "nog", "g", "$"), ("XADD", "g1", "1-1", "a", "1"), ("XADD", "g1", "2-1", "a", "1"),
+    ("XGROUP", "CREATECONSUMER", "g1", "g", "c1"), ("XGROUP", "CREATECONSUMER", "g1", "g", "c1"),
+    ("XREADGROUP", "GROUP", "g", "c2", "STREAMS", "g1", ">"), ("XREADGROUP", "GROUP", "g", "c2", "STREAMS", "g1", "0"),
+    ("XREADGROUP", "GROUP", "g", "c3", "NOACK", "STREAMS", "g1", ">"), ("XACK", "g1", "g", "1-1", "9-9"),
+    ("XCLAIM", "g1", "g", "c4", "0", "2-1"), ("XCLAIM", "g1", "g", "c4", "0", "2-1"),
+    ("XAUTOCLAIM", "g1", "g", "c5", "0", "0"), ("XAUTOCLAIM", "g1", "g", "c5", "0", "0"),
+    ("XGROUP", "SETID", "g1", "g", "0"), ("XGROUP", "SETID", "g1", "g", "$", "ENTRIESREAD", "2"),
+    ("XGROUP", "DELCONSUMER", "g1", "g", "c2"), ("XGROUP", "DELCONSUMER", "g1", "g", "c2"),
+    ("XGROUP", "DESTROY", "g1", "g"), ("XGROUP", "DESTROY", "g1", "g"),
+    ("XPENDING", "g1", "g"), ("XINFO", "STREAM", "g1"), ("XREAD", "STREAMS", "g1", "0"), ("DEL", "g1"),
 ]
 
 MULTI = [
