@@ -317,7 +317,8 @@ pub fn xdel(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// One end of an XRANGE interval: "(id" excludes it (strict parsing: no "-" or "+").
+/// One end of an interval (streamParseIntervalIDOrReply): "(id" excludes it (strict
+/// parsing: no "-" or "+"); the bool says it was excluded.
 pub fn parse_interval_end(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Error> {
     match arg {
         [b'(', id @ ..] if !id.is_empty() => Ok((parse_id(id, missing_seq, true)?, true)),
@@ -325,17 +326,29 @@ pub fn parse_interval_end(arg: &[u8], missing_seq: u64) -> Result<(StreamId, boo
     }
 }
 
+/// The first id an interval's start argument admits (XRANGE, XREVRANGE, XPENDING): "5" is
+/// 5-0, "(5-1" is 5-2.
+pub fn range_start(arg: &[u8]) -> Result<StreamId, Error> {
+    match parse_interval_end(arg, 0)? {
+        (id, true) => id.incr().ok_or_else(|| Error::msg("ERR invalid start ID for the interval")),
+        (id, false) => Ok(id),
+    }
+}
+
+/// The last id an interval's end argument admits: "5" is 5-18446744073709551615, "(5-1" is 5-0,
+/// "(5" is 5-18446744073709551614.
+pub fn range_end(arg: &[u8]) -> Result<StreamId, Error> {
+    match parse_interval_end(arg, u64::MAX)? {
+        (id, true) => id.decr().ok_or_else(|| Error::msg("ERR invalid end ID for the interval")),
+        (id, false) => Ok(id),
+    }
+}
+
 fn xrange_generic(ctx: &mut Ctx, rev: bool) -> CmdResult {
     let args = ctx.args;
     let (start_arg, end_arg) = if rev { (args[3], args[2]) } else { (args[2], args[3]) };
-    let (mut start, exclusive) = parse_interval_end(start_arg, 0)?;
-    if exclusive {
-        start = start.incr().ok_or_else(|| Error::msg("ERR invalid start ID for the interval"))?;
-    }
-    let (mut end, exclusive) = parse_interval_end(end_arg, u64::MAX)?;
-    if exclusive {
-        end = end.decr().ok_or_else(|| Error::msg("ERR invalid end ID for the interval"))?;
-    }
+    let start = range_start(start_arg)?;
+    let end = range_end(end_arg)?;
     let mut count = None;
     let mut i = 4;
     while i < args.len() {
@@ -470,6 +483,21 @@ mod tests {
         for bad in [&b"("[..], b"(-", b"(+", b"((5", b"5-x", b""] {
             assert_eq!(parse_interval_end(bad, 0), Err(Error::msg(INVALID_ID)), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn range_bounds() {
+        assert_eq!(range_start(b"5"), Ok(id(5, 0)));
+        assert_eq!(range_start(b"(5-1"), Ok(id(5, 2)));
+        assert_eq!(range_start(b"(5-18446744073709551615"), Ok(id(6, 0)));
+        assert_eq!(range_end(b"5"), Ok(id(5, u64::MAX)));
+        assert_eq!(range_end(b"(5-0"), Ok(id(4, u64::MAX)));
+        assert_eq!(range_end(b"(5"), Ok(id(5, u64::MAX - 1)));
+        assert_eq!(
+            range_start(b"(18446744073709551615-18446744073709551615"),
+            Err(Error::msg("ERR invalid start ID for the interval"))
+        );
+        assert_eq!(range_end(b"(0-0"), Err(Error::msg("ERR invalid end ID for the interval")));
     }
 
     #[test]
