@@ -222,6 +222,9 @@ class Generator:
             (1, self.xsetid),
             (0.15, lambda: ["DEL", k()]),
             (0.3, lambda: ["XADD", "str", "1-1", "f", "v"]),
+            # node limits changed mid-run: only nodes made afterwards follow them
+            (0.3, lambda: ["CONFIG", "SET", r.choice(["stream-node-max-entries", "stream-node-max-bytes"]),
+                           r.choice(["0", "1", "2", "5", "100", "64", "4096"])]),
         ]
         if not self.groups:
             return weighted(r, plain)
