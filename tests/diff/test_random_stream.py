@@ -40,6 +40,7 @@ CONFIGS = [
     ("bytes-96", {"stream-node-max-entries": "0", "stream-node-max-bytes": "96"}),
 ]
 
+WRAP = "return redis.pcall(unpack(ARGV))"
 FULL_MASK = "radix-tree-nodes,seen-time,active-time,2/4,1/3"
 
 
@@ -211,6 +212,12 @@ class Generator:
         return out
 
     def command(self):
+        cmd = self.plain_command()
+        if self.r.random() < 0.05:   # the same from a script: Redis's conversions of each reply
+            return ["EVAL", WRAP, "0"] + cmd
+        return cmd
+
+    def plain_command(self):
         r, k = self.r, self.k
         plain = [
             (22, self.xadd),
@@ -245,6 +252,8 @@ class Generator:
 
 
 def mods_for(cmd):
+    if cmd[0] == "EVAL" and cmd[1] == WRAP:
+        cmd = cmd[3:]
     name = cmd[0].upper()
     sub = cmd[1].upper() if len(cmd) > 1 else ""
     if name == "XPENDING" and len(cmd) > 3:
