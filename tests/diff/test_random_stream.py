@@ -2,9 +2,10 @@
 (explicit increasing ids and `ms-*`, with MAXLEN/MINID, = and ~, LIMIT, NOMKSTREAM), XTRIM,
 XDEL, XRANGE/XREVRANGE, XREAD, XREADGROUP (several groups and consumers, `>` and history,
 NOACK), XACK, XCLAIM, XAUTOCLAIM, XPENDING, XGROUP CREATE/SETID/DESTROY/CREATECONSUMER/
-DELCONSUMER, XSETID and XINFO, sent to both servers and compared reply by reply (RESP2 and RESP3),
-with small stream-node-max-entries / -bytes in some runs so node boundaries (and what `~`
-trimming removes) are exercised. At the end every stream is compared whole with XINFO STREAM
+DELCONSUMER, XSETID and XINFO (one in 20 sent through EVAL, so the script conversions of every
+reply are covered too), sent to both servers and compared reply by reply (RESP2 and RESP3), with
+small stream-node-max-entries / -bytes in some runs and CONFIG SET of them mid-run, so node
+boundaries (and what `~` trimming removes) are exercised. At the end every stream is compared whole with XINFO STREAM
 FULL, XINFO GROUPS and each group's PEL.
 
     DIFF_SEED=1234 pytest tests/diff/test_random_stream.py     # reproduce a run
