@@ -135,7 +135,8 @@ def _masked(node, names, cols):
     """The reply as nested tuples with its clock-dependent integers replaced by a marker: the
     value after a key in `names` (a map, or a flat key/value array in RESP2) and, in an array of
     scalars of length L, the element at index N for each (N, L) in `cols`. Only integers are
-    masked, so a masked place still has to hold an integer on both sides."""
+    masked, and only their value: a masked place still has to hold an integer on both sides, and
+    the same sign (XINFO CONSUMERS' inactive is -1 for a consumer that never read, a time otherwise)."""
     ch = node.children
     if not ch:
         return (node.type, node.value)
@@ -146,7 +147,8 @@ def _masked(node, names, cols):
                 hidden.add(i + 1)
     if node.type == "*" and all(not c.children for c in ch):
         hidden.update(n for n, length in cols if length == len(ch))
-    return (node.type, tuple(("masked",) if i in hidden and c.type == ":" else _masked(c, names, cols)
+    return (node.type, tuple(("masked", c.value.startswith(b"-")) if i in hidden and c.type == ":"
+                             else _masked(c, names, cols)
                              for i, c in enumerate(ch)))
 
 
