@@ -28,7 +28,7 @@ use crate::data::stream::{ConsumerGroup, Stream, StreamId};
 use crate::keyspace::key_hash;
 use crate::resp::write::{Agg, ReplyWriter};
 use crate::server::notify;
-use crate::types::stream::{parse_id, parse_interval_end, reply_entry, reply_id};
+use crate::types::stream::{parse_id, range_end, range_start, reply_entry, reply_id};
 use crate::types::{expect_mut, read};
 
 /// Work on group `name` of `s` while reading the stream's entries: the groups are taken
@@ -64,9 +64,14 @@ fn nogroup_for_key(key: &[u8], group: &[u8]) -> Error {
     Error::msg(format!("NOGROUP No such consumer group '{}' for key name '{}'", lossy(group), lossy(key)))
 }
 
-/// The stream at `key` without noting a write (see the module comment): None if missing.
+/// The stream at `key` without noting a write (see the module comment) nor counting a
+/// keyspace hit or miss: None if missing.
 fn peek_stream<'k>(ctx: &'k mut Ctx, key: &[u8]) -> Result<Option<&'k mut Stream>, Error> {
-    match ctx.ks.peek(key) {
+    peek_stream_in(ctx.ks, key)
+}
+
+fn peek_stream_in<'k>(ks: &'k mut crate::keyspace::Access<'_>, key: &[u8]) -> Result<Option<&'k mut Stream>, Error> {
+    match ks.peek(key) {
         None => Ok(None),
         Some(e) => expect_mut::<Stream>(&mut e.value).map(Some),
     }
@@ -169,6 +174,13 @@ fn read_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
     let r = parse_read_args(ctx, args, xreadgroup)?;
     let keys = &args[r.streams_at..r.streams_at + r.streams];
     let id_args = &args[r.streams_at + r.streams..];
+    // The table's key spec finds the keys after the first "STREAMS" word, this parser after
+    // the option: they differ when an option value is that word (a group or consumer named
+    // "streams" given after COUNT or BLOCK), and the shards locked are not ours. Take ours
+    // without waiting (no lock-order deadlock); busy, the command cannot run now.
+    if !ctx.ks.try_lock_keys(ctx.ks.db, keys) {
+        return Err(Error::msg("TRYAGAIN the keys of this command are busy, try again"));
+    }
     // Resolve every id first, key by key (type and group errors of a key come before
     // the error of its id, as in Redis).
     let mut ids: smallvec::SmallVec<[StreamId; 4]> = smallvec::SmallVec::with_capacity(r.streams);
@@ -519,7 +531,7 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
             at += 2;
         }
         let count = int(args[at + 2])?.max(0) as u64;
-        let (start, end) = parse_interval(args[at], args[at + 1])?;
+        let (start, end) = (range_start(args[at])?, range_end(args[at + 1])?);
         let consumer = args.get(at + 3).copied();
         range = Some((min_idle, start, end, count, consumer));
     }
@@ -568,26 +580,6 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
     }
     out.end_deferred(d, n);
     Ok(())
-}
-
-/// An interval as XPENDING takes it: `(` excludes an end (streamParseIntervalIDOrReply).
-fn parse_interval(start: &[u8], end: &[u8]) -> Result<(StreamId, StreamId), Error> {
-    Ok((parse_interval_start(start)?, {
-        let (id, exclusive) = parse_interval_end(end, u64::MAX)?;
-        if exclusive {
-            id.decr().ok_or_else(|| Error::msg("ERR invalid end ID for the interval"))?
-        } else {
-            id
-        }
-    }))
-}
-
-fn parse_interval_start(arg: &[u8]) -> Result<StreamId, Error> {
-    let (id, exclusive) = parse_interval_end(arg, 0)?;
-    if exclusive {
-        return id.incr().ok_or_else(|| Error::msg("ERR invalid start ID for the interval"));
-    }
-    Ok(id)
 }
 
 /// XPENDING key group: count, smallest and greatest id, and the consumers with entries.
@@ -661,7 +653,8 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
         _ => now,
     };
     let retry_count = retry_count.filter(|&n| n >= 0).map(|n| n as u64);
-    let Some(s) = read::<Stream>(ctx.ks, key)? else { return Ok(()) };
+    // Looked up (and counted as a hit) once above, as Redis does.
+    let Some(s) = peek_stream_in(ctx.ks, key)? else { return Ok(()) };
     let out = &mut *ctx.out;
     let claimed = with_group(s, group, |s, g| {
         if last_id > g.last_id {
@@ -738,7 +731,7 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let (key, group, consumer) = (args[1], args[2], args[3]);
     let min_idle = parse_ll(args[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM")?.max(0);
-    let start = parse_interval_start(args[5])?;
+    let start = range_start(args[5])?;
     let mut count = 100i64;
     let mut justid = false;
     let mut j = 6;
