@@ -146,10 +146,11 @@ impl Stream {
         if it.next().is_some() {
             return Err(LoadError::Layout);
         }
-        let node = node.ok_or(LoadError::Inconsistent)?;
+        let mut node = node.ok_or(LoadError::Inconsistent)?;
         if (node.live, node.deleted) != (live, deleted) || node.lp_bytes != bytes.len() {
             return Err(LoadError::Inconsistent);
         }
+        node.seal();
         self.length += live as u64;
         self.nodes.insert(master, node);
         Ok(())

@@ -21,7 +21,7 @@ const K_MS: u8 = 2;
 const K_ANY: u8 = 3;
 
 #[inline]
-pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
         v >>= 7;
@@ -31,7 +31,7 @@ pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 
 /// A varint of bytes this process wrote.
 #[inline]
-pub(super) fn get_varint(data: &[u8], at: &mut usize) -> u64 {
+fn get_varint(data: &[u8], at: &mut usize) -> u64 {
     let mut v = 0u64;
     let mut shift = 0;
     loop {
@@ -66,7 +66,7 @@ impl Piece {
 
 /// Bytes of a listpack integer entry (with its backlen).
 #[inline]
-pub(super) fn lp_int(v: i64) -> usize {
+fn lp_int(v: i64) -> usize {
     Entry::Int(v).encoded_len()
 }
 
@@ -99,7 +99,7 @@ fn put_piece(out: &mut Vec<u8>, s: &[u8]) -> usize {
 }
 
 #[inline]
-pub(super) fn read_piece(data: &[u8], at: &mut usize) -> Piece {
+fn read_piece(data: &[u8], at: &mut usize) -> Piece {
     let tag = get_varint(data, at);
     if tag & 1 == 1 {
         let zz = tag >> 1;

@@ -362,3 +362,25 @@ fn random_operations_agree_with_a_map() {
         }
     }
 }
+
+#[test]
+fn a_typical_event_takes_18_bytes_where_a_listpack_takes_28() {
+    let mut s = Stream::new();
+    let f: [&[u8]; 6] = [b"name", b"alice", b"action", b"login", b"ts", b"1700000000"];
+    let mut i = StreamId::new(1700000000000, 0);
+    for n in 0..10_000 {
+        // `*` ids: 50 entries a millisecond.
+        i = if n % 50 == 0 { StreamId::new(i.ms + 1, 0) } else { StreamId::new(i.ms, i.seq + 1) };
+        s.append(i, &f, NodeLimits::default());
+    }
+    assert_eq!(s.node_count(), 100);
+    // Head byte, "alice" and "login" with a length byte, the integer as a 5-byte varint;
+    // per node the master fields (a count byte, then "name", "action", "ts" with length bytes).
+    let ours: usize = s.nodes.values().map(|n| n.data().len()).sum();
+    assert_eq!(ours, 10_000 * 18 + 100 * 16);
+    // Redis: flags, ms and seq differences, lp-count (2 bytes each), "alice" and "login" (7
+    // each), the integer (6); per node the header and terminator (7), count, deleted, field
+    // count and the 0 (2 each), the three fields (6 + 8 + 4).
+    let redis: usize = s.listpacks().map(|(_, lp)| lp.len()).sum();
+    assert_eq!(redis, 10_000 * 28 + 100 * 33);
+}
