@@ -79,7 +79,7 @@ def split_args(line):
 
 # Modifiers apply to the next command (or @raw); they may also be followed by the command on
 # the same line: `@unordered KEYS *`. The number is how many arguments the modifier takes.
-MODIFIERS = {"unordered": 0, "sortkeys": 0, "type-only": 0, "shape": 0, "noreply": 0, "approx": 1}
+MODIFIERS = {"unordered": 0, "sortkeys": 0, "type-only": 0, "shape": 0, "noreply": 0, "approx": 1, "mask": 1}
 
 
 # A line whose reply differs from the oracle's for a known reason, with the reason:

@@ -131,6 +131,39 @@ def _approx_equal(a, b, tol):
     return a.raw == b.raw
 
 
+def _masked(node, names, cols):
+    """The reply as nested tuples with its clock-dependent integers replaced by a marker: the
+    value after a key in `names` (a map, or a flat key/value array in RESP2) and, in an array of
+    scalars of length L, the element at index N for each (N, L) in `cols`. Only integers are
+    masked, and only their value: a masked place still has to hold an integer on both sides, and
+    the same sign (XINFO CONSUMERS' inactive is -1 for a consumer that never read, a time otherwise)."""
+    ch = node.children
+    if not ch:
+        return (node.type, node.value)
+    hidden = set()
+    if node.type in "%*|":
+        for i in range(0, len(ch) - 1, 2):
+            if ch[i].type in "+$" and ch[i].value in names:
+                hidden.add(i + 1)
+    if node.type == "*" and all(not c.children for c in ch):
+        hidden.update(n for n, length in cols if length == len(ch))
+    return (node.type, tuple(("masked", c.value.startswith(b"-")) if i in hidden and c.type == ":"
+                             else _masked(c, names, cols)
+                             for i, c in enumerate(ch)))
+
+
+def _mask_spec(spec):
+    """`idle,seen-time,2/4`: field names, and N/L for element N of an L-element array."""
+    names, cols = set(), set()
+    for item in spec.split(","):
+        if "/" in item and item.replace("/", "").isdigit():
+            n, length = item.split("/")
+            cols.add((int(n), int(length)))
+        else:
+            names.add(item.encode())
+    return names, cols
+
+
 def compare(mods, want, got):
     """None if the replies match under the modifiers, else a short reason."""
     if want == got:
@@ -145,6 +178,9 @@ def compare(mods, want, got):
         return "reply types differ"
     if "shape" in mods:
         return None if _shape_equal(a, b) else "reply shapes differ"
+    if "mask" in mods:
+        names, cols = _mask_spec(mods["mask"])
+        return None if _masked(a, names, cols) == _masked(b, names, cols) else "differ outside the masked fields"
     if "approx" in mods:
         return None if _approx_equal(a, b, float(mods["approx"])) else f"differs by more than {mods['approx']}"
     if "unordered" in mods and a.type == b.type and a.type in "*~%>":

@@ -99,6 +99,19 @@ def test_compare_modes():
     sh = {"shape": True}
     assert compare(sh, b"%1\r\n+id\r\n:4\r\n", b"%1\r\n+id\r\n:5\r\n") is None
     assert compare(sh, b"%1\r\n+id\r\n:4\r\n", b"%1\r\n+xx\r\n:4\r\n")
+    m = {"mask": "idle,2/4"}
+    # a consumer (RESP2 flat pairs, RESP3 map): idle masked, pending exact
+    assert compare(m, b"*4\r\n$4\r\nidle\r\n:5\r\n$7\r\npending\r\n:1\r\n",
+                   b"*4\r\n$4\r\nidle\r\n:9\r\n$7\r\npending\r\n:1\r\n") is None
+    assert compare(m, b"*4\r\n$4\r\nidle\r\n:5\r\n$7\r\npending\r\n:1\r\n",
+                   b"*4\r\n$4\r\nidle\r\n:5\r\n$7\r\npending\r\n:2\r\n")
+    assert compare(m, b"%1\r\n+idle\r\n:5\r\n", b"%1\r\n+idle\r\n:7\r\n") is None
+    assert compare(m, b"%1\r\n+idle\r\n:5\r\n", b"%1\r\n+idle\r\n$1\r\n5\r\n")
+    assert compare(m, b"%1\r\n+idle\r\n:-1\r\n", b"%1\r\n+idle\r\n:7\r\n")   # never vs a time
+    # an XPENDING entry [id, consumer, idle, count]: column 2 of 4 masked, the count exact
+    pel = b"*1\r\n*4\r\n$3\r\n1-1\r\n$1\r\nc\r\n:%d\r\n:%d\r\n"
+    assert compare(m, pel % (10, 1), pel % (12, 1)) is None
+    assert compare(m, pel % (10, 1), pel % (10, 2))
 
 
 # ---- a real difference is reported ----------------------------------------------------------------
