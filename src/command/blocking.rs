@@ -153,15 +153,22 @@ pub fn serve_ready<'a>(srv: &'a Server, ks: &mut Access<'a>) -> Vec<(usize, Vec<
     // Serving can make more keys ready (BLMOVE pushes to its destination): walk the list
     // as it grows. Bounded: each step serves a waiter or finishes a key.
     while i < ks.ready.len() {
-        let (db, key) = ks.ready[i].clone();
+        let (db, key, signalled) = ks.ready[i].clone();
         i += 1;
-        serve_key(srv, ks, db, &key, &mut deferred);
+        serve_key(srv, ks, db, &key, signalled, &mut deferred);
     }
     ks.ready.clear();
     deferred
 }
 
-fn serve_key<'a>(srv: &'a Server, ks: &mut Access<'a>, db: usize, key: &[u8], deferred: &mut Vec<(usize, Vec<u8>)>) {
+fn serve_key<'a>(
+    srv: &'a Server,
+    ks: &mut Access<'a>,
+    db: usize,
+    key: &[u8],
+    signalled: bool,
+    deferred: &mut Vec<(usize, Vec<u8>)>,
+) {
     let shard = ks.keyspace().shard_of(key_hash(key));
     // The waiters queued when the key is served, each met once, as Redis walks the
     // initial length of the key's list: one that blocks again goes to the back and is
@@ -169,6 +176,12 @@ fn serve_key<'a>(srv: &'a Server, ks: &mut Access<'a>, db: usize, key: &[u8], de
     // its place, and those behind either are still served.
     for w in ks.shard_at(db, shard).waiters.queue(key) {
         if !w.is_waiting() {
+            continue;
+        }
+        // Stream readers look again only where Redis signals the key (XADD, XGROUP DESTROY,
+        // the key created, replaced or deleted), not on XDEL, XTRIM, XSETID, XGROUP SETID,
+        // EXPIRE...: a group moved back by SETID is served at the next XADD, as in Redis.
+        if w.wants == "stream" && !signalled {
             continue;
         }
         // A key of the wanted type serves; an XREADGROUP waiter is re-executed whatever
@@ -250,7 +263,8 @@ pub fn serve_deferred(srv: &Server, worker: usize, mut todo: Vec<(usize, Vec<u8>
         }
         let mut ks = srv.ks.access(db, &keys, now);
         ks.slot = worker;
-        ks.ready.push((db, key));
+        // Deferred keys passed the readiness checks already; expired ones were deleted.
+        ks.ready.push((db, key, true));
         let more = serve_ready(srv, &mut ks);
         drop(ks);
         todo.extend(more);

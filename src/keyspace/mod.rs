@@ -511,8 +511,11 @@ pub struct Access<'a> {
     pub dirty: u64,
     /// The statistics slot (thread) this access counts in.
     pub slot: usize,
-    /// Keys written that have blocked clients waiting on them, (db, key), in order.
-    pub ready: Vec<(usize, Vec<u8>)>,
+    /// Keys written that have blocked clients waiting on them, (db, key, signalled), in
+    /// order. `signalled`: the key was created, replaced or deleted, or a command said it
+    /// has news for stream readers (`signal_ready`, Redis's signalKeyAsReady: XADD, XGROUP
+    /// DESTROY); stream readers are served only then, list and zset waiters on any write.
+    pub ready: Vec<(usize, Vec<u8>, bool)>,
     /// Watched keys the command looked up for writing, (db, key): their watchers are
     /// flagged if the command turns out to have modified something (`signal_touched`).
     /// With `track`, every key looked up for writing, reported as `KeyEvent::Modified`.
@@ -714,10 +717,28 @@ impl<'a> Access<'a> {
         true
     }
 
-    /// Note that `key` was written, if clients wait on it.
+    /// Note that `key`, which clients wait on, was written.
     pub fn note_ready(&mut self, db: usize, key: &[u8]) {
-        if !self.ready.iter().any(|(d, k)| *d == db && k == key) {
-            self.ready.push((db, key.to_vec()));
+        self.mark_ready(db, key, false);
+    }
+
+    /// Note that `key`, which clients wait on, was created, replaced or deleted, or has
+    /// news for its stream readers (Redis's signalKeyAsReady / signalDeletedKeyAsReady).
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        self.mark_ready(db, key, true);
+    }
+
+    fn mark_ready(&mut self, db: usize, key: &[u8], signalled: bool) {
+        match self.ready.iter_mut().find(|(d, k, _)| *d == db && k == key) {
+            Some(r) => r.2 |= signalled,
+            None => self.ready.push((db, key.to_vec(), signalled)),
+        }
+    }
+
+    /// `signal_ready` if clients wait on `key`.
+    fn signal_if_waited(&mut self, db: usize, h: u64, key: &[u8]) {
+        if self.shard_hashed(db, h).waiters.has(key) {
+            self.signal_ready(db, key);
         }
     }
 
@@ -857,7 +878,7 @@ impl<'a> Access<'a> {
             ks.key_event(KeyEvent::Expired, db, key, client);
             // A deleted key is news for blocked clients too (XREADGROUP answers NOGROUP).
             if waited {
-                self.note_ready(db, key);
+                self.signal_ready(db, key);
             }
             return None;
         }
@@ -955,6 +976,8 @@ impl<'a> Access<'a> {
         let now = self.now_ms;
         let h = key_hash(key);
         self.note_write_hashed(db, h, key);
+        // A key created or replaced (Redis's dbAdd / dbSetValue signal it).
+        self.signal_if_waited(db, h, key);
         let (ks, client) = (self.ks, self.client);
         let shard = self.shard_hashed(db, h);
         let new_expire = |old: i64| match expire {
@@ -995,8 +1018,9 @@ impl<'a> Access<'a> {
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
         self.find(db, key)?;
         self.note_write(db, key);
-        let (h, shard) = self.shard_for(db, key);
-        shard.remove(h, key)
+        let h = key_hash(key);
+        self.signal_if_waited(db, h, key);
+        self.shard_hashed(db, h).remove(h, key)
     }
 
     /// Change a live key's expiry (NO_EXPIRE removes it). False if the key does not exist.

@@ -497,7 +497,7 @@ fn note_waited_ready(ctx: &mut Ctx, db: usize) {
     for s in 0..ctx.ks.keyspace().shards_per_db() {
         let waited: Vec<Vec<u8>> = ctx.ks.shard_at(db, s).waiters.keys().cloned().collect();
         for k in waited {
-            ctx.ks.note_ready(db, &k);
+            ctx.ks.signal_ready(db, &k);
         }
     }
 }

@@ -228,6 +228,17 @@ fn next_id(last: StreamId, given: Option<(StreamId, bool)>, now_ms: u64) -> Opti
     (id > last).then_some(id)
 }
 
+/// Tell the clients blocked on `key` that it has news for stream readers (XADD, XGROUP
+/// DESTROY), as Redis's signalKeyAsReady: other writes (XDEL, XTRIM, XSETID, XGROUP SETID)
+/// do not wake them.
+pub fn signal_readers(ctx: &mut Ctx, key: &[u8]) {
+    let db = ctx.ks.db;
+    let shard = ctx.ks.keyspace().shard_of(crate::keyspace::key_hash(key));
+    if ctx.ks.shard_at(db, shard).waiters.has(key) {
+        ctx.ks.signal_ready(db, key);
+    }
+}
+
 /// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ...
 pub fn xadd(ctx: &mut Ctx) -> CmdResult {
     let (opts, id_pos) = parse_add_trim_args(ctx, true)?;
@@ -260,6 +271,7 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
     s.append(id, fields, limits);
     let trimmed = opts.trim.is_some_and(|t| s.trim(t, opts.approx, opts.limit, limits) > 0);
     ctx.ks.mark_dirty(1);
+    signal_readers(ctx, key);
     reply_id(ctx.out, id);
     notify::event(ctx, notify::STREAM, "xadd", key);
     if trimmed {

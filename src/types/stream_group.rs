@@ -25,10 +25,9 @@ use crate::command::args::{eq, int};
 use crate::command::blocking::{block_stream, parse_timeout_ms};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::data::stream::{ConsumerGroup, Stream, StreamId};
-use crate::keyspace::key_hash;
 use crate::resp::write::{Agg, ReplyWriter};
 use crate::server::notify;
-use crate::types::stream::{parse_id, range_end, range_start, reply_entry, reply_id};
+use crate::types::stream::{parse_id, range_end, range_start, reply_entry, reply_id, signal_readers};
 use crate::types::{expect_mut, read};
 
 /// Work on group `name` of `s` while reading the stream's entries: the groups are taken
@@ -74,16 +73,6 @@ fn peek_stream_in<'k>(ks: &'k mut crate::keyspace::Access<'_>, key: &[u8]) -> Re
     match ks.peek(key) {
         None => Ok(None),
         Some(e) => expect_mut::<Stream>(&mut e.value).map(Some),
-    }
-}
-
-/// Wake the clients blocked on `key` (XGROUP DESTROY: its XREADGROUP readers answer
-/// NOGROUP), as Redis's signalKeyAsReady.
-fn signal_ready(ctx: &mut Ctx, key: &[u8]) {
-    let db = ctx.ks.db;
-    let shard = ctx.ks.keyspace().shard_of(key_hash(key));
-    if ctx.ks.shard_at(db, shard).waiters.has(key) {
-        ctx.ks.note_ready(db, key);
     }
 }
 
@@ -421,7 +410,7 @@ pub fn xgroup(ctx: &mut Ctx) -> CmdResult {
             ctx.ks.mark_dirty(1);
             ctx.out.int(1);
             notify::event(ctx, notify::STREAM, "xgroup-destroy", key);
-            signal_ready(ctx, key);
+            signal_readers(ctx, key);
         } else {
             ctx.out.int(0);
         }
