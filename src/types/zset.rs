@@ -438,6 +438,17 @@ fn range_generic(ctx: &mut Ctx, first: usize, dst: Option<&[u8]>, by: Option<By>
             let (from, n) = window(z, &bounds, rev, offset, limit);
             items.reserve_exact(n);
             z.visit_n(from, n, rev, |s, m| items.push((s, CompactBytes::new(m))));
+            // Redis creates the destination small (zsetTypeCreate(length, 0): whatever the
+            // members' lengths) when a range by rank fits, and always for one by score or lex
+            // (length unknown), then adds the range in the order it reads it: the entries
+            // stored before it converts (at the first member too long, or past the count)
+            // go through the listpack and lose the sign of a negative zero; later ones keep it.
+            let limits = Limits::of(ctx);
+            if by != By::Rank || n <= limits.entries {
+                for it in items.iter_mut().take(limits.entries).take_while(|(_, m)| m.len() <= limits.value) {
+                    it.0 = crate::data::zset::listpack_score(it.0);
+                }
+            }
             if rev {
                 items.reverse();
             }

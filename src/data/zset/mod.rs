@@ -46,7 +46,7 @@ struct Item {
 /// A listpack stores the score as text and reads "-0" back as 0: Redis's small sets
 /// lose the sign of a negative zero, its large ones keep it.
 #[inline]
-fn listpack_score(score: f64) -> f64 {
+pub fn listpack_score(score: f64) -> f64 {
     if score == 0.0 {
         0.0
     } else {
