@@ -202,6 +202,42 @@ def test_known_and_deliberate_diffs(monkeypatch, oracle_is_72):
     assert failed == (["3", "3", "6", "12"] if oracle_is_72 else ["6", "12"])
 
 
+@pytest.mark.parametrize("oracle_is_72", [True, False])
+def test_known_diff_expect_under_modifiers(monkeypatch, oracle_is_72):
+    """A @known-diff's @expect is compared under the line's clock modifiers (a reply with a
+    clock field can have one), under no other (@unordered: the recorded order holds), and a
+    7.0 fallback that blocks where 7.2 answers (a timeout) is not a mismatch nor counted
+    towards giving up on the file."""
+    monkeypatch.setattr(harness, "SELF_CHECK", False)
+    monkeypatch.setattr(harness, "ORACLE_IS_72", oracle_is_72)
+    cf = _case('@known-diff 7.2 adds inactive\n@expect "%2\\r\\n+idle\\r\\n:5\\r\\n+inactive\\r\\n:5"\n'
+               '@mask idle,inactive XINFO CONSUMERS s g\n'
+               '@known-diff 7.2 adds inactive\n@expect "%2\\r\\n+idle\\r\\n:5\\r\\n+inactive\\r\\n:5"\n'
+               '@mask idle,inactive XINFO CONSUMERS s g\n'
+               '@known-diff 7.2 refuses at once\n@expect "-ERR timeout is out of range"\nXREAD BLOCK 1 STREAMS s 0\n'
+               '@known-diff 7.2 keeps the order\n@expect "*2\\r\\n+a\\r\\n+b"\n@unordered SMEMBERS s\n')
+    ab, ba = b"*2\r\n+a\r\n+b\r\n", b"*2\r\n+b\r\n+a\r\n"
+    runner = CaseRunner(cf, 3)
+    c72 = b"%2\r\n+idle\r\n:9\r\n+inactive\r\n:12\r\n"       # 7.2's shape, other times
+    never = b"%2\r\n+idle\r\n:9\r\n+inactive\r\n:-1\r\n"     # -1 (never) is not a time
+    err = b"-ERR timeout is out of range\r\n"
+    if oracle_is_72:
+        runner._judge(cf.steps[0], c72, c72)
+        runner._judge(cf.steps[1], never, never)     # the @expect is not 7.2's reply: reported
+        runner._judge(cf.steps[2], err, err)
+        runner._judge(cf.steps[3], ba, ab)           # 7.2's order is not the @expect's
+        assert [m.where.split(":")[1].split()[0] for m in runner.mismatches] == ["6", "12"]
+        return
+    c70 = b"%1\r\n+idle\r\n:9\r\n"
+    runner._judge(cf.steps[0], c70, c72)
+    runner._judge(cf.steps[1], c70, never)
+    runner.timeouts = 1
+    runner._judge(cf.steps[2], "<timeout: no complete reply within 5.0s; partial: b''>", err)
+    runner._judge(cf.steps[3], ab, ba)               # cinnabar's order is not the @expect's
+    assert [m.where.split(":")[1].split()[0] for m in runner.mismatches] == ["6", "12"]
+    assert runner.timeouts == 0
+
+
 def test_deliberate_diff_syntax():
     with pytest.raises(CaseSyntaxError):
         _case('@deliberate-diff r\n@expect2 "+a"\nPING\n')        # RESP3 reply missing

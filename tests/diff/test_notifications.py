@@ -52,6 +52,50 @@ def own_as_72(got):
         return got
     return [x for x in got if x == b"<reply>"] + [x for x in got if x != b"<reply>"]
 
+# Two commands of STREAM give Redis 7.2 events that Redis 7.0 (the fallback oracle) does not:
+# XSETID x2 1-0 is below x2's max-deleted-entry-id, refused by 7.2 (no xsetid event; 7.0 took
+# it, the second xsetid), and XREADGROUP ... c3 NOACK, which reads nothing, creates consumer
+# c3 in 7.2 (one more xgroup-createconsumer; 7.0 creates a consumer only when it delivers).
+# Against 7.0, cinnabar is held to the events turned into 7.2's by these two functions.
+XSETID_REFUSED = ("XSETID", "x2", "1-0")
+CREATES_NOTHING_READ = ("XREADGROUP", "GROUP", "g", "c3", "NOACK", "STREAMS", "g1", ">")
+
+
+def stream_events_as_72(msgs):
+    """`collect`'s messages for STREAM from Redis 7.0 as Redis 7.2 sends them: the second
+    xsetid (each message of it: keyspace and keyevent) dropped, and after the second
+    xgroup-createconsumer (c2's) one more (c3's). Against the 7.2 oracle nothing changes."""
+    if ORACLE_IS_72:
+        return msgs
+    seen, out = set(), []
+    for m in msgs:
+        if b"xsetid" in m and m in seen:
+            continue
+        seen.add(m)
+        out.append(m)
+    made = [i for i, m in enumerate(out) if b"xgroup-createconsumer" in m]
+    per = len({out[i] for i in made})        # messages per consumer created (K, E or both)
+    if len(made) >= 2 * per > 0:
+        at = made[2 * per - 1] + 1
+        out[at:at] = [out[i] for i in made[:per]]
+    return out
+
+
+def own_stream_as_72(cmd, got):
+    """`self_run`'s events of one STREAM command from Redis 7.0 as Redis 7.2 sends them (see
+    stream_events_as_72); `got` of c2's XREADGROUP, the first to create a consumer, is kept
+    in `own_stream_as_72.created` for c3's."""
+    if ORACLE_IS_72:
+        return got
+    if cmd == ("XREADGROUP", "GROUP", "g", "c2", "STREAMS", "g1", ">"):
+        own_stream_as_72.created = got[1:]
+    if cmd == XSETID_REFUSED:
+        return [x for x in got if x == b"<reply>"]
+    if cmd == CREATES_NOTHING_READ:
+        return got + own_stream_as_72.created
+    return got
+
+
 GENERIC = [
     ("SET", "g1", "v"), ("SET", "g2", "v"),
     ("DEL", "g1", "nokey", "g2"),
@@ -270,6 +314,8 @@ def diff_text(want, got):
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_notifications_match(pair, family, flags, protocol):
     (want, wr), (got, gr) = [collect(s, protocol, flags, FAMILIES[family]) for s in pair]
+    if family == "stream":
+        want = stream_events_as_72(want)
     assert got == want, f"notifications differ for {family} with {flags!r}:\n" + diff_text(want, got)
 
 
@@ -418,6 +464,8 @@ def test_own_events_where_redis_puts_them(pair, family):
     them: after the command's reply (7.0 put some before it)."""
     want, got = [self_run(s, FAMILIES[family]) for s in pair]
     want = [(c, own_as_72(w)) for c, w in want]
+    if family == "stream":
+        want = [(c, own_stream_as_72(c, w)) for c, w in want]
     bad = [f"{' '.join(map(str, c))}:\n   redis {[show(x) for x in w]!r}\n   {subject_name()} {[show(x) for x in g]!r}"
            for (c, w), (_, g) in zip(want, got) if w != g]
     assert not bad, "own events misplaced:\n" + "\n".join(bad)

@@ -12,9 +12,14 @@ import time
 
 import pytest
 
-from harness import connect as conn
+from harness import ORACLE_IS_72, connect as conn
 
 WAITING = "waiting"
+# Redis 7.0 (the fallback oracle) answered a reader whose group was destroyed with a NOGROUP
+# of its own; 7.2 runs the command again, and its NOGROUP names the key and group
+# (several_keys_run's). Against 7.0, cinnabar is held to 7.2's bytes there.
+NOGROUP_70 = b"-NOGROUP the consumer group this client was blocked on no longer exists\r\n"
+NOGROUP_72 = b"-NOGROUP No such key 'b' or consumer group 'g' in XREADGROUP with GROUP option\r\n"
 
 
 def answer(c, wait):
@@ -147,6 +152,8 @@ SCENARIOS = [unblock_run, timeout_run, transaction_run, several_keys_run, discon
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__)
 def test_stream_blocking(pair, scenario, proto):
     want, got = [scenario(s, proto) for s in pair]
+    if not ORACLE_IS_72:
+        want = [NOGROUP_72 if x == NOGROUP_70 else x for x in want]
     assert got == want, f"{scenario.__name__} RESP{proto}:\n redis    {want}\n subject  {got}"
     # Not vacuous: on the oracle a reader was seen blocked, or still waiting at some moment.
     assert WAITING in want or any(str(x).startswith("['blocked_clients:") and "clients:0" not in str(x) for x in want), want
