@@ -295,7 +295,7 @@ SETUP = [["SET", "str", "v"]] + [["XGROUP", "CREATE", k, g, "0", "MKSTREAM"] for
 def test_random_stream_commands(protocol, variant, config):
     offset = protocol * 10 + [c[0] for c in CONFIGS].index(variant)
     run_random("random stream test", protocol, SEED + offset, Generator, COUNT, variant=variant,
-               config=config, setup=SETUP, mods_for=mods_for, final_check=final_state, history_len=25)
+               config=config, setup=SETUP, mods_for=mods_for, final_check=final_state, history_len=25, needs_72=True)
 
 
 @pytest.mark.parametrize("variant,config", CONFIGS, ids=[c[0] for c in CONFIGS])
@@ -305,4 +305,4 @@ def test_random_stream_entries(protocol, variant, config):
     offset = 100 + protocol * 10 + [c[0] for c in CONFIGS].index(variant)
     run_random("random stream entries test", protocol, SEED + offset, lambda rng: Generator(rng, groups=False),
                COUNT // 2, variant=variant, config=config, setup=[["SET", "str", "v"]], mods_for=mods_for,
-               final_check=final_entries, history_len=25)
+               final_check=final_entries, history_len=25, needs_72=True)

@@ -68,4 +68,4 @@ def final_state(conns):
 @pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
 def test_random_stream_arguments(protocol):
     run_random("random stream argument test", protocol, SEED + protocol, Generator, COUNT,
-               setup=[["SET", "str", "x"]], final_check=final_state)
+               setup=[["SET", "str", "x"]], final_check=final_state, needs_72=True)
