@@ -2,7 +2,7 @@
 //!
 //! RESP -> Lua (what `redis.call` returns): integers become numbers, bulk strings strings,
 //! arrays tables, a RESP2 null (bulk or array) `false`, a RESP3 null `nil`, status replies
-//! `{ok=...}`, errors `{err=...}`; under `redis.setresp(3)` also booleans, `{double=n}`,
+//! `{ok=...}`, errors `{err=...}` (plus Redis's ignore_error_stats_update mark); under `redis.setresp(3)` also booleans, `{double=n}`,
 //! `{big_number=s}`, `{map={...}}`, `{set={k=true}}` and
 //! `{verbatim_string={format=..., string=...}}`. Every table starts empty and gets its fields
 //! one at a time in reply order, as Redis's lua_newtable + lua_settable: Lua 5.1 lays a table
@@ -108,6 +108,7 @@ impl<'a> Reader<'a> {
                 raw.push(b'-');
                 raw.extend_from_slice(line);
                 push_error_table(l, &raw);
+                mark_counted(l);
             }
             b':' => ffi::lua_pushnumber(l, self.int()? as f64),
             b'$' => {
@@ -218,9 +219,21 @@ unsafe fn wrap(l: *mut ffi::lua_State, field: &str) {
 /// `l` is the running script's state, on this thread, with room on its stack.
 pub unsafe fn push_error_table(l: *mut ffi::lua_State, raw: &[u8]) {
     let text = error_text(raw);
-    ffi::lua_createtable(l, 0, 1);
+    ffi::lua_createtable(l, 0, 0);
     push_bytes(l, b"err");
     push_bytes(l, &text);
+    ffi::lua_rawset(l, -3);
+}
+
+/// Add `ignore_error_stats_update = true` to the error table on top of the stack: Redis marks
+/// so an error the command machinery replied (already counted in errorstats), and scripts see
+/// the field (`pairs`).
+///
+/// # Safety
+/// `l` is the running script's state, on this thread, with room on its stack.
+pub unsafe fn mark_counted(l: *mut ffi::lua_State) {
+    push_bytes(l, b"ignore_error_stats_update");
+    ffi::lua_pushboolean(l, 1);
     ffi::lua_rawset(l, -3);
 }
 
