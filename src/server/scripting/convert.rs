@@ -2,9 +2,9 @@
 //!
 //! RESP -> Lua (what `redis.call` returns): integers become numbers, bulk strings strings,
 //! arrays tables, a RESP2 null (bulk or array) `false`, a RESP3 null `nil`, status replies
-//! `{ok=...}`, errors `{err=...}` (plus Redis's ignore_error_stats_update mark); under `redis.setresp(3)` also booleans, `{double=n}`,
-//! `{big_number=s}`, `{map={...}}`, `{set={k=true}}` and
-//! `{verbatim_string={format=..., string=...}}`. Every table starts empty and gets its fields
+//! `{ok=...}`, errors `{err=...}` (plus Redis's ignore_error_stats_update mark); under
+//! `redis.setresp(3)` also booleans, `{double=n}`, `{big_number=s}`, `{map={...}}`,
+//! `{set={k=true}}` and `{verbatim_string={format=..., string=...}}`. Every table starts empty and gets its fields
 //! one at a time in reply order, as Redis's lua_newtable + lua_settable: Lua 5.1 lays a table
 //! out by its growth history, so this is what makes `pairs` (and the lua_next walk that
 //! returns a map or set) visit the fields in Redis's order, and `#` of an array holding RESP3
