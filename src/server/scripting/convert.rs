@@ -2,9 +2,13 @@
 //!
 //! RESP -> Lua (what `redis.call` returns): integers become numbers, bulk strings strings,
 //! arrays tables, a RESP2 null (bulk or array) `false`, a RESP3 null `nil`, status replies
-//! `{ok=...}`, errors `{err=...}`; under `redis.setresp(3)` also booleans, `{double=n}`,
-//! `{big_number=s}`, `{map={...}}`, `{set={k=true}}` and
-//! `{verbatim_string={format=..., string=...}}`.
+//! `{ok=...}`, errors `{err=...}` (plus Redis's ignore_error_stats_update mark); under
+//! `redis.setresp(3)` also booleans, `{double=n}`, `{big_number=s}`, `{map={...}}`,
+//! `{set={k=true}}` and `{verbatim_string={format=..., string=...}}`. Every table starts empty and gets its fields
+//! one at a time in reply order, as Redis's lua_newtable + lua_settable: Lua 5.1 lays a table
+//! out by its growth history, so this is what makes `pairs` (and the lua_next walk that
+//! returns a map or set) visit the fields in Redis's order, and `#` of an array holding RESP3
+//! nulls Redis's border.
 //!
 //! Lua -> RESP (what a script returns): strings are bulk strings, numbers integers
 //! (truncated), `true` 1 (or a RESP3 boolean after setresp(3)), `false` and `nil` null,
@@ -104,6 +108,7 @@ impl<'a> Reader<'a> {
                 raw.push(b'-');
                 raw.extend_from_slice(line);
                 push_error_table(l, &raw);
+                mark_counted(l);
             }
             b':' => ffi::lua_pushnumber(l, self.int()? as f64),
             b'$' => {
@@ -120,12 +125,12 @@ impl<'a> Reader<'a> {
                     ffi::lua_pushboolean(l, 0);
                     return Some(());
                 }
-                let size = n.min(1 << 20) as std::os::raw::c_int;
-                if tag == b'*' {
-                    ffi::lua_createtable(l, size, 0);
-                } else {
-                    ffi::lua_createtable(l, 0, size);
-                }
+                // An empty table grown one insertion at a time, as Redis's lua_newtable +
+                // lua_settable: a table presized for n entries lays its hash part out
+                // differently (no rehashes, other collision chains), so `pairs` (and the
+                // lua_next walk that returns a map or set) would visit the fields in another
+                // order, and an array holding RESP3 nulls would get another border (`#t`).
+                ffi::lua_createtable(l, 0, 0);
                 for i in 0..n {
                     if tag == b'*' {
                         self.push(l, depth + 1)?;
@@ -168,12 +173,14 @@ impl<'a> Reader<'a> {
                 let n = self.int()?;
                 let s = self.bytes(n.max(0) as usize)?;
                 let (format, text) = if s.len() >= 4 { (&s[..3], &s[4..]) } else { (&b""[..], s) };
-                ffi::lua_createtable(l, 0, 2);
-                push_bytes(l, b"format");
-                push_bytes(l, format);
-                ffi::lua_rawset(l, -3);
+                // Grown from empty, "string" first, as Redis builds it: `pairs` visits
+                // "format" before "string".
+                ffi::lua_createtable(l, 0, 0);
                 push_bytes(l, b"string");
                 push_bytes(l, text);
+                ffi::lua_rawset(l, -3);
+                push_bytes(l, b"format");
+                push_bytes(l, format);
                 ffi::lua_rawset(l, -3);
                 wrap(l, "verbatim_string");
             }
@@ -212,9 +219,21 @@ unsafe fn wrap(l: *mut ffi::lua_State, field: &str) {
 /// `l` is the running script's state, on this thread, with room on its stack.
 pub unsafe fn push_error_table(l: *mut ffi::lua_State, raw: &[u8]) {
     let text = error_text(raw);
-    ffi::lua_createtable(l, 0, 1);
+    ffi::lua_createtable(l, 0, 0);
     push_bytes(l, b"err");
     push_bytes(l, &text);
+    ffi::lua_rawset(l, -3);
+}
+
+/// Add `ignore_error_stats_update = true` to the error table on top of the stack: Redis marks
+/// so an error the command machinery replied (already counted in errorstats), and scripts see
+/// the field (`pairs`).
+///
+/// # Safety
+/// `l` is the running script's state, on this thread, with room on its stack.
+pub unsafe fn mark_counted(l: *mut ffi::lua_State) {
+    push_bytes(l, b"ignore_error_stats_update");
+    ffi::lua_pushboolean(l, 1);
     ffi::lua_rawset(l, -3);
 }
 
@@ -378,6 +397,24 @@ mod tests {
                 assert_eq!(out.buf, resp3, "{:?}", String::from_utf8_lossy(&out.buf));
             }
         }
+    }
+
+    #[test]
+    fn maps_come_back_in_redis_order() {
+        // The order Redis 7.2.6 returns this map in after a script's round trip (the issue's
+        // repro): Lua 5.1's hash order when the table grows one field at a time.
+        let lua = Lua::new();
+        let fields = ["name", "consumers", "pending", "last-delivered-id", "entries-read", "lag"];
+        let mut reply = format!("%{}\r\n", fields.len());
+        for f in fields {
+            reply += &format!("${}\r\n{f}\r\n:1\r\n", f.len());
+        }
+        let v = to_lua(&lua, reply.as_bytes()).unwrap();
+        let mut out = ReplyWriter::new(true);
+        lua_to_reply(&v, &mut out, true);
+        let text = String::from_utf8_lossy(&out.buf);
+        let order: Vec<&str> = text.split("\r\n").filter(|l| fields.contains(l)).collect();
+        assert_eq!(order, ["last-delivered-id", "name", "consumers", "pending", "entries-read", "lag"]);
     }
 
     #[test]

@@ -601,7 +601,9 @@ unsafe extern "C-unwind" fn pcall_c(l: *mut mlua::ffi::lua_State) -> std::os::ra
 unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
     use mlua::ffi;
     let n = ffi::lua_gettop(l);
-    let outcome: Result<Vec<u8>, &'static str> = {
+    // Err: the refusal, and whether it came from running the command (Redis's scriptCall,
+    // whose errors are marked as counted) rather than from reading the arguments.
+    let outcome: Result<Vec<u8>, (&'static str, bool)> = {
         // Strings are borrowed from the stack (they stay there during the call); numbers are
         // formatted as Redis 7.2 does: integral values as integers (-0 too), others as
         // d2string.
@@ -627,16 +629,16 @@ unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
             }
         }
         if n == 0 {
-            Err("Please specify at least one argument for this redis lib call")
+            Err(("Please specify at least one argument for this redis lib call", false))
         } else if bad_arg {
-            Err("Lua redis lib command arguments must be strings or integers")
+            Err(("Lua redis lib command arguments must be strings or integers", false))
         } else {
             let args: smallvec::SmallVec<[&[u8]; 8]> = owned.iter().map(|a| &a[..]).collect();
             let run = std::panic::AssertUnwindSafe(|| with_ctx(|rc| execute(rc, &args)));
             match std::panic::catch_unwind(run) {
-                Ok(Some(r)) => r,
-                Ok(None) => Err("This Redis command is not allowed from script"),
-                Err(_) => Err("internal error running the command"),
+                Ok(Some(r)) => r.map_err(|e| (e, true)),
+                Ok(None) => Err(("This Redis command is not allowed from script", false)),
+                Err(_) => Err(("internal error running the command", false)),
             }
         }
     };
@@ -653,8 +655,11 @@ unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
                 true
             }
         }
-        Err(msg) => {
+        Err((msg, counted)) => {
             convert::push_error_table(l, msg.as_bytes());
+            if counted {
+                convert::mark_counted(l);
+            }
             true
         }
     }
