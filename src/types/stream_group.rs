@@ -664,20 +664,12 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
                 }
                 None => continue,
             };
-            if owned && min_idle != 0 && now.wrapping_sub(g.pel[&id].delivery_time) < min_idle {
+            if owned && !idle_enough(g, id, now, min_idle) {
                 continue;
             }
-            g.claim(id, consumer, delivery_time, retry_count, justid);
-            if justid {
-                reply_id(out, id);
-            } else {
-                reply_one_entry(out, s, id);
-            }
+            claim_and_reply(out, s, g, id, consumer, (delivery_time, retry_count, justid), now);
             n += 1;
             dirty += 1;
-            if let Some(c) = g.consumers.get_mut(consumer) {
-                c.active_time = now;
-            }
         }
         out.end_deferred(d, n);
         (dirty, created)
@@ -691,6 +683,34 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// A live entry replied alone, as [id, [fields]].
+/// Whether pending entry `id` has been idle for `min_idle` ms (0: any entry).
+fn idle_enough(g: &ConsumerGroup, id: StreamId, now: i64, min_idle: i64) -> bool {
+    min_idle == 0 || g.pel.get(&id).is_some_and(|p| now.wrapping_sub(p.delivery_time) >= min_idle)
+}
+
+/// The step XCLAIM and XAUTOCLAIM share: give pending entry `id` (live in `s`) to `consumer`
+/// with `(delivery time, retry count, JUSTID)`, reply it (its id alone with JUSTID) and mark
+/// the consumer active.
+fn claim_and_reply(
+    out: &mut ReplyWriter,
+    s: &Stream,
+    g: &mut ConsumerGroup,
+    id: StreamId,
+    consumer: &[u8],
+    (delivery_time, retry_count, justid): (i64, Option<u64>, bool),
+    now: i64,
+) {
+    g.claim(id, consumer, delivery_time, retry_count, justid);
+    if justid {
+        reply_id(out, id);
+    } else {
+        reply_one_entry(out, s, id);
+    }
+    if let Some(c) = g.consumers.get_mut(consumer) {
+        c.active_time = now;
+    }
+}
+
 fn reply_one_entry(out: &mut ReplyWriter, s: &Stream, id: StreamId) {
     s.visit(id, id, false, |id, fields| {
         reply_entry(out, id, fields);
@@ -766,21 +786,13 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
                 count -= 1;
                 continue;
             }
-            if min_idle != 0 && now.wrapping_sub(g.pel[&id].delivery_time) < min_idle {
+            if !idle_enough(g, id, now, min_idle) {
                 continue;
             }
-            g.claim(id, consumer, now, None, justid);
-            if justid {
-                reply_id(out, id);
-            } else {
-                reply_one_entry(out, s, id);
-            }
+            claim_and_reply(out, s, g, id, consumer, (now, None, justid), now);
             n += 1;
             count -= 1;
             dirty += 1;
-            if let Some(c) = g.consumers.get_mut(consumer) {
-                c.active_time = now;
-            }
         }
         out.end_deferred(d, n);
         // The cursor (the first pending id not looked at, 0-0 at the end) goes in front.

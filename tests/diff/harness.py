@@ -59,6 +59,26 @@ def connect(server, proto):
     return c
 
 
+def reply_within(c, wait, none):
+    """The reply connection `c` has received within `wait` seconds, or `none` (a client still
+    blocked or held by a pause)."""
+    c.sock.settimeout(wait)
+    c.timeout = wait
+    try:
+        return c.read_reply()
+    except TimeoutError:
+        return none
+    finally:
+        c.sock.settimeout(5.0)
+        c.timeout = 5.0
+
+
+def blocked_clients(c):
+    """INFO's blocked_clients line, as a one-element list."""
+    info = c.command("INFO", "clients").decode()
+    return [l for l in info.split("\r\n") if l.startswith("blocked_clients:")]
+
+
 def stop_pair(pair):
     for s in pair:
         if s is not None:

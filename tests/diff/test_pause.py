@@ -11,27 +11,14 @@ import time
 
 import pytest
 
-from harness import connect as conn
+from harness import blocked_clients, connect as conn, reply_within
 
 HELD = "held"
 
 
 def answer(c, wait):
     """The reply `c` has received within `wait` seconds, or HELD."""
-    c.sock.settimeout(wait)
-    c.timeout = wait
-    try:
-        return c.read_reply()
-    except TimeoutError:
-        return HELD
-    finally:
-        c.sock.settimeout(5.0)
-        c.timeout = 5.0
-
-
-def blocked(c):
-    info = c.command("INFO", "clients").decode()
-    return [l for l in info.split("\r\n") if l.startswith("blocked_clients:")]
+    return reply_within(c, wait, HELD)
 
 
 def listed(c, cid):
@@ -58,9 +45,9 @@ def held_write_run(server, proto):
     a.send_command("SET", "k", "v")
     out.append(b.command("GET", "k"))
     time.sleep(0.2)
-    out += [blocked(m), listed(m, aid), answer(a, 0.05)]
+    out += [blocked_clients(m), listed(m, aid), answer(a, 0.05)]
     out.append(m.command("CLIENT", "UNPAUSE"))
-    out += [answer(a, 1.0), blocked(m), listed(m, aid)]
+    out += [answer(a, 1.0), blocked_clients(m), listed(m, aid)]
     return out
 
 
@@ -72,9 +59,9 @@ def held_exec_run(server, proto):
     out.append(m.command("CLIENT", "PAUSE", "5000", "WRITE"))
     a.send_command("EXEC")
     time.sleep(0.2)
-    out += [blocked(m), listed(m, aid), answer(a, 0.05)]
+    out += [blocked_clients(m), listed(m, aid), answer(a, 0.05)]
     out.append(m.command("CLIENT", "UNPAUSE"))
-    out += [answer(a, 1.0), blocked(m)]
+    out += [answer(a, 1.0), blocked_clients(m)]
     # A read-only transaction is not held.
     out += [a.command("MULTI"), a.command("GET", "n")]
     out.append(m.command("CLIENT", "PAUSE", "5000", "WRITE"))
@@ -94,9 +81,9 @@ def extended_run(server, proto):
     out.append(m.command("CLIENT", "PAUSE", "1500", "WRITE"))
     out.append(m.command("CLIENT", "PAUSE", "100", "WRITE"))
     time.sleep(0.6)
-    out += [answer(a, 0.05), blocked(m)]
+    out += [answer(a, 0.05), blocked_clients(m)]
     out.append(m.command("CLIENT", "UNPAUSE"))
-    out += [answer(a, 1.0), blocked(m)]
+    out += [answer(a, 1.0), blocked_clients(m)]
     return out
 
 
@@ -138,10 +125,10 @@ def held_then_gone_run(server, proto):
         a = conn(server, proto)
         a.send_command("INCR", "gone")
         time.sleep(0.2)
-        out.append(blocked(m))
+        out.append(blocked_clients(m))
         a.close()
         time.sleep(0.2)
-        out.append(blocked(m))
+        out.append(blocked_clients(m))
     out += [m.command("CLIENT", "UNPAUSE"), m.command("GET", "gone")]
     return out
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import ORACLE_IS_72, connect as conn
+from harness import ORACLE_IS_72, blocked_clients, connect as conn, reply_within
 
 WAITING = "waiting"
 # Redis 7.0 (the fallback oracle) answered a reader whose group was destroyed with a NOGROUP
@@ -24,20 +24,7 @@ NOGROUP_72 = b"-NOGROUP No such key 'b' or consumer group 'g' in XREADGROUP with
 
 def answer(c, wait):
     """The reply `c` has received within `wait` seconds, or WAITING."""
-    c.sock.settimeout(wait)
-    c.timeout = wait
-    try:
-        return c.read_reply()
-    except TimeoutError:
-        return WAITING
-    finally:
-        c.sock.settimeout(5.0)
-        c.timeout = 5.0
-
-
-def blocked(c):
-    info = c.command("INFO", "clients").decode()
-    return [l for l in info.split("\r\n") if l.startswith("blocked_clients:")]
+    return reply_within(c, wait, WAITING)
 
 
 def client_id(c):
@@ -64,9 +51,9 @@ def unblock_run(server, proto):
             for how in ("TIMEOUT", "ERROR"):
                 r.send_command(*cmd)
                 time.sleep(0.1)
-                out += [blocked(m), listed(m, rid), answer(r, 0.05)]
+                out += [blocked_clients(m), listed(m, rid), answer(r, 0.05)]
                 out.append(m.command("CLIENT", "UNBLOCK", rid, how))
-                out += [answer(r, 1.0), blocked(m), m.command("CLIENT", "UNBLOCK", rid, how)]
+                out += [answer(r, 1.0), blocked_clients(m), m.command("CLIENT", "UNBLOCK", rid, how)]
     # The readers are gone from the keys: an XADD serves nobody.
     out += [m.command("XADD", "s", "2-0", "f", "v"), answer(r, 0.1), m.command("XPENDING", "s", "g")]
     return out
@@ -82,7 +69,7 @@ def timeout_run(server, proto):
             r.send_command(*cmd)
             time.sleep(0.1)
             out += [m.command("XGROUP", "CREATECONSUMER", "s", "g", "x"), m.command("XTRIM", "s", "MAXLEN", "0")]
-            out += [answer(r, 0.1), answer(r, 1.0), blocked(m)]
+            out += [answer(r, 0.1), answer(r, 1.0), blocked_clients(m)]
     return out
 
 
@@ -99,7 +86,7 @@ def transaction_run(server, proto):
         time.sleep(0.1)
         out += [m.command("MULTI"), m.command("XADD", "s", f"{i}-1", "a", "1"), m.command("XADD", "s", f"{i}-2", "b", "2")]
         out += [answer(r1, 0.1), answer(r2, 0.1), m.command("EXEC")]
-        out += [answer(r1, 1.0), answer(r2, 1.0), answer(r3, 1.0), blocked(m)]
+        out += [answer(r1, 1.0), answer(r2, 1.0), answer(r3, 1.0), blocked_clients(m)]
     out.append(m.command("XPENDING", "s", "g"))
     return out
 
@@ -121,7 +108,7 @@ def several_keys_run(server, proto):
         time.sleep(0.1)
         out += [m.command("XGROUP", "DESTROY", "b", "g"), answer(r1, 0.1), answer(r2, 1.0)]
         out += [m.command("XGROUP", "CREATE", "b", "g", "$"), m.command("XADD", "a", f"{i + 2}-0", "f", "v")]
-        out += [answer(r1, 1.0), blocked(m)]
+        out += [answer(r1, 1.0), blocked_clients(m)]
     return out
 
 
@@ -136,10 +123,10 @@ def disconnect_run(server, proto):
         time.sleep(0.05)
         r.send_command("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
         time.sleep(0.1)
-        out.append(blocked(m))
+        out.append(blocked_clients(m))
         gone.close()
         time.sleep(0.1)
-        out += [blocked(m), m.command("XADD", "s", f"{i + 1}-0", "f", "v"), answer(r, 1.0), blocked(m)]
+        out += [blocked_clients(m), m.command("XADD", "s", f"{i + 1}-0", "f", "v"), answer(r, 1.0), blocked_clients(m)]
         out.append(m.command("XPENDING", "s", "g"))
         r.close()
     return out
