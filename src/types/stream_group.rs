@@ -674,7 +674,12 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
         out.end_deferred(d, n);
         (dirty, created)
     });
-    let (dirty, created) = claimed.unwrap_or_default();
+    claim_done(ctx, key, claimed.unwrap_or_default())
+}
+
+/// What XCLAIM and XAUTOCLAIM do after claiming: count the changes (`dirty`) and announce
+/// the consumer if the command created it.
+fn claim_done(ctx: &mut Ctx, key: &[u8], (dirty, created): (u64, bool)) -> CmdResult {
     ctx.ks.mark_dirty(dirty);
     if created {
         notify::event(ctx, notify::STREAM, "xgroup-createconsumer", key);
@@ -682,7 +687,6 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// A live entry replied alone, as [id, [fields]].
 /// Whether pending entry `id` has been idle for `min_idle` ms (0: any entry).
 fn idle_enough(g: &ConsumerGroup, id: StreamId, now: i64, min_idle: i64) -> bool {
     min_idle == 0 || g.pel.get(&id).is_some_and(|p| now.wrapping_sub(p.delivery_time) >= min_idle)
@@ -711,6 +715,7 @@ fn claim_and_reply(
     }
 }
 
+/// A live entry replied alone, as [id, [fields]].
 fn reply_one_entry(out: &mut ReplyWriter, s: &Stream, id: StreamId) {
     s.visit(id, id, false, |id, fields| {
         reply_entry(out, id, fields);
@@ -806,12 +811,7 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
         }
         (dirty, created)
     });
-    let (dirty, created) = claimed.unwrap_or_default();
-    ctx.ks.mark_dirty(dirty);
-    if created {
-        notify::event(ctx, notify::STREAM, "xgroup-createconsumer", key);
-    }
-    Ok(())
+    claim_done(ctx, key, claimed.unwrap_or_default())
 }
 
 // ------------------------------------------------------------------ XINFO

@@ -79,6 +79,15 @@ def blocked_clients(c):
     return [l for l in info.split("\r\n") if l.startswith("blocked_clients:")]
 
 
+def client_listed(c, cid):
+    """flags= and cmd= of client `cid` in CLIENT LIST (None if not listed)."""
+    for line in c.command("CLIENT", "LIST").decode().split("\n"):
+        if f"id={cid} " in line:
+            fields = dict(f.split("=", 1) for f in line.strip().split(" ") if "=" in f)
+            return fields["flags"], fields["cmd"]
+    return None
+
+
 def stop_pair(pair):
     for s in pair:
         if s is not None:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from harness import blocked_clients, connect as conn, reply_within
+from harness import blocked_clients, client_listed, connect as conn, reply_within
 
 HELD = "held"
 
@@ -19,15 +19,6 @@ HELD = "held"
 def answer(c, wait):
     """The reply `c` has received within `wait` seconds, or HELD."""
     return reply_within(c, wait, HELD)
-
-
-def listed(c, cid):
-    """flags= and cmd= of client `cid` in CLIENT LIST."""
-    for line in c.command("CLIENT", "LIST").decode().split("\n"):
-        if f"id={cid} " in line:
-            fields = dict(f.split("=", 1) for f in line.strip().split(" ") if "=" in f)
-            return fields["flags"], fields["cmd"]
-    return None
 
 
 def client_id(c):
@@ -45,9 +36,9 @@ def held_write_run(server, proto):
     a.send_command("SET", "k", "v")
     out.append(b.command("GET", "k"))
     time.sleep(0.2)
-    out += [blocked_clients(m), listed(m, aid), answer(a, 0.05)]
+    out += [blocked_clients(m), client_listed(m, aid), answer(a, 0.05)]
     out.append(m.command("CLIENT", "UNPAUSE"))
-    out += [answer(a, 1.0), blocked_clients(m), listed(m, aid)]
+    out += [answer(a, 1.0), blocked_clients(m), client_listed(m, aid)]
     return out
 
 
@@ -59,7 +50,7 @@ def held_exec_run(server, proto):
     out.append(m.command("CLIENT", "PAUSE", "5000", "WRITE"))
     a.send_command("EXEC")
     time.sleep(0.2)
-    out += [blocked_clients(m), listed(m, aid), answer(a, 0.05)]
+    out += [blocked_clients(m), client_listed(m, aid), answer(a, 0.05)]
     out.append(m.command("CLIENT", "UNPAUSE"))
     out += [answer(a, 1.0), blocked_clients(m)]
     # A read-only transaction is not held.

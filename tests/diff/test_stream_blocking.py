@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import ORACLE_IS_72, blocked_clients, connect as conn, reply_within
+from harness import ORACLE_IS_72, blocked_clients, client_listed, connect as conn, reply_within
 
 WAITING = "waiting"
 # Redis 7.0 (the fallback oracle) answered a reader whose group was destroyed with a NOGROUP
@@ -31,15 +31,6 @@ def client_id(c):
     return c.command("CLIENT", "ID")[1:-2].decode()
 
 
-def listed(c, cid):
-    """flags= and cmd= of client `cid` in CLIENT LIST."""
-    for line in c.command("CLIENT", "LIST").decode().split("\n"):
-        if f"id={cid} " in line:
-            fields = dict(f.split("=", 1) for f in line.strip().split(" ") if "=" in f)
-            return fields["flags"], fields["cmd"]
-    return None
-
-
 def unblock_run(server, proto):
     """CLIENT UNBLOCK of a blocked XREAD and XREADGROUP: TIMEOUT answers the timeout's null,
     ERROR the UNBLOCKED error; the reader is counted and flagged blocked until then."""
@@ -51,7 +42,7 @@ def unblock_run(server, proto):
             for how in ("TIMEOUT", "ERROR"):
                 r.send_command(*cmd)
                 time.sleep(0.1)
-                out += [blocked_clients(m), listed(m, rid), answer(r, 0.05)]
+                out += [blocked_clients(m), client_listed(m, rid), answer(r, 0.05)]
                 out.append(m.command("CLIENT", "UNBLOCK", rid, how))
                 out += [answer(r, 1.0), blocked_clients(m), m.command("CLIENT", "UNBLOCK", rid, how)]
     # The readers are gone from the keys: an XADD serves nobody.
