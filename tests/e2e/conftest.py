@@ -19,7 +19,7 @@ import redis
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import support  # noqa: E402  (tests/support.py)
-from e2e_helpers import stop_checked  # noqa: E402
+from e2e_helpers import client as e2e_client, stop_checked  # noqa: E402
 
 TARGET = os.environ.get("E2E_TARGET", "cinnabar").strip().lower()
 if TARGET not in ("cinnabar", "redis"):
@@ -105,7 +105,7 @@ def protocol(request):
 @pytest.fixture
 def r(port, protocol):
     """A sync client with decode_responses=True (how most applications use redis-py)."""
-    client = redis.Redis(port=port, protocol=protocol, decode_responses=True, socket_timeout=30)
+    client = e2e_client(port, protocol)
     yield client
     client.close()
 

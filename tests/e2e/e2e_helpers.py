@@ -2,6 +2,9 @@
 import threading
 import time
 
+import redis
+import redis.asyncio as aioredis
+
 
 def wait_until(predicate, timeout=10.0, interval=0.05):
     """Poll predicate() until it returns a truthy value or timeout seconds pass; return the last value."""
@@ -41,3 +44,10 @@ def stop_checked(srv):
     srv.stop()
     if not alive:
         pytest.fail(f"{srv.kind} died during the test; log tail:\n{log}")
+
+
+def client(port, protocol, asyncio=False):
+    """A redis-py client as the e2e tests use it: decoded replies, protocol 2, 3 or None
+    (redis-py's default), a 30 s socket timeout; the asyncio one with `asyncio`."""
+    cls = aioredis.Redis if asyncio else redis.Redis
+    return cls(port=port, protocol=protocol, decode_responses=True, socket_timeout=30)

@@ -16,25 +16,18 @@ import threading
 import time
 
 import pytest
-import redis
-import redis.asyncio as aioredis
 
-from e2e_helpers import run_threads
+from e2e_helpers import client, run_threads
 
 STREAM = "orders"
 GROUP = "notification-service"
 
 
 @pytest.fixture(params=[None, 2, 3], ids=["default", "resp2", "resp3"])
-def client_protocol(request):
+def protocol(request):
+    """conftest's `protocol` (so its `r` client), with redis-py's own default (None) as well:
+    XREAD/XREADGROUP replies are shaped differently in each."""
     return request.param
-
-
-@pytest.fixture
-def rs(port, client_protocol):
-    client = redis.Redis(port=port, protocol=client_protocol, decode_responses=True, socket_timeout=30)
-    yield client
-    client.close()
 
 
 def stream_batches(reply):
@@ -104,17 +97,17 @@ def check_trim(r, ids):
     assert r.xinfo_groups(STREAM)[0]["lag"] == 0
 
 
-def test_order_events_consumer_group(port, client_protocol, rs):
+def test_order_events_consumer_group(port, protocol, r):
     producers, per_producer, workers = 3, 200, 4
     total = producers * per_producer
-    assert rs.xgroup_create(STREAM, GROUP, id="0", mkstream=True) is True
-    assert rs.xlen(STREAM) == 0
+    assert r.xgroup_create(STREAM, GROUP, id="0", mkstream=True) is True
+    assert r.xlen(STREAM) == 0
     ids_by_producer = [[] for _ in range(producers)]
     consumed = [[] for _ in range(workers)]
     produced = threading.Event()
 
     def produce(p):
-        c = redis.Redis(port=port, protocol=client_protocol, decode_responses=True, socket_timeout=30)
+        c = client(port, protocol)
         try:
             for i in range(per_producer):
                 ids_by_producer[p].append(c.xadd(STREAM, order_event(p, i)))
@@ -122,7 +115,7 @@ def test_order_events_consumer_group(port, client_protocol, rs):
             c.close()
 
     def work(k):
-        c = redis.Redis(port=port, protocol=client_protocol, decode_responses=True, socket_timeout=30)
+        c = client(port, protocol)
         try:
             while True:
                 done = produced.is_set()  # read before the XREADGROUP: an empty read after it is final
@@ -157,22 +150,22 @@ def test_order_events_consumer_group(port, client_protocol, rs):
             assert mine == sorted(mine)
     assert sorted(o for got in consumed for o in got) == sorted(f"p{p}-{i}" for p in range(producers)
                                                                   for i in range(per_producer))
-    check_all_done(rs, ids, workers, consumed)
-    check_trim(rs, ids)
+    check_all_done(r, ids, workers, consumed)
+    check_trim(r, ids)
 
 
-def test_order_events_consumer_group_asyncio(port, client_protocol):
+def test_order_events_consumer_group_asyncio(port, protocol):
     producers, per_producer, workers = 3, 200, 4
     total = producers * per_producer
 
     async def main():
-        admin = aioredis.Redis(port=port, protocol=client_protocol, decode_responses=True, socket_timeout=30)
+        admin = client(port, protocol, asyncio=True)
         assert await admin.xgroup_create(STREAM, GROUP, id="0", mkstream=True) is True
         consumed = [[] for _ in range(workers)]
         produced = asyncio.Event()
 
         async def produce(p):
-            c = aioredis.Redis(port=port, protocol=client_protocol, decode_responses=True, socket_timeout=30)
+            c = client(port, protocol, asyncio=True)
             try:
                 ids = []
                 for i in range(per_producer):
@@ -184,7 +177,7 @@ def test_order_events_consumer_group_asyncio(port, client_protocol):
                 await c.aclose()
 
         async def work(k):
-            c = aioredis.Redis(port=port, protocol=client_protocol, decode_responses=True, socket_timeout=30)
+            c = client(port, protocol, asyncio=True)
             try:
                 while True:
                     done = produced.is_set()
@@ -221,14 +214,14 @@ def test_order_events_consumer_group_asyncio(port, client_protocol):
     assert sorted(everything) == sorted(f"p{p}-{i}" for p in range(producers) for i in range(per_producer))
 
 
-def test_tail_reader_xread_block(port, client_protocol, rs):
+def test_tail_reader_xread_block(port, protocol, r):
     """A dashboard follows the stream with XREAD BLOCK from `$`, then from the last id it saw;
     the seeds' producer adds events from another connection."""
-    rs.xadd(STREAM, order_event(0, 0))  # history the tail reader does not want
+    r.xadd(STREAM, order_event(0, 0))  # history the tail reader does not want
     got = []
 
     def follow():
-        c = redis.Redis(port=port, protocol=client_protocol, decode_responses=True, socket_timeout=30)
+        c = client(port, protocol)
         try:
             last = "$"
             while len(got) < 5:
@@ -245,65 +238,65 @@ def test_tail_reader_xread_block(port, client_protocol, rs):
     reader.start()
     # the reader is blocked before the first event arrives (else `$` would skip it)
     deadline = time.monotonic() + 10
-    while rs.info("clients")["blocked_clients"] < 1 and time.monotonic() < deadline:
+    while r.info("clients")["blocked_clients"] < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert rs.info("clients")["blocked_clients"] == 1
+    assert r.info("clients")["blocked_clients"] == 1
     ids = []
     for i in range(1, 6):
-        ids.append(rs.xadd(STREAM, order_event(0, i)))
+        ids.append(r.xadd(STREAM, order_event(0, i)))
         time.sleep(0.005)
     reader.join(timeout=30)
     assert not reader.is_alive()
     assert got == [(msg_id, f"p0-{i}") for i, msg_id in zip(range(1, 6), ids)]
     # XREAD BLOCK with nothing new times out with a nil reply
-    assert rs.xread({STREAM: "$"}, block=50) in ([], {}, None)
+    assert r.xread({STREAM: "$"}, block=50) in ([], {}, None)
 
 
-def test_crashed_worker_events_are_claimed(rs):
+def test_crashed_worker_events_are_claimed(r):
     """worker-1 reads events and dies without acking them; an operator's script looks at
     XPENDING, claims old events for worker-2 with XCLAIM, the rest with XAUTOCLAIM (which also
     reports events deleted meanwhile), and moves an event delivered too often to a dead-letter
     stream."""
-    rs.xgroup_create(STREAM, GROUP, id="$", mkstream=True)
-    ids = [rs.xadd(STREAM, order_event(1, i)) for i in range(6)]
-    batch = stream_batches(rs.xreadgroup(GROUP, "worker-1", {STREAM: ">"}, count=6))
+    r.xgroup_create(STREAM, GROUP, id="$", mkstream=True)
+    ids = [r.xadd(STREAM, order_event(1, i)) for i in range(6)]
+    batch = stream_batches(r.xreadgroup(GROUP, "worker-1", {STREAM: ">"}, count=6))
     assert [msg_id for msg_id, _ in batch[0][1]] == ids
-    assert rs.xpending(STREAM, GROUP) == {"pending": 6, "min": ids[0], "max": ids[-1],
+    assert r.xpending(STREAM, GROUP) == {"pending": 6, "min": ids[0], "max": ids[-1],
                                           "consumers": [{"name": "worker-1", "pending": 6}]}
     time.sleep(0.3)
-    pending = rs.xpending_range(STREAM, GROUP, "-", "+", 10, consumername="worker-1", idle=300)
+    pending = r.xpending_range(STREAM, GROUP, "-", "+", 10, consumername="worker-1", idle=300)
     assert [p["message_id"] for p in pending] == ids
     assert all(p["consumer"] == "worker-1" and p["times_delivered"] == 1 and p["time_since_delivered"] >= 300
                for p in pending)
-    assert rs.xpending_range(STREAM, GROUP, "-", "+", 10, consumername="worker-2") == []
+    assert r.xpending_range(STREAM, GROUP, "-", "+", 10, consumername="worker-2") == []
     # XCLAIM the two oldest (full entries), then one with JUSTID (no delivery counted)
-    claimed = rs.xclaim(STREAM, GROUP, "worker-2", 20, ids[:2])
+    claimed = r.xclaim(STREAM, GROUP, "worker-2", 20, ids[:2])
     assert [(msg_id, data["order_id"]) for msg_id, data in claimed] == [(ids[0], "p1-0"), (ids[1], "p1-1")]
-    assert rs.xclaim(STREAM, GROUP, "worker-2", 0, [ids[2]], justid=True) == [ids[2]]
+    assert r.xclaim(STREAM, GROUP, "worker-2", 0, [ids[2]], justid=True) == [ids[2]]
     # an event deleted while pending: XAUTOCLAIM drops it from the PEL and names it
     # (min-idle 200 ms: not the events XCLAIM just gave worker-2)
-    assert rs.xdel(STREAM, ids[3]) == 1
-    cursor, entries, deleted = rs.xautoclaim(STREAM, GROUP, "worker-2", 200, start_id="0-0", count=10)
+    assert r.xdel(STREAM, ids[3]) == 1
+    cursor, entries, deleted = r.xautoclaim(STREAM, GROUP, "worker-2", 200, start_id="0-0", count=10)
     assert cursor == "0-0"
     assert [msg_id for msg_id, _ in entries] == [ids[4], ids[5]]
     assert deleted == [ids[3]]
     # (redis-py returns only the ids of a JUSTID reply; JUSTID counts no delivery)
-    assert rs.xautoclaim(STREAM, GROUP, "worker-2", 0, start_id="0-0", justid=True) == ids[:3] + ids[4:]
-    summary = rs.xpending(STREAM, GROUP)
+    assert r.xautoclaim(STREAM, GROUP, "worker-2", 0, start_id="0-0", justid=True) == ids[:3] + ids[4:]
+    summary = r.xpending(STREAM, GROUP)
     assert summary["pending"] == 5 and summary["consumers"] == [{"name": "worker-2", "pending": 5}]
-    counts = {p["message_id"]: p["times_delivered"] for p in rs.xpending_range(STREAM, GROUP, "-", "+", 10)}
+    counts = {p["message_id"]: p["times_delivered"] for p in r.xpending_range(STREAM, GROUP, "-", "+", 10)}
     assert counts == {ids[0]: 2, ids[1]: 2, ids[2]: 1, ids[4]: 2, ids[5]: 2}
     # dead letter: whatever was delivered twice goes to orders:dead and is acked here
     for msg_id, n in counts.items():
         if n >= 2:
-            [(_, data)] = rs.xrange(STREAM, msg_id, msg_id)
-            rs.xadd("orders:dead", {**data, "original_id": msg_id})
-            assert rs.xack(STREAM, GROUP, msg_id) == 1
-    assert rs.xack(STREAM, GROUP, ids[0]) == 0  # acked once only
-    assert [d["original_id"] for _, d in rs.xrange("orders:dead")] == [ids[0], ids[1], ids[4], ids[5]]
-    assert rs.xpending(STREAM, GROUP)["pending"] == 1
-    assert rs.xack(STREAM, GROUP, ids[2]) == 1
-    assert rs.xpending(STREAM, GROUP)["pending"] == 0
+            [(_, data)] = r.xrange(STREAM, msg_id, msg_id)
+            r.xadd("orders:dead", {**data, "original_id": msg_id})
+            assert r.xack(STREAM, GROUP, msg_id) == 1
+    assert r.xack(STREAM, GROUP, ids[0]) == 0  # acked once only
+    assert [d["original_id"] for _, d in r.xrange("orders:dead")] == [ids[0], ids[1], ids[4], ids[5]]
+    assert r.xpending(STREAM, GROUP)["pending"] == 1
+    assert r.xack(STREAM, GROUP, ids[2]) == 1
+    assert r.xpending(STREAM, GROUP)["pending"] == 0
     # worker-1 is gone for good
-    assert rs.xgroup_delconsumer(STREAM, GROUP, "worker-1") == 0
-    assert [c["name"] for c in rs.xinfo_consumers(STREAM, GROUP)] == ["worker-2"]
+    assert r.xgroup_delconsumer(STREAM, GROUP, "worker-1") == 0
+    assert [c["name"] for c in r.xinfo_consumers(STREAM, GROUP)] == ["worker-2"]

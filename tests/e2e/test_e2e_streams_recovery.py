@@ -18,7 +18,8 @@ import os
 import signal
 import time
 
-import redis
+from e2e_helpers import client
+
 
 STREAM = "orders"
 GROUP = "fulfilment"
@@ -29,10 +30,6 @@ VICTIM_BATCHES = 3  # batches the victim processes before it reads the one it di
 BATCH = 10
 SURVIVORS = 3
 DONE_KEY = "test:producer-and-victim-done"
-
-
-def _client(port, protocol):
-    return redis.Redis(port=port, protocol=protocol, decode_responses=True, socket_timeout=30)
 
 
 def _entries(reply):
@@ -47,7 +44,7 @@ def _event(i):
 
 
 def produce(port, protocol, start, stop):
-    c = _client(port, protocol)
+    c = client(port, protocol)
     pipe = c.pipeline(transaction=False)
     for i in range(start, stop):
         pipe.xadd(STREAM, _event(i))
@@ -62,7 +59,7 @@ def consume(port, protocol, name, results_path, victim, started, stalled, stall_
     """One consumer process. Writes a line per processed event to results_path (before its
     XACK; "ACK0 id" lines for an XACK that acked nothing), and the victim writes the ids of the
     batch it dies with to stall_path."""
-    c = _client(port, protocol)
+    c = client(port, protocol)
     out = open(results_path, "a")
     batches = 0
     cursor = "0-0"
@@ -103,7 +100,7 @@ def consume(port, protocol, name, results_path, victim, started, stalled, stall_
 
 def test_killed_consumer_events_processed_exactly_once(port, protocol, tmp_path):
     ctx = multiprocessing.get_context("fork")
-    admin = _client(port, protocol)
+    admin = client(port, protocol)
     assert admin.xgroup_create(STREAM, GROUP, id="0", mkstream=True) is True
     produce(port, protocol, 0, PREFILL)
     started, stalled = ctx.Event(), ctx.Event()
@@ -166,7 +163,7 @@ def test_killed_consumer_events_processed_exactly_once(port, protocol, tmp_path)
 
 
 def _block_forever(port, protocol, stream, group, name):
-    c = _client(port, protocol)
+    c = client(port, protocol)
     c.xreadgroup(group, name, {stream: ">"}, count=10, block=0)
 
 
@@ -175,7 +172,7 @@ def test_consumer_killed_while_blocked_gets_nothing(port, protocol):
     so the next event goes to a live worker, and nothing is left pending under the dead one's
     name (an event delivered to a closed connection would be pending there until claimed)."""
     ctx = multiprocessing.get_context("fork")
-    admin = _client(port, protocol)
+    admin = client(port, protocol)
     admin.xgroup_create("quiet", GROUP, id="$", mkstream=True)
 
     def blocked():
