@@ -234,6 +234,10 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "zscore" => (crate::types::zset::zscore, Keys),
         "zunion" => (crate::types::zset::zunion, Keys),
         "zunionstore" => (crate::types::zset::zunionstore, Keys),
+        // HyperLogLog (types::hll)
+        // bitmaps (types::bitmap)
+        // BITFIELD (types::bitfield)
+        // geo (types::geo)
         // streams (types::stream)
         "xadd" => (crate::types::stream::xadd, Keys),
         "xdel" => (crate::types::stream::xdel, Keys),

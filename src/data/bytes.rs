@@ -49,6 +49,25 @@ impl CompactBytes {
         }
     }
 
+    /// The bytes for in-place changes (SETBIT, BITFIELD, PFADD): the length stays.
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        match self {
+            CompactBytes::Inline { len, data } => &mut data[..*len as usize],
+            CompactBytes::Heap(b) => b,
+        }
+    }
+
+    /// Grow to `new_len` bytes, zero-filled (a SETBIT or BITFIELD past the end), or cut to it.
+    pub fn resize_zeroed(&mut self, new_len: usize) {
+        if new_len == self.len() {
+            return;
+        }
+        let mut v = std::mem::replace(self, CompactBytes::empty()).into_vec();
+        v.resize(new_len, 0);
+        *self = CompactBytes::from_vec(v);
+    }
+
     pub fn is_inline(&self) -> bool {
         matches!(self, CompactBytes::Inline { .. })
     }

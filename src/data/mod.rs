@@ -19,7 +19,9 @@
 
 pub mod bytes;
 pub mod dict;
+pub mod geohash;
 pub mod hash;
+pub mod hll;
 pub mod intset;
 pub mod list;
 pub mod listpack;

@@ -2,8 +2,12 @@
 //! representation (`crate::data`), write replies. `generic` holds the type-agnostic key
 //! commands (Redis's db.c and expire.c).
 
+pub mod bitfield;
+pub mod bitmap;
 pub mod generic;
+pub mod geo;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod list_block;
 pub mod set;

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 
 use crate::command::args::{eq, expire_at_ms, int, ExpiryOpts, TimeUnit};
 use crate::command::{err, CmdResult, Ctx, Error};
+use crate::data::bytes::CompactBytes;
 use crate::data::value::Value;
 use crate::keyspace::SetExpire;
 use crate::server::notify;
@@ -23,6 +24,23 @@ pub fn string_bytes(v: &Value) -> Result<Cow<'_, [u8]>, Error> {
     match v {
         Value::Str { bytes, .. } => Ok(Cow::Borrowed(bytes.as_slice())),
         Value::Int(n) => Ok(Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec())),
+        #[allow(unreachable_patterns)]
+        _ => Err(err::WRONGTYPE),
+    }
+}
+
+/// A string value's bytes for in-place modification (SETBIT, BITFIELD, PFADD): an "int" or
+/// "embstr" first becomes "raw", as Redis's dbUnshareStringValue makes it; WRONGTYPE for
+/// other types.
+pub fn unshare_string(v: &mut Value) -> Result<&mut CompactBytes, Error> {
+    if let Value::Int(n) = *v {
+        *v = Value::Str { bytes: CompactBytes::new(itoa::Buffer::new().format(n).as_bytes()), raw: true };
+    }
+    match v {
+        Value::Str { bytes, raw } => {
+            *raw = true;
+            Ok(bytes)
+        }
         #[allow(unreachable_patterns)]
         _ => Err(err::WRONGTYPE),
     }
@@ -60,7 +78,8 @@ fn reply_string(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     Ok(())
 }
 
-fn max_len(ctx: &Ctx) -> usize {
+/// `proto-max-bulk-len`: the longest string a command may create.
+pub fn max_len(ctx: &Ctx) -> usize {
     ctx.srv.proto_max_bulk_len.load(std::sync::atomic::Ordering::Relaxed).max(0) as usize
 }
 

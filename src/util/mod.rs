@@ -4,6 +4,7 @@
 //! per-thread statistics counter; `rng` the generator of commands' random picks; `clock`
 //! the cheap monotonic clock commands are timed with; `alloc` gives freed memory back.
 pub mod alloc;
+pub mod bitops;
 pub mod clock;
 pub mod counter;
 pub mod crc64;

@@ -1,0 +1,1 @@
+//! SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP: bitmaps are strings (Redis's bitops.c).

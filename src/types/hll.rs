@@ -1,0 +1,1 @@
+//! PFADD, PFCOUNT, PFMERGE, PFDEBUG, PFSELFTEST over `data::hll`.
