@@ -236,6 +236,11 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "zunionstore" => (crate::types::zset::zunionstore, Keys),
         // HyperLogLog (types::hll)
         // bitmaps (types::bitmap)
+        "bitcount" => (crate::types::bitmap::bitcount, Keys),
+        "bitop" => (crate::types::bitmap::bitop, Keys),
+        "bitpos" => (crate::types::bitmap::bitpos, Keys),
+        "getbit" => (crate::types::bitmap::getbit, Keys),
+        "setbit" => (crate::types::bitmap::setbit, Keys),
         // BITFIELD (types::bitfield)
         // geo (types::geo)
         // streams (types::stream)
