@@ -167,15 +167,15 @@ pub fn bitcount(ctx: &mut Ctx) -> CmdResult {
             2 => Range::ALL,
             4 | 5 => {
                 let (start, end) = (int(args[2])?, int(args[3])?);
+                // Both from the end with start after end: empty even where clamping to the
+                // start of the string would make them meet (and before the unit is read).
+                if start < 0 && end < 0 && start > end {
+                    return Ok(0);
+                }
                 let bits = match args.get(4) {
                     Some(u) => Range::unit(u)?,
                     None => false,
                 };
-                // Both from the end with start after end: empty even where clamping to the
-                // start of the string would make them meet.
-                if start < 0 && end < 0 && start > end {
-                    return Ok(0);
-                }
                 Range { start, end, bits }
             }
             _ => return Err(err::SYNTAX),
