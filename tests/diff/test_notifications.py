@@ -246,6 +246,21 @@ READS = [
     ("SINTERCARD", "1", "nokey"), ("SMISMEMBER", "nokey", "a"), ("ZMSCORE", "nokey", "a"),
 ]
 
+# Bitmaps: setbit only for a bit that changes or a string that grows (a new key is also
+# "new"); BITOP's destination gets "set", or "del" when every source is missing or empty;
+# reads of missing keys are key misses.
+BITMAP = [
+    ("SETBIT", "b1", "7", "1"), ("SETBIT", "b1", "7", "1"), ("SETBIT", "b1", "7", "0"), ("SETBIT", "b1", "100", "0"),
+    ("SETBIT", "b1", "3", "0"), ("SET", "b2", "12"), ("SETBIT", "b2", "0", "0"), ("SETBIT", "b2", "0", "1"),
+    ("SETBIT", "b1", "-1", "1"), ("SETBIT", "b1", "1", "2"), ("HSET", "bh", "f", "v"), ("SETBIT", "bh", "1", "1"),
+    ("GETBIT", "b1", "7"), ("GETBIT", "nokey", "1"), ("BITCOUNT", "b1"), ("BITCOUNT", "nokey"),
+    ("BITPOS", "b1", "1"), ("BITPOS", "nokey", "1"),
+    ("BITOP", "AND", "bd", "b1", "b2"), ("BITOP", "OR", "bd", "b1", "nokey"), ("BITOP", "NOT", "bd", "b2"),
+    ("BITOP", "XOR", "bd", "nokey", "nokey2"), ("BITOP", "XOR", "bd", "nokey", "nokey2"),
+    ("BITOP", "AND", "bd", "b1", "bh"), ("BITOP", "NOT", "bd", "b1", "b2"),
+    ("SET", "be", ""), ("BITOP", "OR", "b2", "be"), ("EXPIRE", "b1", "100"), ("BITOP", "OR", "b1", "b1"),
+]
+
 FAMILIES = {
     "reads": READS,
     "generic": GENERIC,
@@ -255,6 +270,7 @@ FAMILIES = {
     "hash": HASH,
     "zset": ZSET,
     "stream": STREAM,
+    "bitmap": BITMAP,
     "multi": MULTI,
 }
 
