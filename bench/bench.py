@@ -36,6 +36,8 @@ is the limit").
     python3 bench/bench.py -n 1000000 -P 1,16,64 -t set,get
     python3 bench/bench.py --memory             # 1M keys, 16-byte values
     python3 bench/bench.py -t xadd,xrange,xread,xreadgroup   # the streams rows
+    python3 bench/bench.py -t setbit                         # SETBIT over 1000 day bitmaps
+    python3 bench/bench.py -n 20000 -t bitcount,bitop        # 1 MB scans: CPU per request
     python3 bench/bench.py --stream-memory      # 1M stream entries of 3 small fields
     python3 bench/bench.py --all                # both
 """
@@ -304,6 +306,27 @@ class Subscribers:
             s.close()
 
 
+# Bitmaps: two 1 MB bitmaps of random bytes (the same on both servers: a fixed seed) for the
+# scanning rows, BITCOUNT of one and BITOP AND of both into a third key.
+BITMAP_BYTES = 1 << 20
+
+
+def setup_bitmaps(conn, args):
+    import random
+
+    rng = random.Random(22)
+    for k in ("bench:bm1", "bench:bm2"):
+        conn.call("SET", k, rng.randbytes(BITMAP_BYTES))
+    conn.call("DEL", "bench:bmand")
+
+
+SETBIT_KEYS = 1000
+
+
+def setup_setbit(conn, args):
+    conn.call("DEL", *(f"bench:bits:{i:012d}" for i in range(SETBIT_KEYS)))
+
+
 CUSTOM = {
     # name: (setup(conn, args) -> context, command(context) -> argv, -r override)
     "zrange": (setup_zset, lambda _: ["ZRANGE", "bench:z", "0", "9", "WITHSCORES"], None),
@@ -324,6 +347,12 @@ CUSTOM = {
                                     "total", "9.99"], None),
     "xrange": (setup_read_stream, lambda _: ["XRANGE", READ_STREAM, "__rand_int__", "+", "COUNT", "10"],
                STREAM_ENTRIES),
+    # bitmaps: SETBIT at one user id of a day's bitmap, over 1000 days (1 KB each): the first
+    # SETBIT of a key creates it, the others find the bit set (a user seen again that day;
+    # redis-benchmark's __rand_int__ has leading zeros, which an offset may not have)
+    "setbit": (setup_setbit, lambda _: ["SETBIT", "bench:bits:__rand_int__", "8191", "1"], SETBIT_KEYS),
+    "bitcount": (setup_bitmaps, lambda _: ["BITCOUNT", "bench:bm1"], None),
+    "bitop": (setup_bitmaps, lambda _: ["BITOP", "AND", "bench:bmand", "bench:bm1", "bench:bm2"], None),
     "xread": (setup_read_stream, lambda _: ["XREAD", "COUNT", "10", "STREAMS", READ_STREAM, "__rand_int__"],
               STREAM_ENTRIES),
 }

@@ -17,17 +17,21 @@
 //! `start`, the unit and `end` in that order).
 //!
 //! BITOP builds the result in one buffer of the longest source's length (allocated once,
-//! exactly) and folds each source into it, a shorter source counting as zero bytes. The
+//! exactly), combining the first two sources as it writes it and folding any others in, a
+//! shorter source counting as zero bytes. To read them all at once the sources are moved out
+//! of the keyspace for the computation (a move, not a copy) and put back before the
+//! destination is written. The
 //! result is always "raw"; when every source is missing or empty the destination is deleted.
 
-use std::borrow::Cow::Borrowed;
+use std::borrow::Cow::{self, Borrowed};
 
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
+use crate::data::bytes::CompactBytes;
 use crate::data::value::Value;
 use crate::keyspace::SetExpire;
 use crate::server::notify;
-use crate::types::string::{max_len, unshare_string};
+use crate::types::string::{max_len, string_bytes, unshare_string};
 use crate::util::bitops::{self, BitOp};
 use crate::util::number::parse_i64;
 
@@ -228,6 +232,23 @@ pub fn bitpos(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// The destination's own buffer, emptied, when it is a heap string of exactly the result's
+/// length and not a source: rewriting it spares an allocation and a free of 1 MB per call when
+/// a report BITOPs into the same key again (and its memory is already in cache).
+fn reuse_destination(ctx: &mut Ctx, dst: &[u8], sources: &[&[u8]], len: usize) -> Option<Vec<u8>> {
+    if sources.contains(&dst) {
+        return None;
+    }
+    match &mut ctx.ks.peek(dst)?.value {
+        Value::Str { bytes, .. } if bytes.len() == len && !bytes.is_inline() => {
+            let mut v = std::mem::replace(bytes, CompactBytes::empty()).into_vec();
+            v.clear();
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
 /// BITOP AND | OR | XOR | NOT destkey key [key ...]
 pub fn bitop(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
@@ -256,23 +277,31 @@ pub fn bitop(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    let mut out = Vec::with_capacity(result_len);
-    for (i, k) in sources.iter().enumerate() {
-        // Found (or not) by the lookups above, at the same clock: peek counts no second read.
-        let mut fold = |s: &[u8]| {
-            if i == 0 {
-                out.extend_from_slice(s);
-                out.resize(result_len, 0);
-                if op == BitOp::Not {
-                    bitops::combine(&mut out, &[], op);
-                }
-            } else {
-                bitops::combine(&mut out, s, op);
+    // The sources are moved out of the keyspace (not copied) so that all of them can be read
+    // in one pass, and put back before the destination (maybe one of them) is written.
+    let mut held: Vec<(&[u8], Value)> = Vec::with_capacity(sources.len());
+    for k in sources {
+        if held.iter().all(|(h, _)| h != k) {
+            if let Some(e) = ctx.ks.peek(k) {
+                held.push((k, std::mem::replace(&mut e.value, Value::Int(0))));
             }
-        };
-        match ctx.ks.peek(k) {
-            Some(e) => with_bytes(&e.value, fold)?,
-            None => fold(&[]),
+        }
+    }
+    let mut out = reuse_destination(ctx, dst, sources, result_len).unwrap_or_else(|| Vec::with_capacity(result_len));
+    {
+        let texts: Vec<Cow<'_, [u8]>> = sources
+            .iter()
+            .map(|k| match held.iter().find(|(h, _)| h == k) {
+                Some((_, v)) => string_bytes(v).unwrap_or_default(),
+                None => Cow::Borrowed(&[][..]),
+            })
+            .collect();
+        let slices: Vec<&[u8]> = texts.iter().map(|t| &t[..]).collect();
+        bitops::bitop_into(&mut out, &slices, op);
+    }
+    for (k, v) in held {
+        if let Some(e) = ctx.ks.peek(k) {
+            e.value = v;
         }
     }
     ctx.ks.set(dst, Value::raw_string(out), SetExpire::Clear);

@@ -146,22 +146,58 @@ pub fn first_bit(bytes: &[u8], bit: bool) -> Option<u64> {
 
 // ------------------------------------------------------------------ AND / OR / XOR / NOT
 
-/// `dst[i] = dst[i] op src[i]` over their common length; for AND, the bytes of `dst` beyond
-/// `src` become 0 (Redis pads a shorter source with zeros). NOT complements `dst` and ignores
-/// `src`.
-pub fn combine(dst: &mut [u8], src: &[u8], op: BitOp) {
+/// BITOP: `op` over `sources` (a shorter source reads as zero bytes; NOT takes the first)
+/// appended to `out`, which must have room for the longest source (no reallocation). The
+/// first two sources are combined in one pass as the result is written; each further source
+/// is folded in with `combine`.
+pub fn bitop_into(out: &mut Vec<u8>, sources: &[&[u8]], op: BitOp) {
     #[cfg(target_arch = "x86_64")]
     {
-        if dst.len() >= 64 && std::is_x86_feature_detected!("avx2") {
+        if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked just above).
-            unsafe { x86::combine_avx2(dst, src, op) };
+            unsafe { x86::bitop_into_avx2(out, sources, op) };
             return;
         }
     }
-    combine_bytes(dst, src, op)
+    bitop_into_bytes(out, sources, op)
 }
 
-/// One loop per operation, over equal-length slices, so that each vectorises on its own.
+#[inline(always)]
+fn bitop_into_bytes(out: &mut Vec<u8>, sources: &[&[u8]], op: BitOp) {
+    let len = sources.iter().map(|s| s.len()).max().unwrap_or(0);
+    let base = out.len();
+    debug_assert!(out.capacity() - base >= len);
+    let (a, rest) = match sources {
+        [] => return,
+        [a, rest @ ..] => (*a, rest),
+    };
+    let Some((b, rest)) = rest.split_first().filter(|_| op != BitOp::Not) else {
+        match op {
+            BitOp::Not => out.extend(a.iter().map(|x| !x)),
+            _ => out.extend_from_slice(a),
+        }
+        out.resize(base + len, 0);
+        return;
+    };
+    let n = a.len().min(b.len());
+    let (a0, b0) = (&a[..n], &b[..n]);
+    match op {
+        BitOp::And => out.extend(a0.iter().zip(b0).map(|(x, y)| x & y)),
+        BitOp::Or => out.extend(a0.iter().zip(b0).map(|(x, y)| x | y)),
+        BitOp::Xor | BitOp::Not => out.extend(a0.iter().zip(b0).map(|(x, y)| x ^ y)),
+    }
+    // Past the shorter of the two: x AND 0 is 0, x OR 0 and x XOR 0 are x.
+    if op != BitOp::And {
+        out.extend_from_slice(if a.len() > n { &a[n..] } else { &b[n..] });
+    }
+    out.resize(base + len, 0);
+    for s in rest {
+        combine_bytes(&mut out[base..], s, op);
+    }
+}
+
+/// `dst[i] = dst[i] op src[i]` over their common length, one loop per operation so that each
+/// vectorises on its own; for AND, the bytes of `dst` beyond `src` become 0.
 #[inline(always)]
 fn combine_bytes(dst: &mut [u8], src: &[u8], op: BitOp) {
     let n = dst.len().min(src.len());
@@ -193,8 +229,8 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2")]
-    pub unsafe fn combine_avx2(dst: &mut [u8], src: &[u8], op: BitOp) {
-        super::combine_bytes(dst, src, op)
+    pub unsafe fn bitop_into_avx2(out: &mut Vec<u8>, sources: &[&[u8]], op: BitOp) {
+        super::bitop_into_bytes(out, sources, op)
     }
 
     /// Mula's count: each byte's two nibbles looked up in a 16-entry table of bit counts
@@ -259,8 +295,11 @@ mod tests {
     }
 
     /// Every count implementation this CPU can run, with the portable one first.
-    fn counters() -> Vec<(&'static str, fn(&[u8]) -> u64)> {
-        let mut v: Vec<(&'static str, fn(&[u8]) -> u64)> = vec![("portable", popcount_words), ("dispatch", popcount)];
+    type Counter = (&'static str, fn(&[u8]) -> u64);
+    type Builder = (&'static str, fn(&mut Vec<u8>, &[&[u8]], BitOp));
+
+    fn counters() -> Vec<Counter> {
+        let mut v: Vec<Counter> = vec![("portable", popcount_words), ("dispatch", popcount)];
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("popcnt") {
@@ -268,18 +307,6 @@ mod tests {
             }
             if std::is_x86_feature_detected!("avx2") {
                 v.push(("avx2", |b| unsafe { x86::popcount_avx2(b) }));
-            }
-        }
-        v
-    }
-
-    fn combiners() -> Vec<(&'static str, fn(&mut [u8], &[u8], BitOp))> {
-        let mut v: Vec<(&'static str, fn(&mut [u8], &[u8], BitOp))> =
-            vec![("portable", combine_bytes), ("dispatch", combine)];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") {
-                v.push(("avx2", |d, s, op| unsafe { x86::combine_avx2(d, s, op) }));
             }
         }
         v
@@ -347,7 +374,56 @@ mod tests {
     }
 
     #[test]
-    fn combine_paths_agree_and_pad_like_redis() {
+    fn bitop_paths_agree_with_a_byte_by_byte_fold() {
+        let mut rng = Rng(4242);
+        let mut builders: Vec<Builder> = vec![("portable", bitop_into_bytes), ("dispatch", bitop_into)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                builders.push(("avx2", |o, s, op| unsafe { x86::bitop_into_avx2(o, s, op) }));
+            }
+        }
+        for op in [BitOp::And, BitOp::Or, BitOp::Xor, BitOp::Not] {
+            for _ in 0..400 {
+                let n = if op == BitOp::Not { 1 } else { 1 + rng.below(4) as usize };
+                let bufs: Vec<Vec<u8>> = (0..n)
+                    .map(|_| {
+                        let off = rng.below(33) as usize;
+                        let len = [0, 1, 7, 8, 31, 32, 33, 64, 65, 200, 257][rng.below(11) as usize];
+                        let b = random_bytes(&mut rng, off + len, 2);
+                        b[off..].to_vec()
+                    })
+                    .collect();
+                let srcs: Vec<&[u8]> = bufs.iter().map(|b| &b[..]).collect();
+                let len = srcs.iter().map(|s| s.len()).max().unwrap();
+                let at = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
+                let want: Vec<u8> = (0..len)
+                    .map(|i| match op {
+                        BitOp::Not => !at(srcs[0], i),
+                        _ => srcs[1..].iter().fold(at(srcs[0], i), |acc, s| match op {
+                            BitOp::And => acc & at(s, i),
+                            BitOp::Or => acc | at(s, i),
+                            _ => acc ^ at(s, i),
+                        }),
+                    })
+                    .collect();
+                for (name, f) in &builders {
+                    let mut out = Vec::with_capacity(len + 3);
+                    out.extend_from_slice(b"pre");
+                    f(&mut out, &srcs, op);
+                    assert_eq!(
+                        &out[3..],
+                        &want[..],
+                        "{name} {op:?} {:?}",
+                        srcs.iter().map(|s| s.len()).collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn combine_pads_like_redis() {
         let mut rng = Rng(777);
         for op in [BitOp::And, BitOp::Or, BitOp::Xor, BitOp::Not] {
             for _ in 0..300 {
@@ -368,11 +444,9 @@ mod tests {
                         }
                     })
                     .collect();
-                for (name, f) in combiners() {
-                    let mut d = d0.to_vec();
-                    f(&mut d, s, op);
-                    assert_eq!(d, want, "{name} {op:?} dst {dl} src {sl}");
-                }
+                let mut d = d0.to_vec();
+                combine_bytes(&mut d, s, op);
+                assert_eq!(d, want, "{op:?} dst {dl} src {sl}");
             }
         }
     }
