@@ -103,6 +103,15 @@ class Generator:
         n = 1 if op == "NOT" and r.random() < 0.95 else r.randint(1, 3)
         return ["BITOP", op, self.k()] + [self.k() for _ in range(n)]
 
+    def junk(self):
+        """A bitmap command with 0 to 6 arguments drawn from numbers, words and keys, in any
+        order: the argument checks' order and texts."""
+        r = self.r
+        pool = ["0", "1", "2", "-1", "-8", "x", "", "BIT", "byte", "BYTE", "AND", "not", "OR", "xor",
+                "1.5", "01", "#1", "9223372036854775808", "4294967296", "8388607", "7"] + KEYS + OTHER
+        name = r.choice(["SETBIT", "GETBIT", "BITCOUNT", "BITPOS", "BITOP"])
+        return [name] + [r.choice(pool) for _ in range(r.randint(0, 6))]
+
     def command(self):
         r, k = self.r, self.k
         choices = [
@@ -123,6 +132,7 @@ class Generator:
             (1, lambda: ["HSET", "h", "f", "v"]),
             (1, lambda: ["SETBIT", k(), r.choice(["-1", "x", "4294967296"]), "1"]),
             (1, lambda: ["SETBIT", k(), "3", r.choice(["2", "-1", "x", ""])]),
+            (3, self.junk),
         ]
         return weighted(r, choices)
 
