@@ -24,6 +24,7 @@
 //! result is always "raw"; when every source is missing or empty the destination is deleted.
 
 use std::borrow::Cow::{self, Borrowed};
+use std::collections::HashMap;
 
 use crate::command::args::{eq, int};
 use crate::command::{err, CmdResult, Ctx, Error};
@@ -279,20 +280,27 @@ pub fn bitop(ctx: &mut Ctx) -> CmdResult {
     }
     // The sources are moved out of the keyspace (not copied) so that all of them can be read
     // in one pass, and put back before the destination (maybe one of them) is written.
+    // A key named twice is moved once (a map, not a search: BITOP may name thousands of keys).
     let mut held: Vec<(&[u8], Value)> = Vec::with_capacity(sources.len());
-    for k in sources {
-        if held.iter().all(|(h, _)| h != k) {
-            if let Some(e) = ctx.ks.peek(k) {
+    let mut slot_of: HashMap<&[u8], usize> = HashMap::with_capacity(sources.len());
+    let mut slots: Vec<Option<usize>> = Vec::with_capacity(sources.len());
+    for &k in sources {
+        let slot = match slot_of.get(k) {
+            Some(&i) => Some(i),
+            None => ctx.ks.peek(k).map(|e| {
                 held.push((k, std::mem::replace(&mut e.value, Value::Int(0))));
-            }
-        }
+                slot_of.insert(k, held.len() - 1);
+                held.len() - 1
+            }),
+        };
+        slots.push(slot);
     }
     let mut out = reuse_destination(ctx, dst, sources, result_len).unwrap_or_else(|| Vec::with_capacity(result_len));
     {
-        let texts: Vec<Cow<'_, [u8]>> = sources
+        let texts: Vec<Cow<'_, [u8]>> = slots
             .iter()
-            .map(|k| match held.iter().find(|(h, _)| h == k) {
-                Some((_, v)) => string_bytes(v).unwrap_or_default(),
+            .map(|slot| match slot {
+                Some(i) => string_bytes(&held[*i].1).unwrap_or_default(),
                 None => Cow::Borrowed(&[][..]),
             })
             .collect();
