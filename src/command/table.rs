@@ -237,6 +237,8 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         // HyperLogLog (types::hll)
         // bitmaps (types::bitmap)
         // BITFIELD (types::bitfield)
+        "bitfield" => (crate::types::bitfield::bitfield, Keys),
+        "bitfield_ro" => (crate::types::bitfield::bitfield_ro, Keys),
         // geo (types::geo)
         // streams (types::stream)
         "xadd" => (crate::types::stream::xadd, Keys),
