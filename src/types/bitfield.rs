@@ -33,7 +33,8 @@ use crate::server::notify;
 use crate::types::string::unshare_string;
 use crate::util::number::parse_i64;
 
-const TYPE_ERR: &str = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+const TYPE_ERR: &str =
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
 const OFFSET_ERR: &str = "ERR bit offset is not an integer or out of range";
 
 /// What a SET or INCRBY does when the result does not fit its type.
@@ -68,11 +69,11 @@ struct Plan {
     highest_write_bit: Option<u64>,
 }
 
-/// `i<n>`/`u<n>` (either case); Redis reads the width as a C string, so it stops at a NUL.
+/// `i<n>`/`u<n>` (lower case only, as in Redis 7.2); Redis reads the width as a C string, so it stops at a NUL.
 fn parse_type(arg: &[u8]) -> Result<(bool, u32), Error> {
     let signed = match arg.first() {
-        Some(b'i' | b'I') => true,
-        Some(b'u' | b'U') => false,
+        Some(b'i') => true,
+        Some(b'u') => false,
         _ => return Err(Error::msg(TYPE_ERR)),
     };
     let width = &arg[1..];
@@ -186,7 +187,15 @@ pub fn signed_add(value: i64, incr: i64, bits: u32, ow: Overflow) -> Option<i64>
     let min = -max - 1;
     let (sum, carried) = value.overflowing_add(incr);
     // Which way it left the range: an i64 carry goes the way of `incr`.
-    let high = if carried { incr > 0 } else if sum > max { true } else if sum < min { false } else { return Some(sum) };
+    let high = if carried {
+        incr > 0
+    } else if sum > max {
+        true
+    } else if sum < min {
+        false
+    } else {
+        return Some(sum);
+    };
     match ow {
         Overflow::Wrap => Some(to_signed(sum as u64, bits)),
         Overflow::Sat => Some(if high { max } else { min }),
@@ -346,12 +355,10 @@ mod tests {
 
     /// Values around every edge of an n-bit type and of i64.
     fn edges(bits: u32, signed: bool) -> Vec<i64> {
-        let (min, max) = if signed {
-            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
-        } else {
-            (0, (1i128 << bits) - 1)
-        };
-        let mut v = vec![0i128, 1, -1, 2, -2, i64::MIN as i128, i64::MAX as i128, i64::MIN as i128 + 1, i64::MAX as i128 - 1];
+        let (min, max) =
+            if signed { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) } else { (0, (1i128 << bits) - 1) };
+        let mut v =
+            vec![0i128, 1, -1, 2, -2, i64::MIN as i128, i64::MAX as i128, i64::MIN as i128 + 1, i64::MAX as i128 - 1];
         for e in [min, max, max - min, min - max, max + 1, min - 1] {
             v.extend([e - 1, e, e + 1]);
         }
@@ -368,7 +375,11 @@ mod tests {
             for &value in &vals {
                 for incr in edges(bits, true) {
                     for ow in MODES {
-                        assert_eq!(signed_add(value, incr, bits, ow), ref_signed(value, incr, bits, ow), "i{bits} {value}+{incr} {ow:?}");
+                        assert_eq!(
+                            signed_add(value, incr, bits, ow),
+                            ref_signed(value, incr, bits, ow),
+                            "i{bits} {value}+{incr} {ow:?}"
+                        );
                     }
                 }
             }
@@ -399,7 +410,11 @@ mod tests {
             for v in edges(bits, false) {
                 let pattern = v as u64 as i128;
                 for ow in MODES {
-                    assert_eq!(unsigned_apply(v as u64, 0, bits, ow), ref_unsigned(pattern, 0, bits, ow), "u{bits} set {v}");
+                    assert_eq!(
+                        unsigned_apply(v as u64, 0, bits, ow),
+                        ref_unsigned(pattern, 0, bits, ow),
+                        "u{bits} set {v}"
+                    );
                 }
                 if v < 0 {
                     assert_eq!(unsigned_apply(v as u64, 0, bits, Overflow::Sat), Some(max));
@@ -453,9 +468,9 @@ mod tests {
     #[test]
     fn parsing_follows_redis() {
         assert_eq!(parse_type(b"i64"), Ok((true, 64)));
-        assert_eq!(parse_type(b"U63"), Ok((false, 63)));
+        assert_eq!(parse_type(b"u63"), Ok((false, 63)));
         assert_eq!(parse_type(b"i8\0junk"), Ok((true, 8)));
-        for bad in [&b"u64"[..], b"i65", b"i0", b"u", b"", b"x8", b"i+8", b"i08", b"i-1"] {
+        for bad in [&b"u64"[..], b"i65", b"i0", b"u", b"", b"x8", b"i+8", b"i08", b"i-1", b"I8", b"U8"] {
             assert_eq!(parse_type(bad), Err(Error::msg(TYPE_ERR)), "{bad:?}");
         }
         let max = 512 << 20;
