@@ -17,9 +17,11 @@
 //!
 //! Overflow follows Redis's checkSigned/UnsignedBitfieldOverflow: the exact sum is stored if
 //! it fits, else WRAP keeps its low `bits` bits, SAT clamps to the type's range and FAIL
-//! stores nothing and replies nil. One quirk is kept: an unsigned SET takes its value as
-//! the 64-bit pattern of the signed argument, so a negative value is a *positive* overflow
-//! (SAT stores the maximum, not 0).
+//! stores nothing and replies nil. Two quirks of SET OVERFLOW SAT are kept, where Redis's
+//! C reads an out-of-range argument as an upward overflow and stores the maximum: an unsigned
+//! SET takes its value as the 64-bit pattern of the signed argument (so SET u8 -1 is 255,
+//! not 0), and a signed SET of a value within 2^63 - max of i64::MIN wraps Redis's
+//! `max - value` (so SET i8 -9223372036854775808 is 127).
 //!
 //! `get_field`/`set_field` (n bits at a bit offset) are the generic routine a bitmap module
 //! could share; they read 9 bytes into a u128 and shift, instead of Redis's bit-by-bit loop.
@@ -182,22 +184,22 @@ fn to_signed(raw: u64, bits: u32) -> i64 {
 }
 
 /// `value + incr` in an i`bits` field: Some(what to store), None if it overflows under FAIL.
+/// The tests are Redis's checkSignedBitfieldOverflow, wrapping where its C wraps: for a SET
+/// (`incr` 0) of a value so far below the range that `max - value` passes i64::MAX, the
+/// wrapped difference makes the overflow count as upward, and SAT stores the maximum.
 pub fn signed_add(value: i64, incr: i64, bits: u32, ow: Overflow) -> Option<i64> {
     let max = i64::MAX >> (64 - bits);
     let min = -max - 1;
-    let (sum, carried) = value.overflowing_add(incr);
-    // Which way it left the range: an i64 carry goes the way of `incr`.
-    let high = if carried {
-        incr > 0
-    } else if sum > max {
+    let (maxincr, minincr) = (max.wrapping_sub(value), min.wrapping_sub(value));
+    let high = if value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr) {
         true
-    } else if sum < min {
+    } else if value < min || (bits != 64 && incr < minincr) || (value < 0 && incr < 0 && incr < minincr) {
         false
     } else {
-        return Some(sum);
+        return Some(value.wrapping_add(incr));
     };
     match ow {
-        Overflow::Wrap => Some(to_signed(sum as u64, bits)),
+        Overflow::Wrap => Some(to_signed(value.wrapping_add(incr) as u64, bits)),
         Overflow::Sat => Some(if high { max } else { min }),
         Overflow::Fail => None,
     }
@@ -321,12 +323,17 @@ fn bitfield_generic(ctx: &mut Ctx, ro_command: bool) -> CmdResult {
 mod tests {
     use super::*;
 
-    /// The reference: exact i128 arithmetic, then the overflow rule from the documentation.
+    /// The reference: exact i128 arithmetic, then the overflow rule from the documentation,
+    /// plus Redis's quirk for a SET far below the range (counted as upward, see signed_add).
     fn ref_signed(value: i64, incr: i64, bits: u32, ow: Overflow) -> Option<i64> {
         let (min, max) = (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1);
         let sum = value as i128 + incr as i128;
+        let quirk = incr == 0 && bits < 64 && max - value as i128 > i64::MAX as i128;
         if (min..=max).contains(&sum) {
             return Some(sum as i64);
+        }
+        if quirk && ow == Overflow::Sat {
+            return Some(max as i64);
         }
         match ow {
             Overflow::Wrap => {
@@ -359,7 +366,7 @@ mod tests {
             if signed { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) } else { (0, (1i128 << bits) - 1) };
         let mut v =
             vec![0i128, 1, -1, 2, -2, i64::MIN as i128, i64::MAX as i128, i64::MIN as i128 + 1, i64::MAX as i128 - 1];
-        for e in [min, max, max - min, min - max, max + 1, min - 1] {
+        for e in [min, max, max - min, min - max, max + 1, min - 1, max - i64::MAX as i128] {
             v.extend([e - 1, e, e + 1]);
         }
         v.into_iter().filter(|x| *x >= i64::MIN as i128 && *x <= i64::MAX as i128).map(|x| x as i64).collect()
@@ -384,6 +391,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn signed_set_of_any_i64_matches_redis() {
+        for bits in 1..=64 {
+            for value in edges(bits, true).into_iter().chain(edges(64, true)) {
+                for ow in MODES {
+                    assert_eq!(
+                        signed_add(value, 0, bits, ow),
+                        ref_signed(value, 0, bits, ow),
+                        "i{bits} set {value} {ow:?}"
+                    );
+                }
+            }
+        }
+        // Checked against redis-server 7.2.6.
+        assert_eq!(signed_add(i64::MIN, 0, 8, Overflow::Sat), Some(127));
+        assert_eq!(signed_add(i64::MIN + 127, 0, 8, Overflow::Sat), Some(127));
+        assert_eq!(signed_add(i64::MIN + 128, 0, 8, Overflow::Sat), Some(-128));
+        assert_eq!(signed_add(-(1 << 62) - 1, 0, 63, Overflow::Sat), Some((1 << 62) - 1));
+        assert_eq!(signed_add(i64::MIN, 0, 64, Overflow::Sat), Some(i64::MIN));
     }
 
     #[test]

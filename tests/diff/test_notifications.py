@@ -246,6 +246,21 @@ READS = [
     ("SINTERCARD", "1", "nokey"), ("SMISMEMBER", "nokey", "a"), ("ZMSCORE", "nokey", "a"),
 ]
 
+# One "setbit" per call that stored something; none for GETs or calls whose every write
+# failed (OVERFLOW FAIL), even when they create the key ("new") or grow it.
+BITFIELD = [
+    ("BITFIELD", "b1", "SET", "u8", "0", "1", "INCRBY", "u8", "0", "1", "GET", "u8", "0"),
+    ("BITFIELD", "b1", "GET", "u8", "0"), ("BITFIELD_RO", "b1", "GET", "i4", "#1"),
+    ("BITFIELD", "b2", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "300"),
+    ("BITFIELD", "b2", "OVERFLOW", "FAIL", "SET", "i8", "#9", "300"),
+    ("BITFIELD", "b2", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "300", "INCRBY", "u8", "0", "3"),
+    ("BITFIELD", "b3", "GET", "u8", "0"), ("BITFIELD_RO", "b3", "GET", "u8", "0"),
+    ("BITFIELD", "b1", "GET", "x8", "0"), ("BITFIELD", "b1", "SET", "u8", "0", "x"),
+    ("BITFIELD_RO", "b1", "SET", "u8", "0", "1"), ("RPUSH", "bl", "a"), ("BITFIELD", "bl", "SET", "u8", "0", "1"),
+    ("SET", "b4", "12"), ("BITFIELD", "b4", "OVERFLOW", "SAT", "INCRBY", "u8", "0", "255"),
+    ("SETRANGE", "b4", "3", "x"), ("BITFIELD", "b4", "SET", "i64", "#1", "-1"), ("DEL", "b1", "b2", "b4"),
+]
+
 FAMILIES = {
     "reads": READS,
     "generic": GENERIC,
@@ -256,6 +271,7 @@ FAMILIES = {
     "zset": ZSET,
     "stream": STREAM,
     "multi": MULTI,
+    "bitfield": BITFIELD,
 }
 
 FLAG_SETS = ["KEA", "KA", "Elg$", "Kx", "En", "AKEn", "Kszh", "KEAm", "Et"]
