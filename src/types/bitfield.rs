@@ -31,6 +31,8 @@ use smallvec::SmallVec;
 use crate::command::args::eq;
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::data::value::Value;
+use crate::keyspace::SetExpire;
+use crate::resp::write::ReplyWriter;
 use crate::server::notify;
 use crate::types::string::unshare_string;
 use crate::util::number::parse_i64;
@@ -147,15 +149,21 @@ fn parse(args: &[&[u8]], max_bulk_len: i64) -> Result<Plan, Error> {
     Ok(plan)
 }
 
-/// The 9 bytes from `byte` on (zeros past the end of `buf`) as the top of a u128.
+/// The 9 bytes from `byte` on (zeros past the end of `buf`) as the top of a u128 (the low
+/// bytes hold whatever follows: callers shift or mask them away).
 #[inline]
 fn load(buf: &[u8], byte: usize) -> u128 {
-    let mut w = [0u8; 16];
-    if byte < buf.len() {
-        let n = (buf.len() - byte).min(9);
-        w[..n].copy_from_slice(&buf[byte..byte + n]);
+    if let Some(w) = buf.get(byte..byte.wrapping_add(16)) {
+        return u128::from_be_bytes(w.try_into().unwrap_or_default());
     }
-    u128::from_be_bytes(w)
+    // Near the end (and in the short strings counters live in): byte by byte, which keeps
+    // clear of a variable-length memcpy and the store-forwarding stall of reading it back.
+    let mut w = 0u128;
+    for i in 0..9 {
+        let b = buf.get(byte.wrapping_add(i)).copied().unwrap_or(0);
+        w |= (b as u128) << (120 - 8 * i);
+    }
+    w
 }
 
 /// The unsigned `bits`-bit (1..=64) field at bit `offset`; bits past the end of `buf` are 0.
@@ -292,31 +300,44 @@ fn bitfield_generic(ctx: &mut Ctx, ro_command: bool) -> CmdResult {
         return Err(Error::msg("ERR BITFIELD_RO only supports the GET subcommand"));
     }
     let need = (highest >> 3) as usize + 1;
-    let Some(e) = ctx.ks.get_mut_or_insert_with(key, || Value::raw_string(vec![0; need])) else {
-        return Err(err::WRONGTYPE);
-    };
-    let bytes = unshare_string(&mut e.value)?;
-    if bytes.len() < need {
-        bytes.resize_zeroed(need);
-    }
-    let buf = bytes.as_mut_slice();
-    ctx.out.array(plan.ops.len());
-    let mut changes = 0;
-    for op in &plan.ops {
-        if op.kind == Kind::Get {
-            ctx.out.int(read_op(buf, op));
-        } else if let Some(v) = write_op(buf, op) {
-            ctx.out.int(v);
-            changes += 1;
-        } else {
-            ctx.out.nil();
+    // One lookup when the key exists; a missing key is created zero-filled, as Redis does
+    // before it runs the operations (even when all of them then fail).
+    let changes = match ctx.ks.get_mut(key) {
+        Some(e) => run_writes(ctx.out, &mut e.value, need, &plan.ops)?,
+        None => {
+            ctx.ks.set(key, Value::raw_string(vec![0; need]), SetExpire::Clear);
+            let Some(e) = ctx.ks.get_mut(key) else { return Err(err::NO_SUCH_KEY) };
+            run_writes(ctx.out, &mut e.value, need, &plan.ops)?
         }
-    }
+    };
     if changes > 0 {
         ctx.ks.mark_dirty(changes);
         notify::event(ctx, notify::STRING, "setbit", key);
     }
     Ok(())
+}
+
+/// A call with writes on the key's value: grow it to `need` bytes, run every operation in
+/// order, reply; how many operations stored something.
+fn run_writes(out: &mut ReplyWriter, value: &mut Value, need: usize, ops: &[Op]) -> Result<u64, Error> {
+    let bytes = unshare_string(value)?;
+    if bytes.len() < need {
+        bytes.resize_zeroed(need);
+    }
+    let buf = bytes.as_mut_slice();
+    out.array(ops.len());
+    let mut changes = 0;
+    for op in ops {
+        if op.kind == Kind::Get {
+            out.int(read_op(buf, op));
+        } else if let Some(v) = write_op(buf, op) {
+            out.int(v);
+            changes += 1;
+        } else {
+            out.nil();
+        }
+    }
+    Ok(changes)
 }
 
 #[cfg(test)]
