@@ -10,9 +10,10 @@
 //! nothing), into a small stack vector. A call with only GETs is a read: a missing key reads
 //! as zeros and is not created. A call with a SET or INCRBY looks the key up for writing and
 //! grows it, zero-filled, to its highest written byte *before* running the operations, even
-//! when every one of them then fails under OVERFLOW FAIL (Redis does the same); only the
-//! operations that store something count as changes: the dirty count, WATCH, tracking and
-//! the single "setbit" event follow them. The string is changed in place (`unshare_string`
+//! when every one of them then fails under OVERFLOW FAIL (Redis does the same). Changes are
+//! counted as Redis 7.2 counts them: an operation that FAIL did not stop counts if it changed
+//! its field or the call created or grew the string; the dirty count, WATCH, tracking and the
+//! single "setbit" event follow them (none for a SET of the value already there). The string is changed in place (`unshare_string`
 //! turns "int"/"embstr" into "raw", as dbUnshareStringValue does).
 //!
 //! Overflow follows Redis's checkSigned/UnsignedBitfieldOverflow: the exact sum is stored if
@@ -238,8 +239,8 @@ pub fn unsigned_apply(value: u64, incr: i64, bits: u32, ow: Overflow) -> Option<
 }
 
 /// Run one SET/INCRBY on `buf`: the reply value (the new value for INCRBY, the old one for
-/// SET), None when OVERFLOW FAIL stopped it.
-fn write_op(buf: &mut [u8], op: &Op) -> Option<i64> {
+/// SET) and whether the field's bits changed; None when OVERFLOW FAIL stopped it.
+fn write_op(buf: &mut [u8], op: &Op) -> Option<(i64, bool)> {
     let raw = get_field(buf, op.offset, op.bits);
     let (store, reply) = if op.signed {
         let old = to_signed(raw, op.bits);
@@ -256,7 +257,7 @@ fn write_op(buf: &mut [u8], op: &Op) -> Option<i64> {
         (new, if op.kind == Kind::Incrby { new as i64 } else { raw as i64 })
     };
     set_field(buf, op.offset, op.bits, store);
-    Some(reply)
+    Some((reply, store & (u64::MAX >> (64 - op.bits)) != raw))
 }
 
 fn read_op(buf: &[u8], op: &Op) -> i64 {
@@ -303,11 +304,11 @@ fn bitfield_generic(ctx: &mut Ctx, ro_command: bool) -> CmdResult {
     // One lookup when the key exists; a missing key is created zero-filled, as Redis does
     // before it runs the operations (even when all of them then fail).
     let changes = match ctx.ks.get_mut(key) {
-        Some(e) => run_writes(ctx.out, &mut e.value, need, &plan.ops)?,
+        Some(e) => run_writes(ctx.out, &mut e.value, need, false, &plan.ops)?,
         None => {
             ctx.ks.set(key, Value::raw_string(vec![0; need]), SetExpire::Clear);
             let Some(e) = ctx.ks.get_mut(key) else { return Err(err::NO_SUCH_KEY) };
-            run_writes(ctx.out, &mut e.value, need, &plan.ops)?
+            run_writes(ctx.out, &mut e.value, need, true, &plan.ops)?
         }
     };
     if changes > 0 {
@@ -318,11 +319,15 @@ fn bitfield_generic(ctx: &mut Ctx, ro_command: bool) -> CmdResult {
 }
 
 /// A call with writes on the key's value: grow it to `need` bytes, run every operation in
-/// order, reply; how many operations stored something.
-fn run_writes(out: &mut ReplyWriter, value: &mut Value, need: usize, ops: &[Op]) -> Result<u64, Error> {
+/// order, reply; how many operations count as changes. As in Redis 7.2, an operation counts
+/// if OVERFLOW FAIL did not stop it and it changed the field's bits or the call created
+/// (`created`) or grew the string.
+fn run_writes(out: &mut ReplyWriter, value: &mut Value, need: usize, created: bool, ops: &[Op]) -> Result<u64, Error> {
     let bytes = unshare_string(value)?;
+    let mut grown = created;
     if bytes.len() < need {
         bytes.resize_zeroed(need);
+        grown = true;
     }
     let buf = bytes.as_mut_slice();
     out.array(ops.len());
@@ -330,9 +335,9 @@ fn run_writes(out: &mut ReplyWriter, value: &mut Value, need: usize, ops: &[Op])
     for op in ops {
         if op.kind == Kind::Get {
             out.int(read_op(buf, op));
-        } else if let Some(v) = write_op(buf, op) {
+        } else if let Some((v, changed)) = write_op(buf, op) {
             out.int(v);
-            changes += 1;
+            changes += (grown || changed) as u64;
         } else {
             out.nil();
         }

@@ -246,8 +246,9 @@ READS = [
     ("SINTERCARD", "1", "nokey"), ("SMISMEMBER", "nokey", "a"), ("ZMSCORE", "nokey", "a"),
 ]
 
-# One "setbit" per call that stored something; none for GETs or calls whose every write
-# failed (OVERFLOW FAIL), even when they create the key ("new") or grow it.
+# One "setbit" per call that changed something; none for GETs, calls whose every write failed
+# (OVERFLOW FAIL) even when they create the key ("new") or grow it, or writes of the value
+# already there (unless the call grew the string).
 BITFIELD = [
     ("BITFIELD", "b1", "SET", "u8", "0", "1", "INCRBY", "u8", "0", "1", "GET", "u8", "0"),
     ("BITFIELD", "b1", "GET", "u8", "0"), ("BITFIELD_RO", "b1", "GET", "i4", "#1"),
@@ -258,7 +259,10 @@ BITFIELD = [
     ("BITFIELD", "b1", "GET", "x8", "0"), ("BITFIELD", "b1", "SET", "u8", "0", "x"),
     ("BITFIELD_RO", "b1", "SET", "u8", "0", "1"), ("RPUSH", "bl", "a"), ("BITFIELD", "bl", "SET", "u8", "0", "1"),
     ("SET", "b4", "12"), ("BITFIELD", "b4", "OVERFLOW", "SAT", "INCRBY", "u8", "0", "255"),
-    ("SETRANGE", "b4", "3", "x"), ("BITFIELD", "b4", "SET", "i64", "#1", "-1"), ("DEL", "b1", "b2", "b4"),
+    ("SETRANGE", "b4", "3", "x"), ("BITFIELD", "b4", "SET", "i64", "#1", "-1"),
+    ("BITFIELD", "b4", "SET", "i64", "#1", "-1", "INCRBY", "u8", "0", "0"),
+    ("BITFIELD", "b4", "SET", "u8", "#20", "0"), ("BITFIELD", "b5", "SET", "u8", "0", "0"),
+    ("DEL", "b1", "b2", "b4", "b5"),
 ]
 
 FAMILIES = {
