@@ -13,8 +13,9 @@
 //! when every one of them then fails under OVERFLOW FAIL (Redis does the same). Changes are
 //! counted as Redis 7.2 counts them: an operation that FAIL did not stop counts if it changed
 //! its field or the call created or grew the string; the dirty count, WATCH, tracking and the
-//! single "setbit" event follow them (none for a SET of the value already there). The string is changed in place (`unshare_string`
-//! turns "int"/"embstr" into "raw", as dbUnshareStringValue does).
+//! single "setbit" event follow them (none for a SET of the value already there). The string
+//! is changed in place (`unshare_string` turns "int"/"embstr" into "raw", as Redis's
+//! dbUnshareStringValue does), never copied per call.
 //!
 //! Overflow follows Redis's checkSigned/UnsignedBitfieldOverflow: the exact sum is stored if
 //! it fits, else WRAP keeps its low `bits` bits, SAT clamps to the type's range and FAIL
@@ -307,6 +308,7 @@ fn bitfield_generic(ctx: &mut Ctx, ro_command: bool) -> CmdResult {
         Some(e) => run_writes(ctx.out, &mut e.value, need, false, &plan.ops)?,
         None => {
             ctx.ks.set(key, Value::raw_string(vec![0; need]), SetExpire::Clear);
+            // Just stored, so found; the error only keeps this path free of a panic.
             let Some(e) = ctx.ks.get_mut(key) else { return Err(err::NO_SUCH_KEY) };
             run_writes(ctx.out, &mut e.value, need, true, &plan.ops)?
         }
