@@ -128,4 +128,4 @@ def final_state(conns):
 @pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
 def test_random_bitfield_commands(protocol):
     run_random("random bitfield test", protocol, SEED + protocol, Generator, COUNT,
-               final_check=final_state, history_len=20, needs_72=True)
+               final_check=final_state, history_len=20)
