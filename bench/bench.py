@@ -38,6 +38,7 @@ is the limit").
     python3 bench/bench.py -t xadd,xrange,xread,xreadgroup   # the streams rows
     python3 bench/bench.py -t setbit                         # SETBIT over 1000 day bitmaps
     python3 bench/bench.py -n 20000 -t bitcount,bitop        # 1 MB scans: CPU per request
+    python3 bench/bench.py -t bitfield          # BITFIELD INCRBY of packed u8 counters
     python3 bench/bench.py --stream-memory      # 1M stream entries of 3 small fields
     python3 bench/bench.py --all                # both
 """
@@ -238,6 +239,11 @@ def setup_pops(key, add):
     return setup
 
 
+# The bitfield row: packed counters, BITFIELD INCRBY u8 #3 of one of this many keys (random:
+# redis-benchmark's __rand_int__ is zero-padded to 12 digits, which no bit offset accepts).
+BITFIELD_KEYS = 10_000
+
+
 def setup_limiter(conn, args):
     return conn.call("SCRIPT", "LOAD", LIMITER).decode()
 
@@ -355,6 +361,8 @@ CUSTOM = {
     "bitop": (setup_bitmaps, lambda _: ["BITOP", "AND", "bench:bmand", "bench:bm1", "bench:bm2"], None),
     "xread": (setup_read_stream, lambda _: ["XREAD", "COUNT", "10", "STREAMS", READ_STREAM, "__rand_int__"],
               STREAM_ENTRIES),
+    # packed counters: INCRBY of the fourth u8 field of one of 10k keys
+    "bitfield": (None, lambda _: ["BITFIELD", "bf:__rand_int__", "INCRBY", "u8", "#3", "1"], BITFIELD_KEYS),
 }
 
 _UNPREPARED = object()
@@ -764,7 +772,8 @@ def main():
                         "transactions from 8 Python clients, -n/10 of them), publish0, publish1 and "
                         "publish50 (PUBLISH with that many subscribers; fan-out = rps x subscribers), "
                         "xadd, xrange and xread (10 entries from a random id of a 100k-entry stream), "
-                        "xreadgroup (XREADGROUP COUNT 1 + XACK loop of 8 Python clients over -n/10 entries)")
+                        "xreadgroup (XREADGROUP COUNT 1 + XACK loop of 8 Python clients over -n/10 entries), "
+                        "bitfield (BITFIELD INCRBY u8 #3 of a random one of 10k keys)")
     p.add_argument("-r", "--keyspace", type=int, default=100_000, help="random keyspace size, 0 = one key")
     p.add_argument("-d", "--data-size", type=int, default=0, help="value size for SET/MSET (redis-benchmark default 3)")
     p.add_argument("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),

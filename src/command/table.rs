@@ -242,6 +242,8 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "getbit" => (crate::types::bitmap::getbit, Keys),
         "setbit" => (crate::types::bitmap::setbit, Keys),
         // BITFIELD (types::bitfield)
+        "bitfield" => (crate::types::bitfield::bitfield, Keys),
+        "bitfield_ro" => (crate::types::bitfield::bitfield_ro, Keys),
         // geo (types::geo)
         // streams (types::stream)
         "xadd" => (crate::types::stream::xadd, Keys),

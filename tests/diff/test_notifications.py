@@ -259,6 +259,23 @@ BITMAP = [
     ("BITOP", "XOR", "bd", "nokey", "nokey2"), ("BITOP", "XOR", "bd", "nokey", "nokey2"),
     ("BITOP", "AND", "bd", "b1", "bh"), ("BITOP", "NOT", "bd", "b1", "b2"),
     ("SET", "be", ""), ("BITOP", "OR", "b2", "be"), ("EXPIRE", "b1", "100"), ("BITOP", "OR", "b1", "b1"),
+# One "setbit" per call that changed something; none for GETs, calls whose every write failed
+# (OVERFLOW FAIL) even when they create the key ("new") or grow it, or writes of the value
+# already there (unless the call grew the string).
+BITFIELD = [
+    ("BITFIELD", "b1", "SET", "u8", "0", "1", "INCRBY", "u8", "0", "1", "GET", "u8", "0"),
+    ("BITFIELD", "b1", "GET", "u8", "0"), ("BITFIELD_RO", "b1", "GET", "i4", "#1"),
+    ("BITFIELD", "b2", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "300"),
+    ("BITFIELD", "b2", "OVERFLOW", "FAIL", "SET", "i8", "#9", "300"),
+    ("BITFIELD", "b2", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "300", "INCRBY", "u8", "0", "3"),
+    ("BITFIELD", "b3", "GET", "u8", "0"), ("BITFIELD_RO", "b3", "GET", "u8", "0"),
+    ("BITFIELD", "b1", "GET", "x8", "0"), ("BITFIELD", "b1", "SET", "u8", "0", "x"),
+    ("BITFIELD_RO", "b1", "SET", "u8", "0", "1"), ("RPUSH", "bl", "a"), ("BITFIELD", "bl", "SET", "u8", "0", "1"),
+    ("SET", "b4", "12"), ("BITFIELD", "b4", "OVERFLOW", "SAT", "INCRBY", "u8", "0", "255"),
+    ("SETRANGE", "b4", "3", "x"), ("BITFIELD", "b4", "SET", "i64", "#1", "-1"),
+    ("BITFIELD", "b4", "SET", "i64", "#1", "-1", "INCRBY", "u8", "0", "0"),
+    ("BITFIELD", "b4", "SET", "u8", "#20", "0"), ("BITFIELD", "b5", "SET", "u8", "0", "0"),
+    ("DEL", "b1", "b2", "b4", "b5"),
 ]
 
 FAMILIES = {
@@ -272,6 +289,7 @@ FAMILIES = {
     "stream": STREAM,
     "bitmap": BITMAP,
     "multi": MULTI,
+    "bitfield": BITFIELD,
 }
 
 FLAG_SETS = ["KEA", "KA", "Elg$", "Kx", "En", "AKEn", "Kszh", "KEAm", "Et"]
