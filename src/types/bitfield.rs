@@ -36,12 +36,12 @@ use crate::data::value::Value;
 use crate::keyspace::SetExpire;
 use crate::resp::write::ReplyWriter;
 use crate::server::notify;
-use crate::types::string::unshare_string;
+use crate::types::bitmap::bit_offset;
+use crate::types::string::{max_len, unshare_string};
 use crate::util::number::parse_i64;
 
 const TYPE_ERR: &str =
     "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
-const OFFSET_ERR: &str = "ERR bit offset is not an integer or out of range";
 
 /// What a SET or INCRBY does when the result does not fit its type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,25 +90,7 @@ fn parse_type(arg: &[u8]) -> Result<(bool, u32), Error> {
     }
 }
 
-/// A bit offset, or `#n` for n fields of `bits` bits. The product wraps as Redis's does (a
-/// wrapped negative is refused below). Offsets whose byte reaches `proto-max-bulk-len` are
-/// out of range.
-fn parse_offset(arg: &[u8], bits: u32, max_bulk_len: i64) -> Result<u64, Error> {
-    let (hash, digits) = match arg.split_first() {
-        Some((b'#', rest)) => (true, rest),
-        _ => (false, arg),
-    };
-    let mut off = parse_i64(digits).ok_or(Error::msg(OFFSET_ERR))?;
-    if hash {
-        off = off.wrapping_mul(bits as i64);
-    }
-    if off < 0 || (off >> 3) >= max_bulk_len {
-        return Err(Error::msg(OFFSET_ERR));
-    }
-    Ok(off as u64)
-}
-
-fn parse(args: &[&[u8]], max_bulk_len: i64) -> Result<Plan, Error> {
+fn parse(args: &[&[u8]], max_bulk_len: usize) -> Result<Plan, Error> {
     let mut plan = Plan { ops: SmallVec::new(), highest_write_bit: None };
     let mut overflow = Overflow::Wrap;
     let mut j = 2;
@@ -138,7 +120,7 @@ fn parse(args: &[&[u8]], max_bulk_len: i64) -> Result<Plan, Error> {
             return Err(err::SYNTAX);
         };
         let (signed, bits) = parse_type(args[j + 1])?;
-        let offset = parse_offset(args[j + 2], bits, max_bulk_len)?;
+        let offset = bit_offset(args[j + 2], Some(bits), max_bulk_len)?;
         let mut value = 0;
         if kind != Kind::Get {
             let last = offset + bits as u64 - 1;
@@ -279,8 +261,7 @@ pub fn bitfield_ro(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn bitfield_generic(ctx: &mut Ctx, ro_command: bool) -> CmdResult {
-    let max_bulk_len = ctx.srv.proto_max_bulk_len.load(std::sync::atomic::Ordering::Relaxed);
-    let plan = parse(ctx.args, max_bulk_len)?;
+    let plan = parse(ctx.args, max_len(ctx))?;
     let key = ctx.args[1];
     let Some(highest) = plan.highest_write_bit else {
         let mut digits = itoa::Buffer::new();
@@ -530,14 +511,18 @@ mod tests {
             assert_eq!(parse_type(bad), Err(Error::msg(TYPE_ERR)), "{bad:?}");
         }
         let max = 512 << 20;
-        assert_eq!(parse_offset(b"#3", 8, max), Ok(24));
-        assert_eq!(parse_offset(b"17", 8, max), Ok(17));
+        assert_eq!(bit_offset(b"#3", Some(8), max), Ok(24));
+        assert_eq!(bit_offset(b"17", Some(8), max), Ok(17));
         // 2^58+1 fields of 64 bits wrap to bit 64, as in Redis.
-        assert_eq!(parse_offset(b"#288230376151711745", 64, max), Ok(64));
+        assert_eq!(bit_offset(b"#288230376151711745", Some(64), max), Ok(64));
         for bad in [&b"#"[..], b"", b"-1", b"#-1", b"+1", b"#9223372036854775807", b"4294967296"] {
-            assert_eq!(parse_offset(bad, 2, max), Err(Error::msg(OFFSET_ERR)), "{bad:?}");
+            assert_eq!(
+                bit_offset(bad, Some(2), max),
+                Err(Error::msg("ERR bit offset is not an integer or out of range")),
+                "{bad:?}"
+            );
         }
-        assert_eq!(parse_offset(b"8388607", 8, 1 << 20), Ok(8388607));
-        assert!(parse_offset(b"8388608", 8, 1 << 20).is_err());
+        assert_eq!(bit_offset(b"8388607", Some(8), 1 << 20), Ok(8388607));
+        assert!(bit_offset(b"8388608", Some(8), 1 << 20).is_err());
     }
 }

@@ -41,13 +41,13 @@ const BAD_BIT: Error = Error(Borrowed("ERR bit is not an integer or out of range
 
 /// A bit offset argument (Redis's getBitOffsetFromArgument): a non-negative integer whose
 /// byte is below `max_bulk` (`proto-max-bulk-len`). With `width` (BITFIELD), `#N` means N
-/// times the width.
+/// times the width, the product wrapping as Redis's does (a wrapped negative is refused).
 pub fn bit_offset(arg: &[u8], width: Option<u32>, max_bulk: usize) -> Result<u64, Error> {
     let (digits, times) = match (width, arg) {
         (Some(w), [b'#', rest @ ..]) if !rest.is_empty() => (rest, w as i64),
         _ => (arg, 1),
     };
-    let offset = parse_i64(digits).and_then(|n| n.checked_mul(times)).ok_or(BAD_OFFSET)?;
+    let offset = parse_i64(digits).ok_or(BAD_OFFSET)?.wrapping_mul(times);
     if offset < 0 || (offset as u64 >> 3) >= max_bulk as u64 {
         return Err(BAD_OFFSET);
     }
