@@ -246,6 +246,26 @@ READS = [
     ("SINTERCARD", "1", "nokey"), ("SMISMEMBER", "nokey", "a"), ("ZMSCORE", "nokey", "a"),
 ]
 
+GEO = [
+    ("GEOADD", "geo1", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"),
+    ("GEOADD", "geo1", "13.361389", "38.115556", "Palermo"), ("GEOADD", "geo1", "XX", "CH", "13.5", "38.1", "Palermo"),
+    ("GEOADD", "geo1", "NX", "1", "1", "Palermo"), ("GEOADD", "geo1", "200", "0", "bad"),
+    ("GEOADD", "geo1", "XX", "1", "1", "nosuch"),
+    ("GEOSEARCHSTORE", "geo2", "geo1", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km"),
+    ("GEOSEARCHSTORE", "geo2", "geo1", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km", "STOREDIST"),
+    ("GEOSEARCHSTORE", "geo2", "geo1", "FROMLONLAT", "15", "37", "BYRADIUS", "1", "m"),
+    ("GEOSEARCHSTORE", "geo2", "geo1", "FROMLONLAT", "15", "37", "BYRADIUS", "1", "m"),
+    ("GEOSEARCHSTORE", "geo2", "nogeo", "FROMLONLAT", "15", "37", "BYRADIUS", "1", "m"),
+    ("GEORADIUS", "geo1", "15", "37", "200", "km", "STORE", "geo3"),
+    ("GEORADIUS", "geo1", "15", "37", "200", "km", "STOREDIST", "geo3"),
+    ("GEORADIUSBYMEMBER", "geo1", "Catania", "1", "m", "STORE", "geo4"),
+    ("GEORADIUS", "nogeo", "15", "37", "200", "km", "STORE", "geo3"),
+    ("GEORADIUSBYMEMBER", "nogeo", "x", "1", "m", "STORE", "geo4"),
+    ("GEOSEARCH", "geo1", "FROMMEMBER", "Catania", "BYRADIUS", "1", "km"), ("GEOPOS", "geo1", "Catania"),
+    ("GEODIST", "geo1", "Palermo", "Catania"), ("GEOHASH", "geo1", "Palermo"),
+    ("GEORADIUS_RO", "geo1", "15", "37", "200", "km"), ("DEL", "geo1"),
+]
+
 FAMILIES = {
     "reads": READS,
     "generic": GENERIC,
@@ -255,6 +275,7 @@ FAMILIES = {
     "hash": HASH,
     "zset": ZSET,
     "stream": STREAM,
+    "geo": GEO,
     "multi": MULTI,
 }
 
