@@ -17,7 +17,8 @@
 //! (centre, N, S, E, W, NE, NW, SE, SW; a box equal to the one scanned just before is
 //! skipped, except right after the centre: Redis's own quirk), each as the score range
 //! [min, max) in (score, member) order, and keeps the points inside the shape with their
-//! distance. Points borrow the members from the set: no allocation per candidate.
+//! distance. Points borrow the members from the set (no allocation per candidate), and
+//! only the matches' member bytes are read, after the scan (prefetched during it).
 //! Sorting is glibc's stable qsort for a whole result and Redis's pqsort (a partial
 //! Bentley-McIlroy quicksort, ties included) when COUNT cuts it, reproduced in `sort_points`.
 //!
@@ -28,7 +29,7 @@
 
 use std::cmp::Ordering;
 
-use super::zset::ZSet;
+use super::zset::{MemberRef, ZSet};
 
 /// 26 steps of 2 bits: the precision of a stored score.
 pub const STEP_MAX: u8 = 26;
@@ -283,6 +284,20 @@ pub fn lat_distance(lat1: f64, lat2: f64) -> f64 {
 
 /// geohashGetDistance: the haversine distance in metres.
 pub fn distance(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
+    haversine(lon1, lat1, lon2, lat2, |r| r.cos(), |r| r.cos())
+}
+
+/// geohashGetDistance with the cosines of the latitudes (in radians) given by `cos1` and
+/// `cos2`, so that a search reuses its centre's (the same value: cos is deterministic).
+#[inline]
+fn haversine(
+    lon1: f64,
+    lat1: f64,
+    lon2: f64,
+    lat2: f64,
+    cos1: impl FnOnce(f64) -> f64,
+    cos2: impl FnOnce(f64) -> f64,
+) -> f64 {
     let lon1r = deg_rad(lon1);
     let lon2r = deg_rad(lon2);
     let v = ((lon2r - lon1r) / 2.0).sin();
@@ -293,7 +308,7 @@ pub fn distance(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
     let lat1r = deg_rad(lat1);
     let lat2r = deg_rad(lat2);
     let u = ((lat2r - lat1r) / 2.0).sin();
-    let a = u * u + lat1r.cos() * lat2r.cos() * v * v;
+    let a = u * u + cos1(lat1r) * cos2(lat2r) * v * v;
     2.0 * EARTH_RADIUS_IN_METERS * a.sqrt().asin()
 }
 
@@ -314,20 +329,27 @@ pub struct Search {
     pub shape: Shape,
     /// Metres per unit.
     pub conversion: f64,
+    /// cos of the centre's latitude, which every distance from the centre needs.
+    cos_lat: f64,
 }
 
 /// A member found by a search, borrowed from the set.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Point<'a> {
     pub lon: f64,
     pub lat: f64,
     /// Metres until `types::geo` converts it to the unit.
     pub dist: f64,
     pub score: f64,
-    pub member: &'a [u8],
+    /// Read when replied or stored: fetched in the background meanwhile.
+    pub member: MemberRef<'a>,
 }
 
 impl Search {
+    pub fn new(lon: f64, lat: f64, shape: Shape, conversion: f64) -> Search {
+        Search { lon, lat, shape, conversion, cos_lat: deg_rad(lat).cos() }
+    }
+
     /// geohashBoundingBox: [min_lon, min_lat, max_lon, max_lat].
     fn bounding_box(&self) -> [f64; 4] {
         let (h, w) = match self.shape {
@@ -402,18 +424,26 @@ impl Search {
         let (lon, lat) = decode_score(score);
         match self.shape {
             Shape::Radius(r) => {
-                let d = distance(self.lon, self.lat, lon, lat);
-                (d <= r * self.conversion).then_some((lon, lat, d))
+                let radius = r * self.conversion;
+                // A great circle is never shorter than its meridian component: a point that
+                // far in latitude alone is out, without the trigonometry. The margin keeps
+                // the verdict of the exact comparison below for the points near the edge.
+                if lat_distance(self.lat, lat) > radius * (1.0 + 1e-9) + 1e-6 {
+                    return None;
+                }
+                let d = haversine(self.lon, self.lat, lon, lat, |_| self.cos_lat, |r| r.cos());
+                (d <= radius).then_some((lon, lat, d))
             }
             Shape::Box { width, height } => {
                 // Latitude first: it is cheaper.
                 if lat_distance(lat, self.lat) > height * self.conversion / 2.0 {
                     return None;
                 }
-                if distance(lon, lat, self.lon, lat) > width * self.conversion / 2.0 {
+                let cos = deg_rad(lat).cos();
+                if haversine(lon, lat, self.lon, lat, |_| cos, |_| cos) > width * self.conversion / 2.0 {
                     return None;
                 }
-                Some((lon, lat, distance(self.lon, self.lat, lon, lat)))
+                Some((lon, lat, haversine(self.lon, self.lat, lon, lat, |_| self.cos_lat, |_| cos)))
             }
         }
     }
@@ -444,12 +474,12 @@ impl Search {
     fn scan_box<'z>(&self, z: &'z ZSet, b: Bits, limit: usize, out: &mut Vec<Point<'z>>) {
         let min = b.align52() as f64;
         let max = Bits { bits: b.bits + 1, step: b.step }.align52() as f64;
-        let from = z.count_before(|s, _| s < min);
-        z.visit(from, false, |score, member| {
+        z.scan_from_score(min, |score, member| {
             if score >= max {
                 return false;
             }
             if let Some((lon, lat, dist)) = self.within(score) {
+                member.prefetch();
                 out.push(Point { lon, lat, dist, score, member });
             }
             !(limit > 0 && out.len() >= limit)
@@ -776,6 +806,39 @@ mod tests {
         let mut s = Vec::new();
         fmt_coord(-0.0, &mut s);
         assert_eq!(s, b"0");
+    }
+
+    /// `Search::within` (latitude pre-check, the centre's cosine reused) decides and measures
+    /// exactly as geoWithinShape's plain formulas do.
+    #[test]
+    fn within_agrees_with_the_plain_formulas() {
+        let mut seed = 99u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for i in 0..200_000 {
+            let (lon, lat) = (next() * 360.0 - 180.0, next() * 170.0 - 85.0);
+            let spread = [0.001, 0.1, 5.0, 90.0][i % 4];
+            let plon = (lon + (next() - 0.5) * spread).clamp(LONG_MIN, LONG_MAX);
+            let plat = (lat + (next() - 0.5) * spread).clamp(LAT_MIN, LAT_MAX);
+            let score = encode_score(plon, plat).unwrap() as f64;
+            let (dlon, dlat) = decode_score(score);
+            let d = distance(lon, lat, dlon, dlat);
+            // Radii right at the point's distance, either side, and ordinary ones.
+            let r = match i % 3 {
+                0 => d,
+                1 => d * (1.0 - 1e-15),
+                _ => next() * spread * 100_000.0,
+            };
+            let s = Search::new(lon, lat, Shape::Radius(r), 1.0);
+            let want = (d <= r).then_some((dlon, dlat, d));
+            assert_eq!(s.within(score), want, "radius {r} around ({lon}, {lat}), point ({dlon}, {dlat})");
+            let (w, h) = (next() * spread * 200_000.0, next() * spread * 200_000.0);
+            let s = Search::new(lon, lat, Shape::Box { width: w, height: h }, 1.0);
+            let inside = lat_distance(dlat, lat) <= h / 2.0 && distance(dlon, dlat, lon, dlat) <= w / 2.0;
+            assert_eq!(s.within(score), inside.then_some((dlon, dlat, d)));
+        }
     }
 
     #[test]

@@ -340,7 +340,7 @@ fn search_generic(ctx: &mut Ctx, form: Form, read_only: bool) -> CmdResult {
     if count != 0 && sort == Sort::None && !any {
         sort = Sort::Asc;
     }
-    let search = Search { lon, lat, shape, conversion };
+    let search = Search::new(lon, lat, shape, conversion);
     let mut points: Vec<Point> = Vec::new();
     search.scan(z, if any { count as usize } else { 0 }, &mut points);
     let returned = if count == 0 { points.len() } else { points.len().min(count as usize) };
@@ -354,7 +354,7 @@ fn search_generic(ctx: &mut Ctx, form: Form, read_only: bool) -> CmdResult {
     };
     let mut items: Vec<(f64, CompactBytes)> = points
         .iter()
-        .map(|p| (if storedist { p.dist / conversion } else { p.score }, CompactBytes::new(p.member)))
+        .map(|p| (if storedist { p.dist / conversion } else { p.score }, CompactBytes::new(p.member.get())))
         .collect();
     items.sort_unstable_by(|a, b| cmp_key(a.0, &a.1, b.0, &b.1));
     let event = if geosearch { "geosearchstore" } else { "georadiusstore" };
@@ -368,7 +368,7 @@ fn reply_points(out: &mut ReplyWriter, points: &[Point], conversion: f64, dist: 
         if options > 0 {
             out.array(options + 1);
         }
-        out.bulk(p.member);
+        out.bulk(p.member.get());
         if dist {
             reply_distance(out, p.dist / conversion);
         }
