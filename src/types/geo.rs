@@ -25,8 +25,14 @@ use crate::types::read;
 use crate::types::zset::{add_scored, store_result, AddFlags};
 use crate::util::number::c_double_to_i64;
 
+/// An option word as Redis's strcasecmp reads it: a C string, ending at the first NUL.
+fn word(a: &[u8]) -> &[u8] {
+    a.iter().position(|&b| b == 0).map_or(a, |end| &a[..end])
+}
+
 /// extractUnitOrReply: metres per unit.
 fn unit(a: &[u8]) -> Result<f64, Error> {
+    let a = word(a);
     if eq(a, "m") {
         Ok(1.0)
     } else if eq(a, "km") {
@@ -123,7 +129,7 @@ pub fn geoadd(ctx: &mut Ctx) -> CmdResult {
     let mut f = AddFlags::default();
     let mut first = 2;
     while first < args.len() {
-        let a = args[first];
+        let a = word(args[first]);
         if eq(a, "nx") {
             f.nx = true;
         } else if eq(a, "xx") {
@@ -260,7 +266,7 @@ fn search_generic(ctx: &mut Ctx, form: Form, read_only: bool) -> CmdResult {
     let opts = &args[base.min(args.len())..];
     let mut i = 0;
     while i < opts.len() {
-        let a = opts[i];
+        let a = word(opts[i]);
         let left = opts.len() - i - 1;
         if eq(a, "withdist") {
             withdist = true;
