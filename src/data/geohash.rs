@@ -452,6 +452,11 @@ impl Search {
     /// box. `limit` (COUNT with ANY; 0: none) stops the scan once `out` holds that many.
     pub fn scan<'z>(&self, z: &'z ZSet, limit: usize, out: &mut Vec<Point<'z>>) {
         let boxes = self.areas();
+        // The boxes' leaves are far apart in the tree: their misses overlap when all are
+        // asked for before the first is read.
+        for b in boxes.iter().flatten() {
+            z.prefetch_from_score(b.align52() as f64);
+        }
         let mut last: Option<usize> = None;
         for (i, b) in boxes.iter().enumerate() {
             let Some(b) = *b else { continue };

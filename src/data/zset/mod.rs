@@ -309,6 +309,13 @@ impl ZSet {
         }
     }
 
+    /// Start loading what `scan_from_score(min)` will read first (the large encoding's leaf).
+    pub fn prefetch_from_score(&self, min: f64) {
+        if let Enc::Skiplist(b) = &self.enc {
+            b.tree.prefetch_leaf_of_score(min);
+        }
+    }
+
     /// Visit in ascending order the elements scored `min` or more, while `f` returns true.
     /// Only scores are read on the way: a member's bytes are fetched when its `MemberRef` is
     /// asked for them (GEOSEARCH filters most candidates by score alone).

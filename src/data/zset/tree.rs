@@ -286,6 +286,25 @@ impl Tree {
         }
     }
 
+    /// Start loading the leaf where `count_below_score(score)` ends, whole: a caller about
+    /// to scan from several scores asks for all of them first, so the leaves' misses overlap.
+    pub fn prefetch_leaf_of_score(&self, score: f64) {
+        let mut node = &self.root;
+        loop {
+            match node {
+                Node::Inner(n) => node = &n.children[n.seps.partition_point(|s| s.score < score)],
+                Node::Leaf(v) => {
+                    let bytes = std::mem::size_of_val(v.as_slice());
+                    let base = v.as_ptr() as *const u8;
+                    for off in (0..bytes).step_by(64) {
+                        crate::data::dict::prefetch_line(base.wrapping_add(off));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
     /// The slot at `rank`.
     pub fn get(&self, mut rank: usize) -> Option<Slot> {
         if rank >= self.len {
