@@ -186,10 +186,19 @@ pub fn score_bits(score: f64) -> u64 {
 /// decodeGeohash: the (longitude, latitude) of a score, the centre of its cell clamped
 /// to the ranges.
 pub fn decode_score(score: f64) -> (f64, f64) {
-    let area = decode(Bits { bits: score_bits(score), step: STEP_MAX });
-    let lon = ((area.longitude.min + area.longitude.max) / 2.0).clamp(LONG_MIN, LONG_MAX);
-    let lat = ((area.latitude.min + area.latitude.max) / 2.0).clamp(LAT_MIN, LAT_MAX);
-    (lon, lat)
+    let bits = score_bits(score);
+    (cell_centre(squash(bits >> 1), LONG_RANGE), cell_centre(squash(bits), LAT_RANGE))
+}
+
+/// One axis of decodeGeohash at full precision: geohashDecode's cell bounds (same
+/// operations, so the same bits), their middle, clamped to the range.
+#[inline]
+fn cell_centre(cell: u32, range: Range) -> f64 {
+    let scale = (1u64 << STEP_MAX) as f64;
+    let span = range.max - range.min;
+    let min = range.min + (cell as f64 / scale) * span;
+    let max = range.min + (cell.wrapping_add(1) as f64 / scale) * span;
+    ((min + max) / 2.0).clamp(range.min, range.max)
 }
 
 /// The standard 11-character geohash of a score (GEOHASH): decoded, re-encoded over the
@@ -421,20 +430,23 @@ impl Search {
     /// geoWithinShape: the point of `score` and its distance in metres, if inside.
     #[inline]
     pub fn within(&self, score: f64) -> Option<(f64, f64, f64)> {
-        let (lon, lat) = decode_score(score);
         match self.shape {
             Shape::Radius(r) => {
                 let radius = r * self.conversion;
+                let bits = score_bits(score);
+                let lat = cell_centre(squash(bits), LAT_RANGE);
                 // A great circle is never shorter than its meridian component: a point that
-                // far in latitude alone is out, without the trigonometry. The margin keeps
-                // the verdict of the exact comparison below for the points near the edge.
+                // far in latitude alone is out, without the trigonometry (nor its longitude
+                // decoded). The margin leaves the points near the edge to the exact test.
                 if lat_distance(self.lat, lat) > radius * (1.0 + 1e-9) + 1e-6 {
                     return None;
                 }
+                let lon = cell_centre(squash(bits >> 1), LONG_RANGE);
                 let d = haversine(self.lon, self.lat, lon, lat, |_| self.cos_lat, |r| r.cos());
                 (d <= radius).then_some((lon, lat, d))
             }
             Shape::Box { width, height } => {
+                let (lon, lat) = decode_score(score);
                 // Latitude first: it is cheaper.
                 if lat_distance(lat, self.lat) > height * self.conversion / 2.0 {
                     return None;

@@ -347,7 +347,8 @@ fn search_generic(ctx: &mut Ctx, form: Form, read_only: bool) -> CmdResult {
         sort = Sort::Asc;
     }
     let search = Search::new(lon, lat, shape, conversion);
-    let mut points: Vec<Point> = Vec::new();
+    // Room for a typical result at once (a 1 km search in a city finds tens).
+    let mut points: Vec<Point> = Vec::with_capacity(32);
     search.scan(z, if any { count as usize } else { 0 }, &mut points);
     let returned = if count == 0 { points.len() } else { points.len().min(count as usize) };
     if sort != Sort::None {
