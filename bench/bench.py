@@ -270,6 +270,27 @@ def setup_xadd(conn, args):
     conn.call("DEL", "bench:xadd")
 
 
+# The geo set GEOSEARCH reads: GEO_MEMBERS stores spread uniformly over the degree square
+# [13, 14) x [38, 39) (~9,700 km^2, ~10 per km^2), so that a 1 km radius around a random
+# point of it ("13.<12 random digits>") finds about 30 of them.
+GEO_KEY = "bench:geo"
+GEO_MEMBERS = 100_000
+
+
+def setup_geo(conn, args):
+    if conn.call("ZCARD", GEO_KEY) == GEO_MEMBERS:
+        return
+    import random
+
+    conn.call("DEL", GEO_KEY)
+    rng = random.Random(22)
+    for start in range(0, GEO_MEMBERS, 500):
+        triples = []
+        for i in range(start, start + 500):
+            triples += ["%.6f" % (13 + rng.random()), "%.6f" % (38 + rng.random()), "store:%d" % i]
+        conn.call("GEOADD", GEO_KEY, *triples)
+
+
 class Subscribers:
     """N raw connections SUBSCRIBEd to bench:ch, each drained by a thread (for publishN)."""
 
@@ -363,6 +384,9 @@ CUSTOM = {
               STREAM_ENTRIES),
     # packed counters: INCRBY of the fourth u8 field of one of 10k keys
     "bitfield": (None, lambda _: ["BITFIELD", "bf:__rand_int__", "INCRBY", "u8", "#3", "1"], BITFIELD_KEYS),
+    # GEOSEARCH BYRADIUS 1 km around a random point of the 100k-member set (setup_geo)
+    "geosearch": (setup_geo, lambda _: ["GEOSEARCH", GEO_KEY, "FROMLONLAT", "13.__rand_int__", "38.__rand_int__",
+                                        "BYRADIUS", "1", "km"], 10**12),
 }
 
 _UNPREPARED = object()
@@ -773,7 +797,8 @@ def main():
                         "publish50 (PUBLISH with that many subscribers; fan-out = rps x subscribers), "
                         "xadd, xrange and xread (10 entries from a random id of a 100k-entry stream), "
                         "xreadgroup (XREADGROUP COUNT 1 + XACK loop of 8 Python clients over -n/10 entries), "
-                        "bitfield (BITFIELD INCRBY u8 #3 of a random one of 10k keys)")
+                        "bitfield (BITFIELD INCRBY u8 #3 of a random one of 10k keys), "
+                        "geosearch (BYRADIUS 1 km around a random point of a 100k-member geo set: ~30 found)")
     p.add_argument("-r", "--keyspace", type=int, default=100_000, help="random keyspace size, 0 = one key")
     p.add_argument("-d", "--data-size", type=int, default=0, help="value size for SET/MSET (redis-benchmark default 3)")
     p.add_argument("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),

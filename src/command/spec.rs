@@ -437,6 +437,11 @@ fn atoi(s: &[u8]) -> i32 {
     v as i32
 }
 
+/// strcasecmp(arg, word): Redis compares keywords as C strings, which end at a NUL byte.
+fn c_word_eq(arg: &[u8], word: &str) -> bool {
+    arg.split(|&b| b == 0).next().unwrap_or(arg).eq_ignore_ascii_case(word.as_bytes())
+}
+
 fn keys_from_specs(def: &CommandDef, args: &[&[u8]]) -> Option<Vec<(usize, u32)>> {
     let argc = args.len() as i64;
     let mut out = Vec::new();
@@ -455,7 +460,7 @@ fn keys_from_specs(def: &CommandDef, args: &[&[u8]]) -> Option<Vec<(usize, u32)>
                     if i >= argc || i < 1 {
                         break;
                     }
-                    if args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()) {
+                    if c_word_eq(args[i as usize], keyword) {
                         found = i + 1;
                         break;
                     }
@@ -581,10 +586,13 @@ fn keys_from_proc(proc_: GetKeys, args: &[&[u8]]) -> Vec<(usize, u32)> {
             if argc < 2 {
                 return Vec::new();
             }
+            // georadiusGetKeys compares with strcasecmp, as the command's parser does
+            // (types::geo): the key a "STORE\0" writes is found and locked.
+            let is_c = |i: usize, w: &str| args.get(i).is_some_and(|a| c_word_eq(a, w));
             let mut stored = None;
             let mut i = 5;
             while i < argc {
-                if (is(i, "store") || is(i, "storedist")) && i + 1 < argc {
+                if (is_c(i, "store") || is_c(i, "storedist")) && i + 1 < argc {
                     stored = Some(i + 1);
                     i += 1;
                 }

@@ -245,6 +245,16 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "bitfield" => (crate::types::bitfield::bitfield, Keys),
         "bitfield_ro" => (crate::types::bitfield::bitfield_ro, Keys),
         // geo (types::geo)
+        "geoadd" => (crate::types::geo::geoadd, Keys),
+        "geodist" => (crate::types::geo::geodist, Keys),
+        "geohash" => (crate::types::geo::geohash, Keys),
+        "geopos" => (crate::types::geo::geopos, Keys),
+        "georadius" => (crate::types::geo::georadius, Keys),
+        "georadius_ro" => (crate::types::geo::georadius_ro, Keys),
+        "georadiusbymember" => (crate::types::geo::georadiusbymember, Keys),
+        "georadiusbymember_ro" => (crate::types::geo::georadiusbymember_ro, Keys),
+        "geosearch" => (crate::types::geo::geosearch, Keys),
+        "geosearchstore" => (crate::types::geo::geosearchstore, Keys),
         // streams (types::stream)
         "xadd" => (crate::types::stream::xadd, Keys),
         "xdel" => (crate::types::stream::xdel, Keys),

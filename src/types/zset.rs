@@ -68,13 +68,13 @@ fn range_element(out: &mut ReplyWriter, member: &[u8], score: f64, withscores: b
 // ------------------------------------------------------------------ ZADD / ZINCRBY
 
 #[derive(Default, Clone, Copy)]
-struct AddFlags {
-    nx: bool,
-    xx: bool,
-    gt: bool,
-    lt: bool,
-    ch: bool,
-    incr: bool,
+pub(crate) struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub ch: bool,
+    pub incr: bool,
 }
 
 /// ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]
@@ -129,6 +129,18 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
     for j in 0..n {
         scores.push(float_arg(pairs[2 * j])?);
     }
+    add_scored(ctx, f, &scores, |j| pairs[2 * j + 1])
+}
+
+/// ZADD's work once the scores are numbers: GEOADD comes here too (Redis's geoadd
+/// rewrites itself into a ZADD), with `member(j)` the j-th member.
+pub(crate) fn add_scored<'m>(
+    ctx: &mut Ctx,
+    f: AddFlags,
+    scores: &[f64],
+    member: impl Fn(usize) -> &'m [u8],
+) -> CmdResult {
+    let n = scores.len();
     let limits = Limits::of(ctx);
     let key = ctx.args[1];
     let exists = write::<ZSet>(ctx.ks, key)?.is_some();
@@ -142,7 +154,7 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
             return Ok(());
         }
         // Redis 7.2 sizes the new set by the pair count and the first member's length.
-        let hint = ZSet::with_hint(n, pairs[1].len(), limits);
+        let hint = ZSet::with_hint(n, member(0).len(), limits);
         ctx.ks.set(key, Value::ZSet(Box::new(hint)), SetExpire::Clear);
     }
     let Some(z) = write::<ZSet>(ctx.ks, key)? else { return Ok(()) };
@@ -151,9 +163,9 @@ fn add_generic(ctx: &mut Ctx, f: AddFlags, pairs: &[&[u8]]) -> CmdResult {
     }
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last = 0.0;
-    for j in 0..n {
-        let member = pairs[2 * j + 1];
-        let mut score = scores[j];
+    for (j, &score) in scores.iter().enumerate() {
+        let member = member(j);
+        let mut score = score;
         match z.score(member) {
             Some(cur) => {
                 if f.nx {
@@ -453,7 +465,7 @@ fn range_generic(ctx: &mut Ctx, first: usize, dst: Option<&[u8]>, by: Option<By>
                 items.reverse();
             }
         }
-        return store_result(ctx, dst, items, "zrangestore");
+        return store_result(ctx, dst, items, "zrangestore", 1);
     }
     let Some(z) = z else {
         ctx.out.array(0);
@@ -466,8 +478,15 @@ fn range_generic(ctx: &mut Ctx, first: usize, dst: Option<&[u8]>, by: Option<By>
     Ok(())
 }
 
-/// Store a sorted result at `dst` (or delete `dst` when empty) and reply its size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, CompactBytes)>, event: &str) -> CmdResult {
+/// Store a sorted result at `dst` (or delete `dst` when empty) and reply its size; `dirty`:
+/// the changes counted for a stored result (GEOSEARCHSTORE counts each member).
+pub(crate) fn store_result(
+    ctx: &mut Ctx,
+    dst: &[u8],
+    items: Vec<(f64, CompactBytes)>,
+    event: &str,
+    dirty: u64,
+) -> CmdResult {
     let n = items.len();
     // Redis replies before it notifies.
     ctx.out.int(n as i64);
@@ -480,7 +499,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(f64, CompactBytes)>, even
     }
     let z = ZSet::from_sorted(items, Limits::of(ctx));
     ctx.ks.set(dst, Value::ZSet(Box::new(z)), SetExpire::Clear);
-    ctx.ks.mark_dirty(1);
+    ctx.ks.mark_dirty(dirty);
     notify::event(ctx, notify::ZSET, event, dst);
     Ok(())
 }
@@ -1053,7 +1072,7 @@ fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_on
         Some(dst) => {
             let items: Vec<(f64, CompactBytes)> = result.iter().map(|(s, m)| (*s, CompactBytes::new(m))).collect();
             drop(result);
-            store_result(ctx, dst, items, name)
+            store_result(ctx, dst, items, name, 1)
         }
         None => {
             let out = &mut *ctx.out;

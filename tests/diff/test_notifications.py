@@ -245,7 +245,6 @@ READS = [
     ("LCS", "nokey", "a"), ("HEXISTS", "nokey", "f"), ("HSTRLEN", "nokey", "f"), ("ZRANK", "nokey", "a"),
     ("SINTERCARD", "1", "nokey"), ("SMISMEMBER", "nokey", "a"), ("ZMSCORE", "nokey", "a"),
 ]
-
 # Bitmaps: setbit only for a bit that changes or a string that grows (a new key is also
 # "new"); BITOP's destination gets "set", or "del" when every source is missing or empty;
 # reads of missing keys are key misses.
@@ -259,6 +258,8 @@ BITMAP = [
     ("BITOP", "XOR", "bd", "nokey", "nokey2"), ("BITOP", "XOR", "bd", "nokey", "nokey2"),
     ("BITOP", "AND", "bd", "b1", "bh"), ("BITOP", "NOT", "bd", "b1", "b2"),
     ("SET", "be", ""), ("BITOP", "OR", "b2", "be"), ("EXPIRE", "b1", "100"), ("BITOP", "OR", "b1", "b1"),
+]
+
 # One "setbit" per call that changed something; none for GETs, calls whose every write failed
 # (OVERFLOW FAIL) even when they create the key ("new") or grow it, or writes of the value
 # already there (unless the call grew the string).
@@ -278,6 +279,27 @@ BITFIELD = [
     ("DEL", "b1", "b2", "b4", "b5"),
 ]
 
+
+GEO = [
+    ("GEOADD", "geo1", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"),
+    ("GEOADD", "geo1", "13.361389", "38.115556", "Palermo"), ("GEOADD", "geo1", "XX", "CH", "13.5", "38.1", "Palermo"),
+    ("GEOADD", "geo1", "NX", "1", "1", "Palermo"), ("GEOADD", "geo1", "200", "0", "bad"),
+    ("GEOADD", "geo1", "XX", "1", "1", "nosuch"),
+    ("GEOSEARCHSTORE", "geo2", "geo1", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km"),
+    ("GEOSEARCHSTORE", "geo2", "geo1", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km", "STOREDIST"),
+    ("GEOSEARCHSTORE", "geo2", "geo1", "FROMLONLAT", "15", "37", "BYRADIUS", "1", "m"),
+    ("GEOSEARCHSTORE", "geo2", "geo1", "FROMLONLAT", "15", "37", "BYRADIUS", "1", "m"),
+    ("GEOSEARCHSTORE", "geo2", "nogeo", "FROMLONLAT", "15", "37", "BYRADIUS", "1", "m"),
+    ("GEORADIUS", "geo1", "15", "37", "200", "km", "STORE", "geo3"),
+    ("GEORADIUS", "geo1", "15", "37", "200", "km", "STOREDIST", "geo3"),
+    ("GEORADIUSBYMEMBER", "geo1", "Catania", "1", "m", "STORE", "geo4"),
+    ("GEORADIUS", "nogeo", "15", "37", "200", "km", "STORE", "geo3"),
+    ("GEORADIUSBYMEMBER", "nogeo", "x", "1", "m", "STORE", "geo4"),
+    ("GEOSEARCH", "geo1", "FROMMEMBER", "Catania", "BYRADIUS", "1", "km"), ("GEOPOS", "geo1", "Catania"),
+    ("GEODIST", "geo1", "Palermo", "Catania"), ("GEOHASH", "geo1", "Palermo"),
+    ("GEORADIUS_RO", "geo1", "15", "37", "200", "km"), ("DEL", "geo1"),
+]
+
 FAMILIES = {
     "reads": READS,
     "generic": GENERIC,
@@ -288,8 +310,9 @@ FAMILIES = {
     "zset": ZSET,
     "stream": STREAM,
     "bitmap": BITMAP,
-    "multi": MULTI,
     "bitfield": BITFIELD,
+    "geo": GEO,
+    "multi": MULTI,
 }
 
 FLAG_SETS = ["KEA", "KA", "Elg$", "Kx", "En", "AKEn", "Kszh", "KEAm", "Et"]

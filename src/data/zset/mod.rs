@@ -31,6 +31,7 @@
 pub mod tree;
 
 use std::cmp::Ordering;
+use std::marker::PhantomData;
 
 use super::bytes::CompactBytes;
 use super::dict::{key_hash, Dict};
@@ -116,6 +117,35 @@ impl Clone for Big {
 enum Enc {
     Listpack(Vec<Item>),
     Skiplist(Box<Big>),
+}
+
+/// A member met by `ZSet::scan_from_score`, read on demand.
+#[derive(Clone, Copy)]
+pub struct MemberRef<'s>(MemberAt<'s>);
+
+#[derive(Clone, Copy)]
+enum MemberAt<'s> {
+    Bytes(&'s [u8]),
+    Slot(Slot, PhantomData<&'s ZSet>),
+}
+
+impl<'s> MemberRef<'s> {
+    /// Start fetching the member, for a `get` some time later (a result collected first and
+    /// replied after: the misses overlap instead of following each other).
+    #[inline]
+    pub fn prefetch(self) {
+        if let MemberAt::Slot(s, _) = self.0 {
+            s.prefetch_member();
+        }
+    }
+
+    #[inline]
+    pub fn get(self) -> &'s [u8] {
+        match self.0 {
+            MemberAt::Bytes(b) => b,
+            MemberAt::Slot(s, _) => s.member(),
+        }
+    }
 }
 
 /// A sorted set. The encoding thresholds are passed in by the commands (cached in
@@ -276,6 +306,33 @@ impl ZSet {
                 }
             }
             Enc::Skiplist(b) => b.tree.visit(from, rev, &mut |s| f(s.score, s.member())),
+        }
+    }
+
+    /// Start loading what `scan_from_score(min)` will read first (the large encoding's leaf).
+    pub fn prefetch_from_score(&self, min: f64) {
+        if let Enc::Skiplist(b) = &self.enc {
+            b.tree.prefetch_leaf_of_score(min);
+        }
+    }
+
+    /// Visit in ascending order the elements scored `min` or more, while `f` returns true.
+    /// Only scores are read on the way: a member's bytes are fetched when its `MemberRef` is
+    /// asked for them (GEOSEARCH filters most candidates by score alone).
+    pub fn scan_from_score<'s>(&'s self, min: f64, mut f: impl FnMut(f64, MemberRef<'s>) -> bool) {
+        match &self.enc {
+            Enc::Listpack(v) => {
+                let from = v.partition_point(|i| i.score < min);
+                for i in &v[from..] {
+                    if !f(i.score, MemberRef(MemberAt::Bytes(&i.member))) {
+                        return;
+                    }
+                }
+            }
+            Enc::Skiplist(b) => {
+                let from = b.tree.count_below_score(min);
+                b.tree.visit(from, false, &mut |s| f(s.score, MemberRef(MemberAt::Slot(*s, PhantomData))));
+            }
         }
     }
 

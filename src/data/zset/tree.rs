@@ -70,6 +70,12 @@ impl Slot {
         unsafe { &(*self.entry.as_ptr()).member }
     }
 
+    /// Start loading the entry (its member bytes, when inline) into the cache.
+    #[inline]
+    pub fn prefetch_member(&self) {
+        crate::data::dict::prefetch_line(self.entry.as_ptr() as *const u8);
+    }
+
     /// `cmp_key` against this slot (tests; searches use `leaf_lower_bound`).
     #[cfg(test)]
     fn cmp(&self, score: f64, member: &[u8]) -> Ordering {
@@ -259,6 +265,42 @@ impl Tree {
                     node = &n.children[i];
                 }
                 Node::Leaf(v) => return rank + v.partition_point(|s| before(s.score, s.member())),
+            }
+        }
+    }
+
+    /// Number of slots scored below `score`, by scores alone: no member bytes are read (they
+    /// live in the dictionary's nodes, one cache miss each), which suits a scan by score.
+    pub fn count_below_score(&self, score: f64) -> usize {
+        let mut node = &self.root;
+        let mut rank = 0;
+        loop {
+            match node {
+                Node::Inner(n) => {
+                    let i = n.seps.partition_point(|s| s.score < score);
+                    rank += n.counts[..i].iter().sum::<usize>();
+                    node = &n.children[i];
+                }
+                Node::Leaf(v) => return rank + count_below(v, score),
+            }
+        }
+    }
+
+    /// Start loading the leaf where `count_below_score(score)` ends, whole: a caller about
+    /// to scan from several scores asks for all of them first, so the leaves' misses overlap.
+    pub fn prefetch_leaf_of_score(&self, score: f64) {
+        let mut node = &self.root;
+        loop {
+            match node {
+                Node::Inner(n) => node = &n.children[n.seps.partition_point(|s| s.score < score)],
+                Node::Leaf(v) => {
+                    let bytes = std::mem::size_of_val(v.as_slice());
+                    let base = v.as_ptr() as *const u8;
+                    for off in (0..bytes).step_by(64) {
+                        crate::data::dict::prefetch_line(base.wrapping_add(off));
+                    }
+                    return;
+                }
             }
         }
     }
