@@ -4,7 +4,7 @@
 //! handlers check its bytes (isHLLObjectOrReply) and edit them in place, so GET returns
 //! what Redis would hold. PFCOUNT of one key stores the cardinality it computed in the
 //! header, which Redis counts as a write (dirty, WATCH and tracking see the key modified,
-//! no keyspace event); PFCOUNT of several keys and PFMERGE merge into a register array on
+//! no keyspace event) after a read lookup (hits, misses, keymiss); PFCOUNT of several keys and PFMERGE merge into a register array on
 //! the stack.
 
 use crate::command::args::eq;
@@ -77,7 +77,9 @@ pub fn pfcount(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(hll::count_raw(&max) as i64);
         return Ok(());
     }
-    let Some(e) = ctx.ks.get_mut(ctx.args[1]) else {
+    // A read lookup (hits, misses, keymiss), although storing the cache is a write.
+    let key = ctx.args[1];
+    let Some(e) = ctx.ks.get(key) else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -88,6 +90,7 @@ pub fn pfcount(ctx: &mut Ctx) -> CmdResult {
     }
     let card = hll::count(bytes).map_err(invalid)?;
     hll::set_cached(bytes.as_mut_slice(), card);
+    ctx.ks.will_write(key);
     ctx.ks.mark_dirty(1);
     ctx.out.int(card as i64);
     Ok(())
@@ -145,9 +148,10 @@ pub fn pfdebug(ctx: &mut Ctx) -> CmdResult {
         } else {
             ctx.out.int(converted as i64);
         }
-        // An encoding change is a write (Redis propagates it).
+        // An encoding change is propagated as a write, but Redis signals no one.
         if converted {
             ctx.ks.mark_dirty(1);
+            ctx.ks.unchanged(key);
         }
     } else if eq(sub, "decode") {
         if hll::is_dense(bytes) {
