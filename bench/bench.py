@@ -262,6 +262,21 @@ def setup_xadd(conn, args):
     conn.call("DEL", "bench:xadd")
 
 
+# The HyperLogLog rows: PFADD of a random element to one key (dense after its first few
+# thousand elements, as a day of page views is), and PFCOUNT of three / PFMERGE of two dense
+# HLLs of HLL_ELEMENTS elements each (neither caches: every request merges 16384 registers
+# per key).
+HLL_KEYS = ["bench:hll:{1}", "bench:hll:{2}", "bench:hll:{3}"]
+HLL_ELEMENTS = 50_000
+
+
+def setup_hll(conn, args):
+    conn.call("DEL", "bench:hll", "bench:hll:week", *HLL_KEYS)
+    for n, key in enumerate(HLL_KEYS):
+        for start in range(0, HLL_ELEMENTS, 1000):
+            conn.call("PFADD", key, *(f"visitor:{n}:{i}" for i in range(start, start + 1000)))
+
+
 class Subscribers:
     """N raw connections SUBSCRIBEd to bench:ch, each drained by a thread (for publishN)."""
 
@@ -326,6 +341,10 @@ CUSTOM = {
                STREAM_ENTRIES),
     "xread": (setup_read_stream, lambda _: ["XREAD", "COUNT", "10", "STREAMS", READ_STREAM, "__rand_int__"],
               STREAM_ENTRIES),
+    # HyperLogLog (setup_hll)
+    "pfadd": (setup_hll, lambda _: ["PFADD", "bench:hll", "visitor:__rand_int__"], None),
+    "pfcount": (setup_hll, lambda _: ["PFCOUNT", *HLL_KEYS], None),
+    "pfmerge": (setup_hll, lambda _: ["PFMERGE", "bench:hll:week", *HLL_KEYS[:2]], None),
 }
 
 _UNPREPARED = object()
@@ -735,6 +754,7 @@ def main():
                         "transactions from 8 Python clients, -n/10 of them), publish0, publish1 and "
                         "publish50 (PUBLISH with that many subscribers; fan-out = rps x subscribers), "
                         "xadd, xrange and xread (10 entries from a random id of a 100k-entry stream), "
+                        "pfadd (a random element to one HLL), pfcount (3 dense HLLs), pfmerge (2 dense HLLs into a third), "
                         "xreadgroup (XREADGROUP COUNT 1 + XACK loop of 8 Python clients over -n/10 entries)")
     p.add_argument("-r", "--keyspace", type=int, default=100_000, help="random keyspace size, 0 = one key")
     p.add_argument("-d", "--data-size", type=int, default=0, help="value size for SET/MSET (redis-benchmark default 3)")
