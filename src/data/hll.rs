@@ -36,7 +36,8 @@ const SPARSE: u8 = 1;
 const VAL_MAX_VALUE: u8 = 32;
 const VAL_MAX_LEN: usize = 4;
 const ZERO_MAX_LEN: usize = 64;
-const ALPHA_INF: f64 = 0.721347520444481703680;
+// 1 / (2 ln 2), Redis's HLL_ALPHA_INF (0.721347520444481703680) as the nearest double.
+const ALPHA_INF: f64 = 0.7213475204444817;
 const SEED: u64 = 0xadc83b19;
 
 /// What the bytes of a string are not, for the two errors Redis gives.
@@ -302,6 +303,10 @@ fn sparse_walk(b: &[u8], mut f: impl FnMut(usize, u8, usize)) -> Result<(), Inva
             Op::Zero { run, len } => {
                 idx += run;
                 p += len;
+                if idx > REGISTERS {
+                    // Redis walks on, but no VAL can be taken any more: the outcome is known.
+                    return Err(Invalid::Corrupt);
+                }
             }
             Op::Val { val, run } => {
                 if idx + run > REGISTERS {
@@ -623,7 +628,7 @@ fn sparse_histo(b: &[u8]) -> Result<Histo, Invalid> {
         match op_at(b, p) {
             Op::Zero { run, len } => {
                 idx += run;
-                h[0] = h[0].wrapping_add(run as u32);
+                h[0] += run as u32;
                 p += len;
             }
             Op::Val { val, run } => {
@@ -631,6 +636,10 @@ fn sparse_histo(b: &[u8]) -> Result<Histo, Invalid> {
                 h[val as usize] += run as u32;
                 p += 1;
             }
+        }
+        // The total only grows: past the registers the answer is already known.
+        if idx > REGISTERS {
+            return Err(Invalid::Corrupt);
         }
     }
     if idx == REGISTERS {
@@ -682,9 +691,10 @@ fn estimate(h: &Histo) -> u64 {
         z *= 0.5;
     }
     z += m * sigma(h[0] as f64 / m);
-    let e = ALPHA_INF * m * m / z;
-    if e.is_finite() && e.abs() < 9.223372036854775e18 {
-        e.round() as i64 as u64
+    let e = (ALPHA_INF * m * m / z).round();
+    const LIMIT: f64 = 9223372036854775808.0;
+    if (-LIMIT..LIMIT).contains(&e) {
+        e as i64 as u64
     } else {
         1u64 << 63
     }
