@@ -282,8 +282,11 @@ fn val_op(val: u8, run: usize) -> u8 {
     0x80 | (val - 1) << 2 | (run - 1) as u8
 }
 
+/// The opcodes one sparse split writes (at most XZERO VAL XZERO).
+type Seq = smallvec::SmallVec<[u8; 5]>;
+
 /// Append a ZERO or XZERO of `run` registers.
-fn push_zero(seq: &mut Vec<u8>, run: usize) {
+fn push_zero(seq: &mut Seq, run: usize) {
     if run > ZERO_MAX_LEN {
         let l = run - 1;
         seq.push(0x40 | (l >> 8) as u8);
@@ -377,12 +380,16 @@ fn sparse_set(
     }
     // Step 1: the opcode covering `index`, and the one before it.
     let end = v.len();
-    let mut local = Path::new();
-    let path = path.unwrap_or(&mut local);
-    if path.is_empty() {
-        path.push((HDR, 0));
-    }
-    let (mut p, mut first) = *path.last().unwrap();
+    let mut path = path;
+    // Resume at the path's last opcode (the one before it is its `prev`); the path then holds
+    // the opcodes before the scan position, and after the scan ends at the covering one's prev.
+    let (mut p, mut first, mut prev) = match path.as_deref_mut() {
+        Some(pa) if !pa.is_empty() => {
+            let (off, f) = pa.pop().unwrap_or((HDR, 0));
+            (off, f, pa.last().copied())
+        }
+        _ => (HDR, 0, None),
+    };
     let mut span = 0;
     while p < end {
         let (s, len) = match op_at(v, p) {
@@ -393,15 +400,17 @@ fn sparse_set(
         if index < first + span {
             break;
         }
+        if let Some(pa) = path.as_deref_mut() {
+            pa.push((p, first));
+        }
+        prev = Some((p, first));
         p += len;
         first += span;
-        path.push((p, first));
     }
-    path.pop();
     if span == 0 || p >= end {
         return Err(Invalid::Corrupt);
     }
-    let prev = path.last().map_or(HDR, |x| x.0);
+    let prev = prev.map_or(HDR, |x| x.0);
     let op = op_at(v, p);
     let last = first + span - 1;
     // Step 2: trivial in-place cases.
@@ -424,7 +433,7 @@ fn sparse_set(
         Op::Zero { .. } => {}
     }
     // Step 3: split the opcode into up to five bytes.
-    let mut seq = Vec::with_capacity(5);
+    let mut seq = Seq::new();
     let oldlen = match op {
         Op::Zero { len, .. } => {
             if index != first {
@@ -447,7 +456,7 @@ fn sparse_set(
             1
         }
     };
-    let new_len = (end + seq.len()).wrapping_sub(oldlen);
+    let new_len = end + seq.len() - oldlen;
     if seq.len() > oldlen && new_len > max_bytes {
         return Ok(Set::Promote);
     }
