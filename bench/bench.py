@@ -291,6 +291,21 @@ def setup_geo(conn, args):
         conn.call("GEOADD", GEO_KEY, *triples)
 
 
+# The HyperLogLog rows: PFADD of a random element to one key (dense after its first few
+# thousand elements, as a day of page views is), and PFCOUNT of three / PFMERGE of two dense
+# HLLs of HLL_ELEMENTS elements each (neither caches: every request merges 16384 registers
+# per key).
+HLL_KEYS = ["bench:hll:{1}", "bench:hll:{2}", "bench:hll:{3}"]
+HLL_ELEMENTS = 50_000
+
+
+def setup_hll(conn, args):
+    conn.call("DEL", "bench:hll", "bench:hll:week", *HLL_KEYS)
+    for n, key in enumerate(HLL_KEYS):
+        for start in range(0, HLL_ELEMENTS, 1000):
+            conn.call("PFADD", key, *(f"visitor:{n}:{i}" for i in range(start, start + 1000)))
+
+
 class Subscribers:
     """N raw connections SUBSCRIBEd to bench:ch, each drained by a thread (for publishN)."""
 
@@ -387,6 +402,10 @@ CUSTOM = {
     # GEOSEARCH BYRADIUS 1 km around a random point of the 100k-member set (setup_geo)
     "geosearch": (setup_geo, lambda _: ["GEOSEARCH", GEO_KEY, "FROMLONLAT", "13.__rand_int__", "38.__rand_int__",
                                         "BYRADIUS", "1", "km"], 10**12),
+    # HyperLogLog (setup_hll)
+    "pfadd": (setup_hll, lambda _: ["PFADD", "bench:hll", "visitor:__rand_int__"], None),
+    "pfcount": (setup_hll, lambda _: ["PFCOUNT", *HLL_KEYS], None),
+    "pfmerge": (setup_hll, lambda _: ["PFMERGE", "bench:hll:week", *HLL_KEYS[:2]], None),
 }
 
 _UNPREPARED = object()
@@ -798,7 +817,8 @@ def main():
                         "xadd, xrange and xread (10 entries from a random id of a 100k-entry stream), "
                         "xreadgroup (XREADGROUP COUNT 1 + XACK loop of 8 Python clients over -n/10 entries), "
                         "bitfield (BITFIELD INCRBY u8 #3 of a random one of 10k keys), "
-                        "geosearch (BYRADIUS 1 km around a random point of a 100k-member geo set: ~30 found)")
+                        "geosearch (BYRADIUS 1 km around a random point of a 100k-member geo set: ~30 found), "
+                        "pfadd (a random element to one HLL), pfcount (3 dense HLLs), pfmerge (2 dense HLLs into a third)")
     p.add_argument("-r", "--keyspace", type=int, default=100_000, help="random keyspace size, 0 = one key")
     p.add_argument("-d", "--data-size", type=int, default=0, help="value size for SET/MSET (redis-benchmark default 3)")
     p.add_argument("--bench-threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),

@@ -27,6 +27,7 @@ fn note(name: &str) -> &'static str {
         "function|restore" => "library code runs under FUNCTION LOAD's 500 ms limit (Redis runs restored code without one, and hangs on a library that loops)",
         "spop" | "zrandmember" => "exactly uniform draws (Redis's dictGetFairRandomKey is approximate)",
         "srandmember" | "hrandfield" => "exactly uniform draws (Redis samples tables approximately); a positive count well below the size answers in draw order",
+        "pfselftest" => "Redis's checks (register access; 10M elements added dense and sparse, counts agreeing and within 6 standard errors) with its own random elements",
         "publish" | "spublish" => "messages to other clients are written by their own connection task, right after",
         _ => "",
     }

@@ -235,6 +235,11 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "zunion" => (crate::types::zset::zunion, Keys),
         "zunionstore" => (crate::types::zset::zunionstore, Keys),
         // HyperLogLog (types::hll)
+        "pfadd" => (crate::types::hll::pfadd, Keys),
+        "pfcount" => (crate::types::hll::pfcount, Keys),
+        "pfmerge" => (crate::types::hll::pfmerge, Keys),
+        "pfdebug" => (crate::types::hll::pfdebug, Keys),
+        "pfselftest" => (crate::types::hll::pfselftest, Keys),
         // bitmaps (types::bitmap)
         "bitcount" => (crate::types::bitmap::bitcount, Keys),
         "bitop" => (crate::types::bitmap::bitop, Keys),

@@ -137,11 +137,12 @@ pub struct TypeLimits {
     pub list_compress_depth: AtomicI64,
     pub stream_node_max_bytes: AtomicI64,
     pub stream_node_max_entries: AtomicI64,
+    pub hll_sparse_max_bytes: AtomicI64,
 }
 
 impl TypeLimits {
     fn refresh(&self, cfg: &Config) {
-        let pairs: [(&AtomicI64, &str, i64); 11] = [
+        let pairs: [(&AtomicI64, &str, i64); 12] = [
             (&self.hash_max_listpack_entries, "hash-max-listpack-entries", 512),
             (&self.hash_max_listpack_value, "hash-max-listpack-value", 64),
             (&self.set_max_intset_entries, "set-max-intset-entries", 512),
@@ -153,6 +154,7 @@ impl TypeLimits {
             (&self.list_compress_depth, "list-compress-depth", 0),
             (&self.stream_node_max_bytes, "stream-node-max-bytes", 4096),
             (&self.stream_node_max_entries, "stream-node-max-entries", 100),
+            (&self.hll_sparse_max_bytes, "hll-sparse-max-bytes", 3000),
         ];
         for (slot, name, default) in pairs {
             let v = match cfg.get(name) {

@@ -223,11 +223,27 @@ STREAM = [
     ("XPENDING", "g1", "g"), ("XINFO", "STREAM", "g1"), ("XREAD", "STREAMS", "g1", "0"), ("DEL", "g1"),
 ]
 
+# HyperLogLog: pfadd only when a register changes (PFADD with no elements creates the key),
+# PFMERGE's event is pfadd too, PFCOUNT's cache write and PFDEBUG's conversions have none;
+# keymiss for the read lookups of several-key PFCOUNT and PFMERGE's sources only.
+HLL = [
+    ("PFADD", "h1", "a", "b"), ("PFADD", "h1", "a"), ("PFADD", "h2"), ("PFADD", "h2"),
+    ("PFCOUNT", "h1"), ("PFCOUNT", "h1"), ("PFCOUNT", "h1", "h2", "nokey"), ("PFCOUNT", "nokey"),
+    ("PFMERGE", "h3", "h1", "nokey"), ("PFMERGE", "h3"), ("PFMERGE", "h1", "h2"),
+    ("PFDEBUG", "TODENSE", "h1"), ("PFDEBUG", "GETREG", "h3"), ("PFDEBUG", "ENCODING", "h2"),
+    ("PFADD", "h1", "c"), ("PFADD", "h1", "c"), ("PFMERGE", "h4", "h1", "h3"),
+    ("SET", "str", "x"), ("PFADD", "str", "a"), ("PFCOUNT", "str"), ("PFMERGE", "h5", "str"),
+    ("EVAL", "return redis.call('PFADD', KEYS[1], 'z')", "1", "h6"),
+    ("PFADD", "h7", "q"), ("PFMERGE", "h8", "h7"), ("PFCOUNT", "h8"),
+    ("DEL", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "str"),
+]
+
 MULTI = [
     ("MULTI",), ("SET", "t1", "a"), ("LPUSH", "t2", "x"), ("DEL", "t1"), ("EXEC",),
     ("EVAL", "redis.call('set', KEYS[1], 'v'); redis.call('expire', KEYS[1], 100); return redis.call('del', KEYS[1])", "1", "sk"),
     ("SELECT", "3"), ("SET", "k3", "v"), ("DEL", "k3"), ("SELECT", "0"),
     ("SET", "sort1", "x"), ("RPUSH", "srt", "3", "1", "2"), ("SORT", "srt", "STORE", "sorted"),
+    ("MULTI",), ("PFADD", "h7", "q"), ("PFMERGE", "h8", "h7"), ("PFCOUNT", "h8"), ("EXEC",),
     ("SORT", "nolist", "STORE", "sorted"),
     ("FLUSHDB",),
 ]
@@ -312,6 +328,7 @@ FAMILIES = {
     "bitmap": BITMAP,
     "bitfield": BITFIELD,
     "geo": GEO,
+    "hll": HLL,
     "multi": MULTI,
 }
 
