@@ -384,13 +384,14 @@ pub fn key_positions(def: &CommandDef, args: &[&[u8]]) -> Vec<usize> {
 }
 
 /// The keys a command's handler will touch, for locking their shards. The same as
-/// `key_positions` except for XREAD/XREADGROUP, whose key spec (the words after the first
-/// "STREAMS") disagrees with the command's own parser when an option value is that word (a
-/// group or consumer named "streams"): COMMAND GETKEYS answers the spec's keys, as Redis
-/// does, but the shards locked must be the ones the handler reads, which Redis's getkeys
-/// procedure finds as the handler does.
+/// `key_positions` except where a key spec disagrees with the command's own parser, which
+/// Redis's getkeys procedure follows: XREAD/XREADGROUP (the spec takes the words after the
+/// first "STREAMS", the parser skips an option value that is that word, such as a group or
+/// consumer named "streams") and GEORADIUS/GEORADIUSBYMEMBER (the spec takes the key after
+/// the first STORE/STOREDIST, the parser the last one). COMMAND GETKEYS answers the spec's
+/// keys, as Redis does; the shards locked must be the ones the handler uses.
 pub fn lock_key_positions(def: &CommandDef, args: &[&[u8]]) -> Vec<usize> {
-    if matches!(def.getkeys, GetKeys::Xread) {
+    if matches!(def.getkeys, GetKeys::Xread | GetKeys::Georadius) {
         return keys_from_proc(def.getkeys, args).into_iter().map(|(pos, _)| pos).collect();
     }
     key_positions(def, args)
@@ -672,6 +673,21 @@ mod tests {
     }
 
     const RO: u32 = key::RO | key::ACCESS;
+
+    /// The shards locked follow the handler's parser where the key spec does not (the last
+    /// STORE/STOREDIST of GEORADIUS, XREAD's real STREAMS word).
+    #[test]
+    fn lock_keys_follow_the_parser() {
+        let lock = |cmd: &str| {
+            let args: Vec<&[u8]> = cmd.split(' ').map(str::as_bytes).collect();
+            lock_key_positions(lookup_argv(&args).expect(cmd), &args)
+        };
+        assert_eq!(lock("GEORADIUS g 15 37 200 km STOREDIST d1 STORE d2"), [1, 9]);
+        assert_eq!(lock("GEORADIUSBYMEMBER g m 200 km STORE d1 STORE d2"), [1, 8]);
+        assert_eq!(lock("GEORADIUS g 15 37 200 km"), [1]);
+        assert_eq!(lock("XREADGROUP GROUP streams c STREAMS s 0"), [5]);
+        assert_eq!(lock("GET a"), [1]);
+    }
 
     /// Expected results checked against redis-server's COMMAND GETKEYSANDFLAGS.
     #[test]
