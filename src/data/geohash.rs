@@ -218,34 +218,29 @@ pub fn standard_hash(score: f64) -> [u8; 11] {
 
 /// One cell over in longitude (the odd bits), wrapping.
 fn move_x(h: &mut Bits, d: i8) {
-    let shift = 64 - 2 * h.step as u32;
-    let mut x = h.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let y = h.bits & 0x5555_5555_5555_5555;
-    let zz = 0x5555_5555_5555_5555u64 >> shift;
-    if d > 0 {
-        x = x.wrapping_add(zz + 1);
-    } else {
-        x |= zz;
-        x = x.wrapping_sub(zz + 1);
-    }
-    x &= 0xaaaa_aaaa_aaaa_aaaau64 >> shift;
-    h.bits = x | y;
+    move_along(h, d, 0xaaaa_aaaa_aaaa_aaaa);
 }
 
 /// One cell over in latitude (the even bits), wrapping.
 fn move_y(h: &mut Bits, d: i8) {
+    move_along(h, d, 0x5555_5555_5555_5555);
+}
+
+/// Add or subtract one in the interleaved bits `mask` selects, leaving the others alone: the
+/// other bits are set to ones so the carry or borrow runs through them.
+fn move_along(h: &mut Bits, d: i8, mask: u64) {
     let shift = 64 - 2 * h.step as u32;
-    let x = h.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let mut y = h.bits & 0x5555_5555_5555_5555;
-    let zz = 0xaaaa_aaaa_aaaa_aaaau64 >> shift;
+    let mut moved = h.bits & mask;
+    let kept = h.bits & !mask;
+    let zz = !mask >> shift;
     if d > 0 {
-        y = y.wrapping_add(zz + 1);
+        moved = moved.wrapping_add(zz + 1);
     } else {
-        y |= zz;
-        y = y.wrapping_sub(zz + 1);
+        moved |= zz;
+        moved = moved.wrapping_sub(zz + 1);
     }
-    y &= 0x5555_5555_5555_5555u64 >> shift;
-    h.bits = x | y;
+    moved &= mask >> shift;
+    h.bits = moved | kept;
 }
 
 /// The 8 neighbours of a cell, in the order Redis scans them after the centre.

@@ -893,7 +893,22 @@ impl<'a> Access<'a> {
     }
 
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        let touch = !self.no_touch;
+        self.lookup_read(db, key, !self.no_touch, true)
+    }
+
+    /// OBJECT's read lookup (Redis's LOOKUP_NOTOUCH|LOOKUP_NONOTIFY): a hit or miss is counted,
+    /// but the access clock is not stamped and a miss sends no keymiss event.
+    pub fn get_untouched(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.lookup_read(self.db, key, false, false)
+    }
+
+    /// TYPE's and TTL's read lookup (Redis's LOOKUP_NOTOUCH): a hit or miss is counted and a
+    /// miss sends keymiss, but the access clock is not stamped.
+    pub fn get_no_touch(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.lookup_read(self.db, key, false, true)
+    }
+
+    fn lookup_read(&mut self, db: usize, key: &[u8], touch: bool, notify: bool) -> Option<&mut Entry> {
         let stamp = self.stamp();
         let now = self.now_ms;
         let (h, shard) = self.shard_for(db, key);
@@ -912,7 +927,9 @@ impl<'a> Access<'a> {
             if found {
                 self.find_hashed(db, h, key);
             }
-            ks.key_event(KeyEvent::Miss, db, key, client);
+            if notify {
+                ks.key_event(KeyEvent::Miss, db, key, client);
+            }
             return None;
         }
         let e = self.shard_hashed(db, h).dict.get_mut(h, key)?;
@@ -951,7 +968,7 @@ impl<'a> Access<'a> {
         self.shard_hashed(db, h).dict.get_mut(h, key)
     }
 
-    /// Lookup that neither counts stats nor touches the access clock (OBJECT, TYPE-less probes).
+    /// Lookup that neither counts stats nor touches the access clock (TYPE-less probes).
     pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.db;
         self.find(db, key)

@@ -47,12 +47,9 @@ pub fn touch(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn type_(ctx: &mut Ctx) -> CmdResult {
-    let name = match ctx.ks.peek(ctx.args[1]) {
+    let name = match ctx.ks.get_no_touch(ctx.args[1]) {
         Some(e) => e.value.type_name(),
-        None => {
-            notify::event(ctx, notify::KEY_MISS, "keymiss", ctx.args[1]);
-            "none"
-        }
+        None => "none",
     };
     ctx.out.simple(name);
     Ok(())
@@ -260,7 +257,7 @@ fn lfu_policy(ctx: &Ctx) -> bool {
 }
 
 pub fn object_encoding(ctx: &mut Ctx) -> CmdResult {
-    match ctx.ks.peek(ctx.args[2]) {
+    match ctx.ks.get_untouched(ctx.args[2]) {
         Some(e) => {
             let enc = e.value.encoding_name();
             ctx.out.bulk(enc.as_bytes());
@@ -272,7 +269,7 @@ pub fn object_encoding(ctx: &mut Ctx) -> CmdResult {
 
 pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
     let lfu = lfu_policy(ctx);
-    let Some(e) = ctx.ks.peek(ctx.args[2]) else {
+    let Some(e) = ctx.ks.get_untouched(ctx.args[2]) else {
         ctx.out.nil();
         return Ok(());
     };
@@ -288,7 +285,7 @@ pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
 pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
     let lfu = lfu_policy(ctx);
     let clock = ctx.ks.lru_clock;
-    let Some(e) = ctx.ks.peek(ctx.args[2]) else {
+    let Some(e) = ctx.ks.get_untouched(ctx.args[2]) else {
         ctx.out.nil();
         return Ok(());
     };
@@ -308,7 +305,7 @@ pub fn object_refcount(ctx: &mut Ctx) -> CmdResult {
         let policy = cfg.str("maxmemory-policy");
         cfg.int("maxmemory") == 0 || !(policy.ends_with("lru") || policy.ends_with("lfu"))
     };
-    match ctx.ks.peek(ctx.args[2]) {
+    match ctx.ks.get_untouched(ctx.args[2]) {
         Some(e) => {
             let shared = shares && matches!(e.value, Value::Int(n) if (0..10000).contains(&n));
             ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
@@ -404,11 +401,8 @@ pub fn pexpireat(ctx: &mut Ctx) -> CmdResult {
 /// TTL / PTTL / EXPIRETIME / PEXPIRETIME.
 fn ttl_generic(ctx: &mut Ctx, ms: bool, absolute: bool) -> CmdResult {
     let now = ctx.ks.now_ms;
-    let reply = match ctx.ks.peek(ctx.args[1]) {
-        None => {
-            notify::event(ctx, notify::KEY_MISS, "keymiss", ctx.args[1]);
-            -2
-        }
+    let reply = match ctx.ks.get_no_touch(ctx.args[1]) {
+        None => -2,
         Some(e) if e.expire_at_ms == NO_EXPIRE => -1,
         Some(e) => {
             let t = if absolute { e.expire_at_ms } else { (e.expire_at_ms - now).max(0) };

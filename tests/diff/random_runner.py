@@ -46,6 +46,15 @@ def _show_cmd(cmd):
     return " ".join(map(repr, cmd))
 
 
+def same_state(conns, keys, probes):
+    """Assert that the two servers answer alike to every probe of every key (`probes(k)`
+    gives the commands to send for key k), for final_check functions."""
+    for k in keys:
+        for probe in probes(k):
+            a, b = (c.command(*probe) for c in conns)
+            assert a == b, f"{' '.join(probe)}: {show(a)[:400]} vs {show(b)[:400]}"
+
+
 def run_random(label, protocol, seed, make_gen, count, *, variant="", config=None, setup=(),
                mods_for=_no_mods, final_check=None, history_len=15, batch=64, needs_72=False):
     """Run one randomized differential test and fail it (with pytest.fail) on the first difference.

@@ -218,3 +218,29 @@ def test_info_errorstats_codes_are_safe():
     finally:
         c.close()
         server.stop()
+
+
+# (command words before the key, arguments after it)
+KEY_PROBES = [
+    (["TYPE"], []), (["TTL"], []), (["PTTL"], []), (["EXPIRETIME"], []), (["PEXPIRETIME"], []),
+    (["OBJECT", "ENCODING"], []), (["OBJECT", "FREQ"], []), (["OBJECT", "IDLETIME"], []),
+    (["OBJECT", "REFCOUNT"], []), (["EXISTS"], []), (["GET"], []), (["STRLEN"], []), (["GETBIT"], ["1"]),
+    (["BITCOUNT"], []), (["BITFIELD_RO"], ["GET", "u8", "0"]), (["PFCOUNT"], []),
+]
+
+
+def keyspace_scenario(c):
+    """keyspace_hits / keyspace_misses after each probe of a present and a missing key: which
+    lookups count (TYPE, TTL and OBJECT do, though they do not touch the key's access time)."""
+    c.command("SET", "present", "1")
+    stats = []
+    for words, rest in KEY_PROBES:
+        for key in ("present", "missing"):
+            c.command(*words, key, *rest)
+            f = dict(info_fields(c, "stats"))
+            stats.append((" ".join(words), key, f["keyspace_hits"], f["keyspace_misses"]))
+    return stats
+
+
+def test_info_keyspace_hits_and_misses_match():
+    same_on_fresh_pair(keyspace_scenario)

@@ -11,8 +11,7 @@ keyspace hits/misses and dirty counts (rdb_changes_since_last_save).
 """
 import pytest
 
-from random_runner import SEED, random_count, run_random, weighted
-from resp import show
+from random_runner import SEED, random_count, run_random, same_state, weighted
 
 COUNT = random_count(4000)
 
@@ -119,10 +118,7 @@ def final_state(conns):
                            ("persistence", ("rdb_changes_since_last_save",))):
         a, b = (info_fields(c, section, names) for c in conns)
         assert a == b and len(a) == len(names), f"INFO {section}: {a} vs {b}"
-    for k in KEYS:
-        for probe in (["GET", k], ["OBJECT", "ENCODING", k], ["TYPE", k]):
-            a, b = (c.command(*probe) for c in conns)
-            assert a == b, f"{' '.join(probe)}: {show(a)} vs {show(b)}"
+    same_state(conns, KEYS, lambda k: (["GET", k], ["OBJECT", "ENCODING", k], ["TYPE", k]))
 
 
 @pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])

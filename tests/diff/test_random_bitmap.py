@@ -13,8 +13,7 @@ at all. At the end every key is compared whole (GET, OBJECT ENCODING).
 """
 import pytest
 
-from random_runner import SEED, random_count, run_random, weighted
-from resp import show
+from random_runner import SEED, random_count, run_random, same_state, weighted
 
 COUNT = random_count(4000)
 
@@ -138,10 +137,7 @@ class Generator:
 
 
 def final_state(conns):
-    for k in KEYS + OTHER:
-        for probe in (["GET", k], ["OBJECT", "ENCODING", k]):
-            a, b = (c.command(*probe) for c in conns)
-            assert a == b, f"{' '.join(probe)}: {show(a)} vs {show(b)}"
+    same_state(conns, KEYS + OTHER, lambda k: (["GET", k], ["OBJECT", "ENCODING", k]))
 
 
 @pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])

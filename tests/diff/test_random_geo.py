@@ -12,8 +12,7 @@ malformed on purpose (the first error found must be Redis's).
 """
 import pytest
 
-from random_runner import SEED, random_count, run_random, weighted
-from resp import show
+from random_runner import SEED, random_count, run_random, same_state, weighted
 
 COUNT = random_count(3000)
 
@@ -158,10 +157,7 @@ class Generator:
 
 
 def final_state(conns):
-    for k in GKEYS + DESTS:
-        for probe in (["ZRANGE", k, "0", "-1", "WITHSCORES"], ["OBJECT", "ENCODING", k]):
-            a, b = (c.command(*probe) for c in conns)
-            assert a == b, f"{' '.join(probe)}: {show(a)} vs {show(b)}"
+    same_state(conns, GKEYS + DESTS, lambda k: (["ZRANGE", k, "0", "-1", "WITHSCORES"], ["OBJECT", "ENCODING", k]))
 
 
 @pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])

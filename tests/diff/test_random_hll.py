@@ -13,7 +13,7 @@ sparse opcode sequences Redis leaves (splits, merges of equal neighbours) must b
 """
 import pytest
 
-from random_runner import SEED, random_count, run_random, weighted
+from random_runner import SEED, random_count, run_random, same_state, weighted
 
 COUNT = random_count(2500)
 KEYS = ["h0", "h1", "h2", "h3"]
@@ -61,10 +61,7 @@ class Generator:
 
 
 def final_state(conns):
-    for k in KEYS:
-        for probe in (["GET", k], ["PFCOUNT", k], ["OBJECT", "ENCODING", k]):
-            a, b = (c.command(*probe) for c in conns)
-            assert a == b, f"{' '.join(probe)}: {a[:200]!r} vs {b[:200]!r}"
+    same_state(conns, KEYS, lambda k: (["GET", k], ["PFCOUNT", k], ["OBJECT", "ENCODING", k]))
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v[0] for v in VARIANTS])
