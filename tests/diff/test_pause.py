@@ -144,7 +144,14 @@ def which_held_by_write_run(server, proto):
                  [("FCALL", "ro", "0")], [("FCALL", "rw", "0")], [("FCALL_RO", "ro", "0")],
                  [("FCALL", "nosuchfunction", "0")], [("PUBLISH", "x", "y")], [("FLUSHALL",)],
                  [("CLIENT", "GETNAME")], [("MULTI",), ("EVAL", NO_WRITES, "0"), ("GET", "k"), ("EXEC",)],
-                 [("MULTI",), ("FCALL", "rw", "0"), ("EXEC",)]]:
+                 [("MULTI",), ("FCALL", "rw", "0"), ("EXEC",)],
+                 # issue 22: PFCOUNT is a read though it may store its cached count; BITFIELD
+                 # and GEORADIUS are writes even when they only read, their _RO forms reads
+                 [("PFCOUNT", "hll")], [("PFADD", "hll", "a")], [("SETBIT", "bits", "1", "1")],
+                 [("GETBIT", "bits", "1")], [("BITFIELD", "bits", "GET", "u8", "0")],
+                 [("BITFIELD_RO", "bits", "GET", "u8", "0")], [("GEORADIUS", "geo", "0", "0", "1", "km")],
+                 [("GEORADIUS_RO", "geo", "0", "0", "1", "km")],
+                 [("GEOSEARCH", "geo", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km")]]:
         for cmd in cmds[:-1]:
             out.append(b.command(*cmd))
         out.append(m.command("CLIENT", "PAUSE", "5000", "WRITE"))
