@@ -908,6 +908,7 @@ impl<'a> Access<'a> {
         self.lookup_read(self.db, key, false, true)
     }
 
+    #[inline]
     fn lookup_read(&mut self, db: usize, key: &[u8], touch: bool, notify: bool) -> Option<&mut Entry> {
         let stamp = self.stamp();
         let now = self.now_ms;

@@ -37,7 +37,7 @@ use crate::keyspace::SetExpire;
 use crate::resp::write::ReplyWriter;
 use crate::server::notify;
 use crate::types::bitmap::bit_offset;
-use crate::types::string::{max_len, unshare_string};
+use crate::types::string::{max_len, unshare_string, with_string_bytes};
 use crate::util::number::parse_i64;
 
 const TYPE_ERR: &str =
@@ -264,18 +264,16 @@ fn bitfield_generic(ctx: &mut Ctx, ro_command: bool) -> CmdResult {
     let plan = parse(ctx.args, max_len(ctx))?;
     let key = ctx.args[1];
     let Some(highest) = plan.highest_write_bit else {
-        let mut digits = itoa::Buffer::new();
-        let buf: &[u8] = match ctx.ks.get(key) {
-            None => &[],
-            Some(e) => match &e.value {
-                Value::Str { bytes, .. } => bytes.as_slice(),
-                Value::Int(n) => digits.format(*n).as_bytes(),
-                _ => return Err(err::WRONGTYPE),
-            },
+        let out = &mut *ctx.out;
+        let mut reply = |buf: &[u8]| {
+            out.array(plan.ops.len());
+            for op in &plan.ops {
+                out.int(read_op(buf, op));
+            }
         };
-        ctx.out.array(plan.ops.len());
-        for op in &plan.ops {
-            ctx.out.int(read_op(buf, op));
+        match ctx.ks.get(key) {
+            None => reply(&[]),
+            Some(e) => with_string_bytes(&e.value, reply)?,
         }
         return Ok(());
     };

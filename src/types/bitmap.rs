@@ -32,7 +32,7 @@ use crate::data::bytes::CompactBytes;
 use crate::data::value::Value;
 use crate::keyspace::SetExpire;
 use crate::server::notify;
-use crate::types::string::{max_len, string_bytes, unshare_string};
+use crate::types::string::{max_len, string_bytes, unshare_string, with_string_bytes};
 use crate::util::bitops::{self, BitOp};
 use crate::util::number::parse_i64;
 
@@ -52,16 +52,6 @@ pub fn bit_offset(arg: &[u8], width: Option<u32>, max_bulk: usize) -> Result<u64
         return Err(BAD_OFFSET);
     }
     Ok(offset as u64)
-}
-
-/// Run `f` on a string value's bytes ("int" formatted on the stack); WRONGTYPE otherwise.
-fn with_bytes<R>(v: &Value, f: impl FnOnce(&[u8]) -> R) -> Result<R, Error> {
-    match v {
-        Value::Str { bytes, .. } => Ok(f(bytes)),
-        Value::Int(n) => Ok(f(itoa::Buffer::new().format(*n).as_bytes())),
-        #[allow(unreachable_patterns)]
-        _ => Err(err::WRONGTYPE),
-    }
 }
 
 /// SETBIT key offset value
@@ -114,9 +104,9 @@ pub fn getbit(ctx: &mut Ctx) -> CmdResult {
     let offset = bit_offset(ctx.args[2], None, max_len(ctx))?;
     let set = match ctx.ks.get(ctx.args[1]) {
         None => false,
-        Some(e) => {
-            with_bytes(&e.value, |s| s.get((offset / 8) as usize).is_some_and(|b| b & (0x80 >> (offset % 8)) != 0))?
-        }
+        Some(e) => with_string_bytes(&e.value, |s| {
+            s.get((offset / 8) as usize).is_some_and(|b| b & (0x80 >> (offset % 8)) != 0)
+        })?,
     };
     ctx.out.int(set as i64);
     Ok(())
@@ -167,7 +157,7 @@ pub fn bitcount(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let n = with_bytes(&e.value, |s| -> Result<u64, Error> {
+    let n = with_string_bytes(&e.value, |s| -> Result<u64, Error> {
         let range = match args.len() {
             2 => Range::ALL,
             4 | 5 => {
@@ -204,7 +194,7 @@ pub fn bitpos(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(if bit { -1 } else { 0 });
         return Ok(());
     };
-    let pos = with_bytes(&e.value, |s| -> Result<i64, Error> {
+    let pos = with_string_bytes(&e.value, |s| -> Result<i64, Error> {
         let (range, end_given) = match args.len() {
             3 => (Range::ALL, false),
             4..=6 => {
@@ -267,7 +257,7 @@ pub fn bitop(ctx: &mut Ctx) -> CmdResult {
     let mut result_len = 0;
     for k in sources {
         if let Some(e) = ctx.ks.get(k) {
-            result_len = result_len.max(with_bytes(&e.value, <[u8]>::len)?);
+            result_len = result_len.max(with_string_bytes(&e.value, <[u8]>::len)?);
         }
     }
     if result_len == 0 {

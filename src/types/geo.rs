@@ -179,31 +179,31 @@ pub fn geodist(ctx: &mut Ctx) -> CmdResult {
 
 /// GEOHASH key [member ...]
 pub fn geohash(ctx: &mut Ctx) -> CmdResult {
-    let args = ctx.args;
-    let z = read::<ZSet>(ctx.ks, args[1])?.map(|z| &*z);
-    ctx.out.array(args.len() - 2);
-    for m in &args[2..] {
-        match z.and_then(|z| z.score(m)) {
-            Some(s) => ctx.out.bulk(&geohash::standard_hash(s)),
-            None => ctx.out.nil(),
-        }
-    }
-    Ok(())
+    per_member(ctx, |out, s| match s {
+        Some(s) => out.bulk(&geohash::standard_hash(s)),
+        None => out.nil(),
+    })
 }
 
 /// GEOPOS key [member ...]
 pub fn geopos(ctx: &mut Ctx) -> CmdResult {
+    per_member(ctx, |out, s| match s {
+        Some(s) => {
+            let (lon, lat) = geohash::decode_score(s);
+            reply_position(out, lon, lat);
+        }
+        None => out.nil_array(),
+    })
+}
+
+/// One reply element per member argument (args[2..]) of the geo set at args[1], from its
+/// score (None for a missing member or key).
+fn per_member(ctx: &mut Ctx, mut reply: impl FnMut(&mut ReplyWriter, Option<f64>)) -> CmdResult {
     let args = ctx.args;
     let z = read::<ZSet>(ctx.ks, args[1])?.map(|z| &*z);
     ctx.out.array(args.len() - 2);
     for m in &args[2..] {
-        match z.and_then(|z| z.score(m)) {
-            Some(s) => {
-                let (lon, lat) = geohash::decode_score(s);
-                reply_position(ctx.out, lon, lat);
-            }
-            None => ctx.out.nil_array(),
-        }
+        reply(ctx.out, z.and_then(|z| z.score(m)));
     }
     Ok(())
 }

@@ -45,6 +45,11 @@ fn hll_mut(v: &mut Value) -> Result<&mut CompactBytes, Error> {
     unshare_string(v)
 }
 
+/// A new key's value: an empty sparse HLL, "raw" as Redis's createHLLObject makes it.
+fn empty_hll() -> Value {
+    Value::Str { bytes: CompactBytes::new(&hll::new_empty()), raw: true }
+}
+
 fn sparse_max_bytes(ctx: &Ctx) -> usize {
     TypeLimits::get(&ctx.srv.limits.hll_sparse_max_bytes).max(0) as usize
 }
@@ -55,7 +60,7 @@ pub fn pfadd(ctx: &mut Ctx) -> CmdResult {
     let mut created = false;
     let e = ctx.ks.get_mut_or_insert_with(key, || {
         created = true;
-        Value::Str { bytes: CompactBytes::new(&hll::new_empty()), raw: true }
+        empty_hll()
     });
     let Some(e) = e else { return Err(err::WRONGTYPE) };
     let bytes = hll_mut(&mut e.value)?;
@@ -115,8 +120,7 @@ pub fn pfmerge(ctx: &mut Ctx) -> CmdResult {
     let (key, max_bytes) = (ctx.args[1], sparse_max_bytes(ctx));
     let mut max: Raw = [0; REGISTERS];
     let dense = merge_keys(ctx, 1, &mut max)?;
-    let e =
-        ctx.ks.get_mut_or_insert_with(key, || Value::Str { bytes: CompactBytes::new(&hll::new_empty()), raw: true });
+    let e = ctx.ks.get_mut_or_insert_with(key, empty_hll);
     let Some(e) = e else { return Err(err::WRONGTYPE) };
     let bytes = unshare_string(&mut e.value)?;
     hll::store_merged(bytes, &max, dense, max_bytes).map_err(invalid)?;

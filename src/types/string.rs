@@ -29,6 +29,17 @@ pub fn string_bytes(v: &Value) -> Result<Cow<'_, [u8]>, Error> {
     }
 }
 
+/// Run `f` on a string value's bytes (an "int" formatted on the stack, no allocation);
+/// WRONGTYPE for other types.
+pub fn with_string_bytes<R>(v: &Value, f: impl FnOnce(&[u8]) -> R) -> Result<R, Error> {
+    match v {
+        Value::Str { bytes, .. } => Ok(f(bytes)),
+        Value::Int(n) => Ok(f(itoa::Buffer::new().format(*n).as_bytes())),
+        #[allow(unreachable_patterns)]
+        _ => Err(err::WRONGTYPE),
+    }
+}
+
 /// A string value's bytes for in-place modification (SETBIT, BITFIELD, PFADD): an "int" or
 /// "embstr" first becomes "raw", as Redis's dbUnshareStringValue makes it; WRONGTYPE for
 /// other types.

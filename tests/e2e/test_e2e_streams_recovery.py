@@ -175,23 +175,21 @@ def test_consumer_killed_while_blocked_gets_nothing(port, protocol):
     admin = client(port, protocol)
     admin.xgroup_create("quiet", GROUP, id="$", mkstream=True)
 
-    def blocked():
-        return admin.info("clients")["blocked_clients"]
+    def wait_blocked(n):
+        """Wait up to 20 s for exactly n blocked clients."""
+        deadline = time.monotonic() + 20
+        while admin.info("clients")["blocked_clients"] != n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert admin.info("clients")["blocked_clients"] == n
 
     victim = ctx.Process(target=_block_forever, args=(port, protocol, "quiet", GROUP, "victim"))
     victim.start()
     try:
-        deadline = time.monotonic() + 20
-        while blocked() < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert blocked() == 1
+        wait_blocked(1)
         os.kill(victim.pid, signal.SIGKILL)
         victim.join(10)
         assert victim.exitcode == -signal.SIGKILL
-        deadline = time.monotonic() + 20
-        while blocked() > 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert blocked() == 0
+        wait_blocked(0)
     finally:
         if victim.is_alive():
             victim.kill()
@@ -199,10 +197,7 @@ def test_consumer_killed_while_blocked_gets_nothing(port, protocol):
     reader = ctx.Process(target=_block_forever, args=(port, protocol, "quiet", GROUP, "live"))
     reader.start()
     try:
-        deadline = time.monotonic() + 20
-        while blocked() < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert blocked() == 1
+        wait_blocked(1)
         event_id = admin.xadd("quiet", _event(1))
         reader.join(20)
         assert reader.exitcode == 0
