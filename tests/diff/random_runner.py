@@ -55,6 +55,18 @@ def same_state(conns, keys, probes):
             assert a == b, f"{' '.join(probe)}: {show(a)[:400]} vs {show(b)[:400]}"
 
 
+COUNTERS = (("stats", ("keyspace_hits", "keyspace_misses")), ("persistence", ("rdb_changes_since_last_save",)))
+
+
+def same_counters(conns):
+    """Assert that the two servers counted the run's lookups (keyspace hits and misses) and
+    changes (the dirty count) alike, for final_check functions."""
+    for section, names in COUNTERS:
+        a, b = ({k: v for k, _, v in (line.partition(":") for line in c.command("INFO", section).decode().split("\r\n"))
+                 if k in names} for c in conns)
+        assert a == b and len(a) == len(names), f"INFO {section}: {a} vs {b}"
+
+
 def run_random(label, protocol, seed, make_gen, count, *, variant="", config=None, setup=(),
                mods_for=_no_mods, final_check=None, history_len=15, batch=64, needs_72=False):
     """Run one randomized differential test and fail it (with pytest.fail) on the first difference.

@@ -13,7 +13,7 @@ at all. At the end every key is compared whole (GET, OBJECT ENCODING).
 """
 import pytest
 
-from random_runner import SEED, random_count, run_random, same_state, weighted
+from random_runner import SEED, random_count, run_random, same_counters, same_state, weighted
 
 COUNT = random_count(4000)
 
@@ -137,6 +137,7 @@ class Generator:
 
 
 def final_state(conns):
+    same_counters(conns)
     same_state(conns, KEYS + OTHER, lambda k: (["GET", k], ["OBJECT", "ENCODING", k]))
 
 

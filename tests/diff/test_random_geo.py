@@ -12,7 +12,7 @@ malformed on purpose (the first error found must be Redis's).
 """
 import pytest
 
-from random_runner import SEED, random_count, run_random, same_state, weighted
+from random_runner import SEED, random_count, run_random, same_counters, same_state, weighted
 
 COUNT = random_count(3000)
 
@@ -157,6 +157,7 @@ class Generator:
 
 
 def final_state(conns):
+    same_counters(conns)
     same_state(conns, GKEYS + DESTS, lambda k: (["ZRANGE", k, "0", "-1", "WITHSCORES"], ["OBJECT", "ENCODING", k]))
 
 

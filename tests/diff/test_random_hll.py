@@ -13,7 +13,7 @@ sparse opcode sequences Redis leaves (splits, merges of equal neighbours) must b
 """
 import pytest
 
-from random_runner import SEED, random_count, run_random, same_state, weighted
+from random_runner import SEED, random_count, run_random, same_counters, same_state, weighted
 
 COUNT = random_count(2500)
 KEYS = ["h0", "h1", "h2", "h3"]
@@ -61,6 +61,7 @@ class Generator:
 
 
 def final_state(conns):
+    same_counters(conns)
     same_state(conns, KEYS, lambda k: (["GET", k], ["PFCOUNT", k], ["OBJECT", "ENCODING", k]))
 
 
