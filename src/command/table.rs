@@ -367,7 +367,12 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "config|help" => (srv::config::config_help, Keys),
         "config|rewrite" => (srv::config::config_rewrite, Keys),
         "shutdown" => (srv::shutdown::command, Keys),
-        "debug" => (srv::conn::debug, Exclusive),
+        "debug" => (srv::debug::debug, Exclusive),
+        // Persistence (issue 23); each group registers its commands under its own line:
+        // DUMP, RESTORE (types::dump)
+        // MIGRATE (types::migrate)
+        // SAVE, BGSAVE, LASTSAVE (server::save)
+        // BGREWRITEAOF (server::aof_cmds)
         _ => return None,
     };
     Some(h)

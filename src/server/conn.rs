@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::command::args::{db_index, eq, float};
+use crate::command::args::{db_index, eq};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::server::client::{set_name, ReplyMode};
 
@@ -176,42 +176,4 @@ pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
 pub fn command(ctx: &mut Ctx) -> CmdResult {
     let table = &ctx.srv.commands;
     crate::command::introspect::command(ctx.args, &|def| table.implements(def), ctx.out).map_err(Error::msg)
-}
-
-pub fn debug(ctx: &mut Ctx) -> CmdResult {
-    let setting = ctx.srv.config.read().str("enable-debug-command").to_string();
-    let h = &ctx.client.handle;
-    let local = h.unix || h.addr.starts_with("127.") || h.addr.starts_with("[::1]");
-    if !(setting == "yes" || (setting == "local" && local)) {
-        return Err(Error::msg("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
-    }
-    let sub = ctx.args[1];
-    if eq(sub, "sleep") && ctx.args.len() == 3 {
-        let secs = float(ctx.args[2])?;
-        if secs > 0.0 {
-            std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
-        }
-        ctx.out.ok();
-        Ok(())
-    } else if eq(sub, "set-active-expire") && ctx.args.len() == 3 {
-        // Redis takes atoi() of the argument: anything but a non-zero number turns it off.
-        let on = std::str::from_utf8(ctx.args[2]).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0) != 0;
-        ctx.srv.active_expire.store(on, std::sync::atomic::Ordering::Relaxed);
-        ctx.out.ok();
-        Ok(())
-    } else if eq(sub, "help") {
-        help_reply(
-            ctx,
-            "DEBUG",
-            &[
-                "SET-ACTIVE-EXPIRE <0|1>",
-                "    Setting it to 0 disables expiring keys in background when they are not accessed (otherwise the Redis behavior). Setting it to 1 reenables back the default.",
-                "SLEEP <seconds>",
-                "    Stop the server for <seconds>. Decimals allowed.",
-            ],
-        );
-        Ok(())
-    } else {
-        Err(ctx.subcommand_syntax_error())
-    }
 }

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod config;
 pub mod conn;
+pub mod debug;
 pub mod info;
 pub mod log;
 pub mod notify;
@@ -233,6 +234,8 @@ pub struct Server {
     pub normal_limit: [AtomicI64; 3],
     /// notify-keyspace-events as flags (`notify`), shared with the keyspace's event hook.
     pub notify_flags: Arc<AtomicU32>,
+    /// Where propagated writes go (the AOF; replication later): persist::propagate.
+    pub sinks: crate::persist::propagate::Sinks,
 }
 
 impl Server {
@@ -285,6 +288,7 @@ impl Server {
             pubsub_limit: [AtomicI64::new(32 << 20), AtomicI64::new(8 << 20), AtomicI64::new(60)],
             normal_limit: [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)],
             notify_flags: Arc::new(AtomicU32::new(0)),
+            sinks: Default::default(),
         };
         srv.refresh_hot_config();
         srv

@@ -1,0 +1,1 @@
+//! (Skeleton, issue 23.)
