@@ -28,6 +28,8 @@ fn note(name: &str) -> &'static str {
         "spop" | "zrandmember" => "exactly uniform draws (Redis's dictGetFairRandomKey is approximate)",
         "srandmember" | "hrandfield" => "exactly uniform draws (Redis samples tables approximately); a positive count well below the size answers in draw order",
         "pfselftest" => "Redis's checks (register access; 10M elements added dense and sparse, counts agreeing and within 6 standard errors) with its own random elements",
+        "dump" => "the payload is Redis 7.2's byte for byte, except for hashtable hashes and sets (Redis's order is its dict's, seeded per process) and quicklists whose node boundaries differ after LINSERT/LSET/LREM: those load in Redis with the same contents",
+        "restore" | "restore-asking" => "the value is always validated completely: malformed listpacks and intsets that Redis accepts with sanitize-dump-payload no (wrong counts or backlens, duplicates, unsorted intsets) and sorted-set listpack scores that are no number are refused with Bad data format; a sorted set's unsorted listpack is sorted and an integer stored as text in a listpack becomes an integer; a PLAIN quicklist node under 1 GB is kept as a packed node; RESTORE-ASKING is RESTORE",
         "publish" | "spublish" => "messages to other clients are written by their own connection task, right after",
         _ => "",
     }

@@ -116,7 +116,8 @@ pub struct LoadOpts {
 impl Default for LoadOpts {
     /// Redis's default thresholds.
     fn default() -> LoadOpts {
-        LoadOpts::from_limits(&TypeLimits::defaults(), false)
+        static DEFAULT: std::sync::OnceLock<LoadOpts> = std::sync::OnceLock::new();
+        *DEFAULT.get_or_init(|| LoadOpts::from_limits(&TypeLimits::defaults(), false))
     }
 }
 
