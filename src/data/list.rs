@@ -56,6 +56,11 @@
 //!   entries inside one chunk from its nearer end; LINSERT and LSET splice one chunk and
 //!   split it in two when it outgrows the limit; LREM and LTRIM compact chunk by chunk.
 //!
+//! RDB and DUMP write each chunk as one quicklist node (`List::nodes`; a listpack-encoded
+//! list as its one listpack), and loading appends each node as a chunk (`append_node`,
+//! then `loaded` picks the encoding), so node boundaries survive a round trip and equal
+//! Redis's as long as the list was built by pushes and pops at its ends.
+//!
 //! list-compress-depth is accepted as configuration but nodes are never compressed: LZF
 //! on 8 KB nodes trades CPU on every access to interior nodes for memory most queue-like
 //! lists never need, and it can be added per chunk later without changing the format.
