@@ -19,8 +19,7 @@ use crate::persist::rdb;
 use crate::persist::value::{self, LoadOpts};
 use crate::server::notify;
 
-/// LRU_CLOCK_MAX: the LRU field is 24 bits in Redis; an IDLETIME past the clock wraps
-/// around it as there.
+/// LRU_CLOCK_MAX: the LRU field is 24 bits in Redis; an IDLETIME past it wraps as there.
 const LRU_CLOCK_MAX: i64 = (1 << 24) - 1;
 
 pub fn dump(ctx: &mut Ctx) -> CmdResult {
@@ -130,12 +129,19 @@ fn set_access(ctx: &mut Ctx, key: &[u8], a: &Access) {
             (minutes << 8) | freq
         }
         (None, _, Some(idle)) => {
-            let clock = ctx.ks.lru_clock as i64;
+            // Redis's clock and field are 24 bits: the idle time it will report is the
+            // one its wrapped arithmetic leaves; our clock is wider, so set that one.
+            let clock = ctx.ks.lru_clock as i64 & LRU_CLOCK_MAX;
+            // Scaled to the clock's resolution as Redis does (seconds: * 1000 / 1000, which
+            // wraps for a huge IDLETIME there too).
+            let idle = idle.wrapping_mul(1000) / 1000;
             let mut at = clock - idle;
             if at < 0 {
                 at += LRU_CLOCK_MAX;
             }
-            at as u32
+            let at = at & LRU_CLOCK_MAX; // the 24-bit field keeps the low bits
+            let reported = if clock >= at { clock - at } else { clock + (LRU_CLOCK_MAX - at) };
+            ctx.ks.lru_clock.wrapping_sub(reported as u32)
         }
         _ => return,
     };
