@@ -35,23 +35,23 @@ def start(kind, dir=None, wait=True, **config):
     server = starter(dir=dir, **config)
     if wait:
         try:
-            wait_loaded(server)
+            wait_loaded(server, password=config.get("requirepass"))
         except BaseException:
             server.stop()
             raise
     return server
 
 
-def client(server, db=0):
+def client(server, db=0, password=None):
     """A redis-py client of `server` (bytes replies, RESP2)."""
-    return redis.Redis(host="127.0.0.1", port=server.port, db=db, socket_timeout=60)
+    return redis.Redis(host="127.0.0.1", port=server.port, db=db, password=password, socket_timeout=60)
 
 
-def wait_loaded(server, timeout=60.0):
+def wait_loaded(server, timeout=60.0, password=None):
     """Wait until `server` answers PING with PONG (a server loading an RDB or AOF answers
     -LOADING); fail with the tail of its log if it exits or the time runs out."""
     deadline = time.time() + timeout
-    c = client(server)
+    c = client(server, password=password)
     try:
         while True:
             if not server.alive():
@@ -60,9 +60,9 @@ def wait_loaded(server, timeout=60.0):
             try:
                 if c.ping():
                     return
-            except redis.exceptions.BusyLoadingError:
-                pass
-            except redis.exceptions.ConnectionError:
+            except redis.exceptions.AuthenticationError:
+                raise
+            except (redis.exceptions.BusyLoadingError, redis.exceptions.ConnectionError):
                 pass
             if time.time() > deadline:
                 raise RuntimeError(f"{server.kind} still loading after {timeout} s:\n{server.read_log()}")
@@ -71,21 +71,21 @@ def wait_loaded(server, timeout=60.0):
         c.close()
 
 
-def digest(server):
+def digest(server, password=None):
     """DEBUG DIGEST of the whole dataset: 40 hex digits ("0" * 40 when empty)."""
-    c = client(server)
+    c = client(server, password=password)
     try:
         return c.execute_command("DEBUG", "DIGEST").decode()
     finally:
         c.close()
 
 
-def describe(server, dbs=range(16)):
+def describe(server, dbs=range(16), password=None):
     """{(db, key): (type, encoding, has_ttl, digest-value)} of every key of `dbs`, to find
     which key differs when the digests do, and to check encodings survive a round trip."""
     out = {}
     for db in dbs:
-        c = client(server, db)
+        c = client(server, db, password)
         try:
             keys = sorted(c.keys("*"))
             if not keys:

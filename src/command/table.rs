@@ -371,6 +371,7 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         // Persistence (issue 23); each group registers its commands under its own line:
         // DUMP, RESTORE (types::dump)
         // MIGRATE (types::migrate)
+        "migrate" => (crate::types::migrate::migrate, Keys),
         // SAVE, BGSAVE, LASTSAVE (server::save)
         // BGREWRITEAOF (server::aof_cmds)
         _ => return None,

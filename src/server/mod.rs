@@ -236,6 +236,8 @@ pub struct Server {
     pub notify_flags: Arc<AtomicU32>,
     /// Where propagated writes go (the AOF; replication later): persist::propagate.
     pub sinks: crate::persist::propagate::Sinks,
+    /// MIGRATE's cached connections to its targets.
+    pub migrate_sockets: crate::types::migrate::Sockets,
 }
 
 impl Server {
@@ -289,6 +291,7 @@ impl Server {
             normal_limit: [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)],
             notify_flags: Arc::new(AtomicU32::new(0)),
             sinks: Default::default(),
+            migrate_sockets: Default::default(),
         };
         srv.refresh_hot_config();
         srv
@@ -436,6 +439,7 @@ impl Server {
             }
             if buffers_resized.elapsed() >= Duration::from_secs(1) {
                 client::resize_idle_buffers(&self);
+                self.migrate_sockets.close_idle();
                 buffers_resized = Instant::now();
             }
         }
