@@ -10,7 +10,9 @@ encoding, TTL and digest, and how many connections the target received (MIGRATE 
 connection: one for the whole scenario).
 """
 import os
+import socket
 import sys
+import threading
 
 import pytest
 
@@ -129,3 +131,80 @@ def test_migrate_like_redis(src_kind, dst_kind, protocol):
         assert got == want, f"{' '.join(cmd)[:200]}: redis->redis {show(want)} vs {src_kind}->{dst_kind} {show(got)}"
     assert got_state == want_state
     assert any(r == b"+OK\r\n" for _, r in got_replies)
+
+
+class FakeTarget:
+    """A target that accepts connections and then either never answers ("silent") or closes
+    each connection at its first command ("close")."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.conns = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(c)
+            if self.mode == "close":
+                try:
+                    c.recv(65536)
+                except OSError:
+                    pass
+                c.close()
+
+    def stop(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def broken_targets(src_kind):
+    """Replies to MIGRATEs towards targets that fail, and to one whose cached connection was
+    killed (retried on a new one), with how many connections each target saw."""
+    out = []
+    src = ps.start(src_kind)
+    dst = ps.start("redis")
+    fakes = [FakeTarget("silent"), FakeTarget("close")]
+    try:
+        c = connect(src.port, 2)
+        for _ in range(2):
+            c.command("SET", "k", "v")
+            for f in fakes:
+                out.append(c.command("MIGRATE", "127.0.0.1", str(f.port), "k", "0", "200"))
+        out.append([f.accepted for f in fakes])
+        out.append(c.command("MIGRATE", "127.0.0.1", str(dst.port), "k", "0", "5000", "COPY"))
+        d = connect(dst.port, 2)
+        listing = d.command("CLIENT", "LIST").decode()
+        cached = [line.split("id=")[1].split()[0] for line in listing.split("\n") if "cmd=restore" in line]
+        out.append(len(cached))
+        out.append(d.command("CLIENT", "KILL", "ID", cached[0]))
+        out.append(c.command("MIGRATE", "127.0.0.1", str(dst.port), "k", "0", "5000", "REPLACE"))
+        out.append(c.command("EXISTS", "k"))
+        out.append(d.command("GET", "k"))
+        c.close()
+        d.close()
+    finally:
+        for f in fakes:
+            f.stop()
+        src.stop()
+        dst.stop()
+    return out
+
+
+def test_migrate_to_broken_targets_like_redis():
+    """A target that does not answer (IOERR reading after the timeout, no retry), one that
+    closes the connection (retried once on a new connection, then IOERR reading), twice
+    each; a cached connection the target killed is replaced without an error."""
+    want = broken_targets("redis")
+    assert want[4] == [2, 4], want
+    assert broken_targets("cinnabar") == want
