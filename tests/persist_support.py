@@ -2,17 +2,18 @@
 cinnabar and on the oracle, saved by one, loaded by the other, compared with DEBUG DIGEST.
 
     import persist_support as ps
-    a = ps.start("redis", dir=d)                   # DEBUG allowed; waits until loaded
+    a = ps.start("redis")                          # DEBUG allowed; waits until loaded
     ps.build(a, ps.dataset_commands(seed=7))       # every type and encoding, three dbs, TTLs
-    want = ps.digest(a)
-    ...                                            # SAVE, copy dump.rdb, ...
-    b = ps.start("cinnabar", dir=d)                # loads what is in d
-    assert ps.digest(b) == want
-    assert ps.describe(b) == ps.describe(a)        # types, encodings, TTLs per key
+    want = (ps.digest(a), ps.describe(a))          # describe: type, encoding, TTL per key
+    ps.client(a).save()
+    b = ps.restart(a, "cinnabar")                  # same directory: loads a's dump.rdb
+    assert (ps.digest(b), ps.describe(b)) == want
+    b.stop()                                       # removes the directory
 
 Servers are tests/support.py's: a free loopback port, `save ""` and `appendonly no` unless
-the config says otherwise; with `dir` the directory is the caller's and survives `stop()`
-(make it with tempfile and remove it yourself). A test stops every server it starts.
+the config says otherwise, in a new temporary directory or in `workdir` (which `stop`
+removes). `restart` ends a server's process but keeps its directory for the next one.
+A test stops every server it starts.
 """
 import random
 import time
@@ -24,15 +25,15 @@ import support
 KINDS = ("cinnabar", "redis")
 
 
-def start(kind, dir=None, wait=True, **config):
+def start(kind, workdir=None, wait=True, **config):
     """Start `kind` ("cinnabar" or "redis") with `config` as --name value options (DEBUG
-    allowed unless `enable-debug-command` is given) in `dir`; with `wait`, return once it
-    has loaded its data (PING answers PONG, not LOADING)."""
+    allowed unless `enable-debug-command` is given), in `workdir` or a new directory; with
+    `wait`, return once it has loaded its data (PING answers PONG, not LOADING)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     config.setdefault("enable-debug-command", "yes")
     starter = support.start_cinnabar if kind == "cinnabar" else support.start_redis
-    server = starter(dir=dir, **config)
+    server = starter(workdir=workdir, **config)
     if wait:
         try:
             wait_loaded(server, password=config.get("requirepass"))
@@ -40,6 +41,14 @@ def start(kind, dir=None, wait=True, **config):
             server.stop()
             raise
     return server
+
+
+def restart(server, kind=None, wait=True, **config):
+    """End `server`'s process (SIGTERM: a server with save points or an AOF saves as it
+    exits) and start `kind` (the same kind by default) with `config` in its directory, which
+    is kept with every file in it. The old `server` object must not be used after."""
+    server._end_process()
+    return start(kind or server.kind, workdir=server.dir, wait=wait, **config)
 
 
 def client(server, db=0, password=None):
@@ -82,7 +91,8 @@ def digest(server, password=None):
 
 def describe(server, dbs=range(16), password=None):
     """{(db, key): (type, encoding, has_ttl, digest-value)} of every key of `dbs`, to find
-    which key differs when the digests do, and to check encodings survive a round trip."""
+    which key differs when the digests do, and to check encodings survive a round trip (a
+    string is "raw" in memory only: one of up to 44 bytes loads as "embstr", as in Redis)."""
     out = {}
     for db in dbs:
         c = client(server, db, password)

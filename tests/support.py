@@ -152,22 +152,21 @@ def listener_is(pid, port):
 
 
 class Server:
-    """A server process on a free loopback port, in its own temporary directory, or in `dir`
-    when given (then the caller's: `stop` leaves it, with the files the server wrote, for the
-    next server to load). `save ""` and `appendonly no` unless `config` says otherwise."""
+    """A server process on a free loopback port, in its own temporary directory."""
 
-    def __init__(self, kind, binary, config, dir=None):
+    def __init__(self, kind, binary, config, workdir=None):
+        """`workdir`: run in this directory (a test's, holding a file to load) instead of a
+        new temporary one; it is removed by `stop` all the same."""
         self.kind = kind
-        self.owns_dir = dir is None
-        self.dir = tempfile.mkdtemp(prefix=f"{kind}-test-") if dir is None else dir
-        config = {"save": "", "appendonly": "no", **config}
+        self.dir = workdir or tempfile.mkdtemp(prefix=f"{kind}-test-")
         # Another process may take the picked port between the pick and the server's bind
         # (and then answer the PING below): the listener must be this process's, else the
         # server is started again on another port.
         for attempt in range(5):
             self.port = free_port()
             args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir]
-            for name, value in config.items():
+            # No persistence unless the test's config asks for some.
+            for name, value in {"save": "", "appendonly": "no", **config}.items():
                 args += [f"--{name}", str(value)]
             self.log = open(os.path.join(self.dir, "server.log"), "wb")
             self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
@@ -224,18 +223,17 @@ class Server:
 
     def stop(self):
         self._end_process()
-        if self.owns_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def start_cinnabar(dir=None, **config):
+def start_cinnabar(workdir=None, **config):
     """cinnabar with `config` as --name value options; CINNABAR_THREADS, when set and not
     given, is its --threads (`make test` runs some suites again with one worker)."""
     threads = os.environ.get("CINNABAR_THREADS")
     if threads:
         config.setdefault("threads", threads)
-    return Server("cinnabar", cinnabar_binary(), config, dir)
+    return Server("cinnabar", cinnabar_binary(), config, workdir)
 
 
-def start_redis(dir=None, **config):
-    return Server("redis", redis_binary(), config, dir)
+def start_redis(workdir=None, **config):
+    return Server("redis", redis_binary(), config, workdir)
