@@ -235,6 +235,8 @@ pub struct Server {
     pub rebind: Mutex<Option<tokio::sync::mpsc::UnboundedSender<crate::net::Relisten>>>,
     /// DEBUG SET-ACTIVE-EXPIRE: the cron expires keys in the background.
     pub active_expire: AtomicBool,
+    /// MIGRATE's cached connections to its targets.
+    pub migrate_sockets: crate::types::migrate::Sockets,
     /// client-output-buffer-limit, pubsub class: (hard bytes, soft bytes, soft seconds).
     pub pubsub_limit: [AtomicI64; 3],
     /// client-output-buffer-limit, normal class.
@@ -243,8 +245,6 @@ pub struct Server {
     pub notify_flags: Arc<AtomicU32>,
     /// Where propagated writes go (the AOF; replication later): persist::propagate.
     pub sinks: crate::persist::propagate::Sinks,
-    /// MIGRATE's cached connections to its targets.
-    pub migrate_sockets: crate::types::migrate::Sockets,
 }
 
 impl Server {
@@ -293,12 +293,12 @@ impl Server {
             worker_wakes: (0..threads).map(|_| Default::default()).collect(),
             tracking,
             active_expire: AtomicBool::new(true),
+            migrate_sockets: Default::default(),
             rebind: Mutex::new(None),
             pubsub_limit: [AtomicI64::new(32 << 20), AtomicI64::new(8 << 20), AtomicI64::new(60)],
             normal_limit: [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)],
             notify_flags: Arc::new(AtomicU32::new(0)),
             sinks: Default::default(),
-            migrate_sockets: Default::default(),
         };
         srv.refresh_hot_config();
         srv
