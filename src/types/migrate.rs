@@ -275,7 +275,7 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
     let dbid = int(args[4])?;
     let timeout = Duration::from_millis(if timeout <= 0 { 1000 } else { timeout as u64 });
 
-    // The keys here, with their RESTORE commands (a key found but past its expiry is skipped).
+    // The keys here (one past its expiry is not found), with their RESTORE commands.
     let compress = ctx.srv.config.read().bool("rdbcompression");
     let now = ctx.ks.now_ms;
     let mut keys: Vec<&[u8]> = Vec::new();
