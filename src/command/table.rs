@@ -374,6 +374,7 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "restore" => (crate::types::dump::restore, Keys),
         "restore-asking" => (crate::types::dump::restore, Keys),
         // MIGRATE (types::migrate)
+        "migrate" => (crate::types::migrate::migrate, Keys),
         // SAVE, BGSAVE, LASTSAVE (server::save)
         // BGREWRITEAOF (server::aof_cmds)
         _ => return None,

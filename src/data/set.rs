@@ -185,7 +185,7 @@ const PACKED_MAX_BYTES: usize = 1 << 30;
 
 /// Run `f` with the string form of `e` (integers formatted on the stack).
 #[inline]
-fn with_bytes<R>(e: Elem, f: impl FnOnce(&[u8]) -> R) -> R {
+pub fn with_bytes<R>(e: Elem, f: impl FnOnce(&[u8]) -> R) -> R {
     match e {
         Elem::Int(n) => f(itoa::Buffer::new().format(n).as_bytes()),
         Elem::Str(s) => f(s),

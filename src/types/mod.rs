@@ -11,6 +11,7 @@ pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod list_block;
+pub mod migrate;
 pub mod set;
 pub mod sort;
 pub mod stream;
