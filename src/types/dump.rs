@@ -93,7 +93,8 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     };
     let deleted = replace && ctx.ks.delete(key);
     if ttl != 0 && !absttl {
-        ttl = ttl.saturating_add(ctx.ks.now_ms);
+        // Wrapping as in Redis: a huge relative TTL lands in the past and stores nothing.
+        ttl = ttl.wrapping_add(ctx.ks.now_ms);
     }
     if ttl != 0 && ttl <= ctx.ks.now_ms {
         if deleted {
