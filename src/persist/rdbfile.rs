@@ -472,14 +472,15 @@ fn load_with(
     }
     // The checksum, from version 5 on.
     if version >= 5 {
-        let expected = u64::from_le_bytes(fixed(data, &mut pos)?);
-        if opts.checksum && expected != 0 {
-            let got = match whole_crc.and_then(|h| h.join().ok()) {
+        // Redis's words: "expected" is what the data gives, "got" what the file says.
+        let stored = u64::from_le_bytes(fixed(data, &mut pos)?);
+        if opts.checksum && stored != 0 {
+            let computed = match whole_crc.and_then(|h| h.join().ok()) {
                 Some(crc) if pos == data.len() => crc,
                 _ => crc64::crc64(0, &data[..pos - 8]),
             };
-            if got != expected {
-                return Err(LoadError::Checksum { expected, got });
+            if computed != stored {
+                return Err(LoadError::Checksum { expected: computed, got: stored });
             }
         }
     }

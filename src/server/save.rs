@@ -274,10 +274,6 @@ fn saved(srv: &Server, dirty: u64) {
 /// (or nothing else runs) and `ks` holds no shard lock. `pending`: dirty changes the
 /// caller made that are not counted yet (FLUSHALL's).
 pub fn save_now(srv: &Server, pending: u64) -> Result<(), SaveFailed> {
-    {
-        let mut st = srv.rdb.state.lock();
-        st.saves += 1;
-    }
     let dirty = srv.ks.dirty.get() + pending;
     let (temp, file) = open_temp(srv)?;
     let snap = begin_snapshot(srv, Box::new(BufWriter::with_capacity(1 << 16, file)), false);
@@ -313,7 +309,10 @@ fn bgsave_start(srv: &Arc<Server>) -> Result<(), ()> {
     let server = srv.clone();
     let spawned = std::thread::Builder::new().name("bgsave".into()).spawn(move || {
         let srv = server;
-        let written = snap.run(&srv.ks);
+        // A panic (a bug) must still end the save, or BGSAVE would say "in progress" for good.
+        let run = std::panic::AssertUnwindSafe(|| snap.run(&srv.ks));
+        let written = std::panic::catch_unwind(run)
+            .unwrap_or_else(|_| Err(std::io::Error::other("the snapshot's writer panicked")));
         let aborted = snap.is_aborted();
         let ok = commit(&srv, written, &temp, &dest).is_ok();
         if ok {
@@ -405,6 +404,9 @@ pub fn save(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::msg("ERR Background save already in progress"));
     }
     ctx.ks.release_shards();
+    // rdb_saves counts SAVE and background saves, not the saves Redis makes itself
+    // (FLUSHALL's, DEBUG RELOAD's, the shutdown's).
+    ctx.srv.rdb.state.lock().saves += 1;
     save_now(ctx.srv, 0).map_err(|_| Error::msg("ERR"))?;
     ctx.out.ok();
     Ok(())
@@ -440,14 +442,14 @@ pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// FLUSHALL's part (flushAllDataAndResetRDB), after the data is gone: a background save
-/// in progress is abandoned, and with save points set the empty dataset is saved. The
-/// caller holds every gate; `removed`: the keys it deleted, not yet counted as dirty.
-pub fn after_flushall(ctx: &mut Ctx, removed: u64) {
+/// FLUSHALL's part (flushAllDataAndResetRDB), after the data is gone: with save points
+/// set the empty dataset is saved. The caller holds every gate; `dirty`: the changes it
+/// counts for itself, not counted yet (none are left to save after it, as in Redis).
+pub fn after_flushall(ctx: &mut Ctx, dirty: u64) {
     let srv = ctx.srv;
     if !save_points(srv).is_empty() {
         ctx.ks.release_shards();
-        let _ = save_now(srv, removed + ctx.ks.dirty);
+        let _ = save_now(srv, dirty + ctx.ks.dirty);
     }
 }
 
@@ -680,10 +682,16 @@ pub fn debug_reload(ctx: &mut Ctx) -> CmdResult {
     }
     match load_file(srv, &rdb_path(srv), merge) {
         Ok(stats) => log_loaded(srv, &stats),
-        // A bad file ends the server, as in Redis (rdbReportCorruptRDB exits): what was
-        // flushed is gone and half a file must not be served.
-        Err(LoadFailure::Bad(e)) => exit_on_load_failure(srv, Some(e)),
-        Err(_) => return Err(Error::msg("ERR Error trying to load the RDB dump, check server logs.")),
+        Err(e) => {
+            // As Redis outside start-up: the reasons, not its "Internal error" lines (it
+            // exits only when loading at start-up), and the server goes on.
+            if let LoadFailure::Bad(e) = e {
+                for line in e.log_lines().iter().filter(|l| !l.starts_with("Internal error")) {
+                    log_at(srv, WARNING, line);
+                }
+            }
+            return Err(Error::msg("ERR Error trying to load the RDB dump, check server logs."));
+        }
     }
     log(srv, "DB reloaded by DEBUG RELOAD");
     ctx.out.ok();

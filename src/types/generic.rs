@@ -533,8 +533,9 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
         removed += n;
     }
     crate::server::tracking::flush(ctx.srv, ctx.client.id);
+    // Redis 7.2 counts the removed keys only (INFO rdb_changes_since_last_save).
     crate::server::save::after_flushall(ctx, removed as u64);
-    ctx.ks.mark_dirty(removed as u64 + 1);
+    ctx.ks.mark_dirty(removed as u64);
     free_tables(all, lazy);
     ctx.out.ok();
     Ok(())

@@ -493,7 +493,7 @@ pub fn load_library(srv: &crate::server::Server, code: &[u8], replace: bool) -> 
     let state = srv.scripting.state.clone();
     let mut reg = srv.scripting.functions.lock();
     if reg.libraries.contains_key(&key) && !replace {
-        return Err(format!("Library {name} already exists"));
+        return Err(format!("Library '{name}' already exists"));
     }
     let vm = vm_of(&mut reg, &state).map_err(plain)?;
     let lib = build_library(&vm, &state, code, name).map_err(plain)?;
