@@ -267,7 +267,7 @@ pub trait LoadHooks {
 }
 
 /// How a load treats the keyspace.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct LoadOpts {
     pub value: value::LoadOpts,
     /// rdbchecksum: check the CRC (a file whose CRC is 0 is never checked).
@@ -315,18 +315,6 @@ fn len(data: &[u8], pos: &mut usize) -> Result<u64, LoadError> {
 
 fn string<'a>(data: &'a [u8], pos: &mut usize) -> Result<std::borrow::Cow<'a, [u8]>, LoadError> {
     rdb::get_string(data, pos).ok_or(LoadError::ShortRead)
-}
-
-/// Whether a loaded value holds nothing (Redis skips empty keys a buggy writer left).
-fn is_empty(v: &crate::data::value::Value) -> bool {
-    use crate::data::value::Value;
-    match v {
-        Value::List(l) => l.len() == 0,
-        Value::Hash(h) => h.len() == 0,
-        Value::Set(s) => s.len() == 0,
-        Value::ZSet(z) => z.len() == 0,
-        _ => false,
-    }
 }
 
 /// Files this big have their CRC computed on a second thread while they are parsed.
@@ -437,13 +425,17 @@ fn load_with(
         if !known_type(ty) {
             return Err(LoadError::UnknownType(ty));
         }
-        let v = value::load(ty, data, &mut pos, &opts.value).ok_or(LoadError::ShortRead)?;
         let expire = std::mem::replace(&mut expire_at, NO_EXPIRE);
         let access = lru.take();
-        if is_empty(&v) {
-            stats.empty_skipped += 1;
-            continue;
-        }
+        let v = match value::load_value(ty, data, &mut pos, &opts.value) {
+            Ok(v) => v,
+            // An empty collection a buggy writer left: skipped, as Redis does.
+            Err(value::LoadError::Empty) => {
+                stats.empty_skipped += 1;
+                continue;
+            }
+            Err(_) => return Err(LoadError::ShortRead),
+        };
         if expire != NO_EXPIRE && expire < opts.now_ms {
             stats.keys_expired += 1;
             continue;

@@ -565,7 +565,7 @@ pub fn load_file(srv: &Server, path: &Path, allow_dup: bool) -> Result<LoadStats
     let opts = {
         let cfg = srv.config.read();
         LoadOpts {
-            value: crate::persist::value::LoadOpts { deep_sanitize: cfg.str("sanitize-dump-payload") == "yes" },
+            value: crate::persist::value::LoadOpts::from_limits(&srv.limits, true),
             checksum: cfg.bool("rdbchecksum"),
             allow_dup,
             access: access_info(srv),

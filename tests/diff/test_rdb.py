@@ -126,7 +126,8 @@ def dataset(r):
             ttl = r.ttl(key)
             out[(db, key)] = (t, v, enc, -1 if ttl < 0 else round(ttl, -2))
     r.execute_command("SELECT", 0)
-    libs = sorted(lib[lib.index(b"library_code") + 1] for lib in r.execute_command("FUNCTION", "LIST", "WITHCODE"))
+    libs = sorted(lib.get(b"library_code", lib.get("library_code"))
+                  for lib in r.execute_command("FUNCTION", "LIST", "WITHCODE"))
     return out, libs
 
 
