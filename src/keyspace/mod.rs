@@ -473,10 +473,15 @@ impl Keyspace {
             for shard in db.shards.iter() {
                 loop {
                     let _entered = self.enter(gate);
-                    let mut s = shard.lock();
+                    // A shard without TTLs is left as it is: a snapshot that still wants it
+                    // is not served by the cron for nothing.
+                    let mut s = shard.lock_raw();
                     if s.expires == 0 {
                         s.avg_ttl_ms = 0;
                         break;
+                    }
+                    if s.pending.is_some() {
+                        save_pending(&mut s);
                     }
                     let cursor = s.expire_cursor;
                     let (mut ttl_sum, mut ttl_samples, mut with_ttl) = (0i64, 0i64, 0usize);
@@ -540,7 +545,8 @@ impl Keyspace {
     pub fn rehash_cycle(&self, steps: usize) {
         for db in &self.dbs {
             for shard in db.shards.iter() {
-                let mut s = shard.lock();
+                // Moving entries between tables changes no key: a pending shard stays so.
+                let mut s = shard.lock_raw();
                 if s.dict.is_rehashing() {
                     s.dict.rehash(steps);
                 }
@@ -683,6 +689,16 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// `with_shard` for a look that changes no key (counts, statistics): a shard a
+    /// snapshot still wants is not saved for it (`ShardCell::lock_raw`).
+    pub fn with_shard_read<R>(&mut self, db: usize, s: usize, f: impl FnOnce(&mut Shard) -> R) -> R {
+        let id = (db as u32, s as u32);
+        match self.guards.binary_search_by(|(d, x, _)| (*d, *x).cmp(&id)) {
+            Ok(i) => f(&mut self.guards[i].2),
+            Err(_) => f(&mut self.ks.dbs[db].shards[s].lock_raw()),
+        }
+    }
+
     /// Prefetch the table slots, then the first chain entries, of `keys` (a multi-key
     /// command's, in this access's database, in shards it holds), so that their cache
     /// misses overlap instead of following one another as the command walks its keys.
@@ -719,7 +735,7 @@ impl<'a> Access<'a> {
 
     /// Number of keys in `db` (DBSIZE).
     pub fn db_size(&mut self, db: usize) -> usize {
-        (0..self.ks.shards_per_db()).map(|s| self.with_shard(db, s, |sh| sh.dict.len())).sum()
+        (0..self.ks.shards_per_db()).map(|s| self.with_shard_read(db, s, |sh| sh.dict.len())).sum()
     }
 
     /// Keyspace-wide counts for INFO.
@@ -729,7 +745,7 @@ impl<'a> Access<'a> {
             let (mut keys, mut expires) = (0, 0);
             let (mut ttl_weighted, mut ttl_weight) = (0i128, 0i128);
             for s in 0..self.ks.shards_per_db() {
-                self.with_shard(db, s, |sh| {
+                self.with_shard_read(db, s, |sh| {
                     keys += sh.dict.len();
                     expires += sh.expires;
                     if sh.avg_ttl_ms > 0 && sh.expires > 0 {
@@ -753,7 +769,7 @@ impl<'a> Access<'a> {
     pub fn reset_stats(&mut self) {
         for db in 0..self.ks.dbs.len() {
             for s in 0..self.ks.shards_per_db() {
-                self.with_shard(db, s, |sh| sh.stats = ShardStats::default());
+                self.with_shard_read(db, s, |sh| sh.stats = ShardStats::default());
             }
         }
     }

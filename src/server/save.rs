@@ -449,6 +449,9 @@ pub fn after_flushall(ctx: &mut Ctx, dirty: u64) {
     let srv = ctx.srv;
     if !save_points(srv).is_empty() {
         ctx.ks.release_shards();
+        // The abandoned background save ends first: it clears its marks, and its temp file
+        // is the one this save writes.
+        wait_bgsave(srv);
         let _ = save_now(srv, dirty + ctx.ks.dirty);
     }
 }

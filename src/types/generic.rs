@@ -178,7 +178,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let me = ctx.ks.client;
     let nshards = ksr.shards_per_db();
     for _attempt in 0..100 {
-        let sizes: Vec<usize> = (0..nshards).map(|s| ctx.ks.with_shard(db, s, |sh| sh.dict.len())).collect();
+        let sizes: Vec<usize> = (0..nshards).map(|s| ctx.ks.with_shard_read(db, s, |sh| sh.dict.len())).collect();
         let total: usize = sizes.iter().sum();
         if total == 0 {
             break;
