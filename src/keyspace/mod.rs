@@ -92,14 +92,61 @@ pub struct Shard {
 /// Receives a shard's keys for a snapshot in progress (`persist::snapshot`; this layer only
 /// knows that someone wants them before the shard changes).
 pub trait ShardSaver: Send + Sync {
-    /// Serialize `shard` (database `db`) as it is now; called under the shard's lock.
-    fn save_shard(&self, db: usize, shard: &Shard);
+    /// Serialize the entries of `shard` (database `db`) that `keep` selects, as they are
+    /// now; called under the shard's lock.
+    fn save_entries(&self, db: usize, shard: &Shard, keep: Option<&dyn Fn(&Entry) -> bool>);
 }
 
-/// A shard's mark: which snapshot wants it, and for which database.
+/// Segments a pending shard is saved in: a command that names its keys saves only their
+/// segments (1/16 of the shard each), not the whole shard.
+pub const SEGMENTS: u32 = 16;
+
+/// A shard's mark: which snapshot wants it, for which database, and which of its segments
+/// (by the hash bits below the shard's) were saved already.
 pub struct Pending {
     pub db: usize,
     pub saver: std::sync::Arc<dyn ShardSaver>,
+    pub saved: u16,
+    /// The shift that gives a key hash's segment (`Keyspace::segment_of`).
+    pub shift: u32,
+}
+
+impl Pending {
+    fn segment_of(&self, h: u64) -> u32 {
+        ((h >> self.shift) % SEGMENTS as u64) as u32
+    }
+}
+
+/// Save the segments `mask` of a pending shard that are not saved yet; the mark goes when
+/// every segment is.
+fn save_segments(s: &mut Shard, mask: u16) {
+    let Some(p) = s.pending.as_ref() else { return };
+    let todo = mask & !p.saved;
+    if todo != 0 {
+        let (db, saver, shift) = (p.db, p.saver.clone(), p.shift);
+        let all = p.saved == 0 && todo == u16::MAX;
+        let keep = move |e: &Entry| todo & (1 << ((key_hash(&e.key) >> shift) % SEGMENTS as u64)) != 0;
+        saver.save_entries(db, s, if all { None } else { Some(&keep) });
+        if let Some(p) = s.pending.as_mut() {
+            p.saved |= todo;
+        }
+    }
+    if s.pending.as_ref().is_some_and(|p| p.saved == u16::MAX) {
+        s.pending = None;
+    }
+}
+
+/// Save the segments of the keys hashing to `hashes` in a pending shard (a command that
+/// names its keys is about to touch them, and only them).
+pub fn save_keys_segments(s: &mut Shard, hashes: impl Iterator<Item = u64>) {
+    let Some(p) = s.pending.as_ref() else { return };
+    let mask = hashes.fold(0u16, |m, h| m | (1 << p.segment_of(h)));
+    save_segments(s, mask);
+}
+
+/// Save segment `seg` of a pending shard (the saver's walk).
+pub fn save_segment(s: &mut Shard, seg: u32) {
+    save_segments(s, 1 << seg);
 }
 
 /// A shard behind its mutex. Every lock goes through here, so a shard still marked for a
@@ -141,9 +188,7 @@ impl ShardCell {
 #[cold]
 #[inline(never)]
 fn save_pending(s: &mut Shard) {
-    if let Some(p) = s.pending.take() {
-        p.saver.save_shard(p.db, s);
-    }
+    save_segments(s, u16::MAX);
 }
 
 impl Shard {
@@ -312,6 +357,11 @@ impl Keyspace {
         }
     }
 
+    /// The shift that takes a key hash to its segment within its shard (`Pending`).
+    pub fn segment_shift(&self) -> u32 {
+        64 - self.shard_bits - SEGMENTS.trailing_zeros()
+    }
+
     pub fn shards_per_db(&self) -> usize {
         1 << self.shard_bits
     }
@@ -416,6 +466,20 @@ impl Keyspace {
         let mut guards = Guards::new();
         for &s in ids {
             guards.push((db as u32, s, self.dbs[db].shards[s as usize].lock()));
+        }
+        Access::new(self, db, guards, false, now_ms)
+    }
+
+    /// `access_shards` for a command whose keys are `keys` (all in `ids`, and it touches no
+    /// other): a shard a snapshot still wants is saved only in those keys' segments.
+    pub fn access_keys<K: AsRef<[u8]>>(&self, db: usize, ids: &[u32], keys: &[K], now_ms: i64) -> Access<'_> {
+        let mut guards = Guards::new();
+        for &s in ids {
+            let mut g = self.dbs[db].shards[s as usize].lock_raw();
+            if g.pending.is_some() {
+                save_keys_of_shard(self, &mut g, s, keys);
+            }
+            guards.push((db as u32, s, g));
         }
         Access::new(self, db, guards, false, now_ms)
     }
@@ -555,6 +619,14 @@ impl Keyspace {
     }
 }
 
+/// `save_keys_segments` for those of `keys` in shard `s`.
+#[cold]
+fn save_keys_of_shard<K: AsRef<[u8]>>(ks: &Keyspace, shard: &mut Shard, s: u32, keys: &[K]) {
+    let hashes: smallvec::SmallVec<[u64; 8]> =
+        keys.iter().map(|k| key_hash(k.as_ref())).filter(|h| ks.shard_of(*h) as u32 == s).collect();
+    save_keys_segments(shard, hashes.into_iter());
+}
+
 /// Held shard locks, sorted by (db, shard); inline for the common one-to-four-shard command.
 type Guards<'a> = smallvec::SmallVec<[(u32, u32, MutexGuard<'a, Shard>); 4]>;
 
@@ -630,11 +702,24 @@ impl<'a> Access<'a> {
     /// Trade the one shard this access holds for shard `shard` of its database (a batch's
     /// kept hold serving a command on another shard, `dispatch::Sticky`). The old lock goes
     /// first: holding one shard while waiting for another would break the lock order.
-    pub fn rehold(&mut self, shard: usize) {
+    pub fn rehold<K: AsRef<[u8]>>(&mut self, shard: usize, keys: &[K]) {
         debug_assert!(!self.exclusive);
         self.guards.clear();
         let db = self.db;
-        self.guards.push((db as u32, shard as u32, self.ks.dbs[db].shards[shard].lock()));
+        self.guards.push((db as u32, shard as u32, self.ks.dbs[db].shards[shard].lock_raw()));
+        self.keys_saved(db, keys);
+    }
+
+    /// The next command of a kept hold names `keys` of `db` (in the held shards): a shard
+    /// a snapshot still wants is saved in their segments first.
+    #[inline]
+    pub fn keys_saved<K: AsRef<[u8]>>(&mut self, db: usize, keys: &[K]) {
+        let ks = self.ks;
+        for (d, s, g) in self.guards.iter_mut() {
+            if *d as usize == db && g.pending.is_some() {
+                save_keys_of_shard(ks, g, *s, keys);
+            }
+        }
     }
 
     /// Let go of every shard lock this exclusive access took (every gate stays held, so
@@ -791,6 +876,9 @@ impl<'a> Access<'a> {
     /// `try_lock` (never blocking, so holding shards out of order cannot deadlock).
     /// False if one was busy.
     pub fn try_lock_keys<K: AsRef<[u8]>>(&mut self, db: usize, keys: &[K]) -> bool {
+        // Keys of shards held already (a waiter's other key, served under the pushing
+        // command's access) may lie in segments a snapshot has not saved.
+        self.keys_saved(db, keys);
         for k in keys {
             let id = (db as u32, self.ks.shard_of(key_hash(k.as_ref())) as u32);
             if let Err(i) = self.guards.binary_search_by(|(d, s, _)| (*d, *s).cmp(&id)) {

@@ -32,9 +32,15 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::rdbfile::{self, RdbWriter, SaveOpts};
-use crate::keyspace::{Keyspace, Pending, Shard, ShardSaver};
+use crate::data::dict::Entry;
+use crate::keyspace::{self, Keyspace, Pending, Shard, ShardSaver};
 
 pub type Sink = Box<dyn Write + Send>;
+
+thread_local! {
+    /// This thread is a snapshot's saver (`Snapshot::run`), not a client's command.
+    static SAVER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 struct Output {
     w: Option<RdbWriter<Sink>>,
@@ -100,7 +106,7 @@ impl Snapshot {
         });
         for &(db, s) in &snap.marked {
             let saver: Arc<dyn ShardSaver> = snap.clone();
-            ks.dbs[db].shards[s].lock_raw().pending = Some(Pending { db, saver });
+            ks.dbs[db].shards[s].lock_raw().pending = Some(Pending { db, saver, saved: 0, shift: ks.segment_shift() });
         }
         snap
     }
@@ -108,10 +114,24 @@ impl Snapshot {
     /// Walk the marked shards, saving those nobody saved yet, then end the file (EOF and
     /// checksum) and hand the writer back. Every mark is cleared, error or not.
     pub fn run(&self, ks: &Keyspace) -> io::Result<Sink> {
+        SAVER.with(|c| c.set(true));
+        let res = self.walk(ks);
+        SAVER.with(|c| c.set(false));
+        res
+    }
+
+    fn walk(&self, ks: &Keyspace) -> io::Result<Sink> {
         for &(db, s) in &self.marked {
             let before = self.keys_done.load(Ordering::Relaxed);
-            // Locking saves the shard if it is still pending (`ShardCell::lock`).
-            drop(ks.dbs[db].shards[s].lock());
+            // One segment per hold of the shard's lock: a command waiting for the shard
+            // waits for 1/16 of it at most.
+            for seg in 0..keyspace::SEGMENTS {
+                let mut g = ks.dbs[db].shards[s].lock_raw();
+                if g.pending.is_none() {
+                    break;
+                }
+                keyspace::save_segment(&mut g, seg);
+            }
             let wrote = self.keys_done.load(Ordering::Relaxed) - before;
             if self.key_delay_us > 0 && wrote > 0 && !self.aborted.load(Ordering::Relaxed) {
                 std::thread::sleep(std::time::Duration::from_micros(self.key_delay_us.saturating_mul(wrote)));
@@ -142,14 +162,26 @@ impl Snapshot {
 }
 
 impl ShardSaver for Snapshot {
-    fn save_shard(&self, db: usize, shard: &Shard) {
+    fn save_entries(&self, db: usize, shard: &Shard, keep: Option<&dyn Fn(&Entry) -> bool>) {
         if self.aborted.load(Ordering::Relaxed) {
             return;
         }
-        let mut chunk = Vec::with_capacity(64 * shard.dict.len().min(1 << 16));
+        let mut chunk = Vec::new();
         let mut scratch = Vec::new();
-        shard.dict.for_each(|e| rdbfile::put_entry(&mut chunk, e, &self.opts, &mut scratch));
-        let n = shard.dict.len() as u64;
+        let mut n = 0u64;
+        // A client's command that touched the shard first pays for its encoding before it
+        // runs: it skips LZF (most of the cost for values past 20 bytes), a file stays
+        // valid either way; the saver compresses per rdbcompression.
+        let opts = SaveOpts { compress: self.opts.compress && SAVER.with(|c| c.get()), ..self.opts };
+        shard.dict.for_each(|e| {
+            if keep.is_none_or(|k| k(e)) {
+                rdbfile::put_entry(&mut chunk, e, &opts, &mut scratch);
+                n += 1;
+            }
+        });
+        if n == 0 {
+            return;
+        }
         let mut out = self.out.lock();
         let out = &mut *out;
         if out.error.is_some() {
