@@ -92,29 +92,29 @@ pub struct Shard {
 /// Receives a shard's keys for a snapshot in progress (`persist::snapshot`; this layer only
 /// knows that someone wants them before the shard changes).
 pub trait ShardSaver: Send + Sync {
-    /// Serialize the entries of `shard` (database `db`) that `keep` selects, as they are
-    /// now; called under the shard's lock.
-    fn save_entries(&self, db: usize, shard: &Shard, keep: Option<&dyn Fn(&Entry) -> bool>);
+    /// Serialize the entries of `shard` (database `db`) in the segments of `mask` (bit s:
+    /// segment s; all of them: the whole shard), as they are now; called under the shard's
+    /// lock.
+    fn save_entries(&self, db: usize, shard: &Shard, mask: u16);
 }
 
 /// Segments a pending shard is saved in: a command that names its keys saves only their
-/// segments (1/16 of the shard each), not the whole shard.
+/// segments (1/16 of the shard each), not the whole shard. A key's segment is its hash's
+/// low bits, which are also its table bucket's, so a segment is every 16th bucket
+/// (`Dict::for_each_in_class`).
 pub const SEGMENTS: u32 = 16;
 
+/// The segment of a key whose hash is `h`.
+pub fn segment_of(h: u64) -> u32 {
+    (h % SEGMENTS as u64) as u32
+}
+
 /// A shard's mark: which snapshot wants it, for which database, and which of its segments
-/// (by the hash bits below the shard's) were saved already.
+/// were saved already.
 pub struct Pending {
     pub db: usize,
     pub saver: std::sync::Arc<dyn ShardSaver>,
     pub saved: u16,
-    /// The shift that gives a key hash's segment (`Keyspace::segment_of`).
-    pub shift: u32,
-}
-
-impl Pending {
-    fn segment_of(&self, h: u64) -> u32 {
-        ((h >> self.shift) % SEGMENTS as u64) as u32
-    }
 }
 
 /// Save the segments `mask` of a pending shard that are not saved yet; the mark goes when
@@ -123,10 +123,8 @@ fn save_segments(s: &mut Shard, mask: u16) {
     let Some(p) = s.pending.as_ref() else { return };
     let todo = mask & !p.saved;
     if todo != 0 {
-        let (db, saver, shift) = (p.db, p.saver.clone(), p.shift);
-        let all = p.saved == 0 && todo == u16::MAX;
-        let keep = move |e: &Entry| todo & (1 << ((key_hash(&e.key) >> shift) % SEGMENTS as u64)) != 0;
-        saver.save_entries(db, s, if all { None } else { Some(&keep) });
+        let (db, saver) = (p.db, p.saver.clone());
+        saver.save_entries(db, s, todo);
         if let Some(p) = s.pending.as_mut() {
             p.saved |= todo;
         }
@@ -139,8 +137,10 @@ fn save_segments(s: &mut Shard, mask: u16) {
 /// Save the segments of the keys hashing to `hashes` in a pending shard (a command that
 /// names its keys is about to touch them, and only them).
 pub fn save_keys_segments(s: &mut Shard, hashes: impl Iterator<Item = u64>) {
-    let Some(p) = s.pending.as_ref() else { return };
-    let mask = hashes.fold(0u16, |m, h| m | (1 << p.segment_of(h)));
+    if s.pending.is_none() {
+        return;
+    }
+    let mask = hashes.fold(0u16, |m, h| m | (1 << segment_of(h)));
     save_segments(s, mask);
 }
 
@@ -355,11 +355,6 @@ impl Keyspace {
         if let Some(h) = self.on_event.get() {
             h(ev, db, key, client);
         }
-    }
-
-    /// The shift that takes a key hash to its segment within its shard (`Pending`).
-    pub fn segment_shift(&self) -> u32 {
-        64 - self.shard_bits - SEGMENTS.trailing_zeros()
     }
 
     pub fn shards_per_db(&self) -> usize {

@@ -106,7 +106,7 @@ impl Snapshot {
         });
         for &(db, s) in &snap.marked {
             let saver: Arc<dyn ShardSaver> = snap.clone();
-            ks.dbs[db].shards[s].lock_raw().pending = Some(Pending { db, saver, saved: 0, shift: ks.segment_shift() });
+            ks.dbs[db].shards[s].lock_raw().pending = Some(Pending { db, saver, saved: 0 });
         }
         snap
     }
@@ -162,7 +162,7 @@ impl Snapshot {
 }
 
 impl ShardSaver for Snapshot {
-    fn save_entries(&self, db: usize, shard: &Shard, keep: Option<&dyn Fn(&Entry) -> bool>) {
+    fn save_entries(&self, db: usize, shard: &Shard, mask: u16) {
         if self.aborted.load(Ordering::Relaxed) {
             return;
         }
@@ -173,12 +173,17 @@ impl ShardSaver for Snapshot {
         // runs: it skips LZF (most of the cost for values past 20 bytes), a file stays
         // valid either way; the saver compresses per rdbcompression.
         let opts = SaveOpts { compress: self.opts.compress && SAVER.with(|c| c.get()), ..self.opts };
-        shard.dict.for_each(|e| {
-            if keep.is_none_or(|k| k(e)) {
-                rdbfile::put_entry(&mut chunk, e, &opts, &mut scratch);
-                n += 1;
+        let mut put = |e: &Entry| {
+            rdbfile::put_entry(&mut chunk, e, &opts, &mut scratch);
+            n += 1;
+        };
+        if mask == u16::MAX {
+            shard.dict.for_each(&mut put);
+        } else {
+            for seg in (0..keyspace::SEGMENTS as usize).filter(|s| mask & (1 << s) != 0) {
+                shard.dict.for_each_in_class(keyspace::SEGMENTS as usize, seg, &mut put);
             }
-        });
+        }
         if n == 0 {
             return;
         }
