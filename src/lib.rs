@@ -134,7 +134,9 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
         &srv,
         &format!("cinnabar {} (Redis {} compatible) starting", env!("CARGO_PKG_VERSION"), REDIS_VERSION),
     );
+    server::save::Rdb::init(&srv);
     server::shutdown::write_pidfile(&srv);
+    server::save::load_at_startup(&srv);
     if let Err(e) = server::shutdown::spawn_signal_thread(srv.clone()) {
         eprintln!("fatal: {e}");
         return 1;

@@ -277,6 +277,9 @@ fn checks(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]]) -> Resul
     acl_check(client, cmd, args)?;
     cluster_redirect(srv, cmd, args)?;
     deny_oom(srv, cmd)?;
+    if srv.rdb.admission() != 0 {
+        disk_and_loading(srv, client, cmd)?;
+    }
     if client.subs.total() > 0 {
         crate::server::pubsub::check_subscribed_mode(client, cmd.def.name)?;
     }
@@ -310,6 +313,19 @@ fn cluster_redirect(_srv: &Server, _cmd: &Command, _args: &[&[u8]]) -> Result<()
 #[inline(always)]
 fn deny_oom(_srv: &Server, _cmd: &Command) -> Result<(), Error> {
     Ok(())
+}
+
+/// MISCONF (a failed save with stop-writes-on-bgsave-error; the AOF's write errors) and
+/// LOADING, in processCommand's order; only looked at while one of them may apply.
+#[cold]
+fn disk_and_loading(srv: &Server, client: &Client, cmd: &Command) -> Result<(), Error> {
+    let exec_writes = cmd.lock == Lock::Transaction && client.multi.as_ref().is_some_and(|q| q.writes);
+    let is_write = cmd.def.has(flags::WRITE) || exec_writes;
+    let is_ping = cmd.def.name == "ping";
+    match crate::server::save::refusal(srv, is_write, is_ping, cmd.def.has(flags::LOADING)) {
+        Some(e) => Err(Error::msg(e)),
+        None => Ok(()),
+    }
 }
 
 /// Does this admitted command go to the scripts thread (or run inline as a short script)?
@@ -467,15 +483,18 @@ pub fn hold<'a, K: AsRef<[u8]>>(
     now: i64,
 ) -> Result<Held<'a>, Error> {
     let ids = if exclusive { Default::default() } else { srv.ks.shard_ids(keys) };
-    hold_shards(srv, client, exclusive, &ids, now)
+    hold_shards(srv, client, exclusive, &ids, None, now)
 }
 
 /// `hold` of shards `ids` (`Keyspace::shard_ids`) instead of keys.
+/// `keys`: the command touches these keys only (a snapshot in progress then saves just
+/// their segments of a shard it still wants, `Keyspace::access_keys`).
 fn hold_shards<'a>(
     srv: &'a Server,
     client: &Client,
     exclusive: bool,
     ids: &[u32],
+    keys: Option<&[&[u8]]>,
     now: i64,
 ) -> Result<Held<'a>, Error> {
     let busy = || srv.scripting.state.busy_error();
@@ -502,7 +521,11 @@ fn hold_shards<'a>(
                 return Err(e);
             }
         };
-        (Some(g), Vec::new(), srv.ks.access_shards(client.db, ids, now))
+        let access = match keys {
+            Some(keys) => srv.ks.access_keys(client.db, ids, keys, now),
+            None => srv.ks.access_shards(client.db, ids, now),
+        };
+        (Some(g), Vec::new(), access)
     };
     ks.no_touch = client.no_touch;
     ks.slot = client.worker;
@@ -554,8 +577,10 @@ fn run<'a>(
         let kept = match (&mut sticky.held, shard) {
             (Some((db, s, h)), Some(shard)) if *db == client.db => {
                 if *s != shard {
-                    h.ks.rehold(shard);
+                    h.ks.rehold(shard, &keys);
                     *s = shard;
+                } else {
+                    h.ks.keys_saved(client.db, &keys);
                 }
                 h.ks.renew(now);
                 h.ks.lfu = srv.lfu_params();
@@ -574,9 +599,9 @@ fn run<'a>(
                     Ok(hold_nothing(srv, client, now))
                 } else {
                     match cmd.lock {
-                        Lock::Keys => hold_shards(srv, client, false, &ids, now),
+                        Lock::Keys => hold_shards(srv, client, false, &ids, Some(&keys), now),
                         // (EXEC never gets here: `execute` hands it to multi::exec.)
-                        _ => hold_shards(srv, client, true, &[], now),
+                        _ => hold_shards(srv, client, true, &[], None, now),
                     }
                 };
                 match made {

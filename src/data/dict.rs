@@ -463,6 +463,28 @@ impl<E: Keyed> Dict<E> {
         }
     }
 
+    /// Visit the entries whose hash is `class` modulo `classes` (a power of two): only the
+    /// buckets of that class (a bucket is the hash's low bits) once a table has `classes`
+    /// buckets or more, so a class costs its share of the table (a snapshot's segment).
+    pub fn for_each_in_class(&self, classes: usize, class: usize, mut f: impl FnMut(&E)) {
+        debug_assert!(classes.is_power_of_two() && class < classes);
+        for t in &self.t {
+            let n = t.buckets.len();
+            let (first, step) = if n >= classes { (class, classes) } else { (0, 1) };
+            let mut b = first;
+            while b < n {
+                let mut cur = t.buckets[b].as_deref();
+                while let Some(node) = cur {
+                    if step > 1 || (self.hash_of)(node.entry.key()) as usize & (classes - 1) == class {
+                        f(&node.entry);
+                    }
+                    cur = node.next.as_deref();
+                }
+                b += step;
+            }
+        }
+    }
+
     /// A random entry: a random non-empty bucket, then a random element of its chain
     /// (Redis's dictGetFairRandomKey trades perfect fairness for O(1) the same way).
     pub fn random_entry(&self, rng: &mut impl rand::Rng) -> Option<&E> {
@@ -662,6 +684,28 @@ mod tests {
 
     fn entry(k: &str) -> Entry {
         Entry { key: CompactBytes::new(k.as_bytes()), value: Value::Int(1), expire_at_ms: NO_EXPIRE, lru: 0 }
+    }
+
+    #[test]
+    fn classes_partition_the_entries_during_rehash_and_when_small() {
+        for n in [3usize, 10, 1000, 5000] {
+            let mut d = Dict::new(h);
+            for i in 0..n {
+                let k = format!("key:{i}");
+                d.insert_new(h(k.as_bytes()), entry(&k));
+            }
+            // (Mid-rehash for the larger sizes: both tables are walked.)
+            let mut seen = Vec::new();
+            for class in 0..16 {
+                d.for_each_in_class(16, class, |e| {
+                    assert_eq!(h(&e.key) as usize & 15, class);
+                    seen.push(e.key.to_vec());
+                });
+            }
+            seen.sort();
+            seen.dedup();
+            assert_eq!(seen.len(), n);
+        }
     }
 
     #[test]

@@ -84,6 +84,111 @@ pub struct Shard {
     pub waiters: blocking::Waiters,
     /// Clients watching keys of this shard (WATCH).
     pub watched: watch::Watched,
+    /// A snapshot in progress still wants this shard's keys as they were when it began
+    /// (`persist::snapshot`): whoever locks the shard first hands them over (`ShardCell`).
+    pub pending: Option<Pending>,
+}
+
+/// Receives a shard's keys for a snapshot in progress (`persist::snapshot`; this layer only
+/// knows that someone wants them before the shard changes).
+pub trait ShardSaver: Send + Sync {
+    /// Serialize the entries of `shard` (database `db`) in the segments of `mask` (bit s:
+    /// segment s; all of them: the whole shard), as they are now; called under the shard's
+    /// lock.
+    fn save_entries(&self, db: usize, shard: &Shard, mask: u16);
+}
+
+/// Segments a pending shard is saved in: a command that names its keys saves only their
+/// segments (1/16 of the shard each), not the whole shard. A key's segment is its hash's
+/// low bits, which are also its table bucket's, so a segment is every 16th bucket
+/// (`Dict::for_each_in_class`).
+pub const SEGMENTS: u32 = 16;
+
+/// The segment of a key whose hash is `h`.
+pub fn segment_of(h: u64) -> u32 {
+    (h % SEGMENTS as u64) as u32
+}
+
+/// A shard's mark: which snapshot wants it, for which database, and which of its segments
+/// were saved already.
+pub struct Pending {
+    pub db: usize,
+    pub saver: std::sync::Arc<dyn ShardSaver>,
+    pub saved: u16,
+}
+
+/// Save the segments `mask` of a pending shard that are not saved yet; the mark goes when
+/// every segment is.
+fn save_segments(s: &mut Shard, mask: u16) {
+    let Some(p) = s.pending.as_ref() else { return };
+    let todo = mask & !p.saved;
+    if todo != 0 {
+        let (db, saver) = (p.db, p.saver.clone());
+        saver.save_entries(db, s, todo);
+        if let Some(p) = s.pending.as_mut() {
+            p.saved |= todo;
+        }
+    }
+    if s.pending.as_ref().is_some_and(|p| p.saved == u16::MAX) {
+        s.pending = None;
+    }
+}
+
+/// Save the segments of the keys hashing to `hashes` in a pending shard (a command that
+/// names its keys is about to touch them, and only them).
+pub fn save_keys_segments(s: &mut Shard, hashes: impl Iterator<Item = u64>) {
+    if s.pending.is_none() {
+        return;
+    }
+    let mask = hashes.fold(0u16, |m, h| m | (1 << segment_of(h)));
+    save_segments(s, mask);
+}
+
+/// Save segment `seg` of a pending shard (the saver's walk).
+pub fn save_segment(s: &mut Shard, seg: u32) {
+    save_segments(s, 1 << seg);
+}
+
+/// A shard behind its mutex. Every lock goes through here, so a shard still marked for a
+/// snapshot is saved before anyone can change it (copy-on-write per shard, at first
+/// touch): the snapshot stays point-in-time, and the check is one test of a field under
+/// the lock the caller takes anyway.
+pub struct ShardCell(Mutex<Shard>);
+
+impl ShardCell {
+    #[inline]
+    pub fn lock(&self) -> MutexGuard<'_, Shard> {
+        let mut g = self.0.lock();
+        if g.pending.is_some() {
+            save_pending(&mut g);
+        }
+        g
+    }
+
+    #[inline]
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, Shard>> {
+        let mut g = self.0.try_lock()?;
+        if g.pending.is_some() {
+            save_pending(&mut g);
+        }
+        Some(g)
+    }
+
+    /// The lock without handing a pending shard over: for readers of addresses only
+    /// (prefetching) and for marking shards.
+    pub fn try_lock_raw(&self) -> Option<MutexGuard<'_, Shard>> {
+        self.0.try_lock()
+    }
+
+    pub fn lock_raw(&self) -> MutexGuard<'_, Shard> {
+        self.0.lock()
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn save_pending(s: &mut Shard) {
+    save_segments(s, u16::MAX);
 }
 
 impl Shard {
@@ -96,6 +201,7 @@ impl Shard {
             stats: ShardStats::default(),
             waiters: blocking::Waiters::default(),
             watched: watch::Watched::default(),
+            pending: None,
         }
     }
 
@@ -137,12 +243,12 @@ impl Shard {
 }
 
 pub struct Db {
-    pub shards: Box<[Mutex<Shard>]>,
+    pub shards: Box<[ShardCell]>,
 }
 
 impl Db {
     fn new(n: usize) -> Db {
-        Db { shards: (0..n).map(|_| Mutex::new(Shard::new())).collect() }
+        Db { shards: (0..n).map(|_| ShardCell(Mutex::new(Shard::new()))).collect() }
     }
 }
 
@@ -295,7 +401,7 @@ impl Keyspace {
     /// both stages of one key: it hashes the key once.
     pub fn prefetch_hashed(&self, db: usize, h: u64, entry: bool) {
         let Some(shard) = self.shard_by_hash(db, h) else { return };
-        if let Some(s) = shard.try_lock() {
+        if let Some(s) = shard.try_lock_raw() {
             let addrs = s.dict.prefetch_addrs(h, entry);
             drop(s);
             prefetch_all(addrs);
@@ -303,7 +409,7 @@ impl Keyspace {
     }
 
     /// The shard of database `db` that holds keys hashing to `h`, if that database exists.
-    fn shard_by_hash(&self, db: usize, h: u64) -> Option<&Mutex<Shard>> {
+    fn shard_by_hash(&self, db: usize, h: u64) -> Option<&ShardCell> {
         self.dbs.get(db).and_then(|d| d.shards.get(self.shard_of(h)))
     }
 
@@ -319,7 +425,7 @@ impl Keyspace {
     fn prefetch_in(&self, db: usize, key: &[u8], member: &[u8], entry: bool) -> bool {
         let h = key_hash(key);
         let Some(shard) = self.shard_by_hash(db, h) else { return false };
-        let addrs = match shard.try_lock() {
+        let addrs = match shard.try_lock_raw() {
             Some(s) => match member_addrs(&s, h, key, member, entry) {
                 Some(a) => a,
                 None => return false,
@@ -355,6 +461,20 @@ impl Keyspace {
         let mut guards = Guards::new();
         for &s in ids {
             guards.push((db as u32, s, self.dbs[db].shards[s as usize].lock()));
+        }
+        Access::new(self, db, guards, false, now_ms)
+    }
+
+    /// `access_shards` for a command whose keys are `keys` (all in `ids`, and it touches no
+    /// other): a shard a snapshot still wants is saved only in those keys' segments.
+    pub fn access_keys<K: AsRef<[u8]>>(&self, db: usize, ids: &[u32], keys: &[K], now_ms: i64) -> Access<'_> {
+        let mut guards = Guards::new();
+        for &s in ids {
+            let mut g = self.dbs[db].shards[s as usize].lock_raw();
+            if g.pending.is_some() {
+                save_keys_of_shard(self, &mut g, s, keys);
+            }
+            guards.push((db as u32, s, g));
         }
         Access::new(self, db, guards, false, now_ms)
     }
@@ -412,10 +532,15 @@ impl Keyspace {
             for shard in db.shards.iter() {
                 loop {
                     let _entered = self.enter(gate);
-                    let mut s = shard.lock();
+                    // A shard without TTLs is left as it is: a snapshot that still wants it
+                    // is not served by the cron for nothing.
+                    let mut s = shard.lock_raw();
                     if s.expires == 0 {
                         s.avg_ttl_ms = 0;
                         break;
+                    }
+                    if s.pending.is_some() {
+                        save_pending(&mut s);
                     }
                     let cursor = s.expire_cursor;
                     let (mut ttl_sum, mut ttl_samples, mut with_ttl) = (0i64, 0i64, 0usize);
@@ -479,13 +604,22 @@ impl Keyspace {
     pub fn rehash_cycle(&self, steps: usize) {
         for db in &self.dbs {
             for shard in db.shards.iter() {
-                let mut s = shard.lock();
+                // Moving entries between tables changes no key: a pending shard stays so.
+                let mut s = shard.lock_raw();
                 if s.dict.is_rehashing() {
                     s.dict.rehash(steps);
                 }
             }
         }
     }
+}
+
+/// `save_keys_segments` for those of `keys` in shard `s`.
+#[cold]
+fn save_keys_of_shard<K: AsRef<[u8]>>(ks: &Keyspace, shard: &mut Shard, s: u32, keys: &[K]) {
+    let hashes: smallvec::SmallVec<[u64; 8]> =
+        keys.iter().map(|k| key_hash(k.as_ref())).filter(|h| ks.shard_of(*h) as u32 == s).collect();
+    save_keys_segments(shard, hashes.into_iter());
 }
 
 /// Held shard locks, sorted by (db, shard); inline for the common one-to-four-shard command.
@@ -563,11 +697,33 @@ impl<'a> Access<'a> {
     /// Trade the one shard this access holds for shard `shard` of its database (a batch's
     /// kept hold serving a command on another shard, `dispatch::Sticky`). The old lock goes
     /// first: holding one shard while waiting for another would break the lock order.
-    pub fn rehold(&mut self, shard: usize) {
+    pub fn rehold<K: AsRef<[u8]>>(&mut self, shard: usize, keys: &[K]) {
         debug_assert!(!self.exclusive);
         self.guards.clear();
         let db = self.db;
-        self.guards.push((db as u32, shard as u32, self.ks.dbs[db].shards[shard].lock()));
+        self.guards.push((db as u32, shard as u32, self.ks.dbs[db].shards[shard].lock_raw()));
+        self.keys_saved(db, keys);
+    }
+
+    /// The next command of a kept hold names `keys` of `db` (in the held shards): a shard
+    /// a snapshot still wants is saved in their segments first.
+    #[inline]
+    pub fn keys_saved<K: AsRef<[u8]>>(&mut self, db: usize, keys: &[K]) {
+        let ks = self.ks;
+        for (d, s, g) in self.guards.iter_mut() {
+            if *d as usize == db && g.pending.is_some() {
+                save_keys_of_shard(ks, g, *s, keys);
+            }
+        }
+    }
+
+    /// Let go of every shard lock this exclusive access took (every gate stays held, so
+    /// nothing changes): for a command that then walks the shards itself, as a save does.
+    pub fn release_shards(&mut self) {
+        debug_assert!(self.exclusive || self.guards.is_empty());
+        if self.exclusive {
+            self.guards.clear();
+        }
     }
 
     pub fn keyspace(&self) -> &'a Keyspace {
@@ -613,6 +769,16 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// `with_shard` for a look that changes no key (counts, statistics): a shard a
+    /// snapshot still wants is not saved for it (`ShardCell::lock_raw`).
+    pub fn with_shard_read<R>(&mut self, db: usize, s: usize, f: impl FnOnce(&mut Shard) -> R) -> R {
+        let id = (db as u32, s as u32);
+        match self.guards.binary_search_by(|(d, x, _)| (*d, *x).cmp(&id)) {
+            Ok(i) => f(&mut self.guards[i].2),
+            Err(_) => f(&mut self.ks.dbs[db].shards[s].lock_raw()),
+        }
+    }
+
     /// Prefetch the table slots, then the first chain entries, of `keys` (a multi-key
     /// command's, in this access's database, in shards it holds), so that their cache
     /// misses overlap instead of following one another as the command walks its keys.
@@ -649,7 +815,7 @@ impl<'a> Access<'a> {
 
     /// Number of keys in `db` (DBSIZE).
     pub fn db_size(&mut self, db: usize) -> usize {
-        (0..self.ks.shards_per_db()).map(|s| self.with_shard(db, s, |sh| sh.dict.len())).sum()
+        (0..self.ks.shards_per_db()).map(|s| self.with_shard_read(db, s, |sh| sh.dict.len())).sum()
     }
 
     /// Keyspace-wide counts for INFO.
@@ -659,7 +825,7 @@ impl<'a> Access<'a> {
             let (mut keys, mut expires) = (0, 0);
             let (mut ttl_weighted, mut ttl_weight) = (0i128, 0i128);
             for s in 0..self.ks.shards_per_db() {
-                self.with_shard(db, s, |sh| {
+                self.with_shard_read(db, s, |sh| {
                     keys += sh.dict.len();
                     expires += sh.expires;
                     if sh.avg_ttl_ms > 0 && sh.expires > 0 {
@@ -683,7 +849,7 @@ impl<'a> Access<'a> {
     pub fn reset_stats(&mut self) {
         for db in 0..self.ks.dbs.len() {
             for s in 0..self.ks.shards_per_db() {
-                self.with_shard(db, s, |sh| sh.stats = ShardStats::default());
+                self.with_shard_read(db, s, |sh| sh.stats = ShardStats::default());
             }
         }
     }
@@ -705,6 +871,9 @@ impl<'a> Access<'a> {
     /// `try_lock` (never blocking, so holding shards out of order cannot deadlock).
     /// False if one was busy.
     pub fn try_lock_keys<K: AsRef<[u8]>>(&mut self, db: usize, keys: &[K]) -> bool {
+        // Keys of shards held already (a waiter's other key, served under the pushing
+        // command's access) may lie in segments a snapshot has not saved.
+        self.keys_saved(db, keys);
         for k in keys {
             let id = (db as u32, self.ks.shard_of(key_hash(k.as_ref())) as u32);
             if let Err(i) = self.guards.binary_search_by(|(d, s, _)| (*d, *s).cmp(&id)) {
@@ -1057,7 +1226,7 @@ impl<'a> Access<'a> {
     }
 
     fn stamp(&self) -> Stamp {
-        Stamp { lru_clock: self.lru_clock, minutes: ((self.now_ms / 60_000) & 0xffff) as u32, lfu: self.lfu }
+        Stamp { lru_clock: self.lru_clock, minutes: lfu_minutes(self.now_ms), lfu: self.lfu }
     }
 
     /// Redis's LFUDecrAndReturn: the access counter decayed by the time since last access.
@@ -1071,6 +1240,36 @@ struct Stamp {
     lru_clock: u32,
     minutes: u32,
     lfu: Option<(u32, u32)>,
+}
+
+/// What RDB's FREQ opcode saves for an entry's `lru` under an LFU policy: Redis's
+/// LFUDecrAndReturn at `now_ms` with lfu-decay-time `decay`.
+pub fn lfu_counter_at(lru: u32, now_ms: i64, decay: u32) -> u32 {
+    Stamp { lru_clock: 0, minutes: lfu_minutes(now_ms), lfu: Some((0, decay)) }.decayed(lru)
+}
+
+/// An entry's `lru` for a key loaded with `counter` (RDB's FREQ) under an LFU policy.
+pub fn lfu_loaded(counter: u8, now_ms: i64) -> u32 {
+    (lfu_minutes(now_ms) << 8) | counter as u32
+}
+
+/// The LRU clock (seconds) entries are stamped with at `now_ms`: RDB's IDLE is measured
+/// against it.
+pub fn lru_clock_at(now_ms: i64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
+/// A new key's `lru` at `now_ms` (the LRU clock, or under LFU the minutes and LFU_INIT_VAL).
+pub fn initial_lru(now_ms: i64, lfu: bool) -> u32 {
+    if lfu {
+        (lfu_minutes(now_ms) << 8) | LFU_INIT_VAL
+    } else {
+        lru_clock_at(now_ms)
+    }
+}
+
+fn lfu_minutes(now_ms: i64) -> u32 {
+    ((now_ms / 60_000) & 0xffff) as u32
 }
 
 /// Counter given to new keys under LFU (LFU_INIT_VAL), so they are not evicted at once.

@@ -659,7 +659,15 @@ fn cobl_update(current: &str, args: &[&str]) -> Result<String, String> {
 
 /// Redis's setConfigSaveOption validation; returns the (seconds, changes) pairs.
 fn save_parse(args: &[&str]) -> Result<Vec<(i64, i64)>, String> {
-    let args: &[&str] = if args.len() == 1 && args[0].is_empty() { &[] } else { args };
+    // One argument holding the pairs (`save "3600 1"` in a file, `--save "3600 1"`) is
+    // split at its spaces, as Redis splits a multi-argument setting given as one.
+    let split: Vec<&str>;
+    let args: &[&str] = if let [one] = args {
+        split = one.split_whitespace().collect();
+        &split
+    } else {
+        args
+    };
     if !args.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }

@@ -30,7 +30,6 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         ctx.srv.active_expire.store(on, std::sync::atomic::Ordering::Relaxed);
         ctx.out.ok();
         Ok(())
-    // Persistence (issue 23): RELOAD (persist::rdbfile) goes here.
     } else if eq(sub, "digest") && ctx.args.len() == 2 {
         let d = digest::dataset_digest(ctx.ks);
         ctx.out.simple(&hex(&d));
@@ -47,6 +46,8 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.out.simple(&hex(&d));
         }
         Ok(())
+    } else if eq(sub, "reload") {
+        crate::server::save::debug_reload(ctx)
     } else if eq(sub, "help") {
         help_reply(
             ctx,
@@ -56,6 +57,19 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
                 "    Output a hex signature of the values of all the specified keys.",
+                "RELOAD [option ...]",
+                "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+                "    * MERGE: conflicting keys will be loaded from RDB.",
+                "    * NOFLUSH: the existing database will not be removed before load, but",
+                "      conflicting keys will generate an exception and kill the server.",
+                "    * NOSAVE: the database will be loaded from an existing RDB file.",
+                "    Examples:",
+                "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+                "      the database.",
+                "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+                "      existing RDB file.",
+                "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+                "      file to the database.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",

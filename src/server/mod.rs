@@ -10,6 +10,7 @@ pub mod info;
 pub mod log;
 pub mod notify;
 pub mod pubsub;
+pub mod save;
 pub mod scripting;
 pub mod shutdown;
 pub mod tracking;
@@ -206,7 +207,8 @@ pub struct Server {
     pub pause_changed: tokio::sync::Notify,
     /// SIGTERM, SIGINT and SHUTDOWN: the request, and whether clients are being closed.
     pub shutdown: shutdown::Shutdown,
-    pub lastsave_unix: AtomicI64,
+    /// RDB: saves, save points, loading, MISCONF (server::save).
+    pub rdb: save::Rdb,
     pub stats_reset_ms: AtomicI64,
     // Hot configuration, cached so the request path does not read the config lock.
     pub requirepass: RwLock<Option<Vec<u8>>>,
@@ -275,7 +277,7 @@ impl Server {
             pause_mode: Mutex::new(PauseMode::All),
             pause_changed: tokio::sync::Notify::new(),
             shutdown: shutdown::Shutdown::default(),
-            lastsave_unix: AtomicI64::new(now_ms() / 1000),
+            rdb: save::Rdb::default(),
             stats_reset_ms: AtomicI64::new(now_ms()),
             requirepass: RwLock::new(None),
             maxclients: AtomicU64::new(10000),
@@ -340,6 +342,8 @@ impl Server {
             _ => 0,
         };
         self.notify_flags.store(nke, Ordering::Relaxed);
+        drop(cfg);
+        save::refresh(self);
     }
 
     /// (lfu-log-factor, lfu-decay-time) when an LFU policy is in force.
@@ -433,6 +437,7 @@ impl Server {
                     self.ks.rehash_cycle(100);
                 }
             }
+            save::cron(&self);
             client::close_idle_clients(&self);
             // The peak of used_memory and the instantaneous rates, every 100 ms whatever hz
             // is (as Redis's run_with_period(100); refreshing jemalloc's statistics is not

@@ -178,7 +178,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let me = ctx.ks.client;
     let nshards = ksr.shards_per_db();
     for _attempt in 0..100 {
-        let sizes: Vec<usize> = (0..nshards).map(|s| ctx.ks.with_shard(db, s, |sh| sh.dict.len())).collect();
+        let sizes: Vec<usize> = (0..nshards).map(|s| ctx.ks.with_shard_read(db, s, |sh| sh.dict.len())).collect();
         let total: usize = sizes.iter().sum();
         if total == 0 {
             break;
@@ -524,6 +524,7 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
 
 pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
+    crate::server::save::abort_bgsave(ctx.srv);
     let mut all = Vec::new();
     let mut removed = 0;
     for db in 0..ctx.srv.databases() {
@@ -532,7 +533,9 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
         removed += n;
     }
     crate::server::tracking::flush(ctx.srv, ctx.client.id);
-    ctx.ks.mark_dirty(removed as u64 + 1);
+    // Redis 7.2 counts the removed keys only (INFO rdb_changes_since_last_save).
+    crate::server::save::after_flushall(ctx, removed as u64);
+    ctx.ks.mark_dirty(removed as u64);
     free_tables(all, lazy);
     ctx.out.ok();
     Ok(())
