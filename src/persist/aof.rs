@@ -240,7 +240,7 @@ impl Manifest {
     }
 
     /// A new base file name (the next seq), the current base becoming history.
-    fn next_base(&mut self, filename: &str, rdb: bool) -> String {
+    pub fn next_base(&mut self, filename: &str, rdb: bool) -> String {
         if let Some(mut old) = self.base.take() {
             old.ty = FileType::History;
             self.history.push(old);
@@ -251,8 +251,16 @@ impl Manifest {
         name
     }
 
+    /// After a rewrite: every incr file before `keep` (the one opened when the rewrite
+    /// started) becomes history.
+    pub fn retire_incrs_before(&mut self, keep: u64) {
+        let (old, new): (Vec<_>, Vec<_>) = std::mem::take(&mut self.incrs).into_iter().partition(|f| f.seq < keep);
+        self.history.extend(old.into_iter().map(|f| AofFile { ty: FileType::History, ..f }));
+        self.incrs = new;
+    }
+
     /// A new incr file name (the next seq), appended to the incr files.
-    fn next_incr(&mut self, filename: &str) -> String {
+    pub fn next_incr(&mut self, filename: &str) -> String {
         self.incr_seq += 1;
         let name = format!("{filename}.{}.incr.aof", self.incr_seq);
         self.incrs.push(AofFile { name: name.clone(), seq: self.incr_seq, ty: FileType::Incr });
@@ -276,7 +284,7 @@ impl Layout {
         format!("{}.manifest", self.filename)
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
@@ -470,6 +478,14 @@ impl AofSink {
         self.wake.notify_one();
     }
 
+    /// Wait until the writer has gone on in the file `rotate` gave it.
+    pub fn wait_rotated(&self) {
+        let mut g = self.inner.lock();
+        while g.rotate.is_some() && !g.stop {
+            self.done.wait_for(&mut g, Duration::from_millis(10));
+        }
+    }
+
     /// Stop: everything appended is written and fsynced (stopAppendOnly's flush and fsync),
     /// then the writer ends. Waiters on tickets are released.
     pub fn stop(&self) {
@@ -546,6 +562,9 @@ impl AofSink {
                 let _ = file.sync_data();
                 file = next;
                 size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                // aof_current_size counts the new incr file from here; the rewrite adds
+                // its base once written.
+                self.status.current_size.store(size, Ordering::Relaxed);
                 unwritten.extend_from_slice(after);
                 self.done.notify_all();
             } else {
@@ -835,14 +854,195 @@ pub fn base_bytes(srv: &Server, rdb: bool) -> Vec<u8> {
     crate::server::aof_cmds::base_bytes(srv, rdb)
 }
 
-/// Write `bytes` as `name` in the AOF directory: a temp file, fsynced, renamed.
-fn write_file(layout: &Layout, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let tmp = layout.path(&format!("temp-rewriteaof-{}.aof", std::process::id()));
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, layout.path(name))
+/// Bytes written between two fsyncs with aof-rewrite-incremental-fsync
+/// (REDIS_AUTOSYNC_BYTES).
+const AUTOSYNC_BYTES: usize = 4 << 20;
+
+/// Write `bytes` as `name` in the AOF directory and fsync it; `incremental`: an fsync every
+/// 4 MB on the way (aof-rewrite-incremental-fsync), so the final one has little to do.
+pub fn write_file(layout: &Layout, name: &str, bytes: &[u8], incremental: bool) -> io::Result<()> {
+    let mut f = File::create(layout.path(name))?;
+    if incremental {
+        for chunk in bytes.chunks(AUTOSYNC_BYTES) {
+            f.write_all(chunk)?;
+            f.sync_data()?;
+        }
+    } else {
+        f.write_all(bytes)?;
+    }
+    f.sync_all()
+}
+
+/// A new file written whole: under a temp name, fsynced, renamed.
+fn create_file(layout: &Layout, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let tmp = format!("temp-rewriteaof-{}.aof", std::process::id());
+    write_file(layout, &tmp, bytes, false)?;
+    std::fs::rename(layout.path(&tmp), layout.path(name))
+}
+
+// ------------------------------------------------------------- the base as commands
+
+/// Elements per command of a rewritten collection (AOF_REWRITE_ITEMS_PER_CMD).
+const ITEMS_PER_CMD: usize = 64;
+
+/// A command being built for a rewrite: its arguments as borrowed or owned bytes.
+type Args<'a> = Vec<std::borrow::Cow<'a, [u8]>>;
+
+fn id_bytes(id: crate::data::stream::StreamId) -> Vec<u8> {
+    format!("{}-{}", id.ms, id.seq).into_bytes()
+}
+
+/// Emit `items` (each one or two arguments) as `name key items...` commands of at most
+/// ITEMS_PER_CMD items each, as rewriteListObject & co batch them.
+fn put_batched<'a>(out: &mut Vec<u8>, name: &'a [u8], key: &'a [u8], items: impl Iterator<Item = Args<'a>>) {
+    let mut cmd: Args = Vec::new();
+    let mut n = 0;
+    for item in items {
+        if n == 0 {
+            cmd.clear();
+            cmd.push(name.into());
+            cmd.push(key.into());
+        }
+        cmd.extend(item);
+        n += 1;
+        if n == ITEMS_PER_CMD {
+            put_command(out, &cmd);
+            n = 0;
+        }
+    }
+    if n > 0 {
+        put_command(out, &cmd);
+    }
+}
+
+/// One key as rewriteAppendOnlyFileRio writes it: the commands that rebuild its value,
+/// then PEXPIREAT if it has a TTL.
+pub fn put_entry_commands(out: &mut Vec<u8>, e: &crate::data::dict::Entry) {
+    use crate::data::value::Value;
+    use std::borrow::Cow;
+    let key: &[u8] = &e.key;
+    match &e.value {
+        Value::Int(n) => put_command(out, &[b"SET" as &[u8], key, itoa::Buffer::new().format(*n).as_bytes()]),
+        Value::Str { bytes, .. } => put_command(out, &[b"SET" as &[u8], key, bytes]),
+        Value::List(l) => put_batched(out, b"RPUSH", key, l.iter().map(|x| vec![x.to_bytes()])),
+        Value::Set(set) => {
+            let mut members: Vec<Vec<u8>> = Vec::with_capacity(set.len());
+            set.for_each(|m| members.push(m.bytes().into_owned()));
+            put_batched(out, b"SADD", key, members.iter().map(|m| vec![Cow::Borrowed(&m[..])]));
+        }
+        Value::ZSet(z) => {
+            let mut pairs: Vec<(Vec<u8>, &[u8])> = Vec::with_capacity(z.len());
+            z.visit(0, false, |score, member| {
+                pairs.push((crate::util::number::fmt_f64_g17(score).into_bytes(), member));
+                true
+            });
+            put_batched(out, b"ZADD", key, pairs.iter().map(|(s, m)| vec![Cow::Borrowed(&s[..]), Cow::Borrowed(*m)]));
+        }
+        Value::Hash(h) => {
+            let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(h.len());
+            h.for_each(|f, v| pairs.push((f.bytes().into_owned(), v.bytes().into_owned())));
+            put_batched(
+                out,
+                b"HMSET",
+                key,
+                pairs.iter().map(|(f, v)| vec![Cow::Borrowed(&f[..]), Cow::Borrowed(&v[..])]),
+            );
+        }
+        Value::Stream(st) => put_stream_commands(out, key, st),
+    }
+    if e.expire_at_ms != crate::data::dict::NO_EXPIRE {
+        put_command(out, &[b"PEXPIREAT" as &[u8], key, itoa::Buffer::new().format(e.expire_at_ms).as_bytes()]);
+    }
+}
+
+/// rewriteStreamObject: the entries (XADD each, or the XADD MAXLEN 0 trick for an empty
+/// stream), XSETID with the counters, then each group, its consumers and their pending
+/// entries (XCLAIM ... JUSTID FORCE) or XGROUP CREATECONSUMER for a consumer with none.
+fn put_stream_commands(out: &mut Vec<u8>, key: &[u8], st: &crate::data::stream::Stream) {
+    use crate::data::stream::StreamId;
+    let int = |n: i64| itoa::Buffer::new().format(n).as_bytes().to_vec();
+    if !st.is_empty() {
+        let (min, max) = (StreamId { ms: 0, seq: 0 }, StreamId { ms: u64::MAX, seq: u64::MAX });
+        st.visit(min, max, false, |id, fields| {
+            let idb = id_bytes(id);
+            let mut cmd: Vec<&[u8]> = vec![b"XADD", key, &idb];
+            cmd.extend_from_slice(fields);
+            put_command(out, &cmd);
+            true
+        });
+    } else {
+        let last = id_bytes(st.last_id);
+        put_command(out, &[b"XADD" as &[u8], key, b"MAXLEN", b"0", &last, b"x", b"y"]);
+    }
+    put_command(
+        out,
+        &[
+            b"XSETID" as &[u8],
+            key,
+            &id_bytes(st.last_id),
+            b"ENTRIESADDED",
+            &int(st.entries_added as i64),
+            b"MAXDELETEDID",
+            &id_bytes(st.max_deleted_entry_id),
+        ],
+    );
+    for (name, g) in &st.groups {
+        let read = int(g.entries_read.map_or(-1, |n| n as i64));
+        put_command(out, &[b"XGROUP" as &[u8], b"CREATE", key, name, &id_bytes(g.last_id), b"ENTRIESREAD", &read]);
+        for (cname, c) in &g.consumers {
+            if c.pel.is_empty() {
+                put_command(out, &[b"XGROUP" as &[u8], b"CREATECONSUMER", key, name, cname]);
+                continue;
+            }
+            for id in &c.pel {
+                let Some(p) = g.pel.get(id) else { continue };
+                put_command(
+                    out,
+                    &[
+                        b"XCLAIM" as &[u8],
+                        key,
+                        name,
+                        cname,
+                        b"0",
+                        &id_bytes(*id),
+                        b"TIME",
+                        &int(p.delivery_time),
+                        b"RETRYCOUNT",
+                        &int(p.delivery_count as i64),
+                        b"JUSTID",
+                        b"FORCE",
+                    ],
+                );
+            }
+        }
+    }
+}
+
+/// The base as AOF commands (aof-use-rdb-preamble no), of the keyspace as it is: the
+/// caller holds every gate (nothing changes while it runs). A #TS annotation first when
+/// `timestamp`, the function libraries, then each database after its SELECT.
+pub fn commands_base(srv: &Server, timestamp: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    if timestamp {
+        put_timestamp(&mut out, now_ms() / 1000);
+    }
+    for lib in srv.scripting.functions.lock().libraries.values() {
+        put_command(&mut out, &[b"FUNCTION" as &[u8], b"LOAD", &lib.code]);
+    }
+    for (db, d) in srv.ks.dbs.iter().enumerate() {
+        let mut selected = false;
+        for cell in d.shards.iter() {
+            let shard = cell.lock();
+            shard.dict.for_each(|e| {
+                if !selected {
+                    put_select(&mut out, db);
+                    selected = true;
+                }
+                put_entry_commands(&mut out, e);
+            });
+        }
+    }
+    out
 }
 
 // ------------------------------------------------------------------------- start-up
@@ -884,17 +1084,24 @@ pub fn start_up(srv: &Arc<Server>) -> Result<(), Logged> {
             return Err(Logged);
         }
     };
-    let mut m = match manifest {
+    let (mut m, sizes) = match manifest {
         Some(m) => {
-            load(srv, &layout, &m)?;
-            m
+            let sizes = load(srv, &layout, &m)?;
+            (m, Some(sizes))
         }
-        None => Manifest::default(),
+        None => (Manifest::default(), None),
     };
     open_files(srv, &layout, &mut m, true).map_err(|e| {
         log_at(srv, WARNING, &format!("Can't open the append-only file: {}", strerror(&e)));
         Logged
-    })
+    })?;
+    // After a load, Redis reports the files' sizes as they were read (a cut tail included)
+    // and the base file's.
+    if let Some((total, base)) = sizes {
+        srv.aof.status.current_size.store(total, Ordering::Relaxed);
+        srv.aof.status.base_size.store(base, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// aofOpenIfNeededOnServerStart / startAppendOnly's files: a base if there is none (the
@@ -904,14 +1111,19 @@ pub fn open_files(srv: &Server, layout: &Layout, m: &mut Manifest, at_start: boo
     let mut changed = false;
     if m.base.is_none() && m.incrs.is_empty() {
         let name = m.next_base(&layout.filename, rdb);
-        write_file(layout, &name, &base_bytes(srv, rdb))?;
+        create_file(layout, &name, &base_bytes(srv, rdb))?;
         if at_start {
             log(srv, &format!("Creating AOF base file {name} on server start"));
         }
         changed = true;
     }
     let incr = match m.incrs.last() {
-        Some(f) => f.name.clone(),
+        Some(f) => {
+            if at_start {
+                log(srv, &format!("Opening AOF incr file {} on server start", f.name));
+            }
+            f.name.clone()
+        }
         None => {
             let name = m.next_incr(&layout.filename);
             if at_start {
@@ -926,15 +1138,9 @@ pub fn open_files(srv: &Server, layout: &Layout, m: &mut Manifest, at_start: boo
         layout.write_manifest(m)?;
     }
     let aof = &srv.aof;
-    if changed && at_start {
-        // A fresh AOF: the sizes count from here, as Redis's after creating the files.
-        aof.status.current_size.store(0, Ordering::Relaxed);
-        aof.status.base_size.store(0, Ordering::Relaxed);
-    } else if at_start {
-        let total: u64 = m.base.iter().chain(&m.incrs).map(|f| file_size(layout, &f.name)).sum();
-        aof.status.current_size.store(total, Ordering::Relaxed);
-        aof.status.base_size.store(total, Ordering::Relaxed);
-    }
+    // A fresh AOF counts its size from here, as Redis's after creating the files.
+    aof.status.current_size.store(0, Ordering::Relaxed);
+    aof.status.base_size.store(0, Ordering::Relaxed);
     *aof.manifest.lock() = m.clone();
     let sink = AofSink::start(srv, file, aof.status.clone())?;
     aof.install(srv, sink);
@@ -1085,11 +1291,13 @@ fn replay(r: &mut Replayer, data: &[u8], mut pos: usize) -> Result<u64, (Stop, u
 
 /// Load the AOF `m` names (loadAppendOnlyFiles): the base, then each incr file. Err: start-up
 /// stops (logged).
-pub fn load(srv: &Server, layout: &Layout, m: &Manifest) -> Result<(), Logged> {
+pub fn load(srv: &Server, layout: &Layout, m: &Manifest) -> Result<(u64, u64), Logged> {
     let started = Instant::now();
     let files: Vec<&AofFile> = m.base.iter().chain(&m.incrs).collect();
+    let total = files.iter().map(|f| file_size(layout, &f.name)).sum();
+    let base = m.base.as_ref().map_or(0, |f| file_size(layout, &f.name));
     if files.is_empty() {
-        return Ok(());
+        return Ok((0, 0));
     }
     let truncated_ok = srv.config.read().bool("aof-load-truncated");
     let mut r = Replayer::new(srv);
@@ -1170,7 +1378,7 @@ pub fn load(srv: &Server, layout: &Layout, m: &Manifest) -> Result<(), Logged> {
         );
     }
     log(srv, &format!("DB loaded from append only file: {:.3} seconds", started.elapsed().as_secs_f64()));
-    Ok(())
+    Ok((total, base))
 }
 
 #[cfg(test)]
