@@ -1078,7 +1078,7 @@ pub fn start_up(srv: &Arc<Server>) -> Result<(), Logged> {
                 return Err(Logged);
             }
         },
-        Ok(None) => None,
+        Ok(None) => upgrade_single_file(srv, &layout)?,
         Err(e) => {
             log_at(srv, WARNING, &format!("Fail to open AOF manifest file: {}", strerror(&e)));
             return Err(Logged);
@@ -1102,6 +1102,33 @@ pub fn start_up(srv: &Arc<Server>) -> Result<(), Logged> {
         srv.aof.status.base_size.store(base, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// aofUpgradePrepare: an AOF of Redis before 7 (one file, `appendfilename` in `dir`) moves
+/// into the AOF directory as the base of a new manifest.
+fn upgrade_single_file(srv: &Server, layout: &Layout) -> Result<Option<Manifest>, Logged> {
+    if !Path::new(&layout.filename).is_file() {
+        return Ok(None);
+    }
+    let mut m = Manifest { base_seq: 1, ..Manifest::default() };
+    m.base = Some(AofFile { name: layout.filename.clone(), seq: 1, ty: FileType::Base });
+    let moved = layout
+        .write_manifest(&m)
+        .and_then(|()| std::fs::rename(&layout.filename, layout.path(&layout.filename)))
+        .and_then(|()| fsync_dir(&layout.dir));
+    if let Err(e) = moved {
+        log_at(srv, WARNING, &format!("Error moving the old-style AOF file {}: {}", layout.filename, strerror(&e)));
+        return Err(Logged);
+    }
+    log(
+        srv,
+        &format!(
+            "Successfully migrated an old-style AOF file ({}) into the AOF directory ({}).",
+            layout.filename,
+            layout.dir.display()
+        ),
+    );
+    Ok(Some(m))
 }
 
 /// aofOpenIfNeededOnServerStart / startAppendOnly's files: a base if there is none (the

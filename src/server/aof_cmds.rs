@@ -129,6 +129,41 @@ pub fn apply_config(srv: &Server, appendonly_was: bool) {
     }
 }
 
+/// The cron's part (serverCron): a scheduled rewrite starts; with the AOF on and
+/// auto-aof-rewrite-percentage set, a rewrite starts once the AOF is past
+/// auto-aof-rewrite-min-size and has grown by that percentage over its base.
+pub fn cron(srv: &Server) {
+    if !srv.aof.enabled() {
+        return;
+    }
+    let (in_progress, scheduled) = {
+        let rw = srv.aof.rewrite.lock();
+        (rw.in_progress.is_some(), rw.scheduled)
+    };
+    if in_progress {
+        return;
+    }
+    if scheduled {
+        start_rewrite(srv, false);
+        return;
+    }
+    let (perc, min_size) = {
+        let cfg = srv.config.read();
+        (cfg.int("auto-aof-rewrite-percentage"), cfg.int("auto-aof-rewrite-min-size").max(0) as u64)
+    };
+    let s = &srv.aof.status;
+    let current = s.current_size.load(Ordering::Relaxed);
+    if perc == 0 || current <= min_size {
+        return;
+    }
+    let base = s.base_size.load(Ordering::Relaxed).max(1);
+    let growth = (current * 100 / base) as i64 - 100;
+    if growth >= perc {
+        log(srv, &format!("Starting automatic rewriting of AOF on {growth}% growth"));
+        start_rewrite(srv, false);
+    }
+}
+
 /// BGREWRITEAOF.
 pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
     if ctx.srv.aof.rewrite.lock().in_progress.is_some() {
@@ -230,6 +265,13 @@ fn rewrite(srv: &Arc<Server>, enable: bool) -> io::Result<()> {
         (m.incr_seq, base_bytes(srv, rdb_preamble))
     };
     log(srv, "Background append only file rewriting started");
+    // rdb-key-save-delay (microseconds per key, for tests) slows the rewrite as Redis's
+    // child is slowed, outside the hold.
+    let delay = srv.config.read().int("rdb-key-save-delay");
+    if delay > 0 {
+        let keys: usize = srv.ks.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.lock().dict.len()).sum();
+        std::thread::sleep(std::time::Duration::from_micros(delay as u64 * keys as u64));
+    }
     aof::write_file(&layout, &tmp, &base, srv.config.read().bool("aof-rewrite-incremental-fsync"))?;
     log(srv, &format!("Successfully created the temporary AOF base file {tmp}"));
     let mut m = srv.aof.manifest.lock();

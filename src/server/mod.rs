@@ -428,6 +428,7 @@ impl Server {
                 }
             }
             client::close_idle_clients(&self);
+            aof_cmds::cron(&self);
             // The peak of used_memory and the instantaneous rates, every 100 ms whatever hz
             // is (as Redis's run_with_period(100); refreshing jemalloc's statistics is not
             // free); freed memory back to the system (util::alloc); once a second, idle
