@@ -139,6 +139,11 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
         eprintln!("fatal: {e}");
         return 1;
     }
+    // The AOF, when on, is loaded (it wins over an RDB file, as in Redis) and opened
+    // before any client connects.
+    if persist::aof::start_up(&srv).is_err() {
+        return 1;
+    }
     match net::run(srv, binds, port) {
         Ok(()) => 0,
         Err(e) => {

@@ -278,6 +278,7 @@ fn checks(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]]) -> Resul
     acl_check(client, cmd, args)?;
     cluster_redirect(srv, cmd, args)?;
     deny_oom(srv, cmd)?;
+    disk_error(srv, client, cmd)?;
     if client.subs.total() > 0 {
         crate::server::pubsub::check_subscribed_mode(client, cmd.def.name)?;
     }
@@ -311,6 +312,23 @@ fn cluster_redirect(_srv: &Server, _cmd: &Command, _args: &[&[u8]]) -> Result<()
 #[inline(always)]
 fn deny_oom(_srv: &Server, _cmd: &Command) -> Result<(), Error> {
     Ok(())
+}
+
+/// Persistence errors (Redis's writeCommandsDeniedByDiskError): writes, EXEC of a
+/// transaction that queued one, and PING are refused with MISCONF while the AOF cannot be
+/// written (`persist::aof::Aof::misconf`). One relaxed load for a write when no AOF runs.
+#[inline]
+fn disk_error(srv: &Server, client: &Client, cmd: &Command) -> Result<(), Error> {
+    if !srv.aof.enabled() {
+        return Ok(());
+    }
+    let is_write = cmd.def.has(flags::WRITE)
+        || (cmd.lock == Lock::Transaction && client.multi.as_ref().is_some_and(|q| q.writes))
+        || cmd.def.name == "ping";
+    match srv.aof.misconf() {
+        Some(e) if is_write => Err(Error::msg(e)),
+        _ => Ok(()),
+    }
 }
 
 /// Does this admitted command go to the scripts thread (or run inline as a short script)?

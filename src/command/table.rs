@@ -373,6 +373,7 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         // MIGRATE (types::migrate)
         // SAVE, BGSAVE, LASTSAVE (server::save)
         // BGREWRITEAOF (server::aof_cmds)
+        "bgrewriteaof" => (srv::aof_cmds::bgrewriteaof, Keys),
         _ => return None,
     };
     Some(h)

@@ -38,7 +38,7 @@ pub fn rss_bytes() -> u64 {
 
 /// jemalloc's allocated (used_memory), active and resident bytes, after refreshing its
 /// statistics.
-fn allocator_bytes() -> (u64, u64, u64) {
+pub(crate) fn allocator_bytes() -> (u64, u64, u64) {
     use tikv_jemalloc_ctl::stats;
     let _ = tikv_jemalloc_ctl::epoch::advance();
     let read = |r: tikv_jemalloc_ctl::Result<usize>| r.unwrap_or(0) as u64;
@@ -296,7 +296,7 @@ fn memory_section(srv: &Server, figures: &Figures, out: &mut String) {
         .field("lazyfreed_objects", crate::types::generic::LAZYFREED.load(Ordering::Relaxed));
 }
 
-/// Static until persistence exists: nothing loads, saves or rewrites.
+/// The AOF's fields are its own (`persist::aof::Aof::info_status`, `info_sizes`).
 fn persistence_section(srv: &Server, out: &mut String) {
     Section::new(out, "Persistence")
         .field("loading", 0)
@@ -316,19 +316,10 @@ fn persistence_section(srv: &Server, out: &mut String) {
         .field("rdb_saves", 0)
         .field("rdb_last_cow_size", 0)
         .field("rdb_last_load_keys_expired", 0)
-        .field("rdb_last_load_keys_loaded", 0)
-        .field("aof_enabled", 0)
-        .field("aof_rewrite_in_progress", 0)
-        .field("aof_rewrite_scheduled", 0)
-        .field("aof_last_rewrite_time_sec", -1)
-        .field("aof_current_rewrite_time_sec", -1)
-        .field("aof_last_bgrewrite_status", "ok")
-        .field("aof_rewrites", 0)
-        .field("aof_rewrites_consecutive_failures", 0)
-        .field("aof_last_write_status", "ok")
-        .field("aof_last_cow_size", 0)
-        .field("module_fork_in_progress", 0)
-        .field("module_fork_last_cow_size", 0);
+        .field("rdb_last_load_keys_loaded", 0);
+    srv.aof.info_status(out);
+    Section { out }.field("module_fork_in_progress", 0).field("module_fork_last_cow_size", 0);
+    srv.aof.info_sizes(out);
 }
 
 fn stats_section(srv: &Server, figures: &Figures, out: &mut String) {

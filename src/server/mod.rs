@@ -2,6 +2,7 @@
 //! start-up (config file and `--name value` options, as redis-server takes them) and the
 //! cron thread (active expiry, background rehashing, client timeouts).
 
+pub mod aof_cmds;
 pub mod client;
 pub mod config;
 pub mod conn;
@@ -236,6 +237,8 @@ pub struct Server {
     pub notify_flags: Arc<AtomicU32>,
     /// Where propagated writes go (the AOF; replication later): persist::propagate.
     pub sinks: crate::persist::propagate::Sinks,
+    /// The append-only file: its sink, status and rewrite (persist::aof).
+    pub aof: crate::persist::aof::Aof,
 }
 
 impl Server {
@@ -289,6 +292,7 @@ impl Server {
             normal_limit: [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)],
             notify_flags: Arc::new(AtomicU32::new(0)),
             sinks: Default::default(),
+            aof: Default::default(),
         };
         srv.refresh_hot_config();
         srv

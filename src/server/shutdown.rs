@@ -249,7 +249,17 @@ pub fn write_pidfile(srv: &Server) {
 type Hook = fn(&Server, &Flags) -> Result<(), ()>;
 
 /// The hooks, in the order Redis's finishShutdown runs them.
-const HOOKS: &[(&str, Hook)] = &[("save", save), ("pidfile", remove_pidfile), ("unixsocket", remove_unix_socket)];
+const HOOKS: &[(&str, Hook)] =
+    &[("aof", flush_aof), ("save", save), ("pidfile", remove_pidfile), ("unixsocket", remove_unix_socket)];
+
+/// The AOF's buffer written and fsynced (finishShutdown's flushAppendOnlyFile and fsync).
+fn flush_aof(srv: &Server, _: &Flags) -> Result<(), ()> {
+    if srv.aof.enabled() {
+        log(srv, "Calling fsync() on the AOF file.");
+        srv.aof.uninstall(srv);
+    }
+    Ok(())
+}
 
 /// The final save: when save points are configured and NOSAVE was not given, or SAVE was.
 /// Nothing is written yet: the persistence issue (RDB/AOF) fills this in with the
