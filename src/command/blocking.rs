@@ -158,6 +158,8 @@ pub fn serve_ready<'a>(srv: &'a Server, ks: &mut Access<'a>) -> Vec<(usize, Vec<
         serve_key(srv, ks, db, &key, signalled, &mut deferred);
     }
     ks.ready.clear();
+    // A key found expired while looking for a waiter to serve (outside any command's unit).
+    crate::persist::propagate::deliver_unit(srv, ks);
     deferred
 }
 

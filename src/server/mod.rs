@@ -308,6 +308,7 @@ impl Server {
         self.proto_max_bulk_len.store(cfg.int("proto-max-bulk-len"), Ordering::Relaxed);
         self.query_buffer_limit.store(cfg.int("client-query-buffer-limit") as u64, Ordering::Relaxed);
         self.busy_threshold_ms.store(cfg.int("busy-reply-threshold"), Ordering::Relaxed);
+        self.ks.lazy_expire.store(cfg.bool("lazyfree-lazy-expire"), Ordering::Relaxed);
         self.tracking.max_keys.store(cfg.int("tracking-table-max-keys").max(0) as usize, Ordering::Relaxed);
         crate::util::alloc::set_background_threads(cfg.bool("jemalloc-bg-thread"));
         let cobl = cfg.render("client-output-buffer-limit");
@@ -402,6 +403,7 @@ impl Server {
     pub fn cron(self: Arc<Self>) {
         let gate = self.threads; // the cron's own gate
         notify::install_hook(&self);
+        crate::persist::propagate::install_expiry_hook(&self);
         let mut memory_sampled = Instant::now();
         let mut buffers_resized = Instant::now();
         while !self.shutdown.is_closing() {
