@@ -1243,6 +1243,11 @@ impl<'s, S: Transport> Conn<'s, S> {
         loop {
             if let Some(reply) = w.outcome() {
                 if let Some(reply) = reply {
+                    // (The ticket of the pop that served it: durable before the reply.)
+                    let ticket = w.aof_ticket.load(Ordering::Relaxed);
+                    if ticket != 0 {
+                        self.srv.aof.wait_durable(ticket).await;
+                    }
                     self.out.buf.extend_from_slice(&reply);
                 }
                 return true;

@@ -669,7 +669,8 @@ pub fn call<'a>(
     };
     ks.depth -= 1;
     if let Some(outer) = outer {
-        propagate_command(srv, ks, client.db, args, dirty, outer);
+        let ticket = propagate_command(srv, ks, client.db, args, dirty, outer);
+        client.aof_ticket = client.aof_ticket.max(ticket);
     }
     if !ks.touched.is_empty() {
         let modified = ks.dirty > dirty;
@@ -699,7 +700,7 @@ fn propagate_command(
     args: &[&[u8]],
     dirty: u64,
     outer: Propagate,
-) {
+) -> u64 {
     let how = std::mem::replace(&mut ks.propagate, outer);
     match how {
         Propagate::Always => ks.ops.push(Op { db, argv: crate::persist::propagate::argv(args) }),
@@ -709,8 +710,9 @@ fn propagate_command(
         Propagate::Nothing => {}
     }
     if ks.depth == 0 {
-        crate::persist::propagate::deliver_unit(srv, ks);
+        return crate::persist::propagate::deliver_unit(srv, ks);
     }
+    0
 }
 
 impl Client {
