@@ -339,8 +339,9 @@ pub struct Status {
 }
 
 impl Status {
-    pub fn write_ok(&self) -> bool {
-        !self.write_failed.load(Ordering::Relaxed)
+    /// A write or an fsync failed last (writeCommandsDeniedByDiskError's AOF part).
+    pub fn failing(&self) -> bool {
+        self.write_failed.load(Ordering::Relaxed) || self.fsync_failed.load(Ordering::Relaxed)
     }
 }
 
@@ -512,6 +513,13 @@ impl AofSink {
         }
     }
 
+    /// Tell admission whether writes must get the AOF's MISCONF (`Status::failing`).
+    fn flag_error(&self) {
+        if let Some(srv) = self.srv.upgrade() {
+            srv.rdb.set_aof_error(self.status.failing());
+        }
+    }
+
     fn log(&self, level: usize, msg: &str) {
         if let Some(srv) = self.srv.upgrade() {
             log_at(&srv, level, msg);
@@ -636,6 +644,7 @@ impl AofSink {
             data.clear();
             if self.status.write_failed.swap(false, Ordering::Relaxed) {
                 self.log(crate::server::log::NOTICE, "AOF write error looks solved, Redis can write again.");
+                self.flag_error();
             }
             return true;
         };
@@ -680,6 +689,7 @@ impl AofSink {
             std::process::exit(1);
         }
         self.status.write_failed.store(true, Ordering::Relaxed);
+        self.flag_error();
         if written > 0 {
             *size += written as u64;
             self.status.current_size.fetch_add(written as u64, Ordering::Relaxed);
@@ -698,7 +708,9 @@ impl AofSink {
         }
         match res {
             Ok(()) => {
-                self.status.fsync_failed.store(false, Ordering::Relaxed);
+                if self.status.fsync_failed.swap(false, Ordering::Relaxed) {
+                    self.flag_error();
+                }
             }
             Err(e) if policy == Fsync::Always => {
                 self.log(
@@ -714,6 +726,7 @@ impl AofSink {
                 self.log(WARNING, &format!("Fail to fsync the AOF file: {}", strerror(&e)));
                 self.status.write_errno.store(e.raw_os_error().unwrap_or(libc::EIO), Ordering::Relaxed);
                 self.status.fsync_failed.store(true, Ordering::Relaxed);
+                self.flag_error();
             }
         }
     }
@@ -764,7 +777,7 @@ impl Aof {
             return None;
         }
         let s = &self.status;
-        if s.write_failed.load(Ordering::Relaxed) || s.fsync_failed.load(Ordering::Relaxed) {
+        if s.failing() {
             let e = io::Error::from_raw_os_error(s.write_errno.load(Ordering::Relaxed));
             return Some(format!("MISCONF Errors writing to the AOF file: {}", strerror(&e)));
         }
@@ -788,6 +801,10 @@ impl Aof {
             srv.sinks.remove(&dyn_sink);
             sink.stop();
         }
+        // With the AOF off its errors no longer refuse writes (aof_state == AOF_OFF).
+        self.status.write_failed.store(false, Ordering::Relaxed);
+        self.status.fsync_failed.store(false, Ordering::Relaxed);
+        srv.rdb.set_aof_error(false);
     }
 
     /// CONFIG SET of appendfsync / aof-timestamp-enabled: the sink follows.
@@ -801,7 +818,7 @@ impl Aof {
     pub fn info_status(&self, out: &mut String) {
         let rw = self.rewrite.lock();
         let s = &self.status;
-        let write_ok = s.write_ok() && !s.fsync_failed.load(Ordering::Relaxed);
+        let write_ok = !s.failing();
         let now = now_ms();
         out.push_str(&format!(
             "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\n",
@@ -848,36 +865,82 @@ fn file_size(layout: &Layout, name: &str) -> u64 {
 
 // ------------------------------------------------------------------------ the base file
 
-/// The base file's bytes for the current dataset (rewriteAppendOnlyFile): an RDB preamble
-/// (aof-use-rdb-preamble) or the AOF commands that rebuild it.
-pub fn base_bytes(srv: &Server, rdb: bool) -> Vec<u8> {
-    crate::server::aof_cmds::base_bytes(srv, rdb)
-}
-
 /// Bytes written between two fsyncs with aof-rewrite-incremental-fsync
 /// (REDIS_AUTOSYNC_BYTES).
 const AUTOSYNC_BYTES: usize = 4 << 20;
 
-/// Write `bytes` as `name` in the AOF directory and fsync it; `incremental`: an fsync every
-/// 4 MB on the way (aof-rewrite-incremental-fsync), so the final one has little to do.
-pub fn write_file(layout: &Layout, name: &str, bytes: &[u8], incremental: bool) -> io::Result<()> {
-    let mut f = File::create(layout.path(name))?;
-    if incremental {
-        for chunk in bytes.chunks(AUTOSYNC_BYTES) {
-            f.write_all(chunk)?;
-            f.sync_data()?;
-        }
-    } else {
-        f.write_all(bytes)?;
-    }
-    f.sync_all()
+/// A base file being written, fsynced every 4 MB on the way when `incremental`
+/// (aof-rewrite-incremental-fsync), so the final fsync has little left to do.
+struct SyncingFile {
+    f: File,
+    incremental: bool,
+    since_sync: usize,
 }
 
-/// A new file written whole: under a temp name, fsynced, renamed.
-fn create_file(layout: &Layout, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let tmp = format!("temp-rewriteaof-{}.aof", std::process::id());
-    write_file(layout, &tmp, bytes, false)?;
-    std::fs::rename(layout.path(&tmp), layout.path(name))
+impl Write for SyncingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.f.write(buf)?;
+        self.since_sync += n;
+        if self.incremental && self.since_sync >= AUTOSYNC_BYTES {
+            self.f.sync_data()?;
+            self.since_sync = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.f.flush()
+    }
+}
+
+/// A base file being taken (rewriteAppendOnlyFile): `begin` runs while the caller holds
+/// every gate (the base is the dataset at that point of the history); `finish` writes it
+/// out while the server serves. With aof-use-rdb-preamble the base is an RDB file taken by
+/// a snapshot without fork (server::save, persist::snapshot: copy-on-write per shard),
+/// else the commands that rebuild the dataset, built under the hold.
+pub enum BaseJob {
+    Snapshot(Arc<super::snapshot::Snapshot>, File),
+    Commands(Vec<u8>, SyncingFileHandle),
+}
+
+/// The file a commands base goes to.
+pub struct SyncingFileHandle(SyncingFile);
+
+impl BaseJob {
+    /// Start the base into `tmp` in the AOF directory.
+    pub fn begin(srv: &Server, layout: &Layout, tmp: &str, rdb: bool) -> io::Result<BaseJob> {
+        let (incremental, timestamps) = {
+            let cfg = srv.config.read();
+            (cfg.bool("aof-rewrite-incremental-fsync"), cfg.bool("aof-timestamp-enabled"))
+        };
+        let f = File::create(layout.path(tmp))?;
+        if rdb {
+            let sync = f.try_clone()?;
+            let w = io::BufWriter::with_capacity(64 << 10, SyncingFile { f, incremental, since_sync: 0 });
+            Ok(BaseJob::Snapshot(crate::server::save::begin_snapshot(srv, Box::new(w), true), sync))
+        } else {
+            let file = SyncingFileHandle(SyncingFile { f, incremental, since_sync: 0 });
+            Ok(BaseJob::Commands(commands_base(srv, timestamps), file))
+        }
+    }
+
+    /// Write the rest and fsync: the base's size.
+    pub fn finish(self, srv: &Server) -> io::Result<u64> {
+        match self {
+            BaseJob::Snapshot(snap, sync) => {
+                let mut w = snap.run(&srv.ks)?;
+                w.flush()?;
+                drop(w);
+                sync.sync_all()?;
+                Ok(sync.metadata()?.len())
+            }
+            BaseJob::Commands(bytes, mut file) => {
+                file.0.write_all(&bytes)?;
+                file.0.f.sync_all()?;
+                Ok(bytes.len() as u64)
+            }
+        }
+    }
 }
 
 // ------------------------------------------------------------- the base as commands
@@ -1138,7 +1201,10 @@ pub fn open_files(srv: &Server, layout: &Layout, m: &mut Manifest, at_start: boo
     let mut changed = false;
     if m.base.is_none() && m.incrs.is_empty() {
         let name = m.next_base(&layout.filename, rdb);
-        create_file(layout, &name, &base_bytes(srv, rdb))?;
+        // (Nothing else runs at start-up: the base is taken and written at once.)
+        let tmp = format!("temp-rewriteaof-{}.aof", std::process::id());
+        BaseJob::begin(srv, layout, &tmp, rdb)?.finish(srv)?;
+        std::fs::rename(layout.path(&tmp), layout.path(&name))?;
         if at_start {
             log(srv, &format!("Creating AOF base file {name} on server start"));
         }
@@ -1354,14 +1420,21 @@ pub fn load(srv: &Server, layout: &Layout, m: &Manifest) -> Result<(u64, u64), L
         let mut pos = 0;
         if data.starts_with(b"REDIS") {
             log(srv, "Reading RDB base file on AOF loading...");
-            match crate::server::aof_cmds::load_rdb_preamble(srv, &data) {
-                Some(end) => pos = end,
-                None => {
+            match crate::server::save::load_bytes(srv, &data, false) {
+                Ok(stats) => {
+                    crate::server::save::log_loaded(srv, &stats);
+                    pos = srv.rdb.loaded_bytes.load(Ordering::Relaxed) as usize;
+                }
+                Err(e) => {
+                    if let crate::server::save::LoadFailure::Bad(e) = e {
+                        for line in e.log_lines() {
+                            log_at(srv, WARNING, &line);
+                        }
+                    }
                     log_at(srv, WARNING, &format!("Error reading the RDB base file {}, AOF loading aborted", f.name));
                     return Err(Logged);
                 }
             }
-            log(srv, "Reading the remaining AOF tail...");
         }
         match replay(&mut r, &data, pos) {
             Ok(_) => {}

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use crate::command::{CmdResult, Ctx, Error};
 use crate::keyspace::now_ms;
 use crate::persist::aof::{self, Layout, Manifest};
-use crate::persist::rdb;
 use crate::server::log::{log, log_at, WARNING};
 use crate::server::Server;
 
@@ -35,81 +34,6 @@ impl Default for RewriteState {
             last_ok: true,
             count: 0,
             consecutive_failures: 0,
-        }
-    }
-}
-
-/// RDB opcodes a preamble uses (rdb.h).
-const OP_AUX: u8 = 0xFA;
-const OP_EOF: u8 = 0xFF;
-
-/// An RDB file holding no key: the header, the aux fields with aof-base 1, the end.
-fn empty_preamble(srv: &Server) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(format!("REDIS{:04}", rdb::VERSION).as_bytes());
-    let aux_str = |out: &mut Vec<u8>, k: &str, v: &[u8]| {
-        out.push(OP_AUX);
-        rdb::put_string(out, k.as_bytes(), false);
-        rdb::put_string(out, v, false);
-    };
-    let aux_int = |out: &mut Vec<u8>, k: &str, v: i64| {
-        out.push(OP_AUX);
-        rdb::put_string(out, k.as_bytes(), false);
-        rdb::put_i64(out, v);
-    };
-    aux_str(&mut out, "redis-ver", crate::REDIS_VERSION.as_bytes());
-    aux_int(&mut out, "redis-bits", 64);
-    aux_int(&mut out, "ctime", crate::keyspace::now_ms() / 1000);
-    aux_int(&mut out, "used-mem", crate::server::info::allocator_bytes().0 as i64);
-    aux_int(&mut out, "aof-base", 1);
-    out.push(OP_EOF);
-    let crc = if srv.config.read().bool("rdbchecksum") { crate::util::crc64::crc64(0, &out) } else { 0 };
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
-}
-
-/// The base file's bytes for the current dataset (the caller holds every gate): with
-/// `rdb_preamble` an RDB file with aof-base 1 (rdbSaveRio with RDBFLAGS_AOF_PREAMBLE), else
-/// the commands that rebuild the dataset (rewriteAppendOnlyFileRio).
-///
-/// (Until the RDB snapshot writer is merged, the preamble holds no key and the dataset
-/// follows it as an AOF tail: Redis and redis-check-aof read such a base as they read
-/// their own, "RDB preamble is OK, proceeding with AOF tail".)
-pub fn base_bytes(srv: &Server, rdb_preamble: bool) -> Vec<u8> {
-    let timestamps = srv.config.read().bool("aof-timestamp-enabled");
-    let mut out = if rdb_preamble { empty_preamble(srv) } else { Vec::new() };
-    out.extend_from_slice(&aof::commands_base(srv, timestamps && !rdb_preamble));
-    out
-}
-
-/// Load the RDB preamble at the start of `data` into the keyspace: Ok(where the AOF tail
-/// starts). (Until the RDB loader lands: the header, aux fields and the end only.)
-pub fn load_rdb_preamble(_srv: &Server, data: &[u8]) -> Option<usize> {
-    let mut pos = 9;
-    let version = std::str::from_utf8(data.get(5..9)?).ok().and_then(|v| v.parse::<u16>().ok())?;
-    if !(1..=rdb::VERSION).contains(&version) {
-        return None;
-    }
-    loop {
-        let op = *data.get(pos)?;
-        pos += 1;
-        match op {
-            OP_AUX => {
-                rdb::get_string(data, &mut pos)?;
-                rdb::get_string(data, &mut pos)?;
-            }
-            OP_EOF => {
-                if version >= 5 {
-                    let sum = data.get(pos..pos + 8)?;
-                    let expected = u64::from_le_bytes(sum.try_into().ok()?);
-                    if expected != 0 && crate::util::crc64::crc64(0, &data[..pos]) != expected {
-                        return None;
-                    }
-                    pos += 8;
-                }
-                return Some(pos);
-            }
-            _ => return None,
         }
     }
 }
@@ -262,17 +186,16 @@ fn rewrite(srv: &Arc<Server>, enable: bool) -> io::Result<()> {
                 srv.aof.status.current_size.store(0, Ordering::Relaxed);
             }
         }
-        (m.incr_seq, base_bytes(srv, rdb_preamble))
+        (m.incr_seq, aof::BaseJob::begin(srv, &layout, &tmp, rdb_preamble)?)
     };
     log(srv, "Background append only file rewriting started");
-    // rdb-key-save-delay (microseconds per key, for tests) slows the rewrite as Redis's
-    // child is slowed, outside the hold.
-    let delay = srv.config.read().int("rdb-key-save-delay");
-    if delay > 0 {
-        let keys: usize = srv.ks.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.lock().dict.len()).sum();
-        std::thread::sleep(std::time::Duration::from_micros(delay as u64 * keys as u64));
-    }
-    aof::write_file(&layout, &tmp, &base, srv.config.read().bool("aof-rewrite-incremental-fsync"))?;
+    let base_size = match base.finish(srv) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(layout.path(&tmp));
+            return Err(e);
+        }
+    };
     log(srv, &format!("Successfully created the temporary AOF base file {tmp}"));
     let mut m = srv.aof.manifest.lock();
     // (The rewritten incr files become history before the old base, as in Redis.)
@@ -291,7 +214,7 @@ fn rewrite(srv: &Arc<Server>, enable: bool) -> io::Result<()> {
         sink.wait_rotated();
     }
     let s = &srv.aof.status;
-    s.base_size.store(base.len() as u64, Ordering::Relaxed);
-    s.current_size.fetch_add(base.len() as u64, Ordering::Relaxed);
+    s.base_size.store(base_size, Ordering::Relaxed);
+    s.current_size.fetch_add(base_size, Ordering::Relaxed);
     Ok(())
 }

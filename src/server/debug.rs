@@ -26,8 +26,10 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         ctx.srv.active_expire.store(on, std::sync::atomic::Ordering::Relaxed);
         ctx.out.ok();
         Ok(())
-    // Persistence (issue 23): RELOAD (persist::rdbfile), DIGEST and DIGEST-VALUE
+    // Persistence (issue 23): RELOAD (server::save), DIGEST and DIGEST-VALUE
     // (persist::digest) go here.
+    } else if eq(sub, "reload") {
+        crate::server::save::debug_reload(ctx)
     } else if eq(sub, "help") {
         help_reply(
             ctx,

@@ -540,6 +540,7 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
 
 pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
+    crate::server::save::abort_bgsave(ctx.srv);
     let mut all = Vec::new();
     let mut removed = 0;
     for db in 0..ctx.srv.databases() {
@@ -548,6 +549,7 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
         removed += n;
     }
     crate::server::tracking::flush(ctx.srv, ctx.client.id);
+    crate::server::save::after_flushall(ctx, removed as u64);
     ctx.ks.mark_dirty(removed as u64 + 1);
     free_tables(all, lazy);
     ctx.out.ok();
