@@ -369,6 +369,9 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "debug" => (srv::debug::debug, Exclusive),
         // Persistence (issue 23); each group registers its commands under its own line:
         // DUMP, RESTORE (types::dump)
+        "dump" => (crate::types::dump::dump, Keys),
+        "restore" => (crate::types::dump::restore, Keys),
+        "restore-asking" => (crate::types::dump::restore, Keys),
         // MIGRATE (types::migrate)
         // SAVE, BGSAVE, LASTSAVE (server::save)
         "save" => (srv::save::save, Exclusive),

@@ -171,6 +171,13 @@ impl TypeLimits {
     pub fn get(slot: &AtomicI64) -> i64 {
         slot.load(Ordering::Relaxed)
     }
+
+    /// The thresholds of a default configuration (Redis's defaults).
+    pub fn defaults() -> TypeLimits {
+        let l = TypeLimits::default();
+        l.refresh(&Config::new());
+        l
+    }
 }
 
 /// CLIENT PAUSE state.
