@@ -267,7 +267,7 @@ pub trait LoadHooks {
 }
 
 /// How a load treats the keyspace.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct LoadOpts {
     pub value: value::LoadOpts,
     /// rdbchecksum: check the CRC (a file whose CRC is 0 is never checked).

@@ -119,7 +119,9 @@ pub fn start_rewrite(srv: &Server, enable: bool) -> bool {
     }
     let spawned = std::thread::Builder::new().name("aof-rewrite".into()).spawn(move || {
         let started = now_ms();
-        let res = rewrite(&me, enable);
+        // (A bug in the rewrite must not leave it "in progress" for ever.)
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rewrite(&me, enable)))
+            .unwrap_or_else(|_| Err(io::Error::other("the rewrite failed")));
         let mut rw = me.aof.rewrite.lock();
         rw.in_progress = None;
         rw.last_time_sec = (now_ms() - started) / 1000;

@@ -586,7 +586,7 @@ pub fn load_bytes(srv: &Server, data: &[u8], allow_dup: bool) -> Result<LoadStat
     let opts = {
         let cfg = srv.config.read();
         LoadOpts {
-            value: crate::persist::value::LoadOpts { deep_sanitize: cfg.str("sanitize-dump-payload") == "yes" },
+            value: crate::persist::value::LoadOpts::from_limits(&srv.limits, cfg.str("sanitize-dump-payload") == "yes"),
             checksum: cfg.bool("rdbchecksum"),
             allow_dup,
             access: access_info(srv),
