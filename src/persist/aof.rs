@@ -500,19 +500,6 @@ impl AofSink {
         }
     }
 
-    /// Wait until everything appended so far is written and fsynced (shutdown, rewrite).
-    pub fn flush(&self) {
-        let mut g = self.inner.lock();
-        let target = g.appended;
-        g.idle = false;
-        self.wake.notify_one();
-        while self.status.durable.load(Ordering::Acquire) < target && !g.stop {
-            g.idle = false;
-            self.wake.notify_one();
-            self.done.wait_for(&mut g, Duration::from_millis(10));
-        }
-    }
-
     /// Tell admission whether writes must get the AOF's MISCONF (`Status::failing`).
     fn flag_error(&self) {
         if let Some(srv) = self.srv.upgrade() {
@@ -746,11 +733,31 @@ pub struct Aof {
     enabled: AtomicBool,
     pub manifest: Mutex<Manifest>,
     pub rewrite: Mutex<crate::server::aof_cmds::RewriteState>,
+    /// A rewrite's base snapshot is marked on the shards (from its hold until written): a
+    /// snapshot of the RDB side must not begin meanwhile (one saver per shard mark).
+    base_running: AtomicBool,
 }
 
 impl Aof {
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// BGREWRITEAOF (or the rewrite of CONFIG SET appendonly yes) runs.
+    pub fn rewrite_in_progress(&self) -> bool {
+        self.rewrite.lock().in_progress.is_some()
+    }
+
+    /// Wait until no rewrite's base snapshot is marked on the shards (SAVE and the other
+    /// synchronous saves, which hold every gate: the base needs none to finish).
+    pub fn wait_base(&self) {
+        while self.base_running.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    pub(crate) fn set_base_running(&self, on: bool) {
+        self.base_running.store(on, Ordering::Release);
     }
 
     pub fn sink(&self) -> Option<Arc<AofSink>> {

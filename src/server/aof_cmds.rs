@@ -45,7 +45,10 @@ pub fn apply_config(srv: &Server, appendonly_was: bool) {
     let on = srv.config.read().bool("appendonly");
     srv.aof.configure(&srv.config.read());
     if on && !appendonly_was {
-        if !start_rewrite(srv, true) {
+        if srv.rdb.bgsave_in_progress() {
+            srv.aof.rewrite.lock().scheduled = true;
+            log(srv, "AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+        } else if !start_rewrite(srv, true) {
             log_at(srv, WARNING, "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
         }
     } else if !on && appendonly_was {
@@ -57,18 +60,20 @@ pub fn apply_config(srv: &Server, appendonly_was: bool) {
 /// auto-aof-rewrite-percentage set, a rewrite starts once the AOF is past
 /// auto-aof-rewrite-min-size and has grown by that percentage over its base.
 pub fn cron(srv: &Server) {
-    if !srv.aof.enabled() {
-        return;
-    }
     let (in_progress, scheduled) = {
         let rw = srv.aof.rewrite.lock();
         (rw.in_progress.is_some(), rw.scheduled)
     };
-    if in_progress {
+    if in_progress || srv.rdb.bgsave_in_progress() {
         return;
     }
     if scheduled {
-        start_rewrite(srv, false);
+        // (CONFIG SET appendonly yes that waited for a BGSAVE turns the AOF on now.)
+        let enable = !srv.aof.enabled() && srv.config.read().bool("appendonly");
+        start_rewrite(srv, enable);
+        return;
+    }
+    if !srv.aof.enabled() {
         return;
     }
     let (perc, min_size) = {
@@ -90,8 +95,20 @@ pub fn cron(srv: &Server) {
 
 /// BGREWRITEAOF.
 pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
-    if ctx.srv.aof.rewrite.lock().in_progress.is_some() {
-        return Err(Error::msg("ERR Background append only file rewriting already in progress"));
+    // (Asked before the rewrite's lock: the RDB side takes its own lock, then this one.)
+    let bgsave = ctx.srv.rdb.bgsave_in_progress();
+    {
+        let mut rw = ctx.srv.aof.rewrite.lock();
+        if rw.in_progress.is_some() {
+            return Err(Error::msg("ERR Background append only file rewriting already in progress"));
+        }
+        // A BGSAVE runs: the rewrite starts from the cron once it ends, as Redis waits for
+        // its child.
+        if bgsave {
+            rw.scheduled = true;
+            ctx.out.simple("Background append only file rewriting scheduled");
+            return Ok(());
+        }
     }
     match start_rewrite(ctx.srv, false) {
         true => {
@@ -188,10 +205,14 @@ fn rewrite(srv: &Arc<Server>, enable: bool) -> io::Result<()> {
                 srv.aof.status.current_size.store(0, Ordering::Relaxed);
             }
         }
-        (m.incr_seq, aof::BaseJob::begin(srv, &layout, &tmp, rdb_preamble)?)
+        let job = aof::BaseJob::begin(srv, &layout, &tmp, rdb_preamble)?;
+        srv.aof.set_base_running(true);
+        (m.incr_seq, job)
     };
     log(srv, "Background append only file rewriting started");
-    let base_size = match base.finish(srv) {
+    let finished = base.finish(srv);
+    srv.aof.set_base_running(false);
+    let base_size = match finished {
         Ok(n) => n,
         Err(e) => {
             let _ = std::fs::remove_file(layout.path(&tmp));

@@ -297,6 +297,8 @@ pub fn save_now(srv: &Server, pending: u64) -> Result<(), SaveFailed> {
     }
     let dirty = srv.ks.dirty.get() + pending;
     let (temp, file) = open_temp(srv)?;
+    // (An AOF rewrite's base may be marked on the shards: it finishes first.)
+    srv.aof.wait_base();
     let snap = begin_snapshot(srv, Box::new(BufWriter::with_capacity(1 << 16, file)), false);
     let written = snap.run(&srv.ks);
     commit(srv, written, &temp, &rdb_path(srv))?;
@@ -395,7 +397,7 @@ pub fn cron(srv: &Arc<Server>) {
     let now = now_ms() / 1000;
     let (due, retry_ok) = {
         let st = srv.rdb.state.lock();
-        if st.bgsave.is_some() || st.loading.is_some() {
+        if st.bgsave.is_some() || st.loading.is_some() || srv.aof.rewrite_in_progress() {
             return;
         }
         (st.scheduled, now - st.last_try > RETRY_DELAY_SECS || st.last_bgsave_ok)
@@ -438,8 +440,15 @@ pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
     if ctx.srv.rdb.bgsave_in_progress() {
         return Err(Error::msg("ERR Background save already in progress"));
     }
-    // Inside EXEC the save is only scheduled, as Redis does (the cron starts it).
-    if ctx.client.deny_blocking {
+    // Inside EXEC, or with SCHEDULE while the AOF is rewritten, the save is only scheduled,
+    // as Redis does (the cron starts it).
+    let rewriting = ctx.srv.aof.rewrite_in_progress();
+    if rewriting && ctx.args.len() == 1 {
+        return Err(Error::msg(
+            "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+        ));
+    }
+    if ctx.client.deny_blocking || rewriting {
         ctx.srv.rdb.state.lock().scheduled = true;
         ctx.out.simple("Background saving scheduled");
         return Ok(());

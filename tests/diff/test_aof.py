@@ -255,8 +255,11 @@ def test_torn_tail(truncated):
                     with open(os.path.join(aofdir(s), "appendonly.aof.1.incr.aof"), "r+b") as f:
                         f.truncate(sizes[i])
         pattern = r"short read|Truncating|loaded anyway|Unexpected end of file"
-        assert log_lines(servers[0], pattern) == log_lines(servers[1], pattern)
-        assert len(log_lines(servers[1], pattern)) == (6 if truncated == "yes" else 2)
+        # (As sets: a start that fails can be retried by support.Server when its port was
+        # taken meanwhile, logging its lines twice.)
+        assert set(log_lines(servers[0], pattern)) == set(log_lines(servers[1], pattern))
+        assert len(set(log_lines(servers[1], pattern))) == (3 if truncated == "yes" else 1)
+        assert len(log_lines(servers[1], pattern)) >= (6 if truncated == "yes" else 2)
     finally:
         for s in servers:
             s.stop()
@@ -496,3 +499,37 @@ def test_write_error_is_reported_and_refuses_writes():
         for s in servers:
             s.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def background_run(server):
+    c = client(server)
+    raw = RawConnection(server.port)
+    for i in range(20):
+        c.set(f"k{i}", i)
+    out = [raw.command("BGSAVE"), raw.command("BGREWRITEAOF")]
+    out.append(c.info("persistence")["aof_rewrite_scheduled"])
+    deadline = time.time() + 10
+    while c.info("persistence")["aof_rewrites"] == 0 and time.time() < deadline:
+        time.sleep(0.02)
+    out.append(c.info("persistence")["aof_rewrites"])
+    wait_rewrite(c)
+    while c.info("persistence")["rdb_bgsave_in_progress"] and time.time() < deadline:
+        time.sleep(0.02)
+    out += [raw.command("BGREWRITEAOF"), raw.command("BGSAVE"), raw.command("BGSAVE", "SCHEDULE")]
+    wait_rewrite(c)
+    return out
+
+
+def test_bgsave_and_bgrewriteaof_wait_for_each_other():
+    """BGREWRITEAOF during a BGSAVE is scheduled and runs after it; BGSAVE during a rewrite
+    is refused, or scheduled with SCHEDULE: Redis's replies (both slowed by
+    rdb-key-save-delay)."""
+    servers = [start_redis(**AOF, **{"rdb-key-save-delay": 20000}), start_cinnabar(**AOF, **{"rdb-key-save-delay": 20000})]
+    try:
+        want, got = [background_run(s) for s in servers]
+        assert got == want
+        assert want[1] == b"+Background append only file rewriting scheduled\r\n" and want[3] == 1
+        assert want[5].startswith(b"-ERR Another child process is active (AOF?)")
+    finally:
+        for s in servers:
+            s.stop()
