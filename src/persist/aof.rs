@@ -1263,7 +1263,7 @@ enum Stop {
 
 /// The next command of an AOF at `*pos`: its arguments, or None at a clean end. `#`
 /// annotations (#TS) are skipped.
-fn next_command(data: &[u8], pos: &mut usize) -> Result<Option<Vec<Vec<u8>>>, Stop> {
+fn next_command<'a>(data: &'a [u8], pos: &mut usize) -> Result<Option<Argv<'a>>, Stop> {
     let start = *pos;
     let torn = Stop::Truncated(start);
     // A line up to \r\n, without it.
@@ -1288,7 +1288,7 @@ fn next_command(data: &[u8], pos: &mut usize) -> Result<Option<Vec<Vec<u8>>>, St
         Some((b'*', n)) => crate::util::number::parse_i64(n).filter(|&n| n >= 1).ok_or(Stop::BadFormat)?,
         _ => return Err(Stop::BadFormat),
     };
-    let mut argv = Vec::with_capacity((n as usize).min(1024));
+    let mut argv = Argv::new();
     for _ in 0..n {
         let h = line(pos)?;
         let len = match h.split_first() {
@@ -1299,11 +1299,14 @@ fn next_command(data: &[u8], pos: &mut usize) -> Result<Option<Vec<Vec<u8>>>, St
         if end + 2 > data.len() {
             return Err(torn);
         }
-        argv.push(data[*pos..end].to_vec());
+        argv.push(&data[*pos..end]);
         *pos = end + 2;
     }
     Ok(Some(argv))
 }
+
+/// A loaded command's arguments, borrowed from the file's bytes.
+type Argv<'a> = smallvec::SmallVec<[&'a [u8]; 8]>;
 
 /// Runs loaded commands: Redis's fake client (no replies, MULTI/EXEC and SELECT as sent).
 struct Replayer<'s> {
@@ -1330,14 +1333,12 @@ impl<'s> Replayer<'s> {
         }
     }
 
-    fn known(&self, argv: &[Vec<u8>]) -> bool {
-        let args: smallvec::SmallVec<[&[u8]; 8]> = argv.iter().map(|a| &a[..]).collect();
-        crate::command::dispatch::resolve(self.srv, &args).is_ok()
+    fn known(&self, argv: &[&[u8]]) -> bool {
+        crate::command::dispatch::resolve(self.srv, argv).is_ok()
     }
 
-    fn run(&mut self, argv: &[Vec<u8>]) {
-        let args: smallvec::SmallVec<[&[u8]; 8]> = argv.iter().map(|a| &a[..]).collect();
-        crate::command::dispatch::execute(self.srv, &mut self.client, &args, &mut self.out, &mut self.clock);
+    fn run(&mut self, argv: &[&[u8]]) {
+        crate::command::dispatch::execute(self.srv, &mut self.client, argv, &mut self.out, &mut self.clock);
         self.out.buf.clear();
         self.out.pushes.clear();
     }
@@ -1349,7 +1350,7 @@ impl<'s> Replayer<'s> {
     /// Forget a transaction the file left open.
     fn discard(&mut self) {
         if self.in_multi() {
-            self.run(&[b"DISCARD".to_vec()]);
+            self.run(&[b"DISCARD"]);
         }
     }
 }
