@@ -1367,7 +1367,7 @@ fn replay(r: &mut Replayer, data: &[u8], mut pos: usize) -> Result<u64, (Stop, u
             Ok(None) => break,
             Ok(Some(argv)) => {
                 if !r.known(&argv) {
-                    return Err((Stop::Unknown(String::from_utf8_lossy(&argv[0]).into_owned()), count));
+                    return Err((Stop::Unknown(String::from_utf8_lossy(argv[0]).into_owned()), count));
                 }
                 if crate::command::args::eq(&argv[0], "multi") {
                     before_multi = Some(at);
