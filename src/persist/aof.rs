@@ -1369,9 +1369,9 @@ fn replay(r: &mut Replayer, data: &[u8], mut pos: usize) -> Result<u64, (Stop, u
                 if !r.known(&argv) {
                     return Err((Stop::Unknown(String::from_utf8_lossy(argv[0]).into_owned()), count));
                 }
-                if crate::command::args::eq(&argv[0], "multi") {
+                if crate::command::args::eq(argv[0], "multi") {
                     before_multi = Some(at);
-                } else if crate::command::args::eq(&argv[0], "exec") {
+                } else if crate::command::args::eq(argv[0], "exec") {
                     before_multi = None;
                 }
                 r.run(&argv);
