@@ -671,6 +671,7 @@ async fn run_command<'s, S: Transport>(
         while let dispatch::Verdict::Pause { name, is_write } = verdict {
             drop(args);
             b.sticky.release();
+            durable(srv, client).await;
             if !conn.hold_while_paused(client, name, is_write).await {
                 return Next::Gone;
             }
@@ -725,6 +726,7 @@ async fn run_command<'s, S: Transport>(
         let h = &conn.handle;
         h.qbuf.store((conn.rbuf.len() - b.consumed) as u64, Ordering::Relaxed);
         h.qbuf_free.store((conn.rbuf.capacity() - conn.rbuf.len()) as u64, Ordering::Relaxed);
+        durable(srv, client).await;
         let keep = conn.wait_blocked(&w).await;
         crate::command::blocking::unregister(srv, client, &w);
         if !keep {
@@ -736,6 +738,17 @@ async fn run_command<'s, S: Transport>(
         return Next::Close;
     }
     Next::Go
+}
+
+/// appendfsync always: before replies go out (after a batch, or before a wait that writes
+/// the replies so far), the client's writes must be on disk (`persist::aof`). The worker
+/// serves its other connections meanwhile; concurrent clients share the fsync.
+#[inline]
+async fn durable(srv: &Server, client: &mut Client) {
+    if client.aof_ticket != 0 {
+        let ticket = std::mem::take(&mut client.aof_ticket);
+        srv.aof.wait_durable(ticket).await;
+    }
 }
 
 /// A worker that runs out of ready connections keeps polling its sockets for a few
@@ -1103,6 +1116,7 @@ impl<'s, S: Transport> Conn<'s, S> {
     /// error).
     async fn write_replies(&mut self, client: &mut Client, commands: u32) -> bool {
         let srv = self.srv;
+        durable(srv, client).await;
         // BCAST invalidations of the keys this batch modified (Redis sends them once per
         // event-loop iteration), then whatever was pushed to this client.
         crate::server::tracking::broadcast(srv);
@@ -1229,6 +1243,11 @@ impl<'s, S: Transport> Conn<'s, S> {
         loop {
             if let Some(reply) = w.outcome() {
                 if let Some(reply) = reply {
+                    // (The ticket of the pop that served it: durable before the reply.)
+                    let ticket = w.aof_ticket.load(Ordering::Relaxed);
+                    if ticket != 0 {
+                        self.srv.aof.wait_durable(ticket).await;
+                    }
                     self.out.buf.extend_from_slice(&reply);
                 }
                 return true;

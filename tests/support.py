@@ -168,7 +168,7 @@ class Server:
             # No persistence unless the test's config asks for some.
             for name, value in {"save": "", "appendonly": "no", **config}.items():
                 args += [f"--{name}", str(value)]
-            self.log = open(os.path.join(self.dir, "server.log"), "wb")
+            self.log = open(os.path.join(self.dir, "server.log"), "ab")
             self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
             if self._wait_ready(last=attempt == 4):
                 return

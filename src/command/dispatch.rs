@@ -12,6 +12,7 @@ use super::spec::{flags, lock_key_positions};
 use super::table::{Command, Lock};
 use super::{blocking, multi, Ctx, Error};
 use crate::keyspace::now_ms;
+use crate::persist::propagate::{Op, Propagate};
 use crate::resp::write::ReplyWriter;
 use crate::server::client::{Client, ReplyMode};
 use crate::server::Server;
@@ -658,6 +659,12 @@ pub fn call<'a>(
     ks: &mut crate::keyspace::Access<'a>,
 ) -> bool {
     let dirty = ks.dirty;
+    // A unit begins: the one load the seam costs when no sink is active.
+    if ks.depth == 0 {
+        ks.prop = srv.sinks.active();
+    }
+    let outer = if ks.prop { Some(std::mem::take(&mut ks.propagate)) } else { None };
+    ks.depth += 1;
     let mut ctx = Ctx { srv, client, out, ks, args };
     let failed = match (cmd.handler)(&mut ctx) {
         Ok(()) => false,
@@ -667,6 +674,11 @@ pub fn call<'a>(
             true
         }
     };
+    ks.depth -= 1;
+    if let Some(outer) = outer {
+        let ticket = propagate_command(srv, ks, client.db, args, dirty, outer);
+        client.aof_ticket = client.aof_ticket.max(ticket);
+    }
     if !ks.touched.is_empty() {
         let modified = ks.dirty > dirty;
         ks.signal_touched(modified);
@@ -681,6 +693,33 @@ pub fn call<'a>(
         crate::server::tracking::remember(srv, &client.handle, &command_keys(cmd, args));
     }
     failed
+}
+
+/// After a command ran with a sink active: add it to its unit as Redis's call() does (if
+/// its dirty count grew: its own arguments, or what its handler asked for instead, in the
+/// database it ran in), restore the enclosing command's propagation, and deliver the
+/// unit if this command was all of it.
+#[cold]
+fn propagate_command(
+    srv: &Server,
+    ks: &mut crate::keyspace::Access<'_>,
+    db: usize,
+    args: &[&[u8]],
+    dirty: u64,
+    outer: Propagate,
+) -> u64 {
+    let how = std::mem::replace(&mut ks.propagate, outer);
+    match how {
+        Propagate::Always => ks.ops.push(Op { db, argv: crate::persist::propagate::argv(args) }),
+        _ if ks.dirty == dirty => {}
+        Propagate::Own => ks.ops.push(Op { db, argv: crate::persist::propagate::argv(args) }),
+        Propagate::As(argv) => ks.ops.push(Op { db, argv }),
+        Propagate::Nothing => {}
+    }
+    if ks.depth == 0 {
+        return crate::persist::propagate::deliver_unit(srv, ks);
+    }
+    0
 }
 
 impl Client {

@@ -379,6 +379,7 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "bgsave" => (srv::save::bgsave, Exclusive),
         "lastsave" => (srv::save::lastsave, Keys),
         // BGREWRITEAOF (server::aof_cmds)
+        "bgrewriteaof" => (srv::aof_cmds::bgrewriteaof, Keys),
         _ => return None,
     };
     Some(h)

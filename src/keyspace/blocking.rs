@@ -52,6 +52,9 @@ pub struct Waiter {
     /// Re-executed when its key is deleted or changes type too, not only when a value of
     /// `wants` arrives (XREADGROUP: its group is gone, it must answer the error).
     pub unblock_on_nokey: bool,
+    /// appendfsync always: the AOF ticket of the serving command's unit; the client's
+    /// reply waits until it is durable.
+    pub aof_ticket: std::sync::atomic::AtomicU64,
     state: AtomicU8,
     reply: Mutex<Option<Vec<u8>>>,
     pub notify: tokio::sync::Notify,
@@ -79,6 +82,7 @@ impl Waiter {
             timeout_reply,
             deadline,
             unblock_on_nokey: false,
+            aof_ticket: Default::default(),
             state: AtomicU8::new(WAITING),
             reply: Mutex::new(None),
             notify: tokio::sync::Notify::new(),

@@ -29,6 +29,7 @@ use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::data::bytes::CompactBytes;
 use crate::data::dict::{Dict, Entry, NO_EXPIRE};
 use crate::data::value::Value;
+use crate::persist::propagate::{Op, Propagate};
 
 pub use crate::data::dict::key_hash;
 
@@ -266,7 +267,16 @@ pub struct Keyspace {
     pub tracking: std::sync::Arc<TrackingCounts>,
     /// What active expiry measured (INFO expired_stale_perc, expire_cycle_cpu_milliseconds).
     pub expire_stats: parking_lot::Mutex<ExpireStats>,
+    /// Called with (db, key) for every key deleted because its TTL passed, while its shard
+    /// is still locked, so the deletion reaches the propagation sinks in order with the
+    /// key's other writes (persist::propagate). Set once by the server.
+    pub on_expired_delete: OnceLock<ExpiredHook>,
+    /// lazyfree-lazy-expire: a deletion by expiry propagates as UNLINK instead of DEL.
+    pub lazy_expire: std::sync::atomic::AtomicBool,
 }
+
+/// `(db, key)` of a key deleted by expiry (`Keyspace::on_expired_delete`).
+pub type ExpiredHook = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
 
 #[derive(Default)]
 pub struct ExpireStats {
@@ -346,6 +356,18 @@ impl Keyspace {
             on_event: OnceLock::new(),
             tracking: Default::default(),
             expire_stats: Default::default(),
+            on_expired_delete: OnceLock::new(),
+            lazy_expire: Default::default(),
+        }
+    }
+
+    /// A key was deleted because its TTL passed outside any command's unit (active expiry,
+    /// and SCAN / RANDOMKEY, whose deletions Redis does not wrap in MULTI/EXEC either), its
+    /// shard still locked: tell the propagation hook.
+    #[inline]
+    pub fn expired_deleted(&self, db: usize, key: &[u8]) {
+        if let Some(h) = self.on_expired_delete.get() {
+            h(db, key);
         }
     }
 
@@ -578,6 +600,9 @@ impl Keyspace {
                             }
                         }
                     }
+                    for e in &removed {
+                        self.expired_deleted(dbi, e.key.as_ref());
+                    }
                     s.expire_cursor = next;
                     s.expires -= count;
                     s.stats.expired += count as u64;
@@ -661,6 +686,18 @@ pub struct Access<'a> {
     /// The command signals its keys as modified even though it changed nothing (LTRIM);
     /// reset by `signal_touched`.
     pub signal_always: bool,
+    /// A propagation sink was active when the current unit began (`dispatch::call`):
+    /// commands record how they propagate only then.
+    pub prop: bool,
+    /// The ops of the unit (command, transaction, script) collected so far, in the order
+    /// they took effect; delivered to the sinks when the unit ends, under its locks.
+    pub ops: Vec<Op>,
+    /// How the running command propagates (Redis's rewriteClientCommandVector and
+    /// preventCommandPropagation); saved and restored around nested commands.
+    pub propagate: Propagate,
+    /// Commands running in this access's unit (a script's commands nest in EVAL's, a
+    /// transaction's in EXEC): the unit is delivered when it returns to 0.
+    pub depth: u32,
 }
 
 impl<'a> Access<'a> {
@@ -682,7 +719,54 @@ impl<'a> Access<'a> {
             track,
             client: 0,
             signal_always: false,
+            prop: false,
+            ops: Vec::new(),
+            propagate: Propagate::Own,
+            depth: 0,
         }
+    }
+
+    /// Propagate the running command as `argv` instead of its own arguments (Redis's
+    /// rewriteClientCommandVector), if it turns out to have written: SET ... EX as SET ...
+    /// PXAT, INCRBYFLOAT as SET ... KEEPTTL. `argv` is only built while a sink is active.
+    #[inline]
+    pub fn propagate_as(&mut self, argv: impl FnOnce() -> Vec<Vec<u8>>) {
+        if self.prop {
+            self.propagate = Propagate::As(argv());
+        }
+    }
+
+    /// Add an op for database `db` to the unit now, before the running command's own
+    /// (Redis's alsoPropagate): SPOP's batches of SREM, XREADGROUP's XCLAIMs.
+    #[inline]
+    pub fn also_propagate(&mut self, db: usize, argv: impl FnOnce() -> Vec<Vec<u8>>) {
+        if self.prop {
+            self.ops.push(Op { db, argv: argv() });
+        }
+    }
+
+    /// A lookup of the running command deleted `key` because its TTL passed: its DEL (or
+    /// UNLINK) joins the unit before the command's own op, as Redis's alsoPropagate puts it.
+    fn expired_in_unit(&mut self, db: usize, key: &[u8]) {
+        if self.prop {
+            let lazy = self.ks.lazy_expire.load(std::sync::atomic::Ordering::Relaxed);
+            self.ops.push(Op { db, argv: crate::persist::propagate::deletion(key, lazy) });
+        }
+    }
+
+    /// Propagate the running command with its own arguments even if it changed nothing
+    /// (Redis's forceCommandPropagation): FLUSHDB of an empty database.
+    #[inline]
+    pub fn force_propagation(&mut self) {
+        self.propagate = Propagate::Always;
+    }
+
+    /// The running command itself is not propagated, whatever it wrote (Redis's
+    /// preventCommandPropagation): scripts, which go by their effects, and commands whose
+    /// `also_propagate` ops say it all.
+    #[inline]
+    pub fn prevent_propagation(&mut self) {
+        self.propagate = Propagate::Nothing;
     }
 
     /// Ready this access for the next command of a batch (`dispatch::Sticky`): the
@@ -1045,6 +1129,7 @@ impl<'a> Access<'a> {
             let waited = shard.waiters.has(key);
             shard.remove_expired(h, key);
             ks.key_event(KeyEvent::Expired, db, key, client);
+            self.expired_in_unit(db, key);
             // A deleted key is news for blocked clients too (XREADGROUP answers NOGROUP).
             if waited {
                 self.signal_ready(db, key);
@@ -1187,6 +1272,7 @@ impl<'a> Access<'a> {
             // Expired but not yet deleted: it goes first (as Redis's lookup would).
             shard.remove_expired(h, key);
             ks.key_event(KeyEvent::Expired, db, key, client);
+            self.expired_in_unit(db, key);
         }
         ks.key_event(KeyEvent::New, db, key, client);
         let at = new_expire(NO_EXPIRE);

@@ -135,6 +135,9 @@ pub struct Client {
     /// The query buffer's length and free room as of the last read, for CLIENT LIST / INFO
     /// of the client itself (the handle's figures are those between batches).
     pub query_buf: (u64, u64),
+    /// appendfsync always: the AOF ticket (`Sink::unit`) of the client's last write; its
+    /// replies wait until the ticket is durable (`net`, `persist::aof::Aof::wait_durable`).
+    pub aof_ticket: u64,
 }
 
 impl Client {
@@ -164,6 +167,7 @@ impl Client {
             subs: Default::default(),
             monitor: false,
             query_buf: (0, 0),
+            aof_ticket: 0,
         }
     }
 

@@ -1284,8 +1284,10 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
         }
     }
     rebind_if_changed(ctx.srv, &trial)?;
+    let appendonly_was = ctx.srv.config.read().bool("appendonly");
     *ctx.srv.config.write() = trial;
     ctx.srv.refresh_hot_config();
+    crate::server::aof_cmds::apply_config(ctx.srv, appendonly_was);
     ctx.out.ok();
     Ok(())
 }

@@ -38,7 +38,7 @@ pub fn rss_bytes() -> u64 {
 
 /// jemalloc's allocated (used_memory), active and resident bytes, after refreshing its
 /// statistics.
-fn allocator_bytes() -> (u64, u64, u64) {
+pub(crate) fn allocator_bytes() -> (u64, u64, u64) {
     use tikv_jemalloc_ctl::stats;
     let _ = tikv_jemalloc_ctl::epoch::advance();
     let read = |r: tikv_jemalloc_ctl::Result<usize>| r.unwrap_or(0) as u64;
@@ -301,26 +301,17 @@ fn memory_section(srv: &Server, figures: &Figures, out: &mut String) {
         .field("lazyfreed_objects", crate::types::generic::LAZYFREED.load(Ordering::Relaxed));
 }
 
-/// The RDB fields come from server::save; the AOF's are static until the AOF exists.
+/// The RDB fields come from server::save, the AOF's from persist::aof
+/// (`Aof::info_status`, and `info_sizes` with the AOF on).
 fn persistence_section(srv: &Server, out: &mut String) {
     let (rdb, loading) = crate::server::save::info_fields(srv);
     let mut section = Section::new(out, "Persistence");
     for (name, value) in rdb {
         section.field(name, value);
     }
-    section
-        .field("aof_enabled", 0)
-        .field("aof_rewrite_in_progress", 0)
-        .field("aof_rewrite_scheduled", 0)
-        .field("aof_last_rewrite_time_sec", -1)
-        .field("aof_current_rewrite_time_sec", -1)
-        .field("aof_last_bgrewrite_status", "ok")
-        .field("aof_rewrites", 0)
-        .field("aof_rewrites_consecutive_failures", 0)
-        .field("aof_last_write_status", "ok")
-        .field("aof_last_cow_size", 0)
-        .field("module_fork_in_progress", 0)
-        .field("module_fork_last_cow_size", 0);
+    srv.aof.info_status(section.out);
+    section.field("module_fork_in_progress", 0).field("module_fork_last_cow_size", 0);
+    srv.aof.info_sizes(section.out);
     for (name, value) in loading {
         section.field(name, value);
     }

@@ -2,6 +2,7 @@
 //! start-up (config file and `--name value` options, as redis-server takes them) and the
 //! cron thread (active expiry, background rehashing, client timeouts).
 
+pub mod aof_cmds;
 pub mod client;
 pub mod config;
 pub mod conn;
@@ -247,6 +248,8 @@ pub struct Server {
     pub notify_flags: Arc<AtomicU32>,
     /// Where propagated writes go (the AOF; replication later): persist::propagate.
     pub sinks: crate::persist::propagate::Sinks,
+    /// The append-only file: its sink, status and rewrite (persist::aof).
+    pub aof: crate::persist::aof::Aof,
 }
 
 impl Server {
@@ -301,6 +304,7 @@ impl Server {
             normal_limit: [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)],
             notify_flags: Arc::new(AtomicU32::new(0)),
             sinks: Default::default(),
+            aof: Default::default(),
         };
         srv.refresh_hot_config();
         srv
@@ -316,6 +320,7 @@ impl Server {
         self.proto_max_bulk_len.store(cfg.int("proto-max-bulk-len"), Ordering::Relaxed);
         self.query_buffer_limit.store(cfg.int("client-query-buffer-limit") as u64, Ordering::Relaxed);
         self.busy_threshold_ms.store(cfg.int("busy-reply-threshold"), Ordering::Relaxed);
+        self.ks.lazy_expire.store(cfg.bool("lazyfree-lazy-expire"), Ordering::Relaxed);
         self.tracking.max_keys.store(cfg.int("tracking-table-max-keys").max(0) as usize, Ordering::Relaxed);
         crate::util::alloc::set_background_threads(cfg.bool("jemalloc-bg-thread"));
         let cobl = cfg.render("client-output-buffer-limit");
@@ -412,6 +417,7 @@ impl Server {
     pub fn cron(self: Arc<Self>) {
         let gate = self.threads; // the cron's own gate
         notify::install_hook(&self);
+        crate::persist::propagate::install_expiry_hook(&self);
         let mut memory_sampled = Instant::now();
         let mut buffers_resized = Instant::now();
         while !self.shutdown.is_closing() {
@@ -439,6 +445,7 @@ impl Server {
             }
             save::cron(&self);
             client::close_idle_clients(&self);
+            aof_cmds::cron(&self);
             // The peak of used_memory and the instantaneous rates, every 100 ms whatever hz
             // is (as Redis's run_with_period(100); refreshing jemalloc's statistics is not
             // free); freed memory back to the system (util::alloc); once a second, idle

@@ -718,7 +718,7 @@ pub fn unmonitor(srv: &Server, client: &mut Client) {
 }
 
 /// sdscatrepr: a double-quoted, escaped copy of `s`.
-fn repr(out: &mut Vec<u8>, s: &[u8]) {
+pub(crate) fn repr(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
     for &b in s {
         match b {

@@ -33,6 +33,8 @@ use crate::server::Server;
 /// `Rdb::admission` bits.
 const LOADING: u8 = 1;
 const DISK_ERROR: u8 = 2;
+/// The AOF cannot be written (persist::aof sets it).
+const AOF_ERROR: u8 = 4;
 
 /// A save failed; why is in the log already.
 #[derive(Debug)]
@@ -59,7 +61,7 @@ pub struct Rdb {
     pub lastsave: AtomicI64,
     state: Mutex<State>,
     /// Bytes of the file being loaded read so far (loading_loaded_bytes).
-    loaded_bytes: AtomicU64,
+    pub loaded_bytes: AtomicU64,
     /// The server itself, for the threads a handler starts (BGSAVE's): set by `init`.
     this: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
@@ -108,6 +110,11 @@ impl Rdb {
         self.admission.load(Ordering::Relaxed)
     }
 
+    /// The AOF's writes fail (or work again): writes get its MISCONF (`refusal`).
+    pub fn set_aof_error(&self, on: bool) {
+        self.set_flag(AOF_ERROR, on);
+    }
+
     fn set_flag(&self, flag: u8, on: bool) {
         if on {
             self.admission.fetch_or(flag, Ordering::Relaxed);
@@ -150,13 +157,23 @@ pub fn refresh(srv: &Server) {
 /// PING, or EXEC of a transaction that queued a write), then LOADING for a command not
 /// allowed while loading. Only called when `Rdb::admission` is non-zero. The AOF's write
 /// errors add their own MISCONF text here.
-pub fn refusal(srv: &Server, is_write: bool, is_ping: bool, allowed_loading: bool) -> Option<&'static str> {
+pub fn refusal(
+    srv: &Server,
+    is_write: bool,
+    is_ping: bool,
+    allowed_loading: bool,
+) -> Option<std::borrow::Cow<'static, str>> {
     let flags = srv.rdb.admission();
     if flags & DISK_ERROR != 0 && (is_write || is_ping) {
-        return Some(MISCONF);
+        return Some(MISCONF.into());
+    }
+    if flags & AOF_ERROR != 0 && (is_write || is_ping) {
+        if let Some(e) = srv.aof.misconf() {
+            return Some(e.into());
+        }
     }
     if flags & LOADING != 0 && !allowed_loading {
-        return Some(LOADING_ERR);
+        return Some(LOADING_ERR.into());
     }
     None
 }
@@ -276,6 +293,8 @@ fn saved(srv: &Server, dirty: u64) {
 pub fn save_now(srv: &Server, pending: u64) -> Result<(), SaveFailed> {
     let dirty = srv.ks.dirty.get() + pending;
     let (temp, file) = open_temp(srv)?;
+    // (An AOF rewrite's base may be marked on the shards: it finishes first.)
+    srv.aof.wait_base();
     let snap = begin_snapshot(srv, Box::new(BufWriter::with_capacity(1 << 16, file)), false);
     let written = snap.run(&srv.ks);
     commit(srv, written, &temp, &rdb_path(srv))?;
@@ -377,7 +396,7 @@ pub fn cron(srv: &Arc<Server>) {
     let now = now_ms() / 1000;
     let (due, retry_ok) = {
         let st = srv.rdb.state.lock();
-        if st.bgsave.is_some() || st.loading.is_some() {
+        if st.bgsave.is_some() || st.loading.is_some() || srv.aof.rewrite_in_progress() {
             return;
         }
         (st.scheduled, now - st.last_try > RETRY_DELAY_SECS || st.last_bgsave_ok)
@@ -423,8 +442,15 @@ pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
     if ctx.srv.rdb.bgsave_in_progress() {
         return Err(Error::msg("ERR Background save already in progress"));
     }
-    // Inside EXEC the save is only scheduled, as Redis does (the cron starts it).
-    if ctx.client.deny_blocking {
+    // Inside EXEC, or with SCHEDULE while the AOF is rewritten, the save is only scheduled,
+    // as Redis does (the cron starts it).
+    let rewriting = ctx.srv.aof.rewrite_in_progress();
+    if rewriting && ctx.args.len() == 1 {
+        return Err(Error::msg(
+            "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+        ));
+    }
+    if ctx.client.deny_blocking || rewriting {
         ctx.srv.rdb.state.lock().scheduled = true;
         ctx.out.simple("Background saving scheduled");
         return Ok(());
@@ -564,11 +590,17 @@ pub fn load_file(srv: &Server, path: &Path, allow_dup: bool) -> Result<LoadStats
             return Err(LoadFailure::Unreadable);
         }
     };
+    load_bytes(srv, &data, allow_dup)
+}
+
+/// `load_file` of bytes read already. The offset where the RDB file ended is then
+/// `Rdb::loaded_bytes` (an AOF base with an RDB preamble goes on after it).
+pub fn load_bytes(srv: &Server, data: &[u8], allow_dup: bool) -> Result<LoadStats, LoadFailure> {
     start_loading(srv, data.len() as u64);
     let opts = {
         let cfg = srv.config.read();
         LoadOpts {
-            value: crate::persist::value::LoadOpts::from_limits(&srv.limits, true),
+            value: crate::persist::value::LoadOpts::from_limits(&srv.limits, cfg.str("sanitize-dump-payload") == "yes"),
             checksum: cfg.bool("rdbchecksum"),
             allow_dup,
             access: access_info(srv),
@@ -576,7 +608,7 @@ pub fn load_file(srv: &Server, path: &Path, allow_dup: bool) -> Result<LoadStats
         }
     };
     let mut hooks = Hooks { srv, replace_libraries: allow_dup };
-    let res = rdbfile::load(&data, &srv.ks, &opts, &mut hooks);
+    let res = rdbfile::load(data, &srv.ks, &opts, &mut hooks);
     stop_loading(srv, res.as_ref().ok().copied());
     res.map_err(LoadFailure::Bad)
 }
@@ -599,7 +631,7 @@ fn stop_loading(srv: &Server, stats: Option<LoadStats>) {
 }
 
 /// Log a successful load as Redis does.
-fn log_loaded(srv: &Server, stats: &LoadStats) {
+pub(crate) fn log_loaded(srv: &Server, stats: &LoadStats) {
     let mut msg = format!("Done loading RDB, keys loaded: {}, keys expired: {}", stats.keys_loaded, stats.keys_expired);
     if stats.empty_skipped > 0 {
         msg.push_str(&format!(", empty keys skipped: {}", stats.empty_skipped));

@@ -264,7 +264,17 @@ pub fn write_pidfile(srv: &Server) {
 type Hook = fn(&Server, &Request) -> Result<(), ()>;
 
 /// The hooks, in the order Redis's finishShutdown runs them.
-const HOOKS: &[(&str, Hook)] = &[("save", save), ("pidfile", remove_pidfile), ("unixsocket", remove_unix_socket)];
+const HOOKS: &[(&str, Hook)] =
+    &[("aof", flush_aof), ("save", save), ("pidfile", remove_pidfile), ("unixsocket", remove_unix_socket)];
+
+/// The AOF's buffer written and fsynced (finishShutdown's flushAppendOnlyFile and fsync).
+fn flush_aof(srv: &Server, _: &Request) -> Result<(), ()> {
+    if srv.aof.enabled() {
+        log(srv, "Calling fsync() on the AOF file.");
+        srv.aof.uninstall(srv);
+    }
+    Ok(())
+}
 
 /// The final save (server::save): when save points are configured and NOSAVE was not
 /// given, or SAVE was. SHUTDOWN saved already before its clients were closed (and answered

@@ -16,6 +16,7 @@ use crate::command::{err, CmdResult, Ctx, Error};
 use crate::data::dict::{Dict, NO_EXPIRE};
 use crate::data::value::Value;
 use crate::keyspace::{key_hash, KeyEvent, SetExpire};
+use crate::persist::propagate;
 use crate::server::notify;
 use crate::util::glob::glob_match;
 
@@ -141,6 +142,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
             });
             for k in &expired {
                 s.remove_expired(key_hash(k), k);
+                ksr.expired_deleted(db, k);
                 ksr.key_event(KeyEvent::Expired, db, k, me);
             }
             (next, empty)
@@ -194,6 +196,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
             let key = e.key.to_vec();
             if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms {
                 s.remove_expired(key_hash(&key), &key);
+                ksr.expired_deleted(db, &key);
                 ksr.key_event(KeyEvent::Expired, db, &key, me);
                 return None;
             }
@@ -372,8 +375,19 @@ fn expire_generic(ctx: &mut Ctx, base_ms: i64, seconds: bool) -> CmdResult {
     ctx.ks.mark_dirty(1);
     if when <= ctx.ks.now_ms {
         notify::delete(ctx, key);
+        ctx.ks.propagate_as(|| propagate::expire_deletion(ctx.srv, key));
         ctx.out.int(1);
     } else {
+        if seconds || base_ms != 0 {
+            // As PEXPIREAT, with the conditions after the time kept.
+            let args = ctx.args;
+            ctx.ks.propagate_as(|| {
+                let mut argv = propagate::argv(args);
+                argv[0] = b"PEXPIREAT".to_vec();
+                argv[2] = propagate::int_arg(when);
+                argv
+            });
+        }
         // Redis replies, then notifies (a deletion notifies first).
         ctx.ks.set_expire(key, when);
         ctx.out.int(1);
@@ -517,6 +531,8 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let (tables, removed) = flush_db(ctx, db);
     crate::server::tracking::flush(ctx.srv, ctx.client.id);
     ctx.ks.mark_dirty(removed as u64);
+    // Replayed even when the database was empty already, as Redis does.
+    ctx.ks.force_propagation();
     free_tables(tables, lazy);
     ctx.out.ok();
     Ok(())
@@ -556,8 +572,9 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
         for db in [a, b] {
             note_waited_ready(ctx, db);
         }
-        ctx.ks.mark_dirty(1);
     }
+    // A change even when a database is swapped with itself, as Redis counts it.
+    ctx.ks.mark_dirty(1);
     ctx.out.ok();
     Ok(())
 }

@@ -154,6 +154,16 @@ pub fn geoadd(ctx: &mut Ctx) -> CmdResult {
     if scores.is_empty() {
         return Err(err::SYNTAX);
     }
+    // Replayed as that ZADD: lower-case, the options as given, the scores as integers.
+    ctx.ks.propagate_as(|| {
+        let mut argv = crate::persist::propagate::argv(&[b"zadd"]);
+        argv.extend(args[1..first].iter().map(|a| a.to_vec()));
+        for (j, score) in scores.iter().enumerate() {
+            argv.push(crate::persist::propagate::int_arg(*score as i64));
+            argv.push(triples[3 * j + 2].to_vec());
+        }
+        argv
+    });
     add_scored(ctx, f, &scores, |j| triples[3 * j + 2])
 }
 

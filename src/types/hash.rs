@@ -230,6 +230,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let next = hincr_by_float(cur.as_deref(), incr).map_err(|e| Error::msg(e.message()))?;
     h.set(field, &next, lim);
     ctx.ks.mark_dirty(1);
+    ctx.ks.propagate_as(|| crate::persist::propagate::argv(&[b"HSET", key, field, &next]));
     ctx.out.bulk(&next);
     notify::event(ctx, notify::HASH, "hincrbyfloat", key);
     Ok(())

@@ -1,7 +1,7 @@
 //! Lists (Redis's t_list.c): the commands LINDEX LINSERT LLEN LMOVE LMPOP LPOP LPOS LPUSH
 //! LPUSHX LRANGE LREM LSET LTRIM RPOP RPOPLPUSH RPUSH RPUSHX. The representation (chunks of
 //! listpack entries, `List`, `Fill`) is `data::list`; the blocking commands
-//! (`types::list_block`) reuse the cores below.
+//! (`types::list_block`) use the cores below.
 //!
 //! Every handler validates its arguments and the types of the keys it touches before it
 //! changes or writes anything, so an error leaves the keyspace and the reply untouched.
@@ -29,6 +29,7 @@ use crate::command::args::{self, eq, int, Mpop};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::data::value::Value;
 use crate::keyspace::{Access, SetExpire};
+use crate::persist::propagate;
 use crate::server::notify;
 use crate::util::number::parse_i64;
 
@@ -146,6 +147,13 @@ pub fn pop_and_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize, shape: P
         l.pop_with(end.front(), |e| e.reply(out));
     }
     ctx.ks.mark_dirty(n as u64);
+    // The blocking and multi-key pops replay as the plain pop of what they took.
+    let name: &[u8] = if end.front() { b"LPOP" } else { b"RPOP" };
+    match shape {
+        PopShape::KeyElement => ctx.ks.propagate_as(|| propagate::argv(&[name, key])),
+        PopShape::KeyArray => ctx.ks.propagate_as(|| propagate::argv(&[name, key, &propagate::int_arg(n as i64)])),
+        PopShape::Bulk | PopShape::Array => {}
+    }
     notify::event(ctx, notify::LIST, pop_event(end), key);
     after_removal(ctx, key, fill);
     Ok(true)

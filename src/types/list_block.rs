@@ -8,6 +8,7 @@
 
 use crate::command::blocking::{block, parse_timeout, OnTimeout};
 use crate::command::{CmdResult, Ctx};
+use crate::persist::propagate;
 use crate::types::list::{lmove_core, mpop_core, parse_end, parse_mpop, pop_and_reply, End, PopShape};
 
 fn bpop(ctx: &mut Ctx, end: End) -> CmdResult {
@@ -35,6 +36,12 @@ fn bmove(ctx: &mut Ctx, from: End, to: End, timeout_arg: &[u8]) -> CmdResult {
     let timeout = parse_timeout(timeout_arg)?;
     let (src, dst) = (ctx.args[1], ctx.args[2]);
     if lmove_core(ctx, src, dst, from, to)? {
+        // As the non-blocking form: LMOVE with the same sides, RPOPLPUSH.
+        let args = ctx.args;
+        ctx.ks.propagate_as(|| match args.len() {
+            6 => propagate::argv(&[b"LMOVE", src, dst, args[3], args[4]]),
+            _ => propagate::argv(&[b"RPOPLPUSH", src, dst]),
+        });
         return Ok(());
     }
     block(ctx, &[src], timeout, "list", OnTimeout::Move)

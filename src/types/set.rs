@@ -13,6 +13,7 @@ use crate::command::{err, CmdResult, Ctx, Error};
 use crate::data::hash::{distinct_draws, distinct_indices, Packed, Probe};
 use crate::data::value::Value;
 use crate::keyspace::SetExpire;
+use crate::persist::propagate;
 use crate::resp::write::ReplyWriter;
 use crate::server::notify;
 use crate::types::generic::parse_cursor;
@@ -214,6 +215,9 @@ fn reply_all(out: &mut ReplyWriter, s: &Set) {
     s.for_each(|e| e.reply(out));
 }
 
+/// Members per SREM SPOP with a count propagates (Redis's SPOP_MOVE_STRATEGY batch).
+const SPOP_PROPAGATE_BATCH: usize = 1024;
+
 /// SPOP key [count]
 pub fn spop(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
@@ -235,6 +239,9 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
             notify::delete(ctx, key);
         }
         ctx.ks.mark_dirty(1);
+        if let Some(m) = &m {
+            ctx.ks.propagate_as(|| propagate::argv(&[b"SREM", key, m]));
+        }
         match m {
             Some(m) => ctx.out.bulk(&m),
             None => ctx.out.nil(),
@@ -266,6 +273,8 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
         reply_all(ctx.out, &whole);
         notify::delete(ctx, key);
         ctx.ks.mark_dirty(size as u64);
+        let lazy = ctx.ks.prop && ctx.srv.config.read().bool("lazyfree-lazy-server-del");
+        ctx.ks.propagate_as(|| propagate::deletion(key, lazy));
         return Ok(());
     }
     let count = count as usize;
@@ -314,6 +323,18 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
         popped
     };
     ctx.ks.mark_dirty(count as u64);
+    if ctx.ks.prop {
+        // What was drawn, as SREMs of Redis's batch size.
+        let db = ctx.client.db;
+        for batch in popped.chunks(SPOP_PROPAGATE_BATCH) {
+            ctx.ks.also_propagate(db, || {
+                let mut argv = propagate::argv(&[b"SREM", key]);
+                argv.extend(batch.iter().cloned());
+                argv
+            });
+        }
+        ctx.ks.prevent_propagation();
+    }
     ctx.out.set(popped.len());
     for m in &popped {
         ctx.out.bulk(m);

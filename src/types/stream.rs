@@ -128,6 +128,8 @@ struct AddTrimArgs {
     no_mkstream: bool,
     /// XADD: the explicit id and whether its sequence was given ("ms-*" leaves it out).
     id: Option<(StreamId, bool)>,
+    /// Where the trim's threshold argument is (0: no trim).
+    threshold_at: usize,
 }
 
 /// Parse the options of XADD (`xadd`: up to and including the id, which is returned as
@@ -156,6 +158,7 @@ fn parse_add_trim_args(ctx: &Ctx, xadd: bool) -> Result<(AddTrimArgs, usize), Er
                 i += 1;
             }
             let value = args[i + 1];
+            a.threshold_at = i + 1;
             a.trim = Some(if eq(opt, "maxlen") {
                 let n = int(value)?;
                 if n < 0 {
@@ -209,6 +212,21 @@ fn parse_add_trim_args(ctx: &Ctx, xadd: bool) -> Result<(AddTrimArgs, usize), Er
     Ok((a, i))
 }
 
+/// How XADD and XTRIM propagate an approximate trim (Redis's streamRewriteApproxSpecifier
+/// and streamRewriteTrimArgument): `~` becomes `=` and the threshold what this trim
+/// reached, the stream's length (MAXLEN) or its first id (MINID), so that a replay trims
+/// exactly as this run did, whatever its node sizes. `argv`: the command's arguments.
+fn exact_trim(argv: &mut [Vec<u8>], opts: &AddTrimArgs, s: &Stream) {
+    if !opts.approx {
+        return;
+    }
+    argv[opts.threshold_at - 1] = b"=".to_vec();
+    argv[opts.threshold_at] = match opts.trim {
+        Some(Trim::MinId(_)) => s.first_id.to_bytes(),
+        _ => crate::persist::propagate::int_arg(s.len() as i64),
+    };
+}
+
 // ------------------------------------------------------------------ commands
 
 /// Fields and values of one entry may not exceed what a listpack node can hold.
@@ -258,6 +276,7 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let now_ms = ctx.ks.now_ms.max(0) as u64;
+    let prop = ctx.ks.prop;
     let s = write_or_create::<Stream>(ctx.ks, key)?;
     if s.last_id == StreamId::MAX {
         return Err(Error::msg("ERR The stream has exhausted the last possible ID, unable to add more items"));
@@ -270,6 +289,18 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
     }
     s.append(id, fields, limits);
     let trimmed = opts.trim.is_some_and(|t| s.trim(t, opts.approx, opts.limit, limits) > 0);
+    // The id it got ("*", "ms-*"), and the exact trim.
+    let rewritten = prop.then(|| {
+        let mut argv = crate::persist::propagate::argv(ctx.args);
+        if !matches!(opts.id, Some((_, true))) {
+            argv[id_pos] = id.to_bytes();
+        }
+        exact_trim(&mut argv, &opts, s);
+        argv
+    });
+    if let Some(argv) = rewritten {
+        ctx.ks.propagate_as(|| argv);
+    }
     ctx.ks.mark_dirty(1);
     signal_readers(ctx, key);
     reply_id(ctx.out, id);
@@ -285,10 +316,22 @@ pub fn xtrim(ctx: &mut Ctx) -> CmdResult {
     let (opts, _) = parse_add_trim_args(ctx, false)?;
     let limits = NodeLimits::of(ctx);
     let key = ctx.args[1];
-    let deleted = match (write::<Stream>(ctx.ks, key)?, opts.trim) {
-        (Some(s), Some(t)) => s.trim(t, opts.approx, opts.limit, limits),
-        _ => 0,
+    let prop = ctx.ks.prop && opts.approx;
+    let (deleted, rewritten) = match (write::<Stream>(ctx.ks, key)?, opts.trim) {
+        (Some(s), Some(t)) => {
+            let deleted = s.trim(t, opts.approx, opts.limit, limits);
+            let rewritten = (prop && deleted > 0).then(|| {
+                let mut argv = crate::persist::propagate::argv(ctx.args);
+                exact_trim(&mut argv, &opts, s);
+                argv
+            });
+            (deleted, rewritten)
+        }
+        _ => (0, None),
     };
+    if let Some(argv) = rewritten {
+        ctx.ks.propagate_as(|| argv);
+    }
     if deleted > 0 {
         notify::event(ctx, notify::STREAM, "xtrim", key);
         ctx.ks.mark_dirty(deleted);

@@ -24,7 +24,9 @@
 use crate::command::args::{eq, int};
 use crate::command::blocking::{block_stream, parse_timeout_ms};
 use crate::command::{err, CmdResult, Ctx, Error};
+use crate::data::stream::group::PendingEntry;
 use crate::data::stream::{ConsumerGroup, Stream, StreamId};
+use crate::persist::propagate::{argv, int_arg};
 use crate::resp::write::{Agg, ReplyWriter};
 use crate::server::notify;
 use crate::types::stream::{parse_id, range_end, range_start, reply_entry, reply_id, signal_readers};
@@ -190,6 +192,8 @@ fn read_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
     let resp3 = ctx.out.resp3;
     let mut reply: Option<crate::resp::write::Deferred> = None;
     let mut served = 0usize;
+    let prop = ctx.ks.prop;
+    let mut ops = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         let now = ctx.ks.now_ms;
         let Some(s) = read::<Stream>(ctx.ks, key)? else { continue };
@@ -220,6 +224,10 @@ fn read_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
                 let created = with_group(s, group, |s, g| {
                     let (c, created) = g.consumer_or_create(consumer, now);
                     c.seen_time = now;
+                    if prop && created && noack {
+                        // No XCLAIM will create it.
+                        ops.push(argv(&[b"XGROUP", b"CREATECONSUMER", key, group, consumer]));
+                    }
                     if gt != NEW_ENTRIES {
                         open(out);
                         reply_history(out, s, g, consumer, next_id(gt), count, now);
@@ -230,7 +238,13 @@ fn read_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
                             g.advance(id, &counters);
                             if !noack {
                                 g.deliver(id, consumer, now);
+                                if prop {
+                                    ops.extend(claimed_op(key, group, g, id));
+                                }
                             }
+                        }
+                        if prop && noack && !delivered.is_empty() {
+                            ops.push(setid_op(key, group, g));
                         }
                         // Only a delivery that leaves something pending makes the consumer active.
                         if !noack && !delivered.is_empty() {
@@ -249,6 +263,9 @@ fn read_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
         if created {
             notify::event(ctx, notify::STREAM, "xgroup-createconsumer", key);
         }
+    }
+    if r.group.is_some() {
+        propagate_effects(ctx, ops);
     }
     if let Some(d) = reply {
         ctx.out.end_deferred(d, served);
@@ -327,6 +344,46 @@ fn reply_history(
             nack.delivery_time = now;
             nack.delivery_count = nack.delivery_count.wrapping_add(1);
         }
+    }
+}
+
+// ------------------------------------------------------------------ propagation
+// XREADGROUP, XCLAIM and XAUTOCLAIM replay by their effects on the group, as Redis
+// propagates them: each entry they gave a consumer (or dropped) as an XCLAIM that forces
+// the pending entry as it now is, and the group's position as XGROUP SETID.
+
+/// Redis's streamPropagateXCLAIM: pending entry `id` as `nack` says, with the group's
+/// last id.
+fn xclaim_op(key: &[u8], group: &[u8], id: StreamId, nack: &PendingEntry, last_id: StreamId) -> Vec<Vec<u8>> {
+    let mut v = argv(&[b"XCLAIM", key, group, &nack.consumer, b"0"]);
+    v.push(id.to_bytes());
+    v.extend([b"TIME".to_vec(), int_arg(nack.delivery_time), b"RETRYCOUNT".to_vec()]);
+    v.extend([int_arg(nack.delivery_count as i64), b"FORCE".to_vec(), b"JUSTID".to_vec(), b"LASTID".to_vec()]);
+    v.push(last_id.to_bytes());
+    v
+}
+
+/// Redis's streamPropagateGroupID: the group's last id and read counter (-1: unknown).
+fn setid_op(key: &[u8], group: &[u8], g: &ConsumerGroup) -> Vec<Vec<u8>> {
+    let mut v = argv(&[b"XGROUP", b"SETID", key, group]);
+    v.extend([g.last_id.to_bytes(), b"ENTRIESREAD".to_vec()]);
+    v.push(int_arg(g.entries_read.map_or(-1, |n| n as i64)));
+    v
+}
+
+/// `xclaim_op` of the pending entry `id` of `g` as it is now, if it has one.
+fn claimed_op(key: &[u8], group: &[u8], g: &ConsumerGroup, id: StreamId) -> Option<Vec<Vec<u8>>> {
+    g.pel.get(&id).map(|nack| xclaim_op(key, group, id, nack, g.last_id))
+}
+
+/// Hand the ops a group command collected to the unit in place of the command itself.
+fn propagate_effects(ctx: &mut Ctx, ops: Vec<Vec<Vec<u8>>>) {
+    if ctx.ks.prop {
+        let db = ctx.client.db;
+        for op in ops {
+            ctx.ks.also_propagate(db, || op);
+        }
+        ctx.ks.prevent_propagation();
     }
 }
 
@@ -636,10 +693,13 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
     };
     let retry_count = retry_count.filter(|&n| n >= 0).map(|n| n as u64);
     // Looked up (and counted as a hit) once above, as Redis does.
+    let prop = ctx.ks.prop;
+    let mut ops = Vec::new();
     let Some(s) = peek_stream_in(ctx.ks, key)? else { return Ok(()) };
     let out = &mut *ctx.out;
     let claimed = with_group(s, group, |s, g| {
-        if last_id > g.last_id {
+        let moved = last_id > g.last_id;
+        if moved {
             g.last_id = last_id;
         }
         let (c, created) = g.consumer_or_create(consumer, now);
@@ -650,6 +710,9 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
             let Ok(id) = parse_id(a, 0, true) else { continue };
             if !s.contains(id) {
                 // The entry is gone: so is its pending entry.
+                if prop {
+                    ops.extend(claimed_op(key, group, g, id));
+                }
                 if g.drop_pending(id) {
                     dirty += 1;
                 }
@@ -668,12 +731,20 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
                 continue;
             }
             claim_and_reply(out, s, g, id, consumer, (delivery_time, retry_count, justid), now);
+            if prop {
+                ops.extend(claimed_op(key, group, g, id));
+            }
             n += 1;
             dirty += 1;
+        }
+        // A new last id goes with the XCLAIMs, or alone.
+        if prop && moved && ops.is_empty() {
+            ops.push(setid_op(key, group, g));
         }
         out.end_deferred(d, n);
         (dirty, created)
     });
+    propagate_effects(ctx, ops);
     claim_done(ctx, key, claimed.unwrap_or_default())
 }
 
@@ -758,6 +829,8 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
         j += 1;
     }
     let now = ctx.ks.now_ms;
+    let prop = ctx.ks.prop;
+    let mut ops = Vec::new();
     let Some(s) = read::<Stream>(ctx.ks, key)?.filter(|s| s.groups.contains_key(group)) else {
         return Err(nogroup_key_or_group(key, group));
     };
@@ -785,6 +858,9 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
             from = id.incr();
             if !s.contains(id) {
                 // Deleted entries leave the PEL and are listed; they count against COUNT.
+                if prop {
+                    ops.extend(claimed_op(key, group, g, id));
+                }
                 g.drop_pending(id);
                 deleted.push(id);
                 dirty += 1;
@@ -795,6 +871,9 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
                 continue;
             }
             claim_and_reply(out, s, g, id, consumer, (now, None, justid), now);
+            if prop {
+                ops.extend(claimed_op(key, group, g, id));
+            }
             n += 1;
             count -= 1;
             dirty += 1;
@@ -811,6 +890,7 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
         }
         (dirty, created)
     });
+    propagate_effects(ctx, ops);
     claim_done(ctx, key, claimed.unwrap_or_default())
 }
 

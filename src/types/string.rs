@@ -16,6 +16,7 @@ use crate::command::{err, CmdResult, Ctx, Error};
 use crate::data::bytes::CompactBytes;
 use crate::data::value::Value;
 use crate::keyspace::SetExpire;
+use crate::persist::propagate;
 use crate::server::notify;
 use crate::util::number::{incr_by_float, parse_i64, FloatIncrError};
 
@@ -118,10 +119,20 @@ pub fn set(ctx: &mut Ctx) -> CmdResult {
         i += 1;
     }
     let expire = match exp.time {
-        Some((unit, raw)) => SetExpire::At(expire_at_ms(unit, raw, ctx.ks.now_ms, "set")?),
+        Some((unit, raw)) => {
+            let at = expire_at_ms(unit, raw, ctx.ks.now_ms, "set")?;
+            if unit != TimeUnit::PxAt {
+                ctx.ks.propagate_as(|| propagate::set_pxat(args[1], args[2], at));
+            }
+            SetExpire::At(at)
+        }
         None if exp.keepttl => SetExpire::Keep,
         None => SetExpire::Clear,
     };
+    if get && exp.time.is_none() {
+        // Replayed without its GET.
+        ctx.ks.propagate_as(|| args.iter().filter(|a| !eq(a, "get")).map(|a| a.to_vec()).collect());
+    }
     set_generic(ctx, args[1], args[2], nx, xx, get, expire)
 }
 
@@ -172,6 +183,7 @@ pub fn setnx(ctx: &mut Ctx) -> CmdResult {
 fn setex_generic(ctx: &mut Ctx, unit: TimeUnit, cmd: &str) -> CmdResult {
     let at = expire_at_ms(unit, ctx.args[2], ctx.ks.now_ms, cmd)?;
     let (key, val) = (ctx.args[1], ctx.args[3]);
+    ctx.ks.propagate_as(|| propagate::set_pxat(key, val, at));
     ctx.ks.set(key, Value::from_string(val), SetExpire::At(at));
     ctx.ks.mark_dirty(1);
     notify::event(ctx, notify::STRING, "set", key);
@@ -193,6 +205,7 @@ pub fn getset(ctx: &mut Ctx) -> CmdResult {
     reply_string(ctx, key)?;
     ctx.ks.set(key, Value::from_string(val), SetExpire::Clear);
     ctx.ks.mark_dirty(1);
+    ctx.ks.propagate_as(|| propagate::argv(&[b"SET", key, val]));
     notify::event(ctx, notify::STRING, "set", key);
     Ok(())
 }
@@ -202,6 +215,7 @@ pub fn getdel(ctx: &mut Ctx) -> CmdResult {
     reply_string(ctx, key)?;
     if ctx.ks.delete(key) {
         ctx.ks.mark_dirty(1);
+        ctx.ks.propagate_as(|| propagate::argv(&[b"DEL", key]));
         notify::event(ctx, notify::GENERIC, "del", key);
     }
     Ok(())
@@ -235,12 +249,15 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
         let absolute = matches!(exp.time, Some((TimeUnit::ExAt | TimeUnit::PxAt, _)));
         if absolute && at <= ctx.ks.now_ms {
             notify::delete(ctx, key);
+            ctx.ks.propagate_as(|| propagate::expire_deletion(ctx.srv, key));
         } else {
             ctx.ks.set_expire(key, at);
             notify::event(ctx, notify::GENERIC, "expire", key);
+            ctx.ks.propagate_as(|| propagate::argv(&[b"PEXPIREAT", key, &propagate::int_arg(at)]));
         }
         ctx.ks.mark_dirty(1);
     } else if exp.persist && ctx.ks.get_mut(key).is_some_and(|e| e.expire_at_ms != crate::data::dict::NO_EXPIRE) {
+        ctx.ks.propagate_as(|| propagate::argv(&[b"PERSIST", key]));
         ctx.ks.set_expire(key, crate::data::dict::NO_EXPIRE);
         ctx.ks.mark_dirty(1);
         notify::event(ctx, notify::GENERIC, "persist", key);
@@ -402,6 +419,8 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     };
     ctx.ks.set(key, v, SetExpire::Keep);
     ctx.ks.mark_dirty(1);
+    // Its result, not the float arithmetic, is replayed.
+    ctx.ks.propagate_as(|| propagate::argv(&[b"SET", key, &result, b"KEEPTTL"]));
     notify::event(ctx, notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(&result);
     Ok(())

@@ -21,6 +21,7 @@ use crate::data::set::Set;
 use crate::data::value::Value;
 use crate::data::zset::{BadRange, LexRange, Limits, ScoreRange, ZSet};
 use crate::keyspace::SetExpire;
+use crate::persist::propagate;
 use crate::resp::write::ReplyWriter;
 use crate::server::notify;
 use crate::types::{read, write, FromConfig};
@@ -634,6 +635,12 @@ pub fn pop_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: usize, shape: PopS
         notify::delete(ctx, key);
     }
     ctx.ks.mark_dirty(n as u64);
+    let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    match shape {
+        PopShape::KeyFlat => ctx.ks.propagate_as(|| propagate::argv(&[name, key])),
+        PopShape::KeyNested => ctx.ks.propagate_as(|| propagate::argv(&[name, key, &propagate::int_arg(n as i64)])),
+        PopShape::Flat | PopShape::Nested => {}
+    }
     n
 }
 

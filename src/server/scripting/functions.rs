@@ -321,6 +321,8 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
     reg.libraries.insert(key, lib);
     drop(reg);
     srv.scripting.footprint.sample(false, &vm);
+    // Redis counts a change of the functions as a write, so it reaches the AOF.
+    ctx.ks.mark_dirty(1);
     ctx.out.bulk(name.as_bytes());
     Ok(())
 }
@@ -413,6 +415,7 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
     }
     drop(reg);
     srv.scripting.footprint.sample(false, &vm);
+    ctx.ks.mark_dirty(1);
     ctx.out.ok();
     Ok(())
 }
@@ -454,6 +457,7 @@ pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
     if ctx.srv.scripting.functions.lock().libraries.remove(&name).is_none() {
         return Err(Error::msg("ERR Library not found"));
     }
+    ctx.ks.mark_dirty(1);
     ctx.out.ok();
     Ok(())
 }
@@ -465,6 +469,7 @@ pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
     crate::command::args::flush_mode(ctx.srv, &ctx.args[2..])
         .ok_or_else(|| Error::msg("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"))?;
     clear_libraries(ctx.srv);
+    ctx.ks.mark_dirty(1);
     ctx.out.ok();
     Ok(())
 }

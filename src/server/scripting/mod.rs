@@ -566,6 +566,8 @@ pub struct Call<'x> {
 /// keyspace, busy/kill state kept, the result converted into the reply.
 pub fn run_function(ctx: &mut Ctx, vm: &Vm, call: Call<'_>) -> CmdResult {
     let Call { func, keys, argv, read_only, eval_mode, name } = call;
+    // A script goes by its effects: the commands it runs, each added to the unit.
+    ctx.ks.prevent_propagation();
     let mut client = Client::new(ctx.client.handle.clone(), ctx.client.worker);
     client.db = ctx.client.db;
     client.authenticated = true;
