@@ -728,6 +728,8 @@ async fn run_command<'s, S: Transport>(
         h.qbuf_free.store((conn.rbuf.capacity() - conn.rbuf.len()) as u64, Ordering::Relaxed);
         durable(srv, client).await;
         let keep = conn.wait_blocked(&w).await;
+        // The pop that served it must be durable before its reply goes (appendfsync always).
+        client.aof_ticket = client.aof_ticket.max(w.ticket.load(Ordering::Acquire));
         crate::command::blocking::unregister(srv, client, &w);
         if !keep {
             return Next::Gone;

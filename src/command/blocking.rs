@@ -238,6 +238,7 @@ fn serve_key<'a>(
             continue;
         }
         ks.shard_at(db, shard).waiters.remove(key, &w);
+        w.ticket.store(client.aof_ticket, Ordering::Release);
         w.complete(out.buf);
     }
 }

@@ -669,7 +669,8 @@ pub fn call<'a>(
     };
     ks.depth -= 1;
     if let Some(outer) = outer {
-        propagate_command(srv, ks, client.db, args, dirty, outer);
+        let ticket = propagate_command(srv, ks, client.db, args, dirty, outer);
+        client.aof_ticket = client.aof_ticket.max(ticket);
     }
     if !ks.touched.is_empty() {
         let modified = ks.dirty > dirty;
@@ -690,7 +691,7 @@ pub fn call<'a>(
 /// After a command ran with a sink active: add it to its unit as Redis's call() does (if
 /// its dirty count grew: its own arguments, or what its handler asked for instead, in the
 /// database it ran in), restore the enclosing command's propagation, and deliver the
-/// unit if this command was all of it.
+/// unit if this command was all of it: the ticket to wait on before replying (0: none).
 #[cold]
 fn propagate_command(
     srv: &Server,
@@ -699,7 +700,7 @@ fn propagate_command(
     args: &[&[u8]],
     dirty: u64,
     outer: Propagate,
-) {
+) -> u64 {
     let how = std::mem::replace(&mut ks.propagate, outer);
     match how {
         Propagate::Always => ks.ops.push(Op { db, argv: crate::persist::propagate::argv(args) }),
@@ -709,8 +710,9 @@ fn propagate_command(
         Propagate::Nothing => {}
     }
     if ks.depth == 0 {
-        crate::persist::propagate::deliver_unit(srv, ks);
+        return crate::persist::propagate::deliver_unit(srv, ks);
     }
+    0
 }
 
 impl Client {

@@ -243,7 +243,8 @@ pub fn exec(srv: &Server, client: &mut Client, out: &mut ReplyWriter, clock: &mu
             }
             client.deny_blocking = false;
             ks.depth -= 1;
-            crate::persist::propagate::deliver_unit(srv, ks);
+            let ticket = crate::persist::propagate::deliver_unit(srv, ks);
+            client.aof_ticket = client.aof_ticket.max(ticket);
             serve_filled(srv, ks)
         }
     };

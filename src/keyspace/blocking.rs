@@ -54,6 +54,9 @@ pub struct Waiter {
     pub unblock_on_nokey: bool,
     state: AtomicU8,
     reply: Mutex<Option<Vec<u8>>>,
+    /// The propagation ticket of the command that served it (`persist::propagate`), which
+    /// its connection waits on before the reply goes out; 0: none.
+    pub ticket: std::sync::atomic::AtomicU64,
     pub notify: tokio::sync::Notify,
 }
 
@@ -81,6 +84,7 @@ impl Waiter {
             unblock_on_nokey: false,
             state: AtomicU8::new(WAITING),
             reply: Mutex::new(None),
+            ticket: Default::default(),
             notify: tokio::sync::Notify::new(),
         }
     }

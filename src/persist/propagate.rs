@@ -105,13 +105,15 @@ impl Sinks {
     }
 }
 
-/// Deliver the unit collected on `ks` (if any) and start the next one. `wrap`: Redis wraps
-/// a unit in MULTI/EXEC when it holds more than one op.
-pub fn deliver_unit(srv: &crate::server::Server, ks: &mut crate::keyspace::Access<'_>) {
-    if !ks.ops.is_empty() {
-        srv.sinks.deliver(&ks.ops, ks.ops.len() > 1);
-        ks.ops.clear();
+/// Deliver the unit collected on `ks` (if any) and start the next one; the sinks' ticket
+/// (0: none). Redis wraps a unit in MULTI/EXEC when it holds more than one op.
+pub fn deliver_unit(srv: &crate::server::Server, ks: &mut crate::keyspace::Access<'_>) -> u64 {
+    if ks.ops.is_empty() {
+        return 0;
     }
+    let ticket = srv.sinks.deliver(&ks.ops, ks.ops.len() > 1);
+    ks.ops.clear();
+    ticket
 }
 
 /// The argument vector of a key's deletion by expiry or eviction: DEL, or UNLINK when the
