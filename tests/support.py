@@ -154,17 +154,19 @@ def listener_is(pid, port):
 class Server:
     """A server process on a free loopback port, in its own temporary directory."""
 
-    def __init__(self, kind, binary, config):
+    def __init__(self, kind, binary, config, workdir=None):
+        """`workdir`: run in this directory (a test's, holding a file to load) instead of a
+        new temporary one; it is removed by `stop` all the same."""
         self.kind = kind
-        self.dir = tempfile.mkdtemp(prefix=f"{kind}-test-")
+        self.dir = workdir or tempfile.mkdtemp(prefix=f"{kind}-test-")
         # Another process may take the picked port between the pick and the server's bind
         # (and then answer the PING below): the listener must be this process's, else the
         # server is started again on another port.
         for attempt in range(5):
             self.port = free_port()
-            args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                    "--save", "", "--appendonly", "no"]
-            for name, value in config.items():
+            args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir]
+            # No persistence unless the test's config asks for some.
+            for name, value in {"save": "", "appendonly": "no", **config}.items():
                 args += [f"--{name}", str(value)]
             self.log = open(os.path.join(self.dir, "server.log"), "wb")
             self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
@@ -224,14 +226,14 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def start_cinnabar(**config):
+def start_cinnabar(workdir=None, **config):
     """cinnabar with `config` as --name value options; CINNABAR_THREADS, when set and not
     given, is its --threads (`make test` runs some suites again with one worker)."""
     threads = os.environ.get("CINNABAR_THREADS")
     if threads:
         config.setdefault("threads", threads)
-    return Server("cinnabar", cinnabar_binary(), config)
+    return Server("cinnabar", cinnabar_binary(), config, workdir)
 
 
-def start_redis(**config):
-    return Server("redis", redis_binary(), config)
+def start_redis(workdir=None, **config):
+    return Server("redis", redis_binary(), config, workdir)

@@ -370,7 +370,11 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "debug" => (srv::debug::debug, Exclusive),
         // Persistence (issue 23); each group registers its commands under its own line:
         // DUMP, RESTORE (types::dump)
+        "dump" => (crate::types::dump::dump, Keys),
+        "restore" => (crate::types::dump::restore, Keys),
+        "restore-asking" => (crate::types::dump::restore, Keys),
         // MIGRATE (types::migrate)
+        "migrate" => (crate::types::migrate::migrate, Keys),
         // SAVE, BGSAVE, LASTSAVE (server::save)
         // BGREWRITEAOF (server::aof_cmds)
         "bgrewriteaof" => (srv::aof_cmds::bgrewriteaof, Keys),

@@ -60,6 +60,7 @@
 //! on 8 KB nodes trades CPU on every access to interior nodes for memory most queue-like
 //! lists never need, and it can be added per chunk later without changing the format.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use smallvec::SmallVec;
@@ -78,6 +79,9 @@ const INSERT_ESTIMATE: usize = 8;
 /// A node of a count-limited list never exceeds this many bytes (SIZE_SAFETY_LIMIT).
 const SAFETY_LIMIT: usize = 8192;
 const SIZE_LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+/// An element this large is a node of its own that RDB and DUMP write as a PLAIN container
+/// (Redis 7.2's packed_threshold, 1 GB: below it even a node of one element is a listpack).
+const PLAIN_THRESHOLD: usize = 1 << 30;
 
 /// The entry's bytes, on the stack when short (an LSET or LINSERT splices them in).
 fn encode(e: Entry<'_>) -> SmallVec<[u8; 64]> {
@@ -288,6 +292,14 @@ impl Chunk {
 // List
 // ---------------------------------------------------------------------------------------
 
+/// A node as RDB and DUMP carry it.
+pub enum Node<'a> {
+    /// A listpack's entries (without header and terminator) and their number.
+    Packed { entries: Cow<'a, [u8]>, count: usize },
+    /// One element of at least `PLAIN_THRESHOLD` bytes, stored as a bare string.
+    Plain(Entry<'a>),
+}
+
 #[derive(Clone, Default)]
 pub struct List {
     chunks: VecDeque<Chunk>,
@@ -337,6 +349,12 @@ impl List {
     /// listTypeTryConvertQuicklist after a removal: back to listpack when one node under
     /// half the limit remains.
     pub fn shrink_encoding(&mut self, fill: Fill) {
+        self.try_listpack(fill, 2);
+    }
+
+    /// listTypeTryConvertQuicklist: back to listpack when one packed node within the
+    /// limits divided by `divisor` remains (2 after a removal, 1 after loading).
+    fn try_listpack(&mut self, fill: Fill, divisor: usize) {
         if !self.quicklist || self.chunks.len() != 1 {
             return;
         }
@@ -345,9 +363,47 @@ impl List {
             return; // a plain node
         }
         let (sz, cnt) = fill.limits();
-        if c.lp_bytes() <= sz / 2 && (c.count as usize) <= cnt / 2 {
+        if c.lp_bytes() <= sz / divisor && (c.count as usize) <= cnt / divisor {
             self.quicklist = false;
         }
+    }
+
+    /// The nodes as RDB and DUMP write them (rdbSaveObject): the list's one listpack, or
+    /// each quicklist node, a single element of 1 GB or more as a plain node.
+    pub fn nodes(&self) -> Vec<Node<'_>> {
+        if !self.quicklist && self.chunks.len() > 1 {
+            let mut entries = Vec::with_capacity(self.lp_bytes());
+            self.chunks.iter().for_each(|c| entries.extend_from_slice(c.data()));
+            return vec![Node::Packed { entries: Cow::Owned(entries), count: self.len }];
+        }
+        fn node(c: &Chunk) -> Node<'_> {
+            let first = read_entry_trusted(&c.buf, c.start).0;
+            if c.count == 1 && first.str_len() >= PLAIN_THRESHOLD {
+                Node::Plain(first)
+            } else {
+                Node::Packed { entries: Cow::Borrowed(c.data()), count: c.count as usize }
+            }
+        }
+        self.chunks.iter().map(node).collect()
+    }
+
+    /// Append a node loaded from outside: `entries` are listpack entries (no header or
+    /// terminator) written by `listpack::Entry::write`, `count` of them (a plain node's
+    /// element is one such entry). Call `loaded` once all are in.
+    pub fn append_node(&mut self, entries: &[u8], count: usize) {
+        if count == 0 {
+            return;
+        }
+        let count32 = u32::try_from(count).unwrap_or(u32::MAX);
+        self.chunks.push_back(Chunk::from_bytes(entries, count32));
+        self.len += count;
+        self.quicklist = true;
+    }
+
+    /// The encoding of a list just loaded node by node (rdbLoadObject): a listpack when
+    /// one packed node within the limit remains.
+    pub fn loaded(&mut self, fill: Fill) {
+        self.try_listpack(fill, 1);
     }
 
     pub fn push_front(&mut self, v: &[u8], fill: Fill) {

@@ -16,6 +16,7 @@
 //! * `list`, `hash`, `set`, `zset`: the collection types and their encodings.
 //! * `stream`: stream entries and consumer groups.
 //! * `listpack`, `intset`: Redis's byte formats (RDB, DUMP), read and written byte for byte.
+//! * `ziplist`: the older ziplist and zipmap formats, read-only (old RDB files and payloads).
 
 pub mod bytes;
 pub mod dict;
@@ -28,4 +29,5 @@ pub mod listpack;
 pub mod set;
 pub mod stream;
 pub mod value;
+pub mod ziplist;
 pub mod zset;

@@ -72,6 +72,22 @@ impl IntSet {
         (0..self.len()).map(|i| self.get(i))
     }
 
+    /// Redis's intset bytes (RDB, DUMP): the header, then the members in their width,
+    /// which like Redis's never narrows after a removal.
+    pub fn to_intset_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(intset::HEADER_SIZE + self.data.len());
+        out.extend_from_slice(&(self.width as u32).to_le_bytes());
+        out.extend_from_slice(&(self.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.data);
+        out
+    }
+
+    /// An intset from outside, validated (`intset::IntSet::parse`), keeping its width.
+    pub fn from_intset_bytes(buf: &[u8]) -> Result<IntSet, intset::Error> {
+        let parsed = intset::IntSet::parse(buf)?;
+        Ok(IntSet { width: parsed.width() as u8, data: buf[intset::HEADER_SIZE..].into() })
+    }
+
     fn rebuild(&self, width: u8, insert: Option<(usize, i64)>, skip: Option<usize>) -> IntSet {
         let n = self.len() + insert.is_some() as usize - skip.is_some() as usize;
         let mut v = Vec::with_capacity(n * width as usize);
@@ -169,7 +185,7 @@ const PACKED_MAX_BYTES: usize = 1 << 30;
 
 /// Run `f` with the string form of `e` (integers formatted on the stack).
 #[inline]
-fn with_bytes<R>(e: Elem, f: impl FnOnce(&[u8]) -> R) -> R {
+pub fn with_bytes<R>(e: Elem, f: impl FnOnce(&[u8]) -> R) -> R {
     match e {
         Elem::Int(n) => f(itoa::Buffer::new().format(n).as_bytes()),
         Elem::Str(s) => f(s),

@@ -1,5 +1,6 @@
 //! A stream's RDB encoding, type 21 (RDB_TYPE_STREAM_LISTPACKS_3), as Redis 7.2's
-//! rdbSaveObject writes it, for RDB files and DUMP payloads:
+//! rdbSaveObject writes it, for RDB files and DUMP payloads (`decode_version` also reads
+//! the older types 15 and 19):
 //!
 //! ```text
 //! <nodes: len> (<master id: 16-byte big-endian string> <node listpack: string>) * nodes
@@ -25,6 +26,8 @@ use super::rdb::{get_len, get_string, put_len, put_string};
 
 /// The RDB type byte of the encoding `encode` writes.
 pub const RDB_TYPE_STREAM_LISTPACKS_3: u8 = 21;
+const RDB_TYPE_STREAM_LISTPACKS: u8 = 15;
+const RDB_TYPE_STREAM_LISTPACKS_2: u8 = 19;
 
 /// An id as rax keys and PELs hold it.
 fn id_bytes(id: StreamId) -> [u8; 16] {
@@ -102,6 +105,16 @@ fn get_id(data: &[u8], pos: &mut usize) -> Option<StreamId> {
 
 /// A type-21 value at `*pos` (advanced past it), or None if it is malformed.
 pub fn decode(data: &[u8], pos: &mut usize) -> Option<Stream> {
+    decode_version(data, pos, RDB_TYPE_STREAM_LISTPACKS_3)
+}
+
+/// A stream of RDB type `ty`: 21, or the older 19 (no consumer active time: Redis takes
+/// the seen time) and 15 (neither the first and max deleted ids nor the entries-added and
+/// entries-read counters: Redis derives them as below).
+pub fn decode_version(data: &[u8], pos: &mut usize, ty: u8) -> Option<Stream> {
+    if ![RDB_TYPE_STREAM_LISTPACKS, RDB_TYPE_STREAM_LISTPACKS_2, RDB_TYPE_STREAM_LISTPACKS_3].contains(&ty) {
+        return None;
+    }
     let mut s = Stream::new();
     for _ in 0..get_len(data, pos)? {
         let master = id_of(&get_string(data, pos)?)?;
@@ -114,13 +127,24 @@ pub fn decode(data: &[u8], pos: &mut usize) -> Option<Stream> {
     if s.edge_id(true).is_some_and(|last| last > s.last_id) {
         return None;
     }
-    s.first_id = get_id(data, pos)?;
-    s.max_deleted_entry_id = get_id(data, pos)?;
-    s.entries_added = get_len(data, pos)?;
+    if ty >= RDB_TYPE_STREAM_LISTPACKS_2 {
+        s.first_id = get_id(data, pos)?;
+        s.max_deleted_entry_id = get_id(data, pos)?;
+        s.entries_added = get_len(data, pos)?;
+    } else {
+        // streamGetEdgeID of an empty stream is the maximal id.
+        s.first_id = s.edge_id(false).unwrap_or(StreamId::MAX);
+        s.max_deleted_entry_id = StreamId::MIN;
+        s.entries_added = s.len();
+    }
     for _ in 0..get_len(data, pos)? {
         let name = get_string(data, pos)?.into_owned();
         let mut g = ConsumerGroup { last_id: get_id(data, pos)?, ..Default::default() };
-        g.entries_read = Some(get_len(data, pos)?).filter(|&n| n != u64::MAX);
+        g.entries_read = if ty >= RDB_TYPE_STREAM_LISTPACKS_2 {
+            Some(get_len(data, pos)?).filter(|&n| n != u64::MAX)
+        } else {
+            s.counters().estimate_distance(g.last_id)
+        };
         for _ in 0..get_len(data, pos)? {
             let id = get_raw_id(data, pos)?;
             let delivery_time = get_ms_time(data, pos)?;
@@ -133,11 +157,9 @@ pub fn decode(data: &[u8], pos: &mut usize) -> Option<Stream> {
         let mut owned = BTreeSet::new();
         for _ in 0..get_len(data, pos)? {
             let cname = get_string(data, pos)?.into_owned();
-            let mut c = Consumer {
-                seen_time: get_ms_time(data, pos)?,
-                active_time: get_ms_time(data, pos)?,
-                ..Default::default()
-            };
+            let seen_time = get_ms_time(data, pos)?;
+            let active_time = if ty >= RDB_TYPE_STREAM_LISTPACKS_3 { get_ms_time(data, pos)? } else { seen_time };
+            let mut c = Consumer { seen_time, active_time, ..Default::default() };
             for _ in 0..get_len(data, pos)? {
                 let id = get_raw_id(data, pos)?;
                 let p = g.pel.get_mut(&id)?;

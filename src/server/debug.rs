@@ -3,7 +3,11 @@
 
 use crate::command::args::{eq, float};
 use crate::command::{CmdResult, Ctx, Error};
+use crate::data::dict::{Entry, NO_EXPIRE};
+use crate::keyspace::{key_hash, Access};
+use crate::persist::digest;
 use crate::server::conn::help_reply;
+use crate::util::sha1::hex;
 
 pub fn debug(ctx: &mut Ctx) -> CmdResult {
     let setting = ctx.srv.config.read().str("enable-debug-command").to_string();
@@ -26,15 +30,36 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         ctx.srv.active_expire.store(on, std::sync::atomic::Ordering::Relaxed);
         ctx.out.ok();
         Ok(())
-    // Persistence (issue 23): RELOAD (persist::rdbfile), DIGEST and DIGEST-VALUE
-    // (persist::digest) go here.
+    // Persistence (issue 23): RELOAD (persist::rdbfile) goes here.
+    } else if eq(sub, "digest") && ctx.args.len() == 2 {
+        let d = digest::dataset_digest(ctx.ks);
+        ctx.out.simple(&hex(&d));
+        Ok(())
+    } else if eq(sub, "digest-value") {
+        // Found as the table holds it: a key past its expiry time but not yet reaped counts,
+        // as in Redis (dbFind, no lookupKey).
+        ctx.out.array(ctx.args.len() - 2);
+        for key in &ctx.args[2..] {
+            let d = match raw_entry(ctx.ks, key) {
+                Some(e) => digest::value_digest(&e.value, e.expire_at_ms != NO_EXPIRE),
+                None => Default::default(),
+            };
+            ctx.out.simple(&hex(&d));
+        }
+        Ok(())
     } else if eq(sub, "help") {
         help_reply(
             ctx,
             "DEBUG",
             &[
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
                 "SET-ACTIVE-EXPIRE <0|1>",
-                "    Setting it to 0 disables expiring keys in background when they are not accessed (otherwise the Redis behavior). Setting it to 1 reenables back the default.",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],
@@ -43,4 +68,12 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
     } else {
         Err(ctx.subcommand_syntax_error())
     }
+}
+
+/// `key`'s entry in the selected db as the table holds it, expired or not (DEBUG holds the
+/// keyspace exclusively).
+fn raw_entry<'a>(ks: &'a mut Access, key: &[u8]) -> Option<&'a Entry> {
+    let (db, h) = (ks.db, key_hash(key));
+    let shard = ks.keyspace().shard_of(h);
+    ks.shard_at(db, shard).dict.get(h, key)
 }

@@ -170,6 +170,13 @@ impl TypeLimits {
     pub fn get(slot: &AtomicI64) -> i64 {
         slot.load(Ordering::Relaxed)
     }
+
+    /// The thresholds of a default configuration (Redis's defaults).
+    pub fn defaults() -> TypeLimits {
+        let l = TypeLimits::default();
+        l.refresh(&Config::new());
+        l
+    }
 }
 
 /// CLIENT PAUSE state.
@@ -229,6 +236,8 @@ pub struct Server {
     pub rebind: Mutex<Option<tokio::sync::mpsc::UnboundedSender<crate::net::Relisten>>>,
     /// DEBUG SET-ACTIVE-EXPIRE: the cron expires keys in the background.
     pub active_expire: AtomicBool,
+    /// MIGRATE's cached connections to its targets.
+    pub migrate_sockets: crate::types::migrate::Sockets,
     /// client-output-buffer-limit, pubsub class: (hard bytes, soft bytes, soft seconds).
     pub pubsub_limit: [AtomicI64; 3],
     /// client-output-buffer-limit, normal class.
@@ -287,6 +296,7 @@ impl Server {
             worker_wakes: (0..threads).map(|_| Default::default()).collect(),
             tracking,
             active_expire: AtomicBool::new(true),
+            migrate_sockets: Default::default(),
             rebind: Mutex::new(None),
             pubsub_limit: [AtomicI64::new(32 << 20), AtomicI64::new(8 << 20), AtomicI64::new(60)],
             normal_limit: [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)],
@@ -442,6 +452,7 @@ impl Server {
             }
             if buffers_resized.elapsed() >= Duration::from_secs(1) {
                 client::resize_idle_buffers(&self);
+                self.migrate_sockets.close_idle();
                 buffers_resized = Instant::now();
             }
         }

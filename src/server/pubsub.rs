@@ -745,6 +745,9 @@ fn redacted(args: &[&[u8]], i: usize) -> bool {
     if crate::command::args::eq(name, "hello") {
         return (2..args.len()).any(|j| crate::command::args::eq(args[j], "auth") && (i == j + 1 || i == j + 2));
     }
+    if crate::command::args::eq(name, "migrate") {
+        return crate::types::migrate::is_password(args, i);
+    }
     false
 }
 

@@ -4,12 +4,14 @@
 
 pub mod bitfield;
 pub mod bitmap;
+pub mod dump;
 pub mod generic;
 pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod list_block;
+pub mod migrate;
 pub mod set;
 pub mod sort;
 pub mod stream;
@@ -76,13 +78,18 @@ pub fn write_or_create<'k, T: Kind + Default>(ks: &'k mut Access<'_>, key: &[u8]
 
 /// A representation's thresholds (the `*-max-listpack-*` family), read once per command from
 /// the configuration the server caches; the representation takes them as a parameter.
-pub trait FromConfig {
-    fn of(ctx: &Ctx) -> Self;
+/// `from_limits` serves readers without a command context (RDB and DUMP loading).
+pub trait FromConfig: Sized {
+    fn from_limits(l: &TypeLimits) -> Self;
+
+    fn of(ctx: &Ctx) -> Self {
+        Self::from_limits(&ctx.srv.limits)
+    }
 }
 
 impl FromConfig for crate::data::list::Fill {
-    fn of(ctx: &Ctx) -> Self {
-        crate::data::list::Fill(TypeLimits::get(&ctx.srv.limits.list_max_listpack_size))
+    fn from_limits(l: &TypeLimits) -> Self {
+        crate::data::list::Fill(TypeLimits::get(&l.list_max_listpack_size))
     }
 }
 
@@ -92,8 +99,7 @@ fn size_limit(slot: &std::sync::atomic::AtomicI64) -> usize {
 }
 
 impl FromConfig for crate::data::hash::HashLimits {
-    fn of(ctx: &Ctx) -> Self {
-        let l = &ctx.srv.limits;
+    fn from_limits(l: &TypeLimits) -> Self {
         let (max_entries, max_value) =
             (size_limit(&l.hash_max_listpack_entries), size_limit(&l.hash_max_listpack_value));
         crate::data::hash::HashLimits { max_entries, max_value }
@@ -101,8 +107,7 @@ impl FromConfig for crate::data::hash::HashLimits {
 }
 
 impl FromConfig for crate::data::set::SetLimits {
-    fn of(ctx: &Ctx) -> Self {
-        let l = &ctx.srv.limits;
+    fn from_limits(l: &TypeLimits) -> Self {
         crate::data::set::SetLimits {
             // Redis caps intsets at 2^30 entries whatever the configuration says.
             intset_entries: size_limit(&l.set_max_intset_entries).min(1 << 30),
@@ -113,16 +118,14 @@ impl FromConfig for crate::data::set::SetLimits {
 }
 
 impl FromConfig for crate::data::zset::Limits {
-    fn of(ctx: &Ctx) -> Self {
-        let l = &ctx.srv.limits;
+    fn from_limits(l: &TypeLimits) -> Self {
         let (entries, value) = (size_limit(&l.zset_max_listpack_entries), size_limit(&l.zset_max_listpack_value));
         crate::data::zset::Limits { entries, value }
     }
 }
 
 impl FromConfig for crate::data::stream::NodeLimits {
-    fn of(ctx: &Ctx) -> Self {
-        let l = &ctx.srv.limits;
+    fn from_limits(l: &TypeLimits) -> Self {
         // 0 means "no limit" for both, as in Redis; the representation reads it so.
         let (max_bytes, max_entries) = (size_limit(&l.stream_node_max_bytes), size_limit(&l.stream_node_max_entries));
         crate::data::stream::NodeLimits { max_bytes, max_entries }

@@ -189,6 +189,12 @@ pub fn write_f64(v: f64, out: &mut Vec<u8>) {
     }
 }
 
+/// Append Redis 7.2's `fpconv_dtoa(v)` (the shortest-digits text without d2string's
+/// integer rule: 1e17 is "1e+17"), which DEBUG DIGEST hashes a sorted set's scores as.
+pub fn write_fpconv_dtoa(v: f64, out: &mut Vec<u8>) {
+    grisu::dtoa(v, out);
+}
+
 /// Redis `double2ll`: integral doubles within [-2^62, 2^62] print as integers.
 fn double_as_exact_i64(v: f64) -> Option<i64> {
     const LIM: f64 = 4611686018427387904.0; // (double)(LLONG_MAX/2) == 2^62
@@ -611,7 +617,7 @@ mod grisu {
             out.push(b'-');
         }
         if d == 0.0 || !d.is_finite() {
-            // Callers handle these; keep fpconv's spelling anyway.
+            // fpconv's filter_special, after the sign: "-0", "-inf".
             out.extend_from_slice(if d == 0.0 {
                 b"0"
             } else if d.is_nan() {

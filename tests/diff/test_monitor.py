@@ -1,5 +1,5 @@
 """MONITOR lines compared with redis-server's, timestamps and client ports aside: the same
-commands (plain, binary arguments, AUTH redaction, SELECT, MULTI/EXEC, a script and the
+commands (plain, binary arguments, AUTH, HELLO and MIGRATE redaction, SELECT, MULTI/EXEC, a script and the
 commands it calls, rejected commands) produce the same lines in the same order, RESP2 and
 RESP3 monitors alike."""
 import re
@@ -17,6 +17,11 @@ COMMANDS = [
     ("AUTH", "secret"),
     ("AUTH", "user", "secret"),
     ("HELLO", "2", "AUTH", "default", "pw"),
+    # MIGRATE's credentials, as far as its parser got (no key here: +NOKEY, nothing sent).
+    ("MIGRATE", "127.0.0.1", "1", "nokey", "0", "100", "COPY", "AUTH", "pw"),
+    ("MIGRATE", "127.0.0.1", "1", "", "0", "100", "AUTH2", "u", "pw", "KEYS", "auth", "nokey"),
+    ("MIGRATE", "127.0.0.1", "1", "nokey", "0", "100", "AUTH", "pw", "bogus", "AUTH", "x"),
+    ("MIGRATE", "127.0.0.1", "1", "nokey", "0", "100", "AUTH"),
     ("NOSUCHCOMMAND", "x"),
     ("GET",),
     ("SELECT", "2"),
