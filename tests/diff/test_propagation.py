@@ -114,7 +114,7 @@ def same_cmds(want, got):
 def run_steps(server, steps):
     """Run `steps` on `server`: "cmd args" on connection 0 (its reply read), "@N cmd args"
     sent on connection N without waiting (a blocking command), "@recv N" reads it,
-    "@sleep S" waits. Returns the replies, for the report."""
+    "@sleep S" waits, a function is called with connection 0. Returns the replies."""
     conns = {}
 
     def conn(n):
@@ -125,6 +125,10 @@ def run_steps(server, steps):
     replies = []
     try:
         for step in steps:
+            if callable(step):
+                # A step that needs a reply of the server it runs on (DUMP's payload).
+                replies.append(step(conn(0)))
+                continue
             words = shlex.split(step)
             if words[0] == "@sleep":
                 time.sleep(float(words[1]))
@@ -297,6 +301,35 @@ def test_spop_propagates_what_it_popped():
         assert sorted(removed) == sorted(replied) and len(replied) == 5, (removed, replied)
 
 
+def restore_steps(c):
+    """RESTORE of a payload DUMP made on this server: relative, none, absolute and past TTLs."""
+    payload = parse(c.command("DUMP", "src")).value
+    return [c.command(*args) for args in (
+        ("RESTORE", "r1", "100000", payload), ("RESTORE", "r2", "0", payload),
+        ("RESTORE", "r3", "99999999999999", payload, "ABSTTL"), ("RESTORE", "r1", "5000", payload, "REPLACE"),
+        ("RESTORE", "r1", "1", payload, "REPLACE", "ABSTTL"), ("RESTORE", "r2", "1", payload, "ABSTTL"),
+        ("RESTORE", "r4", "1", payload, "ABSTTL"), ("RESTORE", "r2", "0", payload))]
+
+
+def test_restore():
+    """A relative TTL goes as an absolute one with ABSTTL; a TTL in the past deletes what
+    REPLACE replaced (DEL), or does nothing; errors propagate nothing."""
+    compare_runs(["rpush src a b c", restore_steps])
+
+
+def test_migrate():
+    """MIGRATE goes as DEL of the keys the target took (nothing with COPY)."""
+    target = support.start_redis()
+    try:
+        port = str(target.port)
+        compare_runs(["set a 1", "set b 2", "set c 3", f"migrate 127.0.0.1 {port} a 0 5000 replace",
+                      f"migrate 127.0.0.1 {port} b 0 5000 copy replace",
+                      f"migrate 127.0.0.1 {port} \"\" 0 5000 replace keys b c nope",
+                      f"migrate 127.0.0.1 {port} nope 0 5000"])
+    finally:
+        target.stop()
+
+
 def random_steps(rng, count):
     """`count` random steps; a key given a 1 ms TTL is waited for, so that both servers
     find it expired (active expiry is off)."""
@@ -351,6 +384,14 @@ def dataset(port):
     return out
 
 
+def digest_of(port):
+    c = RawConnection(port)
+    try:
+        return c.command("DEBUG", "DIGEST")
+    finally:
+        c.close()
+
+
 def replay(port, cmds):
     c = RawConnection(port)
     try:
@@ -364,10 +405,10 @@ def replay(port, cmds):
 def test_concurrent_replay():
     """Clients on several worker threads write overlapping keys at once (plain writes,
     transactions, scripts, pops served to blocked clients): the AOF, replayed into a fresh
-    server, rebuilds the same dataset, and real Redis replays it to the same too."""
+    cinnabar and into real Redis, rebuilds the same dataset (contents and DEBUG DIGEST)."""
     server = support.start_cinnabar(**AOF_CONFIG, threads=4)
-    fresh = support.start_cinnabar(threads=1)
-    oracle = support.start_redis()
+    fresh = support.start_cinnabar(threads=1, **{"enable-debug-command": "yes"})
+    oracle = support.start_redis(**{"enable-debug-command": "yes"})
     try:
         def writer(seed):
             rng = random.Random(seed)
@@ -400,11 +441,12 @@ def test_concurrent_replay():
             t.join()
         want = dataset(server.port)
         assert want, "the writers wrote nothing"
+        digest = digest_of(server.port)
         cmds = [[a for a in c] for c in parse_aof(open(incr_aof_path(server), "rb").read())]
-        replay(fresh.port, cmds)
-        assert dataset(fresh.port) == want
-        replay(oracle.port, cmds)
-        assert dataset(oracle.port) == want
+        for other in (fresh, oracle):
+            replay(other.port, cmds)
+            assert dataset(other.port) == want, other.kind
+            assert digest_of(other.port) == digest, other.kind
     finally:
         for s in (server, fresh, oracle):
             s.stop()
