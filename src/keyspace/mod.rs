@@ -561,8 +561,9 @@ pub struct Access<'a> {
     /// How the running command propagates (Redis's rewriteClientCommandVector and
     /// preventCommandPropagation); saved and restored around nested commands.
     pub propagate: Propagate,
-    /// Commands running in this access's unit (a script's commands nest in EVAL's, a
-    /// transaction's in EXEC): the unit is delivered when it returns to 0.
+    /// Commands running in this access's collecting unit (a script's commands nest in
+    /// EVAL's, a transaction's in EXEC): the unit is delivered when it returns to 0. Only
+    /// counted while `prop`: a unit with no sink costs no bookkeeping.
     pub depth: u32,
 }
 
