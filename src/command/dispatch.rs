@@ -734,6 +734,7 @@ fn propagate_command(
 ) -> u64 {
     let how = std::mem::replace(&mut ks.propagate, outer);
     match how {
+        _ if ks.own_op_off => {}
         Propagate::Always => ks.ops.push(Op { db, argv: crate::persist::propagate::argv(args) }),
         _ if ks.dirty == dirty => {}
         Propagate::Own => ks.ops.push(Op { db, argv: crate::persist::propagate::argv(args) }),

@@ -565,6 +565,9 @@ pub struct Access<'a> {
     /// EVAL's, a transaction's in EXEC): the unit is delivered when it returns to 0. Only
     /// counted while `prop`: a unit with no sink costs no bookkeeping.
     pub depth: u32,
+    /// The running command's own op is left out of the unit (a script's redis.set_repl
+    /// without REPL_AOF).
+    pub own_op_off: bool,
 }
 
 impl<'a> Access<'a> {
@@ -590,6 +593,7 @@ impl<'a> Access<'a> {
             ops: Vec::new(),
             propagate: Propagate::Own,
             depth: 0,
+            own_op_off: false,
         }
     }
 
