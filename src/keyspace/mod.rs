@@ -161,9 +161,10 @@ pub struct Keyspace {
     pub tracking: std::sync::Arc<TrackingCounts>,
     /// What active expiry measured (INFO expired_stale_perc, expire_cycle_cpu_milliseconds).
     pub expire_stats: parking_lot::Mutex<ExpireStats>,
-    /// Called with (db, key) for every key deleted because its TTL passed, while its shard
-    /// is still locked, so the deletion reaches the propagation sinks in order with the
-    /// key's other writes (persist::propagate). Set once by the server.
+    /// Called with (db, key) for a key deleted because its TTL passed outside any command's
+    /// unit (`expired_deleted`), while its shard is still locked, so the deletion reaches
+    /// the propagation sinks in order with the key's other writes (persist::propagate).
+    /// Set once by the server.
     pub on_expired_delete: OnceLock<ExpiredHook>,
     /// lazyfree-lazy-expire: a deletion by expiry propagates as UNLINK instead of DEL.
     pub lazy_expire: std::sync::atomic::AtomicBool,
@@ -552,8 +553,8 @@ pub struct Access<'a> {
     /// The command signals its keys as modified even though it changed nothing (LTRIM);
     /// reset by `signal_touched`.
     pub signal_always: bool,
-    /// A propagation sink was active when the current unit began (`dispatch::call`):
-    /// commands record how they propagate only then.
+    /// The running unit collects ops for the sinks (one was active when it began,
+    /// `dispatch::call`): commands record how they propagate only then.
     pub prop: bool,
     /// The ops of the unit (command, transaction, script) collected so far, in the order
     /// they took effect; delivered to the sinks when the unit ends, under its locks.
