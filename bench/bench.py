@@ -41,6 +41,7 @@ is the limit").
     python3 bench/bench.py -t bitfield          # BITFIELD INCRBY of packed u8 counters
     python3 bench/bench.py --stream-memory      # 1M stream entries of 3 small fields
     python3 bench/bench.py --all                # both
+    python3 bench/bench.py -t set,lpush --appendfsync always   # with an AOF, fsync per write
 """
 import argparse
 import csv
@@ -186,9 +187,11 @@ class Conn:
 
 def start_servers(args):
     servers = {}
+    # --appendfsync: both servers write an AOF (in their temporary directories) with it.
+    aof = {"appendonly": "yes", "appendfsync": args.appendfsync} if args.appendfsync else {}
     try:
-        servers["redis"] = support.Server("redis", args.redis_bin, {})
-        config = {"threads": args.cinnabar_threads}
+        servers["redis"] = support.Server("redis", args.redis_bin, dict(aof))
+        config = {"threads": args.cinnabar_threads, **aof}
         if args.cinnabar_bin:
             os.environ["CINNABAR_BIN"] = args.cinnabar_bin
         servers["cinnabar"] = support.start_cinnabar(**config)
@@ -837,6 +840,9 @@ def main():
                    help="the redis-server to measure against (default: redis-server on PATH, Debian's "
                         "packaged build with jemalloc, as users run it; env BENCH_REDIS). Not the tests' "
                         "oracle: that one is built with MALLOC=libc, which is fine for replies, not for figures")
+    p.add_argument("--appendfsync", choices=["always", "everysec", "no"], default=None,
+                   help="run both servers with appendonly yes and this appendfsync (default: persistence off); "
+                        "the AOF rows of docs/BENCHMARKS.md: -t set,lpush --appendfsync everysec / always")
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed for one redis-benchmark run")
     p.add_argument("--memory", action="store_true", help="memory mode instead of throughput")
     p.add_argument("--stream-memory", action="store_true",

@@ -134,13 +134,18 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
         &srv,
         &format!("cinnabar {} (Redis {} compatible) starting", env!("CARGO_PKG_VERSION"), REDIS_VERSION),
     );
+    server::save::Rdb::init(&srv);
     server::shutdown::write_pidfile(&srv);
+    // With appendonly on, the AOF is loaded instead (below): AOF wins over RDB, as in
+    // Redis's loadDataFromDisk.
+    if !srv.config.read().bool("appendonly") {
+        server::save::load_at_startup(&srv);
+    }
     if let Err(e) = server::shutdown::spawn_signal_thread(srv.clone()) {
         eprintln!("fatal: {e}");
         return 1;
     }
-    // The AOF, when on, is loaded (it wins over an RDB file, as in Redis) and opened
-    // before any client connects.
+    // The AOF, when on, is loaded and opened before any client connects.
     if persist::aof::start_up(&srv).is_err() {
         return 1;
     }

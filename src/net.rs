@@ -728,8 +728,6 @@ async fn run_command<'s, S: Transport>(
         h.qbuf_free.store((conn.rbuf.capacity() - conn.rbuf.len()) as u64, Ordering::Relaxed);
         durable(srv, client).await;
         let keep = conn.wait_blocked(&w).await;
-        // The pop that served it must be durable before its reply goes (appendfsync always).
-        client.aof_ticket = client.aof_ticket.max(w.ticket.load(Ordering::Acquire));
         crate::command::blocking::unregister(srv, client, &w);
         if !keep {
             return Next::Gone;
@@ -1245,6 +1243,11 @@ impl<'s, S: Transport> Conn<'s, S> {
         loop {
             if let Some(reply) = w.outcome() {
                 if let Some(reply) = reply {
+                    // (The ticket of the pop that served it: durable before the reply.)
+                    let ticket = w.aof_ticket.load(Ordering::Relaxed);
+                    if ticket != 0 {
+                        self.srv.aof.wait_durable(ticket).await;
+                    }
                     self.out.buf.extend_from_slice(&reply);
                 }
                 return true;

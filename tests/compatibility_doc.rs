@@ -29,6 +29,7 @@ fn note(name: &str) -> &'static str {
         "spop" | "zrandmember" => "exactly uniform draws (Redis's dictGetFairRandomKey is approximate)",
         "srandmember" | "hrandfield" => "exactly uniform draws (Redis samples tables approximately); a positive count well below the size answers in draw order",
         "pfselftest" => "Redis's checks (register access; 10M elements added dense and sparse, counts agreeing and within 6 standard errors) with its own random elements",
+        "bgrewriteaof" => "no fork: the base is an RDB snapshot taken copy-on-write per shard (aof-use-rdb-preamble yes) or the commands built while every command waits (no); the log has no child pid or CoW lines",
         "publish" | "spublish" => "messages to other clients are written by their own connection task, right after",
         _ => "",
     }

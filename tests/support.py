@@ -154,11 +154,11 @@ def listener_is(pid, port):
 class Server:
     """A server process on a free loopback port, in its own temporary directory."""
 
-    def __init__(self, kind, binary, config, workdir=None):
-        """`workdir`: run in this directory (a test's, holding a file to load) instead of a
-        new temporary one; it is removed by `stop` all the same."""
+    def __init__(self, kind, binary, config, dir=None):
+        """`dir`: a directory to run in (a restart on the files a previous server left);
+        by default a new temporary one."""
         self.kind = kind
-        self.dir = workdir or tempfile.mkdtemp(prefix=f"{kind}-test-")
+        self.dir = dir or tempfile.mkdtemp(prefix=f"{kind}-test-")
         # Another process may take the picked port between the pick and the server's bind
         # (and then answer the PING below): the listener must be this process's, else the
         # server is started again on another port.
@@ -168,7 +168,7 @@ class Server:
             # No persistence unless the test's config asks for some.
             for name, value in {"save": "", "appendonly": "no", **config}.items():
                 args += [f"--{name}", str(value)]
-            self.log = open(os.path.join(self.dir, "server.log"), "wb")
+            self.log = open(os.path.join(self.dir, "server.log"), "ab")
             self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
             if self._wait_ready(last=attempt == 4):
                 return
@@ -226,14 +226,15 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def start_cinnabar(workdir=None, **config):
+def start_cinnabar(dir=None, workdir=None, **config):
     """cinnabar with `config` as --name value options; CINNABAR_THREADS, when set and not
     given, is its --threads (`make test` runs some suites again with one worker)."""
     threads = os.environ.get("CINNABAR_THREADS")
     if threads:
         config.setdefault("threads", threads)
-    return Server("cinnabar", cinnabar_binary(), config, workdir)
+    return Server("cinnabar", cinnabar_binary(), config, dir or workdir)
 
 
-def start_redis(workdir=None, **config):
-    return Server("redis", redis_binary(), config, workdir)
+def start_redis(dir=None, workdir=None, **config):
+    """`dir` / `workdir` (the aof and digest branches' spellings): see `Server`."""
+    return Server("redis", redis_binary(), config, dir or workdir)

@@ -159,6 +159,7 @@ pub fn serve_ready<'a>(srv: &'a Server, ks: &mut Access<'a>) -> Vec<(usize, Vec<
     }
     ks.ready.clear();
     // A key found expired while looking for a waiter to serve (outside any command's unit).
+    // (appendfsync always: no client waits on these deletions' ticket.)
     crate::persist::propagate::deliver_unit(srv, ks);
     deferred
 }
@@ -238,7 +239,7 @@ fn serve_key<'a>(
             continue;
         }
         ks.shard_at(db, shard).waiters.remove(key, &w);
-        w.ticket.store(client.aof_ticket, Ordering::Release);
+        w.aof_ticket.store(client.aof_ticket, std::sync::atomic::Ordering::Relaxed);
         w.complete(out.buf);
     }
 }

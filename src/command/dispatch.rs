@@ -278,7 +278,9 @@ fn checks(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]]) -> Resul
     acl_check(client, cmd, args)?;
     cluster_redirect(srv, cmd, args)?;
     deny_oom(srv, cmd)?;
-    disk_error(srv, client, cmd)?;
+    if srv.rdb.admission() != 0 {
+        disk_and_loading(srv, client, cmd)?;
+    }
     if client.subs.total() > 0 {
         crate::server::pubsub::check_subscribed_mode(client, cmd.def.name)?;
     }
@@ -314,20 +316,16 @@ fn deny_oom(_srv: &Server, _cmd: &Command) -> Result<(), Error> {
     Ok(())
 }
 
-/// Persistence errors (Redis's writeCommandsDeniedByDiskError): writes, EXEC of a
-/// transaction that queued one, and PING are refused with MISCONF while the AOF cannot be
-/// written (`persist::aof::Aof::misconf`). One relaxed load for a write when no AOF runs.
-#[inline]
-fn disk_error(srv: &Server, client: &Client, cmd: &Command) -> Result<(), Error> {
-    if !srv.aof.enabled() {
-        return Ok(());
-    }
-    let is_write = cmd.def.has(flags::WRITE)
-        || (cmd.lock == Lock::Transaction && client.multi.as_ref().is_some_and(|q| q.writes))
-        || cmd.def.name == "ping";
-    match srv.aof.misconf() {
-        Some(e) if is_write => Err(Error::msg(e)),
-        _ => Ok(()),
+/// MISCONF (a failed save with stop-writes-on-bgsave-error; the AOF's write errors) and
+/// LOADING, in processCommand's order; only looked at while one of them may apply.
+#[cold]
+fn disk_and_loading(srv: &Server, client: &Client, cmd: &Command) -> Result<(), Error> {
+    let exec_writes = cmd.lock == Lock::Transaction && client.multi.as_ref().is_some_and(|q| q.writes);
+    let is_write = cmd.def.has(flags::WRITE) || exec_writes;
+    let is_ping = cmd.def.name == "ping";
+    match crate::server::save::refusal(srv, is_write, is_ping, cmd.def.has(flags::LOADING)) {
+        Some(e) => Err(Error::msg(e)),
+        None => Ok(()),
     }
 }
 

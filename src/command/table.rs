@@ -331,7 +331,6 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "auth" => (srv::conn::auth, Keys),
         "hello" => (srv::conn::hello, Keys),
         "time" => (srv::conn::time, Keys),
-        "lastsave" => (srv::conn::lastsave, Keys),
         "command" => (srv::conn::command, Keys),
         "command|count" => (srv::conn::command, Keys),
         "command|info" => (srv::conn::command, Keys),
@@ -366,7 +365,7 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "config|resetstat" => (srv::config::config_resetstat, Keys),
         "config|help" => (srv::config::config_help, Keys),
         "config|rewrite" => (srv::config::config_rewrite, Keys),
-        "shutdown" => (srv::shutdown::command, Keys),
+        "shutdown" => (srv::shutdown::command, Exclusive),
         "debug" => (srv::debug::debug, Exclusive),
         // Persistence (issue 23); each group registers its commands under its own line:
         // DUMP, RESTORE (types::dump)
@@ -376,6 +375,9 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         // MIGRATE (types::migrate)
         "migrate" => (crate::types::migrate::migrate, Keys),
         // SAVE, BGSAVE, LASTSAVE (server::save)
+        "save" => (srv::save::save, Exclusive),
+        "bgsave" => (srv::save::bgsave, Exclusive),
+        "lastsave" => (srv::save::lastsave, Keys),
         // BGREWRITEAOF (server::aof_cmds)
         "bgrewriteaof" => (srv::aof_cmds::bgrewriteaof, Keys),
         _ => return None,

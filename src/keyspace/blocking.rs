@@ -52,11 +52,11 @@ pub struct Waiter {
     /// Re-executed when its key is deleted or changes type too, not only when a value of
     /// `wants` arrives (XREADGROUP: its group is gone, it must answer the error).
     pub unblock_on_nokey: bool,
+    /// appendfsync always: the AOF ticket of the serving command's unit; the client's
+    /// reply waits until it is durable.
+    pub aof_ticket: std::sync::atomic::AtomicU64,
     state: AtomicU8,
     reply: Mutex<Option<Vec<u8>>>,
-    /// The propagation ticket of the command that served it (`persist::propagate`), which
-    /// its connection waits on before the reply goes out; 0: none.
-    pub ticket: std::sync::atomic::AtomicU64,
     pub notify: tokio::sync::Notify,
 }
 
@@ -82,9 +82,9 @@ impl Waiter {
             timeout_reply,
             deadline,
             unblock_on_nokey: false,
+            aof_ticket: Default::default(),
             state: AtomicU8::new(WAITING),
             reply: Mutex::new(None),
-            ticket: Default::default(),
             notify: tokio::sync::Notify::new(),
         }
     }

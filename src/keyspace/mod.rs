@@ -85,6 +85,66 @@ pub struct Shard {
     pub waiters: blocking::Waiters,
     /// Clients watching keys of this shard (WATCH).
     pub watched: watch::Watched,
+    /// A snapshot in progress still wants this shard's keys as they were when it began
+    /// (`persist::snapshot`): whoever locks the shard first hands them over (`ShardCell`).
+    pub pending: Option<Pending>,
+}
+
+/// Receives a shard's keys for a snapshot in progress (`persist::snapshot`; this layer only
+/// knows that someone wants them before the shard changes).
+pub trait ShardSaver: Send + Sync {
+    /// Serialize `shard` (database `db`) as it is now; called under the shard's lock.
+    fn save_shard(&self, db: usize, shard: &Shard);
+}
+
+/// A shard's mark: which snapshot wants it, and for which database.
+pub struct Pending {
+    pub db: usize,
+    pub saver: std::sync::Arc<dyn ShardSaver>,
+}
+
+/// A shard behind its mutex. Every lock goes through here, so a shard still marked for a
+/// snapshot is saved before anyone can change it (copy-on-write per shard, at first
+/// touch): the snapshot stays point-in-time, and the check is one test of a field under
+/// the lock the caller takes anyway.
+pub struct ShardCell(Mutex<Shard>);
+
+impl ShardCell {
+    #[inline]
+    pub fn lock(&self) -> MutexGuard<'_, Shard> {
+        let mut g = self.0.lock();
+        if g.pending.is_some() {
+            save_pending(&mut g);
+        }
+        g
+    }
+
+    #[inline]
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, Shard>> {
+        let mut g = self.0.try_lock()?;
+        if g.pending.is_some() {
+            save_pending(&mut g);
+        }
+        Some(g)
+    }
+
+    /// The lock without handing a pending shard over: for readers of addresses only
+    /// (prefetching) and for marking shards.
+    pub fn try_lock_raw(&self) -> Option<MutexGuard<'_, Shard>> {
+        self.0.try_lock()
+    }
+
+    pub fn lock_raw(&self) -> MutexGuard<'_, Shard> {
+        self.0.lock()
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn save_pending(s: &mut Shard) {
+    if let Some(p) = s.pending.take() {
+        p.saver.save_shard(p.db, s);
+    }
 }
 
 impl Shard {
@@ -97,6 +157,7 @@ impl Shard {
             stats: ShardStats::default(),
             waiters: blocking::Waiters::default(),
             watched: watch::Watched::default(),
+            pending: None,
         }
     }
 
@@ -138,12 +199,12 @@ impl Shard {
 }
 
 pub struct Db {
-    pub shards: Box<[Mutex<Shard>]>,
+    pub shards: Box<[ShardCell]>,
 }
 
 impl Db {
     fn new(n: usize) -> Db {
-        Db { shards: (0..n).map(|_| Mutex::new(Shard::new())).collect() }
+        Db { shards: (0..n).map(|_| ShardCell(Mutex::new(Shard::new()))).collect() }
     }
 }
 
@@ -318,7 +379,7 @@ impl Keyspace {
     /// both stages of one key: it hashes the key once.
     pub fn prefetch_hashed(&self, db: usize, h: u64, entry: bool) {
         let Some(shard) = self.shard_by_hash(db, h) else { return };
-        if let Some(s) = shard.try_lock() {
+        if let Some(s) = shard.try_lock_raw() {
             let addrs = s.dict.prefetch_addrs(h, entry);
             drop(s);
             prefetch_all(addrs);
@@ -326,7 +387,7 @@ impl Keyspace {
     }
 
     /// The shard of database `db` that holds keys hashing to `h`, if that database exists.
-    fn shard_by_hash(&self, db: usize, h: u64) -> Option<&Mutex<Shard>> {
+    fn shard_by_hash(&self, db: usize, h: u64) -> Option<&ShardCell> {
         self.dbs.get(db).and_then(|d| d.shards.get(self.shard_of(h)))
     }
 
@@ -342,7 +403,7 @@ impl Keyspace {
     fn prefetch_in(&self, db: usize, key: &[u8], member: &[u8], entry: bool) -> bool {
         let h = key_hash(key);
         let Some(shard) = self.shard_by_hash(db, h) else { return false };
-        let addrs = match shard.try_lock() {
+        let addrs = match shard.try_lock_raw() {
             Some(s) => match member_addrs(&s, h, key, member, entry) {
                 Some(a) => a,
                 None => return false,
@@ -658,6 +719,15 @@ impl<'a> Access<'a> {
         self.guards.clear();
         let db = self.db;
         self.guards.push((db as u32, shard as u32, self.ks.dbs[db].shards[shard].lock()));
+    }
+
+    /// Let go of every shard lock this exclusive access took (every gate stays held, so
+    /// nothing changes): for a command that then walks the shards itself, as a save does.
+    pub fn release_shards(&mut self) {
+        debug_assert!(self.exclusive || self.guards.is_empty());
+        if self.exclusive {
+            self.guards.clear();
+        }
     }
 
     pub fn keyspace(&self) -> &'a Keyspace {
@@ -1149,7 +1219,7 @@ impl<'a> Access<'a> {
     }
 
     fn stamp(&self) -> Stamp {
-        Stamp { lru_clock: self.lru_clock, minutes: ((self.now_ms / 60_000) & 0xffff) as u32, lfu: self.lfu }
+        Stamp { lru_clock: self.lru_clock, minutes: lfu_minutes(self.now_ms), lfu: self.lfu }
     }
 
     /// Redis's LFUDecrAndReturn: the access counter decayed by the time since last access.
@@ -1163,6 +1233,36 @@ struct Stamp {
     lru_clock: u32,
     minutes: u32,
     lfu: Option<(u32, u32)>,
+}
+
+/// What RDB's FREQ opcode saves for an entry's `lru` under an LFU policy: Redis's
+/// LFUDecrAndReturn at `now_ms` with lfu-decay-time `decay`.
+pub fn lfu_counter_at(lru: u32, now_ms: i64, decay: u32) -> u32 {
+    Stamp { lru_clock: 0, minutes: lfu_minutes(now_ms), lfu: Some((0, decay)) }.decayed(lru)
+}
+
+/// An entry's `lru` for a key loaded with `counter` (RDB's FREQ) under an LFU policy.
+pub fn lfu_loaded(counter: u8, now_ms: i64) -> u32 {
+    (lfu_minutes(now_ms) << 8) | counter as u32
+}
+
+/// The LRU clock (seconds) entries are stamped with at `now_ms`: RDB's IDLE is measured
+/// against it.
+pub fn lru_clock_at(now_ms: i64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
+/// A new key's `lru` at `now_ms` (the LRU clock, or under LFU the minutes and LFU_INIT_VAL).
+pub fn initial_lru(now_ms: i64, lfu: bool) -> u32 {
+    if lfu {
+        (lfu_minutes(now_ms) << 8) | LFU_INIT_VAL
+    } else {
+        lru_clock_at(now_ms)
+    }
+}
+
+fn lfu_minutes(now_ms: i64) -> u32 {
+    ((now_ms / 60_000) & 0xffff) as u32
 }
 
 /// Counter given to new keys under LFU (LFU_INIT_VAL), so they are not evicted at once.

@@ -339,8 +339,9 @@ pub struct Status {
 }
 
 impl Status {
-    pub fn write_ok(&self) -> bool {
-        !self.write_failed.load(Ordering::Relaxed)
+    /// A write or an fsync failed last (writeCommandsDeniedByDiskError's AOF part).
+    pub fn failing(&self) -> bool {
+        self.write_failed.load(Ordering::Relaxed) || self.fsync_failed.load(Ordering::Relaxed)
     }
 }
 
@@ -499,16 +500,10 @@ impl AofSink {
         }
     }
 
-    /// Wait until everything appended so far is written and fsynced (shutdown, rewrite).
-    pub fn flush(&self) {
-        let mut g = self.inner.lock();
-        let target = g.appended;
-        g.idle = false;
-        self.wake.notify_one();
-        while self.status.durable.load(Ordering::Acquire) < target && !g.stop {
-            g.idle = false;
-            self.wake.notify_one();
-            self.done.wait_for(&mut g, Duration::from_millis(10));
+    /// Tell admission whether writes must get the AOF's MISCONF (`Status::failing`).
+    fn flag_error(&self) {
+        if let Some(srv) = self.srv.upgrade() {
+            srv.rdb.set_aof_error(self.status.failing());
         }
     }
 
@@ -636,6 +631,7 @@ impl AofSink {
             data.clear();
             if self.status.write_failed.swap(false, Ordering::Relaxed) {
                 self.log(crate::server::log::NOTICE, "AOF write error looks solved, Redis can write again.");
+                self.flag_error();
             }
             return true;
         };
@@ -680,6 +676,7 @@ impl AofSink {
             std::process::exit(1);
         }
         self.status.write_failed.store(true, Ordering::Relaxed);
+        self.flag_error();
         if written > 0 {
             *size += written as u64;
             self.status.current_size.fetch_add(written as u64, Ordering::Relaxed);
@@ -698,7 +695,9 @@ impl AofSink {
         }
         match res {
             Ok(()) => {
-                self.status.fsync_failed.store(false, Ordering::Relaxed);
+                if self.status.fsync_failed.swap(false, Ordering::Relaxed) {
+                    self.flag_error();
+                }
             }
             Err(e) if policy == Fsync::Always => {
                 self.log(
@@ -714,6 +713,7 @@ impl AofSink {
                 self.log(WARNING, &format!("Fail to fsync the AOF file: {}", strerror(&e)));
                 self.status.write_errno.store(e.raw_os_error().unwrap_or(libc::EIO), Ordering::Relaxed);
                 self.status.fsync_failed.store(true, Ordering::Relaxed);
+                self.flag_error();
             }
         }
     }
@@ -733,11 +733,31 @@ pub struct Aof {
     enabled: AtomicBool,
     pub manifest: Mutex<Manifest>,
     pub rewrite: Mutex<crate::server::aof_cmds::RewriteState>,
+    /// A rewrite's base snapshot is marked on the shards (from its hold until written): a
+    /// snapshot of the RDB side must not begin meanwhile (one saver per shard mark).
+    base_running: AtomicBool,
 }
 
 impl Aof {
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// BGREWRITEAOF (or the rewrite of CONFIG SET appendonly yes) runs.
+    pub fn rewrite_in_progress(&self) -> bool {
+        self.rewrite.lock().in_progress.is_some()
+    }
+
+    /// Wait until no rewrite's base snapshot is marked on the shards (SAVE and the other
+    /// synchronous saves, which hold every gate: the base needs none to finish).
+    pub fn wait_base(&self) {
+        while self.base_running.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    pub(crate) fn set_base_running(&self, on: bool) {
+        self.base_running.store(on, Ordering::Release);
     }
 
     pub fn sink(&self) -> Option<Arc<AofSink>> {
@@ -764,7 +784,7 @@ impl Aof {
             return None;
         }
         let s = &self.status;
-        if s.write_failed.load(Ordering::Relaxed) || s.fsync_failed.load(Ordering::Relaxed) {
+        if s.failing() {
             let e = io::Error::from_raw_os_error(s.write_errno.load(Ordering::Relaxed));
             return Some(format!("MISCONF Errors writing to the AOF file: {}", strerror(&e)));
         }
@@ -788,6 +808,10 @@ impl Aof {
             srv.sinks.remove(&dyn_sink);
             sink.stop();
         }
+        // With the AOF off its errors no longer refuse writes (aof_state == AOF_OFF).
+        self.status.write_failed.store(false, Ordering::Relaxed);
+        self.status.fsync_failed.store(false, Ordering::Relaxed);
+        srv.rdb.set_aof_error(false);
     }
 
     /// CONFIG SET of appendfsync / aof-timestamp-enabled: the sink follows.
@@ -801,7 +825,7 @@ impl Aof {
     pub fn info_status(&self, out: &mut String) {
         let rw = self.rewrite.lock();
         let s = &self.status;
-        let write_ok = s.write_ok() && !s.fsync_failed.load(Ordering::Relaxed);
+        let write_ok = !s.failing();
         let now = now_ms();
         out.push_str(&format!(
             "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\n",
@@ -848,36 +872,82 @@ fn file_size(layout: &Layout, name: &str) -> u64 {
 
 // ------------------------------------------------------------------------ the base file
 
-/// The base file's bytes for the current dataset (rewriteAppendOnlyFile): an RDB preamble
-/// (aof-use-rdb-preamble) or the AOF commands that rebuild it.
-pub fn base_bytes(srv: &Server, rdb: bool) -> Vec<u8> {
-    crate::server::aof_cmds::base_bytes(srv, rdb)
-}
-
 /// Bytes written between two fsyncs with aof-rewrite-incremental-fsync
 /// (REDIS_AUTOSYNC_BYTES).
 const AUTOSYNC_BYTES: usize = 4 << 20;
 
-/// Write `bytes` as `name` in the AOF directory and fsync it; `incremental`: an fsync every
-/// 4 MB on the way (aof-rewrite-incremental-fsync), so the final one has little to do.
-pub fn write_file(layout: &Layout, name: &str, bytes: &[u8], incremental: bool) -> io::Result<()> {
-    let mut f = File::create(layout.path(name))?;
-    if incremental {
-        for chunk in bytes.chunks(AUTOSYNC_BYTES) {
-            f.write_all(chunk)?;
-            f.sync_data()?;
-        }
-    } else {
-        f.write_all(bytes)?;
-    }
-    f.sync_all()
+/// A base file being written, fsynced every 4 MB on the way when `incremental`
+/// (aof-rewrite-incremental-fsync), so the final fsync has little left to do.
+struct SyncingFile {
+    f: File,
+    incremental: bool,
+    since_sync: usize,
 }
 
-/// A new file written whole: under a temp name, fsynced, renamed.
-fn create_file(layout: &Layout, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let tmp = format!("temp-rewriteaof-{}.aof", std::process::id());
-    write_file(layout, &tmp, bytes, false)?;
-    std::fs::rename(layout.path(&tmp), layout.path(name))
+impl Write for SyncingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.f.write(buf)?;
+        self.since_sync += n;
+        if self.incremental && self.since_sync >= AUTOSYNC_BYTES {
+            self.f.sync_data()?;
+            self.since_sync = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.f.flush()
+    }
+}
+
+/// A base file being taken (rewriteAppendOnlyFile): `begin` runs while the caller holds
+/// every gate (the base is the dataset at that point of the history); `finish` writes it
+/// out while the server serves. With aof-use-rdb-preamble the base is an RDB file taken by
+/// a snapshot without fork (server::save, persist::snapshot: copy-on-write per shard),
+/// else the commands that rebuild the dataset, built under the hold.
+pub enum BaseJob {
+    Snapshot(Arc<super::snapshot::Snapshot>, File),
+    Commands(Vec<u8>, SyncingFileHandle),
+}
+
+/// The file a commands base goes to.
+pub struct SyncingFileHandle(SyncingFile);
+
+impl BaseJob {
+    /// Start the base into `tmp` in the AOF directory.
+    pub fn begin(srv: &Server, layout: &Layout, tmp: &str, rdb: bool) -> io::Result<BaseJob> {
+        let (incremental, timestamps) = {
+            let cfg = srv.config.read();
+            (cfg.bool("aof-rewrite-incremental-fsync"), cfg.bool("aof-timestamp-enabled"))
+        };
+        let f = File::create(layout.path(tmp))?;
+        if rdb {
+            let sync = f.try_clone()?;
+            let w = io::BufWriter::with_capacity(64 << 10, SyncingFile { f, incremental, since_sync: 0 });
+            Ok(BaseJob::Snapshot(crate::server::save::begin_snapshot(srv, Box::new(w), true), sync))
+        } else {
+            let file = SyncingFileHandle(SyncingFile { f, incremental, since_sync: 0 });
+            Ok(BaseJob::Commands(commands_base(srv, timestamps), file))
+        }
+    }
+
+    /// Write the rest and fsync: the base's size.
+    pub fn finish(self, srv: &Server) -> io::Result<u64> {
+        match self {
+            BaseJob::Snapshot(snap, sync) => {
+                let mut w = snap.run(&srv.ks)?;
+                w.flush()?;
+                drop(w);
+                sync.sync_all()?;
+                Ok(sync.metadata()?.len())
+            }
+            BaseJob::Commands(bytes, mut file) => {
+                file.0.write_all(&bytes)?;
+                file.0.f.sync_all()?;
+                Ok(bytes.len() as u64)
+            }
+        }
+    }
 }
 
 // ------------------------------------------------------------- the base as commands
@@ -1078,7 +1148,7 @@ pub fn start_up(srv: &Arc<Server>) -> Result<(), Logged> {
                 return Err(Logged);
             }
         },
-        Ok(None) => None,
+        Ok(None) => upgrade_single_file(srv, &layout)?,
         Err(e) => {
             log_at(srv, WARNING, &format!("Fail to open AOF manifest file: {}", strerror(&e)));
             return Err(Logged);
@@ -1104,6 +1174,33 @@ pub fn start_up(srv: &Arc<Server>) -> Result<(), Logged> {
     Ok(())
 }
 
+/// aofUpgradePrepare: an AOF of Redis before 7 (one file, `appendfilename` in `dir`) moves
+/// into the AOF directory as the base of a new manifest.
+fn upgrade_single_file(srv: &Server, layout: &Layout) -> Result<Option<Manifest>, Logged> {
+    if !Path::new(&layout.filename).is_file() {
+        return Ok(None);
+    }
+    let mut m = Manifest { base_seq: 1, ..Manifest::default() };
+    m.base = Some(AofFile { name: layout.filename.clone(), seq: 1, ty: FileType::Base });
+    let moved = layout
+        .write_manifest(&m)
+        .and_then(|()| std::fs::rename(&layout.filename, layout.path(&layout.filename)))
+        .and_then(|()| fsync_dir(&layout.dir));
+    if let Err(e) = moved {
+        log_at(srv, WARNING, &format!("Error moving the old-style AOF file {}: {}", layout.filename, strerror(&e)));
+        return Err(Logged);
+    }
+    log(
+        srv,
+        &format!(
+            "Successfully migrated an old-style AOF file ({}) into the AOF directory ({}).",
+            layout.filename,
+            layout.dir.display()
+        ),
+    );
+    Ok(Some(m))
+}
+
 /// aofOpenIfNeededOnServerStart / startAppendOnly's files: a base if there is none (the
 /// current dataset), an incr file if there is none, the manifest; then the sink.
 pub fn open_files(srv: &Server, layout: &Layout, m: &mut Manifest, at_start: bool) -> io::Result<()> {
@@ -1111,7 +1208,10 @@ pub fn open_files(srv: &Server, layout: &Layout, m: &mut Manifest, at_start: boo
     let mut changed = false;
     if m.base.is_none() && m.incrs.is_empty() {
         let name = m.next_base(&layout.filename, rdb);
-        create_file(layout, &name, &base_bytes(srv, rdb))?;
+        // (Nothing else runs at start-up: the base is taken and written at once.)
+        let tmp = format!("temp-rewriteaof-{}.aof", std::process::id());
+        BaseJob::begin(srv, layout, &tmp, rdb)?.finish(srv)?;
+        std::fs::rename(layout.path(&tmp), layout.path(&name))?;
         if at_start {
             log(srv, &format!("Creating AOF base file {name} on server start"));
         }
@@ -1327,14 +1427,21 @@ pub fn load(srv: &Server, layout: &Layout, m: &Manifest) -> Result<(u64, u64), L
         let mut pos = 0;
         if data.starts_with(b"REDIS") {
             log(srv, "Reading RDB base file on AOF loading...");
-            match crate::server::aof_cmds::load_rdb_preamble(srv, &data) {
-                Some(end) => pos = end,
-                None => {
+            match crate::server::save::load_bytes(srv, &data, false) {
+                Ok(stats) => {
+                    crate::server::save::log_loaded(srv, &stats);
+                    pos = srv.rdb.loaded_bytes.load(Ordering::Relaxed) as usize;
+                }
+                Err(e) => {
+                    if let crate::server::save::LoadFailure::Bad(e) = e {
+                        for line in e.log_lines() {
+                            log_at(srv, WARNING, &line);
+                        }
+                    }
                     log_at(srv, WARNING, &format!("Error reading the RDB base file {}, AOF loading aborted", f.name));
                     return Err(Logged);
                 }
             }
-            log(srv, "Reading the remaining AOF tail...");
         }
         match replay(&mut r, &data, pos) {
             Ok(_) => {}

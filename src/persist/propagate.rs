@@ -105,8 +105,9 @@ impl Sinks {
     }
 }
 
-/// Deliver the unit collected on `ks` (if any) and start the next one; the sinks' ticket
-/// (0: none). Redis wraps a unit in MULTI/EXEC when it holds more than one op.
+/// Deliver the unit collected on `ks` (if any) and start the next one. `wrap`: Redis wraps
+/// a unit in MULTI/EXEC when it holds more than one op. The sinks' ticket (0 for none): a
+/// client that caused the unit waits for it before its replies go out (`Client::aof_ticket`).
 pub fn deliver_unit(srv: &crate::server::Server, ks: &mut crate::keyspace::Access<'_>) -> u64 {
     if ks.ops.is_empty() {
         return 0;

@@ -40,8 +40,9 @@
 //! `LoadOpts`: listpack-encoded hashes, sets and sorted sets convert only when they hold
 //! more than `*-max-listpack-entries` (Redis does not look at element sizes there; the
 //! oracle agrees), intsets past `set-max-intset-entries`, lists of one node within
-//! `list-max-listpack-size` become listpacks, element-by-element types (1, 2, 3, 4, 5, 9)
-//! apply every threshold as the commands would.
+//! `list-max-listpack-size` become listpacks (but a LIST_ZIPLIST is one quicklist node,
+//! left so), element-by-element types (1, 2, 3, 4, 5, 9) apply every threshold as the
+//! commands would.
 //!
 //! Bytes from outside are checked completely whatever `sanitize-dump-payload` says:
 //! our in-memory forms are rebuilt from them entry by entry, so every listpack, ziplist,
@@ -277,13 +278,11 @@ pub fn load_value(ty: u8, data: &[u8], pos: &mut usize, opts: &LoadOpts) -> Load
         STRING => Ok(Value::from_string(&get_string(data, pos).ok_or(corrupt)?)),
         LIST => load_plain_list(data, pos, opts),
         LIST_ZIPLIST => {
+            // Redis 7.2 makes the whole ziplist one quicklist node and leaves it so.
             let blob = get_string(data, pos).ok_or(corrupt)?;
-            let entries = ziplist::parse(&blob).map_err(|_| corrupt)?;
-            non_empty(entries.len())?;
+            let entries = packed_entries(true, &blob)?;
             let mut l = List::new();
-            for e in entries {
-                l.push_back(&e.to_bytes(), opts.list_fill);
-            }
+            l.append_node(canonical_entries(&entries, &mut Vec::new()), entries.len());
             Ok(Value::List(Box::new(l)))
         }
         LIST_QUICKLIST | LIST_QUICKLIST_2 => load_quicklist(ty, data, pos, opts),
@@ -440,9 +439,9 @@ fn load_quicklist(ty: u8, data: &[u8], pos: &mut usize, opts: &LoadOpts) -> Load
         let container =
             if ty == types::LIST_QUICKLIST_2 { get_len(data, pos).ok_or(corrupt)? } else { CONTAINER_PACKED };
         let blob = get_string(data, pos).ok_or(corrupt)?;
-        buf.clear();
         match container {
             CONTAINER_PLAIN => {
+                buf.clear();
                 push_entry(&mut buf, Entry::of(&blob));
                 l.append_node(&buf, 1);
                 plain = true;
@@ -453,12 +452,7 @@ fn load_quicklist(ty: u8, data: &[u8], pos: &mut usize, opts: &LoadOpts) -> Load
                 } else {
                     ListPack::parse(&blob).map_err(|_| corrupt)?.iter().collect()
                 };
-                // Re-encoded canonically (a string with an integer form as the integer), the
-                // form every list operation compares in; Redis's own nodes come out as they were.
-                for e in &entries {
-                    push_entry(&mut buf, canonical(*e));
-                }
-                l.append_node(&buf, entries.len());
+                l.append_node(canonical_entries(&entries, &mut buf), entries.len());
             }
             _ => return Err(corrupt),
         }
@@ -471,11 +465,21 @@ fn load_quicklist(ty: u8, data: &[u8], pos: &mut usize, opts: &LoadOpts) -> Load
     Ok(Value::List(Box::new(l)))
 }
 
-fn canonical(e: Entry<'_>) -> Entry<'_> {
-    match e {
-        Entry::Str(s) => Entry::of(s),
-        int => int,
+/// `entries` encoded into `buf` canonically (a string with an integer form as the
+/// integer), the form every list operation compares in; Redis's own nodes come out as
+/// they were.
+fn canonical_entries<'b>(entries: &[Entry<'_>], buf: &'b mut Vec<u8>) -> &'b [u8] {
+    buf.clear();
+    for &e in entries {
+        push_entry(
+            buf,
+            match e {
+                Entry::Str(s) => Entry::of(s),
+                int => int,
+            },
+        );
     }
+    buf
 }
 
 fn push_entry(buf: &mut Vec<u8>, e: Entry<'_>) {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use crate::command::{CmdResult, Ctx, Error};
 use crate::keyspace::now_ms;
 use crate::persist::aof::{self, Layout, Manifest};
-use crate::persist::rdb;
 use crate::server::log::{log, log_at, WARNING};
 use crate::server::Server;
 
@@ -39,81 +38,6 @@ impl Default for RewriteState {
     }
 }
 
-/// RDB opcodes a preamble uses (rdb.h).
-const OP_AUX: u8 = 0xFA;
-const OP_EOF: u8 = 0xFF;
-
-/// An RDB file holding no key: the header, the aux fields with aof-base 1, the end.
-fn empty_preamble(srv: &Server) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(format!("REDIS{:04}", rdb::VERSION).as_bytes());
-    let aux_str = |out: &mut Vec<u8>, k: &str, v: &[u8]| {
-        out.push(OP_AUX);
-        rdb::put_string(out, k.as_bytes(), false);
-        rdb::put_string(out, v, false);
-    };
-    let aux_int = |out: &mut Vec<u8>, k: &str, v: i64| {
-        out.push(OP_AUX);
-        rdb::put_string(out, k.as_bytes(), false);
-        rdb::put_i64(out, v);
-    };
-    aux_str(&mut out, "redis-ver", crate::REDIS_VERSION.as_bytes());
-    aux_int(&mut out, "redis-bits", 64);
-    aux_int(&mut out, "ctime", crate::keyspace::now_ms() / 1000);
-    aux_int(&mut out, "used-mem", crate::server::info::allocator_bytes().0 as i64);
-    aux_int(&mut out, "aof-base", 1);
-    out.push(OP_EOF);
-    let crc = if srv.config.read().bool("rdbchecksum") { crate::util::crc64::crc64(0, &out) } else { 0 };
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
-}
-
-/// The base file's bytes for the current dataset (the caller holds every gate): with
-/// `rdb_preamble` an RDB file with aof-base 1 (rdbSaveRio with RDBFLAGS_AOF_PREAMBLE), else
-/// the commands that rebuild the dataset (rewriteAppendOnlyFileRio).
-///
-/// (Until the RDB snapshot writer is merged, the preamble holds no key and the dataset
-/// follows it as an AOF tail: Redis and redis-check-aof read such a base as they read
-/// their own, "RDB preamble is OK, proceeding with AOF tail".)
-pub fn base_bytes(srv: &Server, rdb_preamble: bool) -> Vec<u8> {
-    let timestamps = srv.config.read().bool("aof-timestamp-enabled");
-    let mut out = if rdb_preamble { empty_preamble(srv) } else { Vec::new() };
-    out.extend_from_slice(&aof::commands_base(srv, timestamps && !rdb_preamble));
-    out
-}
-
-/// Load the RDB preamble at the start of `data` into the keyspace: Ok(where the AOF tail
-/// starts). (Until the RDB loader lands: the header, aux fields and the end only.)
-pub fn load_rdb_preamble(_srv: &Server, data: &[u8]) -> Option<usize> {
-    let mut pos = 9;
-    let version = std::str::from_utf8(data.get(5..9)?).ok().and_then(|v| v.parse::<u16>().ok())?;
-    if !(1..=rdb::VERSION).contains(&version) {
-        return None;
-    }
-    loop {
-        let op = *data.get(pos)?;
-        pos += 1;
-        match op {
-            OP_AUX => {
-                rdb::get_string(data, &mut pos)?;
-                rdb::get_string(data, &mut pos)?;
-            }
-            OP_EOF => {
-                if version >= 5 {
-                    let sum = data.get(pos..pos + 8)?;
-                    let expected = u64::from_le_bytes(sum.try_into().ok()?);
-                    if expected != 0 && crate::util::crc64::crc64(0, &data[..pos]) != expected {
-                        return None;
-                    }
-                    pos += 8;
-                }
-                return Some(pos);
-            }
-            _ => return None,
-        }
-    }
-}
-
 /// After CONFIG SET: appendfsync / aof-timestamp-enabled reach the sink; appendonly turns
 /// the AOF on (startAppendOnly: a rewrite writes the base of the dataset as it is) or off
 /// (stopAppendOnly: the buffer written and fsynced, the sink gone).
@@ -121,7 +45,10 @@ pub fn apply_config(srv: &Server, appendonly_was: bool) {
     let on = srv.config.read().bool("appendonly");
     srv.aof.configure(&srv.config.read());
     if on && !appendonly_was {
-        if !start_rewrite(srv, true) {
+        if srv.rdb.bgsave_in_progress() {
+            srv.aof.rewrite.lock().scheduled = true;
+            log(srv, "AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+        } else if !start_rewrite(srv, true) {
             log_at(srv, WARNING, "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
         }
     } else if !on && appendonly_was {
@@ -129,10 +56,59 @@ pub fn apply_config(srv: &Server, appendonly_was: bool) {
     }
 }
 
+/// The cron's part (serverCron): a scheduled rewrite starts; with the AOF on and
+/// auto-aof-rewrite-percentage set, a rewrite starts once the AOF is past
+/// auto-aof-rewrite-min-size and has grown by that percentage over its base.
+pub fn cron(srv: &Server) {
+    let (in_progress, scheduled) = {
+        let rw = srv.aof.rewrite.lock();
+        (rw.in_progress.is_some(), rw.scheduled)
+    };
+    if in_progress || srv.rdb.bgsave_in_progress() {
+        return;
+    }
+    if scheduled {
+        // (CONFIG SET appendonly yes that waited for a BGSAVE turns the AOF on now.)
+        let enable = !srv.aof.enabled() && srv.config.read().bool("appendonly");
+        start_rewrite(srv, enable);
+        return;
+    }
+    if !srv.aof.enabled() {
+        return;
+    }
+    let (perc, min_size) = {
+        let cfg = srv.config.read();
+        (cfg.int("auto-aof-rewrite-percentage"), cfg.int("auto-aof-rewrite-min-size").max(0) as u64)
+    };
+    let s = &srv.aof.status;
+    let current = s.current_size.load(Ordering::Relaxed);
+    if perc == 0 || current <= min_size {
+        return;
+    }
+    let base = s.base_size.load(Ordering::Relaxed).max(1);
+    let growth = (current * 100 / base) as i64 - 100;
+    if growth >= perc {
+        log(srv, &format!("Starting automatic rewriting of AOF on {growth}% growth"));
+        start_rewrite(srv, false);
+    }
+}
+
 /// BGREWRITEAOF.
 pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
-    if ctx.srv.aof.rewrite.lock().in_progress.is_some() {
-        return Err(Error::msg("ERR Background append only file rewriting already in progress"));
+    // (Asked before the rewrite's lock: the RDB side takes its own lock, then this one.)
+    let bgsave = ctx.srv.rdb.bgsave_in_progress();
+    {
+        let mut rw = ctx.srv.aof.rewrite.lock();
+        if rw.in_progress.is_some() {
+            return Err(Error::msg("ERR Background append only file rewriting already in progress"));
+        }
+        // A BGSAVE runs: the rewrite starts from the cron once it ends, as Redis waits for
+        // its child.
+        if bgsave {
+            rw.scheduled = true;
+            ctx.out.simple("Background append only file rewriting scheduled");
+            return Ok(());
+        }
     }
     match start_rewrite(ctx.srv, false) {
         true => {
@@ -160,7 +136,9 @@ pub fn start_rewrite(srv: &Server, enable: bool) -> bool {
     }
     let spawned = std::thread::Builder::new().name("aof-rewrite".into()).spawn(move || {
         let started = now_ms();
-        let res = rewrite(&me, enable);
+        // (A bug in the rewrite must not leave it "in progress" for ever.)
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rewrite(&me, enable)))
+            .unwrap_or_else(|_| Err(io::Error::other("the rewrite failed")));
         let mut rw = me.aof.rewrite.lock();
         rw.in_progress = None;
         rw.last_time_sec = (now_ms() - started) / 1000;
@@ -227,10 +205,20 @@ fn rewrite(srv: &Arc<Server>, enable: bool) -> io::Result<()> {
                 srv.aof.status.current_size.store(0, Ordering::Relaxed);
             }
         }
-        (m.incr_seq, base_bytes(srv, rdb_preamble))
+        let job = aof::BaseJob::begin(srv, &layout, &tmp, rdb_preamble)?;
+        srv.aof.set_base_running(true);
+        (m.incr_seq, job)
     };
     log(srv, "Background append only file rewriting started");
-    aof::write_file(&layout, &tmp, &base, srv.config.read().bool("aof-rewrite-incremental-fsync"))?;
+    let finished = base.finish(srv);
+    srv.aof.set_base_running(false);
+    let base_size = match finished {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(layout.path(&tmp));
+            return Err(e);
+        }
+    };
     log(srv, &format!("Successfully created the temporary AOF base file {tmp}"));
     let mut m = srv.aof.manifest.lock();
     // (The rewritten incr files become history before the old base, as in Redis.)
@@ -249,7 +237,7 @@ fn rewrite(srv: &Arc<Server>, enable: bool) -> io::Result<()> {
         sink.wait_rotated();
     }
     let s = &srv.aof.status;
-    s.base_size.store(base.len() as u64, Ordering::Relaxed);
-    s.current_size.fetch_add(base.len() as u64, Ordering::Relaxed);
+    s.base_size.store(base_size, Ordering::Relaxed);
+    s.current_size.fetch_add(base_size, Ordering::Relaxed);
     Ok(())
 }

@@ -1,8 +1,6 @@
 //! Connection and small server commands: PING ECHO QUIT RESET SELECT AUTH HELLO TIME
 //! LASTSAVE COMMAND DEBUG (SHUTDOWN is `server::shutdown`).
 
-use std::sync::atomic::Ordering;
-
 use crate::command::args::{db_index, eq};
 use crate::command::{err, CmdResult, Ctx, Error};
 use crate::server::client::{set_name, ReplyMode};
@@ -165,11 +163,6 @@ pub fn time(ctx: &mut Ctx) -> CmdResult {
     ctx.out.array(2);
     ctx.out.bulk_int(d.as_secs() as i64);
     ctx.out.bulk_int(d.subsec_micros() as i64);
-    Ok(())
-}
-
-pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
-    ctx.out.int(ctx.srv.lastsave_unix.load(Ordering::Relaxed));
     Ok(())
 }
 

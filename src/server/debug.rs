@@ -30,7 +30,10 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         ctx.srv.active_expire.store(on, std::sync::atomic::Ordering::Relaxed);
         ctx.out.ok();
         Ok(())
-    // Persistence (issue 23): RELOAD (persist::rdbfile) goes here.
+    // Persistence (issue 23): RELOAD (server::save), DIGEST and DIGEST-VALUE
+    // (persist::digest) go here.
+    } else if eq(sub, "reload") {
+        crate::server::save::debug_reload(ctx)
     } else if eq(sub, "digest") && ctx.args.len() == 2 {
         let d = digest::dataset_digest(ctx.ks);
         ctx.out.simple(&hex(&d));

@@ -59,6 +59,11 @@ fn total_system_memory() -> u64 {
 /// used_memory_startup: what was allocated once the server was set up, before clients.
 static STARTUP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// used_memory now (RDB's used-mem aux field).
+pub fn used_memory() -> u64 {
+    allocator_bytes().0
+}
+
 pub fn record_startup_memory() {
     STARTUP.store(allocator_bytes().0, Ordering::Relaxed);
 }
@@ -296,30 +301,20 @@ fn memory_section(srv: &Server, figures: &Figures, out: &mut String) {
         .field("lazyfreed_objects", crate::types::generic::LAZYFREED.load(Ordering::Relaxed));
 }
 
-/// The AOF's fields are its own (`persist::aof::Aof::info_status`, `info_sizes`).
+/// The RDB fields come from server::save, the AOF's from persist::aof
+/// (`Aof::info_status`, and `info_sizes` with the AOF on).
 fn persistence_section(srv: &Server, out: &mut String) {
-    Section::new(out, "Persistence")
-        .field("loading", 0)
-        .field("async_loading", 0)
-        .field("current_cow_peak", 0)
-        .field("current_cow_size", 0)
-        .field("current_cow_size_age", 0)
-        .field("current_fork_perc", "0.00")
-        .field("current_save_keys_processed", 0)
-        .field("current_save_keys_total", 0)
-        .field("rdb_changes_since_last_save", srv.ks.dirty.get())
-        .field("rdb_bgsave_in_progress", 0)
-        .field("rdb_last_save_time", srv.lastsave_unix.load(Ordering::Relaxed))
-        .field("rdb_last_bgsave_status", "ok")
-        .field("rdb_last_bgsave_time_sec", -1)
-        .field("rdb_current_bgsave_time_sec", -1)
-        .field("rdb_saves", 0)
-        .field("rdb_last_cow_size", 0)
-        .field("rdb_last_load_keys_expired", 0)
-        .field("rdb_last_load_keys_loaded", 0);
-    srv.aof.info_status(out);
-    Section { out }.field("module_fork_in_progress", 0).field("module_fork_last_cow_size", 0);
-    srv.aof.info_sizes(out);
+    let (rdb, loading) = crate::server::save::info_fields(srv);
+    let mut section = Section::new(out, "Persistence");
+    for (name, value) in rdb {
+        section.field(name, value);
+    }
+    srv.aof.info_status(section.out);
+    section.field("module_fork_in_progress", 0).field("module_fork_last_cow_size", 0);
+    srv.aof.info_sizes(section.out);
+    for (name, value) in loading {
+        section.field(name, value);
+    }
 }
 
 fn stats_section(srv: &Server, figures: &Figures, out: &mut String) {

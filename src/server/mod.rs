@@ -11,6 +11,7 @@ pub mod info;
 pub mod log;
 pub mod notify;
 pub mod pubsub;
+pub mod save;
 pub mod scripting;
 pub mod shutdown;
 pub mod tracking;
@@ -207,7 +208,8 @@ pub struct Server {
     pub pause_changed: tokio::sync::Notify,
     /// SIGTERM, SIGINT and SHUTDOWN: the request, and whether clients are being closed.
     pub shutdown: shutdown::Shutdown,
-    pub lastsave_unix: AtomicI64,
+    /// RDB: saves, save points, loading, MISCONF (server::save).
+    pub rdb: save::Rdb,
     pub stats_reset_ms: AtomicI64,
     // Hot configuration, cached so the request path does not read the config lock.
     pub requirepass: RwLock<Option<Vec<u8>>>,
@@ -278,7 +280,7 @@ impl Server {
             pause_mode: Mutex::new(PauseMode::All),
             pause_changed: tokio::sync::Notify::new(),
             shutdown: shutdown::Shutdown::default(),
-            lastsave_unix: AtomicI64::new(now_ms() / 1000),
+            rdb: save::Rdb::default(),
             stats_reset_ms: AtomicI64::new(now_ms()),
             requirepass: RwLock::new(None),
             maxclients: AtomicU64::new(10000),
@@ -345,6 +347,8 @@ impl Server {
             _ => 0,
         };
         self.notify_flags.store(nke, Ordering::Relaxed);
+        drop(cfg);
+        save::refresh(self);
     }
 
     /// (lfu-log-factor, lfu-decay-time) when an LFU policy is in force.
@@ -439,7 +443,9 @@ impl Server {
                     self.ks.rehash_cycle(100);
                 }
             }
+            save::cron(&self);
             client::close_idle_clients(&self);
+            aof_cmds::cron(&self);
             // The peak of used_memory and the instantaneous rates, every 100 ms whatever hz
             // is (as Redis's run_with_period(100); refreshing jemalloc's statistics is not
             // free); freed memory back to the system (util::alloc); once a second, idle

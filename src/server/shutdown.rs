@@ -111,6 +111,9 @@ fn parse(args: &[&[u8]]) -> Result<Option<Flags>, Error> {
 pub struct Request {
     pub flags: Flags,
     pub client: Option<u64>,
+    /// SHUTDOWN saved already (and logged "User requested shutdown..."): the final save
+    /// only catches up with writes made since.
+    pub saved: bool,
 }
 
 /// The server's shutdown state: the request, once made, and whether clients are being closed.
@@ -168,7 +171,19 @@ pub fn command(ctx: &mut Ctx) -> CmdResult {
             return Err(busy);
         }
     }
-    ctx.srv.shutdown.request(Request { flags, client: Some(ctx.client.id) });
+    // The save, here, where nothing else runs (SHUTDOWN holds every gate) and a failure
+    // can still be answered: the server then goes on, as Redis's does.
+    let srv = ctx.srv;
+    let saves = crate::server::save::shutdown_saves(srv, &flags);
+    if saves && !srv.shutdown.in_progress() {
+        log(srv, "User requested shutdown...");
+        ctx.ks.release_shards();
+        if crate::server::save::shutdown_save(srv, &flags, true, false).is_err() {
+            log_at(srv, WARNING, "Errors trying to shut down the server. Check the logs for more information.");
+            return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+        }
+    }
+    ctx.srv.shutdown.request(Request { flags, client: Some(ctx.client.id), saved: saves });
     ctx.client.close_after_reply = true;
     Ok(())
 }
@@ -220,7 +235,7 @@ fn on_signal(srv: &Server, sig: libc::c_int) {
     }
     log_signal(srv, &format!("Received {name} scheduling shutdown..."));
     let flags = Flags::from_config(srv.config.read().str(option));
-    srv.shutdown.request(Request { flags, client: None });
+    srv.shutdown.request(Request { flags, client: None, saved: false });
 }
 
 /// The pid file this configuration asks for: `pidfile`, or Redis's default when daemonized
@@ -246,14 +261,14 @@ pub fn write_pidfile(srv: &Server) {
 
 /// A step of the shutdown, after the clients are closed. Err: it failed and has logged why;
 /// the shutdown goes on only with FORCE.
-type Hook = fn(&Server, &Flags) -> Result<(), ()>;
+type Hook = fn(&Server, &Request) -> Result<(), ()>;
 
 /// The hooks, in the order Redis's finishShutdown runs them.
 const HOOKS: &[(&str, Hook)] =
     &[("aof", flush_aof), ("save", save), ("pidfile", remove_pidfile), ("unixsocket", remove_unix_socket)];
 
 /// The AOF's buffer written and fsynced (finishShutdown's flushAppendOnlyFile and fsync).
-fn flush_aof(srv: &Server, _: &Flags) -> Result<(), ()> {
+fn flush_aof(srv: &Server, _: &Request) -> Result<(), ()> {
     if srv.aof.enabled() {
         log(srv, "Calling fsync() on the AOF file.");
         srv.aof.uninstall(srv);
@@ -261,21 +276,16 @@ fn flush_aof(srv: &Server, _: &Flags) -> Result<(), ()> {
     Ok(())
 }
 
-/// The final save: when save points are configured and NOSAVE was not given, or SAVE was.
-/// Nothing is written yet: the persistence issue (RDB/AOF) fills this in with the
-/// synchronous RDB save, and its failure ("Error trying to save the DB") then stops the
-/// shutdown unless FORCE. Until then SHUTDOWN SAVE stops the server as it always did here,
-/// and says in the log that it saved nothing.
-fn save(srv: &Server, flags: &Flags) -> Result<(), ()> {
-    let save_points = !srv.config.read().str("save").is_empty();
-    if (save_points && !flags.nosave) || flags.save {
-        log(srv, "Saving the final RDB snapshot before exiting.");
-        log_at(srv, WARNING, "Nothing was saved: this server does not write RDB files yet.");
-    }
-    Ok(())
+/// The final save (server::save): when save points are configured and NOSAVE was not
+/// given, or SAVE was. SHUTDOWN saved already before its clients were closed (and answered
+/// a failure); here the save only catches up with writes made in between. A signal's
+/// shutdown saves here, the clients closed: its failure ends the server with status 1
+/// unless FORCE (Redis would go on serving; our listeners are closed by then).
+fn save(srv: &Server, req: &Request) -> Result<(), ()> {
+    crate::server::save::shutdown_save(srv, &req.flags, false, req.saved).map_err(|_| ())
 }
 
-fn remove_pidfile(srv: &Server, _: &Flags) -> Result<(), ()> {
+fn remove_pidfile(srv: &Server, _: &Request) -> Result<(), ()> {
     if let Some(path) = pidfile_path(&srv.config.read()) {
         log(srv, "Removing the pid file.");
         let _ = std::fs::remove_file(path);
@@ -285,7 +295,7 @@ fn remove_pidfile(srv: &Server, _: &Flags) -> Result<(), ()> {
 
 /// The Unix socket's file (`net::listen_unix` binds it): removed, as Redis's
 /// closeListeningSockets does.
-fn remove_unix_socket(srv: &Server, _: &Flags) -> Result<(), ()> {
+fn remove_unix_socket(srv: &Server, _: &Request) -> Result<(), ()> {
     let path = srv.config.read().str("unixsocket").to_string();
     if !path.is_empty() {
         log(srv, "Removing the unix socket file.");
@@ -299,10 +309,12 @@ fn remove_unix_socket(srv: &Server, _: &Flags) -> Result<(), ()> {
 
 /// Carry out `req` once `net::run` has stopped accepting connections, and exit.
 pub fn finish(srv: &Server, req: Request) -> ! {
-    log(srv, "User requested shutdown...");
+    if !req.saved {
+        log(srv, "User requested shutdown...");
+    }
     close_clients(srv, req.client);
     for (_name, hook) in HOOKS {
-        if hook(srv, &req.flags).is_err() && !req.flags.force {
+        if hook(srv, &req).is_err() && !req.flags.force {
             // The clients are gone and the listeners closed: there is nothing to go back
             // to, so the server exits with an error rather than serving again.
             log_at(srv, WARNING, "Errors trying to shut down the server. Check the logs for more information.");

@@ -80,12 +80,15 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     if ttl < 0 {
         return Err(Error::msg("ERR Invalid TTL value, must be >= 0"));
     }
-    let Some(body) = rdb::open_payload(args[3]) else {
+    let payload = args[3];
+    if rdb::open_payload(payload).is_none() {
         return Err(Error::msg("ERR DUMP payload version or checksum are wrong"));
-    };
+    }
+    // Redis reads the value from the whole payload, footer included: a value that runs
+    // into the footer's bytes loads there too.
     let opts = load_opts(ctx);
     let mut pos = 1;
-    let loaded = body.first().and_then(|&ty| value::load(ty, body, &mut pos, &opts));
+    let loaded = payload.first().and_then(|&ty| value::load(ty, payload, &mut pos, &opts));
     let Some(v) = loaded else {
         return Err(Error::msg("ERR Bad data format"));
     };

@@ -542,6 +542,7 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
     // Replayed even when it removed nothing, as Redis does.
     ctx.ks.force_propagation();
+    crate::server::save::abort_bgsave(ctx.srv);
     let mut all = Vec::new();
     let mut removed = 0;
     for db in 0..ctx.srv.databases() {
@@ -550,6 +551,7 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
         removed += n;
     }
     crate::server::tracking::flush(ctx.srv, ctx.client.id);
+    crate::server::save::after_flushall(ctx, removed as u64);
     ctx.ks.mark_dirty(removed as u64 + 1);
     free_tables(all, lazy);
     ctx.out.ok();

@@ -296,6 +296,21 @@ BITFIELD = [
 ]
 
 
+# DUMP/RESTORE: "restore" for a key created, with or without REPLACE or a TTL; "del" only for
+# a key REPLACE deleted under a TTL already past; a DUMP of a missing key is a keymiss; errors
+# and BUSYKEY send nothing.
+HELLO_PAYLOAD = b"\x00\x05hello\x0b\x00\x0a\xadb\x05\x98\xab\xc9\x83"
+DUMP = [
+    ("RESTORE", "d1", "0", HELLO_PAYLOAD), ("RESTORE", "d1", "0", HELLO_PAYLOAD),
+    ("RESTORE", "d1", "0", HELLO_PAYLOAD, "REPLACE"), ("RESTORE", "d2", "100000", HELLO_PAYLOAD),
+    ("RESTORE", "d3", "4102444800000", HELLO_PAYLOAD, "ABSTTL", "IDLETIME", "5"),
+    ("RESTORE", "d4", "1", HELLO_PAYLOAD, "ABSTTL"), ("RESTORE", "d1", "1", HELLO_PAYLOAD, "ABSTTL", "REPLACE"),
+    ("RESTORE", "d5", "0", b"bad payload"), ("RESTORE", "d5", "0", HELLO_PAYLOAD, "FREQ", "300"),
+    ("RESTORE-ASKING", "d6", "0", HELLO_PAYLOAD), ("DUMP", "d6"), ("DUMP", "nosuch"),
+    ("RPUSH", "d7", "a"), ("RESTORE", "d7", "0", HELLO_PAYLOAD, "REPLACE"), ("DEL", "d2", "d3", "d6", "d7"),
+]
+
+
 GEO = [
     ("GEOADD", "geo1", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"),
     ("GEOADD", "geo1", "13.361389", "38.115556", "Palermo"), ("GEOADD", "geo1", "XX", "CH", "13.5", "38.1", "Palermo"),
@@ -329,6 +344,7 @@ FAMILIES = {
     "bitfield": BITFIELD,
     "geo": GEO,
     "hll": HLL,
+    "dump": DUMP,
     "multi": MULTI,
 }
 

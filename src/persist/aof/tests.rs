@@ -99,7 +99,6 @@ fn sink_writes_units_as_redis() {
     assert_eq!(manifest, b"file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n");
     let base = std::fs::read(dir.join("appendonly.aof.1.base.rdb")).unwrap();
     assert!(base.starts_with(b"REDIS0011\xfa\x09redis-ver\x057.2.6"));
-    assert_eq!(crate::server::aof_cmds::load_rdb_preamble(&srv, &base), Some(base.len()));
     let incr = std::fs::read(dir.join("appendonly.aof.1.incr.aof")).unwrap();
     // What Redis 7.2 writes for the same sequence (its MULTI and EXEC carry no database).
     let mut want = Vec::new();

@@ -346,7 +346,7 @@ fn older_encodings_load() {
     );
     // LIST_ZIPLIST 10
     let zl = ziplist(&[b"\x01a".to_vec(), vec![0xF3], vec![0xC0, 0x10, 0x27]]);
-    check(body(types::LIST_ZIPLIST, &[string(&zl)]), "listpack", &[b"a", b"2", b"10000"]);
+    check(body(types::LIST_ZIPLIST, &[string(&zl)]), "quicklist", &[b"a", b"2", b"10000"]);
     // ZSET_ZIPLIST 12: member, score pairs
     let zl = ziplist(&[b"\x01m".to_vec(), b"\x031.5".to_vec(), b"\x01n".to_vec(), vec![0xF3]]);
     let v = check(body(types::ZSET_ZIPLIST, &[string(&zl)]), "listpack", &[]);

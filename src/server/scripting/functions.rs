@@ -468,13 +468,46 @@ pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
     }
     crate::command::args::flush_mode(ctx.srv, &ctx.args[2..])
         .ok_or_else(|| Error::msg("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"))?;
-    let mut reg = ctx.srv.scripting.functions.lock();
+    clear_libraries(ctx.srv);
+    ctx.ks.mark_dirty(1);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Drop every library and the functions' Lua VM (FUNCTION FLUSH; DEBUG RELOAD's flush).
+pub fn clear_libraries(srv: &crate::server::Server) {
+    let mut reg = srv.scripting.functions.lock();
     reg.libraries.clear();
     reg.vm = None;
     drop(reg);
-    ctx.srv.scripting.footprint.vm_functions.store(0, Ordering::Relaxed);
-    ctx.ks.mark_dirty(1);
-    ctx.out.ok();
+    srv.scripting.footprint.vm_functions.store(0, Ordering::Relaxed);
+}
+
+/// The code of every library, as an RDB file saves them.
+pub fn library_codes(srv: &crate::server::Server) -> Vec<Vec<u8>> {
+    srv.scripting.functions.lock().libraries.values().map(|l| l.code.clone()).collect()
+}
+
+/// Create a library read from an RDB file (its FUNCTION2 entry); `replace`: a library of
+/// the same name is replaced (DEBUG RELOAD MERGE), else it is an error. Err: the reason,
+/// as Redis logs it after "Failed loading library, ".
+pub fn load_library(srv: &crate::server::Server, code: &[u8], replace: bool) -> Result<(), String> {
+    let plain = |e: Error| e.0.strip_prefix("ERR ").unwrap_or(&e.0).to_string();
+    let name = library_name(code).map_err(plain)?;
+    let key = name.to_ascii_lowercase();
+    let state = srv.scripting.state.clone();
+    let mut reg = srv.scripting.functions.lock();
+    if reg.libraries.contains_key(&key) && !replace {
+        return Err(format!("Library {name} already exists"));
+    }
+    let vm = vm_of(&mut reg, &state).map_err(plain)?;
+    let lib = build_library(&vm, &state, code, name).map_err(plain)?;
+    if let Some(f) = function_collision(&reg.libraries, &lib, std::slice::from_ref(&key)) {
+        return Err(format!("Function {f} already exists"));
+    }
+    reg.libraries.insert(key, lib);
+    drop(reg);
+    srv.scripting.footprint.sample(false, &vm);
     Ok(())
 }
 
