@@ -658,13 +658,49 @@ pub fn call<'a>(
     out: &mut ReplyWriter,
     ks: &mut crate::keyspace::Access<'a>,
 ) -> bool {
-    let dirty = ks.dirty;
-    // A unit begins: the one load the seam costs when no sink is active.
-    if ks.depth == 0 {
-        ks.prop = srv.sinks.active();
+    // Inside a unit that collects (EXEC's, a script's), or a sink to collect for: the one
+    // load the propagation seam costs when there is none.
+    if ks.depth > 0 || srv.sinks.active() {
+        return call_collecting(srv, client, cmd, args, out, ks);
     }
-    let outer = if ks.prop { Some(std::mem::take(&mut ks.propagate)) } else { None };
+    ks.prop = false;
+    run_handler(srv, client, cmd, args, out, ks)
+}
+
+/// `call` while a sink is active: the command's op joins its unit, which is delivered if
+/// the command is all of it (`propagate_command`).
+#[inline(never)]
+fn call_collecting<'a>(
+    srv: &'a Server,
+    client: &mut Client,
+    cmd: &Command,
+    args: &[&[u8]],
+    out: &mut ReplyWriter,
+    ks: &mut crate::keyspace::Access<'a>,
+) -> bool {
+    ks.prop = true;
     ks.depth += 1;
+    let outer = std::mem::take(&mut ks.propagate);
+    let dirty = ks.dirty;
+    let failed = run_handler(srv, client, cmd, args, out, ks);
+    ks.depth -= 1;
+    let ticket = propagate_command(srv, ks, client.db, args, dirty, outer);
+    client.aof_ticket = client.aof_ticket.max(ticket);
+    failed
+}
+
+/// `call`'s work: the handler, its error as the reply, the watchers of what it modified,
+/// the keys a tracking client read.
+#[inline(always)]
+fn run_handler<'a>(
+    srv: &'a Server,
+    client: &mut Client,
+    cmd: &Command,
+    args: &[&[u8]],
+    out: &mut ReplyWriter,
+    ks: &mut crate::keyspace::Access<'a>,
+) -> bool {
+    let dirty = ks.dirty;
     let mut ctx = Ctx { srv, client, out, ks, args };
     let failed = match (cmd.handler)(&mut ctx) {
         Ok(()) => false,
@@ -674,11 +710,6 @@ pub fn call<'a>(
             true
         }
     };
-    ks.depth -= 1;
-    if let Some(outer) = outer {
-        let ticket = propagate_command(srv, ks, client.db, args, dirty, outer);
-        client.aof_ticket = client.aof_ticket.max(ticket);
-    }
     if !ks.touched.is_empty() {
         let modified = ks.dirty > dirty;
         ks.signal_touched(modified);
@@ -698,7 +729,7 @@ pub fn call<'a>(
 /// After a command ran with a sink active: add it to its unit as Redis's call() does (if
 /// its dirty count grew: its own arguments, or what its handler asked for instead, in the
 /// database it ran in), restore the enclosing command's propagation, and deliver the
-/// unit if this command was all of it.
+/// unit if this command was all of it: the ticket to wait on before replying (0: none).
 #[cold]
 fn propagate_command(
     srv: &Server,
@@ -710,6 +741,7 @@ fn propagate_command(
 ) -> u64 {
     let how = std::mem::replace(&mut ks.propagate, outer);
     match how {
+        _ if ks.own_op_off => {}
         Propagate::Always => ks.ops.push(Op { db, argv: crate::persist::propagate::argv(args) }),
         _ if ks.dirty == dirty => {}
         Propagate::Own => ks.ops.push(Op { db, argv: crate::persist::propagate::argv(args) }),

@@ -231,8 +231,9 @@ pub fn exec(srv: &Server, client: &mut Client, out: &mut ReplyWriter, clock: &mu
             client.deny_blocking = true;
             // One unit for the whole transaction (its commands nest in it), delivered
             // before the clients it filled are served.
-            ks.prop = srv.sinks.active();
-            ks.depth += 1;
+            let collect = srv.sinks.active();
+            ks.prop = collect;
+            ks.depth += u32::from(collect);
             for (cmd, args) in cmds.iter().zip(&argvs) {
                 ks.db = client.db;
                 ks.no_touch = client.no_touch && cmd.def.name != "touch";
@@ -242,9 +243,11 @@ pub fn exec(srv: &Server, client: &mut Client, out: &mut ReplyWriter, clock: &mu
                 dispatch::feed_monitors(srv, client, cmd, args);
             }
             client.deny_blocking = false;
-            ks.depth -= 1;
-            let ticket = crate::persist::propagate::deliver_unit(srv, ks);
-            client.aof_ticket = client.aof_ticket.max(ticket);
+            if collect {
+                ks.depth -= 1;
+                let ticket = crate::persist::propagate::deliver_unit(srv, ks);
+                client.aof_ticket = client.aof_ticket.max(ticket);
+            }
             serve_filled(srv, ks)
         }
     };

@@ -267,9 +267,10 @@ pub struct Keyspace {
     pub tracking: std::sync::Arc<TrackingCounts>,
     /// What active expiry measured (INFO expired_stale_perc, expire_cycle_cpu_milliseconds).
     pub expire_stats: parking_lot::Mutex<ExpireStats>,
-    /// Called with (db, key) for every key deleted because its TTL passed, while its shard
-    /// is still locked, so the deletion reaches the propagation sinks in order with the
-    /// key's other writes (persist::propagate). Set once by the server.
+    /// Called with (db, key) for a key deleted because its TTL passed outside any command's
+    /// unit (`expired_deleted`), while its shard is still locked, so the deletion reaches
+    /// the propagation sinks in order with the key's other writes (persist::propagate).
+    /// Set once by the server.
     pub on_expired_delete: OnceLock<ExpiredHook>,
     /// lazyfree-lazy-expire: a deletion by expiry propagates as UNLINK instead of DEL.
     pub lazy_expire: std::sync::atomic::AtomicBool,
@@ -686,8 +687,8 @@ pub struct Access<'a> {
     /// The command signals its keys as modified even though it changed nothing (LTRIM);
     /// reset by `signal_touched`.
     pub signal_always: bool,
-    /// A propagation sink was active when the current unit began (`dispatch::call`):
-    /// commands record how they propagate only then.
+    /// The running unit collects ops for the sinks (one was active when it began,
+    /// `dispatch::call`): commands record how they propagate only then.
     pub prop: bool,
     /// The ops of the unit (command, transaction, script) collected so far, in the order
     /// they took effect; delivered to the sinks when the unit ends, under its locks.
@@ -695,9 +696,13 @@ pub struct Access<'a> {
     /// How the running command propagates (Redis's rewriteClientCommandVector and
     /// preventCommandPropagation); saved and restored around nested commands.
     pub propagate: Propagate,
-    /// Commands running in this access's unit (a script's commands nest in EVAL's, a
-    /// transaction's in EXEC): the unit is delivered when it returns to 0.
+    /// Commands running in this access's collecting unit (a script's commands nest in
+    /// EVAL's, a transaction's in EXEC): the unit is delivered when it returns to 0. Only
+    /// counted while `prop`: a unit with no sink costs no bookkeeping.
     pub depth: u32,
+    /// The running command's own op is left out of the unit (a script's redis.set_repl
+    /// without REPL_AOF).
+    pub own_op_off: bool,
 }
 
 impl<'a> Access<'a> {
@@ -723,6 +728,7 @@ impl<'a> Access<'a> {
             ops: Vec::new(),
             propagate: Propagate::Own,
             depth: 0,
+            own_op_off: false,
         }
     }
 

@@ -11,11 +11,11 @@
 //! the unit still holds its shard locks: two units that touch one key hold that key's lock
 //! in turn, so they reach the sinks in the order they took effect; a transaction or script
 //! is one delivery, so it stays contiguous. A key a command finds expired joins its unit as
-//! DEL (UNLINK with lazyfree-lazy-expire) before the command's own op; active expiry's
-//! deletions are units of their own, delivered with their shard locked
-//! (`Keyspace::on_expired_delete`). Blocked clients are served after the writer's unit is
-//! delivered, each as a unit.
-//! With no sink, the whole cost is one relaxed load per command (`Sinks::active`).
+//! DEL (UNLINK with lazyfree-lazy-expire) before the command's own op; the deletions of
+//! active expiry, SCAN and RANDOMKEY are units of their own, delivered with their shard
+//! locked (`Keyspace::on_expired_delete`). Blocked clients are served after the writer's
+//! unit is delivered, each as a unit. With no sink, the whole cost is one relaxed load per
+//! command (`Sinks::active`) and a compare (`dispatch::call`).
 
 /// One command as propagated: its database and its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,14 +117,16 @@ pub fn deliver_unit(srv: &crate::server::Server, ks: &mut crate::keyspace::Acces
     ticket
 }
 
-/// The argument vector of a key's deletion by expiry or eviction: DEL, or UNLINK when the
-/// server frees such keys lazily (`lazy`: lazyfree-lazy-expire / -eviction).
+/// The argument vector of a key's deletion: DEL, or UNLINK when the server frees such keys
+/// lazily (`lazy`: the lazyfree-lazy-* parameter that applies: -expire for expiry,
+/// -server-del for SPOP and RESTORE, -eviction for eviction once it exists).
 pub fn deletion(key: &[u8], lazy: bool) -> Vec<Vec<u8>> {
     argv(&[if lazy { b"UNLINK" } else { b"DEL" }, key])
 }
 
-/// Propagate deletions by expiry (lazy, active, SCAN's): each a unit of its own, delivered
-/// by the keyspace with the key's shard still locked. Holds the server weakly.
+/// Propagate the deletions by expiry that belong to no command's unit (active expiry,
+/// SCAN's and RANDOMKEY's): each a unit of its own, delivered by the keyspace with the
+/// key's shard still locked. Holds the server weakly.
 pub fn install_expiry_hook(srv: &std::sync::Arc<crate::server::Server>) {
     let w = std::sync::Arc::downgrade(srv);
     let _ = srv.ks.on_expired_delete.set(Box::new(move |db, key| {

@@ -99,10 +99,22 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     if ttl != 0 && ttl <= ctx.ks.now_ms {
         if deleted {
             ctx.ks.mark_dirty(1);
+            let lazy = ctx.ks.prop && ctx.srv.config.read().bool("lazyfree-lazy-server-del");
+            ctx.ks.propagate_as(|| crate::persist::propagate::deletion(key, lazy));
             notify::notify(ctx, notify::GENERIC, "del", key, ctx.ks.db);
         }
         ctx.out.ok();
         return Ok(());
+    }
+    if ttl != 0 && !absttl {
+        // Replayed with the absolute time (Redis appends ABSTTL).
+        let args = ctx.args;
+        ctx.ks.propagate_as(|| {
+            let mut argv = crate::persist::propagate::argv(args);
+            argv[2] = crate::persist::propagate::int_arg(ttl);
+            argv.push(b"ABSTTL".to_vec());
+            argv
+        });
     }
     let expire = if ttl == 0 { SetExpire::Clear } else { SetExpire::At(ttl) };
     ctx.ks.set(key, v, expire);

@@ -540,6 +540,8 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
 
 pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
+    // Replayed even when it removed nothing, as Redis does.
+    ctx.ks.force_propagation();
     crate::server::save::abort_bgsave(ctx.srv);
     let mut all = Vec::new();
     let mut removed = 0;

@@ -334,6 +334,12 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
             notify::delete(ctx, keys[i]);
         }
         ctx.ks.mark_dirty(acked.len() as u64);
+        // Replayed as the deletion of the keys the target took.
+        ctx.ks.propagate_as(|| {
+            let mut argv = crate::persist::propagate::argv(&[b"DEL"]);
+            argv.extend(acked.iter().map(|&i| keys[i].to_vec()));
+            argv
+        });
     }
     reply.map(|()| ctx.out.ok())
 }

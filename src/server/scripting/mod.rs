@@ -575,7 +575,8 @@ pub fn run_function(ctx: &mut Ctx, vm: &Vm, call: Call<'_>) -> CmdResult {
     client.in_script = true;
     client.no_touch = ctx.client.no_touch;
     let ks: *mut Access<'_> = &mut *ctx.ks;
-    let mut rc = RunCtx { srv: ctx.srv as *const _, ks: ks.cast::<Access<'static>>(), client, read_only, resp3: false };
+    let mut rc =
+        RunCtx { srv: ctx.srv as *const _, ks: ks.cast::<Access<'static>>(), client, read_only, resp3: false, repl: 3 };
     crate::server::pubsub::feed_line(ctx.srv, ctx.client.db, &ctx.client.handle.addr, ctx.args, ctx.client.id);
     let state = &ctx.srv.scripting.state;
     let threshold_ms = ctx.srv.busy_threshold_ms.load(Ordering::Relaxed);

@@ -40,6 +40,8 @@ pub struct RunCtx {
     pub read_only: bool,
     /// redis.setresp(3) was called.
     pub resp3: bool,
+    /// redis.set_repl's flags (REPL_AOF = 1, REPL_REPLICA = 2; REPL_ALL at the start).
+    pub repl: u8,
 }
 
 thread_local! {
@@ -693,7 +695,11 @@ fn execute(rc: &mut RunCtx, args: &[&[u8]]) -> Result<Vec<u8>, &'static str> {
     ks.db = rc.client.db;
     ks.no_touch = rc.client.no_touch && cmd.def.name != "touch";
     let started = crate::util::clock::now_ns();
+    // Without REPL_AOF the command's own op stays out of the unit (what it adds itself, as
+    // SPOP's SREMs, still goes, as in Redis). The sinks are the AOF alone so far.
+    ks.own_op_off = rc.repl & 1 == 0;
     let failed = dispatch::call(srv, &mut rc.client, cmd, args, &mut out, ks);
+    ks.own_op_off = false;
     cmd.record(rc.client.worker, crate::util::clock::now_ns().saturating_sub(started) / 1000, failed);
     dispatch::feed_monitors(srv, &rc.client, cmd, args);
     Ok(out.buf)
@@ -810,6 +816,7 @@ fn set_repl(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     if !(0..=3).contains(&v) {
         return err_pair(lua, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
     }
+    let _ = with_ctx(|rc| rc.repl = v as u8);
     ok_pair(Value::Nil)
 }
 
