@@ -172,16 +172,6 @@ impl Target {
     }
 }
 
-/// A command as RESP (an array of bulk strings).
-fn put_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-    for a in argv {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 struct Options<'a> {
     copy: bool,
     replace: bool,
@@ -292,7 +282,7 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
         if o.replace {
             argv.push(b"REPLACE");
         }
-        put_command(&mut restores, &argv);
+        crate::persist::aof::put_command(&mut restores, &argv);
         keys.push(key);
     }
     if keys.is_empty() {
@@ -365,13 +355,13 @@ fn exchange(
     let mut cmd = Vec::with_capacity(restores.len() + 64);
     if let Some((user, pass)) = o.auth {
         match user {
-            Some(u) => put_command(&mut cmd, &[b"AUTH", u, pass]),
-            None => put_command(&mut cmd, &[b"AUTH", pass]),
+            Some(u) => crate::persist::aof::put_command(&mut cmd, &[b"AUTH", u, pass]),
+            None => crate::persist::aof::put_command(&mut cmd, &[b"AUTH", pass]),
         }
     }
     let select = t.last_dbid != dbid;
     if select {
-        put_command(&mut cmd, &[b"SELECT", itoa::Buffer::new().format(dbid).as_bytes()]);
+        crate::persist::aof::put_command(&mut cmd, &[b"SELECT", itoa::Buffer::new().format(dbid).as_bytes()]);
     }
     cmd.extend_from_slice(restores);
     if let Err(e) = t.write_all(&cmd, timeout) {

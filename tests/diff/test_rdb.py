@@ -23,6 +23,8 @@ import time
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 import support
 
@@ -563,9 +565,19 @@ def test_loading_answers_and_info():
     try:
         seen_loading, info_loading = None, None
         deadline = time.time() + 30
+        # Wait for the listener with plain connects: redis-py retries a refused connection
+        # itself, with a backoff of up to seconds, which can outlast the whole load.
         while time.time() < deadline:
             try:
-                c = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.002)
+        while time.time() < deadline:
+            try:
+                # No retries: redis-py takes LOADING for a connection error (BusyLoadingError
+                # is one) and would retry it with a backoff that can outlast the load.
+                c = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, retry=Retry(NoBackoff(), 0))
                 try:
                     c.get("key:1")
                     break
