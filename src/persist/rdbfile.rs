@@ -586,6 +586,62 @@ mod tests {
         assert!(load(&data, &Keyspace::new(16, 2, 1), &opts(), &mut hooks).is_err());
     }
 
+    /// Damaged files never panic the loader: random byte changes, cuts and insertions in a
+    /// file of several databases, expiries, integers, LZF and plain strings and a function,
+    /// loaded with the checksum off so the damage reaches every parser behind it.
+    #[test]
+    fn damaged_files_never_panic() {
+        let vals: Vec<(usize, Vec<u8>, Vec<u8>, i64)> = (0..40)
+            .map(|i| {
+                let v = match i % 4 {
+                    0 => format!("{}", i * 1_000_003).into_bytes(),
+                    1 => vec![b'a'; 30 + i],
+                    2 => noise(i as u64, 25),
+                    _ => b"short".to_vec(),
+                };
+                (i % 3, format!("key:{i}").into_bytes(), v, if i % 5 == 0 { 1_800_000_000_000 } else { 0 })
+            })
+            .collect();
+        let entries: Vec<(usize, &[u8], &[u8], i64)> =
+            vals.iter().map(|(d, k, v, e)| (*d, k.as_slice(), v.as_slice(), *e)).collect();
+        let good = file(&entries, true);
+        let no_check = LoadOpts { checksum: false, ..opts() };
+        let mut hooks = Quiet(Vec::new(), Vec::new());
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let (mut loaded, mut refused) = (0, 0);
+        for round in 0..3000 {
+            let mut bad = good.clone();
+            for _ in 0..1 + next(4) {
+                let at = next(bad.len());
+                match next(3) {
+                    0 => bad[at] = next(256) as u8,
+                    1 => bad[at] ^= 1 << next(8),
+                    _ => bad.insert(at, next(256) as u8),
+                }
+            }
+            if round % 7 == 0 {
+                bad.truncate(next(bad.len()));
+            }
+            match load(&bad, &Keyspace::new(16, 2, 1), &no_check, &mut hooks) {
+                // A change in a value's bytes, or one that still parses as other entries,
+                // may load.
+                Ok(_) => loaded += 1,
+                Err(_) => refused += 1,
+            }
+            hooks.0.clear();
+        }
+        // Both outcomes were reached, so the damage went past the header.
+        assert!(loaded > 0 && refused > 0, "loaded {loaded}, refused {refused}");
+        let stats = load(&good, &Keyspace::new(16, 2, 1), &opts(), &mut hooks).unwrap();
+        assert_eq!(stats.keys_loaded, 40);
+    }
+
     #[test]
     fn faults_are_refused() {
         let good = file(&[(0, b"a", b"1", 0)], true);
