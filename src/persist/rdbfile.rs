@@ -607,35 +607,16 @@ mod tests {
         let good = file(&entries, true);
         let no_check = LoadOpts { checksum: false, ..opts() };
         let mut hooks = Quiet(Vec::new(), Vec::new());
-        let mut x: u64 = 0x9e3779b97f4a7c15;
-        let mut next = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
         let (mut loaded, mut refused) = (0, 0);
-        for round in 0..3000 {
-            let mut bad = good.clone();
-            for _ in 0..1 + next(4) {
-                let at = next(bad.len());
-                match next(3) {
-                    0 => bad[at] = next(256) as u8,
-                    1 => bad[at] ^= 1 << next(8),
-                    _ => bad.insert(at, next(256) as u8),
-                }
-            }
-            if round % 7 == 0 {
-                bad.truncate(next(bad.len()));
-            }
-            match load(&bad, &Keyspace::new(16, 2, 1), &no_check, &mut hooks) {
+        crate::persist::damaged_copies(&good, 3000, 7, |_, bad| {
+            match load(bad, &Keyspace::new(16, 2, 1), &no_check, &mut hooks) {
                 // A change in a value's bytes, or one that still parses as other entries,
                 // may load.
                 Ok(_) => loaded += 1,
                 Err(_) => refused += 1,
             }
             hooks.0.clear();
-        }
+        });
         // Both outcomes were reached, so the damage went past the header.
         assert!(loaded > 0 && refused > 0, "loaded {loaded}, refused {refused}");
         let stats = load(&good, &Keyspace::new(16, 2, 1), &opts(), &mut hooks).unwrap();

@@ -164,31 +164,12 @@ fn damaged_commands_never_panic() {
         put_command(&mut good, &[b"SET" as &[u8], format!("key:{i}").as_bytes(), &vec![b'v'; i * 7]]);
     }
     put_command(&mut good, &[b"EXEC" as &[u8]]);
-    let mut x: u64 = 0x2545f4914f6cdd1d;
-    let mut next = |n: usize| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as usize
-    };
     let (mut whole, mut stopped) = (0, 0);
-    for round in 0..20_000 {
-        let mut bad = good.clone();
-        for _ in 0..1 + next(4) {
-            let at = next(bad.len());
-            match next(3) {
-                0 => bad[at] = next(256) as u8,
-                1 => bad[at] ^= 1 << next(8),
-                _ => bad.insert(at, next(256) as u8),
-            }
-        }
-        if round % 5 == 0 {
-            bad.truncate(next(bad.len()));
-        }
+    crate::persist::damaged_copies(&good, 20_000, 5, |round, bad| {
         let mut pos = 0;
         loop {
             let before = pos;
-            match next_command(&bad, &mut pos) {
+            match next_command(bad, &mut pos) {
                 Ok(Some(argv)) => {
                     assert!(pos > before && pos <= bad.len() && !argv.is_empty(), "round {round}");
                 }
@@ -202,6 +183,6 @@ fn damaged_commands_never_panic() {
                 }
             }
         }
-    }
+    });
     assert!(whole > 0 && stopped > 0, "whole {whole}, stopped {stopped}");
 }
