@@ -68,7 +68,10 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
                 // Pushes from other threads to this worker's clients are woken here, before
                 // the worker sleeps (and after each batch, `wake_pushed`), instead of each
                 // push waking the worker's thread.
-                .on_thread_park(move || park.worker_wakes[w].parking())
+                .on_thread_park(move || {
+                    park.worker_wakes[w].parking();
+                    park.aof.before_sleep();
+                })
                 .on_thread_unpark(move || unpark.worker_wakes[w].awake())
                 .build()
             {
@@ -79,7 +82,15 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
                 }
             };
             let _ = tx.send(rt.handle().clone());
-            rt.block_on(spin::spinner(move || wake.worker_wakes[w].wake_pushed()));
+            let relay = wake.clone();
+            rt.block_on(async move {
+                tokio::spawn(async move { relay.aof.relay_durable(w).await });
+                spin::spinner(move || {
+                    wake.worker_wakes[w].wake_pushed();
+                    wake.aof.before_sleep();
+                })
+                .await
+            });
         })?;
         handles.push(rx.recv().map_err(std::io::Error::other)?);
     }

@@ -13,22 +13,27 @@
 //! execution unit into RESP commands (SELECT when the database changes, MULTI/EXEC around a
 //! wrapped unit, a `#TS:unix` annotation when `aof-timestamp-enabled` and the second has
 //! changed, as feedAppendOnlyFile writes them) appended to an in-memory buffer under a
-//! short lock. A thread of its own ("aof-writer") takes the whole buffer (swapping it with
-//! a spare, no copy) and writes it, so the workers never wait for the disk:
+//! short lock. A round of writing (`AofSink::round`) takes the whole buffer (swapping it
+//! with a spare, no copy), writes it and fsyncs per policy, holding the output side
+//! (`Output`) so rounds reach the file in the order they took the buffer:
 //!
-//! - `appendfsync always`: the writer fsyncs after every write and then publishes how many
-//!   units are durable; `unit` returns the unit's ticket and the connection holds its
-//!   replies until its ticket is durable (`Aof::wait_durable`, async: the worker serves
-//!   other connections meanwhile). Units appended while an fsync runs are written and
-//!   fsynced together by the next round: concurrent clients share fsyncs (group commit)
-//!   where Redis pays one fsync per event-loop turn with the whole server waiting on it.
+//! - `appendfsync always`: `unit` returns the unit's ticket and the connection holds its
+//!   replies until its ticket is durable (`Aof::wait_durable`, async). The worker runs the
+//!   round itself when it runs out of ready work (`Aof::before_sleep`, from the runtime's
+//!   park hook and each turn of its polling window: Redis's beforeSleep), so what all its
+//!   clients sent in that turn shares one write and one fsync (group commit) and no other
+//!   thread is woken per round. The tasks waiting are woken on their own worker (`Waits`:
+//!   one relay wake per worker per round). Units appended by other threads (the scripts
+//!   thread, the cron's expiry) wake the writer thread, which runs the round for them.
 //!   A failed write or fsync under `always` exits, as Redis does ("Can't recover from AOF
 //!   write error..."): nothing unsynced was acknowledged, and nothing else can be promised.
-//! - `everysec`: written within a millisecond or so (the writer wakes when a burst starts,
-//!   then takes what accumulated every millisecond while writes keep coming: no
-//!   cross-thread wake per unit), fsynced once a second; an fsync holds the writes back
-//!   meanwhile (Redis's postponed flush), in memory, not the clients.
-//! - `no`: written, never fsynced by us.
+//! - `everysec`: a thread of its own ("aof-writer") runs the rounds: it wakes when a burst
+//!   starts (the first unit into an empty buffer), then takes what accumulated every
+//!   millisecond while writes keep coming (one wake and one write per millisecond, not per
+//!   unit), fsynced once a second; an fsync holds the writes back meanwhile (Redis's
+//!   postponed flush), in memory, not the clients. An acknowledged write is in the kernel
+//!   within about a millisecond (Redis writes it before replying).
+//! - `no`: written by the thread as for everysec, never fsynced by us.
 //!
 //! A failed write (full disk) under everysec/no keeps the data, removes a short write with
 //! ftruncate, logs as Redis does (at most every 30 s), sets `aof_last_write_status:err`
@@ -322,7 +327,11 @@ fn fsync_dir(dir: &Path) -> io::Result<()> {
 pub struct Status {
     /// Units durable under appendfsync always (tickets are unit counts).
     durable: AtomicU64,
-    durable_changed: tokio::sync::Notify,
+    /// The highest ticket a client may be waiting on (appendfsync always): a worker about
+    /// to sleep writes and fsyncs while it is above `durable`.
+    awaited: AtomicU64,
+    /// Where the tasks waiting on `durable` are woken (`Waits`).
+    waits: Waits,
     /// aof_last_write_status (false = err) and the errno behind it.
     write_failed: AtomicBool,
     write_errno: AtomicI32,
@@ -338,7 +347,63 @@ pub struct Status {
     last_error_log: AtomicI64,
 }
 
+/// The tasks waiting for units to be durable, by the worker they run on (and one slot for
+/// any other thread). The writer wakes a worker's slot once per round through its relay
+/// task (`Aof::relay_durable`), which wakes the waiting tasks locally: waking each task
+/// from the writer's thread would cost a system call per task (the worker's eventfd).
+#[derive(Default)]
+struct Waits {
+    slots: std::sync::OnceLock<Box<[WaitSlot]>>,
+}
+
+#[derive(Default)]
+struct WaitSlot {
+    /// The highest ticket a task of this slot waits on.
+    want: AtomicU64,
+    local: tokio::sync::Notify,
+    relay: tokio::sync::Notify,
+}
+
+impl Waits {
+    /// Size the slots for `workers` workers (at start-up, before any wait).
+    fn init(&self, workers: usize) {
+        let _ = self.slots.set((0..=workers).map(|_| WaitSlot::default()).collect());
+    }
+
+    fn slots(&self) -> &[WaitSlot] {
+        self.slots.get_or_init(|| vec![WaitSlot::default()].into_boxed_slice())
+    }
+
+    /// The slot of worker `w` (None or an unknown worker: the shared last slot).
+    fn slot(&self, w: Option<usize>) -> &WaitSlot {
+        let slots = self.slots();
+        let last = slots.len() - 1;
+        &slots[w.map_or(last, |w| w.min(last))]
+    }
+}
+
 impl Status {
+    /// Set the number of workers (their wait slots).
+    pub fn init_workers(&self, workers: usize) {
+        self.waits.init(workers);
+    }
+
+    /// Units up to `upto` are durable: wake whoever waits on them.
+    fn publish_durable(&self, upto: u64) {
+        let before = self.durable.fetch_max(upto, Ordering::SeqCst);
+        if upto <= before {
+            return;
+        }
+        let slots = self.waits.slots();
+        let (workers, shared) = slots.split_at(slots.len() - 1);
+        for slot in workers {
+            if slot.want.load(Ordering::SeqCst) > before {
+                slot.relay.notify_one();
+            }
+        }
+        shared[0].local.notify_waiters();
+    }
+
     /// A write or an fsync failed last (writeCommandsDeniedByDiskError's AOF part).
     pub fn failing(&self) -> bool {
         self.write_failed.load(Ordering::Relaxed) || self.fsync_failed.load(Ordering::Relaxed)
@@ -364,11 +429,28 @@ struct Inner {
     stop: bool,
 }
 
-/// The AOF sink: the buffer the workers append to and the writer thread that empties it.
+/// The writing side: the incr file and what was taken from the buffer. One round of
+/// writing holds it, by the writer thread or by a worker (`AofSink::round`), so rounds
+/// write in the order they took the buffer.
+struct Output {
+    file: File,
+    size: u64,
+    /// The buffer taken from the workers (swapped with `Inner::buf`, no copy).
+    taken: Vec<u8>,
+    /// Bytes taken but not written yet (a failed write keeps them for the retry).
+    unwritten: Vec<u8>,
+    last_fsync: Instant,
+    /// Written since the last fsync.
+    dirty: bool,
+}
+
+/// The AOF sink: the buffer the workers append to, written by the workers before they
+/// sleep (appendfsync always, as Redis's beforeSleep) or by the writer thread.
 pub struct AofSink {
     inner: Mutex<Inner>,
+    out: Mutex<Output>,
     wake: Condvar,
-    /// Rung by the writer after a round (a rotation or a stop waits for it).
+    /// Rung after a round (a rotation or a stop waits for it).
     done: Condvar,
     policy: AtomicU8,
     timestamps: AtomicBool,
@@ -405,16 +487,23 @@ impl Sink for AofSink {
         }
         g.appended += 1;
         let ticket = g.appended;
-        if g.idle && (always || was_empty) {
+        if always {
+            // The worker that appended writes and fsyncs it before it sleeps
+            // (`Aof::before_sleep`); a unit from another thread wakes the writer.
+            self.status.awaited.fetch_max(ticket, Ordering::Release);
+            if g.idle && !crate::server::pubsub::WorkerWakes::on_worker() {
+                g.idle = false;
+                drop(g);
+                self.wake.notify_one();
+            }
+            return ticket;
+        }
+        if g.idle && was_empty {
             g.idle = false;
             drop(g);
             self.wake.notify_one();
         }
-        if always {
-            ticket
-        } else {
-            0
-        }
+        0
     }
 }
 
@@ -422,6 +511,7 @@ impl AofSink {
     /// A sink appending to `file` (an incr file open for append), its writer started.
     pub fn start(srv: &Server, file: File, status: Arc<Status>) -> io::Result<Arc<AofSink>> {
         let cfg = srv.config.read();
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let sink = Arc::new(AofSink {
             inner: Mutex::new(Inner {
                 buf: Vec::new(),
@@ -431,6 +521,14 @@ impl AofSink {
                 rotate: None,
                 idle: false,
                 stop: false,
+            }),
+            out: Mutex::new(Output {
+                file,
+                size,
+                taken: Vec::new(),
+                unwritten: Vec::new(),
+                last_fsync: Instant::now(),
+                dirty: false,
             }),
             wake: Condvar::new(),
             done: Condvar::new(),
@@ -442,7 +540,7 @@ impl AofSink {
         });
         drop(cfg);
         let s = sink.clone();
-        let handle = std::thread::Builder::new().name("aof-writer".into()).spawn(move || s.writer_loop(file))?;
+        let handle = std::thread::Builder::new().name("aof-writer".into()).spawn(move || s.writer_loop())?;
         *sink.writer.lock() = Some(handle);
         Ok(sink)
     }
@@ -458,7 +556,7 @@ impl AofSink {
         self.wake.notify_one();
     }
 
-    /// Bytes waiting for the writer (aof_buffer_length).
+    /// Bytes waiting to be written (aof_buffer_length).
     pub fn buffered(&self) -> usize {
         self.inner.lock().buf.len()
     }
@@ -513,99 +611,122 @@ impl AofSink {
         }
     }
 
-    /// The writer thread: take what the workers appended, write it, fsync per policy.
-    fn writer_loop(self: Arc<Self>, mut file: File) {
-        let mut taken: Vec<u8> = Vec::new();
-        // Bytes taken but not written yet (a failed write keeps them for the retry).
-        let mut unwritten: Vec<u8> = Vec::new();
-        let mut last_fsync = Instant::now();
-        let mut dirty = false;
-        let mut size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    /// appendfsync always, from a worker about to sleep (Redis's beforeSleep flush): write
+    /// and fsync what was appended, so the replies held for it can go. The worker blocks
+    /// on the fsync, as Redis's event loop does; requests that arrive meanwhile go in the
+    /// next round together (group commit). A worker that finds another round running
+    /// waits for it, then finds its units durable or writes them in the next round.
+    fn flush_awaited(&self) {
+        let mut o = self.out.lock();
+        if self.status.durable.load(Ordering::Acquire) >= self.status.awaited.load(Ordering::Acquire) {
+            return;
+        }
+        let policy = self.policy();
+        if policy == Fsync::Always {
+            self.round(&mut o, policy);
+        }
+    }
+
+    /// One round of writing: take what the workers appended (and a rotation), write it,
+    /// fsync per policy, publish what is durable. Returns (written all, stop asked).
+    fn round(&self, o: &mut Output, policy: Fsync) -> (bool, bool) {
+        let (upto, rotate, stop) = {
+            let mut g = self.inner.lock();
+            std::mem::swap(&mut g.buf, &mut o.taken);
+            (g.appended, g.rotate.take(), g.stop)
+        };
+        let mut ok = true;
+        if let Some((at, next)) = rotate {
+            // The part before the rotation goes to the old file, fsynced, then the rest
+            // to the new one.
+            let (before, after) = o.taken.split_at(at.min(o.taken.len()));
+            o.unwritten.extend_from_slice(before);
+            ok = self.write_out(&mut o.file, &mut o.unwritten, &mut o.size, policy);
+            if ok && !o.unwritten.is_empty() {
+                ok = false;
+            }
+            let _ = o.file.sync_data();
+            o.file = next;
+            o.size = o.file.metadata().map(|m| m.len()).unwrap_or(0);
+            // aof_current_size counts the new incr file from here; the rewrite adds
+            // its base once written.
+            self.status.current_size.store(o.size, Ordering::Relaxed);
+            o.unwritten.extend_from_slice(after);
+            self.done.notify_all();
+        } else {
+            o.unwritten.extend_from_slice(&o.taken);
+        }
+        o.taken.clear();
+        if ok && !o.unwritten.is_empty() {
+            ok = self.write_out(&mut o.file, &mut o.unwritten, &mut o.size, policy);
+            o.dirty |= ok;
+        }
+        if ok {
+            let fsync_now = match policy {
+                Fsync::Always => o.dirty,
+                Fsync::Everysec => o.dirty && (stop || o.last_fsync.elapsed() >= Duration::from_secs(1)),
+                Fsync::No => false,
+            };
+            if fsync_now {
+                self.fsync(&o.file, policy);
+                o.last_fsync = Instant::now();
+                o.dirty = false;
+            } else if stop && o.dirty {
+                let _ = o.file.sync_data();
+                o.dirty = false;
+            }
+            if !o.dirty || policy != Fsync::Always {
+                // Written (and fsynced when the policy says so): a flush or an always
+                // waiter may go on.
+                self.status.publish_durable(upto);
+            }
+        }
+        self.done.notify_all();
+        (ok, stop)
+    }
+
+    /// The writer thread: wait for appends (or the everysec fsync due), then run a round.
+    /// Under everysec and no it does all the writing; under always it writes what threads
+    /// other than the workers appended, and the workers do the rest.
+    fn writer_loop(self: Arc<Self>) {
         loop {
-            let (upto, rotate, stop, policy) = {
+            let (dirty, pending, since_fsync) = {
+                let o = self.out.lock();
+                (o.dirty, !o.unwritten.is_empty(), o.last_fsync.elapsed())
+            };
+            {
                 let mut g = self.inner.lock();
                 let policy = self.policy();
-                if g.buf.is_empty() && g.rotate.is_none() && !g.stop && unwritten.is_empty() {
+                if g.buf.is_empty() && g.rotate.is_none() && !g.stop && !pending {
                     // Nothing to write: wait for an append, or for the everysec fsync due.
                     g.idle = true;
                     if dirty && policy == Fsync::Everysec {
-                        let due = Duration::from_secs(1).saturating_sub(last_fsync.elapsed());
-                        self.wake.wait_for(&mut g, due);
+                        self.wake.wait_for(&mut g, Duration::from_secs(1).saturating_sub(since_fsync));
                     } else {
                         self.wake.wait(&mut g);
                     }
                     g.idle = false;
-                } else if policy != Fsync::Always && !g.stop && g.rotate.is_none() && unwritten.is_empty() {
-                    // A stream of writes: take what a millisecond gathers (no wake per unit).
+                }
+                if policy != Fsync::Always && !g.buf.is_empty() && !g.stop && g.rotate.is_none() && !pending {
+                    // Writes are coming (the one that woke us, or a stream of them): take
+                    // what a millisecond gathers, so a burst costs one wake and one write,
+                    // not one per unit.
                     drop(g);
                     std::thread::sleep(Duration::from_millis(1));
-                    g = self.inner.lock();
                 }
-                std::mem::swap(&mut g.buf, &mut taken);
-                (g.appended, g.rotate.take(), g.stop, self.policy())
-            };
-            let mut ok = true;
-            if let Some((at, next)) = rotate {
-                // The part before the rotation goes to the old file, fsynced, then the rest
-                // to the new one.
-                let (before, after) = taken.split_at(at.min(taken.len()));
-                unwritten.extend_from_slice(before);
-                ok = self.write_out(&mut file, &mut unwritten, &mut size, policy);
-                if ok && !unwritten.is_empty() {
-                    ok = false;
-                }
-                let _ = file.sync_data();
-                file = next;
-                size = file.metadata().map(|m| m.len()).unwrap_or(0);
-                // aof_current_size counts the new incr file from here; the rewrite adds
-                // its base once written.
-                self.status.current_size.store(size, Ordering::Relaxed);
-                unwritten.extend_from_slice(after);
-                self.done.notify_all();
-            } else {
-                unwritten.extend_from_slice(&taken);
             }
-            taken.clear();
-            if ok && !unwritten.is_empty() {
-                ok = self.write_out(&mut file, &mut unwritten, &mut size, policy);
-                dirty |= ok;
+            let mut o = self.out.lock();
+            let (ok, stop) = self.round(&mut o, self.policy());
+            if stop && (o.unwritten.is_empty() || !ok) {
+                // Everything written; or the disk refuses the data and it is lost, as with
+                // Redis stopping the AOF after a failed final flush.
+                self.status.publish_durable(u64::MAX >> 1);
+                return;
             }
-            if ok {
-                let fsync_now = match policy {
-                    Fsync::Always => dirty,
-                    Fsync::Everysec => dirty && (stop || last_fsync.elapsed() >= Duration::from_secs(1)),
-                    Fsync::No => false,
-                };
-                if fsync_now {
-                    self.fsync(&file, policy);
-                    last_fsync = Instant::now();
-                    dirty = false;
-                } else if stop && dirty {
-                    let _ = file.sync_data();
-                    dirty = false;
-                }
-                if !dirty || policy != Fsync::Always {
-                    // Written (and fsynced when the policy says so): a flush or an always
-                    // waiter may go on.
-                    self.status.durable.fetch_max(upto, Ordering::AcqRel);
-                    self.status.durable_changed.notify_waiters();
-                }
-            } else {
+            drop(o);
+            if !ok {
                 // Retried once a second, as Redis's serverCron retries a failed flush.
                 std::thread::sleep(Duration::from_secs(1));
-            }
-            self.done.notify_all();
-            if stop && unwritten.is_empty() {
-                self.status.durable.store(u64::MAX >> 1, Ordering::Release);
-                self.status.durable_changed.notify_waiters();
-                return;
-            }
-            if stop && !ok {
-                // Stopping with the disk refusing the data: it is lost, as with Redis
-                // stopping the AOF after a failed final flush.
-                self.status.durable.store(u64::MAX >> 1, Ordering::Release);
-                self.status.durable_changed.notify_waiters();
-                return;
             }
         }
     }
@@ -764,16 +885,44 @@ impl Aof {
         self.sink.lock().clone()
     }
 
+    /// A worker is about to sleep, or ends a turn of its polling window (Redis's
+    /// beforeSleep): under appendfsync always, units clients wait on are written and
+    /// fsynced here, on the worker, with no other thread to wake and be woken by. Two
+    /// atomic loads when nothing waits.
+    #[inline]
+    pub fn before_sleep(&self) {
+        let s = &self.status;
+        if s.awaited.load(Ordering::Acquire) > s.durable.load(Ordering::Acquire) {
+            if let Some(sink) = self.sink() {
+                sink.flush_awaited();
+            }
+        }
+    }
+
     /// Wait (without blocking the worker) until the unit of `ticket` is durable.
     pub async fn wait_durable(&self, ticket: u64) {
+        let s = &self.status;
+        let slot = s.waits.slot(crate::server::pubsub::WorkerWakes::current());
+        slot.want.fetch_max(ticket, Ordering::SeqCst);
         loop {
-            let changed = self.status.durable_changed.notified();
+            let changed = slot.local.notified();
             let mut changed = std::pin::pin!(changed);
             changed.as_mut().enable();
-            if self.status.durable.load(Ordering::Acquire) >= ticket {
+            if s.durable.load(Ordering::SeqCst) >= ticket {
                 return;
             }
             changed.await;
+        }
+    }
+
+    /// Worker `w`'s relay (a task on that worker, `net`): each time the writer publishes
+    /// units this worker's clients wait on, it wakes their tasks from here, on their own
+    /// thread (one cross-thread wake per worker per round, not one per waiting client).
+    pub async fn relay_durable(&self, w: usize) {
+        let slot = self.status.waits.slot(Some(w));
+        loop {
+            slot.relay.notified().await;
+            slot.local.notify_waiters();
         }
     }
 

@@ -306,6 +306,7 @@ impl Server {
             sinks: Default::default(),
             aof: Default::default(),
         };
+        srv.aof.status.init_workers(threads);
         srv.refresh_hot_config();
         srv
     }

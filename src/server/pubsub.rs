@@ -529,8 +529,13 @@ impl WorkerWakes {
         WORKER.with(|c| c.set(Some(w)));
     }
 
-    fn current() -> Option<usize> {
+    pub fn current() -> Option<usize> {
         WORKER.with(|c| c.get())
+    }
+
+    /// This thread is a worker.
+    pub fn on_worker() -> bool {
+        Self::current().is_some()
     }
 
     fn push(&self, h: &Arc<ClientHandle>) {

@@ -385,7 +385,9 @@ def test_bad_manifest_refused():
 def write_load(server, seconds, clients=8):
     """`clients` threads RPUSH 0, 1, 2... to a list each until the server dies or
     `seconds` pass; per list, the values acknowledged with the time of each acknowledgement,
-    and the last value sent."""
+    and the last value sent. Odd clients push through a script: their writes are appended
+    by the scripts thread, the others' by the workers (two ways to the disk under
+    appendfsync always)."""
     import threading
     acked = [[] for _ in range(clients)]
     sent = [-1] * clients
@@ -397,7 +399,10 @@ def write_load(server, seconds, clients=8):
         try:
             while time.time() < stop:
                 sent[i] = n
-                c.rpush(f"list{i}", n)
+                if i % 2:
+                    c.eval("return redis.call('rpush', KEYS[1], ARGV[1])", 1, f"list{i}", n)
+                else:
+                    c.rpush(f"list{i}", n)
                 acked[i].append((n, time.time()))
                 n += 1
         except (redis.ConnectionError, redis.TimeoutError):
