@@ -49,6 +49,10 @@ pub struct Entry {
     pub expire_at_ms: i64,
     /// LRU clock (seconds, wrapping) or, under an LFU policy, Redis's 16-bit minutes + 8-bit counter.
     pub lru: u32,
+    /// The snapshot this entry was already saved for, or made during (so that snapshot
+    /// leaves it out): the keyspace's snapshot epoch (`persist::snapshot`). In what was
+    /// padding.
+    pub snap: u32,
 }
 
 impl Keyed for Entry {
@@ -683,7 +687,7 @@ mod tests {
     }
 
     fn entry(k: &str) -> Entry {
-        Entry { key: CompactBytes::new(k.as_bytes()), value: Value::Int(1), expire_at_ms: NO_EXPIRE, lru: 0 }
+        Entry { key: CompactBytes::new(k.as_bytes()), value: Value::Int(1), expire_at_ms: NO_EXPIRE, lru: 0, snap: 0 }
     }
 
     #[test]

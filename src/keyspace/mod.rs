@@ -94,15 +94,18 @@ pub struct Shard {
 /// knows that someone wants them before the shard changes).
 pub trait ShardSaver: Send + Sync {
     /// Serialize the entries of `shard` (database `db`) in the segments of `mask` (bit s:
-    /// segment s; all of them: the whole shard), as they are now; called under the shard's
-    /// lock.
+    /// segment s; all of them: the whole shard), as they are now, but those stamped with
+    /// the snapshot's epoch (saved already, or made since it began); called under the
+    /// shard's lock.
     fn save_entries(&self, db: usize, shard: &Shard, mask: u16);
+    /// Serialize one entry of database `db` as it is now (a command is about to touch it).
+    fn save_entry(&self, db: usize, e: &Entry);
 }
 
-/// Segments a pending shard is saved in: a command that names its keys saves only their
-/// segments (1/16 of the shard each), not the whole shard. A key's segment is its hash's
-/// low bits, which are also its table bucket's, so a segment is every 16th bucket
-/// (`Dict::for_each_in_class`).
+/// Segments a pending shard is walked in, one per hold of its lock (by the saver, or by
+/// whoever locks the shard without naming keys): a segment is 1/16 of the shard. A key's
+/// segment is its hash's low bits, which are also its table bucket's, so a segment is every
+/// 16th bucket (`Dict::for_each_in_class`).
 pub const SEGMENTS: u32 = 16;
 
 /// The segment of a key whose hash is `h`.
@@ -110,12 +113,14 @@ pub fn segment_of(h: u64) -> u32 {
     (h % SEGMENTS as u64) as u32
 }
 
-/// A shard's mark: which snapshot wants it, for which database, and which of its segments
-/// were saved already.
+/// A shard's mark: which snapshot wants it, for which database, which of its segments
+/// were walked already, and the snapshot's epoch (an entry stamped with it is saved
+/// already, or was made after the snapshot began: `Entry::snap`).
 pub struct Pending {
     pub db: usize,
     pub saver: std::sync::Arc<dyn ShardSaver>,
     pub saved: u16,
+    pub epoch: u32,
 }
 
 /// Save the segments `mask` of a pending shard that are not saved yet; the mark goes when
@@ -135,14 +140,25 @@ fn save_segments(s: &mut Shard, mask: u16) {
     }
 }
 
-/// Save the segments of the keys hashing to `hashes` in a pending shard (a command that
-/// names its keys is about to touch them, and only them).
-pub fn save_keys_segments(s: &mut Shard, hashes: impl Iterator<Item = u64>) {
-    if s.pending.is_none() {
-        return;
+/// Save the keys `keys` (with their hashes) of a pending shard, those not saved yet: a
+/// command that names its keys is about to touch them, and only them (copy-on-write per
+/// key). Each is stamped, so the walk leaves it out; a key absent now was absent when the
+/// snapshot began (whoever deleted it saved it first) or made since.
+pub fn save_keys<'k>(s: &mut Shard, keys: impl Iterator<Item = (u64, &'k [u8])>) {
+    let Some(p) = s.pending.as_ref() else { return };
+    let (db, epoch, walked) = (p.db, p.epoch, p.saved);
+    let saver = p.saver.clone();
+    for (h, key) in keys {
+        if walked & (1 << segment_of(h)) != 0 {
+            continue;
+        }
+        if let Some(e) = s.dict.get_mut(h, key) {
+            if e.snap != epoch {
+                saver.save_entry(db, e);
+                e.snap = epoch;
+            }
+        }
     }
-    let mask = hashes.fold(0u16, |m, h| m | (1 << segment_of(h)));
-    save_segments(s, mask);
 }
 
 /// Save segment `seg` of a pending shard (the saver's walk).
@@ -151,9 +167,10 @@ pub fn save_segment(s: &mut Shard, seg: u32) {
 }
 
 /// A shard behind its mutex. Every lock goes through here, so a shard still marked for a
-/// snapshot is saved before anyone can change it (copy-on-write per shard, at first
-/// touch): the snapshot stays point-in-time, and the check is one test of a field under
-/// the lock the caller takes anyway.
+/// snapshot has its unsaved keys saved before a caller that names no keys can change any
+/// (`lock_raw` and the per-key saves of `Keyspace::access_keys` are the other ways in):
+/// the snapshot stays point-in-time, and the check is one test of a field under the lock
+/// the caller takes anyway.
 pub struct ShardCell(Mutex<Shard>);
 
 impl ShardCell {
@@ -274,6 +291,9 @@ pub struct Keyspace {
     pub on_expired_delete: OnceLock<ExpiredHook>,
     /// lazyfree-lazy-expire: a deletion by expiry propagates as UNLINK instead of DEL.
     pub lazy_expire: std::sync::atomic::AtomicBool,
+    /// The epoch of the latest snapshot (`persist::snapshot`): a key made now is stamped
+    /// with it (`Entry::snap`), so a snapshot in progress leaves it out.
+    pub snap_epoch: std::sync::atomic::AtomicU32,
 }
 
 /// `(db, key)` of a key deleted by expiry (`Keyspace::on_expired_delete`).
@@ -359,6 +379,7 @@ impl Keyspace {
             expire_stats: Default::default(),
             on_expired_delete: OnceLock::new(),
             lazy_expire: Default::default(),
+            snap_epoch: Default::default(),
         }
     }
 
@@ -489,7 +510,7 @@ impl Keyspace {
     }
 
     /// `access_shards` for a command whose keys are `keys` (all in `ids`, and it touches no
-    /// other): a shard a snapshot still wants is saved only in those keys' segments.
+    /// other): in a shard a snapshot still wants, only those keys are saved first.
     pub fn access_keys<K: AsRef<[u8]>>(&self, db: usize, ids: &[u32], keys: &[K], now_ms: i64) -> Access<'_> {
         let mut guards = Guards::new();
         for &s in ids {
@@ -640,12 +661,11 @@ impl Keyspace {
     }
 }
 
-/// `save_keys_segments` for those of `keys` in shard `s`.
+/// `save_keys` for those of `keys` in shard `s`.
 #[cold]
 fn save_keys_of_shard<K: AsRef<[u8]>>(ks: &Keyspace, shard: &mut Shard, s: u32, keys: &[K]) {
-    let hashes: smallvec::SmallVec<[u64; 8]> =
-        keys.iter().map(|k| key_hash(k.as_ref())).filter(|h| ks.shard_of(*h) as u32 == s).collect();
-    save_keys_segments(shard, hashes.into_iter());
+    let named = keys.iter().map(|k| (key_hash(k.as_ref()), k.as_ref())).filter(|(h, _)| ks.shard_of(*h) as u32 == s);
+    save_keys(shard, named);
 }
 
 /// Held shard locks, sorted by (db, shard); inline for the common one-to-four-shard command.
@@ -796,7 +816,7 @@ impl<'a> Access<'a> {
     }
 
     /// The next command of a kept hold names `keys` of `db` (in the held shards): a shard
-    /// a snapshot still wants is saved in their segments first.
+    /// a snapshot still wants has those keys saved first.
     #[inline]
     pub fn keys_saved<K: AsRef<[u8]>>(&mut self, db: usize, keys: &[K]) {
         let ks = self.ks;
@@ -1282,8 +1302,9 @@ impl<'a> Access<'a> {
         }
         ks.key_event(KeyEvent::New, db, key, client);
         let at = new_expire(NO_EXPIRE);
+        let snap = self.ks.snap_epoch.load(std::sync::atomic::Ordering::Relaxed);
         let shard = self.shard_hashed(db, h);
-        shard.dict.insert_new(h, Entry { key: CompactBytes::new(key), value, expire_at_ms: at, lru: clock });
+        shard.dict.insert_new(h, Entry { key: CompactBytes::new(key), value, expire_at_ms: at, lru: clock, snap });
         if at != NO_EXPIRE {
             shard.expires += 1;
         }

@@ -450,7 +450,7 @@ fn load_with(
             }
             shard.remove(h, &key);
         }
-        shard.dict.insert_new(h, Entry { key: CompactBytes::new(&key), value: v, expire_at_ms: expire, lru });
+        shard.dict.insert_new(h, Entry { key: CompactBytes::new(&key), value: v, expire_at_ms: expire, lru, snap: 0 });
         if expire != NO_EXPIRE {
             shard.expires += 1;
         }
@@ -532,7 +532,8 @@ mod tests {
         let mut scratch = Vec::new();
         for (db, k, v, exp) in entries {
             put_select(&mut out, *db);
-            let e = Entry { key: CompactBytes::new(k), value: Value::from_string(v), expire_at_ms: *exp, lru: 0 };
+            let e =
+                Entry { key: CompactBytes::new(k), value: Value::from_string(v), expire_at_ms: *exp, lru: 0, snap: 0 };
             put_entry(&mut out, &e, &opts, &mut scratch);
         }
         let mut w = RdbWriter::new(Vec::new(), checksum);

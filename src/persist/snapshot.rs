@@ -4,26 +4,25 @@
 //! while nothing else runs); BGREWRITEAOF's RDB preamble and replication's transfer can
 //! use it the same way.
 //!
-//! Copy-on-write per shard, at first touch:
+//! Copy-on-write per key, with shards as the unit of marking:
 //!
 //! 1. `begin` runs while every gate is held exclusively (no command runs anywhere): it
-//!    marks every non-empty shard *pending* (a field of the shard, under its mutex) with
-//!    this snapshot, notes each database's key counts (RESIZEDB) and the time (idle times
-//!    and LFU counters are measured at it), and writes the header. It costs one lock per
-//!    shard: 256 per database.
-//! 2. `run` (the saver thread's loop) walks the marked shards in order, locking each: a
-//!    shard still pending is serialized, its bytes written out, the mark cleared.
-//! 3. Whoever else locks a pending shard first (a command, active expiry, FLUSHALL, a
-//!    SCAN...) gets it through `keyspace::ShardCell`, which hands the shard to
-//!    `save_shard` before returning the guard: the shard's keys go out as they were, then
-//!    the caller changes them. The file therefore holds each shard as it was at `begin`.
+//!    takes a new epoch (`Keyspace::snap_epoch`: keys made from now on carry it in
+//!    `Entry::snap`, so this snapshot leaves them out), marks every non-empty shard
+//!    *pending* (a field of the shard, under its mutex) with this snapshot and epoch, notes
+//!    each database's key counts (RESIZEDB) and the time (idle times and LFU counters are
+//!    measured at it), and writes the header. It costs one lock per shard: 256 per database.
+//! 2. `run` (the saver thread's loop) walks the marked shards, one segment (1/16 of a
+//!    shard) per hold of its lock, writing each entry not stamped with the epoch.
+//! 3. A command that names its keys saves each of them that is still unsaved before it
+//!    runs, and stamps it (`keyspace::save_keys`, through `ShardSaver::save_entry`).
+//! 4. Whoever locks a pending shard without naming keys (`keyspace::ShardCell`) walks its
+//!    remaining segments first. The file therefore holds each key as it was at `begin`.
 //!
-//! Chunks go straight to the writer under its mutex (after a SELECTDB when the last chunk
-//! was of another database), so the memory a snapshot holds is one shard's encoding at a
-//! time, per thread saving one, whatever the write load. The price is paid by the first
-//! command to touch each shard while the snapshot runs: it serializes that shard (about
-//! 1/256 of a database) before it runs. docs/ARCHITECTURE.md ("Snapshots") has the
-//! measurements.
+//! Chunks and single keys go straight to the writer under its mutex (after a SELECTDB when
+//! the last chunk was of another database), so the memory a snapshot holds is one
+//! segment's encoding at a time, whatever the write load. docs/ARCHITECTURE.md
+//! ("Snapshots") has the measurements.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,6 +35,18 @@ use crate::data::dict::Entry;
 use crate::keyspace::{self, Keyspace, Pending, Shard, ShardSaver};
 
 pub type Sink = Box<dyn Write + Send>;
+
+/// Lower the calling thread's scheduling priority (nice 10): a background save's thread
+/// gives the CPU to the workers whenever they have requests, so clients do not wait behind
+/// it for a time slice (measured: the longest stall during BGSAVE on two cores). Linux
+/// applies nice per thread.
+pub fn background_priority() {
+    // SAFETY: gettid and setpriority take no pointers; a failure only leaves the priority.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
 
 thread_local! {
     /// This thread is a snapshot's saver (`Snapshot::run`), not a client's command.
@@ -64,6 +75,9 @@ pub struct Snapshot {
     pub keys_total: u64,
     /// Microseconds the saver waits per key it writes (rdb-key-save-delay; for tests).
     key_delay_us: u64,
+    /// This snapshot's epoch: entries stamped with it are left out of the walk
+    /// (`Entry::snap`).
+    epoch: u32,
 }
 
 impl Snapshot {
@@ -92,6 +106,8 @@ impl Snapshot {
                 }
             }
         }
+        // Every key there is now has an older stamp; those made from now on get this one.
+        let epoch = ks.snap_epoch.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         let mut writer = RdbWriter::new(w, checksum);
         let error = writer.write(header).err();
         let snap = Arc::new(Snapshot {
@@ -103,10 +119,11 @@ impl Snapshot {
             aborted: AtomicBool::new(false),
             keys_done: AtomicU64::new(0),
             key_delay_us,
+            epoch,
         });
         for &(db, s) in &snap.marked {
             let saver: Arc<dyn ShardSaver> = snap.clone();
-            ks.dbs[db].shards[s].lock_raw().pending = Some(Pending { db, saver, saved: 0 });
+            ks.dbs[db].shards[s].lock_raw().pending = Some(Pending { db, saver, saved: 0, epoch: snap.epoch });
         }
         snap
     }
@@ -161,32 +178,10 @@ impl Snapshot {
     }
 }
 
-impl ShardSaver for Snapshot {
-    fn save_entries(&self, db: usize, shard: &Shard, mask: u16) {
-        if self.aborted.load(Ordering::Relaxed) {
-            return;
-        }
-        let mut chunk = Vec::new();
-        let mut scratch = Vec::new();
-        let mut n = 0u64;
-        // A client's command that touched the shard first pays for its encoding before it
-        // runs: it skips LZF (most of the cost for values past 20 bytes), a file stays
-        // valid either way; the saver compresses per rdbcompression.
-        let opts = SaveOpts { compress: self.opts.compress && SAVER.with(|c| c.get()), ..self.opts };
-        let mut put = |e: &Entry| {
-            rdbfile::put_entry(&mut chunk, e, &opts, &mut scratch);
-            n += 1;
-        };
-        if mask == u16::MAX {
-            shard.dict.for_each(&mut put);
-        } else {
-            for seg in (0..keyspace::SEGMENTS as usize).filter(|s| mask & (1 << s) != 0) {
-                shard.dict.for_each_in_class(keyspace::SEGMENTS as usize, seg, &mut put);
-            }
-        }
-        if n == 0 {
-            return;
-        }
+impl Snapshot {
+    /// Write `chunk` (`n` keys of database `db`) after the SELECTDB (and the database's
+    /// first RESIZEDB) it needs.
+    fn write_chunk(&self, db: usize, chunk: &[u8], n: u64) {
         let mut out = self.out.lock();
         let out = &mut *out;
         if out.error.is_some() {
@@ -202,10 +197,63 @@ impl ShardSaver for Snapshot {
             rdbfile::put_resize(&mut head, self.sizes[db].0, self.sizes[db].1);
         }
         if let Some(w) = out.w.as_mut() {
-            if let Err(e) = w.write(&head).and_then(|_| w.write(&chunk)) {
+            if let Err(e) = w.write(&head).and_then(|_| w.write(chunk)) {
                 out.error = Some(e);
             }
         }
         self.keys_done.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+thread_local! {
+    /// A command's per-key saves encode here (no allocation per key).
+    static ENTRY_BUF: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl ShardSaver for Snapshot {
+    fn save_entries(&self, db: usize, shard: &Shard, mask: u16) {
+        if self.aborted.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut chunk = Vec::new();
+        let mut scratch = Vec::new();
+        let mut n = 0u64;
+        // A client's command that walks a shard (it locked the shard without naming keys)
+        // pays for its encoding before it runs: it skips LZF (most of the cost for values
+        // past 20 bytes), a file stays valid either way; the saver compresses per
+        // rdbcompression.
+        let opts = SaveOpts { compress: self.opts.compress && SAVER.with(|c| c.get()), ..self.opts };
+        let epoch = self.epoch;
+        let mut put = |e: &Entry| {
+            if e.snap != epoch {
+                rdbfile::put_entry(&mut chunk, e, &opts, &mut scratch);
+                n += 1;
+            }
+        };
+        if mask == u16::MAX {
+            shard.dict.for_each(&mut put);
+        } else {
+            for seg in (0..keyspace::SEGMENTS as usize).filter(|s| mask & (1 << s) != 0) {
+                shard.dict.for_each_in_class(keyspace::SEGMENTS as usize, seg, &mut put);
+            }
+        }
+        if n > 0 {
+            self.write_chunk(db, &chunk, n);
+        }
+    }
+
+    fn save_entry(&self, db: usize, e: &Entry) {
+        if self.aborted.load(Ordering::Relaxed) {
+            return;
+        }
+        ENTRY_BUF.with(|b| {
+            let (chunk, scratch) = &mut *b.borrow_mut();
+            chunk.clear();
+            rdbfile::put_entry(chunk, e, &self.opts, scratch);
+            self.write_chunk(db, chunk, 1);
+            if chunk.capacity() > 1 << 16 {
+                *chunk = Vec::new();
+            }
+        });
     }
 }

@@ -136,6 +136,7 @@ pub fn start_rewrite(srv: &Server, enable: bool) -> bool {
     }
     let spawned = std::thread::Builder::new().name("aof-rewrite".into()).spawn(move || {
         let started = now_ms();
+        crate::persist::snapshot::background_priority();
         // (A bug in the rewrite must not leave it "in progress" for ever.)
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rewrite(&me, enable)))
             .unwrap_or_else(|_| Err(io::Error::other("the rewrite failed")));

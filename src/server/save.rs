@@ -328,6 +328,7 @@ fn bgsave_start(srv: &Arc<Server>) -> Result<(), ()> {
     let server = srv.clone();
     let spawned = std::thread::Builder::new().name("bgsave".into()).spawn(move || {
         let srv = server;
+        crate::persist::snapshot::background_priority();
         // A panic (a bug) must still end the save, or BGSAVE would say "in progress" for good.
         let run = std::panic::AssertUnwindSafe(|| snap.run(&srv.ks));
         let written = std::panic::catch_unwind(run)

@@ -491,7 +491,9 @@ def test_failing_final_save_stops_the_shutdown_like_redis():
 
 def test_bgsave_is_point_in_time_under_writes():
     """Every key holds 0 when BGSAVE starts; writers then increment every key, delete some
-    and add others while the (slowed) save runs: the file must hold the state at the start."""
+    and add others while the (slowed) save runs: the file must hold the state at the start.
+    The writes come every way a key is reached: plain commands, MULTI/EXEC, a script with
+    its keys declared, one naming keys it did not declare, and RENAME over an old key."""
     n = 20_000
     s = support.start_cinnabar(**{"rdb-key-save-delay": 50})
     try:
@@ -515,6 +517,14 @@ def test_bgsave_is_point_in_time_under_writes():
                     p.set(f"new{w}-{rounds}", 1)
                     p.sadd("set", 1000 + rounds)
                     p.execute()
+                    j = (w + 4 * rounds) % n
+                    p = c.pipeline(transaction=True)
+                    p.incr(f"k{j}")
+                    p.set(f"tmp{w}", rounds)
+                    p.rename(f"tmp{w}", f"k{(j + 1) % n}")
+                    p.execute()
+                    c.eval("return redis.call('incr', KEYS[1])", 1, f"k{(j + 2) % n}")
+                    c.eval("return redis.call('incr', 'k' .. ARGV[1])", 0, (j + 3) % n)
                     rounds += 1
             except Exception as e:  # noqa: BLE001 - reported below
                 errors.append(e)
