@@ -18,11 +18,12 @@
 //! (`Output`) so rounds reach the file in the order they took the buffer:
 //!
 //! - `appendfsync always`: `unit` returns the unit's ticket and the connection holds its
-//!   replies until its ticket is durable (`Aof::wait_durable`, async). The worker runs the
-//!   round itself when it runs out of ready work (`Aof::before_sleep`, from the runtime's
-//!   park hook and each turn of its polling window: Redis's beforeSleep), so what all its
-//!   clients sent in that turn shares one write and one fsync (group commit) and no other
-//!   thread is woken per round. The tasks waiting are woken on their own worker (`Waits`:
+//!   replies until its ticket is durable (`Aof::wait_durable`, async). The worker writes
+//!   the round itself when it runs out of ready work (`Aof::before_sleep`, from the
+//!   runtime's park hook and each turn of its polling window: Redis's beforeSleep), so
+//!   what all its clients sent in that turn shares one write and one fsync (group
+//!   commit); it fsyncs a small round there too, and leaves a big one's fsync to the
+//!   writer thread while it goes on serving (`AofSink::flush_awaited`). The tasks waiting are woken on their own worker (`Waits`:
 //!   one relay wake per worker per round). Units appended by other threads (the scripts
 //!   thread, the cron's expiry) wake the writer thread, which runs the round for them.
 //!   A failed write or fsync under `always` exits, as Redis does ("Can't recover from AOF
@@ -330,6 +331,8 @@ pub struct Status {
     /// The highest ticket a client may be waiting on (appendfsync always): a worker about
     /// to sleep writes and fsyncs while it is above `durable`.
     awaited: AtomicU64,
+    /// Units written to the file (fsynced or not).
+    written: AtomicU64,
     /// Where the tasks waiting on `durable` are woken (`Waits`).
     waits: Waits,
     /// aof_last_write_status (false = err) and the errno behind it.
@@ -410,6 +413,10 @@ impl Status {
     }
 }
 
+/// Under appendfsync always, a worker's round of more units than this leaves its fsync to
+/// the writer thread and goes on serving (`AofSink::flush_awaited`).
+const OVERLAP_UNITS: u64 = 64;
+
 /// How often a write error is logged at most (AOF_WRITE_LOG_ERROR_RATE, seconds).
 const WRITE_ERROR_LOG_RATE: i64 = 30;
 
@@ -426,6 +433,8 @@ struct Inner {
     rotate: Option<(usize, File)>,
     /// The writer waits with nothing to do: an append wakes it.
     idle: bool,
+    /// A worker wrote a round and leaves its fsync to the writer (`flush_awaited`).
+    sync_wanted: bool,
     stop: bool,
 }
 
@@ -442,6 +451,8 @@ struct Output {
     last_fsync: Instant,
     /// Written since the last fsync.
     dirty: bool,
+    /// The ticket of the last unit taken.
+    upto: u64,
 }
 
 /// The AOF sink: the buffer the workers append to, written by the workers before they
@@ -520,6 +531,7 @@ impl AofSink {
                 appended: status.durable.load(Ordering::Acquire),
                 rotate: None,
                 idle: false,
+                sync_wanted: false,
                 stop: false,
             }),
             out: Mutex::new(Output {
@@ -529,6 +541,7 @@ impl AofSink {
                 unwritten: Vec::new(),
                 last_fsync: Instant::now(),
                 dirty: false,
+                upto: status.durable.load(Ordering::Acquire),
             }),
             wake: Condvar::new(),
             done: Condvar::new(),
@@ -612,29 +625,58 @@ impl AofSink {
     }
 
     /// appendfsync always, from a worker about to sleep (Redis's beforeSleep flush): write
-    /// and fsync what was appended, so the replies held for it can go. The worker blocks
-    /// on the fsync, as Redis's event loop does; requests that arrive meanwhile go in the
-    /// next round together (group commit). A worker that finds another round running
-    /// waits for it, then finds its units durable or writes them in the next round.
+    /// what was appended and have it fsynced, so the replies held for it can go. A small
+    /// round (up to `OVERLAP_UNITS` units: pipeline 1) is fsynced here, the worker waiting
+    /// as Redis's event loop does: requests that arrive meanwhile make the next round
+    /// together (group commit), one fsync for all of them. A bigger round's fsync goes to
+    /// the writer thread and the worker goes on serving, so the next round is made while
+    /// the disk works (the worker waits only if it has the next round written before that
+    /// fsync ends: the writer holds the output during it).
     fn flush_awaited(&self) {
         let mut o = self.out.lock();
         if self.status.durable.load(Ordering::Acquire) >= self.status.awaited.load(Ordering::Acquire) {
             return;
         }
         let policy = self.policy();
-        if policy == Fsync::Always {
-            self.round(&mut o, policy);
+        if policy != Fsync::Always {
+            return;
+        }
+        let before = o.upto;
+        let (upto, _, _) = self.write_round(&mut o, policy);
+        if upto - before > OVERLAP_UNITS {
+            drop(o);
+            let mut g = self.inner.lock();
+            g.sync_wanted = true;
+            if g.idle {
+                g.idle = false;
+                drop(g);
+                self.wake.notify_one();
+            }
+        } else {
+            self.sync_round(&mut o, policy, upto, false);
         }
     }
 
     /// One round of writing: take what the workers appended (and a rotation), write it,
     /// fsync per policy, publish what is durable. Returns (written all, stop asked).
     fn round(&self, o: &mut Output, policy: Fsync) -> (bool, bool) {
+        let (upto, ok, stop) = self.write_round(o, policy);
+        if ok {
+            self.sync_round(o, policy, upto, stop);
+        }
+        self.done.notify_all();
+        (ok, stop)
+    }
+
+    /// A round's first half: take the buffer (and a rotation) and write it. Returns (the
+    /// last unit taken, written all, stop asked).
+    fn write_round(&self, o: &mut Output, policy: Fsync) -> (u64, bool, bool) {
         let (upto, rotate, stop) = {
             let mut g = self.inner.lock();
             std::mem::swap(&mut g.buf, &mut o.taken);
             (g.appended, g.rotate.take(), g.stop)
         };
+        o.upto = upto;
         let mut ok = true;
         if let Some((at, next)) = rotate {
             // The part before the rotation goes to the old file, fsynced, then the rest
@@ -662,27 +704,32 @@ impl AofSink {
             o.dirty |= ok;
         }
         if ok {
-            let fsync_now = match policy {
-                Fsync::Always => o.dirty,
-                Fsync::Everysec => o.dirty && (stop || o.last_fsync.elapsed() >= Duration::from_secs(1)),
-                Fsync::No => false,
-            };
-            if fsync_now {
-                self.fsync(&o.file, policy);
-                o.last_fsync = Instant::now();
-                o.dirty = false;
-            } else if stop && o.dirty {
-                let _ = o.file.sync_data();
-                o.dirty = false;
-            }
-            if !o.dirty || policy != Fsync::Always {
-                // Written (and fsynced when the policy says so): a flush or an always
-                // waiter may go on.
-                self.status.publish_durable(upto);
-            }
+            self.status.written.fetch_max(upto, Ordering::AcqRel);
         }
-        self.done.notify_all();
-        (ok, stop)
+        (upto, ok, stop)
+    }
+
+    /// A round's second half, once everything taken up to unit `upto` is written: fsync
+    /// per policy and publish what is durable.
+    fn sync_round(&self, o: &mut Output, policy: Fsync, upto: u64, stop: bool) {
+        let fsync_now = match policy {
+            Fsync::Always => o.dirty,
+            Fsync::Everysec => o.dirty && (stop || o.last_fsync.elapsed() >= Duration::from_secs(1)),
+            Fsync::No => false,
+        };
+        if fsync_now {
+            self.fsync(&o.file, policy);
+            o.last_fsync = Instant::now();
+            o.dirty = false;
+        } else if stop && o.dirty {
+            let _ = o.file.sync_data();
+            o.dirty = false;
+        }
+        if !o.dirty || policy != Fsync::Always {
+            // Written (and fsynced when the policy says so): a flush or an always waiter
+            // may go on.
+            self.status.publish_durable(upto);
+        }
     }
 
     /// The writer thread: wait for appends (or the everysec fsync due), then run a round.
@@ -697,7 +744,7 @@ impl AofSink {
             {
                 let mut g = self.inner.lock();
                 let policy = self.policy();
-                if g.buf.is_empty() && g.rotate.is_none() && !g.stop && !pending {
+                if g.buf.is_empty() && g.rotate.is_none() && !g.stop && !pending && !g.sync_wanted {
                     // Nothing to write: wait for an append, or for the everysec fsync due.
                     g.idle = true;
                     if dirty && policy == Fsync::Everysec {
@@ -707,6 +754,7 @@ impl AofSink {
                     }
                     g.idle = false;
                 }
+                g.sync_wanted = false;
                 if policy != Fsync::Always && !g.buf.is_empty() && !g.stop && g.rotate.is_none() && !pending {
                     // Writes are coming (the one that woke us, or a stream of them): take
                     // what a millisecond gathers, so a burst costs one wake and one write,
@@ -892,7 +940,9 @@ impl Aof {
     #[inline]
     pub fn before_sleep(&self) {
         let s = &self.status;
-        if s.awaited.load(Ordering::Acquire) > s.durable.load(Ordering::Acquire) {
+        // Units awaited that are not written yet (written ones are being fsynced by the
+        // writer thread, whose publication wakes their clients).
+        if s.awaited.load(Ordering::Acquire) > s.written.load(Ordering::Acquire) {
             if let Some(sink) = self.sink() {
                 sink.flush_awaited();
             }

@@ -382,12 +382,13 @@ def test_bad_manifest_refused():
         assert all(line in log for log in logs), logs
 
 
-def write_load(server, seconds, clients=8):
+def write_load(server, seconds, clients=8, pipeline=1):
     """`clients` threads RPUSH 0, 1, 2... to a list each until the server dies or
     `seconds` pass; per list, the values acknowledged with the time of each acknowledgement,
     and the last value sent. Odd clients push through a script: their writes are appended
     by the scripts thread, the others' by the workers (two ways to the disk under
-    appendfsync always)."""
+    appendfsync always). With `pipeline` > 1 each client sends that many RPUSHes at a
+    time, acknowledged together (rounds big enough for the writer thread's fsync)."""
     import threading
     acked = [[] for _ in range(clients)]
     sent = [-1] * clients
@@ -398,6 +399,16 @@ def write_load(server, seconds, clients=8):
         n = 0
         try:
             while time.time() < stop:
+                if pipeline > 1:
+                    sent[i] = n + pipeline - 1
+                    p = c.pipeline(transaction=False)
+                    for v in range(n, n + pipeline):
+                        p.rpush(f"list{i}", v)
+                    p.execute()
+                    at = time.time()
+                    acked[i].extend((v, at) for v in range(n, n + pipeline))
+                    n += pipeline
+                    continue
                 sent[i] = n
                 if i % 2:
                     c.eval("return redis.call('rpush', KEYS[1], ARGV[1])", 1, f"list{i}", n)
@@ -414,14 +425,14 @@ def write_load(server, seconds, clients=8):
     return threads, acked, sent
 
 
-@pytest.mark.parametrize("fsync", ["always", "everysec"])
-def test_kill_9_during_a_write_load(fsync):
+@pytest.mark.parametrize("fsync,pipeline", [("always", 1), ("always", 50), ("everysec", 1)])
+def test_kill_9_during_a_write_load(fsync, pipeline):
     """kill -9 while clients write: after the restart each list is a prefix of what its
     client sent; with appendfsync always it holds every acknowledged write, with everysec
     every write acknowledged more than about a second before the kill."""
     server = start_cinnabar(**AOF, appendfsync=fsync)
     try:
-        threads, acked, sent = write_load(server, seconds=30)
+        threads, acked, sent = write_load(server, seconds=30, pipeline=pipeline)
         time.sleep(2.5)
         killed_at = time.time()
         server.proc.kill()
