@@ -148,10 +148,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let flags = data[0];
-    let limits = Limits {
-        authenticated: flags & 1 != 0,
-        max_bulk_len: BULK_LIMITS[((flags >> 1) & 7) as usize],
-    };
+    let limits = Limits { authenticated: flags & 1 != 0, max_bulk_len: BULK_LIMITS[((flags >> 1) & 7) as usize] };
     let n = (data[1] & 15) as usize;
     if data.len() < 2 + n {
         return;

@@ -1450,7 +1450,7 @@ pub fn open_files(srv: &Server, layout: &Layout, m: &mut Manifest, at_start: boo
 
 /// Why a file stopped loading.
 #[derive(Debug, PartialEq, Eq)]
-enum Stop {
+pub enum Stop {
     /// The file ends inside a command: it was valid up to this offset (the first torn
     /// command's start, or the MULTI of an unfinished transaction).
     Truncated(usize),
@@ -1462,7 +1462,7 @@ enum Stop {
 
 /// The next command of an AOF at `*pos`: its arguments, or None at a clean end. `#`
 /// annotations (#TS) are skipped.
-fn next_command<'a>(data: &'a [u8], pos: &mut usize) -> Result<Option<Argv<'a>>, Stop> {
+pub fn next_command<'a>(data: &'a [u8], pos: &mut usize) -> Result<Option<Argv<'a>>, Stop> {
     let start = *pos;
     let torn = Stop::Truncated(start);
     // A line up to \r\n, without it.
@@ -1505,7 +1505,7 @@ fn next_command<'a>(data: &'a [u8], pos: &mut usize) -> Result<Option<Argv<'a>>,
 }
 
 /// A loaded command's arguments, borrowed from the file's bytes.
-type Argv<'a> = smallvec::SmallVec<[&'a [u8]; 8]>;
+pub type Argv<'a> = smallvec::SmallVec<[&'a [u8]; 8]>;
 
 /// Runs loaded commands: Redis's fake client (no replies, MULTI/EXEC and SELECT as sent).
 struct Replayer<'s> {

@@ -272,11 +272,14 @@ def test_good_file_with_bad_crc_loads_when_rdbchecksum_is_no():
 # ---------------------------------------------------------------- commands
 
 class Raw:
-    """One connection speaking RESP2, replies as raw bytes (as the oracle gives them)."""
+    """One connection speaking RESP2 (or RESP3 after HELLO 3), replies as raw bytes (as the
+    oracle gives them)."""
 
-    def __init__(self, server):
+    def __init__(self, server, protocol=2):
         self.s = socket.create_connection(("127.0.0.1", server.port), timeout=20)
         self.buf = b""
+        if protocol == 3:
+            self("HELLO", "3")
 
     def _line(self):
         while b"\r\n" not in self.buf:
@@ -289,7 +292,7 @@ class Raw:
 
     def _reply(self):
         line = self._line()
-        if line[:1] in (b"$",):
+        if line[:1] in (b"$", b"=", b"!"):
             n = int(line[1:])
             if n < 0:
                 return line
@@ -297,9 +300,12 @@ class Raw:
                 self.buf += self.s.recv(65536)
             data, self.buf = self.buf[:n], self.buf[n + 2:]
             return line + b"\r\n" + data
-        if line[:1] == b"*":
+        if line[:1] in (b"*", b"~", b">"):
             n = int(line[1:])
             return [line] + [self._reply() for _ in range(max(n, 0))]
+        if line[:1] in (b"%", b"|"):
+            n = int(line[1:])
+            return [line] + [self._reply() for _ in range(2 * n)]
         return line
 
     def __call__(self, *args):
@@ -318,13 +324,14 @@ def normalise(reply):
     return reply
 
 
-def both(script, **config):
-    """Run `script(conn, server)` against the oracle and cinnabar; their replies."""
+def both(script, protocol=2, **config):
+    """Run `script(conn, server)` against the oracle and cinnabar over RESP`protocol`;
+    their replies."""
     results = []
     for start in (support.start_redis, support.start_cinnabar):
         s = start(**config)
         try:
-            c = Raw(s)
+            c = Raw(s, protocol)
             results.append([normalise(x) for x in script(c, s)])
             c.close()
         finally:
@@ -332,7 +339,8 @@ def both(script, **config):
     return results
 
 
-def test_save_bgsave_lastsave_replies():
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_save_bgsave_lastsave_replies(protocol):
     def script(c, s):
         out = [c("SET", "k", "v"), c("SAVE"), c("LASTSAVE"), c("BGSAVE"), c("BGSAVE", "FOO"),
                c("BGSAVE", "SCHEDULE", "X")]
@@ -344,11 +352,12 @@ def test_save_bgsave_lastsave_replies():
                               info.split(b"\r\n", 1)[1]))
         out += [c("MULTI"), c("SAVE"), c("DISCARD")]
         return out
-    redis_side, ours = both(script)
+    redis_side, ours = both(script, protocol)
     assert ours == redis_side
 
 
-def test_misconf_after_failed_saves_and_gone_after_a_good_one():
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_misconf_after_failed_saves_and_gone_after_a_good_one(protocol):
     def script(c, s):
         gone = os.path.join(s.dir, "gone")
         os.mkdir(gone)
@@ -373,12 +382,13 @@ def test_misconf_after_failed_saves_and_gone_after_a_good_one():
         out.append(re.findall(rb"rdb_(?:saves|last_bgsave_status|changes_since_last_save):\S+",
                               info.split(b"\r\n", 1)[1]))
         return out
-    redis_side, ours = both(script, save="3600 1", **{"enable-protected-configs": "yes"})
+    redis_side, ours = both(script, protocol, save="3600 1", **{"enable-protected-configs": "yes"})
     assert ours == redis_side
     assert any(isinstance(x, bytes) and x.startswith(b"-MISCONF") for x in ours)
 
 
-def test_debug_reload_replies():
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_debug_reload_replies(protocol):
     def script(c, s):
         out = [c("SET", "a", "1"),
                c("FUNCTION", "LOAD", "#!lua name=mylib\nredis.register_function('f', function() return 1 end)"),
@@ -387,7 +397,7 @@ def test_debug_reload_replies():
         os.remove(os.path.join(s.dir, "dump.rdb"))
         out += [c("DEBUG", "RELOAD", "NOSAVE")]
         return out
-    redis_side, ours = both(script, **{"enable-debug-command": "yes"})
+    redis_side, ours = both(script, protocol, **{"enable-debug-command": "yes"})
     assert ours == redis_side
 
 
