@@ -418,6 +418,16 @@ impl CommandTable {
         })
     }
 
+    /// rename-command: the entry answers to `to` instead ("" removes it). Statistics and
+    /// COMMAND keep its own name, as Redis's do.
+    pub fn rename(&mut self, from: &str, to: &str) {
+        if let Some(c) = self.commands.remove(from.as_bytes()) {
+            if !to.is_empty() {
+                self.commands.insert(to.as_bytes().to_vec(), c);
+            }
+        }
+    }
+
     /// Look up by a name as sent by a client (any case).
     pub fn get(&self, name: &[u8]) -> Option<&Command> {
         if name.len() > 64 {

@@ -340,7 +340,8 @@ pub static DEFS: &[Def] = &[
     aliased("zset-max-listpack-entries", "zset-max-ziplist-entries", SIZE, "128", M),
     def("active-defrag-ignore-bytes", Kind::UMemory { min: 1, max: LONG_MAX as u64 }, "104857600", M),
     aliased("hash-max-listpack-value", "hash-max-ziplist-value", SIZE_MEM, "64", M),
-    def("set-max-listpack-value", SIZE_MEM, "64", M),
+    // Not a memory size in 7.2 (no unit suffixes), unlike the hash and zset ones.
+    def("set-max-listpack-value", SIZE, "64", M),
     def("stream-node-max-bytes", SIZE_MEM, "4096", M),
     aliased("zset-max-listpack-value", "zset-max-ziplist-value", SIZE_MEM, "64", M),
     def("hll-sparse-max-bytes", SIZE_MEM, "3000", M),
@@ -377,6 +378,9 @@ pub struct Config {
     /// While loading a config file: the first `save` line replaces the defaults, the
     /// following ones append (Redis's `save_loaded`).
     save_loaded: bool,
+    /// `rename-command` lines in file order: (command, new name; "" removes it), lowercase.
+    /// Applied to the command table when the server is built (`CommandTable::rename`).
+    pub renames: Vec<(String, String)>,
 }
 
 // ---------------------------------------------------------------- number helpers
@@ -765,23 +769,61 @@ fn valid_hostname(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Redis's validateProcTitleTemplate: not empty, known {variables} only, balanced braces.
+/// Redis's validateProcTitleTemplate: known {variables} only, balanced braces, and not
+/// blank once expanded the way Redis expands it to validate: `{title}` as "", the server
+/// mode as "" (standalone), `{unixsocket}` as "" (its default; the oracle's answer for a
+/// server with a socket differs), the others as non-empty text.
 fn valid_proc_title(s: &str) -> bool {
-    const VARS: &[&str] = &["title", "listen-addr", "server-mode", "port", "tls-port", "unixsocket", "config-file"];
+    const VARS: &[(&str, bool)] = &[
+        ("title", false),
+        ("listen-addr", true),
+        ("server-mode", false),
+        ("port", true),
+        ("tls-port", true),
+        ("unixsocket", false),
+        ("config-file", true),
+    ];
     let mut rest = s;
+    let mut visible = false;
     while let Some(p) = rest.find(['{', '}']) {
         if rest.as_bytes()[p] == b'}' {
             return false;
         }
+        visible |= rest[..p].bytes().any(|c| c != b' ');
         let after = &rest[p + 1..];
         let Some(end) = after.find('}') else { return false };
-        let var = &after[..end];
-        if !VARS.contains(&var) {
-            return false;
+        match VARS.iter().find(|(v, _)| *v == &after[..end]) {
+            Some((_, expands)) => visible |= expands,
+            None => return false,
         }
         rest = &after[end + 1..];
     }
-    !s.is_empty()
+    visible || rest.bytes().any(|c| c != b' ')
+}
+
+/// Redis's isValidAuxString for cluster-announce-human-nodename: any byte but these.
+fn valid_human_nodename(s: &str) -> Result<(), String> {
+    if s.bytes().any(|c| b"!#$%&()*+:;<>?@[]^{|}~".contains(&c)) {
+        return Err("Announced human node name contained invalid character".into());
+    }
+    Ok(())
+}
+
+/// locale-collate: a name setlocale(LC_COLLATE) accepts ("" is the environment's).
+/// Checked with newlocale, which leaves the process's locale alone: string comparisons
+/// here are binary (C locale; `types::sort`), so the value is only stored.
+fn valid_locale(s: &str) -> Result<(), String> {
+    let invalid = || "Invalid locale name".to_string();
+    let name = std::ffi::CString::new(s).map_err(|_| invalid())?;
+    // SAFETY: newlocale reads a NUL-terminated name; the object it returns is freed at once.
+    unsafe {
+        let loc = libc::newlocale(libc::LC_COLLATE_MASK, name.as_ptr(), std::ptr::null_mut());
+        if loc.is_null() {
+            return Err(invalid());
+        }
+        libc::freelocale(loc);
+    }
+    Ok(())
 }
 
 fn numeric_range_err_signed(min: i64, max: i64) -> String {
@@ -902,8 +944,16 @@ impl Def {
                     }
                     "appenddirname" if a.is_empty() => Err("appenddirname can't be empty".into()),
                     "appenddirname" if !is_basename(a) => Err("appenddirname can't be a path, just a dirname".into()),
-                    "cluster-announce-hostname" | "cluster-announce-human-nodename" => {
+                    "cluster-announce-hostname" => {
                         valid_hostname(a)?;
+                        Ok(Val::Str(a.to_string()))
+                    }
+                    "cluster-announce-human-nodename" => {
+                        valid_human_nodename(a)?;
+                        Ok(Val::Str(a.to_string()))
+                    }
+                    "locale-collate" => {
+                        valid_locale(a)?;
                         Ok(Val::Str(a.to_string()))
                     }
                     "proc-title-template" if !valid_proc_title(a) => {
@@ -985,7 +1035,7 @@ impl Config {
         for d in DEFS {
             values.insert(d.name, d.default_val());
         }
-        Config { values, save_loaded: false }
+        Config { values, save_loaded: false, renames: Vec::new() }
     }
 
     pub fn get(&self, name: &str) -> Option<&Val> {
@@ -1069,6 +1119,38 @@ impl Config {
         }
         let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
         self.apply(d, &args, true)
+    }
+
+    /// Redis's rename-command: the command must exist under that name now (earlier lines
+    /// may have renamed it), and the new name must be free once the old one is gone.
+    fn rename_command(&mut self, from: &str, to: &str) -> Result<(), &'static str> {
+        let (from, to) = (from.to_ascii_lowercase(), to.to_ascii_lowercase());
+        let exists = |renames: &[(String, String)], name: &str| {
+            // The last line that touched `name`, as the source or the target, decides.
+            let mut present = crate::command::spec::lookup(name.as_bytes()).is_some();
+            for (f, t) in renames {
+                if f == name {
+                    present = false;
+                }
+                if t == name {
+                    present = true;
+                }
+            }
+            present
+        };
+        if !exists(&self.renames, &from) {
+            return Err("No such command in rename-command");
+        }
+        self.renames.push((from, String::new()));
+        if !to.is_empty() {
+            if exists(&self.renames, &to) {
+                return Err("Target command name already exists");
+            }
+            if let Some(last) = self.renames.last_mut() {
+                last.1 = to;
+            }
+        }
+        Ok(())
     }
 
     pub fn set_parsed(&mut self, name: &'static str, v: Val) {
@@ -1161,7 +1243,7 @@ fn load_text_depth(cfg: &mut Config, text: &str, depth: usize) -> Result<(), Str
                     .map_err(|e| format!("Fatal error, can't open config file '{path}': {}\n", strerror(&e)))?;
                 load_text_depth(cfg, &content, depth + 1)?;
             }
-            ("rename-command", 2) => return Err(fatal("rename-command is not supported by cinnabar")),
+            ("rename-command", 2) => cfg.rename_command(&args[0], &args[1]).map_err(|r| fatal(r))?,
             ("user", n) if n >= 1 => {
                 if !is_default_user_line(args) {
                     return Err(fatal(&format!(

@@ -262,11 +262,15 @@ impl Server {
         }
         let ks = Keyspace::new(databases, SHARD_BITS, threads + 1);
         let tracking = tracking::Tracking::new(ks.tracking.clone());
+        let mut commands = CommandTable::build(threads + 2);
+        for (from, to) in &config.renames {
+            commands.rename(from, to);
+        }
         let srv = Server {
             ks,
             stats: Stats::new(threads + 2),
             config: RwLock::new(config),
-            commands: CommandTable::build(threads + 2),
+            commands,
             clients: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             started: Instant::now(),
