@@ -156,8 +156,18 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
             log_startup(level, NOTICE, "Configuration loaded");
         }
     }
+    let module_configs = cfg.module_configs;
     let srv = Arc::new(server::Server::new(cfg, threads, file));
+    server::log::log(&srv, "monotonic clock: POSIX clock_gettime");
     server::log::log(&srv, &format!("Running mode=standalone, port={port}."));
+    if module_configs > 0 {
+        server::log::log_at(
+            &srv,
+            server::log::WARNING,
+            "Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting",
+        );
+        return 1;
+    }
     server::log::log(
         &srv,
         &format!("cinnabar {} (Redis {} compatible), {threads} threads", env!("CARGO_PKG_VERSION"), REDIS_VERSION),

@@ -60,6 +60,8 @@ impl Command {
 
 pub struct CommandTable {
     pub commands: HashMap<Vec<u8>, Command>,
+    /// Whether rename-command moved any entry (then a key may not be the entry's name).
+    renamed: bool,
 }
 
 /// A handler for container commands: reached only when the subcommand is missing.
@@ -394,7 +396,7 @@ impl CommandTable {
                 commands.insert(def.name.as_bytes().to_vec(), c);
             }
         }
-        CommandTable { commands }
+        CommandTable { commands, renamed: false }
     }
 
     fn make(def: &'static CommandDef, slots: usize) -> Option<Command> {
@@ -422,10 +424,21 @@ impl CommandTable {
     /// COMMAND keep its own name, as Redis's do.
     pub fn rename(&mut self, from: &str, to: &str) {
         if let Some(c) = self.commands.remove(from.as_bytes()) {
+            self.renamed = true;
             if !to.is_empty() {
                 self.commands.insert(to.as_bytes().to_vec(), c);
             }
         }
+    }
+
+    /// The entry of the command whose own name is `name`, whatever it answers to: COMMAND
+    /// lists a renamed command under its own name, as Redis does, and no removed one.
+    fn by_own_name(&self, name: &str) -> Option<&Command> {
+        let direct = self.commands.get(name.as_bytes()).filter(|c| c.def.name == name);
+        if direct.is_some() || !self.renamed {
+            return direct;
+        }
+        self.commands.values().find(|c| c.def.name == name)
     }
 
     /// Look up by a name as sent by a client (any case).
@@ -443,10 +456,8 @@ impl CommandTable {
     /// Whether the runtime implements `def` (for COMMAND's listings).
     pub fn implements(&self, def: &CommandDef) -> bool {
         match def.name.split_once('|') {
-            None => self.commands.contains_key(def.name.as_bytes()),
-            Some((parent, sub)) => {
-                self.commands.get(parent.as_bytes()).is_some_and(|c| c.subcommands.contains_key(sub.as_bytes()))
-            }
+            None => self.by_own_name(def.name).is_some(),
+            Some((parent, sub)) => self.by_own_name(parent).is_some_and(|c| c.subcommands.contains_key(sub.as_bytes())),
         }
     }
 
