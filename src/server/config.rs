@@ -1245,7 +1245,7 @@ fn load_text_depth(cfg: &mut Config, text: &str, depth: usize) -> Result<(), Str
                     .map_err(|e| format!("Fatal error, can't open config file '{path}': {}\n", strerror(&e)))?;
                 load_text_depth(cfg, &content, depth + 1)?;
             }
-            ("rename-command", 2) => cfg.rename_command(&args[0], &args[1]).map_err(|r| fatal(r))?,
+            ("rename-command", 2) => cfg.rename_command(&args[0], &args[1]).map_err(&fatal)?,
             ("user", n) if n >= 1 => {
                 if !is_default_user_line(args) {
                     return Err(fatal(&format!(
