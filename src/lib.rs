@@ -188,6 +188,10 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
     if persist::aof::start_up(&srv).is_err() {
         return 1;
     }
+    if let Err(e) = server::metrics::start(&srv) {
+        server::log::log_at(&srv, server::log::WARNING, &format!("Warning: {e}"));
+        return 1;
+    }
     match net::run(srv, binds, port) {
         Ok(()) => 0,
         Err(e) => {

@@ -165,7 +165,7 @@ const SHUTDOWN_FLAGS: &[(&str, u32)] = &[("default", 0), ("save", 1), ("nosave",
 const COBL_DEFAULT: &str = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
 
 /// Every parameter Redis 7.2 has (CONFIG GET * of the 7.0 oracle, its hidden ones, the
-/// 7.2 additions), plus our own `threads`, hidden. Parameters we accept but whose feature is
+/// 7.2 additions), plus our own `threads`, `metrics-port` and `metrics-bind`, hidden. Parameters we accept but whose feature is
 /// not built are listed in docs/COMPATIBILITY.md.
 pub static DEFS: &[Def] = &[
     // ---- bool
@@ -370,6 +370,10 @@ pub static DEFS: &[Def] = &[
     // Hidden, so CONFIG GET * lists only Redis's parameters: tools copy every listed one
     // back with CONFIG SET but for Redis's immutable ones, and this one is immutable too.
     def("threads", Kind::Int { min: 0, max: 128 }, "0", I | HIDDEN),
+    // The Prometheus endpoint (`server::metrics`): a port like Redis's ports (0: off), the
+    // address it listens on. Hidden and immutable for the same reason as `threads`.
+    def("metrics-port", PORT, "0", I | HIDDEN),
+    def("metrics-bind", Kind::Str, "127.0.0.1", I | HIDDEN),
 ];
 
 #[derive(Clone)]

@@ -9,6 +9,7 @@ pub mod conn;
 pub mod debug;
 pub mod info;
 pub mod log;
+pub mod metrics;
 pub mod notify;
 pub mod pubsub;
 pub mod save;
@@ -265,6 +266,9 @@ impl Server {
         let mut commands = CommandTable::build(threads + 2);
         for (from, to) in &config.renames {
             commands.rename(from, to);
+        }
+        if config.int("metrics-port") != 0 {
+            commands.track_latency(threads + 2);
         }
         let srv = Server {
             ks,
