@@ -47,6 +47,12 @@ STARTUP_LINES = [
 ]
 
 
+def needs_72():
+    if not support.oracle_is_72():
+        pytest.fail("needs the Redis 7.2 oracle (7.0's parameters, defaults and texts differ): "
+                    "build it with tests/oracle.sh", pytrace=False)
+
+
 def config_map(c):
     kids = parse(c.command("CONFIG", "GET", "*")).children
     return {k.value.decode(): v.value for k, v in zip(kids[::2], kids[1::2])}
@@ -114,6 +120,7 @@ def start_refusing_lines(kind, root, lines):
 
 
 def test_full_redis_conf_with_its_examples_starts_both_alike(tmp_path):
+    needs_72()
     lines = example_lines()
     assert len(lines) > 80  # the examples were found
     servers = []
@@ -176,6 +183,7 @@ BAD_FILES = [
 def test_bad_config_file_fails_as_redis_does(tmp_path, body):
     """The same output (FATAL CONFIG FILE ERROR block with line, text and reason, or the log
     line about an include) and exit status 1, twice in a row."""
+    needs_72()
     inc = tmp_path / "inc.conf"
     inc.write_text("# included\nmaxmemory-policy allkeys-lru\n")
     bad = tmp_path / "inc-bad.conf"
@@ -200,6 +208,7 @@ RENAME_SCRIPT = [
 def test_rename_command_renames_and_removes(tmp_path):
     """Renamed commands answer to their new name only, removed ones to none, from clients,
     in MULTI and in scripts; COMMAND still knows them by their own names (RESP2, RESP3)."""
+    needs_72()
     path = tmp_path / "renames.conf"
     path.write_text(RENAMES)
     servers = []
@@ -268,6 +277,7 @@ def test_config_rewrite_writes_the_file_redis_writes(tmp_path):
     file Redis writes (comments and unknown lines kept, lines changed in place, new ones
     after the signature, lines at their default dropped as Redis drops them, include and
     rename-command kept). Then each server starts again from its own file."""
+    needs_72()
     inc = tmp_path / "inc.conf"
     inc.write_text("lfu-decay-time 2\n")
     servers, texts = [], []
