@@ -173,6 +173,12 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
         &format!("cinnabar {} (Redis {} compatible), {threads} threads", env!("CARGO_PKG_VERSION"), REDIS_VERSION),
     );
     server::log::log(&srv, "Server initialized");
+    // Before the data is loaded, so a scrape can watch the load (redis_loading_dump_file),
+    // and before the pid file, so a port in use leaves nothing behind.
+    if let Err(e) = server::metrics::start(&srv) {
+        server::log::log_at(&srv, server::log::WARNING, &format!("Warning: {e}"));
+        return 1;
+    }
     server::save::Rdb::init(&srv);
     server::shutdown::write_pidfile(&srv);
     // With appendonly on, the AOF is loaded instead (below): AOF wins over RDB, as in
@@ -186,10 +192,6 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
     }
     // The AOF, when on, is loaded and opened before any client connects.
     if persist::aof::start_up(&srv).is_err() {
-        return 1;
-    }
-    if let Err(e) = server::metrics::start(&srv) {
-        server::log::log_at(&srv, server::log::WARNING, &format!("Warning: {e}"));
         return 1;
     }
     match net::run(srv, binds, port) {
