@@ -22,7 +22,7 @@ fn note(name: &str) -> &'static str {
         "client|kill" => "USER accepts only default (no ACL users yet)",
         "client|tracking" => "BCAST messages are sent once per batch of pipelined commands of the writing connection (Redis: once per event-loop iteration)",
         "config|get" | "config|set" => "every Redis parameter is accepted, with Redis 7.2's defaults and validation errors; those of features not built yet are stored but have no effect; our own metrics-port, metrics-bind and threads are hidden from CONFIG GET * (immutable)",
-        "config|rewrite" => "as Redis, but the default user's line is written only without a requirepass (Redis writes it with the password's SHA-256); its lines after the signature come in table order (Redis's are in its hash table's random order)",
+        "config|rewrite" => "its lines after the signature come in table order (Redis's are in its hash table's random order)",
         "eval" | "eval_ro" | "fcall" | "fcall_ro" => "a script holds the whole keyspace while it runs; library tables are proxies: pairs/next see through them, # and ipairs on them do not",
         "evalsha" | "evalsha_ro" => "a script holds the whole keyspace while it runs; library tables are proxies: pairs/next see through them, # and ipairs on them do not; a script seen to be short runs on its connection's worker: if it then turns long after writing, the other clients of that worker wait for its end instead of getting BUSY (one that has not written is restarted on the scripts thread halfway to BUSY)",
         "multi" | "exec" => "EXEC holds the shards of the queued and watched keys (every shard if a queued command names no key)",

@@ -388,6 +388,9 @@ pub struct Config {
     /// Module configuration lines ("name.param value"): with no module to take them,
     /// start-up aborts once the server is set up, as Redis does (`crate::main_with_args`).
     pub module_configs: usize,
+    /// The password hash of a `user default ... #<hex>` line, checked against requirepass
+    /// at the end of loading.
+    default_user_hash: Option<String>,
 }
 
 // ---------------------------------------------------------------- number helpers
@@ -1042,7 +1045,7 @@ impl Config {
         for d in DEFS {
             values.insert(d.name, d.default_val());
         }
-        Config { values, save_loaded: false, renames: Vec::new(), module_configs: 0 }
+        Config { values, save_loaded: false, renames: Vec::new(), module_configs: 0, default_user_hash: None }
     }
 
     pub fn get(&self, name: &str) -> Option<&Val> {
@@ -1189,6 +1192,15 @@ fn fatal_config_error_noline(reason: &str) -> String {
 pub fn load_text(cfg: &mut Config, text: &str) -> Result<(), String> {
     load_text_depth(cfg, text, 0)?;
     cfg.save_loaded = false;
+    // The default user's password is requirepass here: a hash in its line must be that of
+    // requirepass (as CONFIG REWRITE writes the two).
+    if let Some(hash) = cfg.default_user_hash.take() {
+        if crate::util::sha256::sha256_hex(cfg.str("requirepass").as_bytes()) != hash {
+            return Err(fatal_config_error_noline(
+                "Error in user declaration 'default': a password other than requirepass is not supported by cinnabar",
+            ));
+        }
+    }
     let logfile = cfg.str("logfile").to_string();
     if !logfile.is_empty() {
         if let Err(e) = std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
@@ -1198,20 +1210,27 @@ pub fn load_text(cfg: &mut Config, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A `user` line we can honour: the default user with no password and full access,
-/// which is what CONFIG REWRITE of a Redis with no ACL users writes.
-fn is_default_user_line(args: &[String]) -> bool {
+/// A `user` line we can honour: the default user with full access and either no password
+/// or one password given by its SHA-256 (`#<hex>`), which is what CONFIG REWRITE of a Redis
+/// with no ACL users writes. Some(None): no password; Some(Some(hex)): that hash, which
+/// must be requirepass's (`load_text` checks it once every line is read).
+fn default_user_line(args: &[String]) -> Option<Option<String>> {
     let mut rest: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     if rest.first().map(|s| s.as_ref()) != Some("default") {
-        return false;
+        return None;
     }
     rest.remove(0);
     rest.retain(|a| !matches!(*a, "sanitize-payload" | "skip-sanitize-payload" | "resetchannels" | "reset"));
+    let hash = rest
+        .iter()
+        .position(|a| a.len() == 65 && a.starts_with('#') && a[1..].bytes().all(|c| c.is_ascii_hexdigit()))
+        .map(|i| rest.remove(i)[1..].to_ascii_lowercase());
     let mut sorted = rest.clone();
     sorted.sort_unstable();
-    let mut want = vec!["on", "nopass", "~*", "&*", "+@all"];
+    let mut want =
+        if hash.is_some() { vec!["on", "~*", "&*", "+@all"] } else { vec!["on", "nopass", "~*", "&*", "+@all"] };
     want.sort_unstable();
-    sorted == want
+    (sorted == want).then_some(hash)
 }
 
 fn load_text_depth(cfg: &mut Config, text: &str, depth: usize) -> Result<(), String> {
@@ -1250,14 +1269,15 @@ fn load_text_depth(cfg: &mut Config, text: &str, depth: usize) -> Result<(), Str
                 load_text_depth(cfg, &content, depth + 1)?;
             }
             ("rename-command", 2) => cfg.rename_command(&args[0], &args[1]).map_err(&fatal)?,
-            ("user", n) if n >= 1 => {
-                if !is_default_user_line(args) {
+            ("user", n) if n >= 1 => match default_user_line(args) {
+                Some(hash) => cfg.default_user_hash = hash,
+                None => {
                     return Err(fatal(&format!(
                         "Error in user declaration '{}': ACL users are not supported by cinnabar",
                         args[0]
-                    )));
+                    )))
                 }
-            }
+            },
             ("loadmodule", n) if n >= 1 => return Err(fatal("Modules are not supported by cinnabar")),
             ("sentinel", _) => return Err(fatal("sentinel directive while not in sentinel mode")),
             _ if name.contains('.') => {
@@ -1637,13 +1657,21 @@ pub fn rewrite_text(cfg: &Config, old: &str) -> String {
         }
     }
     // ACL users: with an aclfile, user lines are dropped (the users live there); else the
-    // users are written, here the default user with full access, which is the only one we
-    // have. Its password line needs a SHA-256 of requirepass we do not compute: with a
-    // requirepass, the user lines are left as they are (docs/COMPATIBILITY.md).
+    // users are written, here the default user with full access, the only one we have, its
+    // password (requirepass) as its SHA-256.
     if !cfg.str("aclfile").is_empty() {
         st.mark("user");
-    } else if cfg.str("requirepass").is_empty() {
-        st.rewrite_line("user", "user default on nopass sanitize-payload ~* &* +@all".into(), true);
+    } else {
+        let pass = cfg.str("requirepass");
+        let line = if pass.is_empty() {
+            "user default on nopass sanitize-payload ~* &* +@all".to_string()
+        } else {
+            format!(
+                "user default on sanitize-payload #{} ~* &* +@all",
+                crate::util::sha256::sha256_hex(pass.as_bytes())
+            )
+        };
+        st.rewrite_line("user", line, true);
     }
     // Modules: none are loaded, so their lines stay.
     st.content()
@@ -1862,6 +1890,10 @@ mod tests {
         assert!(load_text(&mut Config::new(), "replicaof a\n").unwrap_err().ends_with("wrong number of arguments\n"));
         assert!(load_text(&mut Config::new(), "user default on nopass ~* &* +@all\n").is_ok());
         assert!(load_text(&mut Config::new(), "user bob on >x ~* +@all\n").is_err());
+        let hashed = "user default on sanitize-payload #ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad ~* &* +@all\n";
+        assert!(load_text(&mut Config::new(), &format!("{hashed}requirepass abc\n")).is_ok());
+        assert!(load_text(&mut Config::new(), &format!("requirepass abd\n{hashed}")).is_err());
+        assert!(load_text(&mut Config::new(), hashed).is_err());
         // `save ""` empties the list; the lines after it append again.
         let mut c = Config::new();
         load_text(&mut c, "save 900 1\nsave \"\"\nsave 100 2\n").unwrap();

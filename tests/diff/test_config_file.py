@@ -317,6 +317,45 @@ def test_config_rewrite_writes_the_file_redis_writes(tmp_path):
             s.stop()
 
 
+def test_config_rewrite_with_requirepass(tmp_path):
+    """requirepass set at run time: the same rewritten file (the default user's line carries
+    the password's SHA-256), and both start again from it asking for that password."""
+    needs_72()
+    texts, servers = [], []
+    try:
+        for kind in ("redis", "cinnabar"):
+            path = tmp_path / f"{kind}.conf"
+            path.write_text("hz 10\nuser default on nopass sanitize-payload ~* &* +@all\n")
+            s = start(kind, str(tmp_path / kind), str(path))
+            servers.append(s)
+            c = RawConnection(s.port)
+            try:
+                assert c.command("CONFIG", "SET", "requirepass", "s3cret") == b"+OK\r\n"
+                assert c.command("CONFIG", "REWRITE") == b"+OK\r\n"
+            finally:
+                c.close()
+            texts.append(normalise(path.read_text(), s))
+        assert texts[1] == texts[0]
+        assert "#" + __import__("hashlib").sha256(b"s3cret").hexdigest() in texts[0]
+        for s in servers:
+            s.stop()
+        servers = []
+        for kind in ("redis", "cinnabar"):
+            servers.append(start(kind, str(tmp_path / kind), str(tmp_path / f"{kind}.conf")))
+        replies = []
+        for s in servers:
+            c = RawConnection(s.port)
+            try:
+                replies.append([c.command("GET", "x"), c.command("AUTH", "wrong"), c.command("AUTH", "s3cret"),
+                                c.command("GET", "x")])
+            finally:
+                c.close()
+        assert replies[1] == replies[0] and replies[0][-1] == b"$-1\r\n"
+    finally:
+        for s in servers:
+            s.stop()
+
+
 def test_config_rewrite_without_a_config_file():
     pair = start_pair()
     try:
