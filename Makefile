@@ -60,11 +60,11 @@ deps:
 	fi
 	@# redis-py 8 (RESP3 by default, as users run it), python-rq 3 (job results in streams:
 	@# XADD, XREVRANGE, XREAD BLOCK) and Celery 5 (Redis broker and result backend), each at
-	@# its current major.
-	@if ! $(PYTHON) -c 'import sys, redis, pytest, rq, celery; sys.exit(int(redis.__version__.split(".")[0]) < 8 or int(rq.__version__.split(".")[0]) < 3 or int(celery.__version__.split(".")[0]) < 5)' >/dev/null 2>&1; then \
-		echo "installing redis-py 8, pytest, python-rq 3 and celery 5"; \
-		$(PYTHON) -m pip install -q -U 'redis>=8' pytest 'rq>=3' 'celery>=5' 2>/dev/null \
-			|| $(PYTHON) -m pip install -q -U --break-system-packages 'redis>=8' pytest 'rq>=3' 'celery>=5'; \
+	@# its current major; prometheus_client parses the metrics endpoint's text as Prometheus does.
+	@if ! $(PYTHON) -c 'import sys, redis, pytest, rq, celery, prometheus_client.parser; sys.exit(int(redis.__version__.split(".")[0]) < 8 or int(rq.__version__.split(".")[0]) < 3 or int(celery.__version__.split(".")[0]) < 5)' >/dev/null 2>&1; then \
+		echo "installing redis-py 8, pytest, python-rq 3, celery 5 and prometheus_client"; \
+		$(PYTHON) -m pip install -q -U 'redis>=8' pytest 'rq>=3' 'celery>=5' prometheus_client 2>/dev/null \
+			|| $(PYTHON) -m pip install -q -U --break-system-packages 'redis>=8' pytest 'rq>=3' 'celery>=5' prometheus_client; \
 	fi
 	@command -v $(CARGO) >/dev/null 2>&1 || { echo "cargo not found: install a Rust toolchain (rustup)"; exit 1; }
 	@if command -v rustup >/dev/null 2>&1; then \

@@ -52,8 +52,9 @@ pub fn config_text(argv: &[String]) -> Result<(String, String), String> {
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| e.to_string())?;
                 s
             } else {
-                std::fs::read_to_string(first)
-                    .map_err(|e| format!("Fatal error, can't open config file '{first}': {e}"))?
+                std::fs::read_to_string(first).map_err(|e| {
+                    format!("Fatal error, can't open config file '{first}': {}", server::config::strerror(&e))
+                })?
             };
             text.push_str(&content);
             if !text.ends_with('\n') {
@@ -107,13 +108,19 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
     let (text, file) = match config_text(&argv) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("{e}");
+            server::log::log_startup(None, server::log::WARNING, &e);
             return 1;
         }
     };
     let mut cfg = server::config::Config::new();
     if let Err(e) = server::config::load_text(&mut cfg, &text) {
-        eprint!("{e}");
+        // The FATAL CONFIG FILE ERROR block is printed as it is, other errors (an include
+        // that cannot be read) are log lines, as Redis writes them.
+        if e.starts_with('\n') {
+            eprint!("{e}");
+        } else {
+            server::log::log_startup(None, server::log::WARNING, e.trim_end());
+        }
         return 1;
     }
     let threads = worker_count(&cfg);
@@ -129,11 +136,49 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
         redirect_stderr(&logfile);
     }
     server::shutdown::block_signals();
+    // Redis's start-up lines, which tools wait for in the log.
+    {
+        use server::log::{log_startup, NOTICE, WARNING};
+        let level = Some(cfg.str("loglevel"));
+        log_startup(level, NOTICE, "oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
+        log_startup(
+            level,
+            NOTICE,
+            &format!(
+                "Redis version={REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid={}, just started",
+                std::process::id()
+            ),
+        );
+        if argv.is_empty() {
+            let exe = std::env::args().next().unwrap_or_else(|| "cinnabar-server".into());
+            log_startup(level, WARNING, &format!("Warning: no config file specified, using the default config. In order to specify a config file use {exe} /path/to/redis.conf"));
+        } else {
+            log_startup(level, NOTICE, "Configuration loaded");
+        }
+    }
+    let module_configs = cfg.module_configs;
     let srv = Arc::new(server::Server::new(cfg, threads, file));
+    server::log::log(&srv, "monotonic clock: POSIX clock_gettime");
+    server::log::log(&srv, &format!("Running mode=standalone, port={port}."));
+    if module_configs > 0 {
+        server::log::log_at(
+            &srv,
+            server::log::WARNING,
+            "Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting",
+        );
+        return 1;
+    }
     server::log::log(
         &srv,
-        &format!("cinnabar {} (Redis {} compatible) starting", env!("CARGO_PKG_VERSION"), REDIS_VERSION),
+        &format!("cinnabar {} (Redis {} compatible), {threads} threads", env!("CARGO_PKG_VERSION"), REDIS_VERSION),
     );
+    server::log::log(&srv, "Server initialized");
+    // Before the data is loaded, so a scrape can watch the load (redis_loading_dump_file),
+    // and before the pid file, so a port in use leaves nothing behind.
+    if let Err(e) = server::metrics::start(&srv) {
+        server::log::log_at(&srv, server::log::WARNING, &format!("Warning: {e}"));
+        return 1;
+    }
     server::save::Rdb::init(&srv);
     server::shutdown::write_pidfile(&srv);
     // With appendonly on, the AOF is loaded instead (below): AOF wins over RDB, as in

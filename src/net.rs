@@ -121,7 +121,7 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let server = srv.clone();
     let request = rt.block_on(async move {
-        log(&srv, &format!("Ready to accept connections tcp (port {port}, {threads} threads)"));
+        log(&srv, "Ready to accept connections tcp");
         // The Unix socket stays as it is through CONFIG SET port / bind (unixsocket is
         // immutable).
         let mut unix_task = None;

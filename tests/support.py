@@ -154,9 +154,10 @@ def listener_is(pid, port):
 class Server:
     """A server process on a free loopback port, in its own temporary directory."""
 
-    def __init__(self, kind, binary, config, workdir=None):
+    def __init__(self, kind, binary, config, workdir=None, config_file=None):
         """`workdir`: run in this directory (a test's, holding a file to load) instead of a
-        new temporary one; it is removed by `stop` all the same."""
+        new temporary one; it is removed by `stop` all the same. `config_file`: loaded
+        first (the options below come after it and win)."""
         self.kind = kind
         self.dir = workdir or tempfile.mkdtemp(prefix=f"{kind}-test-")
         # Another process may take the picked port between the pick and the server's bind
@@ -164,7 +165,8 @@ class Server:
         # server is started again on another port.
         for attempt in range(5):
             self.port = free_port()
-            args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir]
+            args = [binary] + ([config_file] if config_file else [])
+            args += ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir]
             # No persistence unless the test's config asks for some.
             for name, value in {"save": "", "appendonly": "no", **config}.items():
                 args += [f"--{name}", str(value)]
@@ -226,14 +228,14 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def start_cinnabar(workdir=None, **config):
+def start_cinnabar(workdir=None, config_file=None, **config):
     """cinnabar with `config` as --name value options; CINNABAR_THREADS, when set and not
     given, is its --threads (`make test` runs some suites again with one worker)."""
     threads = os.environ.get("CINNABAR_THREADS")
     if threads:
         config.setdefault("threads", threads)
-    return Server("cinnabar", cinnabar_binary(), config, workdir)
+    return Server("cinnabar", cinnabar_binary(), config, workdir, config_file)
 
 
-def start_redis(workdir=None, **config):
-    return Server("redis", redis_binary(), config, workdir)
+def start_redis(workdir=None, config_file=None, **config):
+    return Server("redis", redis_binary(), config, workdir, config_file)

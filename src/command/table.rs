@@ -15,6 +15,7 @@ use crate::server::scripting as sc;
 use crate::types::generic as kc;
 use crate::types::string as st;
 use crate::util::counter::Counter;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How a command holds the keyspace while it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,9 @@ pub struct Command {
     pub usec: Counter,
     pub failed_calls: Counter,
     pub rejected_calls: Counter,
+    /// Call durations by power-of-two bucket, for the metrics endpoint (`server::metrics`);
+    /// None unless it is on, so the call path pays one untaken branch otherwise.
+    pub latency: Option<Box<LatencyBuckets>>,
 }
 
 impl Command {
@@ -49,17 +53,75 @@ impl Command {
         if failed {
             self.failed_calls.add(slot, 1);
         }
+        if let Some(h) = &self.latency {
+            h.add(slot, usec);
+        }
     }
 
     pub fn reset_stats(&self) {
         for c in [&self.calls, &self.usec, &self.failed_calls, &self.rejected_calls] {
             c.reset();
         }
+        if let Some(h) = &self.latency {
+            h.reset();
+        }
+    }
+}
+
+/// Histogram buckets: at most 1, 2, 4, ... 2^20 microseconds, then everything longer.
+pub const BUCKETS: usize = 22;
+
+/// One thread's buckets on a cache line pair of its own (threads never share a line).
+#[repr(align(64))]
+struct BucketSlot([AtomicU64; BUCKETS]);
+
+/// Per-command call durations by bucket, counted per thread like `Counter`.
+pub struct LatencyBuckets {
+    slots: Box<[BucketSlot]>,
+}
+
+impl LatencyBuckets {
+    fn new(slots: usize) -> LatencyBuckets {
+        LatencyBuckets {
+            slots: (0..slots.max(1)).map(|_| BucketSlot(std::array::from_fn(|_| AtomicU64::new(0)))).collect(),
+        }
+    }
+
+    /// The bucket of a duration: the smallest i with usec <= 2^i (the last one past 2^20).
+    fn bucket(usec: u64) -> usize {
+        let i = if usec <= 1 { 0 } else { (64 - (usec - 1).leading_zeros()) as usize };
+        i.min(BUCKETS - 1)
+    }
+
+    #[inline]
+    fn add(&self, slot: usize, usec: u64) {
+        self.slots[slot % self.slots.len()].0[Self::bucket(usec)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The count of each bucket (not cumulative), summed over threads.
+    pub fn counts(&self) -> [u64; BUCKETS] {
+        let mut out = [0; BUCKETS];
+        for s in self.slots.iter() {
+            for (o, b) in out.iter_mut().zip(s.0.iter()) {
+                *o += b.load(Ordering::Relaxed);
+            }
+        }
+        out
+    }
+
+    fn reset(&self) {
+        for s in self.slots.iter() {
+            for b in s.0.iter() {
+                b.store(0, Ordering::Relaxed);
+            }
+        }
     }
 }
 
 pub struct CommandTable {
     pub commands: HashMap<Vec<u8>, Command>,
+    /// Whether rename-command moved any entry (then a key may not be the entry's name).
+    renamed: bool,
 }
 
 /// A handler for container commands: reached only when the subcommand is missing.
@@ -394,7 +456,7 @@ impl CommandTable {
                 commands.insert(def.name.as_bytes().to_vec(), c);
             }
         }
-        CommandTable { commands }
+        CommandTable { commands, renamed: false }
     }
 
     fn make(def: &'static CommandDef, slots: usize) -> Option<Command> {
@@ -415,7 +477,39 @@ impl CommandTable {
             usec: Counter::new(slots),
             failed_calls: Counter::new(slots),
             rejected_calls: Counter::new(slots),
+            latency: None,
         })
+    }
+
+    /// rename-command: the entry answers to `to` instead ("" removes it). Statistics and
+    /// COMMAND keep its own name, as Redis's do.
+    pub fn rename(&mut self, from: &str, to: &str) {
+        if let Some(c) = self.commands.remove(from.as_bytes()) {
+            self.renamed = true;
+            if !to.is_empty() {
+                self.commands.insert(to.as_bytes().to_vec(), c);
+            }
+        }
+    }
+
+    /// Keep latency histograms for every command and subcommand (the metrics endpoint).
+    pub fn track_latency(&mut self, slots: usize) {
+        for c in self.commands.values_mut() {
+            c.latency = Some(Box::new(LatencyBuckets::new(slots)));
+            for sub in c.subcommands.values_mut() {
+                sub.latency = Some(Box::new(LatencyBuckets::new(slots)));
+            }
+        }
+    }
+
+    /// The entry of the command whose own name is `name`, whatever it answers to: COMMAND
+    /// lists a renamed command under its own name, as Redis does, and no removed one.
+    fn by_own_name(&self, name: &str) -> Option<&Command> {
+        let direct = self.commands.get(name.as_bytes()).filter(|c| c.def.name == name);
+        if direct.is_some() || !self.renamed {
+            return direct;
+        }
+        self.commands.values().find(|c| c.def.name == name)
     }
 
     /// Look up by a name as sent by a client (any case).
@@ -433,10 +527,8 @@ impl CommandTable {
     /// Whether the runtime implements `def` (for COMMAND's listings).
     pub fn implements(&self, def: &CommandDef) -> bool {
         match def.name.split_once('|') {
-            None => self.commands.contains_key(def.name.as_bytes()),
-            Some((parent, sub)) => {
-                self.commands.get(parent.as_bytes()).is_some_and(|c| c.subcommands.contains_key(sub.as_bytes()))
-            }
+            None => self.by_own_name(def.name).is_some(),
+            Some((parent, sub)) => self.by_own_name(parent).is_some_and(|c| c.subcommands.contains_key(sub.as_bytes())),
         }
     }
 

@@ -165,7 +165,7 @@ const SHUTDOWN_FLAGS: &[(&str, u32)] = &[("default", 0), ("save", 1), ("nosave",
 const COBL_DEFAULT: &str = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
 
 /// Every parameter Redis 7.2 has (CONFIG GET * of the 7.0 oracle, its hidden ones, the
-/// 7.2 additions), plus our own `threads`, hidden. Parameters we accept but whose feature is
+/// 7.2 additions), plus our own `threads`, `metrics-port` and `metrics-bind`, hidden. Parameters we accept but whose feature is
 /// not built are listed in docs/COMPATIBILITY.md.
 pub static DEFS: &[Def] = &[
     // ---- bool
@@ -340,7 +340,8 @@ pub static DEFS: &[Def] = &[
     aliased("zset-max-listpack-entries", "zset-max-ziplist-entries", SIZE, "128", M),
     def("active-defrag-ignore-bytes", Kind::UMemory { min: 1, max: LONG_MAX as u64 }, "104857600", M),
     aliased("hash-max-listpack-value", "hash-max-ziplist-value", SIZE_MEM, "64", M),
-    def("set-max-listpack-value", SIZE_MEM, "64", M),
+    // Not a memory size in 7.2 (no unit suffixes), unlike the hash and zset ones.
+    def("set-max-listpack-value", SIZE, "64", M),
     def("stream-node-max-bytes", SIZE_MEM, "4096", M),
     aliased("zset-max-listpack-value", "zset-max-ziplist-value", SIZE_MEM, "64", M),
     def("hll-sparse-max-bytes", SIZE_MEM, "3000", M),
@@ -369,6 +370,10 @@ pub static DEFS: &[Def] = &[
     // Hidden, so CONFIG GET * lists only Redis's parameters: tools copy every listed one
     // back with CONFIG SET but for Redis's immutable ones, and this one is immutable too.
     def("threads", Kind::Int { min: 0, max: 128 }, "0", I | HIDDEN),
+    // The Prometheus endpoint (`server::metrics`): a port like Redis's ports (0: off), the
+    // address it listens on. Hidden and immutable for the same reason as `threads`.
+    def("metrics-port", PORT, "0", I | HIDDEN),
+    def("metrics-bind", Kind::Str, "127.0.0.1", I | HIDDEN),
 ];
 
 #[derive(Clone)]
@@ -377,6 +382,15 @@ pub struct Config {
     /// While loading a config file: the first `save` line replaces the defaults, the
     /// following ones append (Redis's `save_loaded`).
     save_loaded: bool,
+    /// `rename-command` lines in file order: (command, new name; "" removes it), lowercase.
+    /// Applied to the command table when the server is built (`CommandTable::rename`).
+    pub renames: Vec<(String, String)>,
+    /// Module configuration lines ("name.param value"): with no module to take them,
+    /// start-up aborts once the server is set up, as Redis does (`crate::main_with_args`).
+    pub module_configs: usize,
+    /// The password hash of a `user default ... #<hex>` line, checked against requirepass
+    /// at the end of loading.
+    default_user_hash: Option<String>,
 }
 
 // ---------------------------------------------------------------- number helpers
@@ -765,23 +779,61 @@ fn valid_hostname(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Redis's validateProcTitleTemplate: not empty, known {variables} only, balanced braces.
+/// Redis's validateProcTitleTemplate: known {variables} only, balanced braces, and not
+/// blank once expanded the way Redis expands it to validate: `{title}` as "", the server
+/// mode as "" (standalone), `{unixsocket}` as "" (its default; the oracle's answer for a
+/// server with a socket differs), the others as non-empty text.
 fn valid_proc_title(s: &str) -> bool {
-    const VARS: &[&str] = &["title", "listen-addr", "server-mode", "port", "tls-port", "unixsocket", "config-file"];
+    const VARS: &[(&str, bool)] = &[
+        ("title", false),
+        ("listen-addr", true),
+        ("server-mode", false),
+        ("port", true),
+        ("tls-port", true),
+        ("unixsocket", false),
+        ("config-file", true),
+    ];
     let mut rest = s;
+    let mut visible = false;
     while let Some(p) = rest.find(['{', '}']) {
         if rest.as_bytes()[p] == b'}' {
             return false;
         }
+        visible |= rest[..p].bytes().any(|c| c != b' ');
         let after = &rest[p + 1..];
         let Some(end) = after.find('}') else { return false };
-        let var = &after[..end];
-        if !VARS.contains(&var) {
-            return false;
+        match VARS.iter().find(|(v, _)| *v == &after[..end]) {
+            Some((_, expands)) => visible |= expands,
+            None => return false,
         }
         rest = &after[end + 1..];
     }
-    !s.is_empty()
+    visible || rest.bytes().any(|c| c != b' ')
+}
+
+/// Redis's isValidAuxString for cluster-announce-human-nodename: any byte but these.
+fn valid_human_nodename(s: &str) -> Result<(), String> {
+    if s.bytes().any(|c| b"!#$%&()*+:;<>?@[]^{|}~".contains(&c)) {
+        return Err("Announced human node name contained invalid character".into());
+    }
+    Ok(())
+}
+
+/// locale-collate: a name setlocale(LC_COLLATE) accepts ("" is the environment's).
+/// Checked with newlocale, which leaves the process's locale alone: string comparisons
+/// here are binary (C locale; `types::sort`), so the value is only stored.
+fn valid_locale(s: &str) -> Result<(), String> {
+    let invalid = || "Invalid locale name".to_string();
+    let name = std::ffi::CString::new(s).map_err(|_| invalid())?;
+    // SAFETY: newlocale reads a NUL-terminated name; the object it returns is freed at once.
+    unsafe {
+        let loc = libc::newlocale(libc::LC_COLLATE_MASK, name.as_ptr(), std::ptr::null_mut());
+        if loc.is_null() {
+            return Err(invalid());
+        }
+        libc::freelocale(loc);
+    }
+    Ok(())
 }
 
 fn numeric_range_err_signed(min: i64, max: i64) -> String {
@@ -902,8 +954,16 @@ impl Def {
                     }
                     "appenddirname" if a.is_empty() => Err("appenddirname can't be empty".into()),
                     "appenddirname" if !is_basename(a) => Err("appenddirname can't be a path, just a dirname".into()),
-                    "cluster-announce-hostname" | "cluster-announce-human-nodename" => {
+                    "cluster-announce-hostname" => {
                         valid_hostname(a)?;
+                        Ok(Val::Str(a.to_string()))
+                    }
+                    "cluster-announce-human-nodename" => {
+                        valid_human_nodename(a)?;
+                        Ok(Val::Str(a.to_string()))
+                    }
+                    "locale-collate" => {
+                        valid_locale(a)?;
                         Ok(Val::Str(a.to_string()))
                     }
                     "proc-title-template" if !valid_proc_title(a) => {
@@ -985,7 +1045,7 @@ impl Config {
         for d in DEFS {
             values.insert(d.name, d.default_val());
         }
-        Config { values, save_loaded: false }
+        Config { values, save_loaded: false, renames: Vec::new(), module_configs: 0, default_user_hash: None }
     }
 
     pub fn get(&self, name: &str) -> Option<&Val> {
@@ -1034,12 +1094,11 @@ impl Config {
         let mut v = d.parse_args(args, Some(&current))?;
         match d.kind {
             Kind::Save if loading => {
+                // `save ""` empties the list (the lines after it append again).
                 if self.save_loaded && !current.is_empty() {
                     if let Val::Str(s) = &v {
                         if !s.is_empty() {
                             v = Val::Str(format!("{current} {s}"));
-                        } else {
-                            v = Val::Str(current.clone());
                         }
                     }
                 }
@@ -1069,6 +1128,38 @@ impl Config {
         }
         let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
         self.apply(d, &args, true)
+    }
+
+    /// Redis's rename-command: the command must exist under that name now (earlier lines
+    /// may have renamed it), and the new name must be free once the old one is gone.
+    fn rename_command(&mut self, from: &str, to: &str) -> Result<(), &'static str> {
+        let (from, to) = (from.to_ascii_lowercase(), to.to_ascii_lowercase());
+        let exists = |renames: &[(String, String)], name: &str| {
+            // The last line that touched `name`, as the source or the target, decides.
+            let mut present = crate::command::spec::lookup(name.as_bytes()).is_some();
+            for (f, t) in renames {
+                if f == name {
+                    present = false;
+                }
+                if t == name {
+                    present = true;
+                }
+            }
+            present
+        };
+        if !exists(&self.renames, &from) {
+            return Err("No such command in rename-command");
+        }
+        self.renames.push((from, String::new()));
+        if !to.is_empty() {
+            if exists(&self.renames, &to) {
+                return Err("Target command name already exists");
+            }
+            if let Some(last) = self.renames.last_mut() {
+                last.1 = to;
+            }
+        }
+        Ok(())
     }
 
     pub fn set_parsed(&mut self, name: &'static str, v: Val) {
@@ -1101,6 +1192,15 @@ fn fatal_config_error_noline(reason: &str) -> String {
 pub fn load_text(cfg: &mut Config, text: &str) -> Result<(), String> {
     load_text_depth(cfg, text, 0)?;
     cfg.save_loaded = false;
+    // The default user's password is requirepass here: a hash in its line must be that of
+    // requirepass (as CONFIG REWRITE writes the two).
+    if let Some(hash) = cfg.default_user_hash.take() {
+        if crate::util::sha256::sha256_hex(cfg.str("requirepass").as_bytes()) != hash {
+            return Err(fatal_config_error_noline(
+                "Error in user declaration 'default': a password other than requirepass is not supported by cinnabar",
+            ));
+        }
+    }
     let logfile = cfg.str("logfile").to_string();
     if !logfile.is_empty() {
         if let Err(e) = std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
@@ -1110,20 +1210,27 @@ pub fn load_text(cfg: &mut Config, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A `user` line we can honour: the default user with no password and full access,
-/// which is what CONFIG REWRITE of a Redis with no ACL users writes.
-fn is_default_user_line(args: &[String]) -> bool {
+/// A `user` line we can honour: the default user with full access and either no password
+/// or one password given by its SHA-256 (`#<hex>`), which is what CONFIG REWRITE of a Redis
+/// with no ACL users writes. Some(None): no password; Some(Some(hex)): that hash, which
+/// must be requirepass's (`load_text` checks it once every line is read).
+fn default_user_line(args: &[String]) -> Option<Option<String>> {
     let mut rest: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     if rest.first().map(|s| s.as_ref()) != Some("default") {
-        return false;
+        return None;
     }
     rest.remove(0);
     rest.retain(|a| !matches!(*a, "sanitize-payload" | "skip-sanitize-payload" | "resetchannels" | "reset"));
+    let hash = rest
+        .iter()
+        .position(|a| a.len() == 65 && a.starts_with('#') && a[1..].bytes().all(|c| c.is_ascii_hexdigit()))
+        .map(|i| rest.remove(i)[1..].to_ascii_lowercase());
     let mut sorted = rest.clone();
     sorted.sort_unstable();
-    let mut want = vec!["on", "nopass", "~*", "&*", "+@all"];
+    let mut want =
+        if hash.is_some() { vec!["on", "~*", "&*", "+@all"] } else { vec!["on", "nopass", "~*", "&*", "+@all"] };
     want.sort_unstable();
-    sorted == want
+    (sorted == want).then_some(hash)
 }
 
 fn load_text_depth(cfg: &mut Config, text: &str, depth: usize) -> Result<(), String> {
@@ -1161,24 +1268,23 @@ fn load_text_depth(cfg: &mut Config, text: &str, depth: usize) -> Result<(), Str
                     .map_err(|e| format!("Fatal error, can't open config file '{path}': {}\n", strerror(&e)))?;
                 load_text_depth(cfg, &content, depth + 1)?;
             }
-            ("rename-command", 2) => return Err(fatal("rename-command is not supported by cinnabar")),
-            ("user", n) if n >= 1 => {
-                if !is_default_user_line(args) {
+            ("rename-command", 2) => cfg.rename_command(&args[0], &args[1]).map_err(&fatal)?,
+            ("user", n) if n >= 1 => match default_user_line(args) {
+                Some(hash) => cfg.default_user_hash = hash,
+                None => {
                     return Err(fatal(&format!(
                         "Error in user declaration '{}': ACL users are not supported by cinnabar",
                         args[0]
-                    )));
+                    )))
                 }
-            }
+            },
             ("loadmodule", n) if n >= 1 => return Err(fatal("Modules are not supported by cinnabar")),
             ("sentinel", _) => return Err(fatal("sentinel directive while not in sentinel mode")),
             _ if name.contains('.') => {
                 if args.len() != 1 {
                     return Err(fatal("Module config specified without value"));
                 }
-                return Err(fatal(
-                    "Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting",
-                ));
+                cfg.module_configs += 1;
             }
             _ => return Err(fatal("Bad directive or wrong number of arguments")),
         }
@@ -1550,7 +1656,24 @@ pub fn rewrite_text(cfg: &Config, old: &str) -> String {
             }
         }
     }
-    // Redis rewrites ACL users and modules too; we have neither, so their lines stay.
+    // ACL users: with an aclfile, user lines are dropped (the users live there); else the
+    // users are written, here the default user with full access, the only one we have, its
+    // password (requirepass) as its SHA-256.
+    if !cfg.str("aclfile").is_empty() {
+        st.mark("user");
+    } else {
+        let pass = cfg.str("requirepass");
+        let line = if pass.is_empty() {
+            "user default on nopass sanitize-payload ~* &* +@all".to_string()
+        } else {
+            format!(
+                "user default on sanitize-payload #{} ~* &* +@all",
+                crate::util::sha256::sha256_hex(pass.as_bytes())
+            )
+        };
+        st.rewrite_line("user", line, true);
+    }
+    // Modules: none are loaded, so their lines stay.
     st.content()
 }
 
@@ -1767,6 +1890,27 @@ mod tests {
         assert!(load_text(&mut Config::new(), "replicaof a\n").unwrap_err().ends_with("wrong number of arguments\n"));
         assert!(load_text(&mut Config::new(), "user default on nopass ~* &* +@all\n").is_ok());
         assert!(load_text(&mut Config::new(), "user bob on >x ~* +@all\n").is_err());
+        let hashed = "user default on sanitize-payload #ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad ~* &* +@all\n";
+        assert!(load_text(&mut Config::new(), &format!("{hashed}requirepass abc\n")).is_ok());
+        assert!(load_text(&mut Config::new(), &format!("requirepass abd\n{hashed}")).is_err());
+        assert!(load_text(&mut Config::new(), hashed).is_err());
+        // `save ""` empties the list; the lines after it append again.
+        let mut c = Config::new();
+        load_text(&mut c, "save 900 1\nsave \"\"\nsave 100 2\n").unwrap();
+        assert_eq!(c.render("save"), "100 2");
+    }
+
+    #[test]
+    fn rename_command_lines() {
+        let mut c = Config::new();
+        load_text(&mut c, "rename-command get fetch\nrename-command flushall \"\"\nrename-command set get\n").unwrap();
+        assert_eq!(c.renames.len(), 3);
+        assert_eq!(c.renames[2], ("set".to_string(), "get".to_string()));
+        let err = |text: &str| load_text(&mut Config::new(), text).unwrap_err();
+        assert!(err("rename-command nosuch x\n").ends_with("\nNo such command in rename-command\n"));
+        assert!(err("rename-command get set\n").ends_with("\nTarget command name already exists\n"));
+        assert!(err("rename-command get x\nrename-command get y\n").ends_with("\nNo such command in rename-command\n"));
+        assert!(err("rename-command get x\nrename-command set x\n").ends_with("\nTarget command name already exists\n"));
     }
 
     #[test]
@@ -1783,7 +1927,7 @@ mod tests {
         set(&mut c, "notify-keyspace-events", "Ex").unwrap();
         let out = rewrite_text(&c, old);
         let dir = std::env::current_dir().unwrap();
-        let expect = format!("# top\nport 16430\nsave 900 1\nsave 300 10\nhash-max-listpack-entries 100\nreplica-read-only no\nmaxmemory 2gb\ninclude /x.conf\nhz 12\n\ntimeout 0\n\n# Generated by CONFIG REWRITE\ndir {}\nnotify-keyspace-events \"xE\"\nlatency-tracking-info-percentiles 50 99 99.9\n", repr(&dir.to_string_lossy()));
+        let expect = format!("# top\nport 16430\nsave 900 1\nsave 300 10\nhash-max-listpack-entries 100\nreplica-read-only no\nmaxmemory 2gb\ninclude /x.conf\nhz 12\n\ntimeout 0\n\n# Generated by CONFIG REWRITE\ndir {}\nnotify-keyspace-events \"xE\"\nlatency-tracking-info-percentiles 50 99 99.9\nuser default on nopass sanitize-payload ~* &* +@all\n", repr(&dir.to_string_lossy()));
         assert_eq!(out, expect);
     }
 }

@@ -23,7 +23,11 @@ pub fn log(srv: &Server, msg: &str) {
 
 /// Whether `loglevel` lets a line at `level` through.
 fn enabled(srv: &Server, level: usize) -> bool {
-    let threshold = match srv.config.read().str("loglevel") {
+    level_enabled(srv.config.read().str("loglevel"), level)
+}
+
+fn level_enabled(loglevel: &str, level: usize) -> bool {
+    let threshold = match loglevel {
         "debug" => DEBUG,
         "verbose" => VERBOSE,
         "notice" => NOTICE,
@@ -39,6 +43,18 @@ pub fn log_at(srv: &Server, level: usize, msg: &str) {
     if !enabled(srv, level) {
         return;
     }
+    write_line('M', level, msg);
+}
+
+/// A line written before the server exists (start-up, config errors): Redis marks those
+/// with the role `C`, as its pid is not yet the server's. `loglevel` None: unconditional.
+pub fn log_startup(loglevel: Option<&str>, level: usize, msg: &str) {
+    if loglevel.is_none_or(|l| level_enabled(l, level)) {
+        write_line('C', level, msg);
+    }
+}
+
+fn write_line(role: char, level: usize, msg: &str) {
     let marker = [".", "-", "*", "#"][level];
     let now = crate::keyspace::now_ms();
     let (secs, ms) = (now / 1000, now % 1000);
@@ -46,7 +62,7 @@ pub fn log_at(srv: &Server, level: usize, msg: &str) {
     let (y, mo, d) = civil_from_days(secs / 86400);
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let month = MONTHS[((mo - 1) as usize).min(11)];
-    eprintln!("{}:M {d:02} {month} {y} {h:02}:{m:02}:{s:02}.{ms:03} {marker} {msg}", std::process::id());
+    eprintln!("{}:{role} {d:02} {month} {y} {h:02}:{m:02}:{s:02}.{ms:03} {marker} {msg}", std::process::id());
 }
 
 /// A warning about a received signal, in the form of Redis's serverLogFromHandler.

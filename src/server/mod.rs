@@ -9,6 +9,7 @@ pub mod conn;
 pub mod debug;
 pub mod info;
 pub mod log;
+pub mod metrics;
 pub mod notify;
 pub mod pubsub;
 pub mod save;
@@ -262,11 +263,18 @@ impl Server {
         }
         let ks = Keyspace::new(databases, SHARD_BITS, threads + 1);
         let tracking = tracking::Tracking::new(ks.tracking.clone());
+        let mut commands = CommandTable::build(threads + 2);
+        for (from, to) in &config.renames {
+            commands.rename(from, to);
+        }
+        if config.int("metrics-port") != 0 {
+            commands.track_latency(threads + 2);
+        }
         let srv = Server {
             ks,
             stats: Stats::new(threads + 2),
             config: RwLock::new(config),
-            commands: CommandTable::build(threads + 2),
+            commands,
             clients: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             started: Instant::now(),

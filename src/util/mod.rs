@@ -2,7 +2,8 @@
 //! keyspace, no allocation beyond their results. `glob` is Redis's
 //! `stringmatchlen`; `number` is string2ll / string2d / d2string / ld2string; `counter` is a
 //! per-thread statistics counter; `rng` the generator of commands' random picks; `clock`
-//! the cheap monotonic clock commands are timed with; `alloc` gives freed memory back.
+//! the cheap monotonic clock commands are timed with; `alloc` gives freed memory back;
+//! `sha1` and `sha256` are the digests scripts and the default user's password line use.
 pub mod alloc;
 pub mod bitops;
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod lzf;
 pub mod number;
 pub mod rng;
 pub mod sha1;
+pub mod sha256;
 
 /// The xorshift generator the oracle-derived test tables were computed with (tests only).
 #[cfg(test)]
