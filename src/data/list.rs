@@ -86,7 +86,19 @@ const SAFETY_LIMIT: usize = 8192;
 const SIZE_LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 /// An element this large is a node of its own that RDB and DUMP write as a PLAIN container
 /// (Redis 7.2's packed_threshold, 1 GB: below it even a node of one element is a listpack).
-const PLAIN_THRESHOLD: usize = 1 << 30;
+/// DEBUG QUICKLIST-PACKED-THRESHOLD changes it, for the whole process as in Redis.
+pub const PLAIN_THRESHOLD_DEFAULT: usize = 1 << 30;
+static PLAIN_THRESHOLD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(PLAIN_THRESHOLD_DEFAULT);
+
+/// quicklistSetPackedThreshold: 0 restores the default; false past 4 GB - 1 MB.
+pub fn set_plain_threshold(bytes: u64) -> bool {
+    if bytes > (1u64 << 32) - (1 << 20) {
+        return false;
+    }
+    let v = if bytes == 0 { PLAIN_THRESHOLD_DEFAULT } else { bytes as usize };
+    PLAIN_THRESHOLD.store(v, std::sync::atomic::Ordering::Relaxed);
+    true
+}
 
 /// The entry's bytes, on the stack when short (an LSET or LINSERT splices them in).
 fn encode(e: Entry<'_>) -> SmallVec<[u8; 64]> {
@@ -338,6 +350,12 @@ impl List {
         self.chunks.capacity() * std::mem::size_of::<Chunk>() + self.chunks.iter().map(|c| c.buf.len()).sum::<usize>()
     }
 
+    /// (nodes, the sum of their listpack sizes) as a quicklist would have them (DEBUG
+    /// OBJECT's ql_nodes and ql_uncompressed_size).
+    pub fn quicklist_figures(&self) -> (usize, usize) {
+        (self.chunks.len(), self.chunks.iter().map(|c| c.used() + LP_OVERHEAD).sum())
+    }
+
     /// Redis's lpBytes of the whole list when it is a listpack.
     fn lp_bytes(&self) -> usize {
         LP_OVERHEAD + self.chunks.iter().map(|c| c.used()).sum::<usize>()
@@ -383,7 +401,7 @@ impl List {
         }
         fn node(c: &Chunk) -> Node<'_> {
             let first = read_entry_trusted(&c.buf, c.start).0;
-            if c.count == 1 && first.str_len() >= PLAIN_THRESHOLD {
+            if c.count == 1 && first.str_len() >= PLAIN_THRESHOLD.load(std::sync::atomic::Ordering::Relaxed) {
                 Node::Plain(first)
             } else {
                 Node::Packed { entries: Cow::Borrowed(c.data()), count: c.count as usize }

@@ -9,6 +9,8 @@ pub mod conn;
 pub mod debug;
 pub mod info;
 pub mod log;
+pub mod lolwut;
+pub mod memory;
 pub mod notify;
 pub mod pubsub;
 pub mod save;
