@@ -191,7 +191,7 @@ fn object(ctx: &mut Ctx) -> CmdResult {
         e as *const Entry,
         crate::types::generic::refcount(shares, &e.value),
         e.value.encoding_name(),
-        serialized.len(),
+        serialized.len() - 1, // without the type byte, as rdbSavedObjectLen
         e.lru & 0xFF_FFFF,
         clock.wrapping_sub(e.lru) as i32 as i64
     );

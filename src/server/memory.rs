@@ -39,10 +39,19 @@ fn allocation(n: usize) -> usize {
 /// MEMORY USAGE's estimate for one entry (see the module comment).
 pub fn entry_usage(e: &Entry, samples: usize) -> usize {
     use crate::data::value::Value;
+    // A collection's header is a box of its own beside what `heap_size` counts.
+    let boxed = match &e.value {
+        Value::Int(_) | Value::Str { .. } => 0,
+        Value::List(b) => std::mem::size_of_val(&**b),
+        Value::Hash(b) => std::mem::size_of_val(&**b),
+        Value::Set(b) => std::mem::size_of_val(&**b),
+        Value::ZSet(b) => std::mem::size_of_val(&**b),
+        Value::Stream(b) => std::mem::size_of_val(&**b),
+    };
     let value = match &e.value {
         // A string's bytes are one allocation of their own when they do not fit inline.
         Value::Str { bytes, .. } => allocation(bytes.heap_size()),
-        v => v.heap_size(samples),
+        v => allocation(boxed) + v.heap_size(samples),
     };
     allocation(Dict::<Entry>::node_size()) + allocation(e.key.heap_size()) + value
 }
