@@ -136,10 +136,13 @@ impl Fill {
         }
     }
 
-    /// An element that gets a node of its own (Redis 7.2's isLargeElement / plain node).
+    /// An element that gets a node of its own (Redis 7.2's isLargeElement / plain node):
+    /// past the node limit, or at least the packed threshold once DEBUG
+    /// QUICKLIST-PACKED-THRESHOLD has lowered it.
     fn is_large(self, len: usize) -> bool {
         let (sz, _) = self.limits();
         len > if sz == usize::MAX { SAFETY_LIMIT } else { sz }
+            || len >= PLAIN_THRESHOLD.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The most data bytes a node holds: the bound for a chunk's buffer growth.
@@ -457,7 +460,9 @@ impl List {
         } else {
             let end = if front { self.chunks.front() } else { self.chunks.back() };
             end.is_some_and(|c| {
-                !fill.is_large(v.len()) && !fill.exceeds(c.lp_bytes() + v.len() + INSERT_ESTIMATE, c.count as usize + 1)
+                !fill.is_large(v.len())
+                    && !fill.exceeds(c.lp_bytes() + v.len() + INSERT_ESTIMATE, c.count as usize + 1)
+                    && !(c.count == 1 && fill.is_large(read_entry_trusted(&c.buf, c.start).0.str_len()))
             })
         };
         let max_cap = if self.quicklist { fill.node_bytes() } else { usize::MAX };
