@@ -18,13 +18,20 @@ use crate::persist::digest;
 use crate::server::conn::help_reply;
 use crate::util::sha1::hex;
 
-pub fn debug(ctx: &mut Ctx) -> CmdResult {
-    let setting = ctx.srv.config.read().str("enable-debug-command").to_string();
-    let h = &ctx.client.handle;
+/// `enable-debug-command` (no / yes / local: a Unix socket or loopback client), checked by
+/// admission (`command::dispatch`) as Redis's processCommand checks protected commands.
+pub fn allowed(srv: &crate::server::Server, client: &crate::server::client::Client) -> CmdResult {
+    let cfg = srv.config.read();
+    let setting = cfg.str("enable-debug-command");
+    let h = &client.handle;
     let local = h.unix || h.addr.starts_with("127.") || h.addr.starts_with("[::1]");
     if !(setting == "yes" || (setting == "local" && local)) {
         return Err(Error::msg("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
     }
+    Ok(())
+}
+
+pub fn debug(ctx: &mut Ctx) -> CmdResult {
     let sub = ctx.args[1];
     let argc = ctx.args.len();
     if eq(sub, "sleep") && argc == 3 {
