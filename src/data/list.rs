@@ -176,6 +176,11 @@ impl Chunk {
     }
 
     #[inline]
+    /// One large element: Redis's plain node, which takes no other element.
+    fn is_plain(&self, fill: Fill) -> bool {
+        self.count == 1 && fill.is_large(read_entry_trusted(&self.buf, self.start).0.str_len())
+    }
+
     fn used(&self) -> usize {
         self.end - self.start
     }
@@ -385,8 +390,8 @@ impl List {
             return;
         }
         let c = &self.chunks[0];
-        if c.count == 1 && fill.is_large(read_entry_trusted(&c.buf, c.start).0.str_len()) {
-            return; // a plain node
+        if c.is_plain(fill) {
+            return;
         }
         let (sz, cnt) = fill.limits();
         if c.lp_bytes() <= sz / divisor && (c.count as usize) <= cnt / divisor {
@@ -460,9 +465,9 @@ impl List {
         } else {
             let end = if front { self.chunks.front() } else { self.chunks.back() };
             end.is_some_and(|c| {
-                !fill.is_large(v.len())
-                    && !fill.exceeds(c.lp_bytes() + v.len() + INSERT_ESTIMATE, c.count as usize + 1)
-                    && !(c.count == 1 && fill.is_large(read_entry_trusted(&c.buf, c.start).0.str_len()))
+                !(fill.is_large(v.len())
+                    || fill.exceeds(c.lp_bytes() + v.len() + INSERT_ESTIMATE, c.count as usize + 1)
+                    || c.is_plain(fill))
             })
         };
         let max_cap = if self.quicklist { fill.node_bytes() } else { usize::MAX };
