@@ -126,6 +126,11 @@ impl Fill {
         }
     }
 
+    /// The fill as a quicklist stores it (quicklistSetFill: -5 ..= 32767).
+    fn clamped(self) -> i16 {
+        self.0.clamp(-5, i16::MAX as i64) as i16
+    }
+
     /// quicklistNodeExceedsLimit.
     fn exceeds(self, bytes: usize, count: usize) -> bool {
         let (sz, cnt) = self.limits();
@@ -331,6 +336,9 @@ pub struct List {
     len: usize,
     /// Encoding as Redis would report it: false = "listpack" (one node within the limit).
     quicklist: bool,
+    /// list-max-listpack-size when the list became a quicklist, as Redis's quicklist keeps
+    /// it (DEBUG OBJECT's ql_listpack_max); it sits in the padding after `quicklist`.
+    created_fill: i16,
 }
 
 impl List {
@@ -358,10 +366,10 @@ impl List {
         self.chunks.capacity() * std::mem::size_of::<Chunk>() + self.chunks.iter().map(|c| c.buf.len()).sum::<usize>()
     }
 
-    /// (nodes, the sum of their listpack sizes) as a quicklist would have them (DEBUG
-    /// OBJECT's ql_nodes and ql_uncompressed_size).
-    pub fn quicklist_figures(&self) -> (usize, usize) {
-        (self.chunks.len(), self.chunks.iter().map(|c| c.used() + LP_OVERHEAD).sum())
+    /// (nodes, the sum of their listpack sizes, the fill it was made with) as a quicklist
+    /// would have them (DEBUG OBJECT's ql_nodes, ql_uncompressed_size, ql_listpack_max).
+    pub fn quicklist_figures(&self) -> (usize, usize, i16) {
+        (self.chunks.len(), self.chunks.iter().map(|c| c.used() + LP_OVERHEAD).sum(), self.created_fill)
     }
 
     /// Redis's lpBytes of the whole list when it is a listpack.
@@ -374,6 +382,7 @@ impl List {
     pub fn grow_encoding(&mut self, fill: Fill, add_bytes: usize, add_count: usize) {
         if !self.quicklist && fill.exceeds(self.lp_bytes() + add_bytes, self.len + add_count) {
             self.quicklist = true;
+            self.created_fill = fill.clamped();
         }
     }
 
@@ -434,6 +443,7 @@ impl List {
     /// The encoding of a list just loaded node by node (rdbLoadObject): a listpack when
     /// one packed node within the limit remains.
     pub fn loaded(&mut self, fill: Fill) {
+        self.created_fill = fill.clamped();
         self.try_listpack(fill, 1);
     }
 

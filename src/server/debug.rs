@@ -183,9 +183,9 @@ fn raw_entry<'a>(ks: &'a mut Access, key: &[u8]) -> Option<&'a Entry> {
 /// the LRU clock is Redis's 24-bit one (seconds); a quicklist adds its node figures.
 fn object(ctx: &mut Ctx) -> CmdResult {
     let shares = crate::types::generic::shares_integers(ctx.srv);
-    let (compress, fill, depth) = {
+    let (compress, depth) = {
         let cfg = ctx.srv.config.read();
-        (cfg.bool("rdbcompression"), cfg.int("list-max-listpack-size"), cfg.int("list-compress-depth"))
+        (cfg.bool("rdbcompression"), cfg.int("list-compress-depth"))
     };
     let clock = ctx.ks.lru_clock;
     let Some(e) = ctx.ks.get_untouched(ctx.args[2]) else {
@@ -204,7 +204,7 @@ fn object(ctx: &mut Ctx) -> CmdResult {
     );
     if let Value::List(l) = &e.value {
         if l.encoding_name() == "quicklist" {
-            let (nodes, bytes) = l.quicklist_figures();
+            let (nodes, bytes, fill) = l.quicklist_figures();
             let avg = l.len() as f64 / nodes.max(1) as f64;
             line.push_str(&format!(
                 " ql_nodes:{nodes} ql_avg_node:{avg:.2} ql_listpack_max:{fill} ql_compressed:{} ql_uncompressed_size:{bytes}",

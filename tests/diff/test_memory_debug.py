@@ -199,6 +199,14 @@ def test_debug_object_every_type():
             # The 24-bit LRU clock and the idle time.
             lru = int(re.search(rb" lru:(\d+)", b).group(1))
             assert lru == int(time.time()) % (1 << 24) or abs(lru - int(time.time()) % (1 << 24)) <= 2
+        # A quicklist keeps the fill it was made with (ql_listpack_max); a list loaded
+        # from a DUMP takes the fill in force then.
+        for c in (oracle, ours):
+            c.command("CONFIG", "SET", "list-max-listpack-size", "-2")
+            c.command("RESTORE", "ql2", "0", c.command("DUMP", "ql")[c.command("DUMP", "ql").index(b"\r\n") + 2:-2])
+        for key in ("ql", "ql2"):
+            a, b = (c.command("DEBUG", "OBJECT", key) for c in (oracle, ours))
+            assert mask_object(a) == mask_object(b), (key, a, b)
         for c in (oracle, ours):
             c.command("MULTI")
             c.command("DEBUG", "OBJECT", "embstr")
