@@ -939,6 +939,12 @@ mod tests {
     }
 
     #[test]
+    fn created_fill_costs_no_space() {
+        // The quicklist's fill sits in the padding after the encoding flag.
+        assert_eq!(std::mem::size_of::<List>(), std::mem::size_of::<VecDeque<Chunk>>() + 16);
+    }
+
+    #[test]
     fn interior_chunks_are_tight() {
         let fill = Fill(-2);
         let mut l = List::new();
