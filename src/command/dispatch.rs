@@ -195,7 +195,8 @@ pub enum Verdict<'t> {
 }
 
 /// Redis's processCommand: may this command run? In Redis's order: unknown command or
-/// subcommand, arity, authentication (NOAUTH), a no-multi command inside MULTI, the hooks
+/// subcommand, arity, a protected command (DEBUG's enable-debug-command), authentication
+/// (NOAUTH), a no-multi command inside MULTI, the hooks
 /// (ACL, cluster redirect, deny-oom), the RESP2 subscribed context, BUSY, CLIENT PAUSE,
 /// MULTI queueing; then the script hand-off. Refusals and QUEUED are written to `out`
 /// here (a refusal inside MULTI makes EXEC answer EXECABORT); `net` acts on the rest.
@@ -269,6 +270,12 @@ fn admit_in<'a>(
 /// that exists with the right arity: the first refusal's error.
 #[inline]
 fn checks(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]]) -> Result<(), Error> {
+    // Redis's protected commands (DEBUG; MODULE does not exist here), refused before
+    // authentication and at MULTI's queueing time. DEBUG holds the keyspace exclusively,
+    // which keeps the name comparison off every other command's path.
+    if cmd.lock == Lock::Exclusive && cmd.def.name == "debug" {
+        crate::server::debug::allowed(srv, client)?;
+    }
     if srv.auth_required() && !client.authenticated && !cmd.def.has(flags::NO_AUTH) {
         return Err(Error::msg("NOAUTH Authentication required."));
     }

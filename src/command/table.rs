@@ -429,6 +429,15 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "config|rewrite" => (srv::config::config_rewrite, Keys),
         "shutdown" => (srv::shutdown::command, Exclusive),
         "debug" => (srv::debug::debug, Exclusive),
+        "memory" => (container, Keys),
+        "memory|usage" => (srv::memory::usage, Keys),
+        "memory|stats" => (srv::memory::stats, Keys),
+        "memory|doctor" => (srv::memory::doctor, Keys),
+        "memory|malloc-stats" => (srv::memory::malloc_stats, Keys),
+        "memory|purge" => (srv::memory::purge, Keys),
+        "memory|help" => (srv::memory::help, Keys),
+        "role" => (srv::info::role, Keys),
+        "lolwut" => (srv::lolwut::lolwut, Keys),
         // Persistence (issue 23); each group registers its commands under its own line:
         // DUMP, RESTORE (types::dump)
         "dump" => (crate::types::dump::dump, Keys),

@@ -467,6 +467,36 @@ impl<E: Keyed> Dict<E> {
         }
     }
 
+    /// The sum of `f` over the first `samples` entries (all of them when 0), scaled to the
+    /// whole table: MEMORY USAGE's SAMPLES, which sizes a big collection from a few of its
+    /// elements as Redis does.
+    pub fn sum_sampled(&self, samples: usize, mut f: impl FnMut(&E) -> usize) -> usize {
+        let want = if samples == 0 { usize::MAX } else { samples };
+        let (mut seen, mut sum) = (0usize, 0usize);
+        'tables: for t in &self.t {
+            for b in &t.buckets {
+                let mut cur = b.as_deref();
+                while let Some(n) = cur {
+                    if seen == want {
+                        break 'tables;
+                    }
+                    sum += f(&n.entry);
+                    seen += 1;
+                    cur = n.next.as_deref();
+                }
+            }
+        }
+        if seen == 0 {
+            return 0;
+        }
+        (sum as u128 * self.len() as u128 / seen as u128) as usize
+    }
+
+    /// Bytes of one entry's node (the entry and its chain link), as allocated.
+    pub fn node_size() -> usize {
+        std::mem::size_of::<Node<E>>()
+    }
+
     /// Visit the entries whose hash is `class` modulo `classes` (a power of two): only the
     /// buckets of that class (a bucket is the hash's low bits) once a table has `classes`
     /// buckets or more, so a class costs its share of the table (a snapshot's segment).

@@ -447,13 +447,14 @@ impl Hash {
         }
     }
 
-    pub fn heap_size(&self) -> usize {
+    /// Bytes owned; a table's fields' own bytes from `samples` of them (0 = all).
+    pub fn heap_size(&self, samples: usize) -> usize {
         match self {
             Hash::Packed(p) => p.bytes(),
             Hash::Table(t) => {
-                let mut n = t.dict.bucket_bytes() + t.dict.len() * (std::mem::size_of::<Field>() + 8);
-                t.dict.for_each(|f| n += f.name.heap_size() + f.value.heap_size());
-                n
+                t.dict.bucket_bytes()
+                    + t.dict.len() * (std::mem::size_of::<Field>() + 8)
+                    + t.dict.sum_sampled(samples, |f| f.name.heap_size() + f.value.heap_size())
             }
         }
     }

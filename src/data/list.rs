@@ -86,7 +86,19 @@ const SAFETY_LIMIT: usize = 8192;
 const SIZE_LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 /// An element this large is a node of its own that RDB and DUMP write as a PLAIN container
 /// (Redis 7.2's packed_threshold, 1 GB: below it even a node of one element is a listpack).
-const PLAIN_THRESHOLD: usize = 1 << 30;
+/// DEBUG QUICKLIST-PACKED-THRESHOLD changes it, for the whole process as in Redis.
+pub const PLAIN_THRESHOLD_DEFAULT: usize = 1 << 30;
+static PLAIN_THRESHOLD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(PLAIN_THRESHOLD_DEFAULT);
+
+/// quicklistSetPackedThreshold: 0 restores the default; false past 4 GB - 1 MB.
+pub fn set_plain_threshold(bytes: u64) -> bool {
+    if bytes > (1u64 << 32) - (1 << 20) {
+        return false;
+    }
+    let v = if bytes == 0 { PLAIN_THRESHOLD_DEFAULT } else { bytes as usize };
+    PLAIN_THRESHOLD.store(v, std::sync::atomic::Ordering::Relaxed);
+    true
+}
 
 /// The entry's bytes, on the stack when short (an LSET or LINSERT splices them in).
 fn encode(e: Entry<'_>) -> SmallVec<[u8; 64]> {
@@ -114,6 +126,11 @@ impl Fill {
         }
     }
 
+    /// The fill as a quicklist stores it (quicklistSetFill: -5 ..= 32767).
+    fn clamped(self) -> i16 {
+        self.0.clamp(-5, i16::MAX as i64) as i16
+    }
+
     /// quicklistNodeExceedsLimit.
     fn exceeds(self, bytes: usize, count: usize) -> bool {
         let (sz, cnt) = self.limits();
@@ -124,10 +141,13 @@ impl Fill {
         }
     }
 
-    /// An element that gets a node of its own (Redis 7.2's isLargeElement / plain node).
+    /// An element that gets a node of its own (Redis 7.2's isLargeElement / plain node):
+    /// past the node limit, or at least the packed threshold once DEBUG
+    /// QUICKLIST-PACKED-THRESHOLD has lowered it.
     fn is_large(self, len: usize) -> bool {
         let (sz, _) = self.limits();
         len > if sz == usize::MAX { SAFETY_LIMIT } else { sz }
+            || len >= PLAIN_THRESHOLD.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The most data bytes a node holds: the bound for a chunk's buffer growth.
@@ -161,6 +181,11 @@ impl Chunk {
     }
 
     #[inline]
+    /// One large element: Redis's plain node, which takes no other element.
+    fn is_plain(&self, fill: Fill) -> bool {
+        self.count == 1 && fill.is_large(read_entry_trusted(&self.buf, self.start).0.str_len())
+    }
+
     fn used(&self) -> usize {
         self.end - self.start
     }
@@ -311,6 +336,9 @@ pub struct List {
     len: usize,
     /// Encoding as Redis would report it: false = "listpack" (one node within the limit).
     quicklist: bool,
+    /// list-max-listpack-size when the list became a quicklist, as Redis's quicklist keeps
+    /// it (DEBUG OBJECT's ql_listpack_max); it sits in the padding after `quicklist`.
+    created_fill: i16,
 }
 
 impl List {
@@ -338,6 +366,12 @@ impl List {
         self.chunks.capacity() * std::mem::size_of::<Chunk>() + self.chunks.iter().map(|c| c.buf.len()).sum::<usize>()
     }
 
+    /// (nodes, the sum of their listpack sizes, the fill it was made with) as a quicklist
+    /// would have them (DEBUG OBJECT's ql_nodes, ql_uncompressed_size, ql_listpack_max).
+    pub fn quicklist_figures(&self) -> (usize, usize, i16) {
+        (self.chunks.len(), self.chunks.iter().map(|c| c.used() + LP_OVERHEAD).sum(), self.created_fill)
+    }
+
     /// Redis's lpBytes of the whole list when it is a listpack.
     fn lp_bytes(&self) -> usize {
         LP_OVERHEAD + self.chunks.iter().map(|c| c.used()).sum::<usize>()
@@ -348,6 +382,7 @@ impl List {
     pub fn grow_encoding(&mut self, fill: Fill, add_bytes: usize, add_count: usize) {
         if !self.quicklist && fill.exceeds(self.lp_bytes() + add_bytes, self.len + add_count) {
             self.quicklist = true;
+            self.created_fill = fill.clamped();
         }
     }
 
@@ -364,8 +399,8 @@ impl List {
             return;
         }
         let c = &self.chunks[0];
-        if c.count == 1 && fill.is_large(read_entry_trusted(&c.buf, c.start).0.str_len()) {
-            return; // a plain node
+        if c.is_plain(fill) {
+            return;
         }
         let (sz, cnt) = fill.limits();
         if c.lp_bytes() <= sz / divisor && (c.count as usize) <= cnt / divisor {
@@ -383,7 +418,7 @@ impl List {
         }
         fn node(c: &Chunk) -> Node<'_> {
             let first = read_entry_trusted(&c.buf, c.start).0;
-            if c.count == 1 && first.str_len() >= PLAIN_THRESHOLD {
+            if c.count == 1 && first.str_len() >= PLAIN_THRESHOLD.load(std::sync::atomic::Ordering::Relaxed) {
                 Node::Plain(first)
             } else {
                 Node::Packed { entries: Cow::Borrowed(c.data()), count: c.count as usize }
@@ -408,6 +443,7 @@ impl List {
     /// The encoding of a list just loaded node by node (rdbLoadObject): a listpack when
     /// one packed node within the limit remains.
     pub fn loaded(&mut self, fill: Fill) {
+        self.created_fill = fill.clamped();
         self.try_listpack(fill, 1);
     }
 
@@ -439,7 +475,9 @@ impl List {
         } else {
             let end = if front { self.chunks.front() } else { self.chunks.back() };
             end.is_some_and(|c| {
-                !fill.is_large(v.len()) && !fill.exceeds(c.lp_bytes() + v.len() + INSERT_ESTIMATE, c.count as usize + 1)
+                !(fill.is_large(v.len())
+                    || fill.exceeds(c.lp_bytes() + v.len() + INSERT_ESTIMATE, c.count as usize + 1)
+                    || c.is_plain(fill))
             })
         };
         let max_cap = if self.quicklist { fill.node_bytes() } else { usize::MAX };
@@ -898,6 +936,12 @@ mod tests {
         l.push_back(b"a", Fill(-2));
         assert_eq!(l.chunks.len(), 2);
         l.check_invariants();
+    }
+
+    #[test]
+    fn created_fill_costs_no_space() {
+        // The quicklist's fill sits in the padding after the encoding flag.
+        assert_eq!(std::mem::size_of::<List>(), std::mem::size_of::<VecDeque<Chunk>>() + 16);
     }
 
     #[test]

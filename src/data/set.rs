@@ -213,14 +213,15 @@ impl Set {
         }
     }
 
-    pub fn heap_size(&self) -> usize {
+    /// Bytes owned; a table's members' own bytes from `samples` of them (0 = all).
+    pub fn heap_size(&self, samples: usize) -> usize {
         match self {
             Set::Ints(i) => i.data.len(),
             Set::Packed(p) => p.bytes(),
             Set::Table(t) => {
-                let mut n = t.dict.bucket_bytes() + t.dict.len() * (std::mem::size_of::<Member>() + 8);
-                t.dict.for_each(|m| n += m.0.heap_size());
-                n
+                t.dict.bucket_bytes()
+                    + t.dict.len() * (std::mem::size_of::<Member>() + 8)
+                    + t.dict.sum_sampled(samples, |m| m.0.heap_size())
             }
         }
     }

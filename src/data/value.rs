@@ -83,15 +83,17 @@ impl Value {
         matches!(self, Value::Int(_) | Value::Str { .. })
     }
 
-    /// Approximate bytes owned outside the table entry (for MEMORY USAGE / INFO).
-    pub fn heap_size(&self) -> usize {
+    /// Approximate bytes owned outside the table entry (MEMORY USAGE): the elements of a
+    /// big hash, set or sorted set are sized from `samples` of them (0 = all), as Redis's
+    /// objectComputeSize does.
+    pub fn heap_size(&self, samples: usize) -> usize {
         match self {
             Value::Int(_) => 0,
             Value::Str { bytes, .. } => bytes.heap_size(),
             Value::List(l) => l.heap_size(),
-            Value::Hash(h) => h.heap_size(),
-            Value::Set(x) => x.heap_size(),
-            Value::ZSet(z) => z.heap_size(),
+            Value::Hash(h) => h.heap_size(samples),
+            Value::Set(x) => x.heap_size(samples),
+            Value::ZSet(z) => z.heap_size(samples),
             Value::Stream(x) => x.heap_size(),
         }
     }

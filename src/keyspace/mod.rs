@@ -62,6 +62,8 @@ pub struct Figures {
     /// entry (INFO memory's part of used_memory_overhead, as Redis counts its dictEntry and
     /// robj per key).
     pub table_bytes: usize,
+    /// `table_bytes` per database (MEMORY STATS's db.N overhead).
+    pub db_table_bytes: Vec<usize>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -932,7 +934,7 @@ impl<'a> Access<'a> {
     pub fn figures(&mut self) -> Figures {
         let mut f = Figures::default();
         for db in 0..self.ks.dbs.len() {
-            let (mut keys, mut expires) = (0, 0);
+            let (mut keys, mut expires, mut table_bytes) = (0, 0, 0);
             let (mut ttl_weighted, mut ttl_weight) = (0i128, 0i128);
             for s in 0..self.ks.shards_per_db() {
                 self.with_shard_read(db, s, |sh| {
@@ -942,13 +944,15 @@ impl<'a> Access<'a> {
                         ttl_weighted += sh.avg_ttl_ms as i128 * sh.expires as i128;
                         ttl_weight += sh.expires as i128;
                     }
-                    f.table_bytes += sh.dict.table_bytes();
+                    table_bytes += sh.dict.table_bytes();
                     f.blocking_keys += sh.waiters.len();
                     f.stats.hits += sh.stats.hits;
                     f.stats.misses += sh.stats.misses;
                     f.stats.expired += sh.stats.expired;
                 });
             }
+            f.table_bytes += table_bytes;
+            f.db_table_bytes.push(table_bytes);
             f.dbs.push((keys, expires));
             f.avg_ttls.push(if ttl_weight > 0 { (ttl_weighted / ttl_weight) as i64 } else { 0 });
         }

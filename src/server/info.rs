@@ -225,24 +225,57 @@ fn clients_section(srv: &Server, figures: &Figures, out: &mut String) {
         .field("total_blocking_keys_on_nokey", 0);
 }
 
-fn memory_section(srv: &Server, figures: &Figures, out: &mut String) {
+/// The memory figures INFO memory and MEMORY STATS / DOCTOR share (Redis's
+/// getMemoryOverheadData).
+pub struct MemoryFigures {
+    pub used: u64,
+    pub peak: u64,
+    pub startup: u64,
+    pub active: u64,
+    pub resident: u64,
+    pub rss: u64,
+    pub clients: usize,
+    pub clients_normal: u64,
+    pub lua: crate::server::scripting::Memory,
+    /// Redis's used_memory_overhead: the memory at startup, clients' buffers, the script
+    /// caches and the keyspace's own structure; the rest of `used` is the dataset.
+    pub overhead: u64,
+    pub dataset: u64,
+}
+
+pub fn memory_figures(srv: &Server, figures: &Figures) -> MemoryFigures {
     let (used, active, resident) = allocator_bytes();
-    let peak = note_peak(used);
-    let rss = rss_bytes();
+    let (clients, clients_normal) = {
+        let clients = srv.clients.lock();
+        let bytes = clients.values().map(|h| h.qbuf.load(Ordering::Relaxed) + h.pending_output()).sum();
+        (clients.len(), bytes)
+    };
+    let startup = STARTUP.load(Ordering::Relaxed);
+    let lua = crate::server::scripting::memory(srv);
+    let overhead = startup + clients_normal + lua.scripts_bytes + lua.functions_bytes + figures.table_bytes as u64;
+    MemoryFigures {
+        used,
+        peak: note_peak(used),
+        startup,
+        active,
+        resident,
+        rss: rss_bytes(),
+        clients,
+        clients_normal,
+        lua,
+        overhead,
+        dataset: used.saturating_sub(overhead),
+    }
+}
+
+fn memory_section(srv: &Server, figures: &Figures, out: &mut String) {
+    let m = memory_figures(srv, figures);
+    let MemoryFigures { used, peak, startup, active, resident, rss, clients_normal, overhead, dataset, .. } = m;
+    let lua = m.lua;
     let system = total_system_memory();
     let ratio = |a: u64, b: u64| F2(if b > 0 { a as f64 / b as f64 } else { 0.0 });
     let percent = |a: u64, b: u64| Percent(if b > 0 { a as f64 / b as f64 } else { 0.0 });
     let diff = |a: u64, b: u64| a as i64 - b as i64;
-    let clients_normal: u64 = {
-        let clients = srv.clients.lock();
-        clients.values().map(|h| h.qbuf.load(Ordering::Relaxed) + h.pending_output()).sum()
-    };
-    // Redis's used_memory_overhead: the memory at startup, clients' buffers, the script
-    // caches and the keyspace's own structure; the rest is the dataset.
-    let startup = STARTUP.load(Ordering::Relaxed);
-    let lua = crate::server::scripting::memory(srv);
-    let overhead = startup + clients_normal + lua.scripts_bytes + lua.functions_bytes + figures.table_bytes as u64;
-    let dataset = used.saturating_sub(overhead);
     let cfg = srv.config.read();
     let maxmemory = cfg.int("maxmemory") as u64;
     let vm_total = lua.vm_eval + lua.vm_functions;
@@ -393,13 +426,35 @@ fn stats_section(srv: &Server, figures: &Figures, out: &mut String) {
         .field("acl_access_denied_channel", 0);
 }
 
+/// The replication ID once DEBUG CHANGE-REPL-ID has drawn a new one (the run id until then).
+static REPLID: parking_lot::Mutex<Option<String>> = parking_lot::Mutex::new(None);
+
+/// DEBUG CHANGE-REPL-ID: a new random replication ID (and no previous one to keep, as
+/// Redis's clearReplicationId2 after changeReplicationId).
+pub fn change_repl_id() {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let id: String = (0..40).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect();
+    *REPLID.lock() = Some(id);
+}
+
+/// ROLE: a master without replicas until replication exists, at offset 0.
+pub fn role(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(0);
+    ctx.out.array(0);
+    Ok(())
+}
+
 /// Static until replication exists: a master without replicas or backlog.
 fn replication_section(srv: &Server, out: &mut String) {
+    let replid = REPLID.lock().clone().unwrap_or_else(|| srv.run_id.clone());
     Section::new(out, "Replication")
         .field("role", "master")
         .field("connected_slaves", 0)
         .field("master_failover_state", "no-failover")
-        .field("master_replid", &srv.run_id)
+        .field("master_replid", replid)
         .field("master_replid2", "0000000000000000000000000000000000000000")
         .field("master_repl_offset", 0)
         .field("second_repl_offset", -1)

@@ -10,6 +10,8 @@ pub mod debug;
 pub mod info;
 pub mod log;
 pub mod metrics;
+pub mod lolwut;
+pub mod memory;
 pub mod notify;
 pub mod pubsub;
 pub mod save;

@@ -303,19 +303,29 @@ pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
 /// Redis shares the integer objects 0..9999 (refcount INT_MAX) unless an LRU/LFU policy
 /// needs per-object access times; every other value has refcount 1.
 pub fn object_refcount(ctx: &mut Ctx) -> CmdResult {
-    let shares = {
-        let cfg = ctx.srv.config.read();
-        let policy = cfg.str("maxmemory-policy");
-        cfg.int("maxmemory") == 0 || !(policy.ends_with("lru") || policy.ends_with("lfu"))
-    };
+    let shares = shares_integers(ctx.srv);
     match ctx.ks.get_untouched(ctx.args[2]) {
-        Some(e) => {
-            let shared = shares && matches!(e.value, Value::Int(n) if (0..10000).contains(&n));
-            ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
-        }
+        Some(e) => ctx.out.int(refcount(shares, &e.value)),
         None => ctx.out.nil(),
     }
     Ok(())
+}
+
+/// Whether small integers are shared objects now (see `object_refcount`).
+pub fn shares_integers(srv: &crate::server::Server) -> bool {
+    let cfg = srv.config.read();
+    let policy = cfg.str("maxmemory-policy");
+    cfg.int("maxmemory") == 0 || !(policy.ends_with("lru") || policy.ends_with("lfu"))
+}
+
+/// OBJECT REFCOUNT's and DEBUG OBJECT's refcount of `v`.
+pub fn refcount(shares: bool, v: &Value) -> i64 {
+    let shared = shares && matches!(v, Value::Int(n) if (0..10000).contains(n));
+    if shared {
+        i32::MAX as i64
+    } else {
+        1
+    }
 }
 
 pub fn object_help(ctx: &mut Ctx) -> CmdResult {

@@ -216,14 +216,15 @@ impl ZSet {
         }
     }
 
-    pub fn heap_size(&self) -> usize {
+    /// Bytes owned; a skiplist's members' own bytes in its dict from `samples` of them
+    /// (0 = all); the tree is walked whole (its nodes hold runs of members).
+    pub fn heap_size(&self, samples: usize) -> usize {
         match &self.enc {
             Enc::Listpack(v) => {
                 v.capacity() * std::mem::size_of::<Item>() + v.iter().map(|i| i.member.heap_size()).sum::<usize>()
             }
             Enc::Skiplist(b) => {
-                let mut members = 0;
-                b.dict.for_each(|e| members += e.member.heap_size());
+                let members = b.dict.sum_sampled(samples, |e| e.member.heap_size());
                 std::mem::size_of::<Big>()
                     + b.dict.bucket_bytes()
                     + b.dict.len() * (std::mem::size_of::<ZEntry>() + 8)
