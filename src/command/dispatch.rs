@@ -428,7 +428,7 @@ pub fn run_admitted<'a>(
         _ => run(srv, client, cmd, args, out, clock.now_ms, sticky),
     };
     feed_monitors(srv, client, cmd, args);
-    cmd.record(client.worker, clock.lap(), failed);
+    record_call(srv, client, cmd, args, clock.lap(), failed);
     // Again: EXEC ran its queued commands with this client.
     client.last_command = cmd.def.name;
     client.after_reply(out, mark);
@@ -437,6 +437,22 @@ pub fn run_admitted<'a>(
     // invalidations and what followed a registration the command made (SUBSCRIBE, CLIENT
     // TRACKING ON): see `Outbox::drain_around`.
     client.handle.outbox.drain_around(&mut out.buf, mark);
+}
+
+/// Account for a call that took `us` µs: INFO commandstats, latency-tracking's histogram,
+/// and when it reaches the smallest threshold watched, the slow log and the latency
+/// monitor (`server::latency::slow_call`). Every place that runs a command (a client's,
+/// a transaction's, a script's) ends here, as each goes through Redis's call().
+#[inline]
+pub fn record_call(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]], us: u64, failed: bool) {
+    cmd.record(client.worker, us, failed);
+    let watch = &srv.call_watch;
+    if watch.tracking.load(std::sync::atomic::Ordering::Relaxed) {
+        cmd.hist.record(client.worker, us);
+    }
+    if us >= watch.watch_us.load(std::sync::atomic::Ordering::Relaxed) {
+        crate::server::latency::slow_call(srv, client, cmd.def.flags, args, us);
+    }
 }
 
 /// The key arguments of a command, from the table. Commands without movable keys use the

@@ -39,6 +39,8 @@ pub struct Command {
     pub usec: Counter,
     pub failed_calls: Counter,
     pub rejected_calls: Counter,
+    /// latency-tracking's histogram (LATENCY HISTOGRAM, INFO latencystats).
+    pub hist: crate::util::hdr::CmdHist,
 }
 
 impl Command {
@@ -55,6 +57,7 @@ impl Command {
         for c in [&self.calls, &self.usec, &self.failed_calls, &self.rejected_calls] {
             c.reset();
         }
+        self.hist.reset();
     }
 }
 
@@ -359,6 +362,20 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "client|tracking" => (srv::tracking::tracking_cmd, Keys),
         "client|caching" => (srv::tracking::caching, Keys),
         "info" => (srv::info::info, Keys),
+        // SLOWLOG and LATENCY (server::slowlog, server::latency)
+        "slowlog" => (container, Keys),
+        "slowlog|get" => (srv::slowlog::get, Keys),
+        "slowlog|len" => (srv::slowlog::len, Keys),
+        "slowlog|reset" => (srv::slowlog::reset, Keys),
+        "slowlog|help" => (srv::slowlog::help, Keys),
+        "latency" => (container, Keys),
+        "latency|latest" => (srv::latency::latest, Keys),
+        "latency|history" => (srv::latency::history, Keys),
+        "latency|reset" => (srv::latency::reset, Keys),
+        "latency|graph" => (srv::latency::graph, Keys),
+        "latency|doctor" => (srv::latency::doctor, Keys),
+        "latency|histogram" => (srv::latency::histogram, Keys),
+        "latency|help" => (srv::latency::help, Keys),
         "config" => (container, Keys),
         "config|get" => (srv::config::config_get, Keys),
         "config|set" => (srv::config::config_set, Keys),
@@ -415,6 +432,7 @@ impl CommandTable {
             usec: Counter::new(slots),
             failed_calls: Counter::new(slots),
             rejected_calls: Counter::new(slots),
+            hist: crate::util::hdr::CmdHist::new(slots),
         })
     }
 
