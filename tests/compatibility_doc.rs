@@ -35,7 +35,7 @@ fn note(name: &str) -> &'static str {
         "bgrewriteaof" => "no fork: the base is an RDB snapshot taken copy-on-write per shard (aof-use-rdb-preamble yes) or the commands built while every command waits (no); the log has no child pid or CoW lines",
         "latency|latest" | "latency|doctor" => "events are listed in the order they first happened (Redis: its dict's order); recorded: command, fast-command, expire-cycle (time with shards locked), aof-write, aof-write-pending-fsync, aof-write-alone, aof-fsync-always, aof-rename (no aof-write-active-child: there are no child processes; no rdb-unlink-temp-file)",
         "slowlog|get" => "a command that blocks (BLPOP ...) is logged when it blocks, with the time it ran then (Redis logs it once served or timed out)",
-        "latency|histogram" => "without names, commands are listed by name (Redis: its dict's order); EXEC's time excludes its queued commands' (counted under their own names)",
+        "latency|histogram" => "without names, commands are listed by name (Redis: its dict's order)",
         "publish" | "spublish" => "messages to other clients are written by their own connection task, right after",
         _ => "",
     }

@@ -420,15 +420,23 @@ pub fn run_admitted<'a>(
     let mark = out.len();
     // Pushes that reached this client before the command precede its reply.
     client.handle.outbox.drain_into(&mut out.buf);
+    // EXEC's time covers its queued commands (timed on their own too, with `clock`), as
+    // Redis's call() of EXEC includes the calls nested in it.
+    let mut exec_started = 0;
     let failed = match cmd.lock {
         Lock::Transaction => {
             sticky.release();
+            exec_started = crate::util::clock::now_ns();
             multi::exec(srv, client, out, clock)
         }
         _ => run(srv, client, cmd, args, out, clock.now_ms, sticky),
     };
     feed_monitors(srv, client, cmd, args);
-    record_call(srv, client, cmd, args, clock.lap(), failed);
+    let mut us = clock.lap();
+    if exec_started != 0 {
+        us = crate::util::clock::now_ns().saturating_sub(exec_started) / 1000;
+    }
+    record_call(srv, client, cmd, args, us, failed);
     // Again: EXEC ran its queued commands with this client.
     client.last_command = cmd.def.name;
     client.after_reply(out, mark);

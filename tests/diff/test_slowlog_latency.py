@@ -7,6 +7,7 @@ the digits of LATENCY GRAPH / DOCTOR texts, and the bucket figures of LATENCY HI
 and INFO latencystats, whose format and sanity are checked instead.
 """
 import re
+import time
 
 import pytest
 
@@ -223,6 +224,15 @@ def latency_events(server, protocol):
         # Under the threshold: nothing kept.
         c.command("DEBUG", "SLEEP", "0")
         out.append(c.command("LATENCY", "LATEST"))
+        # Two samples in different seconds, the second twice the first: the graph's
+        # columns (a low `_`, a full `#` column) and labels, and the doctor's figures.
+        c.command("DEBUG", "SLEEP", "0.15")
+        time.sleep(1.1)
+        c.command("DEBUG", "SLEEP", "0.3")
+        hist = parse(c.command("LATENCY", "HISTORY", "command"))
+        out.append(("history", [(p.type, len(p.children)) for p in hist.children]))
+        out.append(texts(c.command("LATENCY", "GRAPH", "command")))
+        out.append(texts(c.command("LATENCY", "DOCTOR")))
         return out
     finally:
         c.close()
@@ -323,6 +333,14 @@ def histograms(server, protocol):
         # LATENCY RESET leaves the histograms alone.
         c.command("LATENCY", "RESET")
         out.append(histogram_shape(c.command("LATENCY", "HISTOGRAM", "config")))
+        # EXEC's time covers its commands': a 50 ms sleep inside puts it past 33 ms.
+        c.command("MULTI")
+        c.command("DEBUG", "SLEEP", "0.05")
+        c.command("EXEC")
+        node = parse(c.command("LATENCY", "HISTOGRAM", "exec", "debug"))
+        keys = {n.value: [int(k.value) for k in b.children[3].children[::2]]
+                for n, b in zip(node.children[::2], node.children[1::2])}
+        out.append(sorted((name, len(k), k[-1] > 33818) for name, k in keys.items()))
         return out
     finally:
         c.close()
