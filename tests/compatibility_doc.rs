@@ -34,7 +34,7 @@ fn note(name: &str) -> &'static str {
         "restore" | "restore-asking" => "the value is always validated completely: malformed listpacks and intsets that Redis accepts with sanitize-dump-payload no (wrong counts or backlens, duplicates, unsorted intsets) and sorted-set listpack scores that are no number are refused with Bad data format; a sorted set's unsorted listpack is sorted and an integer stored as text in a listpack becomes an integer; a PLAIN quicklist node under 1 GB is kept as a packed node; RESTORE-ASKING is RESTORE",
         "bgrewriteaof" => "no fork: the base is an RDB snapshot taken copy-on-write per shard (aof-use-rdb-preamble yes) or the commands built while every command waits (no); the log has no child pid or CoW lines",
         "latency|latest" | "latency|doctor" => "events are listed in the order they first happened (Redis: its dict's order); recorded: command, fast-command, expire-cycle (time with shards locked), aof-write, aof-write-pending-fsync, aof-write-alone, aof-fsync-always, aof-rename (no aof-write-active-child: there are no child processes; no rdb-unlink-temp-file)",
-        "slowlog|get" => "a command that blocks (BLPOP ...) is logged when it blocks, with the time it ran then (Redis logs it once served or timed out)",
+        "slowlog|get" => "a command that blocked (BLPOP ...) is logged once served, timed out or unblocked, as Redis, with the time it ran when it blocked (Redis adds the time of the run that served it)",
         "latency|histogram" => "without names, commands are listed by name (Redis: its dict's order)",
         "publish" | "spublish" => "messages to other clients are written by their own connection task, right after",
         _ => "",

@@ -459,8 +459,14 @@ pub fn record_call(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]],
         cmd.hist.record(client.worker, us);
     }
     if us >= watch.watch_us.load(std::sync::atomic::Ordering::Relaxed) {
-        crate::server::latency::slow_call(srv, client, cmd.def.flags, args, us);
+        match &client.blocked {
+            // Logged once it is served or times out (`SlowLog::push_unblocked`), and no
+            // latency sample, as Redis's call() skips a command that blocked.
+            Some(w) => w.ran_us.store(us, std::sync::atomic::Ordering::Relaxed),
+            None => crate::server::latency::slow_call(srv, client, cmd.def.flags, args, us),
+        }
     }
+    crate::server::slowlog::flush_unblocked(srv);
 }
 
 /// The key arguments of a command, from the table. Commands without movable keys use the

@@ -11,14 +11,17 @@
 //! Like Redis, the length limit is applied when an entry is added (CONFIG SET
 //! slowlog-max-len alone trims nothing).
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::command::{CmdResult, Ctx, Error};
+use crate::keyspace::blocking::Waiter;
 use crate::keyspace::now_ms;
-use crate::server::client::Client;
+use crate::server::client::{Client, ClientHandle};
 
 /// Arguments kept per entry, and bytes kept per argument (Redis's SLOWLOG_ENTRY_MAX_*).
 const MAX_ARGC: usize = 32;
@@ -75,14 +78,34 @@ impl SlowLog {
     /// slowlogPushEntryIfNeeded). Commands run by a script are logged with an empty address
     /// and name, as Redis logs its script client's.
     pub fn push_if_needed(&self, client: &Client, args: &[&[u8]], us: u64) {
+        self.push(if client.in_script { None } else { Some(&client.handle) }, args, us);
+    }
+
+    /// The entry of a command that blocked, once it is served or times out (not when its
+    /// client goes away meanwhile), with the time it ran when it blocked.
+    pub fn push_unblocked(&self, client: &ClientHandle, w: &Waiter) {
+        let us = w.ran_us.load(Ordering::Relaxed);
+        let args: Vec<&[u8]> = w.args.iter().map(|a| &a[..]).collect();
+        self.push(Some(client), &args, us);
+    }
+
+    /// The entries of the waiters served meanwhile on this thread (`defer_unblocked`).
+    fn flush_deferred(&self) {
+        let served = SERVED.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        for (client, w) in served {
+            self.push_unblocked(&client, &w);
+        }
+    }
+
+    /// `client`: None for a script's command (an empty address and name).
+    fn push(&self, client: Option<&ClientHandle>, args: &[&[u8]], us: u64) {
         let t = self.slower_than.load(Ordering::Relaxed);
         if t < 0 || us < t as u64 {
             return;
         }
-        let (addr, name) = if client.in_script {
-            (String::new(), Vec::new())
-        } else {
-            (client.handle.addr.clone(), client.handle.info.lock().name.clone())
+        let (addr, name) = match client {
+            None => (String::new(), Vec::new()),
+            Some(h) => (h.addr.clone(), h.info.lock().name.clone()),
         };
         let args = truncated(args);
         let max = self.max_len.load(Ordering::Relaxed).max(0) as usize;
@@ -95,6 +118,31 @@ impl SlowLog {
 
     pub fn reset(&self) {
         self.log.lock().entries.clear();
+    }
+}
+
+thread_local! {
+    /// Blocked commands served by the command running on this thread: logged after it
+    /// (`flush_unblocked`), as Redis serves them after the command's call() has logged it.
+    static SERVED: RefCell<Vec<(Arc<ClientHandle>, Arc<Waiter>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A blocked command was just served, by the command running on this thread: kept for
+/// `flush_unblocked` if it is slow enough to be logged.
+pub fn defer_unblocked(srv: &super::Server, client: &Arc<ClientHandle>, w: &Arc<Waiter>) {
+    let t = srv.slowlog.slower_than.load(Ordering::Relaxed);
+    if t >= 0 && w.ran_us.load(Ordering::Relaxed) >= t as u64 {
+        SERVED.with(|s| s.borrow_mut().push((client.clone(), w.clone())));
+    }
+}
+
+/// Log the blocked commands served since the last flush on this thread (after the command
+/// that served them is logged; `dispatch::record_call`, and where waiters are served outside
+/// a command).
+#[inline]
+pub fn flush_unblocked(srv: &super::Server) {
+    if SERVED.with(|s| !s.borrow().is_empty()) {
+        srv.slowlog.flush_deferred();
     }
 }
 

@@ -356,3 +356,45 @@ def test_latency_histogram_and_latencystats(protocol):
     for w, g in zip(want, got):
         assert g == w, f"oracle {w!r}, cinnabar {g!r}"
     assert len(want) == len(got)
+
+
+def blocked_entries(server, protocol):
+    a, b = connect(server, protocol), connect(server, protocol)
+    addrs = {}
+    try:
+        a.command("CLIENT", "SETNAME", "waiter")
+        a.command("SLOWLOG", "RESET")
+        base = entries(a.command("SLOWLOG", "GET", "1"), addrs)[1][0][1]
+        # Served by a push: logged after the push, as Redis logs it once unblocked.
+        a.send_command("BLPOP", "q", "0")
+        time.sleep(0.2)
+        b.command("RPUSH", "q", "x")
+        assert a.read_reply().startswith((b"*2", b"*2"))
+        # Timed out, and unblocked by CLIENT UNBLOCK.
+        assert a.command("BLPOP", "q2", "0.1") in (b"*-1\r\n", b"_\r\n")
+        cid = a.command("CLIENT", "ID")
+        a.send_command("BRPOP", "q3", "0")
+        time.sleep(0.2)
+        b.command("CLIENT", "UNBLOCK", cid[1:-2].decode())
+        a.read_reply()
+        # Blocking commands inside MULTI do not block: logged as they run.
+        a.command("MULTI")
+        a.command("BLPOP", "q4", "0")
+        a.command("EXEC")
+        kind, got = entries(b.command("SLOWLOG", "GET", "-1"), addrs, base)
+        # (Client ids differ between the servers.)
+        the_id = cid[1:-2]
+        return kind, [(t, i, [b"ID" if x == the_id else x for x in args], ad, n) for t, i, args, ad, n in got]
+    finally:
+        a.close()
+        b.close()
+
+
+@PROTOCOLS
+def test_slowlog_blocked_commands(protocol):
+    servers = start_pair({"slowlog-log-slower-than": "0"})
+    try:
+        want, got = (blocked_entries(s, protocol) for s in servers)
+    finally:
+        stop_pair(servers)
+    assert got == want, f"oracle {want!r}\ncinnabar {got!r}"
