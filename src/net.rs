@@ -1275,11 +1275,15 @@ impl<'s, S: Transport> Conn<'s, S> {
                     w.cancel_with(None);
                     return false;
                 }
-                Some(true) if !w.cancel_with(Some(w.timeout_reply.clone())) => {
-                    // Being served right now: the reply is coming.
-                    w.notify.notified().await;
+                Some(true) => {
+                    if w.cancel_with(Some(w.timeout_reply.clone())) {
+                        self.srv.slowlog.push_unblocked(&self.handle, w);
+                    } else {
+                        // Being served right now: the reply is coming.
+                        w.notify.notified().await;
+                    }
                 }
-                Some(_) => {}
+                Some(false) => {}
             }
         }
     }

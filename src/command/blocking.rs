@@ -241,6 +241,7 @@ fn serve_key<'a>(
         ks.shard_at(db, shard).waiters.remove(key, &w);
         w.aof_ticket.store(client.aof_ticket, std::sync::atomic::Ordering::Relaxed);
         w.complete(out.buf);
+        crate::server::slowlog::defer_unblocked(srv, &client.handle, &w);
     }
 }
 
@@ -273,6 +274,7 @@ pub fn serve_deferred(srv: &Server, worker: usize, mut todo: Vec<(usize, Vec<u8>
         drop(ks);
         todo.extend(more);
     }
+    crate::server::slowlog::flush_unblocked(srv);
 }
 
 /// The blocked client stopped waiting (served, timed out, unblocked, gone): remove its
@@ -299,5 +301,9 @@ pub fn unblock(srv: &Server, id: u64, error: bool) -> bool {
     } else {
         w.timeout_reply.clone()
     };
-    w.cancel_with(Some(reply))
+    let released = w.cancel_with(Some(reply));
+    if released {
+        srv.slowlog.push_unblocked(&handle, &w);
+    }
+    released
 }

@@ -427,15 +427,23 @@ pub fn run_admitted<'a>(
     let mark = out.len();
     // Pushes that reached this client before the command precede its reply.
     client.handle.outbox.drain_into(&mut out.buf);
+    // EXEC's time covers its queued commands (timed on their own too, with `clock`), as
+    // Redis's call() of EXEC includes the calls nested in it.
+    let mut exec_started = 0;
     let failed = match cmd.lock {
         Lock::Transaction => {
             sticky.release();
+            exec_started = crate::util::clock::now_ns();
             multi::exec(srv, client, out, clock)
         }
         _ => run(srv, client, cmd, args, out, clock.now_ms, sticky),
     };
     feed_monitors(srv, client, cmd, args);
-    cmd.record(client.worker, clock.lap(), failed);
+    let mut us = clock.lap();
+    if exec_started != 0 {
+        us = crate::util::clock::now_ns().saturating_sub(exec_started) / 1000;
+    }
+    record_call(srv, client, cmd, args, us, failed);
     // Again: EXEC ran its queued commands with this client.
     client.last_command = cmd.def.name;
     client.after_reply(out, mark);
@@ -444,6 +452,28 @@ pub fn run_admitted<'a>(
     // invalidations and what followed a registration the command made (SUBSCRIBE, CLIENT
     // TRACKING ON): see `Outbox::drain_around`.
     client.handle.outbox.drain_around(&mut out.buf, mark);
+}
+
+/// Account for a call that took `us` µs: INFO commandstats, latency-tracking's histogram,
+/// and when it reaches the smallest threshold watched, the slow log and the latency
+/// monitor (`server::latency::slow_call`). Every place that runs a command (a client's,
+/// a transaction's, a script's) ends here, as each goes through Redis's call().
+#[inline]
+pub fn record_call(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]], us: u64, failed: bool) {
+    cmd.record(client.worker, us, failed);
+    let watch = &srv.call_watch;
+    if watch.tracking.load(std::sync::atomic::Ordering::Relaxed) {
+        cmd.hist.record(client.worker, us);
+    }
+    if us >= watch.watch_us.load(std::sync::atomic::Ordering::Relaxed) {
+        match &client.blocked {
+            // Logged once it is served or times out (`SlowLog::push_unblocked`), and no
+            // latency sample, as Redis's call() skips a command that blocked.
+            Some(w) => w.ran_us.store(us, std::sync::atomic::Ordering::Relaxed),
+            None => crate::server::latency::slow_call(srv, client, cmd.def.flags, args, us),
+        }
+    }
+    crate::server::slowlog::flush_unblocked(srv);
 }
 
 /// The key arguments of a command, from the table. Commands without movable keys use the

@@ -239,7 +239,7 @@ pub fn exec(srv: &Server, client: &mut Client, out: &mut ReplyWriter, clock: &mu
                 ks.no_touch = client.no_touch && cmd.def.name != "touch";
                 clock.lap();
                 let failed = dispatch::call(srv, client, cmd, args, out, ks);
-                cmd.record(client.worker, clock.lap(), failed);
+                dispatch::record_call(srv, client, cmd, args, clock.lap(), failed);
                 dispatch::feed_monitors(srv, client, cmd, args);
             }
             client.deny_blocking = false;

@@ -15,7 +15,6 @@ use crate::server::scripting as sc;
 use crate::types::generic as kc;
 use crate::types::string as st;
 use crate::util::counter::Counter;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How a command holds the keyspace while it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,9 +39,8 @@ pub struct Command {
     pub usec: Counter,
     pub failed_calls: Counter,
     pub rejected_calls: Counter,
-    /// Call durations by power-of-two bucket, for the metrics endpoint (`server::metrics`);
-    /// None unless it is on, so the call path pays one untaken branch otherwise.
-    pub latency: Option<Box<LatencyBuckets>>,
+    /// latency-tracking's histogram (LATENCY HISTOGRAM, INFO latencystats).
+    pub hist: crate::util::hdr::CmdHist,
 }
 
 impl Command {
@@ -53,68 +51,13 @@ impl Command {
         if failed {
             self.failed_calls.add(slot, 1);
         }
-        if let Some(h) = &self.latency {
-            h.add(slot, usec);
-        }
     }
 
     pub fn reset_stats(&self) {
         for c in [&self.calls, &self.usec, &self.failed_calls, &self.rejected_calls] {
             c.reset();
         }
-        if let Some(h) = &self.latency {
-            h.reset();
-        }
-    }
-}
-
-/// Histogram buckets: at most 1, 2, 4, ... 2^20 microseconds, then everything longer.
-pub const BUCKETS: usize = 22;
-
-/// One thread's buckets on a cache line pair of its own (threads never share a line).
-#[repr(align(64))]
-struct BucketSlot([AtomicU64; BUCKETS]);
-
-/// Per-command call durations by bucket, counted per thread like `Counter`.
-pub struct LatencyBuckets {
-    slots: Box<[BucketSlot]>,
-}
-
-impl LatencyBuckets {
-    fn new(slots: usize) -> LatencyBuckets {
-        LatencyBuckets {
-            slots: (0..slots.max(1)).map(|_| BucketSlot(std::array::from_fn(|_| AtomicU64::new(0)))).collect(),
-        }
-    }
-
-    /// The bucket of a duration: the smallest i with usec <= 2^i (the last one past 2^20).
-    fn bucket(usec: u64) -> usize {
-        let i = if usec <= 1 { 0 } else { (64 - (usec - 1).leading_zeros()) as usize };
-        i.min(BUCKETS - 1)
-    }
-
-    #[inline]
-    fn add(&self, slot: usize, usec: u64) {
-        self.slots[slot % self.slots.len()].0[Self::bucket(usec)].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The count of each bucket (not cumulative), summed over threads.
-    pub fn counts(&self) -> [u64; BUCKETS] {
-        let mut out = [0; BUCKETS];
-        for s in self.slots.iter() {
-            for (o, b) in out.iter_mut().zip(s.0.iter()) {
-                *o += b.load(Ordering::Relaxed);
-            }
-        }
-        out
-    }
-
-    fn reset(&self) {
-        for s in self.slots.iter() {
-            for b in s.0.iter() {
-                b.store(0, Ordering::Relaxed);
-            }
-        }
+        self.hist.reset();
     }
 }
 
@@ -421,6 +364,20 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "client|tracking" => (srv::tracking::tracking_cmd, Keys),
         "client|caching" => (srv::tracking::caching, Keys),
         "info" => (srv::info::info, Keys),
+        // SLOWLOG and LATENCY (server::slowlog, server::latency)
+        "slowlog" => (container, Keys),
+        "slowlog|get" => (srv::slowlog::get, Keys),
+        "slowlog|len" => (srv::slowlog::len, Keys),
+        "slowlog|reset" => (srv::slowlog::reset, Keys),
+        "slowlog|help" => (srv::slowlog::help, Keys),
+        "latency" => (container, Keys),
+        "latency|latest" => (srv::latency::latest, Keys),
+        "latency|history" => (srv::latency::history, Keys),
+        "latency|reset" => (srv::latency::reset, Keys),
+        "latency|graph" => (srv::latency::graph, Keys),
+        "latency|doctor" => (srv::latency::doctor, Keys),
+        "latency|histogram" => (srv::latency::histogram, Keys),
+        "latency|help" => (srv::latency::help, Keys),
         "config" => (container, Keys),
         "config|get" => (srv::config::config_get, Keys),
         "config|set" => (srv::config::config_set, Keys),
@@ -486,7 +443,7 @@ impl CommandTable {
             usec: Counter::new(slots),
             failed_calls: Counter::new(slots),
             rejected_calls: Counter::new(slots),
-            latency: None,
+            hist: crate::util::hdr::CmdHist::new(slots),
         })
     }
 
@@ -497,16 +454,6 @@ impl CommandTable {
             self.renamed = true;
             if !to.is_empty() {
                 self.commands.insert(to.as_bytes().to_vec(), c);
-            }
-        }
-    }
-
-    /// Keep latency histograms for every command and subcommand (the metrics endpoint).
-    pub fn track_latency(&mut self, slots: usize) {
-        for c in self.commands.values_mut() {
-            c.latency = Some(Box::new(LatencyBuckets::new(slots)));
-            for sub in c.subcommands.values_mut() {
-                sub.latency = Some(Box::new(LatencyBuckets::new(slots)));
             }
         }
     }

@@ -55,6 +55,9 @@ pub struct Waiter {
     /// appendfsync always: the AOF ticket of the serving command's unit; the client's
     /// reply waits until it is durable.
     pub aof_ticket: std::sync::atomic::AtomicU64,
+    /// How long the command ran when it blocked (µs): the duration of its slow log entry,
+    /// made when it is served or times out, as Redis logs a blocked command then.
+    pub ran_us: std::sync::atomic::AtomicU64,
     state: AtomicU8,
     reply: Mutex<Option<Vec<u8>>>,
     pub notify: tokio::sync::Notify,
@@ -83,6 +86,7 @@ impl Waiter {
             deadline,
             unblock_on_nokey: false,
             aof_ticket: Default::default(),
+            ran_us: Default::default(),
             state: AtomicU8::new(WAITING),
             reply: Mutex::new(None),
             notify: tokio::sync::Notify::new(),

@@ -783,6 +783,7 @@ impl AofSink {
     /// True when everything was written.
     fn write_out(&self, file: &mut File, data: &mut Vec<u8>, size: &mut u64, policy: Fsync) -> bool {
         let mut written = 0;
+        let started = Instant::now();
         let err = loop {
             if written == data.len() {
                 break None;
@@ -794,6 +795,7 @@ impl AofSink {
                 Err(e) => break Some(e),
             }
         };
+        self.write_latency(started);
         let Some(e) = err else {
             *size += written as u64;
             self.status.current_size.fetch_add(written as u64, Ordering::Relaxed);
@@ -854,10 +856,30 @@ impl AofSink {
         false
     }
 
+    /// The latency monitor's events of a write (Redis's flushAppendOnlyFile): by what it
+    /// may have waited behind (an fsync under way; there are no child processes here for
+    /// "aof-write-active-child"), and "aof-write" for all of them.
+    fn write_latency(&self, started: Instant) {
+        if crate::server::latency::threshold_ms() == 0 {
+            return;
+        }
+        let ms = started.elapsed().as_millis() as u64;
+        let event = if self.status.fsync_in_progress.load(Ordering::Relaxed) {
+            "aof-write-pending-fsync"
+        } else {
+            "aof-write-alone"
+        };
+        crate::server::latency::add_sample_if_needed(event, ms);
+        crate::server::latency::add_sample_if_needed("aof-write", ms);
+    }
+
     fn fsync(&self, file: &File, policy: Fsync) {
         self.status.fsync_in_progress.store(true, Ordering::Relaxed);
         let started = Instant::now();
         let res = file.sync_data();
+        if policy == Fsync::Always {
+            crate::server::latency::add_sample_since("aof-fsync-always", started);
+        }
         self.status.fsync_in_progress.store(false, Ordering::Relaxed);
         if started.elapsed() >= Duration::from_secs(2) {
             self.status.delayed_fsync.fetch_add(1, Ordering::Relaxed);

@@ -225,7 +225,9 @@ fn rewrite(srv: &Arc<Server>, enable: bool) -> io::Result<()> {
     // (The rewritten incr files become history before the old base, as in Redis.)
     m.retire_incrs_before(incr_seq);
     let base_name = m.next_base(&layout.filename, rdb_preamble);
+    let started = std::time::Instant::now();
     std::fs::rename(layout.path(&tmp), layout.path(&base_name))?;
+    crate::server::latency::add_sample_since("aof-rename", started);
     log(srv, &format!("Successfully renamed the temporary AOF base file {tmp} into {base_name}"));
     let history = std::mem::take(&mut m.history);
     layout.write_manifest(&m)?;

@@ -506,8 +506,8 @@ fn commandstats_section(srv: &Server, out: &mut String) {
     }
 }
 
-/// Redis's per-command latency percentiles (latency-tracking). cinnabar keeps no histogram:
-/// every percentile is the command's mean latency.
+/// Redis's per-command latency percentiles (latency-tracking): each command whose
+/// histogram counted a call, the percentiles of latency-tracking-info-percentiles.
 fn latencystats_section(srv: &Server, out: &mut String) {
     let mut s = Section::new(out, "Latencystats");
     let (on, percentiles) = {
@@ -518,12 +518,10 @@ fn latencystats_section(srv: &Server, out: &mut String) {
         return;
     }
     for c in called(srv) {
-        let mean = c.usec.get() as f64 / c.calls.get() as f64;
-        let mut line = String::new();
-        for (i, p) in percentiles.split_whitespace().enumerate() {
-            let _ = write!(line, "{}p{p}={mean:.3}", if i > 0 { "," } else { "" });
+        if let Some((counts, total)) = c.hist.merged() {
+            let line = crate::server::latency::percentiles_line(&counts, total, &percentiles);
+            s.field(&format!("latency_percentiles_usec_{}", c.def.name), line);
         }
-        s.field(&format!("latency_percentiles_usec_{}", c.def.name), line);
     }
 }
 

@@ -9,7 +9,7 @@
 //! table's counters, as INFO commandstats's do, and `redis_commands_latencies_usec` is a
 //! histogram per command in power-of-two microsecond buckets (redis_exporter's name and
 //! buckets for Redis's LATENCY HISTOGRAM), fed by the durations dispatch measures for
-//! commandstats (`table::LatencyBuckets`; only while the endpoint is on).
+//! commandstats (latency-tracking's per-command histograms, `util::hdr`).
 //!
 //! One thread accepts, and each exchange runs on a short-lived thread of its own (four at
 //! most) with blocking std sockets: a scrape is rare (every few seconds) and must not take
@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::command::table::{LatencyBuckets, BUCKETS};
 use crate::server::Server;
 
 /// INFO fields exported as gauges: (INFO field, metric name without the `redis_` prefix).
@@ -318,31 +317,40 @@ fn commands(out: &mut String, srv: &Server) {
     );
     family(out, "redis_commands_latencies_usec", "histogram", "A histogram of latencies per command");
     for c in &rows {
-        let Some(h) = c.latency.as_deref() else { continue };
-        histogram(out, c.def.name, h, c.usec.get());
+        if let Some((counts, total)) = c.hist.merged() {
+            histogram(out, c.def.name, &counts, total, c.usec.get());
+        }
     }
 }
 
 type Cmd = crate::command::table::Command;
 
-fn histogram(out: &mut String, cmd: &str, h: &LatencyBuckets, sum_usec: u64) {
-    let counts = h.counts();
+/// Bucket bounds: at most 1, 2, 4, ... 2^20 microseconds, then +Inf.
+const BUCKETS: u32 = 21;
+
+/// A command's latency-tracking histogram (`util::hdr`, nanosecond counters) as cumulative
+/// power-of-two microsecond buckets: a counter goes in the first bucket its lowest value
+/// fits under.
+fn histogram(out: &mut String, cmd: &str, counts: &[u64], total: u64, sum_usec: u64) {
     let cmd = escape(cmd);
-    let mut cumulative = 0;
-    for (i, n) in counts.iter().enumerate() {
-        cumulative += n;
-        if i + 1 < BUCKETS {
-            let _ = writeln!(
-                out,
-                "redis_commands_latencies_usec_bucket{{cmd=\"{cmd}\",le=\"{}\"}} {cumulative}",
-                1u64 << i
-            );
-        } else {
-            let _ = writeln!(out, "redis_commands_latencies_usec_bucket{{cmd=\"{cmd}\",le=\"+Inf\"}} {cumulative}");
+    let mut per_bucket = [0u64; BUCKETS as usize];
+    for (i, &n) in counts.iter().enumerate() {
+        if n > 0 {
+            let us = crate::util::hdr::value_at(i) / 1000;
+            let b = if us <= 1 { 0 } else { 64 - (us - 1).leading_zeros() };
+            if b < BUCKETS {
+                per_bucket[b as usize] += n;
+            }
         }
     }
+    let mut cumulative = 0;
+    for (i, n) in per_bucket.iter().enumerate() {
+        cumulative += n;
+        let _ = writeln!(out, "redis_commands_latencies_usec_bucket{{cmd=\"{cmd}\",le=\"{}\"}} {cumulative}", 1u64 << i);
+    }
+    let _ = writeln!(out, "redis_commands_latencies_usec_bucket{{cmd=\"{cmd}\",le=\"+Inf\"}} {total}");
     let _ = writeln!(out, "redis_commands_latencies_usec_sum{{cmd=\"{cmd}\"}} {sum_usec}");
-    let _ = writeln!(out, "redis_commands_latencies_usec_count{{cmd=\"{cmd}\"}} {cumulative}");
+    let _ = writeln!(out, "redis_commands_latencies_usec_count{{cmd=\"{cmd}\"}} {total}");
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod conn;
 pub mod debug;
 pub mod info;
+pub mod latency;
 pub mod log;
 pub mod lolwut;
 pub mod memory;
@@ -17,6 +18,7 @@ pub mod pubsub;
 pub mod save;
 pub mod scripting;
 pub mod shutdown;
+pub mod slowlog;
 pub mod tracking;
 
 use std::collections::HashMap;
@@ -253,6 +255,10 @@ pub struct Server {
     pub sinks: crate::persist::propagate::Sinks,
     /// The append-only file: its sink, status and rewrite (persist::aof).
     pub aof: crate::persist::aof::Aof,
+    /// SLOWLOG (server::slowlog), and what dispatch checks after each call to feed it and
+    /// the latency monitor (server::latency).
+    pub slowlog: slowlog::SlowLog,
+    pub call_watch: latency::CallWatch,
 }
 
 impl Server {
@@ -268,9 +274,6 @@ impl Server {
         let mut commands = CommandTable::build(threads + 2);
         for (from, to) in &config.renames {
             commands.rename(from, to);
-        }
-        if config.int("metrics-port") != 0 {
-            commands.track_latency(threads + 2);
         }
         let srv = Server {
             ks,
@@ -315,6 +318,8 @@ impl Server {
             notify_flags: Arc::new(AtomicU32::new(0)),
             sinks: Default::default(),
             aof: Default::default(),
+            slowlog: Default::default(),
+            call_watch: Default::default(),
         };
         srv.aof.status.init_workers(threads);
         srv.refresh_hot_config();
@@ -358,6 +363,7 @@ impl Server {
             _ => 0,
         };
         self.notify_flags.store(nke, Ordering::Relaxed);
+        latency::refresh(self, &cfg);
         drop(cfg);
         save::refresh(self);
     }
@@ -444,6 +450,10 @@ impl Server {
                 if self.active_expire.load(Ordering::Relaxed) {
                     // (Enters the cron's gate one shard at a time.)
                     let (_, waited) = self.ks.active_expire_cycle(gate, 16 * effort, now, budget);
+                    if latency::threshold_ms() != 0 {
+                        let busy_us = self.ks.expire_stats.lock().last_busy_us;
+                        latency::add_sample_if_needed("expire-cycle", busy_us / 1000);
+                    }
                     if !waited.is_empty() {
                         crate::command::blocking::serve_deferred(&self, gate, waited, now);
                     }

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod counter;
 pub mod crc64;
 pub mod glob;
+pub mod hdr;
 pub mod lzf;
 pub mod number;
 pub mod rng;

@@ -700,7 +700,8 @@ fn execute(rc: &mut RunCtx, args: &[&[u8]]) -> Result<Vec<u8>, &'static str> {
     ks.own_op_off = rc.repl & 1 == 0;
     let failed = dispatch::call(srv, &mut rc.client, cmd, args, &mut out, ks);
     ks.own_op_off = false;
-    cmd.record(rc.client.worker, crate::util::clock::now_ns().saturating_sub(started) / 1000, failed);
+    let us = crate::util::clock::now_ns().saturating_sub(started) / 1000;
+    dispatch::record_call(srv, &rc.client, cmd, args, us, failed);
     dispatch::feed_monitors(srv, &rc.client, cmd, args);
     Ok(out.buf)
 }
