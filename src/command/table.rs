@@ -491,4 +491,16 @@ impl CommandTable {
     pub fn iter(&self) -> impl Iterator<Item = &Command> {
         self.commands.values().flat_map(|c| std::iter::once(c).chain(c.subcommands.values()))
     }
+
+    /// The commands with statistics, by name: those that ran, failed or were refused, as
+    /// INFO commandstats lists them (a rejected-only command has calls=0) and the metrics
+    /// endpoint exports them.
+    pub fn with_stats(&self) -> Vec<&Command> {
+        let mut rows: Vec<_> = self
+            .iter()
+            .filter(|c| c.calls.get() > 0 || c.rejected_calls.get() > 0 || c.failed_calls.get() > 0)
+            .collect();
+        rows.sort_by_key(|c| c.def.name);
+        rows
+    }
 }

@@ -484,14 +484,7 @@ fn called(srv: &Server) -> Vec<&crate::command::table::Command> {
 
 fn commandstats_section(srv: &Server, out: &mut String) {
     let mut s = Section::new(out, "Commandstats");
-    // Redis lists a command once it ran, failed or was refused (a rejected-only command has
-    // calls=0 and usec_per_call=0.00).
-    let mut rows: Vec<_> = srv
-        .commands
-        .iter()
-        .filter(|c| c.calls.get() > 0 || c.rejected_calls.get() > 0 || c.failed_calls.get() > 0)
-        .collect();
-    rows.sort_by_key(|c| c.def.name);
+    let rows = srv.commands.with_stats();
     for c in rows {
         let (calls, usec) = (c.calls.get(), c.usec.get());
         s.field(

@@ -135,18 +135,16 @@ pub fn stats(ctx: &mut Ctx) -> CmdResult {
     field(out, "allocator.allocated", m.used);
     field(out, "allocator.active", m.active);
     field(out, "allocator.resident", m.resident);
-    out.bulk(b"allocator-fragmentation.ratio");
-    out.double(ratio(m.active, m.used));
-    out.bulk(b"allocator-fragmentation.bytes");
-    out.int(m.active as i64 - m.used as i64);
-    out.bulk(b"allocator-rss.ratio");
-    out.double(ratio(m.resident, m.active));
-    out.bulk(b"allocator-rss.bytes");
-    out.int(m.resident as i64 - m.active as i64);
-    out.bulk(b"rss-overhead.ratio");
-    out.double(ratio(m.rss, m.resident));
-    out.bulk(b"rss-overhead.bytes");
-    out.int(m.rss as i64 - m.resident as i64);
+    // `<name>.ratio` and `<name>.bytes` of one layer over the one below it.
+    let over = |out: &mut crate::resp::write::ReplyWriter, name: &str, top: u64, below: u64| {
+        out.bulk(format!("{name}.ratio").as_bytes());
+        out.double(ratio(top, below));
+        out.bulk(format!("{name}.bytes").as_bytes());
+        out.int(top as i64 - below as i64);
+    };
+    over(out, "allocator-fragmentation", m.active, m.used);
+    over(out, "allocator-rss", m.resident, m.active);
+    over(out, "rss-overhead", m.rss, m.resident);
     out.bulk(b"fragmentation");
     out.double(ratio(m.rss, m.used));
     out.bulk(b"fragmentation.bytes");

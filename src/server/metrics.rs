@@ -281,12 +281,7 @@ fn keyspace(out: &mut String, figures: &crate::keyspace::Figures) {
 
 /// INFO commandstats's rows as redis_exporter names them, and the latency histograms.
 fn commands(out: &mut String, srv: &Server) {
-    let mut rows: Vec<_> = srv
-        .commands
-        .iter()
-        .filter(|c| c.calls.get() > 0 || c.rejected_calls.get() > 0 || c.failed_calls.get() > 0)
-        .collect();
-    rows.sort_by_key(|c| c.def.name);
+    let rows = srv.commands.with_stats();
     let each = |out: &mut String, name: &str, kind: &str, help: &str, value: &dyn Fn(&Cmd) -> String| {
         family(out, name, kind, help);
         for c in &rows {
@@ -346,7 +341,8 @@ fn histogram(out: &mut String, cmd: &str, counts: &[u64], total: u64, sum_usec: 
     let mut cumulative = 0;
     for (i, n) in per_bucket.iter().enumerate() {
         cumulative += n;
-        let _ = writeln!(out, "redis_commands_latencies_usec_bucket{{cmd=\"{cmd}\",le=\"{}\"}} {cumulative}", 1u64 << i);
+        let _ =
+            writeln!(out, "redis_commands_latencies_usec_bucket{{cmd=\"{cmd}\",le=\"{}\"}} {cumulative}", 1u64 << i);
     }
     let _ = writeln!(out, "redis_commands_latencies_usec_bucket{{cmd=\"{cmd}\",le=\"+Inf\"}} {total}");
     let _ = writeln!(out, "redis_commands_latencies_usec_sum{{cmd=\"{cmd}\"}} {sum_usec}");

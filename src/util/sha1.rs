@@ -31,13 +31,21 @@ fn compress(h: &mut [u32; 5], block: &[u8]) {
 }
 
 pub fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+    md_hash([0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0], data, compress)
+}
+
+/// The frame SHA-1 and SHA-256 share (Merkle-Damgard): the 64-byte blocks through
+/// `compress`, then the rest, 0x80, zeros and the bit length (one block, or two when the
+/// rest leaves no room for the 9 bytes), and the state out big-endian (`N` = 4 x `W`).
+pub(crate) fn md_hash<const W: usize, const N: usize>(
+    mut h: [u32; W],
+    data: &[u8],
+    compress: fn(&mut [u32; W], &[u8]),
+) -> [u8; N] {
     let mut blocks = data.chunks_exact(64);
     for block in &mut blocks {
         compress(&mut h, block);
     }
-    // The rest, 0x80, zeros, and the bit length: one block, or two when the rest leaves
-    // no room for the 9 bytes.
     let rest = blocks.remainder();
     let mut tail = [0u8; 128];
     tail[..rest.len()].copy_from_slice(rest);
@@ -47,7 +55,7 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
     for block in tail[..end].chunks_exact(64) {
         compress(&mut h, block);
     }
-    let mut out = [0u8; 20];
+    let mut out = [0u8; N];
     for (i, x) in h.iter().enumerate() {
         out[i * 4..i * 4 + 4].copy_from_slice(&x.to_be_bytes());
     }
