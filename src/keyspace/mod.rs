@@ -20,6 +20,7 @@
 //! sweeps shards that hold keys with a TTL (see `active_expire_cycle`).
 
 pub mod blocking;
+pub mod evict;
 pub mod watch;
 
 use std::sync::OnceLock;
@@ -329,6 +330,8 @@ impl TrackingCounts {
 pub enum KeyEvent {
     /// A key was deleted because its TTL passed.
     Expired,
+    /// A key was deleted to bring memory under maxmemory.
+    Evicted,
     /// A key was added that did not exist (Redis's dbAdd).
     New,
     /// A read lookup found no key (Redis's lookupKeyRead miss).

@@ -7,6 +7,7 @@ pub mod client;
 pub mod config;
 pub mod conn;
 pub mod debug;
+pub mod evict;
 pub mod info;
 pub mod log;
 pub mod notify;
@@ -250,6 +251,8 @@ pub struct Server {
     pub sinks: crate::persist::propagate::Sinks,
     /// The append-only file: its sink, status and rewrite (persist::aof).
     pub aof: crate::persist::aof::Aof,
+    /// maxmemory and eviction (server::evict).
+    pub evict: evict::Eviction,
 }
 
 impl Server {
@@ -305,6 +308,7 @@ impl Server {
             notify_flags: Arc::new(AtomicU32::new(0)),
             sinks: Default::default(),
             aof: Default::default(),
+            evict: Default::default(),
         };
         srv.aof.status.init_workers(threads);
         srv.refresh_hot_config();
@@ -341,6 +345,7 @@ impl Server {
             0
         };
         self.lfu.store(lfu, Ordering::Relaxed);
+        self.evict.refresh(&cfg);
         self.limits.refresh(&cfg);
         let nke = match cfg.get("notify-keyspace-events") {
             Some(config::Val::Int(v)) => *v as u32,
@@ -396,6 +401,7 @@ impl Server {
         self.stats_reset_ms.store(now_ms(), Ordering::Relaxed);
         info::reset_peak();
         *self.ks.expire_stats.lock() = Default::default();
+        self.evict.reset_stats();
     }
 
     /// Remaining pause for a command of this kind, if CLIENT PAUSE is in force.
