@@ -1274,6 +1274,7 @@ impl<'a> Access<'a> {
 
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, expire: SetExpire) {
         let clock = self.stamp().initial();
+        let lfu = self.lfu.is_some();
         let now = self.now_ms;
         let h = key_hash(key);
         self.note_write_hashed(db, h, key);
@@ -1292,7 +1293,11 @@ impl<'a> Access<'a> {
                 track_expire(&mut shard.expires, e.expire_at_ms, at);
                 e.value = value;
                 e.expire_at_ms = at;
-                e.lru = clock;
+                // A new value is a new object in Redis, stamped now; under LFU it takes the
+                // old one's counter (dbSetValue), which the command's lookup has counted.
+                if !lfu {
+                    e.lru = clock;
+                }
                 return;
             }
             found => found.is_some(),

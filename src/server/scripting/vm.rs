@@ -709,7 +709,9 @@ fn execute(rc: &mut RunCtx, args: &[&[u8]]) -> Result<Vec<u8>, &'static str> {
     let mut out = ReplyWriter::small(rc.resp3);
     rc.client.resp3 = rc.resp3;
     ks.db = rc.client.db;
-    ks.no_touch = rc.client.no_touch && cmd.def.name != "touch";
+    // The caller's CLIENT NO-TOUCH holds for every command of its script, TOUCH included
+    // (Redis looks at the command of the calling client, EVAL or FCALL).
+    ks.no_touch = rc.client.no_touch;
     let started = crate::util::clock::now_ns();
     // Without REPL_AOF the command's own op stays out of the unit (what it adds itself, as
     // SPOP's SREMs, still goes, as in Redis). The sinks are the AOF alone so far.
