@@ -344,11 +344,7 @@ fn evict_or_refuse<'a>(
 ) -> Result<(), Error> {
     use crate::server::evict::{perform, Outcome, OOM_ERROR};
     // Eviction takes shard locks: the batch's kept hold goes first, when it comes to that.
-    let over = srv.evict.used(srv) > srv.evict.maxmemory.load(std::sync::atomic::Ordering::Relaxed);
-    if over {
-        sticky.release();
-    }
-    client.oom = perform(srv, client.worker) == Outcome::Fail;
+    client.oom = perform(srv, client.worker, || sticky.release()) == Outcome::Fail;
     if !client.oom {
         return Ok(());
     }

@@ -274,8 +274,9 @@ fn time_limit(tenacity: u32) -> Option<std::time::Duration> {
 
 /// Redis's performEvictions: evict keys as the policy says until memory is under
 /// maxmemory (the caller saw it set). `gate`: the calling thread's gate in the keyspace,
-/// taken shared while keys are removed (the caller holds no keyspace lock).
-pub fn perform(srv: &Server, gate: usize) -> Outcome {
+/// taken shared while keys are removed; `release` is called first, to let go of any
+/// keyspace lock the caller holds (eviction locks shards one by one).
+pub fn perform(srv: &Server, gate: usize, release: impl FnOnce()) -> Outcome {
     let ev = &srv.evict;
     let limit = ev.maxmemory.load(Relaxed);
     let used = ev.used(srv);
@@ -289,6 +290,7 @@ pub fn perform(srv: &Server, gate: usize) -> Outcome {
         return Outcome::Fail;
     }
     let Some(mut chooser) = ev.chooser.try_lock() else { return Outcome::Running };
+    release();
     // A script holding every gate (or the busy one) leaves eviction for later.
     let Some(_entered) = srv.ks.try_enter_for(gate, std::time::Duration::from_millis(1)) else {
         return Outcome::Running;
