@@ -21,7 +21,7 @@ pub const POOL_SIZE: usize = 16;
 /// How candidates are scored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Score {
-    /// Idle time (the LRU clock minus the key's).
+    /// Idle time (the LRU clock minus the key's, in its ticks).
     Lru,
     /// 255 minus the key's decayed LFU counter (lfu-decay-time).
     Lfu(u32),
@@ -49,7 +49,15 @@ pub struct Candidate {
 /// The score of `e` at `now_ms`.
 fn score_of(e: &Entry, how: Score, now_ms: i64) -> u64 {
     match how {
-        Score::Lru => super::lru_clock_at(now_ms).wrapping_sub(e.lru) as u64,
+        Score::Lru => {
+            // A key stamped by a command whose clock is a little ahead is not idle.
+            let ticks = super::lru_clock_at(now_ms).wrapping_sub(e.lru);
+            if ticks > u32::MAX / 2 {
+                0
+            } else {
+                ticks as u64
+            }
+        }
         Score::Lfu(decay) => 255 - super::lfu_counter_at(e.lru, now_ms, decay).min(255) as u64,
         Score::Ttl => u64::MAX - e.expire_at_ms as u64,
     }

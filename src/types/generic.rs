@@ -301,8 +301,7 @@ pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
     if lfu {
         return Err(Error::msg("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    let idle = clock.wrapping_sub(e.lru) as i64;
-    ctx.out.int(idle.max(0));
+    ctx.out.int(crate::keyspace::idle_seconds(clock, e.lru) as i64);
     Ok(())
 }
 
