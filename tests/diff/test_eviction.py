@@ -203,3 +203,36 @@ def test_nothing_evicted_below_the_limit():
         assert same_on_both(pair, below_limit_run) == [0, 0, b":20000\r\n"]
     finally:
         stop_pair(pair)
+
+
+def lazy_eviction_run(server):
+    """lazyfree-lazy-eviction frees a big evicted value in the background: counted in
+    lazyfreed_objects (a 3000-field hash: above Redis's 64-element threshold and our 64 KB),
+    and the eviction is propagated and answered as without it."""
+    c = connect(server, 2)
+    c.command("CONFIG", "SET", "lazyfree-lazy-eviction", "yes")
+    for start in range(0, 3000, 500):
+        args = []
+        for i in range(start, start + 500):
+            args += [f"field:{i}", "x" * 20]
+        c.command("HSET", "big", *args)
+    before = info_field(c, "memory", "lazyfreed_objects")
+    c.command("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+    c.command("CONFIG", "SET", "maxmemory", "1")
+    out = [c.command("EXISTS", "big"), c.command("SET", "k", "v")]
+    c.command("CONFIG", "SET", "maxmemory", "0")
+    deadline = time.time() + 5
+    while info_field(c, "memory", "lazyfreed_objects") == before and time.time() < deadline:
+        time.sleep(0.05)
+    out.append(info_field(c, "memory", "lazyfreed_objects") > before)
+    out.append(info_field(c, "memory", "lazyfree_pending_objects"))
+    c.close()
+    return out
+
+
+def test_lazy_eviction_frees_in_the_background():
+    pair = start_pair()
+    try:
+        assert same_on_both(pair, lazy_eviction_run)[2] is True
+    finally:
+        stop_pair(pair)
