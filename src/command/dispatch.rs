@@ -239,7 +239,7 @@ fn admit_in<'a>(
     // As Redis's processCommand: the command is the client's last one (CLIENT LIST cmd=)
     // from here, whether it is refused, queued by MULTI or run.
     client.last_command = cmd.def.name;
-    if let Err(e) = checks(srv, client, cmd, args) {
+    if let Err(e) = checks(srv, client, cmd, args, sticky) {
         reject(srv, client, Some(cmd), args, &e.0, out, mark, sticky);
         return Verdict::Answered;
     }
@@ -254,7 +254,7 @@ fn admit_in<'a>(
     }
     if client.multi.is_some() && !multi::runs_in_multi(cmd) {
         srv.stats.commands.add(slot, 1);
-        multi::queue(client, args, pauses_as_write(srv, cmd, args));
+        multi::queue(client, args, pauses_as_write(srv, cmd, args), is_denyoom(srv, cmd, args));
         out.simple("QUEUED");
         client.after_reply(out, mark);
         return Verdict::Answered;
@@ -269,7 +269,13 @@ fn admit_in<'a>(
 /// The checks between authentication and CLIENT PAUSE, in Redis's order, for a command
 /// that exists with the right arity: the first refusal's error.
 #[inline]
-fn checks(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]]) -> Result<(), Error> {
+fn checks<'a>(
+    srv: &'a Server,
+    client: &mut Client,
+    cmd: &Command,
+    args: &[&[u8]],
+    sticky: &mut Sticky<'a>,
+) -> Result<(), Error> {
     // Redis's protected commands (DEBUG; MODULE does not exist here), refused before
     // authentication and at MULTI's queueing time. DEBUG holds the keyspace exclusively,
     // which keeps the name comparison off every other command's path.
@@ -284,7 +290,7 @@ fn checks(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]]) -> Resul
     }
     acl_check(client, cmd, args)?;
     cluster_redirect(srv, cmd, args)?;
-    deny_oom(srv, cmd)?;
+    deny_oom(srv, client, cmd, args, sticky)?;
     if srv.rdb.admission() != 0 {
         disk_and_loading(srv, client, cmd)?;
     }
@@ -315,12 +321,70 @@ fn cluster_redirect(_srv: &Server, _cmd: &Command, _args: &[&[u8]]) -> Result<()
     Ok(())
 }
 
-/// maxmemory: is a deny-oom command refused because memory stays over the limit after
-/// eviction (Redis's performEvictions, refused with -OOM)? Never, until the eviction issue
-/// fills this in.
+/// maxmemory: evict what the policy lets go (Redis's performEvictions, server::evict), and
+/// refuse with -OOM a command that may grow memory when it is still over the limit. One
+/// relaxed load while maxmemory is 0.
 #[inline(always)]
-fn deny_oom(_srv: &Server, _cmd: &Command) -> Result<(), Error> {
+fn deny_oom<'a>(
+    srv: &'a Server,
+    client: &mut Client,
+    cmd: &Command,
+    args: &[&[u8]],
+    sticky: &mut Sticky<'a>,
+) -> Result<(), Error> {
+    if srv.evict.maxmemory.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        client.oom = false;
+        return Ok(());
+    }
+    evict_or_refuse(srv, client, cmd, args, sticky)
+}
+
+/// `deny_oom` with a limit set. The outcome is kept on the client (Redis's
+/// pre_command_oom_state): a script it admits refuses its first write under OOM.
+#[inline(never)]
+fn evict_or_refuse<'a>(
+    srv: &'a Server,
+    client: &mut Client,
+    cmd: &Command,
+    args: &[&[u8]],
+    sticky: &mut Sticky<'a>,
+) -> Result<(), Error> {
+    use crate::server::evict::{perform, Outcome, OOM_ERROR};
+    // Eviction takes shard locks: the batch's kept hold goes first, when it comes to that.
+    client.oom = perform(srv, client.worker, || sticky.release()) == Outcome::Fail;
+    if !client.oom {
+        return Ok(());
+    }
+    // Queueing takes memory too: inside MULTI everything is refused but the commands that
+    // end the transaction (Redis's processCommand list); EXEC only if it queued a deny-oom
+    // command.
+    let refused = if client.multi.is_some() {
+        match cmd.def.name {
+            "exec" => client.multi.as_ref().is_some_and(|q| q.denyoom),
+            "discard" | "reset" | "quit" => false,
+            _ => true,
+        }
+    } else {
+        is_denyoom(srv, cmd, args)
+    };
+    if refused {
+        return Err(Error::msg(OOM_ERROR));
+    }
     Ok(())
+}
+
+/// Is the command deny-oom (Redis's getCommandFlags)? A script whose script or function
+/// declared flags is, unless it declared no-writes or allow-oom (scriptFlagsToCmdFlags);
+/// one without declared flags is as EVAL's own flags say (not deny-oom).
+pub fn is_denyoom(srv: &Server, cmd: &Command, args: &[&[u8]]) -> bool {
+    use crate::server::scripting::sflags;
+    if cmd.def.name == "exec" {
+        return false;
+    }
+    match srv.scripting.declared_flags(cmd.def.name, args) {
+        Some(declared) => declared & (sflags::NO_WRITES | sflags::ALLOW_OOM) == 0,
+        None => cmd.def.has(flags::DENYOOM),
+    }
 }
 
 /// MISCONF (a failed save with stop-writes-on-bgsave-error; the AOF's write errors) and

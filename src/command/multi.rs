@@ -41,6 +41,9 @@ pub struct Queued {
     /// as a script sent alone does, so that a script turning long inside it leaves the
     /// worker free to answer BUSY and SCRIPT KILL to its other clients.
     pub scripts: bool,
+    /// A queued command is deny-oom (`dispatch::is_denyoom`): EXEC is refused while memory
+    /// is over maxmemory.
+    pub denyoom: bool,
 }
 
 impl Queued {
@@ -53,6 +56,7 @@ impl Queued {
             doomed: false,
             writes: false,
             scripts: false,
+            denyoom: false,
         }
     }
 
@@ -96,7 +100,7 @@ pub fn runs_in_multi(cmd: &Command) -> bool {
 /// Queue a command. A doomed transaction (refused command, or a watched key already
 /// modified) keeps nothing, as Redis does: EXEC will not run it anyway (CLIENT LIST shows
 /// multi=0 then).
-pub fn queue(client: &mut Client, args: &[&[u8]], writes: bool) {
+pub fn queue(client: &mut Client, args: &[&[u8]], writes: bool, denyoom: bool) {
     let doomed = client.cas.load(Ordering::Acquire);
     if let Some(q) = client.multi.as_mut() {
         if doomed || q.doomed {
@@ -104,6 +108,7 @@ pub fn queue(client: &mut Client, args: &[&[u8]], writes: bool) {
         }
         q.push(args);
         q.writes |= writes;
+        q.denyoom |= denyoom;
         q.scripts |= crate::resp::parse::is_script_call(args[0]);
         client.handle.multi_mem.store(q.mem() as u64, Ordering::Relaxed);
         client.handle.multi.store(q.len() as i64, Ordering::Relaxed);

@@ -47,7 +47,8 @@ pub struct Entry {
     pub key: CompactBytes,
     pub value: Value,
     pub expire_at_ms: i64,
-    /// LRU clock (seconds, wrapping) or, under an LFU policy, Redis's 16-bit minutes + 8-bit counter.
+    /// LRU clock (10 ms ticks, wrapping: `keyspace::lru_clock_at`) or, under an LFU policy,
+    /// Redis's 16-bit minutes + 8-bit counter.
     pub lru: u32,
     /// The snapshot this entry was already saved for, or made during (so that snapshot
     /// leaves it out): the keyspace's snapshot epoch (`persist::snapshot`). In what was

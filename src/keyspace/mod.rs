@@ -20,6 +20,7 @@
 //! sweeps shards that hold keys with a TTL (see `active_expire_cycle`).
 
 pub mod blocking;
+pub mod evict;
 pub mod watch;
 
 use std::sync::OnceLock;
@@ -335,6 +336,8 @@ impl TrackingCounts {
 pub enum KeyEvent {
     /// A key was deleted because its TTL passed.
     Expired,
+    /// A key was deleted to bring memory under maxmemory.
+    Evicted,
     /// A key was added that did not exist (Redis's dbAdd).
     New,
     /// A read lookup found no key (Redis's lookupKeyRead miss).
@@ -692,7 +695,7 @@ pub struct Access<'a> {
     pub db: usize,
     /// Time frozen for the command, as Redis does (a command sees one "now").
     pub now_ms: i64,
-    /// Current LRU clock (seconds) stamped on accessed keys.
+    /// Current LRU clock (`lru_clock_at`) stamped on accessed keys.
     pub lru_clock: u32,
     /// CLIENT NO-TOUCH: reads don't update the access clock.
     pub no_touch: bool,
@@ -745,7 +748,7 @@ impl<'a> Access<'a> {
             exclusive,
             db,
             now_ms,
-            lru_clock: (now_ms / 1000) as u32,
+            lru_clock: lru_clock_at(now_ms),
             no_touch: false,
             lfu: None,
             dirty: 0,
@@ -811,7 +814,7 @@ impl<'a> Access<'a> {
     /// begun since the access was made).
     pub fn renew(&mut self, now_ms: i64) {
         self.now_ms = now_ms;
-        self.lru_clock = (now_ms / 1000) as u32;
+        self.lru_clock = lru_clock_at(now_ms);
         self.track = self.ks.tracking.active();
     }
 
@@ -1284,6 +1287,7 @@ impl<'a> Access<'a> {
 
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, expire: SetExpire) {
         let clock = self.stamp().initial();
+        let lfu = self.lfu.is_some();
         let now = self.now_ms;
         let h = key_hash(key);
         self.note_write_hashed(db, h, key);
@@ -1302,7 +1306,11 @@ impl<'a> Access<'a> {
                 track_expire(&mut shard.expires, e.expire_at_ms, at);
                 e.value = value;
                 e.expire_at_ms = at;
-                e.lru = clock;
+                // A new value is a new object in Redis, stamped now; under LFU it takes the
+                // old one's counter (dbSetValue), which the command's lookup has counted.
+                if !lfu {
+                    e.lru = clock;
+                }
                 return;
             }
             found => found.is_some(),
@@ -1379,10 +1387,32 @@ pub fn lfu_loaded(counter: u8, now_ms: i64) -> u32 {
     (lfu_minutes(now_ms) << 8) | counter as u32
 }
 
-/// The LRU clock (seconds) entries are stamped with at `now_ms`: RDB's IDLE is measured
-/// against it.
+/// Ticks of the LRU clock per second. Redis's clock counts seconds in 24 bits, so keys used
+/// within the same second tie, and a cache evicting thousands of keys a second picks among
+/// them at random; ours counts 10 ms ticks in the entry's 32 bits, which wraps after 497 days
+/// where Redis's wraps after 194.
+pub const LRU_TICKS_PER_SEC: u32 = 100;
+
+/// The LRU clock entries are stamped with at `now_ms` (`LRU_TICKS_PER_SEC`).
 pub fn lru_clock_at(now_ms: i64) -> u32 {
-    (now_ms / 1000) as u32
+    (now_ms / (1000 / LRU_TICKS_PER_SEC as i64)) as u32
+}
+
+/// Whole seconds since an entry stamped `lru` was used, at LRU clock `clock` (OBJECT
+/// IDLETIME, RDB's IDLE); a stamp ahead of the clock (a clock set back) reads as 0.
+pub fn idle_seconds(clock: u32, lru: u32) -> u32 {
+    let ticks = clock.wrapping_sub(lru);
+    if ticks > u32::MAX / 2 {
+        0
+    } else {
+        ticks / LRU_TICKS_PER_SEC
+    }
+}
+
+/// The stamp of an entry last used `secs` seconds before LRU clock `clock` (RESTORE
+/// IDLETIME, RDB's IDLE), as far back as the clock reaches.
+pub fn lru_seconds_ago(clock: u32, secs: u64) -> u32 {
+    clock.wrapping_sub(secs.min((u32::MAX / 2 / LRU_TICKS_PER_SEC) as u64) as u32 * LRU_TICKS_PER_SEC)
 }
 
 /// A new key's `lru` at `now_ms` (the LRU clock, or under LFU the minutes and LFU_INIT_VAL).

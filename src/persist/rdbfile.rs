@@ -130,8 +130,7 @@ pub fn put_entry(out: &mut Vec<u8>, e: &Entry, opts: &SaveOpts, scratch: &mut Ve
         AccessInfo::None => {}
         AccessInfo::Lru => {
             out.push(op::IDLE);
-            let idle = keyspace::lru_clock_at(opts.now_ms).wrapping_sub(e.lru);
-            rdb::put_len(out, if idle > u32::MAX / 2 { 0 } else { idle as u64 });
+            rdb::put_len(out, keyspace::idle_seconds(keyspace::lru_clock_at(opts.now_ms), e.lru) as u64);
         }
         AccessInfo::Lfu(decay) => {
             out.push(op::FREQ);
@@ -374,7 +373,7 @@ fn load_with(
             op::IDLE => {
                 let idle = len(data, &mut pos)?;
                 if opts.access == AccessInfo::Lru {
-                    lru = Some(keyspace::lru_clock_at(opts.now_ms).wrapping_sub(idle.min(u32::MAX as u64) as u32));
+                    lru = Some(keyspace::lru_seconds_ago(keyspace::lru_clock_at(opts.now_ms), idle));
                 }
                 continue;
             }

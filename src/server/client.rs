@@ -110,6 +110,10 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     pub no_touch: bool,
     pub no_evict: bool,
+    /// Memory was over maxmemory with nothing left to evict when the client's last command
+    /// was admitted (Redis's pre_command_oom_state): a script it runs refuses its first
+    /// deny-oom command.
+    pub oom: bool,
     pub close_after_reply: bool,
     pub last_command: &'static str,
     /// (last_command, no_evict, no_touch) as `publish` last stored them in `handle.info`.
@@ -153,6 +157,7 @@ impl Client {
             reply_mode: ReplyMode::On,
             no_touch: false,
             no_evict: false,
+            oom: false,
             close_after_reply: false,
             last_command: "NULL",
             published: None,

@@ -321,7 +321,7 @@ fn memory_section(srv: &Server, figures: &Figures, out: &mut String) {
         .field("rss_overhead_bytes", diff(rss, resident))
         .field("mem_fragmentation_ratio", ratio(rss, used))
         .field("mem_fragmentation_bytes", diff(rss, used))
-        .field("mem_not_counted_for_evict", 0)
+        .field("mem_not_counted_for_evict", super::evict::not_counted(srv))
         .field("mem_replication_backlog", 0)
         .field("mem_total_replication_buffers", 0)
         .field("mem_clients_slaves", 0)
@@ -360,6 +360,7 @@ fn stats_section(srv: &Server, figures: &Figures, out: &mut String) {
         let e = srv.ks.expire_stats.lock();
         (e.stale_perc * 100.0, e.cpu_us / 1000)
     };
+    let exceeded = srv.evict.exceeded_times();
     Section::new(out, "Stats")
         .field("total_connections_received", s.connections.get())
         .field("total_commands_processed", s.commands.get())
@@ -380,10 +381,10 @@ fn stats_section(srv: &Server, figures: &Figures, out: &mut String) {
         .field("expired_stale_perc", F2(stale_perc))
         .field("expired_time_cap_reached_count", 0)
         .field("expire_cycle_cpu_milliseconds", expire_ms)
-        .field("evicted_keys", 0)
+        .field("evicted_keys", srv.evict.evicted.load(Ordering::Relaxed))
         .field("evicted_clients", 0)
-        .field("total_eviction_exceeded_time", 0)
-        .field("current_eviction_exceeded_time", 0)
+        .field("total_eviction_exceeded_time", exceeded.0)
+        .field("current_eviction_exceeded_time", exceeded.1)
         .field("keyspace_hits", ks.hits)
         .field("keyspace_misses", ks.misses)
         .field("pubsub_channels", pubsub.0)

@@ -7,6 +7,7 @@ pub mod client;
 pub mod config;
 pub mod conn;
 pub mod debug;
+pub mod evict;
 pub mod info;
 pub mod latency;
 pub mod log;
@@ -259,6 +260,8 @@ pub struct Server {
     /// the latency monitor (server::latency).
     pub slowlog: slowlog::SlowLog,
     pub call_watch: latency::CallWatch,
+    /// maxmemory and eviction (server::evict).
+    pub evict: evict::Eviction,
 }
 
 impl Server {
@@ -320,6 +323,7 @@ impl Server {
             aof: Default::default(),
             slowlog: Default::default(),
             call_watch: Default::default(),
+            evict: Default::default(),
         };
         srv.aof.status.init_workers(threads);
         srv.refresh_hot_config();
@@ -356,6 +360,7 @@ impl Server {
             0
         };
         self.lfu.store(lfu, Ordering::Relaxed);
+        self.evict.refresh(&cfg);
         self.limits.refresh(&cfg);
         let nke = match cfg.get("notify-keyspace-events") {
             Some(config::Val::Int(v)) => *v as u32,
@@ -412,6 +417,7 @@ impl Server {
         self.stats_reset_ms.store(now_ms(), Ordering::Relaxed);
         info::reset_peak();
         *self.ks.expire_stats.lock() = Default::default();
+        self.evict.reset_stats();
     }
 
     /// Remaining pause for a command of this kind, if CLIENT PAUSE is in force.

@@ -106,12 +106,13 @@ pub fn install_hook(srv: &Arc<Server>) {
     let _ = srv.ks.on_event.set(Box::new(move |ev, db, key, client| {
         let class = match ev {
             KeyEvent::Expired => EXPIRED,
+            KeyEvent::Evicted => EVICTED,
             KeyEvent::New => NEW,
             KeyEvent::Miss => KEY_MISS,
             KeyEvent::Modified => 0,
         };
         let notify = flags.load(Ordering::Relaxed) & class != 0;
-        let maybe_tracked = matches!(ev, KeyEvent::Modified | KeyEvent::Expired);
+        let maybe_tracked = matches!(ev, KeyEvent::Modified | KeyEvent::Expired | KeyEvent::Evicted);
         if !notify && !maybe_tracked {
             return;
         }
@@ -122,6 +123,7 @@ pub fn install_hook(srv: &Arc<Server>) {
             let own = (client != 0).then_some(client);
             match ev {
                 KeyEvent::Expired => notify_as(&s, EXPIRED, "expired", key, db, own),
+                KeyEvent::Evicted => notify_as(&s, EVICTED, "evicted", key, db, own),
                 KeyEvent::New => notify_as(&s, NEW, "new", key, db, own),
                 KeyEvent::Miss => notify_as(&s, KEY_MISS, "keymiss", key, db, own),
                 KeyEvent::Modified => {}

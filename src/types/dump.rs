@@ -144,7 +144,7 @@ fn set_access(ctx: &mut Ctx, key: &[u8], a: &Access) {
         (None, _, Some(idle)) => {
             // Redis's clock and field are 24 bits: the idle time it will report is the
             // one its wrapped arithmetic leaves; our clock is wider, so set that one.
-            let clock = ctx.ks.lru_clock as i64 & LRU_CLOCK_MAX;
+            let clock = (ctx.ks.lru_clock / crate::keyspace::LRU_TICKS_PER_SEC) as i64 & LRU_CLOCK_MAX;
             // Scaled to the clock's resolution as Redis does (seconds: * 1000 / 1000, which
             // wraps for a huge IDLETIME there too).
             let idle = idle.wrapping_mul(1000) / 1000;
@@ -154,7 +154,7 @@ fn set_access(ctx: &mut Ctx, key: &[u8], a: &Access) {
             }
             let at = at & LRU_CLOCK_MAX; // the 24-bit field keeps the low bits
             let reported = if clock >= at { clock - at } else { clock + (LRU_CLOCK_MAX - at) };
-            ctx.ks.lru_clock.wrapping_sub(reported as u32)
+            crate::keyspace::lru_seconds_ago(ctx.ks.lru_clock, reported as u64)
         }
         _ => return,
     };

@@ -32,10 +32,12 @@ pub fn del(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-pub fn exists(ctx: &mut Ctx) -> CmdResult {
+/// EXISTS looks without stamping the access clock (Redis's LOOKUP_NOTOUCH); TOUCH stamps.
+fn count_existing(ctx: &mut Ctx, touch: bool) -> CmdResult {
     let mut n = 0;
     for k in &ctx.args[1..] {
-        if ctx.ks.get(k).is_some() {
+        let found = if touch { ctx.ks.get(k).is_some() } else { ctx.ks.get_no_touch(k).is_some() };
+        if found {
             n += 1;
         }
     }
@@ -43,8 +45,12 @@ pub fn exists(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+pub fn exists(ctx: &mut Ctx) -> CmdResult {
+    count_existing(ctx, false)
+}
+
 pub fn touch(ctx: &mut Ctx) -> CmdResult {
-    exists(ctx)
+    count_existing(ctx, true)
 }
 
 pub fn type_(ctx: &mut Ctx) -> CmdResult {
@@ -295,8 +301,7 @@ pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
     if lfu {
         return Err(Error::msg("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    let idle = clock.wrapping_sub(e.lru) as i64;
-    ctx.out.int(idle.max(0));
+    ctx.out.int(crate::keyspace::idle_seconds(clock, e.lru) as i64);
     Ok(())
 }
 

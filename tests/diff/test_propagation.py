@@ -265,6 +265,13 @@ CASES = {
                         "@sleep 0.1", "get a", "expire k -1"],
     "scan_randomkey_expiry": [NO_ACTIVE_EXPIRE, "set a 1 px 1", "@sleep 0.1", "scan 0", "set b 1 px 1",
                               "@sleep 0.1", "randomkey"],
+    # One evictable key, so the order is the oracle's whatever its sampling.
+    "eviction": ["set a 1", "set p x", "set v y ex 100", "config set maxmemory-policy volatile-ttl",
+                 "config set maxmemory 1", "get p", "config set maxmemory 0", "set b 1",
+                 "config set maxmemory-policy allkeys-lru", "del b", "del p", "config set maxmemory 1", "get a",
+                 "get a", "config set maxmemory 0", "set c 1"],
+    "eviction_lazyfree": ["config set lazyfree-lazy-eviction yes", "set a 1", "config set maxmemory-policy allkeys-lfu",
+                          "config set maxmemory 1", "get a", "config set maxmemory 0", "set c 1"],
     "select": ["set a 1", "select 5", "set a 2", "select 5", "set b 1", "select 0", "set c 1",
                "select 15", "select 16", "select 15", "del a"],
     "errors_and_noops": ["set a 1", "incr a2 x", "lpush a x", "lpush a x", "hset a f v", "del nope", "del nope",

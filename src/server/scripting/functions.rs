@@ -440,7 +440,15 @@ fn fcall_generic(ctx: &mut Ctx, ro_cmd: bool) -> CmdResult {
     super::run_function(
         ctx,
         &vm,
-        super::Call { func: &func, keys: &keys, argv: &argv, read_only, eval_mode: false, name: &name },
+        super::Call {
+            func: &func,
+            keys: &keys,
+            argv: &argv,
+            read_only,
+            eval_mode: false,
+            allow_oom: flags & sflags::ALLOW_OOM != 0,
+            name: &name,
+        },
     )
 }
 

@@ -558,6 +558,8 @@ pub struct Call<'x> {
     pub read_only: bool,
     /// EVAL rather than FCALL (error formats, the scripts' own footprint).
     pub eval_mode: bool,
+    /// The script or function declared allow-oom.
+    pub allow_oom: bool,
     /// The sha or function name errors name.
     pub name: &'x str,
 }
@@ -565,7 +567,7 @@ pub struct Call<'x> {
 /// Run `func` for the client of `ctx`: KEYS/ARGV set, redis.call wired to the held
 /// keyspace, busy/kill state kept, the result converted into the reply.
 pub fn run_function(ctx: &mut Ctx, vm: &Vm, call: Call<'_>) -> CmdResult {
-    let Call { func, keys, argv, read_only, eval_mode, name } = call;
+    let Call { func, keys, argv, read_only, eval_mode, allow_oom, name } = call;
     // A script goes by its effects: the commands it runs, each added to the unit.
     ctx.ks.prevent_propagation();
     let mut client = Client::new(ctx.client.handle.clone(), ctx.client.worker);
@@ -574,9 +576,17 @@ pub fn run_function(ctx: &mut Ctx, vm: &Vm, call: Call<'_>) -> CmdResult {
     client.deny_blocking = true;
     client.in_script = true;
     client.no_touch = ctx.client.no_touch;
+    client.oom = ctx.client.oom;
     let ks: *mut Access<'_> = &mut *ctx.ks;
-    let mut rc =
-        RunCtx { srv: ctx.srv as *const _, ks: ks.cast::<Access<'static>>(), client, read_only, resp3: false, repl: 3 };
+    let mut rc = RunCtx {
+        srv: ctx.srv as *const _,
+        ks: ks.cast::<Access<'static>>(),
+        client,
+        read_only,
+        allow_oom,
+        resp3: false,
+        repl: 3,
+    };
     crate::server::pubsub::feed_line(ctx.srv, ctx.client.db, &ctx.client.handle.addr, ctx.args, ctx.client.id);
     let state = &ctx.srv.scripting.state;
     let threshold_ms = ctx.srv.busy_threshold_ms.load(Ordering::Relaxed);
@@ -649,7 +659,9 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro_cmd: bool) -> CmdResult {
     }
     let read_only = ro_cmd || script.flags & sflags::NO_WRITES != 0;
     let func = script.func.clone();
-    run_function(ctx, &cache.vm, Call { func: &func, keys: &keys, argv: &argv, read_only, eval_mode: true, name: &sha })
+    let allow_oom = script.flags & sflags::ALLOW_OOM != 0;
+    let call = Call { func: &func, keys: &keys, argv: &argv, read_only, eval_mode: true, allow_oom, name: &sha };
+    run_function(ctx, &cache.vm, call)
 }
 
 pub fn eval(ctx: &mut Ctx) -> CmdResult {

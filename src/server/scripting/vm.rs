@@ -38,6 +38,8 @@ pub struct RunCtx {
     pub client: Client,
     /// EVAL_RO, FCALL_RO or a no-writes script: write commands are refused.
     pub read_only: bool,
+    /// The script declared allow-oom: its commands run whatever the memory.
+    pub allow_oom: bool,
     /// redis.setresp(3) was called.
     pub resp3: bool,
     /// redis.set_repl's flags (REPL_AOF = 1, REPL_REPLICA = 2; REPL_ALL at the start).
@@ -667,6 +669,9 @@ unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
     }
 }
 
+/// `server::evict::OOM_ERROR` as a script's refusal (its code kept: `convert::error_text`).
+const OOM_SCRIPT_ERROR: &str = "-OOM command not allowed when used memory > 'maxmemory'.";
+
 /// Run one command for a script; the raw reply, or a script-level refusal.
 fn execute(rc: &mut RunCtx, args: &[&[u8]]) -> Result<Vec<u8>, &'static str> {
     // SAFETY: see `RunCtx`: both pointers are live for the whole script run.
@@ -687,13 +692,26 @@ fn execute(rc: &mut RunCtx, args: &[&[u8]]) -> Result<Vec<u8>, &'static str> {
     if rc.read_only && (cmd.def.has(flags::WRITE) || cmd.def.has(flags::MAY_REPLICATE)) {
         return Err("Write commands are not allowed from read-only scripts.");
     }
+    // Under maxmemory with nothing left to evict when the script was admitted, a deny-oom
+    // command is refused unless the script has written already (it cannot stop halfway)
+    // or declared allow-oom (Redis's scriptVerifyOOM).
+    if rc.client.oom
+        && !rc.allow_oom
+        && cmd.def.has(flags::DENYOOM)
+        && srv.evict.maxmemory.load(std::sync::atomic::Ordering::Relaxed) != 0
+        && !srv.scripting.state.wrote.load(std::sync::atomic::Ordering::Acquire)
+    {
+        return Err(OOM_SCRIPT_ERROR);
+    }
     if cmd.def.has(flags::WRITE) {
         srv.scripting.state.wrote.store(true, std::sync::atomic::Ordering::Release);
     }
     let mut out = ReplyWriter::small(rc.resp3);
     rc.client.resp3 = rc.resp3;
     ks.db = rc.client.db;
-    ks.no_touch = rc.client.no_touch && cmd.def.name != "touch";
+    // The caller's CLIENT NO-TOUCH holds for every command of its script, TOUCH included
+    // (Redis looks at the command of the calling client, EVAL or FCALL).
+    ks.no_touch = rc.client.no_touch;
     let started = crate::util::clock::now_ns();
     // Without REPL_AOF the command's own op stays out of the unit (what it adds itself, as
     // SPOP's SREMs, still goes, as in Redis). The sinks are the AOF alone so far.

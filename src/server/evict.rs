@@ -1,0 +1,501 @@
+//! maxmemory: the memory figure eviction goes by, the eight policies, and what an eviction
+//! tells the rest of the server (Redis's evict.c). Which keys go is the keyspace's part
+//! (`keyspace::evict`).
+//!
+//! Admission (`command::dispatch`) calls `perform` before every command while maxmemory is
+//! set, as Redis's processCommand calls performEvictions; with maxmemory 0 the whole cost is
+//! one relaxed load. The memory figure is jemalloc's allocated bytes (INFO's used_memory)
+//! less the AOF buffer, which Redis does not count either; client buffers count. Reading it
+//! means refreshing jemalloc's statistics (an epoch, which merges every arena's counters), so
+//! it is read at most once per `REFRESH_NS` by whichever thread finds it stale, and kept in
+//! between with what evictions freed taken off. The bytes an eviction frees are measured
+//! exactly, as the difference of the evicting thread's own jemalloc counter of freed bytes
+//! around the free (one thread-local load each side), where Redis measures its global
+//! counter around the delete.
+//!
+//! One thread evicts at a time (the candidate pool's lock, taken with `try_lock`): another
+//! that finds memory over the limit meanwhile goes on as Redis goes on while its eviction
+//! time proc still runs (EVICT_RUNNING), and so does a thread whose eviction ran past its
+//! time limit (maxmemory-eviction-tenacity) before memory was back under the limit. Only
+//! when nothing more can be evicted (noeviction, no key the policy may take) is memory out
+//! (EVICT_FAIL): admission then refuses deny-oom commands with -OOM.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+
+use parking_lot::Mutex;
+
+use super::Server;
+use crate::keyspace::evict::{Candidate, Occupancy, Sampling, Score};
+use crate::keyspace::KeyEvent;
+
+/// Redis's shared.oomerr.
+pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// How often at most jemalloc's statistics are refreshed for the memory figure.
+const REFRESH_NS: u64 = 1_000_000;
+
+/// maxmemory-policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Policy {
+    NoEviction,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+impl Policy {
+    fn parse(name: &str) -> Policy {
+        match name {
+            "allkeys-lru" => Policy::AllkeysLru,
+            "allkeys-lfu" => Policy::AllkeysLfu,
+            "allkeys-random" => Policy::AllkeysRandom,
+            "volatile-lru" => Policy::VolatileLru,
+            "volatile-lfu" => Policy::VolatileLfu,
+            "volatile-random" => Policy::VolatileRandom,
+            "volatile-ttl" => Policy::VolatileTtl,
+            _ => Policy::NoEviction,
+        }
+    }
+
+    fn from_u8(v: u8) -> Policy {
+        [
+            Policy::NoEviction,
+            Policy::AllkeysLru,
+            Policy::AllkeysLfu,
+            Policy::AllkeysRandom,
+            Policy::VolatileLru,
+            Policy::VolatileLfu,
+            Policy::VolatileRandom,
+            Policy::VolatileTtl,
+        ]
+        .get(v as usize)
+        .copied()
+        .unwrap_or(Policy::NoEviction)
+    }
+
+    /// Only keys with a TTL may go.
+    fn volatile(self) -> bool {
+        matches!(self, Policy::VolatileLru | Policy::VolatileLfu | Policy::VolatileRandom | Policy::VolatileTtl)
+    }
+
+    /// How candidates are scored; None for the random policies (and noeviction).
+    fn score(self, decay: u32) -> Option<Score> {
+        match self {
+            Policy::AllkeysLru | Policy::VolatileLru => Some(Score::Lru),
+            Policy::AllkeysLfu | Policy::VolatileLfu => Some(Score::Lfu(decay)),
+            Policy::VolatileTtl => Some(Score::Ttl),
+            _ => None,
+        }
+    }
+}
+
+/// What `perform` came to (Redis's EVICT_OK, EVICT_RUNNING, EVICT_FAIL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Memory is under the limit.
+    Ok,
+    /// Still over, but evicting goes on (another thread evicts, or this one ran out of time).
+    Running,
+    /// Over the limit and nothing can be evicted: deny-oom commands are refused.
+    Fail,
+}
+
+/// The eviction state of a server.
+#[derive(Default)]
+pub struct Eviction {
+    /// maxmemory in bytes, 0 for none: what admission loads on every command.
+    pub maxmemory: AtomicU64,
+    policy: AtomicU8,
+    samples: AtomicU32,
+    tenacity: AtomicU32,
+    lfu_decay: AtomicU32,
+    /// lazyfree-lazy-eviction: evictions propagate as UNLINK.
+    lazy: AtomicBool,
+    /// The memory figure as last computed (`used`), and when (`clock::now_ns`).
+    used: AtomicU64,
+    read_at: AtomicU64,
+    /// Readings taken so far: a thread that sees a new one starts its own count over.
+    generation: AtomicU64,
+    /// Keys evicted (INFO evicted_keys).
+    pub evicted: AtomicU64,
+    /// Since when (`clock::mono_ms`, 0: not) memory has been over the limit, and the time
+    /// over it before (INFO current/total_eviction_exceeded_time).
+    over_since_ms: AtomicU64,
+    over_total_ms: AtomicU64,
+    chooser: Mutex<Chooser>,
+}
+
+impl Eviction {
+    /// Take the parameters from the configuration (`Server::refresh_hot_config`).
+    pub fn refresh(&self, cfg: &super::config::Config) {
+        let policy = Policy::parse(cfg.str("maxmemory-policy"));
+        if policy as u8 != self.policy.load(Relaxed) {
+            // Candidates scored by another policy mean nothing now.
+            self.chooser.lock().pool.clear();
+        }
+        self.policy.store(policy as u8, Relaxed);
+        self.samples.store(cfg.int("maxmemory-samples").clamp(1, 64) as u32, Relaxed);
+        self.tenacity.store(cfg.int("maxmemory-eviction-tenacity").clamp(0, 100) as u32, Relaxed);
+        self.lfu_decay.store(cfg.int("lfu-decay-time").max(0) as u32, Relaxed);
+        self.lazy.store(cfg.bool("lazyfree-lazy-eviction"), Relaxed);
+        // A new limit is looked at with a fresh figure.
+        self.read_at.store(0, Relaxed);
+        self.maxmemory.store(cfg.int("maxmemory") as u64, Relaxed);
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy::from_u8(self.policy.load(Relaxed))
+    }
+
+    /// The memory figure eviction goes by: used_memory less the AOF buffer, read afresh if
+    /// the last reading is older than `REFRESH_NS`, plus what this thread allocated (less
+    /// what it freed) since it saw that reading, so a pipeline of writes is not let in
+    /// on a stale figure.
+    pub fn used(&self, srv: &Server) -> u64 {
+        let now = crate::util::clock::now_ns();
+        let at = self.read_at.load(Relaxed);
+        if (at == 0 || now.wrapping_sub(at) >= REFRESH_NS)
+            && self.read_at.compare_exchange(at, now.max(1), Relaxed, Relaxed).is_ok()
+        {
+            self.used.store(counted_memory(srv), Relaxed);
+            self.generation.fetch_add(1, Relaxed);
+        }
+        let generation = self.generation.load(Relaxed);
+        let net = thread_net();
+        let since = SEEN.with(|seen| {
+            let (g, base) = seen.get();
+            if g != generation {
+                seen.set((generation, net));
+                0
+            } else {
+                net.wrapping_sub(base) as i64
+            }
+        });
+        self.used.load(Relaxed).saturating_add_signed(since)
+    }
+
+    /// This thread freed `bytes` evicting: off the shared figure now (other threads see it
+    /// before the next reading), and off this thread's own count, which saw the free too.
+    fn note_freed(&self, bytes: u64) {
+        let _ = self.used.fetch_update(Relaxed, Relaxed, |u| Some(u.saturating_sub(bytes)));
+        SEEN.with(|seen| {
+            let (g, base) = seen.get();
+            seen.set((g, base.wrapping_sub(bytes)));
+        });
+    }
+
+    /// Keep the time spent over the limit (INFO total/current_eviction_exceeded_time).
+    fn note_over(&self, over: bool) {
+        let since = self.over_since_ms.load(Relaxed);
+        if over && since == 0 {
+            self.over_since_ms.store(crate::util::clock::mono_ms().max(1) as u64, Relaxed);
+        } else if !over && since != 0 {
+            let spent = (crate::util::clock::mono_ms() as u64).saturating_sub(since);
+            self.over_total_ms.fetch_add(spent, Relaxed);
+            self.over_since_ms.store(0, Relaxed);
+        }
+    }
+
+    /// (total_eviction_exceeded_time, current_eviction_exceeded_time) in milliseconds.
+    pub fn exceeded_times(&self) -> (u64, u64) {
+        let since = self.over_since_ms.load(Relaxed);
+        let current = if since == 0 { 0 } else { (crate::util::clock::mono_ms() as u64).saturating_sub(since) };
+        (self.over_total_ms.load(Relaxed) + current, current)
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset_stats(&self) {
+        self.evicted.store(0, Relaxed);
+        self.over_total_ms.store(0, Relaxed);
+    }
+}
+
+/// used_memory less what Redis leaves out of the eviction figure (freeMemoryGetNotCountedMemory):
+/// the AOF buffer (replication buffers when they exist).
+fn counted_memory(srv: &Server) -> u64 {
+    let aof = srv.aof.sink().map_or(0, |k| k.buffered()) as u64;
+    allocated_bytes().saturating_sub(aof)
+}
+
+/// INFO memory's mem_not_counted_for_evict.
+pub fn not_counted(srv: &Server) -> u64 {
+    srv.aof.sink().map_or(0, |k| k.buffered()) as u64
+}
+
+/// jemalloc's allocated bytes after refreshing its statistics, through MIBs looked up once.
+fn allocated_bytes() -> u64 {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    static MIBS: std::sync::OnceLock<Option<(epoch_mib, stats::allocated_mib)>> = std::sync::OnceLock::new();
+    #[allow(non_camel_case_types)]
+    type epoch_mib = tikv_jemalloc_ctl::epoch_mib;
+    match MIBS.get_or_init(|| Some((epoch::mib().ok()?, stats::allocated::mib().ok()?))) {
+        Some((e, a)) => {
+            let _ = e.advance();
+            a.read().unwrap_or(0) as u64
+        }
+        None => super::info::used_memory(),
+    }
+}
+
+thread_local! {
+    /// This thread's jemalloc counters of bytes it ever allocated and freed.
+    static COUNTERS: Option<(tikv_jemalloc_ctl::thread::ThreadLocal<u64>, tikv_jemalloc_ctl::thread::ThreadLocal<u64>)> =
+        tikv_jemalloc_ctl::thread::allocatedp::read().ok().zip(tikv_jemalloc_ctl::thread::deallocatedp::read().ok());
+    /// (`Eviction::generation` this thread last saw, its `thread_net` then).
+    static SEEN: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Bytes this thread has freed so far (jemalloc's thread.deallocated).
+fn freed_by_thread() -> u64 {
+    COUNTERS.with(|c| c.as_ref().map_or(0, |(_, freed)| freed.get()))
+}
+
+/// Bytes this thread allocated less those it freed, wrapping (thread.allocated less
+/// thread.deallocated): only differences of it mean something.
+fn thread_net() -> u64 {
+    COUNTERS.with(|c| c.as_ref().map_or(0, |(a, f)| a.get().wrapping_sub(f.get())))
+}
+
+/// Redis's evictionTimeLimitUs: the time one eviction may take, from
+/// maxmemory-eviction-tenacity (None: no limit).
+fn time_limit(tenacity: u32) -> Option<std::time::Duration> {
+    let us = match tenacity {
+        0..=10 => 50 * tenacity as u64,
+        11..=99 => (500.0 * 1.15f64.powi(tenacity as i32 - 10)) as u64,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_micros(us))
+}
+
+/// Redis's performEvictions: evict keys as the policy says until memory is under
+/// maxmemory (the caller saw it set). `gate`: the calling thread's gate in the keyspace,
+/// taken shared while keys are removed; `release` is called first, to let go of any
+/// keyspace lock the caller holds (eviction locks shards one by one).
+pub fn perform(srv: &Server, gate: usize, release: impl FnOnce()) -> Outcome {
+    let ev = &srv.evict;
+    let limit = ev.maxmemory.load(Relaxed);
+    let used = ev.used(srv);
+    if limit == 0 || used <= limit {
+        ev.note_over(false);
+        return Outcome::Ok;
+    }
+    ev.note_over(true);
+    let policy = ev.policy();
+    if policy == Policy::NoEviction {
+        return Outcome::Fail;
+    }
+    let Some(mut chooser) = ev.chooser.try_lock() else { return Outcome::Running };
+    release();
+    // A script holding every gate (or the busy one) leaves eviction for later.
+    let Some(_entered) = srv.ks.try_enter_for(gate, std::time::Duration::from_millis(1)) else {
+        return Outcome::Running;
+    };
+    let to_free = used - limit;
+    let started = std::time::Instant::now();
+    let limit_time = time_limit(ev.tenacity.load(Relaxed));
+    let (mut freed, mut keys) = (0u64, 0u64);
+    let mut rng = rand::thread_rng();
+    let outcome = loop {
+        if freed >= to_free {
+            break Outcome::Ok;
+        }
+        let Some((db, key)) = choose(srv, policy, &mut chooser, &mut rng) else { break Outcome::Fail };
+        if let Some(bytes) = evict_key(srv, db, &key, policy.volatile()) {
+            freed += bytes;
+            keys += 1;
+            // Redis looks at the clock every 16 keys.
+            if keys % 16 == 0 && limit_time.is_some_and(|t| started.elapsed() > t) {
+                break Outcome::Running;
+            }
+        }
+    };
+    ev.note_freed(freed);
+    if outcome == Outcome::Ok {
+        ev.note_over(false);
+    }
+    outcome
+}
+
+/// What one evicting thread at a time keeps: the candidate pool, and where the keys are.
+#[derive(Default)]
+struct Chooser {
+    pool: Vec<Candidate>,
+    occupancy: Occupancy,
+    /// When `occupancy` was made (`clock::mono_ms`; 0: never).
+    looked_ms: i64,
+}
+
+/// How long a look at which shards hold keys serves (`Keyspace::occupancy`, a lock of every
+/// shard): new keys in a shard that held none wait that long to be sampled, unless nothing
+/// else can go (then it is looked at again at once).
+const OCCUPANCY_MS: i64 = 100;
+
+/// The next key to evict: the best candidate of the pool after a round of sampling every
+/// database (Redis's loop over evictionPoolPopulate), or a random key for the random
+/// policies. None if the policy finds none.
+fn choose(srv: &Server, policy: Policy, ch: &mut Chooser, rng: &mut rand::rngs::ThreadRng) -> Option<(usize, Vec<u8>)> {
+    let now = crate::util::clock::mono_ms().max(1);
+    let mut fresh = false;
+    if ch.looked_ms == 0 || now - ch.looked_ms > OCCUPANCY_MS {
+        ch.occupancy = srv.ks.occupancy();
+        ch.looked_ms = now;
+        fresh = true;
+    }
+    // A round may draw no key with a TTL where they are few: a few more rounds then.
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        if let Some(found) = choose_once(srv, policy, ch, rng) {
+            return Some(found);
+        }
+        if rounds >= 8 || (fresh && ch.pool.is_empty() && !any_listed(&ch.occupancy, policy.volatile())) {
+            return None;
+        }
+        if !fresh {
+            // Nothing where keys were: look where they are now.
+            ch.occupancy = srv.ks.occupancy();
+            ch.looked_ms = now;
+            fresh = true;
+        }
+    }
+}
+
+/// Does `o` list any shard to sample?
+fn any_listed(o: &Occupancy, volatile: bool) -> bool {
+    (0..o.all.len()).any(|db| !o.of(db, volatile).is_empty())
+}
+
+/// One round of `choose`.
+fn choose_once(
+    srv: &Server,
+    policy: Policy,
+    ch: &mut Chooser,
+    rng: &mut rand::rngs::ThreadRng,
+) -> Option<(usize, Vec<u8>)> {
+    let dbs = srv.ks.dbs.len();
+    let volatile = policy.volatile();
+    let Some(score) = policy.score(srv.evict.lfu_decay.load(Relaxed)) else {
+        // Random: the databases in turn from a random one, as Redis goes through them.
+        let first = rand::Rng::gen_range(rng, 0..dbs);
+        return (0..dbs).map(|i| (first + i) % dbs).find_map(|db| {
+            let shards = ch.occupancy.of(db, volatile);
+            srv.ks.random_for_eviction(db, shards, volatile, rng).map(|k| (db, k))
+        });
+    };
+    let samples = srv.evict.samples.load(Relaxed) as usize;
+    let how = Sampling { volatile, score, samples, now_ms: crate::keyspace::now_ms() };
+    for db in 0..dbs {
+        let shards = ch.occupancy.of(db, volatile);
+        if !shards.is_empty() {
+            srv.ks.sample_for_eviction(db, shards, &how, &mut ch.pool, rng);
+        }
+    }
+    ch.pool.pop().map(|c| (c.db, c.key))
+}
+
+/// Evict `key` of `db` if it is still there: counted, propagated as DEL (UNLINK under
+/// lazyfree-lazy-eviction) with its shard still locked, its watchers flagged, then the
+/// `evicted` event and client-side caching invalidation. The bytes freed.
+fn evict_key(srv: &Server, db: usize, key: &[u8], volatile: bool) -> Option<u64> {
+    let lazy = srv.evict.lazy.load(Relaxed);
+    let mut e = srv.ks.remove_for_eviction(db, key, volatile, || {
+        if srv.sinks.active() {
+            let op = crate::persist::propagate::Op { db, argv: crate::persist::propagate::deletion(key, lazy) };
+            srv.sinks.deliver(&[op], false);
+        }
+    })?;
+    let lazy_value = if lazy { lazy_free::take_big(&mut e) } else { None };
+    let before = freed_by_thread();
+    drop(e);
+    let mut bytes = freed_by_thread().saturating_sub(before);
+    if let Some(v) = lazy_value {
+        // Freed on the lazyfree thread: counted as freed now, as its size says.
+        bytes += v.heap_size(5) as u64;
+        lazy_free::hand_over(v);
+    }
+    srv.evict.evicted.fetch_add(1, Relaxed);
+    srv.ks.key_event(KeyEvent::Evicted, db, key, 0);
+    Some(bytes)
+}
+
+/// lazyfree-lazy-eviction: a big evicted value is freed on a background thread, so that the
+/// worker that evicts it does not stall (Redis's lazyfree for objects whose free effort is
+/// above LAZYFREE_THRESHOLD); small ones are freed at once, where it costs less than handing
+/// them over.
+mod lazy_free {
+    use crate::data::dict::Entry;
+    use crate::data::value::Value;
+    use crate::types::generic::{LAZYFREED, LAZYFREE_PENDING};
+    use std::sync::atomic::Ordering::Relaxed;
+
+    /// Bytes a value owns past which it is freed in the background.
+    const BIG: usize = 64 << 10;
+
+    /// The entry's value if it is big (leaving an empty string in its place).
+    pub fn take_big(e: &mut Entry) -> Option<Value> {
+        (e.value.heap_size(5) >= BIG).then(|| std::mem::replace(&mut e.value, Value::Int(0)))
+    }
+
+    /// Free `v` on the lazyfree thread (started on first use); at once if it cannot start.
+    pub fn hand_over(v: Value) {
+        static TX: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Value>>> = std::sync::OnceLock::new();
+        let tx = TX.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Value>();
+            let worker = move || {
+                for v in rx {
+                    drop(v);
+                    LAZYFREE_PENDING.fetch_sub(1, Relaxed);
+                    LAZYFREED.fetch_add(1, Relaxed);
+                }
+            };
+            std::thread::Builder::new().name("lazyfree-evict".into()).spawn(worker).ok().map(|_| tx)
+        });
+        let Some(tx) = tx else {
+            drop(v);
+            LAZYFREED.fetch_add(1, Relaxed);
+            return;
+        };
+        LAZYFREE_PENDING.fetch_add(1, Relaxed);
+        if let Err(std::sync::mpsc::SendError(v)) = tx.send(v) {
+            drop(v);
+            LAZYFREE_PENDING.fetch_sub(1, Relaxed);
+            LAZYFREED.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_limits_follow_redis() {
+        assert_eq!(time_limit(0), Some(std::time::Duration::ZERO));
+        assert_eq!(time_limit(10), Some(std::time::Duration::from_micros(500)));
+        assert_eq!(time_limit(11), Some(std::time::Duration::from_micros(575)));
+        assert_eq!(time_limit(100), None);
+    }
+
+    #[test]
+    fn policies_round_trip() {
+        for name in [
+            "noeviction",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+        ] {
+            let p = Policy::parse(name);
+            assert_eq!(Policy::from_u8(p as u8), p);
+            assert_eq!(p.volatile(), name.starts_with("volatile"));
+        }
+    }
+}
