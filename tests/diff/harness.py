@@ -34,6 +34,26 @@ def start_pair(config=None):
     return oracle, subject
 
 
+def run_pair(config, script, *args):
+    """Start a pair with `config`, run `script(server, *args)` on the oracle then on the
+    subject, stop them; (oracle's result, subject's)."""
+    servers = start_pair(config)
+    try:
+        return tuple(script(s, *args) for s in servers)
+    finally:
+        stop_pair(servers)
+
+
+def info_fields(c, section):
+    """INFO `section` over a RawConnection, as a dict of its fields."""
+    out = {}
+    for line in c.command("INFO", section).decode().split("\r\n"):
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k] = v
+    return out
+
+
 def start_pair_without_active_expiry(config=None):
     """`start_pair` with DEBUG SET-ACTIVE-EXPIRE 0 sent to both: only lazy expiry removes
     keys, so a test decides which command finds a key expired."""

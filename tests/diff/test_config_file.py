@@ -20,7 +20,7 @@ import tempfile
 import pytest
 
 import support
-from harness import start_pair, stop_pair
+from harness import info_fields, start_pair, stop_pair
 from resp import RawConnection, parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -371,15 +371,6 @@ def test_config_rewrite_without_a_config_file():
                     c.close()
     finally:
         stop_pair(pair)
-
-
-def info_fields(c, section):
-    out = {}
-    for line in c.command("INFO", section).decode().split("\r\n"):
-        if ":" in line and not line.startswith("#"):
-            k, v = line.split(":", 1)
-            out[k] = v
-    return out
 
 
 # INFO stats fields that are not counters CONFIG RESETSTAT concerns (gauges, rates, or

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import support
+from harness import info_fields
 from resp import RawConnection, parse
 
 
@@ -29,14 +30,6 @@ def samples(text):
             values[(s.name, frozenset(s.labels.items()))] = s.value
     return values, types
 
-
-def info(c, section):
-    out = {}
-    for line in c.command("INFO", section).decode().split("\r\n"):
-        if ":" in line and not line.startswith("#"):
-            k, v = line.split(":", 1)
-            out[k] = v
-    return out
 
 
 @pytest.fixture
@@ -64,7 +57,7 @@ def test_metrics_match_info(server):
         c.command("INCR", "k1")  # an error reply: failed call, errorstats
         c.command("CONFIG", "GET", "maxmemory")
         status, ctype, text = scrape(server.metrics_port)
-        fields = info(c, "everything")
+        fields = info_fields(c, "everything")
         values, types = samples(text)
     finally:
         c.close()

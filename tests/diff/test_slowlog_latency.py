@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from harness import start_pair, stop_pair
+from harness import run_pair, start_pair, stop_pair
 from resp import RawConnection, parse
 
 PROTOCOLS = pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
@@ -135,11 +135,7 @@ def run_script(server, protocol, script):
 
 @PROTOCOLS
 def test_slowlog(protocol):
-    servers = start_pair({"slowlog-log-slower-than": "0"})
-    try:
-        want, got = (run_script(s, protocol, SLOWLOG_SCRIPT) for s in servers)
-    finally:
-        stop_pair(servers)
+    want, got = run_pair({"slowlog-log-slower-than": "0"}, run_script, protocol, SLOWLOG_SCRIPT)
     for (cmd, _), w, g in zip(SLOWLOG_SCRIPT, want, got):
         assert g == w, f"{cmd}: oracle {w!r}, cinnabar {g!r}"
 
@@ -240,11 +236,7 @@ def latency_events(server, protocol):
 
 @PROTOCOLS
 def test_latency_command_event(protocol):
-    servers = start_pair({"enable-debug-command": "yes"})
-    try:
-        want, got = (latency_events(s, protocol) for s in servers)
-    finally:
-        stop_pair(servers)
+    want, got = run_pair({"enable-debug-command": "yes"}, latency_events, protocol)
     for w, g in zip(want, got):
         assert g == w, f"oracle {w!r}, cinnabar {g!r}"
     assert len(want) == len(got)
@@ -348,11 +340,7 @@ def histograms(server, protocol):
 
 @PROTOCOLS
 def test_latency_histogram_and_latencystats(protocol):
-    servers = start_pair({"enable-debug-command": "yes"})
-    try:
-        want, got = (histograms(s, protocol) for s in servers)
-    finally:
-        stop_pair(servers)
+    want, got = run_pair({"enable-debug-command": "yes"}, histograms, protocol)
     for w, g in zip(want, got):
         assert g == w, f"oracle {w!r}, cinnabar {g!r}"
     assert len(want) == len(got)
@@ -392,9 +380,5 @@ def blocked_entries(server, protocol):
 
 @PROTOCOLS
 def test_slowlog_blocked_commands(protocol):
-    servers = start_pair({"slowlog-log-slower-than": "0"})
-    try:
-        want, got = (blocked_entries(s, protocol) for s in servers)
-    finally:
-        stop_pair(servers)
+    want, got = run_pair({"slowlog-log-slower-than": "0"}, blocked_entries, protocol)
     assert got == want, f"oracle {want!r}\ncinnabar {got!r}"
