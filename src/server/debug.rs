@@ -188,9 +188,15 @@ fn object(ctx: &mut Ctx) -> CmdResult {
         (cfg.bool("rdbcompression"), cfg.int("list-compress-depth"))
     };
     let clock = ctx.ks.lru_clock;
+    let lfu = crate::types::generic::lfu_policy(ctx);
+    let now_secs = ctx.ks.now_ms / 1000;
     let Some(e) = ctx.ks.get_untouched(ctx.args[2]) else {
         return Err(crate::command::err::NO_SUCH_KEY);
     };
+    // Redis's lru field: under LFU its raw 24 bits (minutes and counter, as ours), else its
+    // seconds clock at the last access (ours counts 10 ms ticks: keyspace::LRU_TICKS_PER_SEC).
+    let idle = crate::keyspace::idle_seconds(clock, e.lru) as i64;
+    let lru = if lfu { e.lru & 0xFF_FFFF } else { ((now_secs - idle) & 0xFF_FFFF) as u32 };
     let mut serialized = Vec::new();
     crate::persist::value::save(&mut serialized, &e.value, compress);
     let mut line = format!(
@@ -199,8 +205,8 @@ fn object(ctx: &mut Ctx) -> CmdResult {
         crate::types::generic::refcount(shares, &e.value),
         e.value.encoding_name(),
         serialized.len() - 1, // without the type byte, as rdbSavedObjectLen
-        e.lru & 0xFF_FFFF,
-        clock.wrapping_sub(e.lru) as i32 as i64
+        lru,
+        idle
     );
     if let Value::List(l) = &e.value {
         if l.encoding_name() == "quicklist" {

@@ -261,7 +261,7 @@ pub fn renamenx(ctx: &mut Ctx) -> CmdResult {
 
 // ---- OBJECT ----
 
-fn lfu_policy(ctx: &Ctx) -> bool {
+pub(crate) fn lfu_policy(ctx: &Ctx) -> bool {
     ctx.srv.config.read().str("maxmemory-policy").ends_with("lfu")
 }
 
