@@ -100,6 +100,11 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
     {
         let s = srv.clone();
         std::thread::Builder::new().name("cron".into()).spawn(move || s.cron())?;
+        let s = srv.clone();
+        // (The cron's gate: the evictor enters it shared, as the cron does.)
+        std::thread::Builder::new()
+            .name("evictor".into())
+            .spawn(move || crate::server::evict::continue_evicting(&s, s.threads))?;
     }
     // Port 0: no TCP listening (a server reached through its Unix socket only).
     let listeners = match bind_all(&srv, if port == 0 { &[] } else { &binds }, port) {

@@ -107,12 +107,14 @@ impl BatchClock {
         BatchClock { now_ms: now_ms(), last: crate::util::clock::now_ns(), last_lap_us: 0 }
     }
 
-    /// Microseconds since the previous mark. After a command that took a millisecond or
+    /// Microseconds since the previous mark, or since this thread last evicted if that is
+    /// later. After a command that took a millisecond or
     /// more, the wall time is read again, so the commands after it in the batch (a script
     /// after a long script) do not see a stale "now".
     pub fn lap(&mut self) -> u64 {
         let t = crate::util::clock::now_ns();
-        let us = t.saturating_sub(self.last) / 1000;
+        // (The eviction admission ran before the command is not the command's time.)
+        let us = t.saturating_sub(self.last.max(crate::server::evict::evicted_until())) / 1000;
         self.last = t;
         self.last_lap_us = us;
         if us >= 1000 {

@@ -1391,9 +1391,14 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     }
     rebind_if_changed(ctx.srv, &trial)?;
     let appendonly_was = ctx.srv.config.read().bool("appendonly");
+    let maxmemory_was = ctx.srv.config.read().int("maxmemory");
+    let maxmemory = trial.int("maxmemory");
     *ctx.srv.config.write() = trial;
     ctx.srv.refresh_hot_config();
     crate::server::aof_cmds::apply_config(ctx.srv, appendonly_was);
+    if maxmemory != maxmemory_was {
+        crate::server::evict::apply_config(ctx.srv, maxmemory as u64);
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -13,12 +13,19 @@
 //! around the free (one thread-local load each side), where Redis measures its global
 //! counter around the delete.
 //!
-//! One thread evicts at a time (the candidate pool's lock, taken with `try_lock`): another
-//! that finds memory over the limit meanwhile goes on as Redis goes on while its eviction
-//! time proc still runs (EVICT_RUNNING), and so does a thread whose eviction ran past its
-//! time limit (maxmemory-eviction-tenacity) before memory was back under the limit. Only
+//! One thread evicts at a time (the candidate pool's lock): another that finds memory over
+//! the limit meanwhile waits for that turn to end (a turn is bounded by the time limit,
+//! maxmemory-eviction-tenacity) and looks again, as every Redis command runs
+//! performEvictions itself before it runs. A thread whose eviction ran past its time limit
+//! before memory was back under the limit goes on with its command (EVICT_RUNNING). Only
 //! when nothing more can be evicted (noeviction, no key the policy may take) is memory out
 //! (EVICT_FAIL): admission then refuses deny-oom commands with -OOM.
+//!
+//! An eviction that ran out of time wakes the evictor thread, which goes on evicting in
+//! turns of the same time limit until memory is under the limit (or nothing can go), as
+//! Redis's evictionTimeProc goes on between event-loop iterations. Without it, memory stays
+//! over the limit while the server is otherwise idle, and the next command of any kind,
+//! a read included, pays for the rest of the eviction and evicts by the state of then.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 
@@ -128,6 +135,9 @@ pub struct Eviction {
     over_since_ms: AtomicU64,
     over_total_ms: AtomicU64,
     chooser: Mutex<Chooser>,
+    /// Set when an eviction ran out of time: the evictor thread's cue (`continue_evicting`).
+    unfinished: Mutex<bool>,
+    unfinished_cv: parking_lot::Condvar,
 }
 
 impl Eviction {
@@ -208,6 +218,15 @@ impl Eviction {
         (self.over_total_ms.load(Relaxed) + current, current)
     }
 
+    /// Have the evictor thread go on evicting (Redis's startEvictionTimeProc).
+    fn start_evictor(&self) {
+        let mut unfinished = self.unfinished.lock();
+        if !*unfinished {
+            *unfinished = true;
+            self.unfinished_cv.notify_one();
+        }
+    }
+
     /// CONFIG RESETSTAT.
     pub fn reset_stats(&self) {
         self.evicted.store(0, Relaxed);
@@ -277,6 +296,87 @@ fn time_limit(tenacity: u32) -> Option<std::time::Duration> {
 /// taken shared while keys are removed; `release` is called first, to let go of any
 /// keyspace lock the caller holds (eviction locks shards one by one).
 pub fn perform(srv: &Server, gate: usize, release: impl FnOnce()) -> Outcome {
+    let outcome = perform_once(srv, gate, release);
+    if outcome == Outcome::Running {
+        srv.evict.start_evictor();
+    }
+    outcome
+}
+
+/// CONFIG SET changed maxmemory to `limit` (Redis's updateMaxmemory): the warning when it
+/// is under the memory in use, and eviction started without waiting for a command.
+pub fn apply_config(srv: &Server, limit: u64) {
+    if limit == 0 {
+        return;
+    }
+    let used = counted_memory(srv);
+    if limit < used {
+        super::log::log_at(
+            srv,
+            super::log::WARNING,
+            &format!(
+                "WARNING: the new maxmemory value set via CONFIG SET ({limit}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy."
+            ),
+        );
+    }
+    srv.evict.start_evictor();
+}
+
+thread_local! {
+    /// `clock::now_ns` when this thread last finished evicting.
+    static EVICTED_UNTIL: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// When this thread last finished evicting (`clock::now_ns`; 0: never): a command's time is
+/// counted from after it, as Redis times call() and not processCommand's eviction before it.
+#[inline]
+pub fn evicted_until() -> u64 {
+    EVICTED_UNTIL.with(|t| t.get())
+}
+
+/// Marks the end of an eviction when dropped (`evicted_until`).
+struct EvictionTimed;
+
+impl Drop for EvictionTimed {
+    fn drop(&mut self) {
+        EVICTED_UNTIL.with(|t| t.set(crate::util::clock::now_ns()));
+    }
+}
+
+/// The evictor thread (started with the server): while an eviction is left unfinished,
+/// evict in turns of maxmemory-eviction-tenacity's time limit, a short pause between them
+/// (Redis's evictionTimeProc, run again at once while it returns EVICT_RUNNING). `gate`:
+/// the thread's gate in the keyspace.
+pub fn continue_evicting(srv: &Server, gate: usize) {
+    // Woken on a worker's core, it would take the CPU from the worker for a time slice
+    // (measured: the CONFIG SET that woke it took 3-4 ms instead of 0.1). Its share is a
+    // worker's: at nice 10 a loaded machine starved it for seconds.
+    crate::persist::snapshot::batch_scheduling();
+    let ev = &srv.evict;
+    while !srv.shutdown.is_closing() {
+        {
+            let mut unfinished = ev.unfinished.lock();
+            if !*unfinished {
+                ev.unfinished_cv.wait_for(&mut unfinished, std::time::Duration::from_millis(100));
+                continue;
+            }
+            // Never while a load runs (Redis's isSafeToPerformEvictions): after it.
+            if super::save::is_loading(srv) {
+                drop(unfinished);
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            }
+            *unfinished = false;
+        }
+        while !srv.shutdown.is_closing() && perform_once(srv, gate, || {}) == Outcome::Running {
+            // Room for the workers between turns (they evict, too, while it is over).
+            std::thread::yield_now();
+        }
+        crate::util::alloc::flush_thread_cache();
+    }
+}
+
+fn perform_once(srv: &Server, gate: usize, release: impl FnOnce()) -> Outcome {
     let ev = &srv.evict;
     let limit = ev.maxmemory.load(Relaxed);
     let used = ev.used(srv);
@@ -285,12 +385,24 @@ pub fn perform(srv: &Server, gate: usize, release: impl FnOnce()) -> Outcome {
         return Outcome::Ok;
     }
     ev.note_over(true);
+    // From here on the time is eviction's, not the command's.
+    let _timed = EvictionTimed;
     let policy = ev.policy();
     if policy == Policy::NoEviction {
         return Outcome::Fail;
     }
-    let Some(mut chooser) = ev.chooser.try_lock() else { return Outcome::Running };
+    // Whoever evicts now (the evictor thread, another worker) has its turn first; bounded
+    // by the time limit. Any shard lock of the caller goes first: the evictor takes them.
     release();
+    let mut chooser = match ev.chooser.try_lock() {
+        Some(chooser) => chooser,
+        None => ev.chooser.lock(),
+    };
+    let used = ev.used(srv);
+    if used <= limit {
+        ev.note_over(false);
+        return Outcome::Ok;
+    }
     // A script holding every gate (or the busy one) leaves eviction for later.
     let Some(_entered) = srv.ks.try_enter_for(gate, std::time::Duration::from_millis(1)) else {
         return Outcome::Running;
@@ -305,7 +417,10 @@ pub fn perform(srv: &Server, gate: usize, release: impl FnOnce()) -> Outcome {
             break Outcome::Ok;
         }
         let Some((db, key)) = choose(srv, policy, &mut chooser, &mut rng) else { break Outcome::Fail };
-        if let Some(bytes) = evict_key(srv, db, &key, policy.volatile()) {
+        let deleting = std::time::Instant::now();
+        let evicted = evict_key(srv, db, &key, policy.volatile());
+        super::latency::add_sample_since("eviction-del", deleting);
+        if let Some(bytes) = evicted {
             freed += bytes;
             keys += 1;
             // Redis looks at the clock every 16 keys.
@@ -314,6 +429,7 @@ pub fn perform(srv: &Server, gate: usize, release: impl FnOnce()) -> Outcome {
             }
         }
     };
+    super::latency::add_sample_since("eviction-cycle", started);
     ev.note_freed(freed);
     if outcome == Outcome::Ok {
         ev.note_over(false);

@@ -62,7 +62,10 @@ fn write_line(role: char, level: usize, msg: &str) {
     let (y, mo, d) = civil_from_days(secs / 86400);
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let month = MONTHS[((mo - 1) as usize).min(11)];
-    eprintln!("{}:{role} {d:02} {month} {y} {h:02}:{m:02}:{s:02}.{ms:03} {marker} {msg}", std::process::id());
+    // One write per line (stderr is unbuffered: eprintln! writes each piece on its own),
+    // so lines of several threads never interleave.
+    let line = format!("{}:{role} {d:02} {month} {y} {h:02}:{m:02}:{s:02}.{ms:03} {marker} {msg}\n", std::process::id());
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
 }
 
 /// A warning about a received signal, in the form of Redis's serverLogFromHandler.

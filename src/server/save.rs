@@ -614,6 +614,11 @@ pub fn load_bytes(srv: &Server, data: &[u8], allow_dup: bool) -> Result<LoadStat
     res.map_err(LoadFailure::Bad)
 }
 
+/// Whether a load runs (INFO's loading:1).
+pub fn is_loading(srv: &Server) -> bool {
+    srv.rdb.state.lock().loading.is_some()
+}
+
 fn start_loading(srv: &Server, total: u64) {
     srv.rdb.loaded_bytes.store(0, Ordering::Relaxed);
     srv.rdb.state.lock().loading =

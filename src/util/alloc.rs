@@ -19,9 +19,21 @@ const ALL_ARENAS: &str = "4096";
 
 /// Return every arena's unused dirty pages to the system.
 pub fn purge() {
-    let name = format!("arena.{ALL_ARENAS}.purge\0");
-    // SAFETY: the name is NUL-terminated; this control takes no value and gives none, so
-    // every pointer is null, as jemalloc requires.
+    action(&format!("arena.{ALL_ARENAS}.purge\0"));
+}
+
+/// Give the calling thread's cached free blocks back to their arenas. jemalloc counts
+/// what a thread cache holds as allocated: a thread that freed much and then sleeps (the
+/// evictor) would leave that in the memory figure until it runs again.
+pub fn flush_thread_cache() {
+    action("thread.tcache.flush\0");
+}
+
+/// A control that takes no value and gives none; `name` NUL-terminated.
+fn action(name: &str) {
+    debug_assert!(name.ends_with('\0'));
+    // SAFETY: the name is NUL-terminated; such a control takes every pointer null, as
+    // jemalloc requires.
     unsafe {
         tikv_jemalloc_sys::mallctl(
             name.as_ptr().cast(),

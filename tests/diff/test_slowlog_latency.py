@@ -382,3 +382,46 @@ def blocked_entries(server, protocol):
 def test_slowlog_blocked_commands(protocol):
     want, got = run_pair({"slowlog-log-slower-than": "0"}, blocked_entries, protocol)
     assert got == want, f"oracle {want!r}\ncinnabar {got!r}"
+
+
+def eviction_events(server, protocol):
+    """The eviction-del and eviction-cycle events: a 300,000-member set, the only key with a
+    TTL, evicted under volatile-ttl (its free takes milliseconds on both servers), once by
+    the eviction CONFIG SET maxmemory starts and once by a write's own eviction; the events
+    LATENCY LATEST then holds (names; times masked)."""
+    c = connect(server, protocol)
+    try:
+        out = []
+        for round_ in range(2):
+            for start in range(0, 300_000, 10_000):
+                c.command("SADD", "big", *(f"member:{i}" for i in range(start, start + 10_000)))
+            c.command("EXPIRE", "big", "1000")
+            c.command("CONFIG", "SET", "maxmemory-policy", "volatile-ttl")
+            c.command("CONFIG", "SET", "latency-monitor-threshold", "1")
+            if round_ == 0:
+                out.append(c.command("CONFIG", "SET", "maxmemory", "1"))
+                time.sleep(0.5)
+            else:
+                c.command("CONFIG", "SET", "maxmemory-eviction-tenacity", "100")
+                out.append(c.command("CONFIG", "SET", "maxmemory", "1", "maxmemory-eviction-tenacity", "100"))
+            out.append(c.command("SET", "k", "v"))
+            out.append(c.command("EXISTS", "big"))
+            # Eviction's own events. Left out: `command` samples at a 1 ms threshold come
+            # from the machine's scheduling on either server; Redis's eviction-lazyfree
+            # (its wait for lazy frees, none pending here) is recorded when its
+            # millisecond clock ticks between the wait's two readings.
+            latest = parse(c.command("LATENCY", "LATEST"))
+            names = (e.children[0].value for e in latest.children)
+            out.append(sorted(n for n in names if n in (b"eviction-cycle", b"eviction-del")))
+            out.append(c.command("LATENCY", "RESET"))
+            c.command("CONFIG", "SET", "maxmemory", "0", "latency-monitor-threshold", "0")
+        return out
+    finally:
+        c.close()
+
+
+@PROTOCOLS
+def test_latency_eviction_events(protocol):
+    want, got = run_pair({}, eviction_events, protocol)
+    assert got == want
+    assert want[3] == [b"eviction-cycle", b"eviction-del"], want
