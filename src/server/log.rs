@@ -64,7 +64,8 @@ fn write_line(role: char, level: usize, msg: &str) {
     let month = MONTHS[((mo - 1) as usize).min(11)];
     // One write per line (stderr is unbuffered: eprintln! writes each piece on its own),
     // so lines of several threads never interleave.
-    let line = format!("{}:{role} {d:02} {month} {y} {h:02}:{m:02}:{s:02}.{ms:03} {marker} {msg}\n", std::process::id());
+    let line =
+        format!("{}:{role} {d:02} {month} {y} {h:02}:{m:02}:{s:02}.{ms:03} {marker} {msg}\n", std::process::id());
     let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
 }
 
