@@ -234,6 +234,66 @@ pub fn unregister(srv: &Server, id: u64) {
 }
 
 /// Close clients idle for longer than `timeout` seconds (0 = never).
+/// maxmemory-clients in bytes (Redis's getClientEvictionLimit): the value, or its
+/// percentage of maxmemory (none without maxmemory), never under 128 KB; 0: no limit.
+pub fn client_eviction_limit(maxmemory_clients: i64, maxmemory: u64) -> u64 {
+    let bytes = if maxmemory_clients < 0 && maxmemory > 0 {
+        (maxmemory as f64 * -(maxmemory_clients as f64) / 100.0) as u64
+    } else if maxmemory_clients > 0 {
+        maxmemory_clients as u64
+    } else {
+        return 0;
+    };
+    bytes.max(128 << 10)
+}
+
+/// Client eviction (maxmemory-clients, Redis's evictClients), from the cron: while the
+/// clients use together at least the limit, close the biggest of those that may be evicted
+/// (not CLIENT NO-EVICT), each logged as Redis logs it and counted in evicted_clients. Redis looks
+/// before every command, with the clients kept in buckets of powers of two of their memory
+/// (the biggest bucket first, in the order clients entered it); here each client's memory
+/// is its CLIENT LIST tot-mem as of its last batch, looked at hz times a second, biggest
+/// first.
+pub fn evict_clients(srv: &Server) {
+    let limit = {
+        let cfg = srv.config.read();
+        client_eviction_limit(cfg.int("maxmemory-clients"), cfg.int("maxmemory") as u64)
+    };
+    if limit == 0 {
+        return;
+    }
+    // Every client's memory counts, CLIENT NO-EVICT ones' too (Redis's clientsCron
+    // updates their usage in stat_clients_type_memory), but only the others may go.
+    let mut total = 0;
+    let mut candidates: Vec<(u64, Arc<ClientHandle>)> = Vec::new();
+    for h in srv.clients.lock().values() {
+        if h.killed.load(Ordering::Relaxed) {
+            continue;
+        }
+        let mem = Memory::of(h, None).total;
+        total += mem;
+        if !h.info.lock().no_evict {
+            candidates.push((mem, h.clone()));
+        }
+    }
+    if total < limit {
+        return;
+    }
+    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    for (mem, h) in &candidates {
+        if total < limit {
+            return;
+        }
+        super::log::log(srv, &format!("Evicting client: {}", describe(h, None)));
+        h.kill();
+        srv.stats.evicted_clients.add(srv.threads, 1);
+        total -= mem;
+    }
+    if total >= limit {
+        super::log::log_at(srv, super::log::WARNING, "Over client maxmemory after evicting all evictable clients");
+    }
+}
+
 pub fn close_idle_clients(srv: &Server) {
     let timeout = srv.timeout_secs.load(Ordering::Relaxed) as i64;
     if timeout == 0 {

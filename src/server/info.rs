@@ -382,7 +382,7 @@ fn stats_section(srv: &Server, figures: &Figures, out: &mut String) {
         .field("expired_time_cap_reached_count", 0)
         .field("expire_cycle_cpu_milliseconds", expire_ms)
         .field("evicted_keys", srv.evict.evicted.load(Ordering::Relaxed))
-        .field("evicted_clients", 0)
+        .field("evicted_clients", s.evicted_clients.get())
         .field("total_eviction_exceeded_time", exceeded.0)
         .field("current_eviction_exceeded_time", exceeded.1)
         .field("keyspace_hits", ks.hits)

@@ -51,6 +51,8 @@ pub struct Stats {
     /// Clients closed for client-query-buffer-limit / client-output-buffer-limit.
     pub query_buffer_disconnections: Counter,
     pub output_buffer_disconnections: Counter,
+    /// Clients closed by maxmemory-clients (evicted_clients).
+    pub evicted_clients: Counter,
     /// Reads from and writes to client sockets (total_reads_processed,
     /// total_writes_processed).
     pub reads: Counter,
@@ -97,6 +99,7 @@ impl Stats {
             net_output_bytes: Counter::new(slots),
             query_buffer_disconnections: Counter::new(slots),
             output_buffer_disconnections: Counter::new(slots),
+            evicted_clients: Counter::new(slots),
             reads: Counter::new(slots),
             writes: Counter::new(slots),
             instantaneous: Mutex::new([InstMetric::default(); 3]),
@@ -122,6 +125,7 @@ impl Stats {
             &self.net_output_bytes,
             &self.query_buffer_disconnections,
             &self.output_buffer_disconnections,
+            &self.evicted_clients,
             &self.reads,
             &self.writes,
         ] {
@@ -472,6 +476,7 @@ impl Server {
             }
             save::cron(&self);
             client::close_idle_clients(&self);
+            client::evict_clients(&self);
             aof_cmds::cron(&self);
             // The peak of used_memory and the instantaneous rates, every 100 ms whatever hz
             // is (as Redis's run_with_period(100); refreshing jemalloc's statistics is not
