@@ -279,7 +279,7 @@ pub fn evict_clients(srv: &Server) {
     if total < limit {
         return;
     }
-    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     for (mem, h) in &candidates {
         if total < limit {
             return;
