@@ -297,7 +297,7 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "sort_ro" => (crate::types::sort::sort_ro, Exclusive),
         // generic keys
         "del" => (kc::del, Keys),
-        "unlink" => (kc::del, Keys),
+        "unlink" => (kc::unlink, Keys),
         "exists" => (kc::exists, Keys),
         "type" => (kc::type_, Keys),
         "keys" => (kc::keys, Exclusive),

@@ -24,6 +24,7 @@ pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod intset;
+pub mod lazyfree;
 pub mod list;
 pub mod listpack;
 pub mod set;

@@ -245,8 +245,12 @@ impl Shard {
     }
 
     /// Delete a key found expired: counted in expired_keys, and a change for its watchers.
-    pub fn remove_expired(&mut self, hash: u64, key: &[u8]) {
-        if self.remove(hash, key).is_some() {
+    /// `lazy` (lazyfree-lazy-expire): a big value is freed in the background.
+    pub fn remove_expired(&mut self, hash: u64, key: &[u8], lazy: bool) {
+        if let Some(e) = self.remove(hash, key) {
+            if lazy {
+                crate::data::lazyfree::free_entry(e);
+            }
             self.stats.expired += 1;
             if self.watched.has(key) {
                 self.watched.touch(key, false);
@@ -294,6 +298,8 @@ pub struct Keyspace {
     pub on_expired_delete: OnceLock<ExpiredHook>,
     /// lazyfree-lazy-expire: a deletion by expiry propagates as UNLINK instead of DEL.
     pub lazy_expire: std::sync::atomic::AtomicBool,
+    /// lazyfree-lazy-user-del: DEL frees as UNLINK does.
+    pub lazy_user_del: std::sync::atomic::AtomicBool,
     /// The epoch of the latest snapshot (`persist::snapshot`): a key made now is stamped
     /// with it (`Entry::snap`), so a snapshot in progress leaves it out.
     pub snap_epoch: std::sync::atomic::AtomicU32,
@@ -388,6 +394,7 @@ impl Keyspace {
             expire_stats: Default::default(),
             on_expired_delete: OnceLock::new(),
             lazy_expire: Default::default(),
+            lazy_user_del: Default::default(),
             snap_epoch: Default::default(),
         }
     }
@@ -647,7 +654,13 @@ impl Keyspace {
                     for e in &removed {
                         self.key_event(KeyEvent::Expired, dbi, e.key.as_ref(), 0);
                     }
-                    drop(removed);
+                    if self.lazy_expire.load(std::sync::atomic::Ordering::Relaxed) {
+                        for e in removed {
+                            crate::data::lazyfree::free_entry(e);
+                        }
+                    } else {
+                        drop(removed);
+                    }
                     let again = removed_enough(count, seen) && next != 0;
                     if !again || started.elapsed() > budget {
                         break;
@@ -1169,7 +1182,7 @@ impl<'a> Access<'a> {
         };
         if expired {
             let waited = shard.waiters.has(key);
-            shard.remove_expired(h, key);
+            shard.remove_expired(h, key, ks.lazy_expire.load(std::sync::atomic::Ordering::Relaxed));
             ks.key_event(KeyEvent::Expired, db, key, client);
             self.expired_in_unit(db, key);
             // A deleted key is news for blocked clients too (XREADGROUP answers NOGROUP).
@@ -1317,7 +1330,7 @@ impl<'a> Access<'a> {
         };
         if expired {
             // Expired but not yet deleted: it goes first (as Redis's lookup would).
-            shard.remove_expired(h, key);
+            shard.remove_expired(h, key, ks.lazy_expire.load(std::sync::atomic::Ordering::Relaxed));
             ks.key_event(KeyEvent::Expired, db, key, client);
             self.expired_in_unit(db, key);
         }
@@ -1334,6 +1347,20 @@ impl<'a> Access<'a> {
     /// Delete a key from the selected db; true if it existed (and was not expired).
     pub fn delete(&mut self, key: &[u8]) -> bool {
         self.remove_in(self.db, key).is_some()
+    }
+
+    /// `delete`, a big value freed in the background when `lazy` (UNLINK; DEL under
+    /// lazyfree-lazy-user-del).
+    pub fn delete_lazily(&mut self, key: &[u8], lazy: bool) -> bool {
+        match self.remove_in(self.db, key) {
+            Some(e) => {
+                if lazy {
+                    crate::data::lazyfree::free_entry(e);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {

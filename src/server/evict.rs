@@ -525,64 +525,18 @@ fn evict_key(srv: &Server, db: usize, key: &[u8], volatile: bool) -> Option<u64>
             srv.sinks.deliver(&[op], false);
         }
     })?;
-    let lazy_value = if lazy { lazy_free::take_big(&mut e) } else { None };
+    let lazy_value = if lazy { crate::data::lazyfree::take_if_big(&mut e) } else { None };
     let before = freed_by_thread();
     drop(e);
     let mut bytes = freed_by_thread().saturating_sub(before);
     if let Some(v) = lazy_value {
         // Freed on the lazyfree thread: counted as freed now, as its size says.
         bytes += v.heap_size(5) as u64;
-        lazy_free::hand_over(v);
+        crate::data::lazyfree::hand_over(v);
     }
     srv.evict.evicted.fetch_add(1, Relaxed);
     srv.ks.key_event(KeyEvent::Evicted, db, key, 0);
     Some(bytes)
-}
-
-/// lazyfree-lazy-eviction: a big evicted value is freed on a background thread, so that the
-/// worker that evicts it does not stall (Redis's lazyfree for objects whose free effort is
-/// above LAZYFREE_THRESHOLD); small ones are freed at once, where it costs less than handing
-/// them over.
-mod lazy_free {
-    use crate::data::dict::Entry;
-    use crate::data::value::Value;
-    use crate::types::generic::{LAZYFREED, LAZYFREE_PENDING};
-    use std::sync::atomic::Ordering::Relaxed;
-
-    /// Bytes a value owns past which it is freed in the background.
-    const BIG: usize = 64 << 10;
-
-    /// The entry's value if it is big (leaving an empty string in its place).
-    pub fn take_big(e: &mut Entry) -> Option<Value> {
-        (e.value.heap_size(5) >= BIG).then(|| std::mem::replace(&mut e.value, Value::Int(0)))
-    }
-
-    /// Free `v` on the lazyfree thread (started on first use); at once if it cannot start.
-    pub fn hand_over(v: Value) {
-        static TX: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Value>>> = std::sync::OnceLock::new();
-        let tx = TX.get_or_init(|| {
-            let (tx, rx) = std::sync::mpsc::channel::<Value>();
-            let worker = move || {
-                for v in rx {
-                    drop(v);
-                    LAZYFREE_PENDING.fetch_sub(1, Relaxed);
-                    LAZYFREED.fetch_add(1, Relaxed);
-                }
-            };
-            std::thread::Builder::new().name("lazyfree-evict".into()).spawn(worker).ok().map(|_| tx)
-        });
-        let Some(tx) = tx else {
-            drop(v);
-            LAZYFREED.fetch_add(1, Relaxed);
-            return;
-        };
-        LAZYFREE_PENDING.fetch_add(1, Relaxed);
-        if let Err(std::sync::mpsc::SendError(v)) = tx.send(v) {
-            drop(v);
-            LAZYFREE_PENDING.fetch_sub(1, Relaxed);
-            LAZYFREED.fetch_add(1, Relaxed);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -330,8 +330,8 @@ fn memory_section(srv: &Server, figures: &Figures, out: &mut String) {
         .field("mem_aof_buffer", 0)
         .field("mem_allocator", "jemalloc-5.3.0")
         .field("active_defrag_running", 0)
-        .field("lazyfree_pending_objects", crate::types::generic::LAZYFREE_PENDING.load(Ordering::Relaxed))
-        .field("lazyfreed_objects", crate::types::generic::LAZYFREED.load(Ordering::Relaxed));
+        .field("lazyfree_pending_objects", crate::data::lazyfree::PENDING.load(Ordering::Relaxed))
+        .field("lazyfreed_objects", crate::data::lazyfree::FREED.load(Ordering::Relaxed));
 }
 
 /// The RDB fields come from server::save, the AOF's from persist::aof

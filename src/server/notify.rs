@@ -52,7 +52,12 @@ pub fn event(ctx: &mut Ctx, class: u32, event: &str, key: &[u8]) {
 /// Delete `key` from the selected database and, if it was there, emit `del` (a collection
 /// emptied by the command, an expiry set in the past, GETDEL...).
 pub fn delete(ctx: &mut Ctx, key: &[u8]) -> bool {
-    let existed = ctx.ks.delete(key);
+    delete_lazily(ctx, key, false)
+}
+
+/// `delete`, a big value freed in the background when `lazy` (`data::lazyfree`).
+pub fn delete_lazily(ctx: &mut Ctx, key: &[u8], lazy: bool) -> bool {
+    let existed = ctx.ks.delete_lazily(key, lazy);
     if existed {
         event(ctx, GENERIC, "del", key);
     }

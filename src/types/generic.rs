@@ -7,7 +7,7 @@
 //! a time: they hold no other shard lock, so the order discipline holds trivially, and a
 //! long SCAN never stalls writers.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use rand::Rng;
 
@@ -21,9 +21,27 @@ use crate::server::notify;
 use crate::util::glob::glob_match;
 
 pub fn del(ctx: &mut Ctx) -> CmdResult {
+    let lazy = ctx.ks.keyspace().lazy_user_del.load(Ordering::Relaxed);
+    delete_keys(ctx, lazy)
+}
+
+/// A time already past given to EXPIRE and the like, or GETEX: the key is deleted (freed in
+/// the background under lazyfree-lazy-expire) and propagated as DEL or UNLINK.
+pub fn delete_as_expired(ctx: &mut Ctx, key: &[u8]) {
+    let lazy = ctx.ks.keyspace().lazy_expire.load(Ordering::Relaxed);
+    notify::delete_lazily(ctx, key, lazy);
+    ctx.ks.propagate_as(|| propagate::expire_deletion(ctx.srv, key));
+}
+
+/// UNLINK: DEL with big values freed in the background.
+pub fn unlink(ctx: &mut Ctx) -> CmdResult {
+    delete_keys(ctx, true)
+}
+
+fn delete_keys(ctx: &mut Ctx, lazy: bool) -> CmdResult {
     let mut n = 0;
     for k in &ctx.args[1..] {
-        if notify::delete(ctx, k) {
+        if notify::delete_lazily(ctx, k, lazy) {
             n += 1;
         }
     }
@@ -125,6 +143,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
     let mut dc = cursor >> bits;
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut budget = count.saturating_mul(10);
+    let lazy_expire = ks.lazy_expire.load(Ordering::Relaxed);
     loop {
         let (next_dc, empty) = ctx.ks.with_shard(db, shard as usize, |s| {
             let mut expired: Vec<Vec<u8>> = Vec::new();
@@ -147,7 +166,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
                 keys.push(e.key.to_vec());
             });
             for k in &expired {
-                s.remove_expired(key_hash(k), k);
+                s.remove_expired(key_hash(k), k, lazy_expire);
                 ksr.expired_deleted(db, k);
                 ksr.key_event(KeyEvent::Expired, db, k, me);
             }
@@ -185,6 +204,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let ksr = ctx.ks.keyspace();
     let me = ctx.ks.client;
     let nshards = ksr.shards_per_db();
+    let lazy_expire = ksr.lazy_expire.load(Ordering::Relaxed);
     for _attempt in 0..100 {
         let sizes: Vec<usize> = (0..nshards).map(|s| ctx.ks.with_shard_read(db, s, |sh| sh.dict.len())).collect();
         let total: usize = sizes.iter().sum();
@@ -201,7 +221,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
             let e = s.dict.random_entry(&mut rng)?;
             let key = e.key.to_vec();
             if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms {
-                s.remove_expired(key_hash(&key), &key);
+                s.remove_expired(key_hash(&key), &key, lazy_expire);
                 ksr.expired_deleted(db, &key);
                 ksr.key_event(KeyEvent::Expired, db, &key, me);
                 return None;
@@ -389,8 +409,7 @@ fn expire_generic(ctx: &mut Ctx, base_ms: i64, seconds: bool) -> CmdResult {
     }
     ctx.ks.mark_dirty(1);
     if when <= ctx.ks.now_ms {
-        notify::delete(ctx, key);
-        ctx.ks.propagate_as(|| propagate::expire_deletion(ctx.srv, key));
+        delete_as_expired(ctx, key);
         ctx.out.int(1);
     } else {
         if seconds || base_ms != 0 {
@@ -488,10 +507,7 @@ fn flush_mode(ctx: &Ctx) -> Result<bool, Error> {
     crate::command::args::flush_mode(ctx.srv, &ctx.args[1..]).ok_or(err::SYNTAX)
 }
 
-/// Keys handed to the lazyfree thread and not yet freed, and keys it has freed
-/// (INFO memory's lazyfree_pending_objects and lazyfreed_objects).
-pub static LAZYFREE_PENDING: AtomicU64 = AtomicU64::new(0);
-pub static LAZYFREED: AtomicU64 = AtomicU64::new(0);
+use crate::data::lazyfree::{FREED as LAZYFREED, PENDING as LAZYFREE_PENDING};
 
 /// Free dropped tables on a background thread (FLUSH* ASYNC), like Redis's lazyfree, which
 /// counts their keys as pending, then as freed.

@@ -248,8 +248,7 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
     if let Some(at) = at {
         let absolute = matches!(exp.time, Some((TimeUnit::ExAt | TimeUnit::PxAt, _)));
         if absolute && at <= ctx.ks.now_ms {
-            notify::delete(ctx, key);
-            ctx.ks.propagate_as(|| propagate::expire_deletion(ctx.srv, key));
+            crate::types::generic::delete_as_expired(ctx, key);
         } else {
             ctx.ks.set_expire(key, at);
             notify::event(ctx, notify::GENERIC, "expire", key);

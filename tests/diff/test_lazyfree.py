@@ -1,0 +1,105 @@
+"""Background frees (lazyfree) against redis-server: which deletions hand their value to the
+lazyfree thread, as INFO memory's lazyfreed_objects counts them. UNLINK always, DEL under
+lazyfree-lazy-user-del, expiry (EXPIRE with a past time, a lookup finding the key expired,
+the active expiry cycle) under lazyfree-lazy-expire; and only values whose free effort is
+above Redis's LAZYFREE_THRESHOLD (64): hashtable sets and hashes and skiplist sorted sets of
+more than 64 elements, quicklists of more than 64 nodes, streams of more than 64 nodes;
+compact encodings never."""
+import time
+
+from harness import connect, same_on_both, start_pair, stop_pair
+
+
+def info_int(c, name):
+    for line in c.command("INFO", "memory").decode().split("\r\n"):
+        if line.startswith(name + ":"):
+            return int(line.split(":", 1)[1])
+    raise AssertionError(f"no {name} in INFO memory")
+
+
+def freed_by(c, action):
+    """lazyfreed_objects gained by `action`, once nothing is pending."""
+    before = info_int(c, "lazyfreed_objects")
+    reply = action()
+    deadline = time.time() + 5
+    while info_int(c, "lazyfree_pending_objects") and time.time() < deadline:
+        time.sleep(0.01)
+    return reply, info_int(c, "lazyfreed_objects") - before
+
+
+def big_set(c, key, n=200):
+    c.command("SADD", key, *(f"member-{i}" for i in range(n)))
+
+
+def lazyfree_run(server):
+    c = connect(server, 2)
+    out = []
+    for round_ in range(2):
+        # UNLINK: big hashtable set (200 > set-max-listpack-entries), small (listpack) set,
+        # intset of 100.
+        big_set(c, "s1")
+        out.append(freed_by(c, lambda: c.command("UNLINK", "s1")))
+        big_set(c, "s2", 10)
+        out.append(freed_by(c, lambda: c.command("UNLINK", "s2")))
+        c.command("SADD", "s3", *range(100))
+        out.append(freed_by(c, lambda: c.command("UNLINK", "s3")))
+        # 64 elements: at the threshold, not above it.
+        big_set(c, "s4", 64)
+        c.command("SADD", "s4", "x" * 100)  # hashtable (a long member), 65 elements
+        c.command("SREM", "s4", "x" * 100)  # 64 again, still a hashtable
+        out.append(freed_by(c, lambda: c.command("UNLINK", "s4")))
+        # DEL: as lazyfree-lazy-user-del says (600 fields: above hash-max-listpack-entries, 512).
+        for setting in ("no", "yes"):
+            c.command("CONFIG", "SET", "lazyfree-lazy-user-del", setting)
+            c.command("HSET", "h", *(x for i in range(600) for x in (f"f{i}", "v")))
+            out.append(freed_by(c, lambda: c.command("DEL", "h", "nosuch")))
+        c.command("CONFIG", "SET", "lazyfree-lazy-user-del", "no")
+        for setting in ("no", "yes"):
+            c.command("CONFIG", "SET", "lazyfree-lazy-expire", setting)
+            # EXPIRE with a time already past.
+            c.command("ZADD", "z", *(x for i in range(200) for x in (str(i), f"m{i}")))
+            out.append(freed_by(c, lambda: c.command("EXPIRE", "z", "-1")))
+            # A lookup finding the key expired (the active cycle off meanwhile).
+            c.command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+            c.command("HSET", "h2", *(x for i in range(600) for x in (f"f{i}", "v")))
+            c.command("PEXPIRE", "h2", "20")
+            time.sleep(0.05)
+            out.append(freed_by(c, lambda: c.command("HLEN", "h2")))
+            c.command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+            # The active expiry cycle: a quicklist of 100 nodes (one element each).
+            c.command("CONFIG", "SET", "list-max-listpack-size", "1")
+            c.command("RPUSH", "l", *range(100))
+            c.command("CONFIG", "SET", "list-max-listpack-size", "-2")
+
+            def expire_and_wait():
+                c.command("PEXPIRE", "l", "20")
+                deadline = time.time() + 5
+                while c.command("DEBUG", "OBJECT", "l") != b"-ERR no such key\r\n" and time.time() < deadline:
+                    time.sleep(0.02)
+                return c.command("EXISTS", "l")
+
+            out.append(freed_by(c, expire_and_wait))
+        c.command("CONFIG", "SET", "lazyfree-lazy-expire", "no")
+        # A stream of 100 nodes (stream-node-max-entries 2).
+        c.command("CONFIG", "SET", "stream-node-max-entries", "2")
+        for i in range(200):
+            c.send_command("XADD", "st", "*", "f", str(i))
+        for i in range(200):
+            c.read_reply()
+        c.command("CONFIG", "SET", "stream-node-max-entries", "100")
+        out.append(freed_by(c, lambda: c.command("UNLINK", "st")))
+    c.close()
+    return out
+
+
+def test_lazyfree_counts():
+    pair = start_pair({"enable-debug-command": "yes"})
+    try:
+        result = same_on_both(pair, lazyfree_run)
+        freed = [n for _, n in result]
+        assert freed[:4] == [1, 0, 0, 0], result
+        assert freed[4:6] == [0, 1], result
+        assert freed[6:12] == [0, 0, 0, 1, 1, 1], result
+        assert freed[12] == 1, result
+    finally:
+        stop_pair(pair)
