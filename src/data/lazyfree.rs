@@ -51,6 +51,13 @@ pub fn free_entry(mut e: Entry) -> bool {
     }
 }
 
+/// Free an overwritten value: in the background if its effort is above the threshold.
+pub fn free_value(v: Value) {
+    if free_effort(&v) > THRESHOLD {
+        hand_over(v);
+    }
+}
+
 /// The entry's value if freeing it is worth a background free (an empty string left in its
 /// place).
 pub fn take_if_big(e: &mut Entry) -> Option<Value> {

@@ -300,6 +300,9 @@ pub struct Keyspace {
     pub lazy_expire: std::sync::atomic::AtomicBool,
     /// lazyfree-lazy-user-del: DEL frees as UNLINK does.
     pub lazy_user_del: std::sync::atomic::AtomicBool,
+    /// lazyfree-lazy-server-del: a value overwritten or deleted implicitly (RENAME's or
+    /// RESTORE REPLACE's destination, SPOP of the whole set) is freed in the background.
+    pub lazy_server_del: std::sync::atomic::AtomicBool,
     /// The epoch of the latest snapshot (`persist::snapshot`): a key made now is stamped
     /// with it (`Entry::snap`), so a snapshot in progress leaves it out.
     pub snap_epoch: std::sync::atomic::AtomicU32,
@@ -395,6 +398,7 @@ impl Keyspace {
             on_expired_delete: OnceLock::new(),
             lazy_expire: Default::default(),
             lazy_user_del: Default::default(),
+            lazy_server_del: Default::default(),
             snap_epoch: Default::default(),
         }
     }
@@ -1317,7 +1321,10 @@ impl<'a> Access<'a> {
             Some(e) if e.expire_at_ms == NO_EXPIRE || now <= e.expire_at_ms => {
                 let at = new_expire(e.expire_at_ms);
                 track_expire(&mut shard.expires, e.expire_at_ms, at);
-                e.value = value;
+                let old = std::mem::replace(&mut e.value, value);
+                if ks.lazy_server_del.load(std::sync::atomic::Ordering::Relaxed) {
+                    crate::data::lazyfree::free_value(old);
+                }
                 e.expire_at_ms = at;
                 // A new value is a new object in Redis, stamped now; under LFU it takes the
                 // old one's counter (dbSetValue), which the command's lookup has counted.
@@ -1347,6 +1354,20 @@ impl<'a> Access<'a> {
     /// Delete a key from the selected db; true if it existed (and was not expired).
     pub fn delete(&mut self, key: &[u8]) -> bool {
         self.remove_in(self.db, key).is_some()
+    }
+
+    /// A deletion the server makes on its own (Redis's dbDelete): lazy under
+    /// lazyfree-lazy-server-del.
+    pub fn delete_implicitly(&mut self, db: usize, key: &[u8]) -> bool {
+        match self.remove_in(db, key) {
+            Some(e) => {
+                if self.ks.lazy_server_del.load(std::sync::atomic::Ordering::Relaxed) {
+                    crate::data::lazyfree::free_entry(e);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     /// `delete`, a big value freed in the background when `lazy` (UNLINK; DEL under

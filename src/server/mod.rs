@@ -346,6 +346,7 @@ impl Server {
         self.busy_threshold_ms.store(cfg.int("busy-reply-threshold"), Ordering::Relaxed);
         self.ks.lazy_expire.store(cfg.bool("lazyfree-lazy-expire"), Ordering::Relaxed);
         self.ks.lazy_user_del.store(cfg.bool("lazyfree-lazy-user-del"), Ordering::Relaxed);
+        self.ks.lazy_server_del.store(cfg.bool("lazyfree-lazy-server-del"), Ordering::Relaxed);
         self.tracking.max_keys.store(cfg.int("tracking-table-max-keys").max(0) as usize, Ordering::Relaxed);
         crate::util::alloc::set_background_threads(cfg.bool("jemalloc-bg-thread"));
         let cobl = cfg.render("client-output-buffer-limit");

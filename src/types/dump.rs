@@ -91,7 +91,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     let Some(v) = loaded else {
         return Err(Error::msg("ERR Bad data format"));
     };
-    let deleted = replace && ctx.ks.delete(key);
+    let deleted = replace && ctx.ks.delete_implicitly(ctx.ks.db, key);
     if ttl != 0 && !absttl {
         // Wrapping as in Redis: a huge relative TTL lands in the past and stores nothing.
         ttl = ttl.wrapping_add(ctx.ks.now_ms);
@@ -99,7 +99,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     if ttl != 0 && ttl <= ctx.ks.now_ms {
         if deleted {
             ctx.ks.mark_dirty(1);
-            let lazy = ctx.ks.prop && ctx.srv.config.read().bool("lazyfree-lazy-server-del");
+            let lazy = ctx.ks.keyspace().lazy_server_del.load(std::sync::atomic::Ordering::Relaxed);
             ctx.ks.propagate_as(|| crate::persist::propagate::deletion(key, lazy));
             notify::notify(ctx, notify::GENERIC, "del", key, ctx.ks.db);
         }

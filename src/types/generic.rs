@@ -258,7 +258,7 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     let Some(entry) = ctx.ks.remove_in(db, src) else { return Err(err::NO_SUCH_KEY) };
     let expire = if entry.expire_at_ms == NO_EXPIRE { SetExpire::Clear } else { SetExpire::At(entry.expire_at_ms) };
     // Redis deletes an existing destination and adds the key anew ("new" event).
-    ctx.ks.remove_in(db, dst);
+    ctx.ks.delete_implicitly(db, dst);
     ctx.ks.set(dst, entry.value, expire);
     ctx.ks.mark_dirty(1);
     notify::notify(ctx, notify::GENERIC, "rename_from", src, db);
@@ -678,7 +678,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
             ctx.out.int(0);
             return Ok(());
         }
-        ctx.ks.remove_in(dst_db, dst);
+        ctx.ks.delete_implicitly(dst_db, dst);
     }
     ctx.ks.set_in(dst_db, dst, value, expire);
     ctx.ks.mark_dirty(1);

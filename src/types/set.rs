@@ -271,9 +271,10 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
             whole.add_elem(e, lim);
         });
         reply_all(ctx.out, &whole);
-        notify::delete(ctx, key);
+        free_temporary(ctx, whole);
+        let lazy = ctx.ks.keyspace().lazy_server_del.load(std::sync::atomic::Ordering::Relaxed);
+        notify::delete_lazily(ctx, key, lazy);
         ctx.ks.mark_dirty(size as u64);
-        let lazy = ctx.ks.prop && ctx.srv.config.read().bool("lazyfree-lazy-server-del");
         ctx.ks.propagate_as(|| propagate::deletion(key, lazy));
         return Ok(());
     }
@@ -720,9 +721,20 @@ fn union_diff_cmd(ctx: &mut Ctx, op: Op, store_to: bool) -> CmdResult {
     l.restore(ctx);
     match dst {
         Some(d) => store(ctx, d, result, if matches!(op, Op::Union) { "sunionstore" } else { "sdiffstore" }, false),
-        None => reply_all(ctx.out, &result),
+        None => {
+            reply_all(ctx.out, &result);
+            free_temporary(ctx, result);
+        }
     }
     Ok(())
+}
+
+/// A set made for a reply only (SUNION, SDIFF, SPOP of the whole set): freed in the
+/// background under lazyfree-lazy-server-del when big (Redis frees its dstset so).
+fn free_temporary(ctx: &Ctx, s: Set) {
+    if ctx.ks.keyspace().lazy_server_del.load(std::sync::atomic::Ordering::Relaxed) {
+        crate::data::lazyfree::free_value(crate::data::value::Value::Set(Box::new(s)));
+    }
 }
 
 pub fn sunion(ctx: &mut Ctx) -> CmdResult {

@@ -1,7 +1,9 @@
 """Background frees (lazyfree) against redis-server: which deletions hand their value to the
 lazyfree thread, as INFO memory's lazyfreed_objects counts them. UNLINK always, DEL under
 lazyfree-lazy-user-del, expiry (EXPIRE with a past time, a lookup finding the key expired,
-the active expiry cycle) under lazyfree-lazy-expire; and only values whose free effort is
+the active expiry cycle) under lazyfree-lazy-expire, values the server drops on its own
+(overwrites, a destination replaced, SPOP of the whole set) under lazyfree-lazy-server-del;
+and only values whose free effort is
 above Redis's LAZYFREE_THRESHOLD (64): hashtable sets and hashes and skiplist sorted sets of
 more than 64 elements, quicklists of more than 64 nodes, streams of more than 64 nodes;
 compact encodings never."""
@@ -80,6 +82,29 @@ def lazyfree_run(server):
 
             out.append(freed_by(c, expire_and_wait))
         c.command("CONFIG", "SET", "lazyfree-lazy-expire", "no")
+        # Values the server drops on its own, as lazyfree-lazy-server-del says: overwritten
+        # by SET, RENAME's and COPY REPLACE's and RESTORE REPLACE's destination, SPOP of the
+        # whole set.
+        for setting in ("no", "yes"):
+            c.command("CONFIG", "SET", "lazyfree-lazy-server-del", setting)
+            c.command("SET", "src", "v")
+            payload = c.command("DUMP", "src").split(b"\r\n", 1)[1][:-2]
+            actions = [
+                lambda: c.command("SET", "d", "v"),
+                lambda: c.command("RENAME", "src", "d"),
+                lambda: c.command("COPY", "src", "d", "REPLACE"),
+                lambda: c.command("RESTORE", "d", "0", payload, "REPLACE"),
+                lambda: c.command("SPOP", "d", "1000")[:1],
+                # (The set made for the reply.)
+                lambda: c.command("SUNION", "d")[:1],
+                lambda: c.command("SDIFF", "d", "nosuch")[:1],
+            ]
+            for action in actions:
+                c.command("DEL", "d")
+                c.command("SET", "src", "v")
+                big_set(c, "d")
+                out.append(freed_by(c, action))
+        c.command("CONFIG", "SET", "lazyfree-lazy-server-del", "no")
         # A stream of 100 nodes (stream-node-max-entries 2).
         c.command("CONFIG", "SET", "stream-node-max-entries", "2")
         for i in range(200):
@@ -100,6 +125,9 @@ def test_lazyfree_counts():
         assert freed[:4] == [1, 0, 0, 0], result
         assert freed[4:6] == [0, 1], result
         assert freed[6:12] == [0, 0, 0, 1, 1, 1], result
-        assert freed[12] == 1, result
+        assert freed[12:19] == [0] * 7, result
+        # SPOP of the whole set frees the reply's set and the key.
+        assert freed[19:26] == [1, 1, 1, 1, 2, 1, 1], result
+        assert freed[26] == 1, result
     finally:
         stop_pair(pair)
