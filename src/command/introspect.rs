@@ -15,6 +15,10 @@ use crate::resp::write::{Agg, ReplyWriter};
 /// Whether the runtime implements a command (or subcommand).
 pub type Implemented<'a> = &'a dyn Fn(&CommandDef) -> bool;
 
+/// The command a name sent by a client invokes (any case), by the runtime table: a
+/// command renamed by rename-command answers to its new name only.
+pub type Resolve<'a> = &'a dyn Fn(&[u8]) -> Option<&'static CommandDef>;
+
 const HELP: &[&str] = &[
     "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "(no subcommand)",
@@ -41,7 +45,12 @@ const HELP: &[&str] = &[
 
 /// COMMAND [subcommand ...]. `args[0]` is "command" (any case).
 /// On error nothing is written and the error text ("ERR ...") is returned.
-pub fn command(args: &[&[u8]], implemented: Implemented, out: &mut ReplyWriter) -> Result<(), String> {
+pub fn command(
+    args: &[&[u8]],
+    implemented: Implemented,
+    resolve: Resolve,
+    out: &mut ReplyWriter,
+) -> Result<(), String> {
     let Some(sub) = args.get(1) else {
         all_info(implemented, out);
         return Ok(());
@@ -66,7 +75,7 @@ pub fn command(args: &[&[u8]], implemented: Implemented, out: &mut ReplyWriter) 
             } else {
                 out.array(args.len() - 2);
                 for name in &args[2..] {
-                    match find_full(name, implemented) {
+                    match find_full(name, implemented, resolve) {
                         Some(c) => info_entry(c, implemented, out),
                         None => out.nil(),
                     }
@@ -75,11 +84,11 @@ pub fn command(args: &[&[u8]], implemented: Implemented, out: &mut ReplyWriter) 
             Ok(())
         }
         "docs" => {
-            docs(&args[2..], implemented, out);
+            docs(&args[2..], implemented, resolve, out);
             Ok(())
         }
-        "getkeys" => getkeys(&args[2..], false, implemented, out),
-        "getkeysandflags" => getkeys(&args[2..], true, implemented, out),
+        "getkeys" => getkeys(&args[2..], false, implemented, resolve, out),
+        "getkeysandflags" => getkeys(&args[2..], true, implemented, resolve, out),
         "help" => {
             out.array(HELP.len());
             for line in HELP {
@@ -95,19 +104,21 @@ fn truncated(s: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&s[..s.len().min(max)]).into_owned()
 }
 
-/// A command or subcommand by full name ("get", "config|get"), if implemented
-/// (a subcommand also needs its container).
-fn find_full(name: &[u8], implemented: Implemented) -> Option<&'static CommandDef> {
-    let def = spec::lookup_full(name)?;
-    if !implemented(def) {
-        return None;
-    }
-    if let Some(i) = name.iter().position(|&b| b == b'|') {
-        if !spec::lookup(&name[..i]).is_some_and(implemented) {
-            return None;
+/// A command or subcommand by full name ("get", "config|get") as COMMAND INFO / DOCS take
+/// it: the command through the runtime table (its name after rename-command), the
+/// subcommand among its own, if implemented (Redis's lookupCommandBySds).
+fn find_full(name: &[u8], implemented: Implemented, resolve: Resolve) -> Option<&'static CommandDef> {
+    let def = match name.iter().position(|&b| b == b'|') {
+        None => resolve(name)?,
+        Some(i) => {
+            let sub = &name[i + 1..];
+            if sub.contains(&b'|') {
+                return None;
+            }
+            resolve(&name[..i])?.subcommand(sub)?
         }
-    }
-    Some(def)
+    };
+    implemented(def).then_some(def)
 }
 
 fn all_info(implemented: Implemented, out: &mut ReplyWriter) {
@@ -292,7 +303,7 @@ fn list(args: &[&[u8]], implemented: Implemented, out: &mut ReplyWriter) -> Resu
 // ---------------------------------------------------------------------------------------------
 // COMMAND DOCS
 
-fn docs(names: &[&[u8]], implemented: Implemented, out: &mut ReplyWriter) {
+fn docs(names: &[&[u8]], implemented: Implemented, resolve: Resolve, out: &mut ReplyWriter) {
     if names.is_empty() {
         let all: Vec<&CommandDef> = spec::COMMANDS.iter().filter(|c| implemented(c)).collect();
         out.map(all.len());
@@ -305,7 +316,7 @@ fn docs(names: &[&[u8]], implemented: Implemented, out: &mut ReplyWriter) {
     let d = out.begin_deferred(Agg::Map);
     let mut n = 0;
     for name in names {
-        if let Some(c) = find_full(name, implemented) {
+        if let Some(c) = find_full(name, implemented, resolve) {
             out.bulk(c.name.as_bytes());
             doc_entry(c, implemented, out);
             n += 1;
@@ -432,11 +443,21 @@ fn args_reply(args: &[spec::Arg], out: &mut ReplyWriter) {
 // ---------------------------------------------------------------------------------------------
 // COMMAND GETKEYS / GETKEYSANDFLAGS <full-command>
 
-fn getkeys(cmd: &[&[u8]], with_flags: bool, implemented: Implemented, out: &mut ReplyWriter) -> Result<(), String> {
-    let def = spec::lookup_argv(cmd)
-        .filter(|d| implemented(d))
-        .filter(|_| spec::lookup(cmd[0]).is_some_and(implemented))
-        .ok_or("ERR Invalid command specified")?;
+fn getkeys(
+    cmd: &[&[u8]],
+    with_flags: bool,
+    implemented: Implemented,
+    resolve: Resolve,
+    out: &mut ReplyWriter,
+) -> Result<(), String> {
+    // (Redis's lookupCommand: the container through the runtime table, then its subcommand.)
+    let base = cmd.first().and_then(|name| resolve(name));
+    let def = match base {
+        Some(b) if !b.subcommands.is_empty() && cmd.len() >= 2 => b.subcommand(cmd[1]),
+        other => other,
+    }
+    .filter(|d| implemented(d))
+    .ok_or("ERR Invalid command specified")?;
     if !def.has_keys() {
         return Err("ERR The command has no key arguments".into());
     }
@@ -469,7 +490,7 @@ mod tests {
     fn run(resp3: bool, args: &[&str], implemented: Implemented) -> Vec<u8> {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         let mut w = ReplyWriter::new(resp3);
-        if let Err(e) = command(&args, implemented, &mut w) {
+        if let Err(e) = command(&args, implemented, &|name| spec::lookup(name), &mut w) {
             w.error(&e);
         }
         w.buf

@@ -198,9 +198,16 @@ impl Keyspace {
     /// Remove `key` of `db` for eviction, if it is still there (and still has a TTL for
     /// `volatile`): its watchers are flagged, and `removed` runs with the shard still
     /// locked (so the deletion reaches the propagation sinks in order with the key's other
-    /// writes). Returns the entry, for the caller to free (and measure). The caller holds
-    /// its gate.
-    pub fn remove_for_eviction(&self, db: usize, key: &[u8], volatile: bool, removed: impl FnOnce()) -> Option<Entry> {
+    /// writes). Returns the entry, for the caller to free (and measure), and whether
+    /// clients wait on the key (blocked readers, to be served: a stream reader learns that
+    /// the key is gone). The caller holds its gate.
+    pub fn remove_for_eviction(
+        &self,
+        db: usize,
+        key: &[u8],
+        volatile: bool,
+        removed: impl FnOnce(),
+    ) -> Option<(Entry, bool)> {
         let h = key_hash(key);
         let mut s = self.dbs.get(db)?.shards[self.shard_of(h)].lock();
         let e = s.dict.get(h, key)?;
@@ -212,7 +219,7 @@ impl Keyspace {
             s.watched.touch(key, false);
         }
         removed();
-        Some(e)
+        Some((e, s.waiters.has(key)))
     }
 }
 

@@ -168,5 +168,11 @@ pub fn time(ctx: &mut Ctx) -> CmdResult {
 
 pub fn command(ctx: &mut Ctx) -> CmdResult {
     let table = &ctx.srv.commands;
-    crate::command::introspect::command(ctx.args, &|def| table.implements(def), ctx.out).map_err(Error::msg)
+    crate::command::introspect::command(
+        ctx.args,
+        &|def| table.implements(def),
+        &|name| table.get(name).map(|c| c.def),
+        ctx.out,
+    )
+    .map_err(Error::msg)
 }

@@ -410,6 +410,7 @@ fn perform_once(srv: &Server, gate: usize, release: impl FnOnce()) -> Outcome {
     let to_free = used - limit;
     let started = std::time::Instant::now();
     let limit_time = time_limit(ev.tenacity.load(Relaxed));
+    let mut waited = Vec::new();
     let (mut freed, mut keys) = (0u64, 0u64);
     let mut rng = rand::thread_rng();
     let outcome = loop {
@@ -418,7 +419,7 @@ fn perform_once(srv: &Server, gate: usize, release: impl FnOnce()) -> Outcome {
         }
         let Some((db, key)) = choose(srv, policy, &mut chooser, &mut rng) else { break Outcome::Fail };
         let deleting = std::time::Instant::now();
-        let evicted = evict_key(srv, db, &key, policy.volatile());
+        let evicted = evict_key(srv, db, &key, policy.volatile(), &mut waited);
         super::latency::add_sample_since("eviction-del", deleting);
         if let Some(bytes) = evicted {
             freed += bytes;
@@ -433,6 +434,13 @@ fn perform_once(srv: &Server, gate: usize, release: impl FnOnce()) -> Outcome {
     ev.note_freed(freed);
     if outcome == Outcome::Ok {
         ev.note_over(false);
+    }
+    if !waited.is_empty() {
+        // Clients blocked on evicted keys run their commands again (a stream reader gets
+        // its error), as for a deleted key; with the gate and the pool let go.
+        drop(_entered);
+        drop(chooser);
+        crate::command::blocking::serve_deferred(srv, gate, waited, crate::keyspace::now_ms());
     }
     outcome
 }
@@ -516,10 +524,11 @@ fn choose_once(
 
 /// Evict `key` of `db` if it is still there: counted, propagated as DEL (UNLINK under
 /// lazyfree-lazy-eviction) with its shard still locked, its watchers flagged, then the
-/// `evicted` event and client-side caching invalidation. The bytes freed.
-fn evict_key(srv: &Server, db: usize, key: &[u8], volatile: bool) -> Option<u64> {
+/// `evicted` event and client-side caching invalidation. The bytes freed; a key clients
+/// were blocked on is added to `waited`, for them to be served once the gate is let go.
+fn evict_key(srv: &Server, db: usize, key: &[u8], volatile: bool, waited: &mut Vec<(usize, Vec<u8>)>) -> Option<u64> {
     let lazy = srv.evict.lazy.load(Relaxed);
-    let mut e = srv.ks.remove_for_eviction(db, key, volatile, || {
+    let (mut e, blocked_on) = srv.ks.remove_for_eviction(db, key, volatile, || {
         if srv.sinks.active() {
             let op = crate::persist::propagate::Op { db, argv: crate::persist::propagate::deletion(key, lazy) };
             srv.sinks.deliver(&[op], false);
@@ -536,6 +545,9 @@ fn evict_key(srv: &Server, db: usize, key: &[u8], volatile: bool) -> Option<u64>
     }
     srv.evict.evicted.fetch_add(1, Relaxed);
     srv.ks.key_event(KeyEvent::Evicted, db, key, 0);
+    if blocked_on {
+        waited.push((db, key.to_vec()));
+    }
     Some(bytes)
 }
 

@@ -202,12 +202,19 @@ RENAME_SCRIPT = [
     ("cfg", "get", "hz"), ("CFG", "NOSUCH"), ("MULTI",), ("g2", "k"), ("get", "k"), ("EXEC",), ("MULTI",), ("g2", "k"),
     ("EXEC",), ("EVAL", "return redis.call('g2', 'k')", "0"), ("EVAL", "return redis.pcall('get', 'k')", "0"),
     ("COMMAND", "INFO", "flushall", "set"), ("DEL", "k"), ("g2", "k"),
+    # COMMAND INFO / DOCS / GETKEYS look a name up as a client sends it (the new name),
+    # and answer with the command's own.
+    ("COMMAND", "INFO", "g2", "get", "fetch"), ("COMMAND", "INFO", "cfg|get", "config|get"),
+    ("COMMAND", "DOCS", "g2", "get", "cfg|set"), ("COMMAND", "GETKEYS", "g2", "k"),
+    ("COMMAND", "GETKEYS", "get", "k"), ("COMMAND", "GETKEYSANDFLAGS", "G2", "k"),
+    ("COMMAND", "GETKEYS", "cfg", "get", "hz"),
 ]
 
 
 def test_rename_command_renames_and_removes(tmp_path):
     """Renamed commands answer to their new name only, removed ones to none, from clients,
-    in MULTI and in scripts; COMMAND still knows them by their own names (RESP2, RESP3)."""
+    in MULTI and in scripts; COMMAND INFO / DOCS / GETKEYS find them by their new names and
+    show their own (RESP2, RESP3)."""
     needs_72()
     path = tmp_path / "renames.conf"
     path.write_text(RENAMES)
