@@ -285,8 +285,9 @@ pub fn evict_clients(srv: &Server) {
             return;
         }
         super::log::log(srv, &format!("Evicting client: {}", describe(h, None)));
-        h.kill();
+        // Counted before the close, which the client (and whoever it tells) may see at once.
         srv.stats.evicted_clients.add(srv.threads, 1);
+        h.kill();
         total -= mem;
     }
     if total >= limit {
