@@ -38,8 +38,12 @@ use crate::keyspace::KeyEvent;
 /// Redis's shared.oomerr.
 pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
-/// How often at most jemalloc's statistics are refreshed for the memory figure.
-const REFRESH_NS: u64 = 1_000_000;
+/// How often at most jemalloc's statistics are refreshed for the memory figure. Each
+/// refresh merges every arena's counters (tens of µs): once a millisecond it took 7% of the
+/// server's CPU in a cache evicting at 200k requests a second (perf), once in 5 ms the
+/// CPU per request went from 2.0-2.1 to 1.7 µs. Each thread adds its own allocations since
+/// the reading; other threads' show at the next one.
+const REFRESH_NS: u64 = 5_000_000;
 
 /// maxmemory-policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
