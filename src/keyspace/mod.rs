@@ -1359,21 +1359,25 @@ impl<'a> Access<'a> {
     /// A deletion the server makes on its own (Redis's dbDelete): lazy under
     /// lazyfree-lazy-server-del.
     pub fn delete_implicitly(&mut self, db: usize, key: &[u8]) -> bool {
-        match self.remove_in(db, key) {
-            Some(e) => {
-                if self.ks.lazy_server_del.load(std::sync::atomic::Ordering::Relaxed) {
-                    crate::data::lazyfree::free_entry(e);
-                }
-                true
-            }
-            None => false,
-        }
+        let lazy = self.lazy_server_del();
+        self.delete_in(db, key, lazy)
+    }
+
+    /// lazyfree-lazy-server-del.
+    #[inline]
+    pub fn lazy_server_del(&self) -> bool {
+        self.ks.lazy_server_del.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `delete`, a big value freed in the background when `lazy` (UNLINK; DEL under
     /// lazyfree-lazy-user-del).
     pub fn delete_lazily(&mut self, key: &[u8], lazy: bool) -> bool {
-        match self.remove_in(self.db, key) {
+        let db = self.db;
+        self.delete_in(db, key, lazy)
+    }
+
+    fn delete_in(&mut self, db: usize, key: &[u8], lazy: bool) -> bool {
+        match self.remove_in(db, key) {
             Some(e) => {
                 if lazy {
                     crate::data::lazyfree::free_entry(e);

@@ -99,7 +99,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     if ttl != 0 && ttl <= ctx.ks.now_ms {
         if deleted {
             ctx.ks.mark_dirty(1);
-            let lazy = ctx.ks.keyspace().lazy_server_del.load(std::sync::atomic::Ordering::Relaxed);
+            let lazy = ctx.ks.lazy_server_del();
             ctx.ks.propagate_as(|| crate::persist::propagate::deletion(key, lazy));
             notify::notify(ctx, notify::GENERIC, "del", key, ctx.ks.db);
         }

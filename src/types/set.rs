@@ -272,7 +272,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
         });
         reply_all(ctx.out, &whole);
         free_temporary(ctx, whole);
-        let lazy = ctx.ks.keyspace().lazy_server_del.load(std::sync::atomic::Ordering::Relaxed);
+        let lazy = ctx.ks.lazy_server_del();
         notify::delete_lazily(ctx, key, lazy);
         ctx.ks.mark_dirty(size as u64);
         ctx.ks.propagate_as(|| propagate::deletion(key, lazy));
@@ -732,7 +732,7 @@ fn union_diff_cmd(ctx: &mut Ctx, op: Op, store_to: bool) -> CmdResult {
 /// A set made for a reply only (SUNION, SDIFF, SPOP of the whole set): freed in the
 /// background under lazyfree-lazy-server-del when big (Redis frees its dstset so).
 fn free_temporary(ctx: &Ctx, s: Set) {
-    if ctx.ks.keyspace().lazy_server_del.load(std::sync::atomic::Ordering::Relaxed) {
+    if ctx.ks.lazy_server_del() {
         crate::data::lazyfree::free_value(crate::data::value::Value::Set(Box::new(s)));
     }
 }

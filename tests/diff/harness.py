@@ -124,6 +124,15 @@ def same_on_both(servers, run, *args):
     return want
 
 
+def same_on_pair(config, run, *args):
+    """`same_on_both` on a pair started with `config` for it, stopped after."""
+    pair = start_pair(config)
+    try:
+        return same_on_both(pair, run, *args)
+    finally:
+        stop_pair(pair)
+
+
 def same_on_fresh_pair(scenario, config=None):
     """Start a pair, run scenario(connection) with one connection to each server, require
     equal results, stop the pair. The oracle's result."""

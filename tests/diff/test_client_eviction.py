@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import connect, same_on_both, start_pair, stop_pair
+from harness import connect, same_on_pair
 from resp import ConnectionClosed
 
 PROTOCOLS = pytest.mark.parametrize("proto", [2, 3], ids=["resp2", "resp3"])
@@ -96,15 +96,11 @@ def eviction_run(server, proto, setting):
     ids=["bytes", "percent", "floor"],
 )
 def test_client_eviction(proto, setting):
-    pair = start_pair()
-    try:
-        result = same_on_both(pair, eviction_run, proto, setting)
-        n = len(setting) + 1
-        assert result[n : n + 2] == [("evicted", True), 1], result
-        assert result[n + 3 : n + 7] == [("kept", False), ("bystander evicted", True), b"+OK\r\n", 2], result
-        assert result[-4:] == [4, True, b"+OK\r\n", 0], result
-    finally:
-        stop_pair(pair)
+    result = same_on_pair(None, eviction_run, proto, setting)
+    n = len(setting) + 1
+    assert result[n : n + 2] == [("evicted", True), 1], result
+    assert result[n + 3 : n + 7] == [("kept", False), ("bystander evicted", True), b"+OK\r\n", 2], result
+    assert result[-4:] == [4, True, b"+OK\r\n", 0], result
 
 
 def no_limit_run(server):
@@ -122,8 +118,4 @@ def no_limit_run(server):
 
 
 def test_no_limit():
-    pair = start_pair()
-    try:
-        assert same_on_both(pair, no_limit_run) == [b"+OK\r\n", False, b"+OK\r\n", False, 0]
-    finally:
-        stop_pair(pair)
+    assert same_on_pair(None, no_limit_run) == [b"+OK\r\n", False, b"+OK\r\n", False, 0]

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness import connect, same_on_both, start_pair, stop_pair
+from harness import connect, same_on_pair
 from resp import parse
 
 
@@ -53,12 +53,8 @@ def evict_all_run(server, proto):
 
 @pytest.mark.parametrize("proto", [2, 3])
 def test_evicted_events_and_invalidations(proto):
-    pair = start_pair()
-    try:
-        result = same_on_both(pair, evict_all_run, proto)
-        assert result[-2] == 3
-    finally:
-        stop_pair(pair)
+    result = same_on_pair(None, evict_all_run, proto)
+    assert result[-2] == 3
 
 
 # ---- sampled policies ---------------------------------------------------------------------
@@ -134,12 +130,8 @@ def volatile_run(server, policy):
 
 @pytest.mark.parametrize("policy", ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"])
 def test_volatile_policies(policy):
-    pair = start_pair()
-    try:
-        result = same_on_both(pair, volatile_run, policy)
-        assert all(result.values()), result
-    finally:
-        stop_pair(pair)
+    result = same_on_pair(None, volatile_run, policy)
+    assert all(result.values()), result
 
 
 def hot_run(server, policy):
@@ -185,12 +177,8 @@ def hot_run(server, policy):
 
 @pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu", "allkeys-random"])
 def test_allkeys_policies(policy):
-    pair = start_pair()
-    try:
-        result = same_on_both(pair, hot_run, policy)
-        assert all(result.values()), result
-    finally:
-        stop_pair(pair)
+    result = same_on_pair(None, hot_run, policy)
+    assert all(result.values()), result
 
 
 def below_limit_run(server):
@@ -205,11 +193,7 @@ def below_limit_run(server):
 
 
 def test_nothing_evicted_below_the_limit():
-    pair = start_pair()
-    try:
-        assert same_on_both(pair, below_limit_run) == [0, 0, b":20000\r\n"]
-    finally:
-        stop_pair(pair)
+    assert same_on_pair(None, below_limit_run) == [0, 0, b":20000\r\n"]
 
 
 def lazy_eviction_run(server):
@@ -238,11 +222,7 @@ def lazy_eviction_run(server):
 
 
 def test_lazy_eviction_frees_in_the_background():
-    pair = start_pair()
-    try:
-        assert same_on_both(pair, lazy_eviction_run)[2] is True
-    finally:
-        stop_pair(pair)
+    assert same_on_pair(None, lazy_eviction_run)[2] is True
 
 
 def background_eviction_run(server):
@@ -275,8 +255,4 @@ def background_eviction_run(server):
 
 
 def test_eviction_goes_on_in_the_background():
-    pair = start_pair()
-    try:
-        assert same_on_both(pair, background_eviction_run) == [b"+OK\r\n", True, True, 0, b"+OK\r\n", True, True, 1]
-    finally:
-        stop_pair(pair)
+    assert same_on_pair(None, background_eviction_run) == [b"+OK\r\n", True, True, 0, b"+OK\r\n", True, True, 1]

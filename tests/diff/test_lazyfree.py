@@ -9,7 +9,7 @@ more than 64 elements, quicklists of more than 64 nodes, streams of more than 64
 compact encodings never."""
 import time
 
-from harness import connect, same_on_both, start_pair, stop_pair
+from harness import connect, same_on_pair
 
 
 def info_int(c, name):
@@ -118,16 +118,12 @@ def lazyfree_run(server):
 
 
 def test_lazyfree_counts():
-    pair = start_pair({"enable-debug-command": "yes"})
-    try:
-        result = same_on_both(pair, lazyfree_run)
-        freed = [n for _, n in result]
-        assert freed[:4] == [1, 0, 0, 0], result
-        assert freed[4:6] == [0, 1], result
-        assert freed[6:12] == [0, 0, 0, 1, 1, 1], result
-        assert freed[12:19] == [0] * 7, result
-        # SPOP of the whole set frees the reply's set and the key.
-        assert freed[19:26] == [1, 1, 1, 1, 2, 1, 1], result
-        assert freed[26] == 1, result
-    finally:
-        stop_pair(pair)
+    result = same_on_pair({"enable-debug-command": "yes"}, lazyfree_run)
+    freed = [n for _, n in result]
+    assert freed[:4] == [1, 0, 0, 0], result
+    assert freed[4:6] == [0, 1], result
+    assert freed[6:12] == [0, 0, 0, 1, 1, 1], result
+    assert freed[12:19] == [0] * 7, result
+    # SPOP of the whole set frees the reply's set and the key.
+    assert freed[19:26] == [1, 1, 1, 1, 2, 1, 1], result
+    assert freed[26] == 1, result

@@ -17,6 +17,13 @@ from resp import RawConnection, parse
 PROTOCOLS = pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
 
 
+def assert_same_items(want, got):
+    """The oracle's and cinnabar's results, item by item (the first difference named)."""
+    for w, g in zip(want, got):
+        assert g == w, f"oracle {w!r}, cinnabar {g!r}"
+    assert len(want) == len(got)
+
+
 def connect(server, protocol):
     c = RawConnection(server.port)
     if protocol == 3:
@@ -237,9 +244,7 @@ def latency_events(server, protocol):
 @PROTOCOLS
 def test_latency_command_event(protocol):
     want, got = run_pair({"enable-debug-command": "yes"}, latency_events, protocol)
-    for w, g in zip(want, got):
-        assert g == w, f"oracle {w!r}, cinnabar {g!r}"
-    assert len(want) == len(got)
+    assert_same_items(want, got)
 
 
 HIST_KEYS = {(((1024 << m) + ((1024 << m) >> 7 if (1024 << m) >= 256 else 1) - 1) // 1000) for m in range(20)}
@@ -341,9 +346,7 @@ def histograms(server, protocol):
 @PROTOCOLS
 def test_latency_histogram_and_latencystats(protocol):
     want, got = run_pair({"enable-debug-command": "yes"}, histograms, protocol)
-    for w, g in zip(want, got):
-        assert g == w, f"oracle {w!r}, cinnabar {g!r}"
-    assert len(want) == len(got)
+    assert_same_items(want, got)
 
 
 def blocked_entries(server, protocol):
