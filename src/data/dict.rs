@@ -15,13 +15,12 @@
 //! hash, set and sorted-set types reuse it for their large encodings, so HSCAN/SSCAN/ZSCAN
 //! get the same cursor guarantee as SCAN.
 //!
-//! Keyspace entries hold the key inline (`CompactBytes`), the value, the expiry time and the access
-//! clock, so a small string key costs one allocation of ~80 bytes plus one bucket pointer.
+//! Keyspace entries hold the key inline (up to 16 bytes), the value, the expiry time and the
+//! access clock, so a small string key costs one allocation of 64 bytes plus one bucket pointer.
 //! Hashes come from the keyspace's randomly seeded hasher (keys are attacker controlled).
 
 use std::sync::OnceLock;
 
-use super::bytes::CompactBytes;
 use super::value::Value;
 
 static HASHER: OnceLock<ahash::RandomState> = OnceLock::new();
@@ -42,23 +41,114 @@ pub trait Keyed {
     fn key(&self) -> &[u8];
 }
 
-/// A keyspace entry.
+/// A keyspace entry: 56 bytes, so its chained node is one 64-byte allocation.
+///
+/// The key's bytes sit inline when there are at most `KEY_INLINE` of them (`key:000000123456`
+/// and most keys users write), else in a boxed slice; which one, and the inline length, is a
+/// byte of `meta` rather than a tag inside the key (a tag would cost the inline room a
+/// 16-byte key needs). `meta` also holds the access clock and the snapshot stamp.
 pub struct Entry {
-    pub key: CompactBytes,
+    key: KeyBytes,
     pub value: Value,
     pub expire_at_ms: i64,
-    /// LRU clock (10 ms ticks, wrapping: `keyspace::lru_clock_at`) or, under an LFU policy,
-    /// Redis's 16-bit minutes + 8-bit counter.
-    pub lru: u32,
-    /// The snapshot this entry was already saved for, or made during (so that snapshot
-    /// leaves it out): the keyspace's snapshot epoch (`persist::snapshot`). In what was
-    /// padding.
-    pub snap: u32,
+    /// Bits 0-31: the LRU clock (10 ms ticks, wrapping: `keyspace::lru_clock_at`) or, under
+    /// an LFU policy, Redis's 16-bit minutes + 8-bit counter. Bits 32-55: the snapshot stamp
+    /// (`snap`). Bits 56-63: the key's inline length, or `KEY_HEAP`.
+    meta: u64,
+}
+
+/// The most key bytes an entry holds inline.
+pub const KEY_INLINE: usize = 16;
+const KEY_HEAP: u64 = 0xFF;
+/// Snapshot stamps are 24 bits (`Entry::snap`).
+pub const SNAP_MASK: u32 = 0xFF_FFFF;
+
+/// A key's bytes: inline (the length is in the entry's `meta`) or a boxed slice.
+union KeyBytes {
+    inline: [u8; KEY_INLINE],
+    heap: std::mem::ManuallyDrop<Box<[u8]>>,
+}
+
+impl Entry {
+    pub fn new(key: &[u8], value: Value, expire_at_ms: i64, lru: u32) -> Entry {
+        let (key, tag) = if key.len() <= KEY_INLINE {
+            let mut inline = [0u8; KEY_INLINE];
+            inline[..key.len()].copy_from_slice(key);
+            (KeyBytes { inline }, key.len() as u64)
+        } else {
+            (KeyBytes { heap: std::mem::ManuallyDrop::new(key.into()) }, KEY_HEAP)
+        };
+        Entry { key, value, expire_at_ms, meta: lru as u64 | tag << 56 }
+    }
+
+    #[inline]
+    fn key_tag(&self) -> u64 {
+        self.meta >> 56
+    }
+
+    #[inline]
+    pub fn key(&self) -> &[u8] {
+        let tag = self.key_tag();
+        if tag == KEY_HEAP {
+            // SAFETY: the tag says `heap` is the field in use (set in `new`, never changed).
+            unsafe { &self.key.heap }
+        } else {
+            // SAFETY: `inline` is plain bytes; the tag is at most KEY_INLINE here.
+            unsafe { &self.key.inline[..tag as usize] }
+        }
+    }
+
+    /// Bytes the key owns outside the entry (MEMORY USAGE).
+    pub fn key_heap_size(&self) -> usize {
+        if self.key_tag() == KEY_HEAP {
+            self.key().len()
+        } else {
+            0
+        }
+    }
+
+    /// The access clock: LRU ticks, or the LFU minutes and counter.
+    #[inline]
+    pub fn lru(&self) -> u32 {
+        self.meta as u32
+    }
+
+    #[inline]
+    pub fn set_lru(&mut self, lru: u32) {
+        self.meta = (self.meta & !0xFFFF_FFFF) | lru as u64;
+    }
+
+    /// The snapshot this entry was already saved for, or made during (so that snapshot leaves
+    /// it out): the keyspace's snapshot epoch (`persist::snapshot`), 24 bits.
+    #[inline]
+    pub fn snap(&self) -> u32 {
+        (self.meta >> 32) as u32 & SNAP_MASK
+    }
+
+    #[inline]
+    pub fn set_snap(&mut self, snap: u32) {
+        self.meta = (self.meta & !((SNAP_MASK as u64) << 32)) | ((snap & SNAP_MASK) as u64) << 32;
+    }
+
+    /// The value, leaving the entry to be dropped (with its key).
+    pub fn into_value(mut self) -> Value {
+        std::mem::replace(&mut self.value, Value::Int(0))
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if self.key_tag() == KEY_HEAP {
+            // SAFETY: the tag says `heap` is in use; it is dropped once, here.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.key.heap) }
+        }
+    }
 }
 
 impl Keyed for Entry {
+    #[inline]
     fn key(&self) -> &[u8] {
-        &self.key
+        Entry::key(self)
     }
 }
 
@@ -468,6 +558,19 @@ impl<E: Keyed> Dict<E> {
         }
     }
 
+    /// Visit every entry, mutably (a snapshot clearing the stamps it ran out of).
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&mut E)) {
+        for t in &mut self.t {
+            for b in &mut t.buckets {
+                let mut cur = b.as_deref_mut();
+                while let Some(n) = cur {
+                    f(&mut n.entry);
+                    cur = n.next.as_deref_mut();
+                }
+            }
+        }
+    }
+
     /// The sum of `f` over the first `samples` entries (all of them when 0), scaled to the
     /// whole table: MEMORY USAGE's SAMPLES, which sizes a big collection from a few of its
     /// elements as Redis does.
@@ -693,7 +796,7 @@ impl Dict<Entry> {
     /// inline or not, are the dataset.
     pub fn table_bytes(&self) -> usize {
         use std::mem::size_of;
-        let per_entry = size_of::<Node<Entry>>() - size_of::<CompactBytes>() - size_of::<Value>();
+        let per_entry = size_of::<Node<Entry>>() - size_of::<KeyBytes>() - size_of::<Value>();
         self.bucket_bytes() + self.len() * per_entry
     }
 }
@@ -717,8 +820,30 @@ mod tests {
         x
     }
 
+/// A keyspace node is one 64-byte allocation; the key's bytes, the access clock and the
+    /// snapshot stamp share the entry without disturbing each other.
+    #[test]
+    fn entry_layout_and_fields() {
+        assert_eq!(Dict::<Entry>::node_size(), 64);
+        for n in [0usize, 1, 15, KEY_INLINE, KEY_INLINE + 1, 100] {
+            let k: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut e = Entry::new(&k, Value::Int(1), 5, 0xABCD_EF01);
+            assert_eq!((e.key(), e.lru(), e.snap(), e.expire_at_ms), (&k[..], 0xABCD_EF01, 0, 5));
+            assert_eq!(e.key_heap_size(), if n > KEY_INLINE { n } else { 0 });
+            e.set_snap(0x0123_4567);
+            assert_eq!((e.key(), e.lru(), e.snap()), (&k[..], 0xABCD_EF01, 0x23_4567));
+            e.set_lru(u32::MAX);
+            e.set_snap(SNAP_MASK);
+            assert_eq!((e.key(), e.lru(), e.snap()), (&k[..], u32::MAX, SNAP_MASK));
+            e.set_lru(0);
+            e.set_snap(0);
+            assert_eq!((e.key(), e.lru(), e.snap()), (&k[..], 0, 0));
+            assert!(matches!(e.into_value(), Value::Int(1)));
+        }
+    }
+
     fn entry(k: &str) -> Entry {
-        Entry { key: CompactBytes::new(k.as_bytes()), value: Value::Int(1), expire_at_ms: NO_EXPIRE, lru: 0, snap: 0 }
+        Entry::new(k.as_bytes(), Value::Int(1), NO_EXPIRE, 0)
     }
 
     #[test]
@@ -733,8 +858,8 @@ mod tests {
             let mut seen = Vec::new();
             for class in 0..16 {
                 d.for_each_in_class(16, class, |e| {
-                    assert_eq!(h(&e.key) as usize & 15, class);
-                    seen.push(e.key.to_vec());
+                    assert_eq!(h(e.key()) as usize & 15, class);
+                    seen.push(e.key().to_vec());
                 });
             }
             seen.sort();
@@ -777,7 +902,7 @@ mod tests {
         let mut step = 0;
         loop {
             cursor = d.scan(cursor, |e| {
-                seen.insert(e.key.clone().into_vec());
+                seen.insert(e.key().to_vec());
             });
             // churn between calls: grow, then shrink
             step += 1;
@@ -857,7 +982,7 @@ mod tests {
         let draws = n * 200;
         for _ in 0..draws {
             let e = d.sample(&mut rng).expect("non-empty");
-            *counts.entry(e.key.clone().into_vec()).or_insert(0usize) += 1;
+            *counts.entry(e.key().to_vec()).or_insert(0usize) += 1;
         }
         assert_eq!(counts.len(), n, "every entry drawn");
         // Chi-square with n-1 degrees of freedom: mean n-1, sd sqrt(2(n-1)); 5 sd is far.

@@ -497,15 +497,6 @@ fn merge_vals(v: &mut Vec<u8>, mut p: usize) {
     }
 }
 
-/// Apply `f` to the value's bytes as a Vec (one reallocation at most when it gives them
-/// back, however many sparse edits it makes).
-fn with_vec<R>(bytes: &mut CompactBytes, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    let mut v = std::mem::replace(bytes, CompactBytes::empty()).into_vec();
-    let r = f(&mut v);
-    *bytes = CompactBytes::from_vec(v);
-    r
-}
-
 /// Set one register of a sparse Vec, promoting it to dense when needed (hllSparseSet).
 fn set_in_vec(v: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Result<bool, Invalid> {
     if is_dense(v) {
@@ -545,7 +536,7 @@ pub fn add<'a>(
             })
             .count() as u64);
     }
-    with_vec(bytes, |v| {
+    bytes.with_vec(|v| {
         let mut n = 0;
         for e in elements {
             let (i, c) = pat_len(e);
@@ -560,7 +551,8 @@ pub fn to_dense(bytes: &mut CompactBytes) -> Result<bool, Invalid> {
     if is_dense(bytes) {
         return Ok(false);
     }
-    *bytes = CompactBytes::from_vec(sparse_to_dense(bytes)?);
+    let dense = sparse_to_dense(bytes)?;
+    bytes.with_vec(|v| *v = dense);
     Ok(true)
 }
 
@@ -576,7 +568,7 @@ pub fn store_merged(bytes: &mut CompactBytes, max: &Raw, dense: bool, max_bytes:
         invalidate(bytes.as_mut_slice());
         return Ok(());
     }
-    with_vec(bytes, |v| {
+    bytes.with_vec(|v| {
         let mut path = Path::with_capacity(64);
         for (i, &m) in max.iter().enumerate() {
             if m == 0 {

@@ -1,6 +1,6 @@
 //! `Value`: what a key holds. One variant per Redis type; each type's representation lives
 //! in `data::<type>`, its commands in `types::<type>`. Collections are boxed so a `Value`
-//! stays 32 bytes and a string key stays one small allocation.
+//! stays 24 bytes and a string key stays one small allocation.
 //!
 //! Strings have two in-memory forms, matching Redis's encodings: an `i64` (OBJECT ENCODING
 //! "int", set when a short string parses as an integer) and bytes ("embstr" up to 44 bytes
@@ -18,7 +18,8 @@ pub const EMBSTR_LIMIT: usize = 44;
 
 pub enum Value {
     Int(i64),
-    Str { bytes: CompactBytes, raw: bool },
+    /// Bytes, with Redis's embstr/raw distinction inside (`CompactBytes::is_raw`).
+    Str(CompactBytes),
     List(Box<List>),
     Hash(Box<Hash>),
     Set(Box<Set>),
@@ -47,17 +48,17 @@ impl Value {
                 return Value::Int(n);
             }
         }
-        Value::Str { bytes: CompactBytes::new(s), raw: s.len() > EMBSTR_LIMIT }
+        Value::Str(CompactBytes::with_kind(s, s.len() > EMBSTR_LIMIT))
     }
 
     /// A string built by an in-place modification (APPEND, SETRANGE): always "raw".
     pub fn raw_string(v: Vec<u8>) -> Value {
-        Value::Str { bytes: CompactBytes::from_vec(v), raw: true }
+        Value::Str(CompactBytes::from_vec_kind(v, true))
     }
 
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Int(_) | Value::Str { .. } => "string",
+            Value::Int(_) | Value::Str(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
@@ -69,8 +70,8 @@ impl Value {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
-            Value::Str { raw: false, .. } => "embstr",
-            Value::Str { raw: true, .. } => "raw",
+            Value::Str(b) if b.is_raw() => "raw",
+            Value::Str(_) => "embstr",
             Value::List(l) => l.encoding_name(),
             Value::Hash(h) => h.encoding_name(),
             Value::Set(x) => x.encoding_name(),
@@ -80,7 +81,7 @@ impl Value {
     }
 
     pub fn is_string(&self) -> bool {
-        matches!(self, Value::Int(_) | Value::Str { .. })
+        matches!(self, Value::Int(_) | Value::Str(_))
     }
 
     /// Approximate bytes owned outside the table entry (MEMORY USAGE): the elements of a
@@ -89,7 +90,7 @@ impl Value {
     pub fn heap_size(&self, samples: usize) -> usize {
         match self {
             Value::Int(_) => 0,
-            Value::Str { bytes, .. } => bytes.heap_size(),
+            Value::Str(bytes) => bytes.heap_size(),
             Value::List(l) => l.heap_size(),
             Value::Hash(h) => h.heap_size(samples),
             Value::Set(x) => x.heap_size(samples),
@@ -101,7 +102,7 @@ impl Value {
     pub fn deep_clone(&self) -> Value {
         match self {
             Value::Int(n) => Value::Int(*n),
-            Value::Str { bytes, raw } => Value::Str { bytes: bytes.clone(), raw: *raw },
+            Value::Str(bytes) => Value::Str(bytes.clone()),
             Value::List(l) => Value::List(l.clone()),
             Value::Hash(h) => Value::Hash(h.clone()),
             Value::Set(x) => Value::Set(x.clone()),

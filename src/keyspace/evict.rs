@@ -51,14 +51,14 @@ fn score_of(e: &Entry, how: Score, now_ms: i64) -> u64 {
     match how {
         Score::Lru => {
             // A key stamped by a command whose clock is a little ahead is not idle.
-            let ticks = super::lru_clock_at(now_ms).wrapping_sub(e.lru);
+            let ticks = super::lru_clock_at(now_ms).wrapping_sub(e.lru());
             if ticks > u32::MAX / 2 {
                 0
             } else {
                 ticks as u64
             }
         }
-        Score::Lfu(decay) => 255 - super::lfu_counter_at(e.lru, now_ms, decay).min(255) as u64,
+        Score::Lfu(decay) => 255 - super::lfu_counter_at(e.lru(), now_ms, decay).min(255) as u64,
         Score::Ttl => u64::MAX - e.expire_at_ms as u64,
     }
 }
@@ -167,7 +167,7 @@ impl Keyspace {
             if how.volatile && e.expire_at_ms == NO_EXPIRE {
                 continue;
             }
-            pool_insert(pool, score_of(e, how.score, how.now_ms), db, &e.key);
+            pool_insert(pool, score_of(e, how.score, how.now_ms), db, &e.key());
             taken += 1;
             if taken == how.samples {
                 break;
@@ -189,7 +189,7 @@ impl Keyspace {
         for _ in 0..64 {
             let e = s.dict.random_entry(rng)?;
             if !volatile || e.expire_at_ms != NO_EXPIRE {
-                return Some(e.key.to_vec());
+                return Some(e.key().to_vec());
             }
         }
         None

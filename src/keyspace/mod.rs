@@ -27,7 +27,6 @@ use std::sync::OnceLock;
 
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::data::bytes::CompactBytes;
 use crate::data::dict::{Dict, Entry, NO_EXPIRE};
 use crate::data::value::Value;
 use crate::persist::propagate::{Op, Propagate};
@@ -156,9 +155,9 @@ pub fn save_keys<'k>(s: &mut Shard, keys: impl Iterator<Item = (u64, &'k [u8])>)
             continue;
         }
         if let Some(e) = s.dict.get_mut(h, key) {
-            if e.snap != epoch {
+            if e.snap() != epoch {
                 saver.save_entry(db, e);
-                e.snap = epoch;
+                e.set_snap(epoch);
             }
         }
     }
@@ -635,19 +634,19 @@ impl Keyspace {
                     looked_at += with_ttl;
                     if !s.watched.is_empty() {
                         for e in &removed {
-                            s.watched.touch(e.key.as_ref(), false);
+                            s.watched.touch(e.key(), false);
                         }
                     }
                     if !s.waiters.is_empty() {
                         for e in &removed {
-                            let k: &[u8] = e.key.as_ref();
+                            let k: &[u8] = e.key();
                             if s.waiters.has(k) {
                                 waited.push((dbi, k.to_vec()));
                             }
                         }
                     }
                     for e in &removed {
-                        self.expired_deleted(dbi, e.key.as_ref());
+                        self.expired_deleted(dbi, e.key());
                     }
                     s.expire_cursor = next;
                     s.expires -= count;
@@ -656,7 +655,7 @@ impl Keyspace {
                     drop(s);
                     busy += held.elapsed();
                     for e in &removed {
-                        self.key_event(KeyEvent::Expired, dbi, e.key.as_ref(), 0);
+                        self.key_event(KeyEvent::Expired, dbi, e.key(), 0);
                     }
                     if self.lazy_expire.load(std::sync::atomic::Ordering::Relaxed) {
                         for e in removed {
@@ -1329,7 +1328,7 @@ impl<'a> Access<'a> {
                 // A new value is a new object in Redis, stamped now; under LFU it takes the
                 // old one's counter (dbSetValue), which the command's lookup has counted.
                 if !lfu {
-                    e.lru = clock;
+                    e.set_lru(clock);
                 }
                 return;
             }
@@ -1345,7 +1344,9 @@ impl<'a> Access<'a> {
         let at = new_expire(NO_EXPIRE);
         let snap = self.ks.snap_epoch.load(std::sync::atomic::Ordering::Relaxed);
         let shard = self.shard_hashed(db, h);
-        shard.dict.insert_new(h, Entry { key: CompactBytes::new(key), value, expire_at_ms: at, lru: clock, snap });
+        let mut entry = Entry::new(key, value, at, clock);
+        entry.set_snap(snap);
+        shard.dict.insert_new(h, entry);
         if at != NO_EXPIRE {
             shard.expires += 1;
         }
@@ -1502,9 +1503,9 @@ impl Stamp {
 
     fn apply(&self, e: &mut Entry) {
         match self.lfu {
-            None => e.lru = self.lru_clock,
+            None => e.set_lru(self.lru_clock),
             Some((factor, _)) => {
-                let mut counter = self.decayed(e.lru);
+                let mut counter = self.decayed(e.lru());
                 if counter < 255 {
                     let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
                     let p = 1.0 / (base * factor as f64 + 1.0);
@@ -1512,7 +1513,7 @@ impl Stamp {
                         counter += 1;
                     }
                 }
-                e.lru = (self.minutes << 8) | counter;
+                e.set_lru((self.minutes << 8) | counter);
             }
         }
     }

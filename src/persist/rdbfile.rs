@@ -26,7 +26,6 @@
 use std::io::{self, Write};
 
 use super::{rdb, value};
-use crate::data::bytes::CompactBytes;
 use crate::data::dict::{Entry, NO_EXPIRE};
 use crate::keyspace::{self, key_hash, Keyspace};
 use crate::util::crc64;
@@ -130,17 +129,17 @@ pub fn put_entry(out: &mut Vec<u8>, e: &Entry, opts: &SaveOpts, scratch: &mut Ve
         AccessInfo::None => {}
         AccessInfo::Lru => {
             out.push(op::IDLE);
-            rdb::put_len(out, keyspace::idle_seconds(keyspace::lru_clock_at(opts.now_ms), e.lru) as u64);
+            rdb::put_len(out, keyspace::idle_seconds(keyspace::lru_clock_at(opts.now_ms), e.lru()) as u64);
         }
         AccessInfo::Lfu(decay) => {
             out.push(op::FREQ);
-            out.push(keyspace::lfu_counter_at(e.lru, opts.now_ms, decay).min(255) as u8);
+            out.push(keyspace::lfu_counter_at(e.lru(), opts.now_ms, decay).min(255) as u8);
         }
     }
     scratch.clear();
     value::save(scratch, &e.value, opts.compress);
     out.push(scratch[0]);
-    rdb::put_string(out, &e.key, opts.compress);
+    rdb::put_string(out, &e.key(), opts.compress);
     out.extend_from_slice(&scratch[1..]);
 }
 
@@ -449,7 +448,7 @@ fn load_with(
             }
             shard.remove(h, &key);
         }
-        shard.dict.insert_new(h, Entry { key: CompactBytes::new(&key), value: v, expire_at_ms: expire, lru, snap: 0 });
+        shard.dict.insert_new(h, Entry::new(&key, v, expire, lru));
         if expire != NO_EXPIRE {
             shard.expires += 1;
         }
@@ -531,8 +530,7 @@ mod tests {
         let mut scratch = Vec::new();
         for (db, k, v, exp) in entries {
             put_select(&mut out, *db);
-            let e =
-                Entry { key: CompactBytes::new(k), value: Value::from_string(v), expire_at_ms: *exp, lru: 0, snap: 0 };
+            let e = Entry::new(k, Value::from_string(v), *exp, 0);
             put_entry(&mut out, &e, &opts, &mut scratch);
         }
         let mut w = RdbWriter::new(Vec::new(), checksum);

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::rdbfile::{self, RdbWriter, SaveOpts};
-use crate::data::dict::Entry;
+use crate::data::dict::{Entry, SNAP_MASK};
 use crate::keyspace::{self, Keyspace, Pending, Shard, ShardSaver};
 
 pub type Sink = Box<dyn Write + Send>;
@@ -92,6 +92,23 @@ pub struct Snapshot {
     epoch: u32,
 }
 
+/// The next snapshot epoch, in 1..=SNAP_MASK (stamps are 24 bits of an entry). When they run
+/// out, every entry's stamp is cleared to 0 first, so no stamp left from an earlier round
+/// can equal a new epoch (once in 16.7M snapshots; the caller holds every gate).
+fn next_epoch(ks: &Keyspace) -> u32 {
+    let mut epoch = ks.snap_epoch.load(Ordering::Relaxed) + 1;
+    if epoch > SNAP_MASK {
+        for db in &ks.dbs {
+            for cell in &db.shards {
+                cell.lock_raw().dict.for_each_mut(|e| e.set_snap(0));
+            }
+        }
+        epoch = 1;
+    }
+    ks.snap_epoch.store(epoch, Ordering::Relaxed);
+    epoch
+}
+
 impl Snapshot {
     /// Start a snapshot of `ks` into `w`, whose header (magic, aux, functions) is `header`.
     /// The caller holds every gate exclusively (`Keyspace::enter_exclusive`), or nothing
@@ -119,7 +136,7 @@ impl Snapshot {
             }
         }
         // Every key there is now has an older stamp; those made from now on get this one.
-        let epoch = ks.snap_epoch.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let epoch = next_epoch(ks);
         let mut writer = RdbWriter::new(w, checksum);
         let error = writer.write(header).err();
         let snap = Arc::new(Snapshot {
@@ -237,7 +254,7 @@ impl ShardSaver for Snapshot {
         let opts = SaveOpts { compress: self.opts.compress && SAVER.with(|c| c.get()), ..self.opts };
         let epoch = self.epoch;
         let mut put = |e: &Entry| {
-            if e.snap != epoch {
+            if e.snap() != epoch {
                 rdbfile::put_entry(&mut chunk, e, &opts, &mut scratch);
                 n += 1;
             }
@@ -267,5 +284,33 @@ impl ShardSaver for Snapshot {
                 *chunk = Vec::new();
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::dict::key_hash;
+    use crate::data::value::Value;
+    use crate::keyspace::SetExpire;
+
+    fn stamp(ks: &Keyspace, key: &[u8]) -> u32 {
+        let h = key_hash(key);
+        ks.dbs[0].shards[ks.shard_of(h)].lock_raw().dict.get(h, key).map(|e| e.snap()).unwrap()
+    }
+
+    /// Stamps are 24 bits: past the last epoch every stamp is cleared and epochs start again
+    /// at 1, so a key stamped in the last round is saved by the next snapshots.
+    #[test]
+    fn stamps_are_cleared_when_epochs_run_out() {
+        let ks = Keyspace::new(16, 2, 1);
+        ks.snap_epoch.store(SNAP_MASK - 1, Ordering::Relaxed);
+        ks.access_exclusive(0, 0).set_in(0, b"old", Value::from_string(b"1"), SetExpire::Clear);
+        assert_eq!(next_epoch(&ks), SNAP_MASK);
+        ks.access_exclusive(0, 0).set_in(0, b"new", Value::from_string(b"2"), SetExpire::Clear);
+        assert_eq!((stamp(&ks, b"old"), stamp(&ks, b"new")), (SNAP_MASK - 1, SNAP_MASK));
+        assert_eq!(next_epoch(&ks), 1);
+        assert_eq!((stamp(&ks, b"old"), stamp(&ks, b"new")), (0, 0));
+        assert_eq!(next_epoch(&ks), 2);
     }
 }

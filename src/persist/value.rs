@@ -154,7 +154,7 @@ pub fn save(out: &mut Vec<u8>, v: &Value, compress: bool) {
             out.push(types::STRING);
             rdb::put_i64(out, *n);
         }
-        Value::Str { bytes, .. } => {
+        Value::Str(bytes) => {
             out.push(types::STRING);
             put_string(out, bytes, compress);
         }

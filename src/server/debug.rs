@@ -195,8 +195,8 @@ fn object(ctx: &mut Ctx) -> CmdResult {
     };
     // Redis's lru field: under LFU its raw 24 bits (minutes and counter, as ours), else its
     // seconds clock at the last access (ours counts 10 ms ticks: keyspace::LRU_TICKS_PER_SEC).
-    let idle = crate::keyspace::idle_seconds(clock, e.lru) as i64;
-    let lru = if lfu { e.lru & 0xFF_FFFF } else { ((now_secs - idle) & 0xFF_FFFF) as u32 };
+    let idle = crate::keyspace::idle_seconds(clock, e.lru()) as i64;
+    let lru = if lfu { e.lru() & 0xFF_FFFF } else { ((now_secs - idle) & 0xFF_FFFF) as u32 };
     let mut serialized = Vec::new();
     crate::persist::value::save(&mut serialized, &e.value, compress);
     let mut line = format!(

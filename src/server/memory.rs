@@ -41,7 +41,7 @@ pub fn entry_usage(e: &Entry, samples: usize) -> usize {
     use crate::data::value::Value;
     // A collection's header is a box of its own beside what `heap_size` counts.
     let boxed = match &e.value {
-        Value::Int(_) | Value::Str { .. } => 0,
+        Value::Int(_) | Value::Str(_) => 0,
         Value::List(b) => std::mem::size_of_val(&**b),
         Value::Hash(b) => std::mem::size_of_val(&**b),
         Value::Set(b) => std::mem::size_of_val(&**b),
@@ -50,10 +50,10 @@ pub fn entry_usage(e: &Entry, samples: usize) -> usize {
     };
     let value = match &e.value {
         // A string's bytes are one allocation of their own when they do not fit inline.
-        Value::Str { bytes, .. } => allocation(bytes.heap_size()),
+        Value::Str(bytes) => allocation(bytes.heap_size()),
         v => allocation(boxed) + v.heap_size(samples),
     };
-    allocation(Dict::<Entry>::node_size()) + allocation(e.key.heap_size()) + value
+    allocation(Dict::<Entry>::node_size()) + allocation(e.key_heap_size()) + value
 }
 
 pub fn usage(ctx: &mut Ctx) -> CmdResult {

@@ -231,7 +231,7 @@ fn reuse_destination(ctx: &mut Ctx, dst: &[u8], sources: &[&[u8]], len: usize) -
         return None;
     }
     match &mut ctx.ks.peek(dst)?.value {
-        Value::Str { bytes, .. } if bytes.len() == len && !bytes.is_inline() => {
+        Value::Str(bytes) if bytes.len() == len && !bytes.is_inline() => {
             let mut v = std::mem::replace(bytes, CompactBytes::empty()).into_vec();
             v.clear();
             Some(v)

@@ -159,6 +159,6 @@ fn set_access(ctx: &mut Ctx, key: &[u8], a: &Access) {
         _ => return,
     };
     if let Some(e) = ctx.ks.peek(key) {
-        e.lru = lru;
+        e.set_lru(lru);
     }
 }

@@ -90,8 +90,8 @@ pub fn keys(ctx: &mut Ctx) -> CmdResult {
         let shard = ctx.ks.shard_at(db, s);
         shard.dict.for_each(|e| {
             let live = e.expire_at_ms == NO_EXPIRE || now <= e.expire_at_ms;
-            if live && (all || glob_match(pattern, &e.key, false)) {
-                found.push(e.key.to_vec());
+            if live && (all || glob_match(pattern, &e.key(), false)) {
+                found.push(e.key().to_vec());
             }
         });
     }
@@ -150,11 +150,11 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
             let empty = s.dict.is_empty();
             let next = s.dict.scan(dc, |e| {
                 if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms {
-                    expired.push(e.key.to_vec());
+                    expired.push(e.key().to_vec());
                     return;
                 }
                 if let Some(p) = pattern {
-                    if !glob_match(p, &e.key, false) {
+                    if !glob_match(p, &e.key(), false) {
                         return;
                     }
                 }
@@ -163,7 +163,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
                         return;
                     }
                 }
-                keys.push(e.key.to_vec());
+                keys.push(e.key().to_vec());
             });
             for k in &expired {
                 s.remove_expired(key_hash(k), k, lazy_expire);
@@ -219,7 +219,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
         }
         let found = ctx.ks.with_shard(db, idx.min(sizes.len() - 1), |s| {
             let e = s.dict.random_entry(&mut rng)?;
-            let key = e.key.to_vec();
+            let key = e.key().to_vec();
             if e.expire_at_ms != NO_EXPIRE && now > e.expire_at_ms {
                 s.remove_expired(key_hash(&key), &key, lazy_expire);
                 ksr.expired_deleted(db, &key);
@@ -259,7 +259,7 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     let expire = if entry.expire_at_ms == NO_EXPIRE { SetExpire::Clear } else { SetExpire::At(entry.expire_at_ms) };
     // Redis deletes an existing destination and adds the key anew ("new" event).
     ctx.ks.delete_implicitly(db, dst);
-    ctx.ks.set(dst, entry.value, expire);
+    ctx.ks.set(dst, entry.into_value(), expire);
     ctx.ks.mark_dirty(1);
     notify::notify(ctx, notify::GENERIC, "rename_from", src, db);
     notify::notify(ctx, notify::GENERIC, "rename_to", dst, db);
@@ -305,7 +305,7 @@ pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
     if !lfu {
         return Err(Error::msg("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    let lru = e.lru;
+    let lru = e.lru();
     let counter = ctx.ks.lfu_counter_of(lru);
     ctx.out.int(counter as i64);
     Ok(())
@@ -321,7 +321,7 @@ pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
     if lfu {
         return Err(Error::msg("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    ctx.out.int(crate::keyspace::idle_seconds(clock, e.lru) as i64);
+    ctx.out.int(crate::keyspace::idle_seconds(clock, e.lru()) as i64);
     Ok(())
 }
 
@@ -632,7 +632,7 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     let expire = if entry.expire_at_ms == NO_EXPIRE { SetExpire::Clear } else { SetExpire::At(entry.expire_at_ms) };
-    ctx.ks.set_in(dst, key, entry.value, expire);
+    ctx.ks.set_in(dst, key, entry.into_value(), expire);
     ctx.ks.mark_dirty(1);
     notify::notify(ctx, notify::GENERIC, "move_from", key, src);
     notify::notify(ctx, notify::GENERIC, "move_to", key, dst);

@@ -29,7 +29,7 @@ fn invalid(i: Invalid) -> Error {
 /// WRONGTYPE for a string that is not one (an "int" included).
 fn hll_bytes(v: &Value) -> Result<&[u8], Error> {
     match v {
-        Value::Str { bytes, .. } => {
+        Value::Str(bytes) => {
             hll::check(bytes).map_err(invalid)?;
             Ok(bytes)
         }
@@ -47,7 +47,7 @@ fn hll_mut(v: &mut Value) -> Result<&mut CompactBytes, Error> {
 
 /// A new key's value: an empty sparse HLL, "raw" as Redis's createHLLObject makes it.
 fn empty_hll() -> Value {
-    Value::Str { bytes: CompactBytes::new(&hll::new_empty()), raw: true }
+    Value::Str(CompactBytes::with_kind(&hll::new_empty(), true))
 }
 
 fn sparse_max_bytes(ctx: &Ctx) -> usize {

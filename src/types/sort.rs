@@ -182,7 +182,7 @@ fn lookup<'e>(ks: &mut Access<'_>, pattern: &[u8], elem: &'e [u8]) -> Option<Cow
     let v = match (&e.value, field) {
         (Value::Hash(h), Some(f)) => h.get(f)?.bytes().into_owned(),
         (Value::Int(n), None) => itoa::Buffer::new().format(*n).as_bytes().to_vec(),
-        (Value::Str { bytes, .. }, None) => bytes.to_vec(),
+        (Value::Str(bytes), None) => bytes.to_vec(),
         _ => return None,
     };
     Some(Cow::Owned(v))

@@ -23,7 +23,7 @@ use crate::util::number::{incr_by_float, parse_i64, FloatIncrError};
 /// The bytes of a string value (formatting an "int" on the fly); WRONGTYPE otherwise.
 pub fn string_bytes(v: &Value) -> Result<Cow<'_, [u8]>, Error> {
     match v {
-        Value::Str { bytes, .. } => Ok(Cow::Borrowed(bytes.as_slice())),
+        Value::Str(bytes) => Ok(Cow::Borrowed(bytes.as_slice())),
         Value::Int(n) => Ok(Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec())),
         #[allow(unreachable_patterns)]
         _ => Err(err::WRONGTYPE),
@@ -34,7 +34,7 @@ pub fn string_bytes(v: &Value) -> Result<Cow<'_, [u8]>, Error> {
 /// WRONGTYPE for other types.
 pub fn with_string_bytes<R>(v: &Value, f: impl FnOnce(&[u8]) -> R) -> Result<R, Error> {
     match v {
-        Value::Str { bytes, .. } => Ok(f(bytes)),
+        Value::Str(bytes) => Ok(f(bytes)),
         Value::Int(n) => Ok(f(itoa::Buffer::new().format(*n).as_bytes())),
         #[allow(unreachable_patterns)]
         _ => Err(err::WRONGTYPE),
@@ -46,11 +46,11 @@ pub fn with_string_bytes<R>(v: &Value, f: impl FnOnce(&[u8]) -> R) -> Result<R, 
 /// other types.
 pub fn unshare_string(v: &mut Value) -> Result<&mut CompactBytes, Error> {
     if let Value::Int(n) = *v {
-        *v = Value::Str { bytes: CompactBytes::new(itoa::Buffer::new().format(n).as_bytes()), raw: true };
+        *v = Value::Str(CompactBytes::with_kind(itoa::Buffer::new().format(n).as_bytes(), true));
     }
     match v {
-        Value::Str { bytes, raw } => {
-            *raw = true;
+        Value::Str(bytes) => {
+            bytes.set_raw();
             Ok(bytes)
         }
         #[allow(unreachable_patterns)]
@@ -70,7 +70,7 @@ fn check_string(v: &Value) -> Result<(), Error> {
 fn string_len(v: &Value) -> usize {
     match v {
         Value::Int(n) => itoa::Buffer::new().format(*n).len(),
-        Value::Str { bytes, .. } => bytes.len(),
+        Value::Str(bytes) => bytes.len(),
         #[allow(unreachable_patterns)]
         _ => 0,
     }
@@ -81,7 +81,7 @@ fn reply_string(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     match ctx.ks.get(key) {
         None => ctx.out.nil(),
         Some(e) => match &e.value {
-            Value::Str { bytes, .. } => ctx.out.bulk(bytes),
+            Value::Str(bytes) => ctx.out.bulk(bytes),
             Value::Int(n) => ctx.out.bulk_int(*n),
             #[allow(unreachable_patterns)]
             _ => return Err(err::WRONGTYPE),
@@ -270,7 +270,7 @@ pub fn mget(ctx: &mut Ctx) -> CmdResult {
     for k in keys {
         match ctx.ks.get(k) {
             Some(e) => match &e.value {
-                Value::Str { bytes, .. } => ctx.out.bulk(bytes),
+                Value::Str(bytes) => ctx.out.bulk(bytes),
                 Value::Int(n) => ctx.out.bulk_int(*n),
                 #[allow(unreachable_patterns)]
                 _ => ctx.out.nil(),
@@ -362,7 +362,7 @@ fn incr_generic(ctx: &mut Ctx, by: i64) -> CmdResult {
         Some(e) => {
             let cur = match &e.value {
                 Value::Int(n) => *n,
-                Value::Str { bytes, .. } => parse_i64(bytes).ok_or(err::NOT_INT)?,
+                Value::Str(bytes) => parse_i64(bytes).ok_or(err::NOT_INT)?,
                 #[allow(unreachable_patterns)]
                 _ => return Err(err::WRONGTYPE),
             };
@@ -412,10 +412,7 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
         FloatIncrError::NotFloat => err::NOT_FLOAT,
         FloatIncrError::NanOrInf => Error::msg("ERR increment would produce NaN or Infinity"),
     })?;
-    let v = Value::Str {
-        bytes: crate::data::bytes::CompactBytes::new(&result),
-        raw: result.len() > crate::data::value::EMBSTR_LIMIT,
-    };
+    let v = Value::Str(crate::data::bytes::CompactBytes::with_kind(&result, result.len() > crate::data::value::EMBSTR_LIMIT));
     ctx.ks.set(key, v, SetExpire::Keep);
     ctx.ks.mark_dirty(1);
     // Its result, not the float arithmetic, is replayed.

@@ -38,7 +38,7 @@ fn sealed(body: &[u8]) -> Vec<u8> {
 fn describe(v: &Value) -> (String, String, Vec<Vec<u8>>) {
     let mut items = Vec::new();
     match v {
-        Value::Int(_) | Value::Str { .. } => {
+        Value::Int(_) | Value::Str(_) => {
             let mut out = Vec::new();
             save(&mut out, v, false);
             items.push(out);
