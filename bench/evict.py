@@ -180,7 +180,7 @@ def main():
         for policy, _round in itertools.product(args.policies.split(","), range(args.rounds)):
             for name in ("redis", "cinnabar"):
                 r = measure(servers[name], policy, args, cdf, perm)
-                print(f"{policy:<12} {name:<9} {r['hit']:>9.4f} {r['rps']:>9.0f} {r['cpu_ms_per_1k']:>13.1f} "
+                print(f"{policy:<12} {name:<9} {r['hit']:>9.4f} {r['rps']:>9.0f} {r['cpu_ms_per_1k']:>13.2f} "
                       f"{r['evicted']:>9} {r['keys']:>9} {r['over']:>9}", flush=True)
     finally:
         for s in servers.values():

@@ -159,20 +159,15 @@ impl Keyspace {
         rng: &mut impl rand::Rng,
     ) -> bool {
         let Some(s) = self.evictable_shard(db, shards, how.volatile, rng) else { return false };
-        // Keys with a TTL may be few among the shard's: a few more draws for them.
-        let draws = if how.volatile { how.samples * 4 } else { how.samples };
-        let mut taken = 0;
-        for _ in 0..draws {
-            let Some(e) = s.dict.random_entry(rng) else { break };
+        // A run of buckets from a random one, as Redis samples; keys without a TTL are
+        // passed over under a volatile policy.
+        s.dict.some_entries(how.samples, rng, |e| {
             if how.volatile && e.expire_at_ms == NO_EXPIRE {
-                continue;
+                return false;
             }
-            pool_insert(pool, score_of(e, how.score, how.now_ms), db, &e.key());
-            taken += 1;
-            if taken == how.samples {
-                break;
-            }
-        }
+            pool_insert(pool, score_of(e, how.score, how.now_ms), db, e.key());
+            true
+        });
         true
     }
 

@@ -412,7 +412,10 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
         FloatIncrError::NotFloat => err::NOT_FLOAT,
         FloatIncrError::NanOrInf => Error::msg("ERR increment would produce NaN or Infinity"),
     })?;
-    let v = Value::Str(crate::data::bytes::CompactBytes::with_kind(&result, result.len() > crate::data::value::EMBSTR_LIMIT));
+    let v = Value::Str(crate::data::bytes::CompactBytes::with_kind(
+        &result,
+        result.len() > crate::data::value::EMBSTR_LIMIT,
+    ));
     ctx.ks.set(key, v, SetExpire::Keep);
     ctx.ks.mark_dirty(1);
     // Its result, not the float arithmetic, is replayed.
