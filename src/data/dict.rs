@@ -670,6 +670,15 @@ impl<E: Keyed> Dict<E> {
         let size = self.t[0].buckets.len().max(self.t[1].buckets.len());
         let mask = size - 1;
         let (mut i, mut empty, mut taken) = (rng.gen::<u64>() as usize & mask, 0, 0);
+        // The first nodes of the run are fetched together: their cache misses overlap
+        // instead of following each other.
+        for k in 0..count.min(8) {
+            for t in &self.t {
+                if let Some(Some(n)) = t.buckets.get((i + k) & mask) {
+                    prefetch_line(&**n as *const Node<E> as *const u8);
+                }
+            }
+        }
         for _ in 0..count * 10 {
             for t in &self.t {
                 let Some(mut n) = t.buckets.get(i).and_then(|b| b.as_deref()) else {
