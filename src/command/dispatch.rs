@@ -31,7 +31,7 @@ pub fn resolve<'t>(srv: &'t Server, args: &[&[u8]]) -> Result<&'t Command, Error
 /// Redis's lookupCommand: the entry `args` names (a subcommand's when it has them), arity
 /// unchecked; None if the command or subcommand is unknown. What CLIENT LIST shows as the
 /// `cmd=` of a command refused before it ran.
-fn lookup<'t>(srv: &'t Server, args: &[&[u8]]) -> Option<&'t Command> {
+pub fn lookup<'t>(srv: &'t Server, args: &[&[u8]]) -> Option<&'t Command> {
     let base = srv.commands.get(args[0])?;
     if args.len() < 2 || base.def.subcommands.is_empty() {
         return Some(base);
@@ -294,7 +294,7 @@ fn checks<'a>(
     cluster_redirect(srv, cmd, args)?;
     deny_oom(srv, client, cmd, args, sticky)?;
     if srv.rdb.admission() != 0 {
-        disk_and_loading(srv, client, cmd)?;
+        disk_and_loading(srv, client, cmd, args)?;
     }
     if client.subs.total() > 0 {
         crate::server::pubsub::check_subscribed_mode(client, cmd.def.name)?;
@@ -389,12 +389,18 @@ pub fn is_denyoom(srv: &Server, cmd: &Command, args: &[&[u8]]) -> bool {
     }
 }
 
-/// MISCONF (a failed save with stop-writes-on-bgsave-error; the AOF's write errors) and
-/// LOADING, in processCommand's order; only looked at while one of them may apply.
+/// MISCONF (a failed save with stop-writes-on-bgsave-error; the AOF's write errors),
+/// NOREPLICAS (min-replicas-to-write) and LOADING, in processCommand's order; only looked
+/// at while one of them may apply. A script that declared its flags writes unless it said
+/// no-writes (Redis's scriptFlagsToCmdFlags); one that did not is as its command's flags.
 #[cold]
-fn disk_and_loading(srv: &Server, client: &Client, cmd: &Command) -> Result<(), Error> {
+fn disk_and_loading(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]]) -> Result<(), Error> {
     let exec_writes = cmd.lock == Lock::Transaction && client.multi.as_ref().is_some_and(|q| q.writes);
-    let is_write = cmd.def.has(flags::WRITE) || exec_writes;
+    let is_write = exec_writes
+        || match srv.scripting.declared_flags(cmd.def.name, args) {
+            Some(declared) => declared & crate::server::scripting::sflags::NO_WRITES == 0,
+            None => cmd.def.has(flags::WRITE),
+        };
     let is_ping = cmd.def.name == "ping";
     match crate::server::save::refusal(srv, is_write, is_ping, cmd.def.has(flags::LOADING)) {
         Some(e) => Err(Error::msg(e)),
@@ -805,7 +811,7 @@ fn run_handler<'a>(
 ) -> bool {
     let dirty = ks.dirty;
     let mut ctx = Ctx { srv, client, out, ks, args };
-    let failed = match (cmd.handler)(&mut ctx) {
+    let mut failed = match (cmd.handler)(&mut ctx) {
         Ok(()) => false,
         Err(e) => {
             srv.count_error(&e.0);
@@ -813,6 +819,12 @@ fn run_handler<'a>(
             true
         }
     };
+    let extra = std::mem::take(&mut ctx.client.reply_failures);
+    if extra > 0 {
+        // The caller records one; the rest here (Redis counts each such error reply).
+        cmd.failed_calls.add(client.worker, (extra - 1 + failed as u32) as u64);
+        failed = true;
+    }
     if !ks.touched.is_empty() {
         let modified = ks.dirty > dirty;
         ks.signal_touched(modified);

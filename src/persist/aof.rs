@@ -1211,7 +1211,7 @@ fn put_batched<'a>(out: &mut Vec<u8>, name: &'a [u8], key: &'a [u8], items: impl
 pub fn put_entry_commands(out: &mut Vec<u8>, e: &crate::data::dict::Entry) {
     use crate::data::value::Value;
     use std::borrow::Cow;
-    let key: &[u8] = &e.key();
+    let key: &[u8] = e.key();
     match &e.value {
         Value::Int(n) => put_command(out, &[b"SET" as &[u8], key, itoa::Buffer::new().format(*n).as_bytes()]),
         Value::Str(bytes) => put_command(out, &[b"SET" as &[u8], key, bytes]),

@@ -144,7 +144,7 @@ pub fn value_digest(v: &Value, expires: bool) -> Digest {
 /// The digest of one key and its value, as the dataset's digest adds it.
 fn entry_digest(e: &Entry) -> Digest {
     let mut d = Digest::default();
-    mix_in(&mut d, &e.key());
+    mix_in(&mut d, e.key());
     mix_value(&mut d, &e.value, e.expire_at_ms != NO_EXPIRE);
     d
 }

@@ -139,7 +139,7 @@ pub fn put_entry(out: &mut Vec<u8>, e: &Entry, opts: &SaveOpts, scratch: &mut Ve
     scratch.clear();
     value::save(scratch, &e.value, opts.compress);
     out.push(scratch[0]);
-    rdb::put_string(out, &e.key(), opts.compress);
+    rdb::put_string(out, e.key(), opts.compress);
     out.extend_from_slice(&scratch[1..]);
 }
 

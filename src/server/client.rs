@@ -133,6 +133,9 @@ pub struct Client {
     pub cas: crate::keyspace::watch::CasFlag,
     /// The client a script's redis.call commands run as (Redis's CLIENT_SCRIPT).
     pub in_script: bool,
+    /// failed_calls the last handler's reply adds without returning an error: a script's
+    /// error replies (`scripting::run_function`), counted as Redis's afterErrorReply does.
+    pub reply_failures: u32,
     pub subs: super::pubsub::ClientSubs,
     /// In MONITOR mode.
     pub monitor: bool,
@@ -169,6 +172,7 @@ impl Client {
             watched: Vec::new(),
             cas,
             in_script: false,
+            reply_failures: 0,
             subs: Default::default(),
             monitor: false,
             query_buf: (0, 0),

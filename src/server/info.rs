@@ -451,10 +451,12 @@ pub fn role(ctx: &mut Ctx) -> CmdResult {
 /// Static until replication exists: a master without replicas or backlog.
 fn replication_section(srv: &Server, out: &mut String) {
     let replid = REPLID.lock().clone().unwrap_or_else(|| srv.run_id.clone());
-    Section::new(out, "Replication")
-        .field("role", "master")
-        .field("connected_slaves", 0)
-        .field("master_failover_state", "no-failover")
+    let mut s = Section::new(out, "Replication");
+    s.field("role", "master").field("connected_slaves", 0);
+    if let Some(good) = crate::server::save::good_replicas_field(srv) {
+        s.field("min_slaves_good_slaves", good);
+    }
+    s.field("master_failover_state", "no-failover")
         .field("master_replid", replid)
         .field("master_replid2", "0000000000000000000000000000000000000000")
         .field("master_repl_offset", 0)

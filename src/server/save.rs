@@ -35,6 +35,9 @@ const LOADING: u8 = 1;
 const DISK_ERROR: u8 = 2;
 /// The AOF cannot be written (persist::aof sets it).
 const AOF_ERROR: u8 = 4;
+/// min-replicas-to-write and min-replicas-max-lag are both set, and fewer good replicas are
+/// connected (there are none until replication exists): writes get NOREPLICAS.
+const NO_REPLICAS: u8 = 8;
 
 /// A save failed; why is in the log already.
 #[derive(Debug)]
@@ -49,6 +52,7 @@ const RETRY_DELAY_SECS: i64 = 5;
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 pub const LOADING_ERR: &str = "LOADING Redis is loading the dataset in memory";
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 
 /// The server's RDB state (`Server::rdb`).
 pub struct Rdb {
@@ -143,20 +147,29 @@ fn save_points(srv: &Server) -> Vec<(i64, u64)> {
 
 /// Recompute the MISCONF state (Redis's writeCommandsDeniedByDiskError, RDB part): after a
 /// failed background save, with save points set and stop-writes-on-bgsave-error on. Called
-/// when the save status or those settings change.
+/// when the save status or those settings change. Also the NOREPLICAS state (Redis's
+/// checkGoodReplicasStatus): a master with both min-replicas settings non-zero and fewer
+/// good replicas than the first (none connect until replication exists).
 pub fn refresh(srv: &Server) {
-    let (stop, points) = {
+    let (stop, points, min_replicas) = {
         let cfg = srv.config.read();
-        (cfg.bool("stop-writes-on-bgsave-error"), !cfg.str("save").trim().is_empty())
+        let min_replicas = cfg.int("min-replicas-to-write") > 0 && cfg.int("min-replicas-max-lag") > 0;
+        (cfg.bool("stop-writes-on-bgsave-error"), !cfg.str("save").trim().is_empty(), min_replicas)
     };
     let failed = !srv.rdb.state.lock().last_bgsave_ok;
     srv.rdb.set_flag(DISK_ERROR, stop && points && failed);
+    srv.rdb.set_flag(NO_REPLICAS, min_replicas);
 }
 
-/// Admission's disk and loading checks, in processCommand's order: MISCONF for a write (or
-/// PING, or EXEC of a transaction that queued a write), then LOADING for a command not
-/// allowed while loading. Only called when `Rdb::admission` is non-zero. The AOF's write
-/// errors add their own MISCONF text here.
+/// INFO's min_slaves_good_slaves, shown while both min-replicas settings are non-zero.
+pub fn good_replicas_field(srv: &Server) -> Option<usize> {
+    (srv.rdb.admission() & NO_REPLICAS != 0).then_some(0)
+}
+
+/// Admission's disk, replica and loading checks, in processCommand's order: MISCONF for a
+/// write (or PING, or EXEC of a transaction that queued a write), NOREPLICAS for a write,
+/// then LOADING for a command not allowed while loading. Only called when
+/// `Rdb::admission` is non-zero. The AOF's write errors add their own MISCONF text here.
 pub fn refusal(
     srv: &Server,
     is_write: bool,
@@ -171,6 +184,9 @@ pub fn refusal(
         if let Some(e) = srv.aof.misconf() {
             return Some(e.into());
         }
+    }
+    if flags & NO_REPLICAS != 0 && is_write {
+        return Some(NOREPLICAS.into());
     }
     if flags & LOADING != 0 && !allowed_loading {
         return Some(LOADING_ERR.into());

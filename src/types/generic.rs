@@ -90,7 +90,7 @@ pub fn keys(ctx: &mut Ctx) -> CmdResult {
         let shard = ctx.ks.shard_at(db, s);
         shard.dict.for_each(|e| {
             let live = e.expire_at_ms == NO_EXPIRE || now <= e.expire_at_ms;
-            if live && (all || glob_match(pattern, &e.key(), false)) {
+            if live && (all || glob_match(pattern, e.key(), false)) {
                 found.push(e.key().to_vec());
             }
         });
@@ -154,7 +154,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
                     return;
                 }
                 if let Some(p) = pattern {
-                    if !glob_match(p, &e.key(), false) {
+                    if !glob_match(p, e.key(), false) {
                         return;
                     }
                 }

@@ -251,15 +251,22 @@ pub unsafe fn push_reply(l: *mut ffi::lua_State, reply: &[u8]) -> bool {
     true
 }
 
-/// Write a script's return value as a reply. `script_resp3`: the script called
-/// redis.setresp(3), which changes how booleans are returned.
-pub fn lua_to_reply(v: &Value, out: &mut ReplyWriter, script_resp3: bool) {
-    write_value(v, out, script_resp3, 0)
+/// An error reply written from a script's result: its text, and whether its table was
+/// marked counted already (`ignore_error_stats_update`).
+pub type ReplyError = (String, bool);
+
+/// Write a script's return value as a reply; the error replies in it. `script_resp3`: the
+/// script called redis.setresp(3), which changes how booleans are returned.
+pub fn lua_to_reply(v: &Value, out: &mut ReplyWriter, script_resp3: bool) -> Vec<ReplyError> {
+    let mut errors = Vec::new();
+    write_value(v, out, script_resp3, 0, &mut errors);
+    errors
 }
 
-fn write_value(v: &Value, out: &mut ReplyWriter, script_resp3: bool, depth: usize) {
+fn write_value(v: &Value, out: &mut ReplyWriter, script_resp3: bool, depth: usize, errors: &mut Vec<ReplyError>) {
     if depth > MAX_DEPTH {
         out.error("ERR reached lua stack limit");
+        errors.push(("ERR reached lua stack limit".into(), false));
         return;
     }
     match v {
@@ -275,15 +282,17 @@ fn write_value(v: &Value, out: &mut ReplyWriter, script_resp3: bool, depth: usiz
         }
         Value::Number(n) => out.int(c_double_to_i64(*n)),
         Value::Integer(n) => out.int(*n),
-        Value::Table(t) => write_table(t, out, script_resp3, depth),
+        Value::Table(t) => write_table(t, out, script_resp3, depth, errors),
         _ => out.nil(),
     }
 }
 
-fn write_table(t: &Table, out: &mut ReplyWriter, script_resp3: bool, depth: usize) {
+fn write_table(t: &Table, out: &mut ReplyWriter, script_resp3: bool, depth: usize, errors: &mut Vec<ReplyError>) {
     let field = |name: &str| t.raw_get::<Value>(name).unwrap_or(Value::Nil);
     if let Value::String(e) = field("err") {
         out.line_bytes(b'-', &e.as_bytes());
+        let counted = matches!(field("ignore_error_stats_update"), Value::Boolean(true));
+        errors.push((String::from_utf8_lossy(&e.as_bytes()).into_owned(), counted));
         return;
     }
     if let Value::String(s) = field("ok") {
@@ -306,15 +315,15 @@ fn write_table(t: &Table, out: &mut ReplyWriter, script_resp3: bool, depth: usiz
     if let Value::Table(m) = field("map") {
         out.map(m.pairs::<Value, Value>().filter_map(Result::ok).count());
         for (k, v) in m.pairs::<Value, Value>().filter_map(Result::ok) {
-            write_value(&k, out, script_resp3, depth + 1);
-            write_value(&v, out, script_resp3, depth + 1);
+            write_value(&k, out, script_resp3, depth + 1, errors);
+            write_value(&v, out, script_resp3, depth + 1, errors);
         }
         return;
     }
     if let Value::Table(s) = field("set") {
         out.set(s.pairs::<Value, Value>().filter_map(Result::ok).count());
         for (k, _) in s.pairs::<Value, Value>().filter_map(Result::ok) {
-            write_value(&k, out, script_resp3, depth + 1);
+            write_value(&k, out, script_resp3, depth + 1, errors);
         }
         return;
     }
@@ -337,7 +346,7 @@ fn write_table(t: &Table, out: &mut ReplyWriter, script_resp3: bool, depth: usiz
     let len = (1..).find(|&i| item(i).is_none()).map_or(0, |end| end - 1);
     out.array(len);
     for i in 1..=len {
-        write_value(&item(i).unwrap_or(Value::Nil), out, script_resp3, depth + 1);
+        write_value(&item(i).unwrap_or(Value::Nil), out, script_resp3, depth + 1, errors);
     }
 }
 

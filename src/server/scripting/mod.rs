@@ -598,8 +598,14 @@ pub fn run_function(ctx: &mut Ctx, vm: &Vm, call: Call<'_>) -> CmdResult {
         MIGRATED.with(|m| m.set(true));
         return Ok(());
     }
-    let result = result.map_err(|e| (vm::format_error(&e, name), !matches!(e, mlua::Value::Table(_))));
-    if let Err((_, true)) = &result {
+    // A raised error table from redis.call was counted where the command refused or failed
+    // (ignore_error_stats_update): the reply is not counted again, as in Redis.
+    let result = result.map_err(|e| {
+        let counted =
+            matches!(&e, mlua::Value::Table(t) if t.raw_get::<bool>("ignore_error_stats_update").unwrap_or(false));
+        (vm::format_error(&e, name), !matches!(e, mlua::Value::Table(_)), counted)
+    });
+    if let Err((_, true, _)) = &result {
         // Lua's own error, above all the cap on the heap: give back what the script filled
         // now rather than over the collector's next cycles. Each full cycle only halves
         // Lua's concatenation buffer, so collect until nothing shrinks.
@@ -630,10 +636,28 @@ pub fn run_function(ctx: &mut Ctx, vm: &Vm, call: Call<'_>) -> CmdResult {
     drop(running);
     match result {
         Ok(v) => {
-            convert::lua_to_reply(&v, ctx.out, rc.resp3);
+            // Error replies in the result count as Redis's afterErrorReply counts them:
+            // in errorstats unless already counted, and each a failure of the call.
+            let errors = convert::lua_to_reply(&v, ctx.out, rc.resp3);
+            let mut fresh = false;
+            for (text, counted) in &errors {
+                if *counted {
+                    ctx.client.reply_failures += 1;
+                } else {
+                    // Written after a '-' of Redis's own (a text "-s t" counts as "-s").
+                    ctx.srv.count_error(&format!("-{text}"));
+                    fresh = true;
+                }
+            }
+            ctx.client.reply_failures += fresh as u32;
             Ok(())
         }
-        Err((msg, _)) => Err(Error::msg(msg)),
+        Err((msg, _, true)) => {
+            ctx.out.error(&msg);
+            ctx.client.reply_failures += 1;
+            Ok(())
+        }
+        Err((msg, _, false)) => Err(Error::msg(msg)),
     }
 }
 

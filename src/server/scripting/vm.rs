@@ -260,8 +260,9 @@ pub fn format_error(err: &Value, name: &str) -> String {
     };
     // Redis 7.2 replies a script's error table with addReplyErrorSdsEx, which keeps CR and LF
     // (7.0 and every formatted error turn them into spaces): the leading '-' asks
-    // ReplyWriter::error for the raw line.
-    if text.contains(['\r', '\n']) {
+    // ReplyWriter::error for the raw line. A text that starts with '-' itself goes after
+    // Redis's own '-' too: `error({err='-q z'})` replies "--q z ..." (counted as "-q").
+    if text.contains(['\r', '\n']) || text.starts_with('-') {
         format!("-{text}")
     } else {
         text
@@ -607,7 +608,7 @@ unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
     let n = ffi::lua_gettop(l);
     // Err: the refusal, and whether it came from running the command (Redis's scriptCall,
     // whose errors are marked as counted) rather than from reading the arguments.
-    let outcome: Result<Vec<u8>, (&'static str, bool)> = {
+    let outcome: Result<Vec<u8>, (std::borrow::Cow<'static, str>, bool)> = {
         // Strings are borrowed from the stack (they stay there during the call); numbers are
         // formatted as Redis 7.2 does: integral values as integers (-0 too), others as
         // d2string.
@@ -633,16 +634,16 @@ unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
             }
         }
         if n == 0 {
-            Err(("Please specify at least one argument for this redis lib call", false))
+            Err(("Please specify at least one argument for this redis lib call".into(), false))
         } else if bad_arg {
-            Err(("Lua redis lib command arguments must be strings or integers", false))
+            Err(("Lua redis lib command arguments must be strings or integers".into(), false))
         } else {
             let args: smallvec::SmallVec<[&[u8]; 8]> = owned.iter().map(|a| &a[..]).collect();
             let run = std::panic::AssertUnwindSafe(|| with_ctx(|rc| execute(rc, &args)));
             match std::panic::catch_unwind(run) {
                 Ok(Some(r)) => r.map_err(|e| (e, true)),
-                Ok(None) => Err(("This Redis command is not allowed from script", false)),
-                Err(_) => Err(("internal error running the command", false)),
+                Ok(None) => Err(("This Redis command is not allowed from script".into(), false)),
+                Err(_) => Err(("internal error running the command".into(), false)),
             }
         }
     };
@@ -672,11 +673,13 @@ unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State) -> bool {
 /// `server::evict::OOM_ERROR` as a script's refusal (its code kept: `convert::error_text`).
 const OOM_SCRIPT_ERROR: &str = "-OOM command not allowed when used memory > 'maxmemory'.";
 
-/// Run one command for a script; the raw reply, or a script-level refusal.
-fn execute(rc: &mut RunCtx, args: &[&[u8]]) -> Result<Vec<u8>, &'static str> {
-    // SAFETY: see `RunCtx`: both pointers are live for the whole script run.
-    let srv: &'static Server = unsafe { &*rc.srv };
-    let ks: &mut Access<'static> = unsafe { &mut *rc.ks };
+/// The checks of a script's command before it runs (Redis's scriptCall): its table entry,
+/// or the refusal.
+fn admit(
+    srv: &'static Server,
+    rc: &RunCtx,
+    args: &[&[u8]],
+) -> Result<&'static crate::command::table::Command, std::borrow::Cow<'static, str>> {
     let cmd = dispatch::resolve(srv, args).map_err(|e| {
         if e.0.starts_with("ERR wrong number of arguments") {
             "Wrong number of args calling Redis command from script"
@@ -686,11 +689,22 @@ fn execute(rc: &mut RunCtx, args: &[&[u8]]) -> Result<Vec<u8>, &'static str> {
     })?;
     // Redis 7.2 lets scripts run blocking commands (they answer at once, as in MULTI).
     if cmd.def.has(flags::NOSCRIPT) && !cmd.def.has(flags::BLOCKING) {
-        return Err("This Redis command is not allowed from script");
+        return Err("This Redis command is not allowed from script".into());
     }
     // Read-only scripts refuse may-replicate commands (PUBLISH...) too, as Redis does.
     if rc.read_only && (cmd.def.has(flags::WRITE) || cmd.def.has(flags::MAY_REPLICATE)) {
-        return Err("Write commands are not allowed from read-only scripts.");
+        return Err("Write commands are not allowed from read-only scripts.".into());
+    }
+    // A write before the script wrote anything is refused while the server cannot persist
+    // (MISCONF) or lacks good replicas (NOREPLICAS): Redis's scriptVerifyWriteCommandAllow.
+    // Once the script has written it cannot stop halfway, so later writes go on.
+    if cmd.def.has(flags::WRITE)
+        && srv.rdb.admission() != 0
+        && !srv.scripting.state.wrote.load(std::sync::atomic::Ordering::Acquire)
+    {
+        if let Some(e) = crate::server::save::refusal(srv, true, false, true) {
+            return Err(format!("-{e}").into());
+        }
     }
     // Under maxmemory with nothing left to evict when the script was admitted, a deny-oom
     // command is refused unless the script has written already (it cannot stop halfway)
@@ -701,12 +715,38 @@ fn execute(rc: &mut RunCtx, args: &[&[u8]]) -> Result<Vec<u8>, &'static str> {
         && srv.evict.maxmemory.load(std::sync::atomic::Ordering::Relaxed) != 0
         && !srv.scripting.state.wrote.load(std::sync::atomic::Ordering::Acquire)
     {
-        return Err(OOM_SCRIPT_ERROR);
+        return Err(OOM_SCRIPT_ERROR.into());
     }
+    Ok(cmd)
+}
+
+/// Run one command for a script; the raw reply, or a script-level refusal.
+fn execute(rc: &mut RunCtx, args: &[&[u8]]) -> Result<Vec<u8>, std::borrow::Cow<'static, str>> {
+    // SAFETY: see `RunCtx`: both pointers are live for the whole script run.
+    let srv: &'static Server = unsafe { &*rc.srv };
+    let cmd = match admit(srv, rc, args) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            // Counted where it is refused, as Redis's scriptCall does (afterErrorReply,
+            // and the command's rejected_calls); the script's reply is not counted again.
+            let text: &str = &e;
+            match text.strip_prefix('-') {
+                Some(_) => srv.count_error(text),
+                None => srv.count_error(&format!("ERR {text}")),
+            }
+            if let Some(c) = dispatch::lookup(srv, args) {
+                c.rejected_calls.add(rc.client.worker, 1);
+            }
+            return Err(e);
+        }
+    };
+    // SAFETY: as above.
+    let ks: &mut Access<'static> = unsafe { &mut *rc.ks };
     if cmd.def.has(flags::WRITE) {
         srv.scripting.state.wrote.store(true, std::sync::atomic::Ordering::Release);
     }
     let mut out = ReplyWriter::small(rc.resp3);
+
     rc.client.resp3 = rc.resp3;
     ks.db = rc.client.db;
     // The caller's CLIENT NO-TOUCH holds for every command of its script, TOUCH included
