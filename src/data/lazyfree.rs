@@ -3,7 +3,9 @@
 //! lazyfree-lazy-eviction hand a value whose free effort is above Redis's
 //! LAZYFREE_THRESHOLD to the `lazyfree` thread, so the worker that drops it (holding its
 //! shard) does not stall on millions of frees; the others are freed at once, where that
-//! costs less than the hand-over. INFO memory's lazyfree_pending_objects and
+//! costs less than the hand-over. Under lazyfree-lazy-server-del the server's own deletions
+//! and overwrites, and the big temporary results of SUNION/SDIFF/SPOP and
+//! ZUNION/ZINTER/ZDIFF, go the same way. INFO memory's lazyfree_pending_objects and
 //! lazyfreed_objects count what was handed over, as Redis counts its lazyfree jobs.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -66,13 +68,31 @@ pub fn take_if_big(e: &mut Entry) -> Option<Value> {
 
 /// Free `v` on the lazyfree thread (started on first use); at once if it cannot start.
 pub fn hand_over(v: Value) {
-    static TX: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Value>>> = std::sync::OnceLock::new();
+    hand_over_any(Box::new(v));
+}
+
+/// Free a structure a command built for its reply only, as Redis frees such an object
+/// under lazyfree-lazy-server-del (freeObjAsync): in the background when `effort` (its
+/// elements) is above the threshold, else at once. ZUNION/ZINTER/ZDIFF's result.
+pub fn free_temporary<T: Send + 'static>(v: T, effort: usize) {
+    if effort > THRESHOLD {
+        hand_over_any(Box::new(v));
+    }
+}
+
+fn hand_over_any(v: Box<dyn Send>) {
+    type Garbage = Box<dyn Send>;
+    static TX: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Garbage>>> = std::sync::OnceLock::new();
     let tx = TX.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<Value>();
+        let (tx, rx) = std::sync::mpsc::channel::<Garbage>();
         let worker = move || {
             for v in rx {
                 drop(v);
-                PENDING.fetch_sub(1, Relaxed);
+                // jemalloc counts what this thread's cache holds as allocated: give it
+                // back once the queue is empty, so the memory figure sees the frees.
+                if PENDING.fetch_sub(1, Relaxed) == 1 {
+                    crate::util::alloc::flush_thread_cache();
+                }
                 FREED.fetch_add(1, Relaxed);
             }
         };

@@ -193,6 +193,14 @@ impl Eviction {
         self.used.load(Relaxed).saturating_add_signed(since)
     }
 
+    /// A fresh reading of the memory figure (eviction waiting on the lazyfree thread).
+    fn used_now(&self, srv: &Server) -> u64 {
+        self.read_at.store(crate::util::clock::now_ns().max(1), Relaxed);
+        self.used.store(counted_memory(srv), Relaxed);
+        self.generation.fetch_add(1, Relaxed);
+        self.used(srv)
+    }
+
     /// This thread freed `bytes` evicting: off the shared figure now (other threads see it
     /// before the next reading), and off this thread's own count, which saw the free too.
     fn note_freed(&self, bytes: u64) {
@@ -380,6 +388,30 @@ pub fn continue_evicting(srv: &Server, gate: usize) {
     }
 }
 
+/// Redis's cant_free: nothing is left to evict while values are being freed on the
+/// lazyfree thread: wait for them within the cycle's time limit, looking at the memory
+/// between sleeps of at most 1 ms; Ok once under the limit (the "eviction-lazyfree"
+/// latency event times the wait).
+fn wait_for_lazyfree(
+    srv: &Server,
+    started: std::time::Instant,
+    limit_time: Option<std::time::Duration>,
+    limit: u64,
+) -> Outcome {
+    let waiting = std::time::Instant::now();
+    let step = limit_time.map_or(std::time::Duration::from_millis(1), |t| t.min(std::time::Duration::from_millis(1)));
+    let mut outcome = Outcome::Fail;
+    while crate::data::lazyfree::PENDING.load(Relaxed) > 0 && limit_time.is_none_or(|t| started.elapsed() < t) {
+        if srv.evict.used_now(srv) <= limit {
+            outcome = Outcome::Ok;
+            break;
+        }
+        std::thread::sleep(step);
+    }
+    super::latency::add_sample_since("eviction-lazyfree", waiting);
+    outcome
+}
+
 fn perform_once(srv: &Server, gate: usize, release: impl FnOnce()) -> Outcome {
     let ev = &srv.evict;
     let limit = ev.maxmemory.load(Relaxed);
@@ -434,8 +466,9 @@ fn perform_once(srv: &Server, gate: usize, release: impl FnOnce()) -> Outcome {
             }
         }
     };
-    super::latency::add_sample_since("eviction-cycle", started);
     ev.note_freed(freed);
+    let outcome = if outcome == Outcome::Fail { wait_for_lazyfree(srv, started, limit_time, limit) } else { outcome };
+    super::latency::add_sample_since("eviction-cycle", started);
     if outcome == Outcome::Ok {
         ev.note_over(false);
     }

@@ -1084,8 +1084,13 @@ fn set_op(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, op: Op, card_on
         None => {
             let out = &mut *ctx.out;
             range_header(out, result.len(), withscores);
-            for (s, m) in result {
-                range_element(out, &m, s, withscores);
+            for (s, m) in &result {
+                range_element(out, m, *s, withscores);
+            }
+            // Redis builds this result as a skiplist and frees it as it frees a deleted key.
+            if ctx.ks.lazy_server_del() {
+                let n = result.len();
+                crate::data::lazyfree::free_temporary(result, n);
             }
             Ok(())
         }
