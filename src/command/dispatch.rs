@@ -154,7 +154,6 @@ fn reject<'a>(
     mark: usize,
     sticky: &mut Sticky<'a>,
 ) {
-    srv.stats.commands.add(client.worker, 1);
     match cmd {
         Some(c) => c.rejected_calls.add(client.worker, 1),
         None => srv.stats.rejected_calls.add(client.worker, 1),
@@ -226,7 +225,6 @@ fn admit_in<'a>(
     connection: bool,
 ) -> Verdict<'a> {
     debug_assert!(!args.is_empty());
-    let slot = client.worker;
     let mark = out.len();
     let cmd = match sticky.resolve(srv, args) {
         Ok(c) => c,
@@ -255,7 +253,6 @@ fn admit_in<'a>(
         }
     }
     if client.multi.is_some() && !multi::runs_in_multi(cmd) {
-        srv.stats.commands.add(slot, 1);
         multi::queue(client, args, pauses_as_write(srv, cmd, args), is_denyoom(srv, cmd, args));
         out.simple("QUEUED");
         client.after_reply(out, mark);
@@ -264,7 +261,6 @@ fn admit_in<'a>(
     if connection && runs_as_script(srv, client, cmd, args) {
         return Verdict::Script;
     }
-    srv.stats.commands.add(slot, 1);
     Verdict::Run(cmd)
 }
 
@@ -533,6 +529,10 @@ pub fn run_admitted<'a>(
 #[inline]
 pub fn record_call(srv: &Server, client: &Client, cmd: &Command, args: &[&[u8]], us: u64, failed: bool) {
     cmd.record(client.worker, us, failed);
+    // total_commands_processed counts what commandstats' calls count, as Redis's call()
+    // does: not a refused command, nor one queued by MULTI until EXEC runs it; a command
+    // of a transaction or a script on its own.
+    srv.stats.commands.add(client.worker, 1);
     let watch = &srv.call_watch;
     if watch.tracking.load(std::sync::atomic::Ordering::Relaxed) {
         cmd.hist.record(client.worker, us);

@@ -244,3 +244,36 @@ def keyspace_scenario(c):
 
 def test_info_keyspace_hits_and_misses_match():
     same_on_fresh_pair(keyspace_scenario)
+
+
+# total_commands_processed after each sequence (from a CONFIG RESETSTAT, which counts): what
+# Redis's call() counts, as commandstats' calls do. Refused commands (unknown, wrong arity)
+# do not count; commands queued by MULTI count when EXEC runs them, not at all after DISCARD
+# or an aborted EXEC; the commands a script runs count on their own; a blocking command that
+# times out counts once. Twice each, and under RESP3 too.
+TOTAL_SEQUENCES = [
+    [["NOSUCH"], ["GET"], ["CLIENT", "NOSUCH"], ["PING"]],
+    [["MULTI"], ["GET", "a"], ["SET", "b", "1"], ["DISCARD"]],
+    [["MULTI"], ["GET", "a"], ["GET"], ["EXEC"]],
+    [["MULTI"], ["GET", "a"], ["INCR", "n"], ["EXEC"]],
+    [["EVAL", "redis.call('get','a'); redis.call('set','b','1'); return 1", "0"]],
+    [["EVAL", "return redis.pcall('nosuch')", "0"]],
+    [["MULTI"], ["EVAL", "return redis.call('get','a')", "0"], ["EXEC"]],
+    [["BLPOP", "nolist", "0.05"], ["SET", "a", "1", "EX", "-5"]],
+]
+
+
+def totals_scenario(c):
+    out = []
+    for _ in range(2):
+        for seq in TOTAL_SEQUENCES:
+            c.command("CONFIG", "RESETSTAT")
+            for cmd in seq:
+                c.command(*cmd)
+            out.append((seq, dict(info_fields(c, "stats"))["total_commands_processed"]))
+    return out
+
+
+def test_info_total_commands_processed_matches():
+    for protocol in (2, 3):
+        same_on_fresh_pair(lambda c: (c.command("HELLO", str(protocol)), totals_scenario(c))[1])
