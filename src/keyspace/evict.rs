@@ -64,19 +64,21 @@ fn score_of(e: &Entry, how: Score, now_ms: i64) -> u64 {
 }
 
 /// Put a candidate into `pool` (ascending by score, at most `POOL_SIZE`): when full, only
-/// if it beats the worst, which then leaves.
+/// if it beats the worst, which then leaves (its key buffer reused). The score is looked at
+/// before the pool is searched for the key: most samples of a full pool stop there.
 fn pool_insert(pool: &mut Vec<Candidate>, score: u64, db: usize, key: &[u8]) {
+    let full = pool.len() >= POOL_SIZE;
+    if full && score <= pool[0].score {
+        return;
+    }
     if pool.iter().any(|c| c.db == db && c.key == key) {
         return;
     }
-    if pool.len() >= POOL_SIZE {
-        if score <= pool[0].score {
-            return;
-        }
-        pool.remove(0);
-    }
+    let mut buf = if full { pool.remove(0).key } else { Vec::new() };
+    buf.clear();
+    buf.extend_from_slice(key);
     let at = pool.partition_point(|c| c.score <= score);
-    pool.insert(at, Candidate { score, db, key: key.to_vec() });
+    pool.insert(at, Candidate { score, db, key: buf });
 }
 
 /// Shards of a database tried from its `Occupancy` list before it is taken as having no key
