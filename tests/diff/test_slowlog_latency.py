@@ -413,14 +413,20 @@ def eviction_events(server, protocol):
             # from the machine's scheduling on either server; Redis's eviction-lazyfree
             # (its wait for lazy frees, none pending here) is recorded when its
             # millisecond clock ticks between the wait's two readings.
-            latest = parse(c.command("LATENCY", "LATEST"))
-            names = (e.children[0].value for e in latest.children)
-            out.append(sorted(n for n in names if n in (b"eviction-cycle", b"eviction-del")))
-            out.append(c.command("LATENCY", "RESET"))
-            c.command("CONFIG", "SET", "maxmemory", "0", "latency-monitor-threshold", "0")
+            out.extend(events_seen(c, (b"eviction-cycle", b"eviction-del")))
         return out
     finally:
         c.close()
+
+
+def events_seen(c, wanted):
+    """LATENCY LATEST's event names among `wanted`, sorted, and LATENCY RESET's reply; then
+    maxmemory and the threshold back to 0."""
+    latest = parse(c.command("LATENCY", "LATEST"))
+    names = sorted(n for n in (e.children[0].value for e in latest.children) if n in wanted)
+    reset = c.command("LATENCY", "RESET")
+    c.command("CONFIG", "SET", "maxmemory", "0", "latency-monitor-threshold", "0")
+    return names, reset
 
 
 @PROTOCOLS
@@ -448,13 +454,9 @@ def lazyfree_wait(server, protocol):
             c.send_command("SET", "k", "v")
             out.append(c.read_reply())
             out.append(c.read_reply())
-            latest = parse(c.command("LATENCY", "LATEST"))
-            out.append(sorted(e.children[0].value for e in latest.children
-                              if e.children[0].value.startswith(b"eviction")))
             # (How many events RESET drops is left out: `command` samples at a 1 ms
             # threshold come from the machine's scheduling.)
-            c.command("LATENCY", "RESET")
-            c.command("CONFIG", "SET", "maxmemory", "0", "latency-monitor-threshold", "0")
+            out.append(events_seen(c, (b"eviction-cycle", b"eviction-del", b"eviction-lazyfree"))[0])
         return out
     finally:
         c.close()
