@@ -426,14 +426,32 @@ fn fmt_addr(a: &SocketAddr) -> String {
     }
 }
 
+/// Redis's reply to a connection refused by protected mode (clientAcceptHandler).
+const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Protected mode (Redis's clientAcceptHandler): with protected-mode on and no password for
+/// the default user, only loopback peers (127.0.0.0/8, ::1) and the Unix socket are
+/// served; whatever the bind.
+fn denied_by_protected_mode(protected: bool, password: bool, peer: &Peer) -> bool {
+    protected && !password && !(peer.unix || peer.addr.starts_with("127.") || peer.addr.starts_with("[::1]:"))
+}
+
 async fn serve<S: Transport>(srv: Arc<Server>, mut stream: S, peer: Peer, worker: usize, id: u64) {
-    srv.stats.connections.add(worker, 1);
+    // As Redis's acceptCommonHandler and clientAcceptHandler: maxclients first, then
+    // protected mode; a refused connection counts in rejected_connections only.
     let max = srv.maxclients.load(Ordering::Relaxed) as usize;
     if srv.clients.lock().len() >= max {
         srv.stats.rejected_connections.add(worker, 1);
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
         return;
     }
+    let protected = srv.config.read().bool("protected-mode");
+    if denied_by_protected_mode(protected, srv.auth_required(), &peer) {
+        srv.stats.rejected_connections.add(worker, 1);
+        let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
+        return;
+    }
+    srv.stats.connections.add(worker, 1);
     let handle = client::register(&srv, id, peer, worker);
     let mut client = Client::new(handle.clone(), worker);
     client.authenticated = !srv.auth_required();
@@ -1528,5 +1546,30 @@ mod tests {
         ahead.step(&srv, &mut sticky, 0, rbuf, 0, first, &first_args);
         ahead.reset();
         assert_eq!(ahead.scanned(first, &open, &mut args), None);
+    }
+
+    /// Protected mode's decision (the network side cannot be tested here: test servers
+    /// listen on loopback only): loopback (127.0.0.0/8, ::1) and the Unix socket always
+    /// pass; others only with protected-mode off or a password set.
+    #[test]
+    fn protected_mode_lets_loopback_and_unix_in() {
+        use super::{denied_by_protected_mode, Peer};
+        let peer = |addr: &str, unix: bool| Peer { addr: addr.into(), laddr: String::new(), unix, fd: -1 };
+        for (addr, unix, local) in [
+            ("127.0.0.1:5000", false, true),
+            ("127.1.2.3:5000", false, true),
+            ("[::1]:5000", false, true),
+            ("/tmp/redis.sock:0", true, true),
+            ("10.0.0.7:5000", false, false),
+            ("192.168.1.2:5000", false, false),
+            ("[::ffff:127.0.0.1]:5000", false, false),
+            ("[2001:db8::1]:5000", false, false),
+            ("1.27.0.1:5000", false, false),
+        ] {
+            let p = peer(addr, unix);
+            assert_eq!(denied_by_protected_mode(true, false, &p), !local, "{addr}");
+            assert!(!denied_by_protected_mode(false, false, &p), "{addr}");
+            assert!(!denied_by_protected_mode(true, true, &p), "{addr}");
+        }
     }
 }

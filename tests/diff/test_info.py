@@ -8,7 +8,7 @@ themselves differ: each server reports its own heaps."""
 import time
 
 import support
-from harness import ORACLE_IS_72, same_on_fresh_pair
+from harness import ORACLE_IS_72, connect, same_on_fresh_pair, same_on_pair
 from resp import RawConnection
 
 LIB = "#!lua name=infolib\nredis.register_function('f1', function() return 1 end)\nredis.register_function('f2', function() return 2 end)"
@@ -277,3 +277,33 @@ def totals_scenario(c):
 def test_info_total_commands_processed_matches():
     for protocol in (2, 3):
         same_on_fresh_pair(lambda c: (c.command("HELLO", str(protocol)), totals_scenario(c))[1])
+
+
+def connections_run(server):
+    """maxclients 2: a third connection gets Redis's error and is closed; INFO counts it in
+    rejected_connections and not in total_connections_received (twice; the counts as gained
+    since the two clients connected: the test's start-up connections differ)."""
+    out = []
+    a = connect(server, 2)
+    b = connect(server, 3)
+
+    def counts():
+        f = dict(info_fields(a, "stats"))
+        return int(f["total_connections_received"]), int(f["rejected_connections"])
+
+    base = counts()
+    for _ in range(2):
+        c = RawConnection(server.port)
+        out.append(c.command("PING"))
+        c.close()
+        now = counts()
+        out.append((now[0] - base[0], now[1] - base[1]))
+    out.append(b.command("PING"))
+    a.close()
+    b.close()
+    return out
+
+
+def test_info_connection_counts_match():
+    result = same_on_pair({"maxclients": "2"}, connections_run)
+    assert result[0] == b"-ERR max number of clients reached\r\n", result
