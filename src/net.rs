@@ -592,6 +592,9 @@ async fn connection_loop<S: Transport>(conn: &mut Conn<'_, S>, client: &mut Clie
 
 /// Parse every complete command in the read buffer and run them in order; the replies go
 /// to `conn.out`.
+/// Replies of a batch beyond which each command's are held against the output limit.
+const MID_BATCH_CHECK: usize = 64 * 1024;
+
 async fn run_batch<'s, S: Transport>(conn: &mut Conn<'s, S>, client: &mut Client, b: &mut Batch<'s>) -> Next {
     let srv = conn.srv;
     // What CLIENT LIST / INFO of this client show while the batch runs (Redis's
@@ -620,6 +623,16 @@ async fn run_batch<'s, S: Transport>(conn: &mut Conn<'s, S>, client: &mut Client
                     Ok(next) => next,
                     Err(verdict) => run_command(conn, client, b, end, &limits, verdict).await,
                 };
+                // Replies past the hard output limit close the client before it runs more
+                // of its batch, as Redis checks the limit as replies are added: a pipeline
+                // of big GETs never holds more than the limit (plus one reply).
+                if next == Next::Go
+                    && conn.out.pending() > MID_BATCH_CHECK
+                    && !conn.backlog.check(srv, &conn.handle, conn.out.pending())
+                {
+                    crate::server::pubsub::drop_over_limit(srv, &conn.handle);
+                    next = Next::Gone;
+                }
             }
             Ok(Parsed::Empty(n)) => b.consumed += n,
             Ok(Parsed::Incomplete { want }) => {

@@ -1123,11 +1123,25 @@ impl Config {
     /// Set from a config file line or command-line option (no mutability check).
     pub fn load(&mut self, name: &str, args: &[String]) -> Result<(), String> {
         let d = find_def(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+        self.apply_loaded(d, args)
+    }
+
+    /// A loaded directive's arguments applied as Redis's loadServerConfigFromString applies
+    /// them: one argument unless the config takes several, and a multi-argument config given
+    /// a single non-empty argument has it split as a config line is
+    /// (`client-output-buffer-limit "normal 0 0 0"`, `--save "900 1 300 10"`).
+    fn apply_loaded(&mut self, d: &'static Def, args: &[String]) -> Result<(), String> {
         if !d.kind.multi_arg() && args.len() != 1 {
             return Err("wrong number of arguments".into());
         }
-        let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-        self.apply(d, &args, true)
+        if d.kind.multi_arg() && args.len() == 1 && !args[0].is_empty() {
+            let words = crate::resp::parse::split_args(args[0].as_bytes()).unwrap_or_default();
+            let words: Vec<String> = words.into_iter().map(|w| String::from_utf8_lossy(&w).into_owned()).collect();
+            let a: Vec<&str> = words.iter().map(|s| s.as_str()).collect();
+            return self.apply(d, &a, true);
+        }
+        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        self.apply(d, &a, true)
     }
 
     /// Redis's rename-command: the command must exist under that name now (earlier lines
@@ -1248,11 +1262,7 @@ fn load_text_depth(cfg: &mut Config, text: &str, depth: usize) -> Result<(), Str
         let Some((name, args)) = words.split_first() else { continue };
         let name = name.to_ascii_lowercase();
         if let Some(d) = find_def(&name) {
-            if !d.kind.multi_arg() && args.len() != 1 {
-                return Err(fatal("wrong number of arguments"));
-            }
-            let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-            if let Err(reason) = cfg.apply(d, &a, true) {
+            if let Err(reason) = cfg.apply_loaded(d, args) {
                 return Err(fatal(&reason));
             }
             continue;

@@ -437,3 +437,34 @@ def test_config_resetstat_zeroes_what_redis_zeroes():
         assert results[1] == results[0]
     finally:
         stop_pair(pair)
+
+
+MULTI_ARG = """client-output-buffer-limit "normal 1mb 512kb 10"
+client-output-buffer-limit "pubsub 4mb 2mb 30"
+save "900 1 300 10"
+latency-tracking-info-percentiles "50 99.9"
+oom-score-adj-values "0 200 800"
+"""
+
+
+def test_multi_argument_directives_given_as_one_quoted_argument(tmp_path):
+    """Redis splits a multi-argument directive's single quoted argument (loadServerConfig:
+    `client-output-buffer-limit "normal 0 0 0"`), in the file and on the command line; the
+    values then read back alike."""
+    needs_72()
+    path = tmp_path / "multi.conf"
+    path.write_text(MULTI_ARG)
+    names = ("client-output-buffer-limit", "save", "latency-tracking-info-percentiles", "oom-score-adj-values")
+    servers = []
+    try:
+        for kind in ("redis", "cinnabar"):
+            servers.append(start(kind, str(tmp_path / kind), str(path), **{"shutdown-on-sigterm": "nosave now"}))
+        got = []
+        for s in servers:
+            m = config_map(RawConnection(s.port))
+            got.append({n: m[n] for n in names + ("shutdown-on-sigterm",)})
+        assert got[1] == got[0], got
+        assert got[0]["client-output-buffer-limit"].startswith(b"normal 1048576 524288 10 "), got
+    finally:
+        for s in servers:
+            s.stop()

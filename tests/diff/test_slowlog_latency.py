@@ -413,20 +413,21 @@ def eviction_events(server, protocol):
             # from the machine's scheduling on either server; Redis's eviction-lazyfree
             # (its wait for lazy frees, none pending here) is recorded when its
             # millisecond clock ticks between the wait's two readings.
-            out.extend(events_seen(c, (b"eviction-cycle", b"eviction-del")))
+            # (How many events RESET drops is left out, as the `command` samples.)
+            out.append(events_seen(c, (b"eviction-cycle", b"eviction-del")))
         return out
     finally:
         c.close()
 
 
 def events_seen(c, wanted):
-    """LATENCY LATEST's event names among `wanted`, sorted, and LATENCY RESET's reply; then
+    """LATENCY LATEST's event names among `wanted`, sorted; then LATENCY RESET, and
     maxmemory and the threshold back to 0."""
     latest = parse(c.command("LATENCY", "LATEST"))
     names = sorted(n for n in (e.children[0].value for e in latest.children) if n in wanted)
-    reset = c.command("LATENCY", "RESET")
+    c.command("LATENCY", "RESET")
     c.command("CONFIG", "SET", "maxmemory", "0", "latency-monitor-threshold", "0")
-    return names, reset
+    return names
 
 
 @PROTOCOLS
@@ -456,7 +457,7 @@ def lazyfree_wait(server, protocol):
             out.append(c.read_reply())
             # (How many events RESET drops is left out: `command` samples at a 1 ms
             # threshold come from the machine's scheduling.)
-            out.append(events_seen(c, (b"eviction-cycle", b"eviction-del", b"eviction-lazyfree"))[0])
+            out.append(events_seen(c, (b"eviction-cycle", b"eviction-del", b"eviction-lazyfree")))
         return out
     finally:
         c.close()
