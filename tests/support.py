@@ -239,3 +239,12 @@ def start_cinnabar(workdir=None, config_file=None, **config):
 
 def start_redis(workdir=None, config_file=None, **config):
     return Server("redis", redis_binary(), config, workdir, config_file)
+
+
+def proc_status_kb(pid, field):
+    """A memory figure of /proc/PID/status in KB (VmRSS, or VmHWM: the peak RSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field}")

@@ -176,8 +176,7 @@ impl Eviction {
         if (at == 0 || now.wrapping_sub(at) >= REFRESH_NS)
             && self.read_at.compare_exchange(at, now.max(1), Relaxed, Relaxed).is_ok()
         {
-            self.used.store(counted_memory(srv), Relaxed);
-            self.generation.fetch_add(1, Relaxed);
+            self.reread(srv);
         }
         let generation = self.generation.load(Relaxed);
         let net = thread_net();
@@ -193,11 +192,16 @@ impl Eviction {
         self.used.load(Relaxed).saturating_add_signed(since)
     }
 
+    /// Take a new reading of the shared figure (every thread's own count starts again).
+    fn reread(&self, srv: &Server) {
+        self.used.store(counted_memory(srv), Relaxed);
+        self.generation.fetch_add(1, Relaxed);
+    }
+
     /// A fresh reading of the memory figure (eviction waiting on the lazyfree thread).
     fn used_now(&self, srv: &Server) -> u64 {
         self.read_at.store(crate::util::clock::now_ns().max(1), Relaxed);
-        self.used.store(counted_memory(srv), Relaxed);
-        self.generation.fetch_add(1, Relaxed);
+        self.reread(srv);
         self.used(srv)
     }
 

@@ -36,6 +36,23 @@ def encode_command(args):
     return b"".join(out)
 
 
+def read_all(sock, timeout=3.0):
+    """Everything the server sends on `sock` until it closes the connection (or resets it),
+    or until `timeout` passes with nothing more: (bytes, closed)."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                return data, True
+            data += chunk
+    except socket.timeout:
+        return data, False
+    except ConnectionResetError:
+        return data, True
+
+
 class RawConnection:
     def __init__(self, port, host="127.0.0.1", timeout=5.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)

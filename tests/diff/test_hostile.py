@@ -11,7 +11,6 @@ random bytes; unauthenticated clients (requirepass set) trying every command of 
 over-long unauthenticated headers; slow readers of big replies (a client that asks for
 100 MB of replies and reads none, under the default and a 32 MB normal output limit); and
 thousands of idle connections at once."""
-import os
 import random
 import resource
 import socket
@@ -19,17 +18,10 @@ import time
 
 import pytest
 
+from support import proc_status_kb
+
 from harness import connect, start_pair, stop_pair
-from resp import RawConnection
-
-
-def proc_status_kb(pid, field):
-    """A memory figure of /proc/PID/status in KB (VmHWM: the peak RSS; VmRSS)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError(f"no {field}")
+from resp import RawConnection, read_all
 
 
 def vm_hwm_kb(pid):
@@ -41,30 +33,15 @@ def vm_rss_kb(pid):
 
 
 def exchange(port, data, wait=0.5):
-    """Send `data` on a fresh connection; everything the server sends back within `wait`
-    seconds (or until it closes), and whether it closed."""
+    """Send `data` on a fresh connection; everything the server sends back until it closes
+    or `wait` seconds pass with nothing more, and whether it closed."""
     s = socket.create_connection(("127.0.0.1", port), timeout=wait)
     try:
         try:
             s.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        got, closed = bytearray(), False
-        deadline = time.time() + wait
-        while time.time() < deadline:
-            s.settimeout(max(0.01, deadline - time.time()))
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                closed = True
-                break
-            if not chunk:
-                closed = True
-                break
-            got += chunk
-        return bytes(got), closed
+        return read_all(s, wait)
     finally:
         s.close()
 

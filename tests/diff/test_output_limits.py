@@ -5,21 +5,7 @@ clients are unaffected. (The pubsub class: tests/e2e/test_e2e_pubsub.py.)"""
 import socket
 import time
 
-from resp import RawConnection, encode_command
-
-
-def read_all(sock, timeout=3.0):
-    """Everything the server sends until it closes the connection (or the timeout)."""
-    sock.settimeout(timeout)
-    data = b""
-    try:
-        while True:
-            chunk = sock.recv(1 << 20)
-            if not chunk:
-                return data, True
-            data += chunk
-    except socket.timeout:
-        return data, False
+from resp import RawConnection, encode_command, read_all
 
 
 def clients(c):

@@ -9,15 +9,13 @@ import time
 
 import redis
 
+import support
+
 MB = 1 << 20
 
 
 def rss(server):
-    with open(f"/proc/{server.proc.pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
+    return support.proc_status_kb(server.proc.pid, "VmRSS") * 1024
 
 
 def settles_below(server, bound, seconds=5.0):
