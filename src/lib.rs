@@ -173,6 +173,10 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
         &format!("cinnabar {} (Redis {} compatible), {threads} threads", env!("CARGO_PKG_VERSION"), REDIS_VERSION),
     );
     server::log::log(&srv, "Server initialized");
+    if let Err(e) = server::acl::load_at_startup(&srv) {
+        server::log::log_at(&srv, server::log::WARNING, &e);
+        return 1;
+    }
     // Before the data is loaded, so a scrape can watch the load (redis_loading_dump_file),
     // and before the pid file, so a port in use leaves nothing behind.
     if let Err(e) = server::metrics::start(&srv) {

@@ -446,7 +446,7 @@ async fn serve<S: Transport>(srv: Arc<Server>, mut stream: S, peer: Peer, worker
         return;
     }
     let protected = srv.config.read().bool("protected-mode");
-    if denied_by_protected_mode(protected, srv.auth_required(), &peer) {
+    if denied_by_protected_mode(protected, !srv.acl.default_user().nopass, &peer) {
         srv.stats.rejected_connections.add(worker, 1);
         let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
         return;
@@ -454,7 +454,7 @@ async fn serve<S: Transport>(srv: Arc<Server>, mut stream: S, peer: Peer, worker
     srv.stats.connections.add(worker, 1);
     let handle = client::register(&srv, id, peer, worker);
     let mut client = Client::new(handle.clone(), worker);
-    client.authenticated = !srv.auth_required();
+    srv.acl.start(&mut client);
     let mut conn = Conn::new(&srv, stream, handle, worker);
     connection_loop(&mut conn, &mut client).await;
     if srv.shutdown.is_closing() {

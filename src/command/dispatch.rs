@@ -239,7 +239,7 @@ fn admit_in<'a>(
     // As Redis's processCommand: the command is the client's last one (CLIENT LIST cmd=)
     // from here, whether it is refused, queued by MULTI or run.
     client.last_command = cmd.def.name;
-    if let Err(e) = checks(srv, client, cmd, args, sticky) {
+    if let Err(e) = checks(srv, client, cmd, args, sticky, out) {
         reject(srv, client, Some(cmd), args, &e.0, out, mark, sticky);
         return Verdict::Answered;
     }
@@ -273,6 +273,7 @@ fn checks<'a>(
     cmd: &Command,
     args: &[&[u8]],
     sticky: &mut Sticky<'a>,
+    out: &ReplyWriter,
 ) -> Result<(), Error> {
     // Redis's protected commands (DEBUG; MODULE does not exist here), refused before
     // authentication and at MULTI's queueing time. DEBUG holds the keyspace exclusively,
@@ -280,13 +281,15 @@ fn checks<'a>(
     if cmd.lock == Lock::Exclusive && cmd.def.name == "debug" {
         crate::server::debug::allowed(srv, client)?;
     }
-    if srv.auth_required() && !client.authenticated && !cmd.def.has(flags::NO_AUTH) {
+    if !client.authenticated && srv.auth_required() && !cmd.def.has(flags::NO_AUTH) {
         return Err(Error::msg("NOAUTH Authentication required."));
     }
     if client.multi.is_some() && cmd.def.has(flags::NO_MULTI) && !multi::runs_in_multi(cmd) {
         return Err(Error::msg("ERR Command not allowed inside a transaction"));
     }
-    acl_check(client, cmd, args)?;
+    srv.acl.check(client, cmd.def, args, |c| {
+        crate::server::client::describe(&c.handle, Some(&crate::server::client::Running { client: c, args, out }))
+    })?;
     cluster_redirect(srv, cmd, args)?;
     deny_oom(srv, client, cmd, args, sticky)?;
     if srv.rdb.admission() != 0 {
@@ -300,14 +303,6 @@ fn checks<'a>(
             return Err(e);
         }
     }
-    Ok(())
-}
-
-/// ACL: may the client's user run this command on these keys and channels (Redis's
-/// ACLCheckAllPerm, refused with -NOPERM)? Only the default user, allowed everything,
-/// exists until the ACL issue fills this in.
-#[inline(always)]
-fn acl_check(_client: &Client, _cmd: &Command, _args: &[&[u8]]) -> Result<(), Error> {
     Ok(())
 }
 

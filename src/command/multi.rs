@@ -243,6 +243,11 @@ pub fn exec(srv: &Server, client: &mut Client, out: &mut ReplyWriter, clock: &mu
                 ks.db = client.db;
                 ks.no_touch = client.no_touch && cmd.def.name != "touch";
                 clock.lap();
+                // The user's permissions may have changed since the command was queued.
+                if let Err(e) = srv.acl.check_queued(client, cmd.def, args) {
+                    fail(srv, out, &e);
+                    continue;
+                }
                 let failed = dispatch::call(srv, client, cmd, args, out, ks);
                 dispatch::record_call(srv, client, cmd, args, clock.lap(), failed);
                 dispatch::feed_monitors(srv, client, cmd, args);

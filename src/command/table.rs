@@ -10,6 +10,7 @@ use ahash::AHashMap as HashMap;
 use super::spec::{CommandDef, COMMANDS};
 use super::{multi, Handler};
 use crate::server as srv;
+use crate::server::acl::cmd as acl;
 use crate::server::pubsub as ps;
 use crate::server::scripting as sc;
 use crate::types::generic as kc;
@@ -333,6 +334,21 @@ fn implementation(name: &str) -> Option<(Handler, Lock)> {
         "quit" => (srv::conn::quit, Keys),
         "reset" => (srv::conn::reset, Keys),
         "select" => (srv::conn::select, Keys),
+        // ACL
+        "acl" => (container, Keys),
+        "acl|cat" => (acl::cat, Keys),
+        "acl|deluser" => (acl::deluser, Keys),
+        "acl|dryrun" => (acl::dryrun, Keys),
+        "acl|genpass" => (acl::genpass, Keys),
+        "acl|getuser" => (acl::getuser, Keys),
+        "acl|help" => (acl::help, Keys),
+        "acl|list" => (acl::list, Keys),
+        "acl|load" => (acl::load, Keys),
+        "acl|log" => (acl::log, Keys),
+        "acl|save" => (acl::save, Keys),
+        "acl|setuser" => (acl::setuser, Keys),
+        "acl|users" => (acl::users, Keys),
+        "acl|whoami" => (acl::whoami, Keys),
         "auth" => (srv::conn::auth, Keys),
         "hello" => (srv::conn::hello, Keys),
         "time" => (srv::conn::time, Keys),

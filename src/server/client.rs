@@ -83,6 +83,8 @@ pub struct SharedInfo {
     pub last_cmd: &'static str,
     pub no_evict: bool,
     pub no_touch: bool,
+    /// The ACL user's name (CLIENT LIST user=, CLIENT KILL USER); empty = default.
+    pub user: Vec<u8>,
 }
 
 impl ClientHandle {
@@ -145,6 +147,16 @@ pub struct Client {
     /// appendfsync always: the AOF ticket (`Sink::unit`) of the client's last write; its
     /// replies wait until the ticket is durable (`net`, `persist::aof::Aof::wait_durable`).
     pub aof_ticket: u64,
+    /// The ACL user the client runs as, and the registry epoch it was taken at
+    /// (`server::acl::Acl::user_of` takes the current rules when they changed).
+    pub user: Arc<crate::server::acl::User>,
+    pub acl_epoch: u64,
+}
+
+/// The user a client starts as until the registry's is taken (`Acl::start`).
+fn placeholder_user() -> Arc<crate::server::acl::User> {
+    static DEFAULT: std::sync::OnceLock<Arc<crate::server::acl::User>> = std::sync::OnceLock::new();
+    DEFAULT.get_or_init(|| Arc::new(crate::server::acl::User::default_user())).clone()
 }
 
 impl Client {
@@ -177,6 +189,8 @@ impl Client {
             monitor: false,
             query_buf: (0, 0),
             aof_ticket: 0,
+            user: placeholder_user(),
+            acl_epoch: u64::MAX,
         }
     }
 
@@ -436,7 +450,7 @@ pub(crate) fn describe(h: &ClientHandle, own: Option<&Running>) -> String {
     let resp = own.map(|c| if c.resp3 { 3 } else { 2 }).unwrap_or_else(|| h.resp.load(Ordering::Relaxed));
     let idle = if own.is_some() { 0 } else { (now - h.last_interaction_ms.load(Ordering::Relaxed)) / 1000 };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -461,6 +475,7 @@ pub(crate) fn describe(h: &ClientHandle, own: Option<&Running>) -> String {
         mem.omem,
         mem.total,
         last_cmd,
+        String::from_utf8_lossy(if info.user.is_empty() { &b"default"[..] } else { &info.user }),
         super::tracking::redirect_of(h),
         resp,
         String::from_utf8_lossy(&info.lib_name),
@@ -629,6 +644,7 @@ pub fn kill(ctx: &mut Ctx) -> CmdResult {
     let mut by_laddr = None;
     let mut skipme = true;
     let mut by_type = None;
+    let mut by_user: Option<Vec<u8>> = None;
     for pair in args.chunks(2) {
         let (k, v) = (pair[0], pair[1]);
         if eq(k, "id") {
@@ -643,9 +659,10 @@ pub fn kill(ctx: &mut Ctx) -> CmdResult {
         } else if eq(k, "type") {
             by_type = Some(ClientType::by_name(v)?);
         } else if eq(k, "user") {
-            if !eq(v, "default") {
+            if ctx.srv.acl.get(v).is_none() {
                 return Err(Error::msg(format!("ERR No such user '{}'", String::from_utf8_lossy(v))));
             }
+            by_user = Some(v.to_vec());
         } else if eq(k, "skipme") {
             if eq(v, "yes") {
                 skipme = true;
@@ -667,6 +684,7 @@ pub fn kill(ctx: &mut Ctx) -> CmdResult {
         .filter(|h| by_addr.as_ref().is_none_or(|a| &h.addr == a))
         .filter(|h| by_laddr.as_ref().is_none_or(|a| &h.laddr == a))
         .filter(|h| by_type.is_none_or(|t| ClientType::of(h) == t))
+        .filter(|h| by_user.as_ref().is_none_or(|u| user_of(h) == *u))
         .filter(|h| !(skipme && h.id == ctx.client.id))
         .cloned()
         .collect();
@@ -677,7 +695,18 @@ pub fn kill(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-fn kill_handle(ctx: &mut Ctx, h: &ClientHandle) {
+/// The ACL user a connection runs as.
+pub fn user_of(h: &ClientHandle) -> Vec<u8> {
+    let u = h.info.lock().user.clone();
+    if u.is_empty() {
+        b"default".to_vec()
+    } else {
+        u
+    }
+}
+
+/// Close a connection: at once, or after its reply for the one running the command.
+pub fn kill_handle(ctx: &mut Ctx, h: &ClientHandle) {
     if h.id == ctx.client.id {
         ctx.client.close_after_reply = true;
     } else {

@@ -388,9 +388,9 @@ pub struct Config {
     /// Module configuration lines ("name.param value"): with no module to take them,
     /// start-up aborts once the server is set up, as Redis does (`crate::main_with_args`).
     pub module_configs: usize,
-    /// The password hash of a `user default ... #<hex>` line, checked against requirepass
-    /// at the end of loading.
-    default_user_hash: Option<String>,
+    /// `user` lines in file order (name, then rules), checked when read and applied once
+    /// the server exists (`server::acl::load_at_startup`).
+    pub users: Vec<Vec<String>>,
 }
 
 // ---------------------------------------------------------------- number helpers
@@ -1045,7 +1045,7 @@ impl Config {
         for d in DEFS {
             values.insert(d.name, d.default_val());
         }
-        Config { values, save_loaded: false, renames: Vec::new(), module_configs: 0, default_user_hash: None }
+        Config { values, save_loaded: false, renames: Vec::new(), module_configs: 0, users: Vec::new() }
     }
 
     pub fn get(&self, name: &str) -> Option<&Val> {
@@ -1206,15 +1206,6 @@ fn fatal_config_error_noline(reason: &str) -> String {
 pub fn load_text(cfg: &mut Config, text: &str) -> Result<(), String> {
     load_text_depth(cfg, text, 0)?;
     cfg.save_loaded = false;
-    // The default user's password is requirepass here: a hash in its line must be that of
-    // requirepass (as CONFIG REWRITE writes the two).
-    if let Some(hash) = cfg.default_user_hash.take() {
-        if crate::util::sha256::sha256_hex(cfg.str("requirepass").as_bytes()) != hash {
-            return Err(fatal_config_error_noline(
-                "Error in user declaration 'default': a password other than requirepass is not supported by cinnabar",
-            ));
-        }
-    }
     let logfile = cfg.str("logfile").to_string();
     if !logfile.is_empty() {
         if let Err(e) = std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
@@ -1222,29 +1213,6 @@ pub fn load_text(cfg: &mut Config, text: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// A `user` line we can honour: the default user with full access and either no password
-/// or one password given by its SHA-256 (`#<hex>`), which is what CONFIG REWRITE of a Redis
-/// with no ACL users writes. Some(None): no password; Some(Some(hex)): that hash, which
-/// must be requirepass's (`load_text` checks it once every line is read).
-fn default_user_line(args: &[String]) -> Option<Option<String>> {
-    let mut rest: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    if rest.first().map(|s| s.as_ref()) != Some("default") {
-        return None;
-    }
-    rest.remove(0);
-    rest.retain(|a| !matches!(*a, "sanitize-payload" | "skip-sanitize-payload" | "resetchannels" | "reset"));
-    let hash = rest
-        .iter()
-        .position(|a| a.len() == 65 && a.starts_with('#') && a[1..].bytes().all(|c| c.is_ascii_hexdigit()))
-        .map(|i| rest.remove(i)[1..].to_ascii_lowercase());
-    let mut sorted = rest.clone();
-    sorted.sort_unstable();
-    let mut want =
-        if hash.is_some() { vec!["on", "~*", "&*", "+@all"] } else { vec!["on", "nopass", "~*", "&*", "+@all"] };
-    want.sort_unstable();
-    (sorted == want).then_some(hash)
 }
 
 fn load_text_depth(cfg: &mut Config, text: &str, depth: usize) -> Result<(), String> {
@@ -1279,15 +1247,15 @@ fn load_text_depth(cfg: &mut Config, text: &str, depth: usize) -> Result<(), Str
                 load_text_depth(cfg, &content, depth + 1)?;
             }
             ("rename-command", 2) => cfg.rename_command(&args[0], &args[1]).map_err(&fatal)?,
-            ("user", n) if n >= 1 => match default_user_line(args) {
-                Some(hash) => cfg.default_user_hash = hash,
-                None => {
-                    return Err(fatal(&format!(
-                        "Error in user declaration '{}': ACL users are not supported by cinnabar",
-                        args[0]
-                    )))
+            ("user", n) if n >= 1 => {
+                if let Err((i, reason)) = crate::server::acl::validate_line(args, &cfg.users) {
+                    // Redis names argv[i] of the whole line (its index of the rule, which
+                    // counts from the first rule: an argument two places earlier).
+                    let shown = if i == 0 { "user" } else { &args[(i - 1).min(args.len() - 1)] };
+                    return Err(fatal(&format!("Error in user declaration '{shown}': {reason}")));
                 }
-            },
+                cfg.users.push(args.to_vec());
+            }
             ("loadmodule", n) if n >= 1 => return Err(fatal("Modules are not supported by cinnabar")),
             ("sentinel", _) => return Err(fatal("sentinel directive while not in sentinel mode")),
             _ if name.contains('.') => {
@@ -1403,8 +1371,15 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     let appendonly_was = ctx.srv.config.read().bool("appendonly");
     let maxmemory_was = ctx.srv.config.read().int("maxmemory");
     let maxmemory = trial.int("maxmemory");
+    let requirepass = trial.str("requirepass").to_string();
+    let requirepass_changed = ctx.srv.config.read().str("requirepass") != requirepass;
     *ctx.srv.config.write() = trial;
     ctx.srv.refresh_hot_config();
+    crate::server::acl::cmd::apply_config(ctx.srv);
+    if requirepass_changed {
+        // requirepass is the default user's password (Redis's updateRequirePass).
+        ctx.srv.acl.set_default_password((!requirepass.is_empty()).then_some(requirepass.as_bytes()));
+    }
     crate::server::aof_cmds::apply_config(ctx.srv, appendonly_was);
     if maxmemory != maxmemory_was {
         crate::server::evict::apply_config(ctx.srv, maxmemory as u64);
@@ -1581,7 +1556,7 @@ impl RewriteState {
 }
 
 /// The new text of the config file `old` once rewritten with the values of `cfg`.
-pub fn rewrite_text(cfg: &Config, old: &str) -> String {
+pub fn rewrite_text(cfg: &Config, old: &str, users: &[Vec<u8>]) -> String {
     let mut st = RewriteState::read(old);
     for d in DEFS {
         let name = d.name;
@@ -1671,22 +1646,14 @@ pub fn rewrite_text(cfg: &Config, old: &str) -> String {
             }
         }
     }
-    // ACL users: with an aclfile, user lines are dropped (the users live there); else the
-    // users are written, here the default user with full access, the only one we have, its
-    // password (requirepass) as its SHA-256.
+    // ACL users: with an aclfile, user lines are dropped (the users live there); else
+    // every user is written (Redis's rewriteConfigUserOption).
     if !cfg.str("aclfile").is_empty() {
         st.mark("user");
     } else {
-        let pass = cfg.str("requirepass");
-        let line = if pass.is_empty() {
-            "user default on nopass sanitize-payload ~* &* +@all".to_string()
-        } else {
-            format!(
-                "user default on sanitize-payload #{} ~* &* +@all",
-                crate::util::sha256::sha256_hex(pass.as_bytes())
-            )
-        };
-        st.rewrite_line("user", line, true);
+        for line in users {
+            st.rewrite_line("user", String::from_utf8_lossy(line).into_owned(), true);
+        }
     }
     // Modules: none are loaded, so their lines stay.
     st.content()
@@ -1726,7 +1693,8 @@ pub fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(Error::msg(format!("ERR Rewriting config file: {}", strerror(&e)))),
     };
-    let content = rewrite_text(&ctx.srv.config.read(), &old);
+    let users = ctx.srv.acl.lines();
+    let content = rewrite_text(&ctx.srv.config.read(), &old, &users);
     match overwrite_file(&path, &content) {
         Ok(()) => {
             crate::server::log::log(ctx.srv, "CONFIG REWRITE executed with success.");
@@ -1904,11 +1872,14 @@ mod tests {
         assert_eq!(c.render("save"), "");
         assert!(load_text(&mut Config::new(), "replicaof a\n").unwrap_err().ends_with("wrong number of arguments\n"));
         assert!(load_text(&mut Config::new(), "user default on nopass ~* &* +@all\n").is_ok());
-        assert!(load_text(&mut Config::new(), "user bob on >x ~* +@all\n").is_err());
-        let hashed = "user default on sanitize-payload #ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad ~* &* +@all\n";
-        assert!(load_text(&mut Config::new(), &format!("{hashed}requirepass abc\n")).is_ok());
-        assert!(load_text(&mut Config::new(), &format!("requirepass abd\n{hashed}")).is_err());
-        assert!(load_text(&mut Config::new(), hashed).is_err());
+        assert!(load_text(&mut Config::new(), "user bob on >x ~* +@all\n").is_ok());
+        // Redis's checks when a user line is read: a repeated user, a bad rule (named by
+        // Redis's off-by-two index), an unknown command (accepted until it is applied).
+        let e = load_text(&mut Config::new(), "user bob on\nuser bob off\n").unwrap_err();
+        assert!(e.ends_with("Error in user declaration 'bob': Duplicate user found. A user can only be defined once in config files\n"), "{e}");
+        let e = load_text(&mut Config::new(), "user bob on bogus\n").unwrap_err();
+        assert!(e.ends_with("Error in user declaration 'bob': Syntax error\n"), "{e}");
+        assert!(load_text(&mut Config::new(), "user bob on +nosuchcommand\n").is_ok());
         // `save ""` empties the list; the lines after it append again.
         let mut c = Config::new();
         load_text(&mut c, "save 900 1\nsave \"\"\nsave 100 2\n").unwrap();
@@ -1940,7 +1911,7 @@ mod tests {
         set(&mut c, "maxmemory", "2gb").unwrap();
         set(&mut c, "timeout", "0").unwrap();
         set(&mut c, "notify-keyspace-events", "Ex").unwrap();
-        let out = rewrite_text(&c, old);
+        let out = rewrite_text(&c, old, &[b"user default on nopass sanitize-payload ~* &* +@all".to_vec()]);
         let dir = std::env::current_dir().unwrap();
         let expect = format!("# top\nport 16430\nsave 900 1\nsave 300 10\nhash-max-listpack-entries 100\nreplica-read-only no\nmaxmemory 2gb\ninclude /x.conf\nhz 12\n\ntimeout 0\n\n# Generated by CONFIG REWRITE\ndir {}\nnotify-keyspace-events \"xE\"\nlatency-tracking-info-percentiles 50 99 99.9\nuser default on nopass sanitize-payload ~* &* +@all\n", repr(&dir.to_string_lossy()));
         assert_eq!(out, expect);

@@ -58,7 +58,7 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     c.reply_mode = ReplyMode::On;
     c.no_evict = false;
     c.no_touch = false;
-    c.authenticated = !ctx.srv.auth_required();
+    ctx.srv.acl.start(c);
     c.handle.info.lock().name.clear();
     ctx.out.simple("RESET");
     Ok(())
@@ -71,14 +71,15 @@ pub fn select(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Check a password for `user` (only the default user exists until ACLs arrive).
-fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> Result<(), Error> {
-    let required = ctx.srv.requirepass.read().clone();
-    let ok = eq(user, "default") && required.as_deref().is_none_or(|p| p == pass);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::msg("WRONGPASS invalid username-password pair or user is disabled."))
+/// Authenticate as `user` (Redis's ACLAuthenticateUser): the client runs as that user
+/// from now, or WRONGPASS (and an ACL LOG entry) if the pair does not match.
+fn log_in(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> Result<(), Error> {
+    match ctx.srv.acl.authenticate(ctx.client, user, pass, ctx.args[0]) {
+        Some(u) => {
+            ctx.srv.acl.login(ctx.client, u);
+            Ok(())
+        }
+        None => Err(Error::msg("WRONGPASS invalid username-password pair or user is disabled.")),
     }
 }
 
@@ -88,13 +89,12 @@ pub fn auth(ctx: &mut Ctx) -> CmdResult {
         3 => (ctx.args[1], ctx.args[2]),
         _ => return Err(err::SYNTAX),
     };
-    if ctx.args.len() == 2 && !ctx.srv.auth_required() {
+    if ctx.args.len() == 2 && ctx.srv.acl.default_user().nopass {
         return Err(Error::msg(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
     }
-    check_password(ctx, user, pass)?;
-    ctx.client.authenticated = true;
+    log_in(ctx, user, pass)?;
     ctx.out.ok();
     Ok(())
 }
@@ -126,10 +126,9 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
         }
     }
     if let Some((user, pass)) = auth {
-        check_password(ctx, user, pass)?;
-        ctx.client.authenticated = true;
+        log_in(ctx, user, pass)?;
     }
-    if ctx.srv.auth_required() && !ctx.client.authenticated {
+    if !ctx.client.authenticated {
         return Err(Error::msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(n) = name {

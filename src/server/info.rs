@@ -421,10 +421,10 @@ fn stats_section(srv: &Server, figures: &Figures, out: &mut String) {
         .field("eventloop_duration_cmd_sum", 0)
         .field("instantaneous_eventloop_cycles_per_sec", 0)
         .field("instantaneous_eventloop_duration_usec", 0)
-        .field("acl_access_denied_auth", 0)
-        .field("acl_access_denied_cmd", 0)
-        .field("acl_access_denied_key", 0)
-        .field("acl_access_denied_channel", 0);
+        .field("acl_access_denied_auth", srv.acl.denied_auth.load(Ordering::Relaxed))
+        .field("acl_access_denied_cmd", srv.acl.denied_cmd.load(Ordering::Relaxed))
+        .field("acl_access_denied_key", srv.acl.denied_key.load(Ordering::Relaxed))
+        .field("acl_access_denied_channel", srv.acl.denied_channel.load(Ordering::Relaxed));
 }
 
 /// The replication ID once DEBUG CHANGE-REPL-ID has drawn a new one (the run id until then).

@@ -2,6 +2,7 @@
 //! start-up (config file and `--name value` options, as redis-server takes them) and the
 //! cron thread (active expiry, background rehashing, client timeouts).
 
+pub mod acl;
 pub mod aof_cmds;
 pub mod client;
 pub mod config;
@@ -222,7 +223,8 @@ pub struct Server {
     pub rdb: save::Rdb,
     pub stats_reset_ms: AtomicI64,
     // Hot configuration, cached so the request path does not read the config lock.
-    pub requirepass: RwLock<Option<Vec<u8>>>,
+    /// ACL users (requirepass is the default user's password).
+    pub acl: acl::Acl,
     pub maxclients: AtomicU64,
     pub timeout_secs: AtomicU64,
     pub proto_max_bulk_len: AtomicI64,
@@ -302,7 +304,7 @@ impl Server {
             shutdown: shutdown::Shutdown::default(),
             rdb: save::Rdb::default(),
             stats_reset_ms: AtomicI64::new(now_ms()),
-            requirepass: RwLock::new(None),
+            acl: acl::Acl::default(),
             maxclients: AtomicU64::new(10000),
             timeout_secs: AtomicU64::new(0),
             proto_max_bulk_len: AtomicI64::new(512 * 1024 * 1024),
@@ -331,14 +333,17 @@ impl Server {
         };
         srv.aof.status.init_workers(threads);
         srv.refresh_hot_config();
+        acl::cmd::apply_config(&srv);
+        let pass = srv.config.read().str("requirepass").to_string();
+        if !pass.is_empty() {
+            srv.acl.set_default_password(Some(pass.as_bytes()));
+        }
         srv
     }
 
     /// Copy the configuration the request path reads into atomics.
     pub fn refresh_hot_config(&self) {
         let cfg = self.config.read();
-        let pass = cfg.str("requirepass");
-        *self.requirepass.write() = if pass.is_empty() { None } else { Some(pass.as_bytes().to_vec()) };
         self.maxclients.store(cfg.int("maxclients") as u64, Ordering::Relaxed);
         self.timeout_secs.store(cfg.int("timeout") as u64, Ordering::Relaxed);
         self.proto_max_bulk_len.store(cfg.int("proto-max-bulk-len"), Ordering::Relaxed);
@@ -397,8 +402,9 @@ impl Server {
         }
     }
 
+    /// Whether connections must authenticate (the default user has a password or is off).
     pub fn auth_required(&self) -> bool {
-        self.requirepass.read().is_some()
+        self.acl.auth_required()
     }
 
     pub fn databases(&self) -> usize {

@@ -797,3 +797,26 @@ pub fn feed_line(srv: &Server, db: usize, addr: &str, args: &[&[u8]], from: u64)
         }
     }
 }
+
+/// ACL SETUSER took channels away from `user`: close its subscribers holding a channel,
+/// pattern or shard channel `allowed` no longer permits (Redis's
+/// ACLKillPubsubClientsIfNeeded; a pattern subscription must be allowed literally).
+pub fn disconnect_revoked(srv: &Server, user: &[u8], allowed: &[Vec<u8>]) {
+    let mut doomed: Vec<Arc<ClientHandle>> = Vec::new();
+    for kind in [Kind::Pattern, Kind::Channel, Kind::Shard] {
+        let pattern = kind == Kind::Pattern;
+        for (name, subs) in srv.pubsub.table(kind).lock().iter() {
+            if crate::server::acl::rules::channel_allowed(allowed, name, pattern) {
+                continue;
+            }
+            for (h, _) in subs {
+                if h.info.lock().user == user && !doomed.iter().any(|d| d.id == h.id) {
+                    doomed.push(h.clone());
+                }
+            }
+        }
+    }
+    for h in doomed {
+        h.kill();
+    }
+}

@@ -577,6 +577,8 @@ pub fn run_function(ctx: &mut Ctx, vm: &Vm, call: Call<'_>) -> CmdResult {
     client.in_script = true;
     client.no_touch = ctx.client.no_touch;
     client.oom = ctx.client.oom;
+    client.user = ctx.client.user.clone();
+    client.acl_epoch = ctx.client.acl_epoch;
     let ks: *mut Access<'_> = &mut *ctx.ks;
     let mut rc = RunCtx {
         srv: ctx.srv as *const _,

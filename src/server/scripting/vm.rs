@@ -677,7 +677,7 @@ const OOM_SCRIPT_ERROR: &str = "-OOM command not allowed when used memory > 'max
 /// or the refusal.
 fn admit(
     srv: &'static Server,
-    rc: &RunCtx,
+    rc: &mut RunCtx,
     args: &[&[u8]],
 ) -> Result<&'static crate::command::table::Command, std::borrow::Cow<'static, str>> {
     let cmd = dispatch::resolve(srv, args).map_err(|e| {
@@ -691,6 +691,9 @@ fn admit(
     if cmd.def.has(flags::NOSCRIPT) && !cmd.def.has(flags::BLOCKING) {
         return Err("This Redis command is not allowed from script".into());
     }
+    // The caller's user must be allowed the command, its keys and channels (Redis's
+    // scriptVerifyACL).
+    srv.acl.check_script(&mut rc.client, cmd.def, args)?;
     // Read-only scripts refuse may-replicate commands (PUBLISH...) too, as Redis does.
     if rc.read_only && (cmd.def.has(flags::WRITE) || cmd.def.has(flags::MAY_REPLICATE)) {
         return Err("Write commands are not allowed from read-only scripts.".into());
@@ -885,20 +888,18 @@ fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
         return err_pair(lua, "Please specify at least one argument for this redis lib call");
     }
     // Redis's lookupCommand, not strict: the command (and its subcommand, if it has
-    // some), whatever the number of arguments.
-    let known = with_ctx(|rc| {
+    // some), whatever the number of arguments; then the caller's ACL on it, its keys and
+    // channels (nothing logged).
+    let allowed = with_ctx(|rc| {
         // SAFETY: see `RunCtx`.
         let srv: &Server = unsafe { &*rc.srv };
-        match srv.commands.get(&argv[0]) {
-            Some(base) if argv.len() > 1 && !base.def.subcommands.is_empty() => {
-                base.subcommands.contains_key(&argv[1].to_ascii_lowercase())
-            }
-            found => found.is_some(),
-        }
+        let refs: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+        let cmd = dispatch::lookup(srv, &refs)?;
+        Some(srv.acl.user_of(&mut rc.client).check(cmd.def, &refs).is_none())
     })
-    .unwrap_or(false);
-    if !known {
-        return err_pair(lua, "Invalid command passed to redis.acl_check_cmd()");
+    .flatten();
+    match allowed {
+        None => err_pair(lua, "Invalid command passed to redis.acl_check_cmd()"),
+        Some(ok) => ok_pair(Value::Boolean(ok)),
     }
-    ok_pair(Value::Boolean(true))
 }
