@@ -126,10 +126,15 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// `sanitize-dump-payload`: yes, or clients for a client that is not our master (there
-/// is no replication yet, so every client). `persist::value` validates completely either
-/// way (see its module comment); the flag is passed on for what may come to depend on it.
+/// is no replication yet, so every client) unless its ACL user is skip-sanitize-payload.
+/// `persist::value` validates completely either way (see its module comment); the flag is
+/// passed on for what may come to depend on it.
 fn load_opts(ctx: &Ctx) -> LoadOpts {
-    let deep = matches!(ctx.srv.config.read().str("sanitize-dump-payload"), "yes" | "clients");
+    let deep = match ctx.srv.config.read().str("sanitize-dump-payload") {
+        "yes" => true,
+        "clients" => !ctx.client.user.skip_sanitize,
+        _ => false,
+    };
     LoadOpts::from_limits(&ctx.srv.limits, deep)
 }
 

@@ -88,7 +88,7 @@ struct Options<'a> {
     in_script: bool,
 }
 
-fn parse_options<'a>(args: &[&'a [u8]], readonly: bool) -> Result<Options<'a>, Error> {
+fn parse_options<'a>(args: &[&'a [u8]], readonly: bool, full_access: bool) -> Result<Options<'a>, Error> {
     let mut o = Options {
         desc: false,
         alpha: false,
@@ -121,9 +121,14 @@ fn parse_options<'a>(args: &[&'a [u8]], readonly: bool) -> Result<Options<'a>, E
             o.by = Some(args[j + 1]);
             if star_at(args[j + 1]).is_none() {
                 o.dontsort = true;
+            } else if !full_access {
+                return Err(Error::msg("ERR BY option of SORT denied due to insufficient ACL permissions."));
             }
             j += 1;
         } else if eq(a, "get") && left >= 1 {
+            if !full_access {
+                return Err(Error::msg("ERR GET option of SORT denied due to insufficient ACL permissions."));
+            }
             o.gets.push(args[j + 1]);
             j += 1;
         } else {
@@ -357,7 +362,11 @@ fn sort_elems(ks: &mut Access<'_>, elems: Vec<Vec<u8>>, o: &Options) -> Option<V
 
 fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     let key = ctx.args[1];
-    let mut o = parse_options(&ctx.args[2..], readonly)?;
+    // BY and GET read keys the key specs do not name: only for a user who may read every
+    // key (Redis's ACLUserCheckCmdWithUnrestrictedKeyAccess).
+    let def = crate::command::spec::lookup(if readonly { b"sort_ro" } else { b"sort" }).expect("sort is in the table");
+    let full_access = ctx.srv.acl.user_of(ctx.client).reads_all_keys(def, ctx.args);
+    let mut o = parse_options(&ctx.args[2..], readonly, full_access)?;
     o.in_script = ctx.client.in_script;
     let (elems, out) = load(ctx.ks, key, &mut o)?;
     let elems = if o.dontsort { elems } else { sort_elems(ctx.ks, elems, &o).ok_or(Error::from(CONVERSION_ERROR))? };

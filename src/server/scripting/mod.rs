@@ -578,6 +578,9 @@ pub fn run_function(ctx: &mut Ctx, vm: &Vm, call: Call<'_>) -> CmdResult {
     client.no_touch = ctx.client.no_touch;
     client.oom = ctx.client.oom;
     client.user = ctx.client.user.clone();
+    // The caller's CLIENT LIST line (ACL LOG's client-info of a refused redis.call) shows
+    // the script's command, as Redis's current client does.
+    ctx.client.publish();
     client.acl_epoch = ctx.client.acl_epoch;
     let ks: *mut Access<'_> = &mut *ctx.ks;
     let mut rc = RunCtx {
