@@ -741,21 +741,6 @@ pub(crate) fn repr(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
 }
 
-/// Arguments MONITOR must not show (passwords): the positions to print as "(redacted)".
-fn redacted(args: &[&[u8]], i: usize) -> bool {
-    let name = args[0];
-    if crate::command::args::eq(name, "auth") {
-        return i >= 1;
-    }
-    if crate::command::args::eq(name, "hello") {
-        return (2..args.len()).any(|j| crate::command::args::eq(args[j], "auth") && (i == j + 1 || i == j + 2));
-    }
-    if crate::command::args::eq(name, "migrate") {
-        return crate::types::migrate::is_password(args, i);
-    }
-    false
-}
-
 /// Feed an executed command to the monitors (Redis's replicationFeedMonitors): one status
 /// line "+<unix seconds>.<micros> [<db> <addr>] "arg" ...".
 pub fn feed_monitors(
@@ -783,7 +768,7 @@ pub fn feed_line(srv: &Server, db: usize, addr: &str, args: &[&[u8]], from: u64)
     let mut line = format!("+{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), db, addr).into_bytes();
     for (i, a) in args.iter().enumerate() {
         line.push(b' ');
-        if redacted(args, i) {
+        if super::slowlog::redacted(args, i) {
             line.extend_from_slice(b"\"(redacted)\"");
         } else {
             repr(&mut line, a);

@@ -55,6 +55,31 @@ impl Default for SlowLog {
     }
 }
 
+/// Arguments the slow log and MONITOR show as "(redacted)" (Redis's
+/// redactClientCommandArgument): passwords of AUTH, HELLO AUTH and MIGRATE AUTH/AUTH2,
+/// every argument of ACL SETUSER after the subcommand, and the values of CONFIG SET's
+/// sensitive parameters.
+pub fn redacted(args: &[&[u8]], i: usize) -> bool {
+    use crate::command::args::eq;
+    let name = args[0];
+    if eq(name, "auth") {
+        return args.len() <= 3 && i >= 1;
+    }
+    if eq(name, "hello") {
+        return (2..args.len()).any(|j| eq(args[j], "auth") && (i == j + 1 || i == j + 2));
+    }
+    if eq(name, "migrate") {
+        return crate::types::migrate::is_password(args, i);
+    }
+    if eq(name, "acl") {
+        return args.len() >= 3 && eq(args[1], "setuser") && i >= 2;
+    }
+    if eq(name, "config") && args.len() >= 4 && args.len() % 2 == 0 && eq(args[1], "set") && i >= 3 && i % 2 == 1 {
+        return ["requirepass", "masterauth", "masteruser"].iter().any(|p| eq(args[i - 1], p));
+    }
+    false
+}
+
 /// The arguments as an entry keeps them.
 fn truncated(args: &[&[u8]]) -> Vec<Vec<u8>> {
     let kept = args.len().min(MAX_ARGC);
@@ -62,6 +87,8 @@ fn truncated(args: &[&[u8]]) -> Vec<Vec<u8>> {
     for (j, a) in args[..kept].iter().enumerate() {
         if kept != args.len() && j == kept - 1 {
             out.push(format!("... ({} more arguments)", args.len() - kept + 1).into_bytes());
+        } else if redacted(args, j) {
+            out.push(b"(redacted)".to_vec());
         } else if a.len() > MAX_STRING {
             let mut s = a[..MAX_STRING].to_vec();
             s.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes());
