@@ -74,7 +74,13 @@ pub fn redacted(args: &[&[u8]], i: usize) -> bool {
     if eq(name, "acl") {
         return args.len() >= 3 && eq(args[1], "setuser") && i >= 2;
     }
-    if eq(name, "config") && args.len() >= 4 && args.len() % 2 == 0 && eq(args[1], "set") && i >= 3 && i % 2 == 1 {
+    if eq(name, "config")
+        && args.len() >= 4
+        && args.len().is_multiple_of(2)
+        && eq(args[1], "set")
+        && i >= 3
+        && i % 2 == 1
+    {
         return ["requirepass", "masterauth", "masteruser"].iter().any(|p| eq(args[i - 1], p));
     }
     false
