@@ -88,6 +88,41 @@ impl RuleError {
 pub struct KeyPattern {
     pub flags: u8,
     pub pattern: Vec<u8>,
+    /// How to match it: most ACL patterns are a literal prefix and one '*'.
+    shape: Shape,
+}
+
+/// A glob pattern's shape, decided once when the rule is set so that the check of every
+/// command compares bytes instead of running the glob matcher.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// No special character: the key must be the pattern.
+    Literal,
+    /// A literal then one final '*': the key must start with the literal.
+    Prefix,
+    /// Anything else: Redis's stringmatchlen.
+    Glob,
+}
+
+impl KeyPattern {
+    fn new(flags: u8, pattern: &[u8]) -> KeyPattern {
+        let special = |c: &u8| matches!(c, b'*' | b'?' | b'[' | b'\\');
+        let shape = match pattern.iter().position(special) {
+            None => Shape::Literal,
+            Some(i) if i == pattern.len() - 1 && pattern[i] == b'*' => Shape::Prefix,
+            Some(_) => Shape::Glob,
+        };
+        KeyPattern { flags, pattern: pattern.to_vec(), shape }
+    }
+
+    fn matches(&self, key: &[u8]) -> bool {
+        match self.shape {
+            Shape::Literal => self.pattern == key,
+            // (Redis's matcher never matches an empty key with a '*': its loop needs a byte.)
+            Shape::Prefix => !key.is_empty() && key.starts_with(&self.pattern[..self.pattern.len() - 1]),
+            Shape::Glob => glob_match(&self.pattern, key, false),
+        }
+    }
 }
 
 /// One selector: the root one (rules outside parentheses) or one in parentheses.
@@ -275,7 +310,7 @@ impl Selector {
             }
             match self.patterns.iter_mut().find(|p| p.pattern == pattern) {
                 Some(p) => p.flags |= flags,
-                None => self.patterns.push(KeyPattern { flags, pattern: pattern.to_vec() }),
+                None => self.patterns.push(KeyPattern::new(flags, pattern)),
             }
             self.allkeys = false;
         } else if op.first() == Some(&b'&') {
@@ -426,7 +461,7 @@ impl Selector {
             return true;
         }
         let want = access_bits(spec_flags);
-        self.patterns.iter().any(|p| p.flags & want == want && glob_match(&p.pattern, key, false))
+        self.patterns.iter().any(|p| p.flags & want == want && p.matches(key))
     }
 
     /// Whether the selector grants `spec_flags` access to every key (Redis's

@@ -103,3 +103,19 @@ fn passwords() {
     let u = user(&["on", "nopass"]);
     assert!(u.accepts(b"anything"));
 }
+
+#[test]
+fn pattern_shapes_match_as_the_glob_matcher() {
+    let pats: &[&[u8]] = &[b"", b"*", b"key", b"key:*", b"key:**", b"k?y", b"k[ab]", b"k\\*", b"*:x", b"a*b"];
+    let keys: &[&[u8]] = &[b"", b"k", b"key", b"key:", b"key:1", b"kay", b"ka", b"k*", b"a:x", b"ab", b"axb", b"keyx"];
+    let mut bad = Vec::new();
+    for p in pats {
+        let kp = KeyPattern::new(ALL, p);
+        for k in keys {
+            if kp.matches(k) != glob_match(p, k, false) {
+                bad.push(format!("{:?} {:?}", String::from_utf8_lossy(p), String::from_utf8_lossy(k)));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{bad:?}");
+}
