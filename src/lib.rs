@@ -177,7 +177,7 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
     server::log::log(&srv, "Server initialized");
     // With tls-port (or tls-replication / tls-cluster), the certificates must load, before
     // any data does (Redis's initListeners).
-    if net::tls::start_up(&srv).is_err() {
+    if !net::tls::start_up(&srv) {
         return 1;
     }
     // Before the data is loaded, so a scrape can watch the load (redis_loading_dump_file),

@@ -94,24 +94,24 @@ impl Tls {
 }
 
 /// At start-up, as Redis's initListeners: with tls-port, tls-replication or tls-cluster
-/// the contexts must build, else the server logs why and does not start.
-pub fn start_up(srv: &Server) -> Result<(), ()> {
+/// the contexts must build, else the server logs why and does not start (false).
+pub fn start_up(srv: &Server) -> bool {
     let built = {
         let cfg = srv.config.read();
         if !wants_tls(&cfg) {
-            return Ok(());
+            return true;
         }
         build(&cfg)
     };
     match built {
         Ok(contexts) => {
             srv.tls.install(contexts);
-            Ok(())
+            true
         }
         Err(why) => {
             log_at(srv, crate::server::log::WARNING, &why);
             log_at(srv, crate::server::log::WARNING, "Failed to configure TLS. Check logs for more info.");
-            Err(())
+            false
         }
     }
 }
