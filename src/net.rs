@@ -1252,16 +1252,18 @@ impl<'s, S: Transport> Conn<'s, S> {
         h.reply_cap.store(self.out.buf.capacity() as u64, Ordering::Relaxed);
     }
 
-    /// Close after the replies still waiting went out (Redis's close-after-reply).
+    /// Close after the replies still waiting went out (Redis's close-after-reply). The end
+    /// of the stream waits for the socket too (TLS: the records rustls holds, then
+    /// close_notify), so CLIENT KILL ends the wait for a client that does not read.
     async fn close(&mut self) {
-        if self.out.pending() > 0 {
-            let handle = self.handle.clone();
-            tokio::select! {
-                _ = self.write_pending() => {}
-                _ = handle.kill_notify.notified() => return,
-            }
+        let handle = self.handle.clone();
+        tokio::select! {
+            _ = async {
+                let _ = self.write_pending().await;
+                let _ = self.stream.shutdown().await;
+            } => {}
+            _ = handle.kill_notify.notified() => {}
         }
-        let _ = self.stream.shutdown().await;
     }
 
     /// Write the replies the stream has not taken yet, `out.sent` following each write: a

@@ -1,7 +1,7 @@
 """TLS (issue 25): cinnabar's tls-port, driven by the clients users run over it (redis-py with
 ssl=True in RESP3 and RESP2, Debian's redis-cli --tls) and by raw `ssl` sockets.
 
-Certificates are made here with the openssl CLI, once for the module: a CA, a server
+Certificates are made here with the openssl CLI (support.make_tls_*), once for the module: a CA, a server
 certificate and a second one (for the reload), a client certificate, and a second CA with
 a client certificate of its own (the wrong CA). Not compared reply by reply with
 redis-server: the oracle `make test` builds has no TLS (`make oracle-tls` builds one, for
@@ -30,33 +30,6 @@ import redis
 
 import support
 
-OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
-
-
-def openssl(*args, cwd):
-    subprocess.run([OPENSSL, *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def make_ca(d, name):
-    openssl("req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2", "-subj", f"/CN={name}", cwd=d)
-
-
-def make_cert(d, name, ca, usage, rsa=False):
-    """A certificate for `name` signed by `ca` (serverAuth with the loopback names, or
-    clientAuth)."""
-    key = ["-newkey", "rsa:2048"] if rsa else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
-    openssl("req", "-new", "-nodes", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-            "-subj", f"/CN={name}", cwd=d)
-    ext = f"extendedKeyUsage={usage}\n"
-    if usage == "serverAuth":
-        ext += "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-    with open(os.path.join(d, f"{name}.ext"), "w") as f:
-        f.write(ext)
-    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
-            "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext", cwd=d)
-
-
 class Certs:
     def __init__(self, d):
         self.dir = d
@@ -71,14 +44,15 @@ class Certs:
 def certs():
     d = tempfile.mkdtemp(prefix="cnb-tls-")
     try:
-        make_ca(d, "ca")
-        make_ca(d, "otherca")
-        make_cert(d, "server", "ca", "serverAuth")
-        make_cert(d, "server2", "ca", "serverAuth", rsa=True)
-        make_cert(d, "client", "ca", "clientAuth")
-        make_cert(d, "stranger", "otherca", "clientAuth")
+        support.make_tls_ca(d, "ca")
+        support.make_tls_ca(d, "otherca")
+        support.make_tls_cert(d, "server", "ca", "serverAuth")
+        support.make_tls_cert(d, "server2", "ca", "serverAuth", rsa=True)
+        support.make_tls_cert(d, "client", "ca", "clientAuth")
+        support.make_tls_cert(d, "stranger", "otherca", "clientAuth")
         # A key encrypted with a passphrase (tls-key-file-pass).
-        openssl("pkey", "-in", "server.key", "-out", "encrypted.key", "-aes256", "-passout", "pass:secret", cwd=d)
+        subprocess.run(["openssl", "pkey", "-in", "server.key", "-out", "encrypted.key", "-aes256",
+                        "-passout", "pass:secret"], cwd=d, check=True, capture_output=True)
         yield Certs(d)
     finally:
         shutil.rmtree(d, ignore_errors=True)
