@@ -3,6 +3,7 @@
 #   make test    install missing prerequisites, build the Redis 7.2.6 oracle (once, into a cache),
 #                check formatting and clippy, build, cargo test, then the Python suites
 #   make oracle  only build the oracle (tests/oracle.sh)
+#   make oracle-tls  the same Redis built with TLS, for `make bench BENCH_ARGS=--tls`
 #   make bench   cinnabar vs redis-server side by side (BENCH_ARGS="--memory" etc.)
 #   make run     start the server (ARGS="--port 7000 --io-threads 2")
 
@@ -20,7 +21,7 @@ export DEBIAN_FRONTEND := noninteractive
 # rustup installs cargo here; a non-login shell (CI) may not have it on PATH
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: test deps oracle lint build cargo-test pytest bench run clean
+.PHONY: test deps oracle oracle-tls lint build cargo-test pytest bench run clean
 
 test: deps oracle lint build cargo-test pytest
 
@@ -32,6 +33,13 @@ WITH_ORACLE = oracle_dir=$$(tests/oracle.sh); export CINNABAR_ORACLE=$${oracle_d
 
 oracle:
 	@tests/oracle.sh >/dev/null
+
+# Redis 7.2.6 with BUILD_TLS=yes (needs libssl-dev) into $(XDG_CACHE_HOME or ~/.cache)/cinnabar/
+# redis-7.2.6-tls: the redis-server bench/bench.py --tls compares against.
+oracle-tls:
+	@command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openssl \
+		|| { echo "installing libssl-dev"; $(SUDO) apt-get update; $(SUDO) apt-get install -y libssl-dev pkg-config; }
+	@ORACLE_TLS=yes tests/oracle.sh >/dev/null
 
 # The tree stays rustfmt-formatted (rustfmt.toml) and clippy-clean, tests included.
 lint:

@@ -42,6 +42,12 @@ is the limit").
     python3 bench/bench.py --stream-memory      # 1M stream entries of 3 small fields
     python3 bench/bench.py --all                # both
     python3 bench/bench.py -t set,lpush --appendfsync always   # with an AOF, fsync per write
+    python3 bench/bench.py --tls -t set,get     # over TLS (redis-benchmark --tls)
+
+TLS mode (--tls): both servers get a tls-port beside their plain one, with a certificate made
+here by the openssl CLI (no client certificates: tls-auth-clients no), and redis-benchmark
+connects to it with --tls --cacert. The redis-server is then Redis 7.2.6 built with
+BUILD_TLS=yes (`make oracle-tls`), unless --redis-bin says otherwise.
 """
 import argparse
 import csv
@@ -53,6 +59,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -189,12 +196,24 @@ def start_servers(args):
     servers = {}
     # --appendfsync: both servers write an AOF (in their temporary directories) with it.
     aof = {"appendonly": "yes", "appendfsync": args.appendfsync} if args.appendfsync else {}
+    tls = {}
+    if args.tls:
+        # A TLS port beside the plain one (which the setups and readiness checks use).
+        tls = {"tls-cert-file": os.path.join(args.tls, "server.crt"),
+               "tls-key-file": os.path.join(args.tls, "server.key"), "tls-auth-clients": "no"}
     try:
-        servers["redis"] = support.Server("redis", args.redis_bin, dict(aof))
-        config = {"threads": args.cinnabar_threads, **aof}
-        if args.cinnabar_bin:
-            os.environ["CINNABAR_BIN"] = args.cinnabar_bin
-        servers["cinnabar"] = support.start_cinnabar(**config)
+        for name in ("redis", "cinnabar"):
+            config = dict(aof, **tls)
+            if tls:
+                config["tls-port"] = support.free_port()
+            if name == "redis":
+                srv = support.Server("redis", args.redis_bin, config)
+            else:
+                if args.cinnabar_bin:
+                    os.environ["CINNABAR_BIN"] = args.cinnabar_bin
+                srv = support.start_cinnabar(threads=args.cinnabar_threads, **config)
+            srv.bench_port = config.get("tls-port", srv.port)
+            servers[name] = srv
     except Exception:
         for s in servers.values():
             s.stop()
@@ -436,6 +455,8 @@ def redis_benchmark(port, test, pipeline, args, context=_UNPREPARED):
         return DRIVEN[test][1](port, pipeline, args)
     cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(args.clients),
            "-n", str(args.requests), "-P", str(pipeline), "--csv"]
+    if args.tls:
+        cmd += ["--tls", "--cacert", os.path.join(args.tls, "ca.crt")]
     custom = CUSTOM.get(test)
     if custom:
         _, command, keyspace = custom
@@ -625,7 +646,7 @@ def throughput(servers, args):
                     try:
                         context = prepare(srv.port, test, run_args)  # not measured
                         before = cpu_seconds(srv.proc.pid)
-                        rps, p50, client = redis_benchmark(srv.port, test, pipeline, run_args, context)
+                        rps, p50, client = redis_benchmark(srv.bench_port, test, pipeline, run_args, context)
                     except Exception as e:  # one failing command must not hide the others
                         row[name + "_err"] = str(e)
                         continue
@@ -657,7 +678,7 @@ def calibrate(redis, test, pipeline, args):
     if test in DRIVEN or args.min_seconds <= 0 or not redis.alive():
         return run_args
     try:
-        rps, _, _ = redis_benchmark(redis.port, test, pipeline, args)
+        rps, _, _ = redis_benchmark(redis.bench_port, test, pipeline, args)
     except Exception:  # the measured runs will report it
         return run_args
     run_args.requests = max(args.requests, int(rps * args.min_seconds) // 1000 * 1000)
@@ -843,6 +864,9 @@ def main():
     p.add_argument("--appendfsync", choices=["always", "everysec", "no"], default=None,
                    help="run both servers with appendonly yes and this appendfsync (default: persistence off); "
                         "the AOF rows of docs/BENCHMARKS.md: -t set,lpush --appendfsync everysec / always")
+    p.add_argument("--tls", action="store_true",
+                   help="redis-benchmark over TLS to a tls-port of each server (certificates made here); the "
+                        "redis-server defaults to the TLS build of `make oracle-tls`")
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed for one redis-benchmark run")
     p.add_argument("--memory", action="store_true", help="memory mode instead of throughput")
     p.add_argument("--stream-memory", action="store_true",
@@ -857,6 +881,19 @@ def main():
         # would configure a server sharing its host (redis-server uses one thread either way).
         args.cinnabar_threads = max(1, (os.cpu_count() or 1) - max(1, args.bench_threads or 1, args.bench_procs))
     args.cinnabar_threads = int(args.cinnabar_threads)
+    tls_dir = None
+    if args.tls:
+        if not os.environ.get("BENCH_REDIS") and "--redis-bin" not in sys.argv:
+            cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+            args.redis_bin = os.path.join(cache, "cinnabar", "redis-7.2.6-tls", "src", "redis-server")
+            if not os.access(args.redis_bin, os.X_OK):
+                sys.exit(f"no {args.redis_bin}: build Redis with TLS first (`make oracle-tls`), or pass --redis-bin")
+        if any(t.strip() in DRIVEN or t.strip().startswith("publish") for t in args.tests.split(",")):
+            sys.exit("--tls: the tests with Python clients (multi, xreadgroup, publish*) have no TLS mode")
+        tls_dir = tempfile.mkdtemp(prefix="bench-tls-")
+        support.make_tls_ca(tls_dir, "ca")
+        support.make_tls_cert(tls_dir, "server", "ca", "serverAuth")
+        args.tls = tls_dir
     if not args.redis_bin:
         sys.exit("redis-server not found: apt-get install -y redis-server (or pass --redis-bin)")
     version = subprocess.run([args.redis_bin, "--version"], capture_output=True, text=True).stdout.split()
@@ -865,7 +902,8 @@ def main():
     servers = start_servers(args)
     try:
         for name, srv in servers.items():
-            print(f"{name}: pid {srv.proc.pid}, port {srv.port}")
+            tls = f", TLS port {srv.bench_port}" if args.tls else ""
+            print(f"{name}: pid {srv.proc.pid}, port {srv.port}{tls}")
         if not (args.memory or args.stream_memory) or args.all:
             throughput(servers, args)
         if args.memory or args.all:
@@ -879,6 +917,8 @@ def main():
     finally:
         for srv in servers.values():
             srv.stop()
+        if tls_dir:
+            shutil.rmtree(tls_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

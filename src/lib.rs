@@ -159,7 +159,9 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
     let module_configs = cfg.module_configs;
     let srv = Arc::new(server::Server::new(cfg, threads, file));
     server::log::log(&srv, "monotonic clock: POSIX clock_gettime");
-    server::log::log(&srv, &format!("Running mode=standalone, port={port}."));
+    // (The TLS port when there is no plain one, as Redis logs it.)
+    let shown_port = if port != 0 { port as i64 } else { srv.config.read().int("tls-port") };
+    server::log::log(&srv, &format!("Running mode=standalone, port={shown_port}."));
     if module_configs > 0 {
         server::log::log_at(
             &srv,
@@ -173,6 +175,11 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
         &format!("cinnabar {} (Redis {} compatible), {threads} threads", env!("CARGO_PKG_VERSION"), REDIS_VERSION),
     );
     server::log::log(&srv, "Server initialized");
+    // With tls-port (or tls-replication / tls-cluster), the certificates must load, before
+    // any data does (Redis's initListeners).
+    if !net::tls::start_up(&srv) {
+        return 1;
+    }
     if let Err(e) = server::acl::load_at_startup(&srv) {
         server::log::log_at(&srv, server::log::WARNING, &e);
         return 1;

@@ -10,9 +10,9 @@
 //! replies go with one write (`Conn::write_replies`). Nothing here knows what a command
 //! does.
 //!
-//! Listeners (`Listener`: TCP, the Unix socket) and connections (`Transport`) are generic
-//! over the byte stream, so the loop is written once and compiled for each kind of stream;
-//! `Transport` says how TLS plugs in.
+//! Listeners (`Listener`: TCP, the Unix socket, TLS) and connections (`Transport`) are
+//! generic over the byte stream, so the loop is written once and compiled for each kind of
+//! stream (TLS: `tls`).
 
 use std::future::Future;
 use std::io;
@@ -33,6 +33,8 @@ use crate::server::client::{self, Client};
 use crate::server::log::{log, log_at};
 use crate::server::scripting::Scripting;
 use crate::server::Server;
+
+pub mod tls;
 
 /// Time commands with the CPU's time-stamp counter (`util::clock`) when the kernel says it
 /// is invariant and is itself timing with it (the clocksource is "tsc"): then the counter
@@ -114,6 +116,17 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
             std::process::exit(1);
         }
     };
+    // tls-port: the same addresses, TLS (its contexts were built at start-up:
+    // `tls::start_up`).
+    let tls_port = srv.config.read().int("tls-port") as u16;
+    let tls_listeners = match bind_all(&srv, if tls_port == 0 { &[] } else { &binds }, tls_port) {
+        Ok(l) => l,
+        Err(e) => {
+            log(&srv, &format!("Warning: Could not create server TCP listening socket {e}"));
+            log_at(&srv, 3, &format!("Failed listening on port {tls_port} (tls), aborting."));
+            std::process::exit(1);
+        }
+    };
     let unix = match listen_unix(&srv) {
         Ok(l) => l,
         Err(e) => {
@@ -121,12 +134,19 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
             std::process::exit(1);
         }
     };
+    if port == 0 && tls_port == 0 && unix.is_none() {
+        log_at(&srv, 3, "Configured to not listen anywhere, exiting.");
+        std::process::exit(1);
+    }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Relisten>();
     *srv.rebind.lock() = Some(tx);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let server = srv.clone();
     let request = rt.block_on(async move {
-        log(&srv, "Ready to accept connections tcp");
+        // In Redis's order of connection types: tcp, unix, tls.
+        if port != 0 {
+            log(&srv, "Ready to accept connections tcp");
+        }
         // The Unix socket stays as it is through CONFIG SET port / bind (unixsocket is
         // immutable).
         let mut unix_task = None;
@@ -135,14 +155,21 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
             unix_task = Some(tokio::spawn(accept_loop(srv.clone(), UnixSocket { listener, path }, handles.clone())));
             log(&srv, "Ready to accept connections unix");
         }
-        let spawn_all = |listeners: Vec<std::net::TcpListener>| {
+        if tls_port != 0 {
+            log(&srv, "Ready to accept connections tls");
+        }
+        // The accept tasks of a kind of listener (plain or TLS) on `listeners`.
+        let spawn_all = |listeners: Vec<std::net::TcpListener>, tls: bool| {
             listeners
                 .into_iter()
                 .filter_map(|l| TcpListener::from_std(l).ok())
-                .map(|l| tokio::spawn(accept_loop(srv.clone(), l, handles.clone())))
+                .map(|l| match tls {
+                    false => tokio::spawn(accept_loop(srv.clone(), l, handles.clone())),
+                    true => tokio::spawn(accept_loop(srv.clone(), tls::TlsListener { tcp: l }, handles.clone())),
+                })
                 .collect::<Vec<_>>()
         };
-        let mut tasks = spawn_all(listeners);
+        let mut tasks = [spawn_all(listeners, false), spawn_all(tls_listeners, true)];
         let stop = |tasks: &mut Vec<tokio::task::JoinHandle<()>>| {
             let tasks = std::mem::take(tasks);
             async move {
@@ -152,22 +179,24 @@ pub fn run(srv: Arc<Server>, binds: Vec<String>, port: u16) -> std::io::Result<(
                 }
             }
         };
-        // CONFIG SET port / bind: the new sockets replace the old ones, which are closed
-        // (their accept tasks gone) before the sender is told. A shutdown closes them all
-        // before the server stops (`server::shutdown`).
+        // CONFIG SET port / bind / tls-port: the new sockets replace the old ones of their
+        // kind, which are closed (their accept tasks gone) before the sender is told. A
+        // shutdown closes them all before the server stops (`server::shutdown`).
         loop {
             tokio::select! {
                 relisten = rx.recv() => match relisten {
-                    Some((listeners, done)) => {
-                        stop(&mut tasks).await;
-                        tasks = spawn_all(listeners);
+                    Some(Relisten { tls, listeners, done }) => {
+                        stop(&mut tasks[tls as usize]).await;
+                        tasks[tls as usize] = spawn_all(listeners, tls);
                         let _ = done.send(());
                     }
                     None => std::future::pending().await,
                 },
                 request = srv.shutdown.requested() => {
-                    tasks.extend(unix_task.take());
-                    stop(&mut tasks).await;
+                    let [mut all, tls_tasks] = tasks;
+                    all.extend(tls_tasks);
+                    all.extend(unix_task.take());
+                    stop(&mut all).await;
                     break request;
                 }
             }
@@ -198,34 +227,41 @@ fn bind_all(srv: &Server, binds: &[String], port: u16) -> Result<Vec<std::net::T
     Ok(listeners)
 }
 
-/// New listening sockets for the accept thread, and how it says the old ones are closed.
-pub type Relisten = (Vec<std::net::TcpListener>, std::sync::mpsc::Sender<()>);
+/// New listening sockets for the accept thread (the plain port's or, `tls`, the TLS
+/// port's), and how it says the old ones are closed.
+pub struct Relisten {
+    tls: bool,
+    listeners: Vec<std::net::TcpListener>,
+    done: std::sync::mpsc::Sender<()>,
+}
 
-/// Hand `listeners` to the accept thread in place of the current ones; back once the old
-/// sockets are closed.
-fn relisten(srv: &Server, listeners: Vec<std::net::TcpListener>) -> Result<(), String> {
+/// Hand `listeners` to the accept thread in place of the current ones of their kind; back
+/// once the old sockets are closed.
+fn relisten(srv: &Server, tls: bool, listeners: Vec<std::net::TcpListener>) -> Result<(), String> {
     let (done, wait) = std::sync::mpsc::channel();
-    let sent = srv.rebind.lock().as_ref().map(|tx| tx.send((listeners, done)).is_ok());
+    let sent = srv.rebind.lock().as_ref().map(|tx| tx.send(Relisten { tls, listeners, done }).is_ok());
     if sent != Some(true) {
         return Err("not listening".into());
     }
     wait.recv_timeout(Duration::from_secs(5)).map_err(|_| "the accept thread did not answer".to_string())
 }
 
-/// CONFIG SET port / bind, as Redis: a new port is bound before the old sockets close;
-/// new addresses on the same port need the old sockets closed first, and are given up
-/// for the old ones again if they cannot all be bound. Connections already open stay.
-pub fn rebind(srv: &Server, old: (&[String], u16), new: (&[String], u16)) -> Result<(), String> {
+/// CONFIG SET port / bind / tls-port, as Redis: a new port is bound before the old sockets
+/// close; new addresses on the same port need the old sockets closed first, and are given
+/// up for the old ones again if they cannot all be bound. Connections already open stay.
+/// `tls`: the TLS port's listeners (port 0: none).
+pub fn rebind(srv: &Server, tls: bool, old: (&[String], u16), new: (&[String], u16)) -> Result<(), String> {
+    let bind = |(binds, port): (&[String], u16)| if port == 0 { Ok(Vec::new()) } else { bind_all(srv, binds, port) };
     if new.1 != old.1 {
-        return relisten(srv, bind_all(srv, new.0, new.1)?);
+        return relisten(srv, tls, bind(new)?);
     }
-    relisten(srv, Vec::new())?;
-    match bind_all(srv, new.0, new.1) {
-        Ok(listeners) => relisten(srv, listeners),
+    relisten(srv, tls, Vec::new())?;
+    match bind(new) {
+        Ok(listeners) => relisten(srv, tls, listeners),
         Err(e) => {
             log(srv, &format!("Warning: Could not create server TCP listening socket {e}"));
-            if let Ok(listeners) = bind_all(srv, old.0, old.1) {
-                let _ = relisten(srv, listeners);
+            if let Ok(listeners) = bind(old) {
+                let _ = relisten(srv, tls, listeners);
             }
             Err(e)
         }
@@ -265,23 +301,18 @@ fn set_keepalive(stream: &std::net::TcpStream, secs: u64) {
 }
 
 /// The byte stream of a connection: everything the connection loop needs of it, so that
-/// the loop is written once for TCP and Unix sockets (and TLS later), and compiled once for
-/// each (generic, not `dyn`: no virtual call per request). Reads and writes go through
-/// tokio's `AsyncRead` / `AsyncWrite`; the two methods here are what those lack.
+/// the loop is written once for TCP, Unix sockets and TLS, and compiled once for each
+/// (generic, not `dyn`: no virtual call per request). Reads and writes go through tokio's
+/// `AsyncRead` / `AsyncWrite`; the two methods here are what those lack.
 ///
-/// TLS (tokio-rustls's `server::TlsStream<TcpStream>`, which is `AsyncRead + AsyncWrite`
-/// and has no readiness or try_write of its own) plugs in with an implementation of these
-/// two methods and a `Listener` whose `register` runs the handshake on the worker:
-/// `poll_input` answers ready at once when rustls holds decrypted bytes and otherwise asks
-/// the TCP stream underneath (`get_ref().0.poll_read_ready`); `try_write_now` is a
-/// `poll_write` (then `poll_flush`, which pushes the encrypted records) with a no-op waker
-/// (`std::task::Waker::noop()`), `Pending` mapped to `WouldBlock`. The loop, `pump`, `park`
-/// and the batch code stay as they are.
+/// A stream that can hold written bytes of its own (TLS: records encrypted for a full
+/// socket) sends them from its reads and `poll_input`, which is where the loop waits
+/// (`tls::TlsStream`).
 pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Ready when a read would find input (or the end of the stream, or an error), without
     /// a buffer to read into: an idle connection gives its read buffer back
     /// (`resize_buffers`) and gets one only when a request arrives.
-    fn poll_input(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 
     /// Write what the stream takes now without waiting; `WouldBlock` when it takes nothing.
     fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize>;
@@ -292,7 +323,7 @@ macro_rules! socket_transport {
     ($($stream:ty),*) => {$(
         impl Transport for $stream {
             #[inline]
-            fn poll_input(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 self.poll_read_ready(cx)
             }
 
@@ -314,8 +345,8 @@ pub struct Peer {
     pub fd: i32,
 }
 
-/// A listening socket of one kind: TCP, the Unix socket (TLS later). The accept loop is
-/// written once for all of them.
+/// A listening socket of one kind: TCP, the Unix socket, TLS (`tls::TlsListener`). The
+/// accept loop is written once for all of them.
 trait Listener: Send + 'static {
     /// An accepted connection on its way to its worker, not yet tied to a runtime.
     type Accepted: Send + 'static;
@@ -324,8 +355,12 @@ trait Listener: Send + 'static {
     /// The next connection, set up as Redis sets it up (TCP: keepalive, no delay).
     fn accept(&self, srv: &Server) -> impl Future<Output = io::Result<(Self::Accepted, Peer)>> + Send;
 
-    /// The connection on its worker's runtime (called on the worker).
-    fn register(accepted: Self::Accepted) -> io::Result<Self::Stream>;
+    /// The connection on its worker's runtime (run on the worker: TLS's handshake).
+    fn register(
+        accepted: Self::Accepted,
+        srv: &Server,
+        peer: &Peer,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send;
 }
 
 impl Listener for TcpListener {
@@ -342,7 +377,7 @@ impl Listener for TcpListener {
         Ok((stream, Peer { addr: fmt_addr(&peer), laddr, unix: false, fd }))
     }
 
-    fn register(accepted: std::net::TcpStream) -> io::Result<TcpStream> {
+    async fn register(accepted: std::net::TcpStream, _srv: &Server, _peer: &Peer) -> io::Result<TcpStream> {
         TcpStream::from_std(accepted)
     }
 }
@@ -366,7 +401,7 @@ impl Listener for UnixSocket {
         Ok((stream, Peer { laddr: addr.clone(), addr, unix: true, fd }))
     }
 
-    fn register(accepted: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+    async fn register(accepted: std::os::unix::net::UnixStream, _srv: &Server, _peer: &Peer) -> io::Result<UnixStream> {
         UnixStream::from_std(accepted)
     }
 }
@@ -412,7 +447,7 @@ async fn accept_loop<L: Listener>(srv: Arc<Server>, listener: L, workers: Vec<to
         let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
         let srv = srv.clone();
         workers[w].spawn(async move {
-            if let Ok(stream) = L::register(accepted) {
+            if let Ok(stream) = L::register(accepted, &srv, &peer).await {
                 serve(srv, stream, peer, w, id).await;
             }
         });
@@ -443,12 +478,14 @@ async fn serve<S: Transport>(srv: Arc<Server>, mut stream: S, peer: Peer, worker
     if srv.clients.lock().len() >= max {
         srv.stats.rejected_connections.add(worker, 1);
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        let _ = stream.flush().await;
         return;
     }
     let protected = srv.config.read().bool("protected-mode");
     if denied_by_protected_mode(protected, !srv.acl.default_user().nopass, &peer) {
         srv.stats.rejected_connections.add(worker, 1);
         let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
+        let _ = stream.flush().await;
         return;
     }
     srv.stats.connections.add(worker, 1);
@@ -1215,16 +1252,18 @@ impl<'s, S: Transport> Conn<'s, S> {
         h.reply_cap.store(self.out.buf.capacity() as u64, Ordering::Relaxed);
     }
 
-    /// Close after the replies still waiting went out (Redis's close-after-reply).
+    /// Close after the replies still waiting went out (Redis's close-after-reply). The end
+    /// of the stream waits for the socket too (TLS: the records rustls holds, then
+    /// close_notify), so CLIENT KILL ends the wait for a client that does not read.
     async fn close(&mut self) {
-        if self.out.pending() > 0 {
-            let handle = self.handle.clone();
-            tokio::select! {
-                _ = self.write_pending() => {}
-                _ = handle.kill_notify.notified() => return,
-            }
+        let handle = self.handle.clone();
+        tokio::select! {
+            _ = async {
+                let _ = self.write_pending().await;
+                let _ = self.stream.shutdown().await;
+            } => {}
+            _ = handle.kill_notify.notified() => {}
         }
-        let _ = self.stream.shutdown().await;
     }
 
     /// Write the replies the stream has not taken yet, `out.sent` following each write: a

@@ -6,12 +6,15 @@
 #   tests/oracle.sh           build if needed; print the directory holding redis-server,
 #                             redis-check-rdb and redis-check-aof (nothing when there is no tarball)
 #   ORACLE_TARBALL=... ORACLE_CACHE=...   other source / cache (tests of this script)
+#   ORACLE_TLS=yes            the same built with TLS (BUILD_TLS=yes, OpenSSL's libssl-dev) into
+#                             .../redis-7.2.6-tls: the TLS benchmark's redis-server (`make oracle-tls`)
 #
 # A build is reused when its binaries are there and the tarball's SHA-256 equals the stamp the
 # build left. A build made before the stamp existed (by hand: same tarball, same flags) is adopted
 # when its redis-server reports the tarball's version. No tarball (a machine outside the team):
 # nothing is built and the tests fall back to the redis-server on PATH (Debian's 7.0), saying so.
-# MALLOC=libc: an oracle needs no jemalloc (and its build is the slow part); no TLS: no OpenSSL.
+# MALLOC=libc: an oracle needs no jemalloc (and its build is the slow part); no TLS: no OpenSSL
+# (unless ORACLE_TLS=yes).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +25,9 @@ if [ -z "${ORACLE_TARBALL:-}" ] && [ ! -f "$tarball" ]; then
     [ -n "$common" ] && [ -f "$common/../../shared/redis-7.2.6-src.tar.gz" ] \
         && tarball=$(cd "$common/../../shared" && pwd)/redis-7.2.6-src.tar.gz
 fi
-cache=${ORACLE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cinnabar/redis-7.2.6}
+tls=${ORACLE_TLS:-no}
+suffix=$([ "$tls" = yes ] && echo -tls || true)
+cache=${ORACLE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cinnabar/redis-7.2.6$suffix}
 bin=$cache/src
 stamp=$cache/.cinnabar-oracle.sha256
 
@@ -45,7 +50,7 @@ if ! built || [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
     tar -xzf "$tarball" -C "$cache" --strip-components=1
     # Redis's Makefile wants the deps and the server built in one go; its output goes to a log
     # so that `make test` stays readable, and is shown when the build fails.
-    if ! make -C "$cache" -j2 MALLOC=libc BUILD_TLS=no >"$cache/build.log" 2>&1; then
+    if ! make -C "$cache" -j2 MALLOC=libc BUILD_TLS="$tls" >"$cache/build.log" 2>&1; then
         tail -40 "$cache/build.log" >&2
         echo "oracle: the build of Redis $version failed (log: $cache/build.log)" >&2
         exit 1

@@ -241,6 +241,31 @@ def start_redis(workdir=None, config_file=None, **config):
     return Server("redis", redis_binary(), config, workdir, config_file)
 
 
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def make_tls_ca(d, name):
+    """A self-signed CA `name`.crt / `name`.key in directory `d` (openssl CLI, P-256 key)."""
+    _openssl("req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2", "-subj", f"/CN={name}", cwd=d)
+
+
+def make_tls_cert(d, name, ca, usage, rsa=False):
+    """`name`.crt / `name`.key in `d`, signed by the CA `ca` made there: serverAuth (for
+    localhost and 127.0.0.1) or clientAuth; a P-256 key, or RSA 2048 with `rsa`."""
+    key = ["-newkey", "rsa:2048"] if rsa else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    _openssl("req", "-new", "-nodes", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+             "-subj", f"/CN={name}", cwd=d)
+    ext = f"extendedKeyUsage={usage}\n"
+    if usage == "serverAuth":
+        ext += "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+    with open(os.path.join(d, f"{name}.ext"), "w") as f:
+        f.write(ext)
+    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
+             "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext", cwd=d)
+
+
 def proc_status_kb(pid, field):
     """A memory figure of /proc/PID/status in KB (VmRSS, or VmHWM: the peak RSS)."""
     with open(f"/proc/{pid}/status") as f:

@@ -1367,7 +1367,13 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             return Err(set_failed(shown, &reason));
         }
     }
-    rebind_if_changed(ctx.srv, &trial)?;
+    let old_tls = tls_apply(ctx.srv, &staged, &trial)?;
+    if let Err(e) = rebind_if_changed(ctx.srv, &trial).and_then(|()| rebind_tls_if_changed(ctx.srv, &trial)) {
+        if let Some(old) = old_tls {
+            ctx.srv.tls.restore(old);
+        }
+        return Err(e);
+    }
     let appendonly_was = ctx.srv.config.read().bool("appendonly");
     let maxmemory_was = ctx.srv.config.read().int("maxmemory");
     let maxmemory = trial.int("maxmemory");
@@ -1406,7 +1412,7 @@ fn rebind_if_changed(srv: &crate::server::Server, trial: &Config) -> Result<(), 
         (listen_on(&cur), cur.int("port") != trial.int("port"))
     };
     let new = listen_on(trial);
-    crate::net::rebind(srv, (&old.0, old.1), (&new.0, new.1)).map_err(|_| {
+    crate::net::rebind(srv, false, (&old.0, old.1), (&new.0, new.1)).map_err(|_| {
         if port_changed {
             set_failed("port", "Unable to listen on this port. Check server logs.")
         } else {
@@ -1415,15 +1421,95 @@ fn rebind_if_changed(srv: &crate::server::Server, trial: &Config) -> Result<(), 
     })
 }
 
-/// What Redis's apply functions do after a CONFIG SET: TLS cannot be turned on (we have
-/// no TLS, like a Redis without certificates), the replication backlog is at least 16kb.
+/// CONFIG SET tls-port, and bind with a TLS port (Redis's applyTLSPort, applyBind): the
+/// TLS listeners follow, as the plain ones do (`rebind_if_changed`, which has run). If they
+/// cannot, a new bind is taken back from the plain port too.
+fn rebind_tls_if_changed(srv: &crate::server::Server, trial: &Config) -> Result<(), Error> {
+    let listen_on = |c: &Config| {
+        let binds: Vec<String> = c.str("bind").split_whitespace().map(str::to_string).collect();
+        (binds, c.int("tls-port") as u16)
+    };
+    let (old, old_plain) = {
+        let cur = srv.config.read();
+        let port_same = cur.int("tls-port") == trial.int("tls-port");
+        if port_same && (cur.int("tls-port") == 0 || cur.str("bind") == trial.str("bind")) {
+            return Ok(());
+        }
+        (listen_on(&cur), (listen_on(&cur).0, cur.int("port") as u16))
+    };
+    let new = listen_on(trial);
+    crate::net::rebind(srv, true, (&old.0, old.1), (&new.0, new.1)).map_err(|_| {
+        if new.1 != old.1 {
+            set_failed("tls-port", "Unable to listen on this port. Check server logs.")
+        } else {
+            let plain = trial.int("port") as u16;
+            if plain != 0 {
+                let _ = crate::net::rebind(srv, false, (&new.0, plain), (&old_plain.0, old_plain.1));
+            }
+            set_failed("bind", "Failed to bind to specified addresses.")
+        }
+    })
+}
+
+/// Redis's applyTlsCfg and applyTLSPort, each run once, as Redis runs apply functions, for
+/// the settings of the CONFIG SET that changed (the certificate, key and CA settings even
+/// when set to the same value: Redis's VOLATILE_CONFIG, so that setting the same path
+/// reloads the files). applyTlsCfg rebuilds the contexts when TLS is in use; applyTLSPort
+/// builds them if there are none yet. New contexts are installed at once (the new TLS
+/// listeners need them); the ones they replace are returned, to be put back if the rest
+/// of the CONFIG SET fails. A failure leaves the contexts as they were and is Redis's error.
+fn tls_apply(
+    srv: &crate::server::Server,
+    staged: &[(&'static Def, String, &[u8])],
+    trial: &Config,
+) -> Result<Option<Option<std::sync::Arc<crate::net::tls::Contexts>>>, Error> {
+    const VOLATILE: &[&str] = &[
+        "tls-cert-file",
+        "tls-key-file",
+        "tls-client-cert-file",
+        "tls-client-key-file",
+        "tls-dh-params-file",
+        "tls-ca-cert-file",
+        "tls-ca-cert-dir",
+    ];
+    let mut built = None;
+    let (mut tls_cfg_done, mut tls_port_done) = (false, false);
+    for (d, ..) in staged {
+        let changed = VOLATILE.contains(&d.name) || srv.config.read().get(d.name) != trial.get(d.name);
+        let build = match d.name {
+            "tls-port" if changed && !tls_port_done => {
+                tls_port_done = true;
+                built.is_none() && !srv.tls.configured()
+            }
+            n if changed && !tls_cfg_done && n.starts_with("tls-") && n != "tls-auth-clients" && n != "tls-port" => {
+                tls_cfg_done = true;
+                crate::net::tls::wants_tls(trial)
+            }
+            _ => false,
+        };
+        if build {
+            let contexts = crate::net::tls::build(trial).map_err(|why| {
+                crate::server::log::log_at(srv, crate::server::log::WARNING, &why);
+                crate::server::log::log_at(
+                    srv,
+                    crate::server::log::WARNING,
+                    &format!(
+                        "Failed applying new configuration. Possibly related to new {} setting. Restoring previous settings.",
+                        d.name
+                    ),
+                );
+                set_failed(d.name, "Unable to update TLS configuration. Check server logs.")
+            })?;
+            built = Some(contexts);
+        }
+    }
+    Ok(built.map(|c| srv.tls.replace(Some(std::sync::Arc::new(c)))))
+}
+
+/// What Redis's apply functions do after a CONFIG SET: the replication backlog is at least
+/// 16kb. (TLS: `tls_apply`.)
 fn after_set(cfg: &mut Config, d: &Def) -> Result<(), String> {
     match d.name {
-        "tls-port" | "tls-cluster" | "tls-replication"
-            if (cfg.int("tls-port") != 0 || cfg.bool("tls-cluster") || cfg.bool("tls-replication")) =>
-        {
-            return Err("Unable to update TLS configuration. Check server logs.".into());
-        }
         "repl-backlog-size" if cfg.int(d.name) < 16 * 1024 => {
             cfg.values.insert("repl-backlog-size", Val::Int(16 * 1024));
         }

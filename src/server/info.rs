@@ -176,7 +176,8 @@ fn server_section(srv: &Server, out: &mut String) {
         .field("process_id", std::process::id())
         .field("process_supervised", "no")
         .field("run_id", &srv.run_id)
-        .field("tcp_port", port)
+        // (Redis: the TLS port when there is no plain one.)
+        .field("tcp_port", if port != 0 { port } else { cfg.int("tls-port") })
         .field("server_time_usec", now * 1000)
         .field("uptime_in_seconds", uptime)
         .field("uptime_in_days", uptime / 86400)
@@ -186,18 +187,26 @@ fn server_section(srv: &Server, out: &mut String) {
         .field("executable", &srv.executable)
         .field("config_file", &srv.config_file)
         .field("io_threads_active", 0);
-    // Redis's listeners (getListensInfoString), numbered by connection type: tcp is 0.
-    if port != 0 {
-        let mut tcp = String::from("name=tcp");
+    // Redis's listeners (getListensInfoString), numbered by connection type: tcp 0, unix 1,
+    // tls 2.
+    let on_port = |name: &str, port: i64| {
+        let mut line = format!("name={name}");
         for addr in cfg.str("bind").split_whitespace() {
-            let _ = write!(tcp, ",bind={addr}");
+            let _ = write!(line, ",bind={addr}");
         }
-        let _ = write!(tcp, ",port={port}");
-        s.field("listener0", tcp);
+        let _ = write!(line, ",port={port}");
+        line
+    };
+    if port != 0 {
+        s.field("listener0", on_port("tcp", port));
     }
     let unix = cfg.str("unixsocket");
     if !unix.is_empty() {
         s.field("listener1", format_args!("name=unix,bind={unix}"));
+    }
+    let tls_port = cfg.int("tls-port");
+    if tls_port != 0 {
+        s.field("listener2", on_port("tls", tls_port));
     }
     // cinnabar's own, after Redis's fields.
     s.field("cinnabar_version", env!("CARGO_PKG_VERSION")).field("cinnabar_threads", srv.threads);

@@ -248,6 +248,8 @@ pub struct Server {
     pub tracking: tracking::Tracking,
     /// Where CONFIG SET port / bind sends new listening sockets (net::rebind).
     pub rebind: Mutex<Option<tokio::sync::mpsc::UnboundedSender<crate::net::Relisten>>>,
+    /// The TLS contexts new connections on tls-port use (net::tls).
+    pub tls: crate::net::tls::Tls,
     /// DEBUG SET-ACTIVE-EXPIRE: the cron expires keys in the background.
     pub active_expire: AtomicBool,
     /// MIGRATE's cached connections to its targets.
@@ -322,6 +324,7 @@ impl Server {
             active_expire: AtomicBool::new(true),
             migrate_sockets: Default::default(),
             rebind: Mutex::new(None),
+            tls: Default::default(),
             pubsub_limit: [AtomicI64::new(32 << 20), AtomicI64::new(8 << 20), AtomicI64::new(60)],
             normal_limit: [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)],
             notify_flags: Arc::new(AtomicU32::new(0)),
