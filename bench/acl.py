@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What ACL checks cost on the hot path (issue 25): SET and GET through redis-benchmark
-(50 clients, pipeline 16 and 1) against cinnabar as the default user, and as a user with 10
-key patterns (nine that do not match the benchmark's keys, then `~key:*`, so every request
+(50 clients, pipeline 16 and 1) against cinnabar as the default user, as a user allowed everything who
+authenticates (AUTH), and as a user with 10 key patterns (nine that do not match the benchmark's keys, then `~key:*`, so every request
 walks all ten), and optionally against a cinnabar built before ACLs (--base-bin) as the
 default user. The figure that counts is the server's CPU time per request
 (/proc/PID/stat), since redis-benchmark bounds the rate on 2 cores; rates are printed too.
@@ -47,7 +47,8 @@ def main():
     ap.add_argument("--base-bin", help="a cinnabar-server built before ACLs, for the default-user baseline")
     ap.add_argument("--threads", default="1", help="cinnabar workers (default 1: the core redis-benchmark leaves)")
     args = ap.parse_args()
-    configs = [("default user", None, None), ("10 key patterns", None, "svc")]
+    configs = [("default user", None, None), ("user with every permission (AUTH)", None, "all"),
+               ("10 key patterns", None, "svc")]
     if args.base_bin:
         configs.insert(0, ("before ACL (default)", args.base_bin, None))
     servers = {}
@@ -59,7 +60,8 @@ def main():
                 s = support.start_cinnabar(threads=args.threads)
             if user:
                 c = Conn(s.port)
-                c.call("ACL", "SETUSER", user, "on", ">pw", "+@all", *PATTERNS)
+                rules = PATTERNS if user == "svc" else ["~*", "&*"]
+                c.call("ACL", "SETUSER", user, "on", ">pw", "+@all", *rules)
                 c.close()
             servers[label] = (s, user)
         results = {}

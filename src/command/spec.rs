@@ -377,6 +377,10 @@ pub fn lookup_argv(args: &[&[u8]]) -> Option<&'static CommandDef> {
     base.subcommand(args[1])
 }
 
+/// Key positions with their `key::*` flags; inline for the usual few keys (the ACL check
+/// of every command of a restricted user extracts them).
+pub type Keys = smallvec::SmallVec<[(usize, u32); 4]>;
+
 /// Positions in `args` (args[0] is the command name) of the keys `def` names.
 /// Never panics, whatever the arguments.
 pub fn key_positions(def: &CommandDef, args: &[&[u8]]) -> Vec<usize> {
@@ -400,7 +404,17 @@ pub fn lock_key_positions(def: &CommandDef, args: &[&[u8]]) -> Vec<usize> {
 /// Keys and their `key::*` flags, exactly as Redis's getKeysFromCommandWithSpecs finds them:
 /// the key specs when they are reliable and valid, otherwise the command's getkeys procedure.
 /// An empty result means "no keys" (or, for a command with mandatory keys, a syntax error).
-pub fn keys_with_flags(def: &CommandDef, args: &[&[u8]]) -> Vec<(usize, u32)> {
+pub fn keys_with_flags(def: &CommandDef, args: &[&[u8]]) -> Keys {
+    // Most commands have one key at a fixed place: what the general walk below gives them,
+    // without it (the ACL check of a restricted user runs this for every command).
+    if let [spec] = def.key_specs {
+        if let (Begin::Index(i), Find::Range { lastkey: 0, .. }) = (&spec.begin, &spec.find) {
+            let i = *i as usize;
+            if spec.flags & (key::NOT_KEY | key::INCOMPLETE | key::VARIABLE_FLAGS) == 0 && i < args.len() {
+                return smallvec::smallvec![(i, spec.flags)];
+            }
+        }
+    }
     let has_keyspec = def.key_specs.iter().any(|s| s.flags & key::NOT_KEY == 0);
     let has_varflags = def.key_specs.iter().any(|s| s.flags & key::VARIABLE_FLAGS != 0);
     if has_keyspec && !has_varflags {
@@ -443,9 +457,9 @@ fn c_word_eq(arg: &[u8], word: &str) -> bool {
     arg.split(|&b| b == 0).next().unwrap_or(arg).eq_ignore_ascii_case(word.as_bytes())
 }
 
-fn keys_from_specs(def: &CommandDef, args: &[&[u8]]) -> Option<Vec<(usize, u32)>> {
+fn keys_from_specs(def: &CommandDef, args: &[&[u8]]) -> Option<Keys> {
     let argc = args.len() as i64;
-    let mut out = Vec::new();
+    let mut out = Keys::new();
     for spec in def.key_specs {
         if spec.flags & key::NOT_KEY != 0 {
             continue;
@@ -515,18 +529,18 @@ fn keys_from_specs(def: &CommandDef, args: &[&[u8]]) -> Option<Vec<(usize, u32)>
     Some(out)
 }
 
-fn keys_from_proc(proc_: GetKeys, args: &[&[u8]]) -> Vec<(usize, u32)> {
+fn keys_from_proc(proc_: GetKeys, args: &[&[u8]]) -> Keys {
     let argc = args.len();
     let is = |i: usize, w: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()));
     match proc_ {
-        GetKeys::None => Vec::new(),
+        GetKeys::None => Keys::new(),
         GetKeys::Generic { store, count, first } => {
             let (store, count, first) = (store as usize, count as usize, first as usize);
-            let Some(n) = args.get(count).map(|a| atoi(a) as i64) else { return Vec::new() };
+            let Some(n) = args.get(count).map(|a| atoi(a) as i64) else { return Keys::new() };
             if n < 1 || n > argc as i64 - first as i64 {
-                return Vec::new();
+                return Keys::new();
             }
-            let mut out: Vec<(usize, u32)> = (0..n as usize).map(|i| (first + i, 0)).collect();
+            let mut out: Keys = (0..n as usize).map(|i| (first + i, 0)).collect();
             if store != 0 {
                 out.push((store, 0));
             }
@@ -534,9 +548,9 @@ fn keys_from_proc(proc_: GetKeys, args: &[&[u8]]) -> Vec<(usize, u32)> {
         }
         GetKeys::Sort => {
             if argc < 2 {
-                return Vec::new();
+                return Keys::new();
             }
-            let mut out = vec![(1, key::RO | key::ACCESS)];
+            let mut out = smallvec::smallvec![(1, key::RO | key::ACCESS)];
             let mut store = None;
             let mut i = 2;
             while i < argc {
@@ -554,9 +568,9 @@ fn keys_from_proc(proc_: GetKeys, args: &[&[u8]]) -> Vec<(usize, u32)> {
         }
         GetKeys::SortRo => {
             if argc < 2 {
-                return Vec::new();
+                return Keys::new();
             }
-            vec![(1, key::RO | key::ACCESS)]
+            smallvec::smallvec![(1, key::RO | key::ACCESS)]
         }
         GetKeys::Migrate => {
             let (mut first, mut num) = (3usize, 1usize);
@@ -566,7 +580,7 @@ fn keys_from_proc(proc_: GetKeys, args: &[&[u8]]) -> Vec<(usize, u32)> {
                     if is(i, "keys") {
                         // KEYS requires the single-key argument to be empty.
                         if !args[3].is_empty() {
-                            return Vec::new();
+                            return Keys::new();
                         }
                         first = i + 1;
                         num = argc - first;
@@ -585,7 +599,7 @@ fn keys_from_proc(proc_: GetKeys, args: &[&[u8]]) -> Vec<(usize, u32)> {
         }
         GetKeys::Georadius => {
             if argc < 2 {
-                return Vec::new();
+                return Keys::new();
             }
             // georadiusGetKeys compares with strcasecmp, as the command's parser does
             // (types::geo): the key a "STORE\0" writes is found and locked.
@@ -599,7 +613,7 @@ fn keys_from_proc(proc_: GetKeys, args: &[&[u8]]) -> Vec<(usize, u32)> {
                 }
                 i += 1;
             }
-            let mut out = vec![(1, 0)];
+            let mut out = smallvec::smallvec![(1, 0)];
             out.extend(stored.map(|p| (p, 0)));
             out
         }
@@ -620,24 +634,24 @@ fn keys_from_proc(proc_: GetKeys, args: &[&[u8]]) -> Vec<(usize, u32)> {
                 }
                 i += 1;
             }
-            let Some(sp) = streams else { return Vec::new() };
+            let Some(sp) = streams else { return Keys::new() };
             let num = argc - sp - 1;
             if num == 0 || !num.is_multiple_of(2) {
-                return Vec::new();
+                return Keys::new();
             }
             (sp + 1..sp + 1 + num / 2).map(|p| (p, 0)).collect()
         }
         GetKeys::Set => {
             if argc < 2 {
-                return Vec::new();
+                return Keys::new();
             }
             let get = (3..argc).any(|i| is(i, "get"));
             let flags = if get { key::RW | key::ACCESS | key::UPDATE } else { key::OW | key::UPDATE };
-            vec![(1, flags)]
+            smallvec::smallvec![(1, flags)]
         }
         GetKeys::Bitfield => {
             if argc < 2 {
-                return Vec::new();
+                return Keys::new();
             }
             let mut readonly = true;
             let mut i = 2;
@@ -657,7 +671,7 @@ fn keys_from_proc(proc_: GetKeys, args: &[&[u8]]) -> Vec<(usize, u32)> {
                 i += 1;
             }
             let flags = if readonly { key::RO | key::ACCESS } else { key::RW | key::ACCESS | key::UPDATE };
-            vec![(1, flags)]
+            smallvec::smallvec![(1, flags)]
         }
     }
 }
@@ -666,7 +680,7 @@ fn keys_from_proc(proc_: GetKeys, args: &[&[u8]]) -> Vec<(usize, u32)> {
 mod tests {
     use super::*;
 
-    fn keys(cmd: &str) -> Vec<(usize, u32)> {
+    fn keys(cmd: &str) -> Keys {
         let args: Vec<&[u8]> = cmd.split(' ').map(|a| if a == "''" { &b""[..] } else { a.as_bytes() }).collect();
         let def = lookup_argv(&args).expect(cmd);
         keys_with_flags(def, &args)
@@ -743,7 +757,7 @@ mod tests {
             ("CONFIG GET x", &[]),
         ];
         for (cmd, want) in cases {
-            assert_eq!(keys(cmd), *want, "{cmd}");
+            assert_eq!(&keys(cmd)[..], *want, "{cmd}");
         }
         let def = lookup(b"mget").unwrap();
         assert_eq!(key_positions(def, &[b"mget", b"a", b"b"]), vec![1, 2]);

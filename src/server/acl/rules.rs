@@ -115,11 +115,20 @@ impl KeyPattern {
         KeyPattern { flags, pattern: pattern.to_vec(), shape }
     }
 
+    #[inline]
     fn matches(&self, key: &[u8]) -> bool {
         match self.shape {
             Shape::Literal => self.pattern == key,
             // (Redis's matcher never matches an empty key with a '*': its loop needs a byte.)
-            Shape::Prefix => !key.is_empty() && key.starts_with(&self.pattern[..self.pattern.len() - 1]),
+            Shape::Prefix => {
+                let lit = &self.pattern[..self.pattern.len() - 1];
+                // The first byte alone rules most patterns out, without a memcmp call.
+                match (lit.first(), key.first()) {
+                    (_, None) => false,
+                    (None, Some(_)) => true,
+                    (Some(a), Some(b)) => a == b && key.starts_with(lit),
+                }
+            }
             Shape::Glob => glob_match(&self.pattern, key, false),
         }
     }
@@ -711,7 +720,7 @@ impl User {
         if self.unrestricted {
             return None;
         }
-        let mut keys: Option<Vec<(usize, u32)>> = None;
+        let mut keys: Option<spec::Keys> = None;
         let mut worst = (Denied::Command, 0usize);
         for s in &self.selectors {
             let r = self.check_selector(s, def, args, &mut keys);
@@ -732,7 +741,7 @@ impl User {
         s: &Selector,
         def: &'static CommandDef,
         args: &[&[u8]],
-        keys: &mut Option<Vec<(usize, u32)>>,
+        keys: &mut Option<spec::Keys>,
     ) -> Option<(Denied, usize)> {
         if !s.may_run(def, args) {
             return Some((Denied::Command, 0));
@@ -747,7 +756,7 @@ impl User {
                 }
             }
         }
-        if !s.allchannels {
+        if !s.allchannels && def.acl & acl::PUBSUB != 0 {
             if let Some((many, pattern)) = channel_args(def) {
                 let end = if many { args.len() } else { 2.min(args.len()) };
                 for (pos, ch) in args.iter().enumerate().take(end).skip(1) {
