@@ -151,6 +151,17 @@ def listener_is(pid, port):
     return False
 
 
+def terminate(proc, timeout=10):
+    """SIGTERM a process we started and wait for it; SIGKILL if it lingers past `timeout`."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Server:
     """A server process on a free loopback port, in its own temporary directory."""
 
@@ -214,13 +225,7 @@ class Server:
         return self.proc.poll() is None
 
     def _end_process(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.log.close()
 
     def stop(self):
