@@ -224,7 +224,17 @@ fn serve_key<'a>(
         // transaction or script (which saw one frozen time) is found expired here, and
         // the client blocks again with its place in the queue and its deadline.
         ks.renew(crate::keyspace::now_ms().max(saved_now));
-        call(srv, &mut client, cmd, &args, &mut out, ks);
+        // Redis processes the command again in full: the user's permissions may have
+        // changed while it waited (then NOPERM, logged, ends the wait).
+        srv.acl.adopt(&mut client);
+        let describe = |c: &Client| crate::server::client::describe(&c.handle, None);
+        if let Err(e) = srv.acl.check(&mut client, cmd.def, &args, describe) {
+            cmd.rejected_calls.add(ks.slot, 1);
+            srv.count_error(&e.0);
+            out.error(&e.0);
+        } else {
+            call(srv, &mut client, cmd, &args, &mut out, ks);
+        }
         ks.db = saved_db;
         ks.renew(saved_now);
         if client.would_block {

@@ -222,6 +222,14 @@ impl Acl {
         client.authenticated = true;
     }
 
+    /// A `Client` made to run a command on a connection's behalf (a blocked command
+    /// served): the connection's current user.
+    pub fn adopt(&self, client: &mut Client) {
+        let name = crate::server::client::user_of(&client.handle);
+        client.user = self.get(&name).unwrap_or_else(|| self.default_user());
+        client.acl_epoch = self.epoch.load(Ordering::Acquire);
+    }
+
     /// A connection's initial state (Redis's clientSetDefaultAuth).
     pub fn start(&self, client: &mut Client) {
         let d = self.default_user();
