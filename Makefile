@@ -52,6 +52,7 @@ deps:
 	command -v redis-server >/dev/null 2>&1 || need_apt="$$need_apt redis-server"; \
 	command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1 || need_apt="$$need_apt redis-tools"; \
 	command -v cc >/dev/null 2>&1 || need_apt="$$need_apt build-essential"; \
+	command -v openssl >/dev/null 2>&1 || need_apt="$$need_apt openssl"; \
 	command -v $(PYTHON) >/dev/null 2>&1 || need_apt="$$need_apt python3"; \
 	$(PYTHON) -c 'import sys, redis, pytest; sys.exit(int(redis.__version__.split(".")[0]) < 8)' >/dev/null 2>&1 \
 		|| $(PYTHON) -m pip --version >/dev/null 2>&1 || need_apt="$$need_apt python3-pip"; \
