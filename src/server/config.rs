@@ -1120,6 +1120,14 @@ impl Config {
         Ok(())
     }
 
+    /// CONFIG SET of one parameter (no mutability or protection check): the value split as
+    /// CONFIG SET splits it, set, then Redis's apply step. On an error the configuration may
+    /// be half-changed: CONFIG SET works on a copy.
+    pub fn set_value(&mut self, d: &'static Def, raw: &str) -> Result<(), String> {
+        let words = split_value(d, raw);
+        self.apply(d, &words, false).and_then(|()| after_set(self, d))
+    }
+
     /// Set from a config file line or command-line option (no mutability check).
     pub fn load(&mut self, name: &str, args: &[String]) -> Result<(), String> {
         let d = find_def(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
@@ -1355,9 +1363,7 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     let old_dir = std::env::current_dir().ok();
     let mut trial = ctx.srv.config.read().clone();
     for (d, typed, raw) in &staged {
-        let raw = String::from_utf8_lossy(raw).into_owned();
-        let words = split_value(d, &raw);
-        let res = trial.apply(d, &words, false).and_then(|()| after_set(&mut trial, d));
+        let res = trial.set_value(d, &String::from_utf8_lossy(raw));
         if let Err(reason) = res {
             if let Some(dir) = &old_dir {
                 let _ = std::env::set_current_dir(dir);
