@@ -100,6 +100,8 @@ def log_run(server, proto):
     for c in (m, u):
         info = c.command("CLIENT", "INFO").decode()
         out.append([f for f in info.split() if f.startswith("user=")])
+    listing = m.command("CLIENT", "LIST").decode()
+    out.append(sorted(f for line in listing.split("\n") for f in line.split() if f.startswith("user=")))
     out.append(m.command("CLIENT", "KILL", "USER", "w"))
     out.append(u.wait_closed(2.0))
     m.close()
