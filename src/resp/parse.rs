@@ -632,8 +632,9 @@ pub fn peek_args(buf: &[u8], args: &[ArgLoc]) -> (Option<Span>, Option<Span>) {
     let name = &buf[s..e];
     let argc = args.len();
     if argc >= 4 && is_script_call(name) {
-        // A script call: its keys follow the script and their count.
-        let keys = at(2).is_some_and(|(s, _)| buf.get(s) != Some(&b'0'));
+        // A script call: its keys follow the script and their count (an empty count is no
+        // "0": the byte after it is the bulk's terminator, not the count).
+        let keys = at(2).is_some_and(|(s, e)| buf[s..e].first() != Some(&b'0'));
         return (if keys { at(3) } else { None }, None);
     }
     let zset = argc == 4 && matches!(name.first(), Some(b'z' | b'Z'));
@@ -660,6 +661,11 @@ mod peek_tests {
         assert_eq!((&e[p.key.unwrap().0..p.key.unwrap().1], p.member), (&b"k1"[..], None));
         let e0 = b"*4\r\n$4\r\neval\r\n$3\r\nabc\r\n$1\r\n0\r\n$1\r\nx\r\n";
         assert_eq!(peek_key(e0).unwrap().key, None);
+        // Found by fuzz/parse_request: an empty numkeys was read as "0" from the byte after
+        // it (a bulk's terminator is skipped unchecked, as in Redis).
+        let e_empty = b"*4\r\n$5\r\nfcall\r\n$1\r\nf\r\n$0\r\n0\n$1\r\nx\r\n";
+        let p = peek_key(e_empty).unwrap();
+        assert_eq!(&e_empty[p.key.unwrap().0..p.key.unwrap().1], b"x");
         let h = b"*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n$1\r\nv\r\n";
         let p = peek_key(h).unwrap();
         assert_eq!(&h[p.member.unwrap().0..p.member.unwrap().1], b"f");
