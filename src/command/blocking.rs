@@ -227,8 +227,7 @@ fn serve_key<'a>(
         // Redis processes the command again in full: the user's permissions may have
         // changed while it waited (then NOPERM, logged, ends the wait).
         srv.acl.adopt(&mut client);
-        let describe = |c: &Client| crate::server::client::describe(&c.handle, None);
-        if let Err(e) = srv.acl.check(&mut client, cmd.def, &args, describe) {
+        if let Err(e) = srv.acl.check(&mut client, cmd.def, &args, crate::server::acl::shared_line) {
             cmd.rejected_calls.add(ks.slot, 1);
             srv.count_error(&e.0);
             out.error(&e.0);

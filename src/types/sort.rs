@@ -364,8 +364,9 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     let key = ctx.args[1];
     // BY and GET read keys the key specs do not name: only for a user who may read every
     // key (Redis's ACLUserCheckCmdWithUnrestrictedKeyAccess).
-    let def = crate::command::spec::lookup(if readonly { b"sort_ro" } else { b"sort" }).expect("sort is in the table");
-    let full_access = ctx.srv.acl.user_of(ctx.client).reads_all_keys(def, ctx.args);
+    let user = ctx.srv.acl.user_of(ctx.client);
+    let full_access = user.unrestricted()
+        || crate::command::dispatch::lookup(ctx.srv, ctx.args).is_some_and(|c| user.reads_all_keys(c.def, ctx.args));
     let mut o = parse_options(&ctx.args[2..], readonly, full_access)?;
     o.in_script = ctx.client.in_script;
     let (elems, out) = load(ctx.ks, key, &mut o)?;

@@ -246,7 +246,7 @@ impl Acl {
             Some(u) if u.accepts(pass) => Some(u),
             _ => {
                 let ctx = if client.multi.is_some() { Context::Multi } else { Context::Toplevel };
-                self.log(Denied::Auth, ctx, object, name, crate::server::client::describe(&client.handle, None));
+                self.log(Denied::Auth, ctx, object, name, shared_line(client));
                 None
             }
         }
@@ -302,9 +302,23 @@ impl Acl {
         }
     }
 
-    /// The admission check (Redis's ACLCheckAllPerm in processCommand): -NOPERM and an
-    /// ACL LOG entry if the client's user may not run the command on these keys and
-    /// channels.
+    /// The one permission check every path shares (Redis's ACLCheckAllPerm): None if the
+    /// client's user may run the command on these keys and channels; else the denial,
+    /// logged in `ctx` (ACL LOG, INFO's counters), with its not-verbose message.
+    #[inline]
+    pub fn refused(
+        &self,
+        client: &mut Client,
+        def: &'static CommandDef,
+        args: &[&[u8]],
+        ctx: Context,
+        cinfo: impl FnOnce(&Client) -> String,
+    ) -> Option<(Denied, String)> {
+        let (reason, pos) = self.user_of(client).check(def, args)?;
+        Some((reason, self.deny(client, def, args, reason, pos, ctx, cinfo)))
+    }
+
+    /// The admission check (processCommand): -NOPERM and the denial.
     #[inline]
     pub fn check(
         &self,
@@ -313,20 +327,17 @@ impl Acl {
         args: &[&[u8]],
         cinfo: impl FnOnce(&Client) -> String,
     ) -> Result<(), Error> {
-        let user = self.user_of(client);
-        if user.unrestricted() {
-            return Ok(());
-        }
-        let Some((reason, pos)) = user.check(def, args) else { return Ok(()) };
         let ctx = if client.multi.is_some() { Context::Multi } else { Context::Toplevel };
-        let msg = self.deny(client, def, args, reason, pos, ctx, cinfo);
-        Err(Error::msg(format!("NOPERM {msg}")))
+        match self.refused(client, def, args, ctx, cinfo) {
+            None => Ok(()),
+            Some((_, msg)) => Err(Error::msg(format!("NOPERM {msg}"))),
+        }
     }
 
     /// Log a denial; its (not verbose) message.
     #[allow(clippy::too_many_arguments)]
     #[cold]
-    pub fn deny(
+    fn deny(
         &self,
         client: &Client,
         def: &'static CommandDef,
@@ -347,12 +358,7 @@ impl Acl {
     /// EXEC's check of a queued command (the user may have changed since it was queued):
     /// Redis's error text, or Ok.
     pub fn check_queued(&self, client: &mut Client, def: &'static CommandDef, args: &[&[u8]]) -> Result<(), String> {
-        let user = self.user_of(client);
-        if user.unrestricted() {
-            return Ok(());
-        }
-        let Some((reason, pos)) = user.check(def, args) else { return Ok(()) };
-        self.deny(client, def, args, reason, pos, Context::Multi, |c| crate::server::client::describe(&c.handle, None));
+        let Some((reason, _)) = self.refused(client, def, args, Context::Multi, shared_line) else { return Ok(()) };
         let why = match reason {
             Denied::Command | Denied::Auth => "no permission to execute the command or subcommand",
             Denied::Key => "no permission to touch the specified keys",
@@ -365,21 +371,10 @@ impl Acl {
 
     /// A script's check of a redis.call command: Redis's error text (without code), or Ok.
     pub fn check_script(&self, client: &mut Client, def: &'static CommandDef, args: &[&[u8]]) -> Result<(), String> {
-        let user = self.user_of(client);
-        if user.unrestricted() {
-            return Ok(());
+        match self.refused(client, def, args, Context::Lua, shared_line) {
+            None => Ok(()),
+            Some((_, msg)) => Err(format!("ACL failure in script: {msg}")),
         }
-        let Some((reason, pos)) = user.check(def, args) else { return Ok(()) };
-        let msg = self
-            .deny(client, def, args, reason, pos, Context::Lua, |c| crate::server::client::describe(&c.handle, None));
-        Err(format!("ACL failure in script: {msg}"))
-    }
-
-    /// Names of the clients to disconnect when `old` becomes `new`: none unless the
-    /// user's channels shrank (Redis's ACLKillPubsubClientsIfNeeded); then the patterns of
-    /// the new user, to check each subscriber against.
-    pub fn shrunk_channels(old: &User, new: &User) -> Option<Vec<Vec<u8>>> {
-        old.channels_shrunk(new)
     }
 
     /// ACL LOG [count]: the entries, newest first.
@@ -435,6 +430,12 @@ impl Acl {
             })
             .collect()
     }
+}
+
+/// The CLIENT LIST line of the connection as other threads see it (ACL LOG's client-info
+/// where the running command's own view is not at hand).
+pub fn shared_line(client: &Client) -> String {
+    crate::server::client::describe(&client.handle, None)
 }
 
 /// Users from `user` config lines (`user <name> rules...`, validated when read:
