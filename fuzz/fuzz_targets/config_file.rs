@@ -181,7 +181,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     assert_eq!(again.renames, cfg.renames, "rename-command lines after the rewrite");
-    if !users_need_quoting(&cfg) {
+    // (With an aclfile the users live there: CONFIG REWRITE drops the lines, as Redis's.)
+    if cfg.str("aclfile").is_empty() && !users_need_quoting(&cfg) {
         assert_eq!(user_lines(&again), user_lines(&cfg), "users after the rewrite");
     }
     assert_eq!(again.module_configs, cfg.module_configs, "module lines after the rewrite");
