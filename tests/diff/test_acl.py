@@ -289,3 +289,23 @@ def requirepass_run(server, proto):
 @pytest.mark.parametrize("proto", [2, 3])
 def test_requirepass_and_defaults(proto):
     same_on_pair({}, requirepass_run, proto)
+
+
+def genpass_run(server, proto):
+    """ACL GENPASS: the reply's type and length (hex digits for the bits asked, 256 by
+    default), lower-case hex, different each time."""
+    c = conn(server, proto)
+    out = []
+    for args in ([], ["1"], ["4"], ["5"], ["255"], ["4096"]):
+        raw = c.command("ACL", "GENPASS", *args)
+        node = parse(raw)
+        assert all(ch in b"0123456789abcdef" for ch in node.value), raw
+        out.append((node.type, len(node.value)))
+    assert c.command("ACL", "GENPASS") != c.command("ACL", "GENPASS")
+    c.close()
+    return out
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_genpass(pair, proto):
+    same_on_both(pair, genpass_run, proto)
